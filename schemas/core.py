@@ -1,0 +1,158 @@
+"""Table contracts: columns with dtype and unit, checks, and the key and lineage columns.
+
+Every warehouse table is declared once as a ``TableSpec``. The writer validates each frame against
+it (pandera), casts it to the declared Arrow types and stores units and descriptions in the
+Parquet field metadata, so a file read by any tool still says what its numbers mean.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+DTYPES: dict[str, pa.DataType] = {
+    "string": pa.string(),
+    "int64": pa.int64(),
+    "int32": pa.int32(),
+    "float64": pa.float64(),
+    "float32": pa.float32(),
+    "bool": pa.bool_(),
+    "timestamp": pa.timestamp("us", tz="UTC"),
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    dtype: str  # a key of DTYPES
+    unit: str = ""  # "" for text/ids, "1" for dimensionless numbers, otherwise e.g. "pm/V", "angstrom"
+    description: str = ""
+    nullable: bool = True
+    #: value checks: ("ge", 0), ("le", 1), ("between", (a, b)), ("isin", [...]), ("finite", None)
+    checks: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.dtype not in DTYPES:
+            raise ValueError(f"column {self.name!r}: unknown dtype {self.dtype!r}; use one of {sorted(DTYPES)}")
+
+
+KEY_COLUMNS: tuple[Column, ...] = (
+    Column("campaign", "string", description="campaign name from the config", nullable=False),
+    Column("sample_id", "string", description="sample (or cell for cycler files) the row belongs to"),
+    Column("technique", "string", description="afm | sxpd | nexafs | echem", nullable=False),
+    Column("mode", "string", description="technique mode, e.g. ESM, CAFM, TEY, FY, GITT"),
+    Column("measurement_id", "string", description="sha256 prefix of the raw file [:part]", nullable=False),
+)
+
+LINEAGE_COLUMNS: tuple[Column, ...] = (
+    Column("raw_sha256", "string", description="sha256 of the raw file the row came from"),
+    Column("reader", "string", description="reader name@version"),
+    Column("params_id", "string", description="parameter set name@version#digest", nullable=False),
+    Column("flow_run_id", "string", description="Prefect flow run that wrote the row"),
+    Column("processed_at", "timestamp", description="when the row was computed (UTC)", nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One warehouse table. ``grain`` says what one row is; ``key`` must be unique per params_id."""
+
+    name: str
+    grain: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...] = ()
+    #: measurement tables carry the join keys and lineage; catalog tables (raw_files...) don't
+    measurement: bool = True
+    partition_by: tuple[str, ...] = ("technique", "sample_id")
+    #: extra frame-level checks: (description, fn(df) -> bool)
+    frame_checks: tuple[tuple[str, Callable[[pd.DataFrame], bool]], ...] = field(default=(), compare=False)
+
+    @property
+    def all_columns(self) -> tuple[Column, ...]:
+        if self.measurement:
+            own = tuple(c for c in self.columns if c.name not in {k.name for k in KEY_COLUMNS + LINEAGE_COLUMNS})
+            return KEY_COLUMNS + own + LINEAGE_COLUMNS
+        return self.columns
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.all_columns]
+
+    def column(self, name: str) -> Column:
+        for c in self.all_columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"table {self.name!r} has no column {name!r}")
+
+    def arrow_schema(self) -> pa.Schema:
+        fields = []
+        for c in self.all_columns:
+            meta = {"unit": c.unit, "description": c.description}
+            fields.append(pa.field(c.name, DTYPES[c.dtype], nullable=c.nullable, metadata={k: v.encode() for k, v in meta.items()}))
+        table_meta = {"socscope.table": self.name, "socscope.grain": self.grain,
+                      "socscope.units": json.dumps({c.name: c.unit for c in self.all_columns})}
+        return pa.schema(fields, metadata={k: v.encode() for k, v in table_meta.items()})
+
+    def units(self) -> dict[str, str]:
+        return {c.name: c.unit for c in self.all_columns}
+
+
+_PANDERA_CACHE: dict[str, Any] = {}
+
+
+def _pandera_schema(spec: TableSpec):
+    import pandera.pandas as pa_pd
+
+    cached = _PANDERA_CACHE.get(spec.name)
+    if cached is not None and cached[0] is spec:
+        return cached[1]
+    builders = {
+        "ge": lambda v: pa_pd.Check.ge(v),
+        "le": lambda v: pa_pd.Check.le(v),
+        "gt": lambda v: pa_pd.Check.gt(v),
+        "lt": lambda v: pa_pd.Check.lt(v),
+        "between": lambda v: pa_pd.Check.in_range(v[0], v[1]),
+        "isin": lambda v: pa_pd.Check.isin(list(v)),
+        "finite": lambda v: pa_pd.Check(lambda s: np.isfinite(s.astype("float64")) | s.isna(), error="finite"),
+    }
+    cols = {}
+    for c in spec.all_columns:
+        checks = [builders[kind](val) for kind, val in c.checks]
+        cols[c.name] = pa_pd.Column(nullable=c.nullable, checks=checks, required=True, coerce=False)
+    unique = list(spec.key) + (["params_id"] if spec.measurement and spec.key else []) or None
+    schema = pa_pd.DataFrameSchema(cols, strict=True, unique=unique)
+    _PANDERA_CACHE[spec.name] = (spec, schema)
+    return schema
+
+
+class ContractViolation(ValueError):
+    """A frame does not meet its table contract; the message names table, column and failing values."""
+
+
+def conform(spec: TableSpec, df: pd.DataFrame) -> pa.Table:
+    """Validate a frame against its contract and return an Arrow table with units in its metadata."""
+    missing = [c for c in spec.column_names if c not in df.columns]
+    extra = [c for c in df.columns if c not in spec.column_names]
+    if missing or extra:
+        raise ContractViolation(
+            f"table {spec.name!r}: columns missing {missing}, columns not in the contract {extra}; "
+            f"declare new columns (with their unit) in schemas/ before writing them")
+    df = df[spec.column_names]
+    import pandera.errors as pe
+
+    try:
+        _pandera_schema(spec).validate(df, lazy=True)
+    except pe.SchemaErrors as exc:
+        cases = exc.failure_cases.head(5).to_dict("records")
+        raise ContractViolation(f"table {spec.name!r} failed its checks: {cases}") from None
+    for desc, fn in spec.frame_checks:
+        if not fn(df):
+            raise ContractViolation(f"table {spec.name!r} failed frame check: {desc}")
+    try:
+        return pa.Table.from_pandas(df, schema=spec.arrow_schema(), preserve_index=False, safe=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise ContractViolation(f"table {spec.name!r}: cannot cast to its declared types: {exc}") from None

@@ -1,0 +1,192 @@
+"""Campaign configuration: one YAML file, validated with errors that name the key path and value."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+Series = Literal["cumulative", "polished", "operando", "gitt"]
+Branch = Literal["pristine", "charge", "discharge", "cycle"]
+TECHNIQUES = ("afm", "sxpd", "nexafs", "echem")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Sample(_Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    series: Series
+    branch: Branch
+    soc_nominal_pct: float | None = Field(default=None, ge=0, le=100)
+    cell: str | None = None
+    description: str = ""
+
+
+class Cell(_Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    kind: Literal["coin", "swagelok", "pouch", "operando", "other"] = "coin"
+    active_mass_mg: float = Field(gt=0)
+    nominal_capacity_mah_g: float = Field(gt=0)
+    lower_cutoff_v: float
+    upper_cutoff_v: float
+    electrode_area_cm2: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _cutoffs(self) -> "Cell":
+        if self.lower_cutoff_v >= self.upper_cutoff_v:
+            raise ValueError(f"lower_cutoff_v {self.lower_cutoff_v} must be below upper_cutoff_v {self.upper_cutoff_v}")
+        return self
+
+
+class SampleMapping(_Strict):
+    """How a file on a share maps to its sample (or cell): a regex on the path, or a sidecar file."""
+
+    path_pattern: str | None = Field(
+        default=None, description="regex on the path relative to the share, with a named group "
+                                  "(?P<sample>...) or (?P<cell>...)")
+    sidecar: str | None = Field(default=None, description="name of a YAML/JSON file next to the data "
+                                                          "file holding {sample: ID} or {cell: ID}")
+
+    @field_validator("path_pattern")
+    @classmethod
+    def _regex(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        try:
+            rx = re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+        if not ({"sample", "cell"} & set(rx.groupindex)):
+            raise ValueError("needs a named group (?P<sample>...) or (?P<cell>...)")
+        return v
+
+    @model_validator(mode="after")
+    def _one(self) -> "SampleMapping":
+        if not self.path_pattern and not self.sidecar:
+            raise ValueError("give path_pattern or sidecar")
+        return self
+
+
+class ReaderOverride(_Strict):
+    pattern: str = Field(description="glob on the path relative to the share")
+    reader: str = Field(description="reader name, e.g. 'bruker-nanoscope'")
+
+
+class Share(_Strict):
+    name: str
+    url: str = Field(description="local path or fsspec URL (file://, sftp://, smb://, s3://...)")
+    technique: Literal["afm", "sxpd", "nexafs", "echem"]
+    patterns: list[str] = Field(default_factory=lambda: ["**/*"], min_length=1)
+    exclude: list[str] = Field(default_factory=list)
+    #: directories taken whole as one raw file (e.g. a Toyo TOSCAT channel folder), packed as a zip
+    bundle_patterns: list[str] = Field(default_factory=list)
+    mapping: SampleMapping
+    settle_seconds: float = Field(default=60.0, ge=0)
+    done_marker_suffix: str | None = Field(default=None, description="e.g. '.done': a file counts as "
+                                                                       "complete once FILE.done exists")
+    readers: list[ReaderOverride] = Field(default_factory=list)
+    reader_options: dict[str, Any] = Field(default_factory=dict)
+    storage_options: dict[str, Any] = Field(default_factory=dict)
+
+
+class Storage(_Strict):
+    warehouse: str = "var/warehouse"
+    raw_store: str = "var/raw"
+    storage_options: dict[str, Any] = Field(default_factory=dict)
+
+
+class Execution(_Strict):
+    task_runner: Literal["threads", "dask"] = "threads"
+    max_workers: int = Field(default=2, ge=1)
+    dask_address: str | None = None
+
+
+class Campaign(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    description: str = ""
+    storage: Storage = Field(default_factory=Storage)
+    execution: Execution = Field(default_factory=Execution)
+    samples: list[Sample] = Field(min_length=1)
+    cells: list[Cell] = Field(default_factory=list)
+    shares: list[Share] = Field(default_factory=list)
+    #: sample id -> technique -> minimum number of files
+    expected: dict[str, dict[str, int]] = Field(default_factory=dict)
+    #: technique -> parameter-set file (path relative to the config) or name of a packaged set
+    params: dict[str, str] = Field(default_factory=dict)
+    #: free per-technique settings (e.g. sxpd wavelength per beamtime)
+    settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    #: where the file was loaded from; relative paths in the config resolve against it
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @model_validator(mode="after")
+    def _references(self) -> "Campaign":
+        ids = [s.id for s in self.samples]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate sample ids {dupes}")
+        cells = {c.id for c in self.cells}
+        for i, s in enumerate(self.samples):
+            if s.cell is not None and s.cell not in cells:
+                raise ValueError(f"samples[{i}] ({s.id}): cell {s.cell!r} is not among cells {sorted(cells)}")
+        for sid, techs in self.expected.items():
+            if sid not in ids:
+                raise ValueError(f"expected: sample {sid!r} is not among samples")
+            for t in techs:
+                if t not in TECHNIQUES:
+                    raise ValueError(f"expected.{sid}: unknown technique {t!r}; use one of {list(TECHNIQUES)}")
+        names = [s.name for s in self.shares]
+        if len(set(names)) != len(names):
+            raise ValueError(f"share names must be unique, got {names}")
+        return self
+
+    def sample(self, sample_id: str | None) -> Sample | None:
+        return next((s for s in self.samples if s.id == sample_id), None)
+
+    def cell(self, cell_id: str | None) -> Cell | None:
+        return next((c for c in self.cells if c.id == cell_id), None)
+
+    def resolve(self, path_or_url: str) -> str:
+        """A relative local path resolves against the config file's folder; URLs stay as they are."""
+        if "://" in path_or_url or Path(path_or_url).is_absolute():
+            return path_or_url
+        return str((self.base_dir / path_or_url).resolve())
+
+
+class ConfigError(ValueError):
+    """A campaign file that does not validate; the message lists every bad key path and value."""
+
+
+def _describe(err: dict[str, Any]) -> str:
+    loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    value = err.get("input")
+    shown = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
+    return f"  {loc}: {err['msg']} (got {shown})"
+
+
+def parse_campaign(data: dict[str, Any], source: str = "<dict>", base_dir: Path | None = None) -> Campaign:
+    try:
+        campaign = Campaign.model_validate(data)
+    except ValidationError as exc:
+        lines = [_describe(e) for e in exc.errors()]
+        raise ConfigError(f"{source}: {len(lines)} problem(s) in the campaign config:\n" + "\n".join(lines)
+                          + "\nFix these keys (see `socscope init` for a commented example).") from None
+    campaign.base_dir = base_dir or Path(".").resolve()
+    return campaign
+
+
+def load_campaign(path: str | Path) -> Campaign:
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: no such campaign file; create one with `socscope init {path}`")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys, got {type(data).__name__}")
+    return parse_campaign(data, str(path), path.parent.resolve())

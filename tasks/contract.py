@@ -1,0 +1,170 @@
+"""The one contract every reader and every technique plugin follows.
+
+A *reader* turns one raw file into one or more canonical ``Measurement`` objects with explicit
+units. It never stamps provenance: the framework (``tasks.registry``) does, so that no reader can
+forget it. A *technique* bundles its readers, its table contracts, its parameter set, its pure
+feature functions and its demo generator; adding a technique is adding a folder under ``tasks/``
+and one line in ``tasks.registry.TECHNIQUE_MODULES``.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
+
+if TYPE_CHECKING:  # imported lazily: readers must stay importable without pandas/prefect cost
+    import pandas as pd
+
+    from schemas.core import TableSpec
+    from socscope.config import Campaign, Sample
+
+
+class UnreadableFile(Exception):
+    """A raw file that cannot become a measurement. ``str(exc)`` is the quarantine reason.
+
+    Say what is wrong and what to do next, e.g. "Bruker header announces 4 images of 131072
+    bytes but the file ends at byte 43583: the file is truncated; re-export it from NanoScope".
+    """
+
+
+class MissingInformation(UnreadableFile):
+    """The file is fine but something it needs is missing (a wavelength, a lock-in sidecar...)."""
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Stamped by the framework on every measurement; copied to every row it produces."""
+
+    raw_sha256: str
+    reader: str  # "name@version"
+    original_name: str
+    sample_id: str | None = None
+    cell_id: str | None = None
+
+
+@dataclass
+class Measurement:
+    """One canonical measurement, units explicit, vendor units already converted at the boundary.
+
+    ``kind`` names the canonical payload layout a technique expects, e.g. ``afm_map`` (data: dict of
+    2-D float arrays, one per channel, SI units in ``units``), ``cycler_record`` (data: DataFrame with
+    time_s, current_a, voltage_v, ...), ``xrd_pattern`` (two_theta_deg, intensity_counts, sigma), ``xas_scan``.
+    """
+
+    technique: str
+    kind: str
+    data: Any
+    units: dict[str, str]
+    meta: dict[str, Any] = field(default_factory=dict)
+    mode: str | None = None
+    #: distinguishes several measurements read from one file ("" for the only one)
+    part: str = ""
+    provenance: Provenance | None = None
+
+    @property
+    def measurement_id(self) -> str:
+        if self.provenance is None:
+            raise RuntimeError("measurement has no provenance yet: read it through tasks.registry")
+        base = self.provenance.raw_sha256[:16]
+        return f"{base}:{self.part}" if self.part else base
+
+
+class Reader(ABC):
+    """One file format. Subclasses set the class attributes and implement sniff and read."""
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    techniques: ClassVar[tuple[str, ...]]
+    suffixes: ClassVar[tuple[str, ...]]  # lower case, with the dot; a hint only, content decides
+
+    @abstractmethod
+    def sniff(self, head: bytes, name: str) -> bool:
+        """True if the first bytes (up to 64 KiB) look like this format, whatever the suffix says."""
+
+    @abstractmethod
+    def read(self, path: Path, options: Mapping[str, Any]) -> Measurement | list[Measurement]:
+        """Parse the whole file. Raise UnreadableFile with a specific reason when it cannot be read.
+
+        ``options`` come from the share's ``reader_options`` in the campaign config (column
+        mappings, sidecar paths, configured wavelength...).
+        """
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}@{self.version}"
+
+
+@dataclass
+class ParamSet:
+    """A named, versioned parameter set loaded from YAML; ``id`` goes on every row it produced."""
+
+    name: str
+    version: int
+    values: dict[str, Any]
+    digest: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}@{self.version}#{self.digest}"
+
+
+@dataclass
+class ProcessContext:
+    """What a per-measurement feature function may know besides the measurement itself."""
+
+    campaign: "Campaign"
+    sample: "Sample | None"
+    params: ParamSet
+    options: Mapping[str, Any]
+    #: read-only SQL on the committed warehouse (e.g. calibration rows, cycler records)
+    query: Callable[[str], "pd.DataFrame"]
+
+
+@dataclass
+class FinalizeContext:
+    """For cross-file work of one technique after all its files are processed and committed."""
+
+    campaign: "Campaign"
+    params: ParamSet
+    query: Callable[[str], "pd.DataFrame"]
+
+
+@dataclass
+class DemoRequest:
+    """Where a technique's demo generator writes its vendor files and its ground truth."""
+
+    share_root: Path  # write files under share_root / <technique share name> / <sample or cell id> / ...
+    truth_root: Path  # ground truth for scoring, never on the share
+    profile: str  # "small" (CI) or "full"
+    seed: int
+    campaign: "Campaign"
+
+
+TableFrames = dict[str, "pd.DataFrame"]
+
+
+@dataclass
+class Technique:
+    """A technique plugin. ``process`` and ``finalize`` are pure: frames in, frames out.
+
+    ``process`` gets one measurement and returns rows for its tables, without lineage or key
+    columns (the framework adds campaign, sample_id, technique, mode, measurement_id and lineage
+    unless the frame already has them). ``finalize`` runs once per technique after every file of
+    the run is committed, for cross-file tables (SOC of samples, co-registration, calibration
+    links); its output replaces the technique's previous finalize output for the same parameters.
+    """
+
+    name: str
+    readers: list[Reader]
+    tables: list["TableSpec"]
+    default_params: Path
+    process: Callable[[Measurement, ProcessContext], TableFrames]
+    finalize: Callable[[FinalizeContext], TableFrames] | None = None
+    demo: Callable[[DemoRequest], None] | None = None
+    #: techniques whose finalize must have run first (e.g. sxpd after echem, for SOC alignment)
+    after: tuple[str, ...] = ()
+    #: SQL files of views over this technique's tables (kept in warehouse/views/)
+    views: list[Path] = field(default_factory=list)
+    #: measurement kinds that ``process`` accepts; any other kind is quarantined with that reason
+    accepts: tuple[str, ...] = ()

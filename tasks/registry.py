@@ -1,0 +1,144 @@
+"""The registry of techniques and readers, content-based detection, and provenance stamping."""
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import importlib
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from tasks.contract import Measurement, ParamSet, Provenance, Reader, Technique, UnreadableFile
+
+#: One entry per technique package; each exposes ``TECHNIQUE: Technique`` in its ``plugin`` module.
+TECHNIQUE_MODULES: dict[str, str] = {
+    "echem": "tasks.echem.plugin",
+    "afm": "tasks.afm.plugin",
+    "sxpd": "tasks.sxpd.plugin",
+    "nexafs": "tasks.nexafs.plugin",
+}
+
+SNIFF_BYTES = 65536
+
+
+@lru_cache(maxsize=None)
+def technique(name: str) -> Technique:
+    if name not in TECHNIQUE_MODULES:
+        raise KeyError(f"unknown technique {name!r}; registered: {sorted(TECHNIQUE_MODULES)}")
+    module = importlib.import_module(TECHNIQUE_MODULES[name])
+    plugin = getattr(module, "TECHNIQUE")
+    if plugin.name != name:
+        raise RuntimeError(f"{TECHNIQUE_MODULES[name]} declares technique {plugin.name!r}, registered as {name!r}")
+    return plugin
+
+
+def available_techniques() -> list[str]:
+    """Techniques whose plugin imports; a missing one is skipped (e.g. during development)."""
+    out = []
+    for name in TECHNIQUE_MODULES:
+        try:
+            technique(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith(TECHNIQUE_MODULES[name].rsplit(".", 1)[0]):
+                continue
+            raise
+        out.append(name)
+    return out
+
+
+def ordered_techniques(names: list[str] | None = None) -> list[str]:
+    """Techniques in dependency order (``after``)."""
+    names = names if names is not None else available_techniques()
+    done: list[str] = []
+    pending = list(names)
+    while pending:
+        progressed = False
+        for n in list(pending):
+            deps = [d for d in technique(n).after if d in names]
+            if all(d in done for d in deps):
+                done.append(n)
+                pending.remove(n)
+                progressed = True
+        if not progressed:
+            raise RuntimeError(f"cyclic technique dependencies among {pending}")
+    return done
+
+
+def all_readers() -> dict[str, Reader]:
+    readers: dict[str, Reader] = {}
+    for name in available_techniques():
+        for r in technique(name).readers:
+            if r.name in readers and readers[r.name] is not r:
+                raise RuntimeError(f"two readers are named {r.name!r}")
+            readers[r.name] = r
+    return readers
+
+
+def read_head(path: Path, n: int = SNIFF_BYTES) -> bytes:
+    if path.is_dir():
+        return b""
+    with open(path, "rb") as fh:
+        return fh.read(n)
+
+
+def detect(path: Path, original_name: str, technique_name: str | None = None,
+           override: str | None = None) -> Reader:
+    """Pick the reader by content. The suffix only breaks ties; an override (config) wins outright."""
+    readers = all_readers()
+    if override:
+        if override not in readers:
+            raise UnreadableFile(f"the config names reader {override!r}, which is not registered "
+                                 f"(known: {sorted(readers)})")
+        return readers[override]
+    head = read_head(path)
+    candidates = [r for r in readers.values()
+                  if (technique_name is None or technique_name in r.techniques) and r.sniff(head, original_name)]
+    if not candidates:
+        kind = "folder" if path.is_dir() else f"file starting with {head[:24]!r}"
+        raise UnreadableFile(f"no {technique_name or ''} reader recognises {original_name!r} ({kind}); "
+                             f"add a reader override for this pattern in the share config if it is a known format")
+    suffix = Path(original_name).suffix.lower()
+    candidates.sort(key=lambda r: (suffix not in r.suffixes, r.name))
+    return candidates[0]
+
+
+def read_measurements(path: Path, raw_sha256: str, original_name: str, *, technique_name: str | None = None,
+                      override: str | None = None, options: Mapping[str, Any] | None = None,
+                      sample_id: str | None = None, cell_id: str | None = None) -> tuple[Reader, list[Measurement]]:
+    reader = detect(path, original_name, technique_name, override)
+    out = reader.read(path, dict(options or {}))
+    measurements = out if isinstance(out, list) else [out]
+    if not measurements:
+        raise UnreadableFile(f"{reader.id} found no measurement in {original_name!r}")
+    prov = Provenance(raw_sha256=raw_sha256, reader=reader.id, original_name=original_name,
+                      sample_id=sample_id, cell_id=cell_id)
+    for m in measurements:
+        m.provenance = prov
+    return reader, measurements
+
+
+def reader_override(overrides: list[Any], rel_path: str) -> str | None:
+    for o in overrides:
+        if fnmatch.fnmatch(rel_path, o.pattern):
+            return o.reader
+    return None
+
+
+def load_params(path: str | Path) -> ParamSet:
+    path = Path(path)
+    values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(values, dict) or "name" not in values or "version" not in values:
+        raise ValueError(f"{path}: a parameter set needs top-level 'name' and 'version' keys")
+    name, version = str(values.pop("name")), int(values.pop("version"))
+    digest = hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    return ParamSet(name=name, version=version, values=values, digest=digest)
+
+
+def params_for(campaign: Any, technique_name: str) -> ParamSet:
+    chosen = campaign.params.get(technique_name) if campaign is not None else None
+    if chosen:
+        return load_params(campaign.resolve(chosen))
+    return load_params(technique(technique_name).default_params)
