@@ -79,7 +79,7 @@ class ReaderOverride(_Strict):
 class Share(_Strict):
     name: str
     url: str = Field(description="local path or fsspec URL (file://, sftp://, smb://, s3://...)")
-    technique: Literal["afm", "sxpd", "nexafs", "echem"]
+    technique: str
     patterns: list[str] = Field(default_factory=lambda: ["**/*"], min_length=1)
     exclude: list[str] = Field(default_factory=list)
     #: directories taken whole as one raw file (e.g. a Toyo TOSCAT channel folder), packed as a zip
@@ -91,6 +91,13 @@ class Share(_Strict):
     readers: list[ReaderOverride] = Field(default_factory=list)
     reader_options: dict[str, Any] = Field(default_factory=dict)
     storage_options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("technique")
+    @classmethod
+    def _known_technique(cls, v: str) -> str:
+        if v not in TECHNIQUES:
+            raise ValueError(f"unknown technique; use one of {list(TECHNIQUES)}")
+        return v
 
 
 class Storage(_Strict):

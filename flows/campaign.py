@@ -1,0 +1,30 @@
+"""Campaign flow: register the config, intake every share, process new files, rebuild the marts."""
+from __future__ import annotations
+
+from prefect import flow
+from prefect.artifacts import create_table_artifact
+
+from flows._runtime import current_run_id, guarded_warehouse
+from flows.intake import intake_flow
+from flows.marts import marts_flow
+from flows.process import process_flow
+from socscope import pipeline
+from socscope.config import load_campaign
+
+
+@flow(name="campaign", log_prints=True)
+def campaign_flow(config: str, techniques: list[str] | None = None, build_marts: bool = True) -> dict:
+    campaign = load_campaign(config)
+    wh = guarded_warehouse(campaign)
+    started = pipeline.now_utc()
+    pipeline.register_campaign(campaign, wh, current_run_id())
+    shares = [s.name for s in campaign.shares if not techniques or s.technique in techniques]
+    intake = intake_flow(config, shares)
+    processed = process_flow(config, techniques)
+    marts = marts_flow(config) if build_marts else {}
+    summary = pipeline.run_summary(campaign, wh)
+    create_table_artifact(summary["tables"], key="warehouse-rows", description="rows per warehouse table")
+    if summary["quarantine"]:
+        create_table_artifact(summary["quarantine"], key="quarantine", description="quarantined files and reasons")
+    pipeline.log_run(campaign, wh, current_run_id(), "campaign", started)
+    return {"intake": intake, "process": processed, "marts": marts, **summary}

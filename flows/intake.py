@@ -1,0 +1,28 @@
+"""Intake flow: one task per share; files are hashed and copied once into the raw store."""
+from __future__ import annotations
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from flows._runtime import current_run_id, guarded_warehouse
+from socscope import pipeline
+from socscope.config import load_campaign
+
+
+@task(retries=3, retry_delay_seconds=[5, 30, 120], cache_policy=NO_CACHE, task_run_name="intake-{share}")
+def intake_share(config: str, share: str) -> dict:
+    campaign = load_campaign(config)
+    summary = pipeline.intake(campaign, guarded_warehouse(campaign), current_run_id(), shares=[share])
+    return summary.__dict__
+
+
+@flow(name="intake", log_prints=True)
+def intake_flow(config: str, shares: list[str] | None = None) -> list[dict]:
+    campaign = load_campaign(config)
+    names = [s.name for s in campaign.shares if not shares or s.name in shares]
+    futures = [intake_share.submit(config, name) for name in names]
+    results = [f.result() for f in futures]
+    for name, r in zip(names, results):
+        print(f"share {name}: {r['seen']} complete files, {r['new_files']} new, {len(r['pending'])} still being "
+              f"written, {len(r['refused'])} refused, {len(r['unmapped'])} without a sample")
+    return results

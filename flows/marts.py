@@ -1,0 +1,17 @@
+"""Marts flow: rebuild the cross-technique marts (SQL in warehouse/marts/) when their inputs changed."""
+from __future__ import annotations
+
+from prefect import flow
+
+from flows._runtime import current_run_id, guarded_warehouse
+from socscope.config import load_campaign
+from warehouse import marts
+
+
+@flow(name="marts", log_prints=True)
+def marts_flow(config: str, force: bool = False) -> dict:
+    campaign = load_campaign(config)
+    built = marts.build_marts(campaign, guarded_warehouse(campaign), current_run_id(), force=force)
+    for name, info in built.items():
+        print(f"mart {name}: {info}")
+    return built

@@ -1,0 +1,72 @@
+"""Process flow: each new raw file goes to its technique, one Prefect task per file."""
+from __future__ import annotations
+
+from prefect import flow, task
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.context import TaskRunContext
+
+from flows._runtime import current_run_id, guarded_warehouse, task_runner
+from socscope import pipeline
+from socscope.config import Campaign, load_campaign
+from tasks.registry import ordered_techniques, params_for
+
+
+def file_cache_key(context: TaskRunContext, parameters: dict) -> str:
+    """sha256 of the raw file + parameter-set id + code version: unchanged inputs are not recomputed."""
+    item = parameters["item"]
+    campaign: Campaign = parameters["campaign"]
+    return (f"{item.raw_sha256}:{params_for(campaign, item.technique).id}:"
+            f"{pipeline.code_version(item.technique)}:{parameters['wh_url']}")
+
+
+@task(cache_key_fn=file_cache_key, persist_result=True, task_run_name="{item.technique}-{item.original_name}")
+def process_file_task(item: pipeline.WorkItem, campaign: Campaign, wh_url: str, flow_run_id: str) -> pipeline.FileResult:
+    return pipeline.process_file(item, campaign, wh_url, flow_run_id)
+
+
+@task(cache_policy=NO_CACHE)
+def finalize_task(config: str, technique_name: str, flow_run_id: str) -> int:
+    campaign = load_campaign(config)
+    return pipeline.finalize_technique(campaign, guarded_warehouse(campaign), technique_name, flow_run_id)
+
+
+def _process(config: str, techniques: list[str] | None, chunk: int) -> dict:
+    campaign = load_campaign(config)
+    wh = guarded_warehouse(campaign)
+    run_id = current_run_id()
+    summary = pipeline.ProcessSummary()
+    for name in ordered_techniques(techniques):
+        todo = pipeline.pending_work(campaign, wh, name)
+        artifact = create_progress_artifact(0.0, description=f"{name}: {len(todo)} files") if todo else None
+        done = 0
+        for phase in ([w for w in todo if w.sample_id is None], [w for w in todo if w.sample_id is not None]):
+            for i in range(0, len(phase), chunk):
+                part = phase[i:i + chunk]
+                results = process_file_task.map(part, campaign=campaign, wh_url=wh.url, flow_run_id=run_id).result()
+                pipeline.commit_results(wh, results, run_id)
+                for r in results:
+                    summary.processed += 1
+                    summary.rows += r.event["rows_written"]
+                    if r.event["status"] != "ok":
+                        summary.quarantined.append(f"{r.event['original_name']}: {r.event['reason']}")
+                done += len(part)
+                if artifact:
+                    update_progress_artifact(artifact, 100.0 * done / len(todo))
+        summary.finalize_rows[name] = finalize_task(config, name, run_id)
+    return summary.__dict__
+
+
+@flow(name="process", log_prints=True)
+def process_flow(config: str, techniques: list[str] | None = None, chunk: int = 32) -> dict:
+    campaign = load_campaign(config)
+    runner_flow = _process_flow.with_options(task_runner=task_runner(campaign))
+    return runner_flow(config, techniques, chunk)
+
+
+@flow(name="process-files")
+def _process_flow(config: str, techniques: list[str] | None, chunk: int) -> dict:
+    result = _process(config, techniques, chunk)
+    print(f"processed {result['processed']} files, {len(result['quarantined'])} quarantined, "
+          f"{result['rows']} rows")
+    return result

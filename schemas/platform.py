@@ -1,0 +1,177 @@
+"""Contracts of the platform's own tables: campaign, raw files, sightings, attempts, quality, runs."""
+from __future__ import annotations
+
+from schemas.core import Column, TableSpec
+
+SAMPLE_CONFIG = TableSpec(
+    name="sample_config",
+    grain="sample (from the campaign config; measured SOC is joined in the `samples` view)",
+    measurement=False,
+    partition_by=(),
+    key=("campaign", "sample_id"),
+    columns=(
+        Column("campaign", "string", nullable=False),
+        Column("sample_id", "string", nullable=False),
+        Column("series", "string", checks=(("isin", ["cumulative", "polished", "operando", "gitt"]),)),
+        Column("branch", "string", checks=(("isin", ["pristine", "charge", "discharge", "cycle"]),)),
+        Column("soc_nominal_pct", "float64", "%", "nominal SOC label", checks=(("between", (0, 100)),)),
+        Column("cell_id", "string"),
+        Column("description", "string"),
+    ),
+)
+
+CELLS = TableSpec(
+    name="cells",
+    grain="cell",
+    measurement=False,
+    partition_by=(),
+    key=("campaign", "cell_id"),
+    columns=(
+        Column("campaign", "string", nullable=False),
+        Column("cell_id", "string", nullable=False),
+        Column("kind", "string"),
+        Column("active_mass_mg", "float64", "mg", checks=(("gt", 0),)),
+        Column("nominal_capacity_mah_g", "float64", "mAh/g", checks=(("gt", 0),)),
+        Column("lower_cutoff_v", "float64", "V"),
+        Column("upper_cutoff_v", "float64", "V"),
+        Column("electrode_area_cm2", "float64", "cm^2"),
+    ),
+)
+
+SAMPLE_SOC = TableSpec(
+    name="sample_soc",
+    grain="sample: SOC measured from its cell's cycler file (written by the echem technique's finalize)",
+    key=("sample_id",),
+    columns=(
+        Column("cell_id", "string", nullable=False),
+        Column("soc_measured_pct", "float64", "%",
+               "charge since the cell last reached its lower cut-off / (active mass x nominal capacity)"),
+        Column("soc_nominal_pct", "float64", "%", "the label from the config"),
+        Column("charge_since_reset_mah", "float64", "mAh"),
+        Column("soc_mismatch", "bool", description="|measured - nominal| beyond the tolerance of the parameter set"),
+        Column("harvest_time_s", "float64", "s", "time of the last record of the cell file (harvest point)"),
+    ),
+)
+
+RAW_FILES = TableSpec(
+    name="raw_files",
+    grain="distinct raw file (by content)",
+    measurement=False,
+    partition_by=(),
+    key=("raw_sha256",),
+    columns=(
+        Column("raw_sha256", "string", nullable=False),
+        Column("campaign", "string", nullable=False),
+        Column("technique", "string", nullable=False),
+        Column("sample_id", "string", description="NULL for references and standards"),
+        Column("cell_id", "string"),
+        Column("original_name", "string", description="file name at first sighting", nullable=False),
+        Column("size_bytes", "int64", "B", checks=(("ge", 0),)),
+        Column("is_bundle", "bool", description="a folder taken whole, stored as a zip"),
+        Column("store_path", "string", description="path in the content-addressed raw store"),
+        Column("first_seen", "timestamp"),
+    ),
+)
+
+SIGHTINGS = TableSpec(
+    name="sightings",
+    grain="raw file seen at a share path",
+    measurement=False,
+    partition_by=(),
+    key=("share", "path", "raw_sha256"),
+    columns=(
+        Column("raw_sha256", "string", nullable=False),
+        Column("campaign", "string", nullable=False),
+        Column("share", "string", nullable=False),
+        Column("path", "string", description="path relative to the share", nullable=False),
+        Column("size_bytes", "int64", "B"),
+        Column("mtime", "timestamp"),
+        Column("first_seen", "timestamp"),
+    ),
+)
+
+INGEST_EVENTS = TableSpec(
+    name="ingest_events",
+    grain="attempt to turn a raw file into rows (one per file x parameter set x code version)",
+    measurement=False,
+    partition_by=(),
+    key=("raw_sha256", "stage", "params_id", "code_version"),
+    columns=(
+        Column("raw_sha256", "string", nullable=False),
+        Column("campaign", "string", nullable=False),
+        Column("technique", "string"),
+        Column("sample_id", "string"),
+        Column("stage", "string", checks=(("isin", ["intake", "process", "finalize"]),), nullable=False),
+        Column("status", "string", checks=(("isin", ["ok", "quarantined", "refused"]),), nullable=False),
+        Column("reason", "string", description="why a file was quarantined, and what to do next"),
+        Column("error_type", "string"),
+        Column("traceback_digest", "string", description="sha256[:12] of the traceback, to group identical failures"),
+        Column("reader", "string"),
+        Column("params_id", "string", nullable=False),
+        Column("code_version", "string", nullable=False, description="hash of socscope + reader versions"),
+        Column("rows_written", "int64", "1"),
+        Column("flow_run_id", "string"),
+        Column("attempted_at", "timestamp", nullable=False),
+        Column("original_name", "string"),
+    ),
+)
+
+QUALITY = TableSpec(
+    name="quality",
+    grain="check result on a measurement or table",
+    measurement=False,
+    partition_by=(),
+    key=("subject", "check_name", "params_id"),
+    columns=(
+        Column("campaign", "string", nullable=False),
+        Column("technique", "string"),
+        Column("subject", "string", description="measurement_id, raw sha256 or table name", nullable=False),
+        Column("check_name", "string", nullable=False),
+        Column("passed", "bool", nullable=False),
+        Column("value", "float64", description="the number checked (unit in `unit`)"),
+        Column("unit", "string"),
+        Column("detail", "string"),
+        Column("params_id", "string", nullable=False),
+        Column("checked_at", "timestamp"),
+    ),
+)
+
+PARAM_SETS = TableSpec(
+    name="param_sets",
+    grain="parameter set version used by a technique",
+    measurement=False,
+    partition_by=(),
+    key=("technique", "params_id"),
+    columns=(
+        Column("technique", "string", nullable=False),
+        Column("params_id", "string", nullable=False),
+        Column("name", "string"),
+        Column("version", "int64"),
+        Column("values_json", "string"),
+        Column("active", "bool", nullable=False, description="the version `current_*` views select"),
+        Column("registered_at", "timestamp"),
+    ),
+)
+
+FLOW_RUNS = TableSpec(
+    name="flow_runs",
+    grain="flow run (a log: grows with every run)",
+    measurement=False,
+    partition_by=(),
+    key=("flow_run_id", "step"),
+    columns=(
+        Column("flow_run_id", "string", nullable=False),
+        Column("campaign", "string", nullable=False),
+        Column("step", "string", nullable=False),
+        Column("started_at", "timestamp"),
+        Column("finished_at", "timestamp"),
+        Column("files_seen", "int64", "1"),
+        Column("files_new", "int64", "1"),
+        Column("files_processed", "int64", "1"),
+        Column("files_quarantined", "int64", "1"),
+        Column("rows_written", "int64", "1"),
+        Column("detail_json", "string"),
+    ),
+)
+
+PLATFORM_TABLES = [SAMPLE_CONFIG, SAMPLE_SOC, CELLS, RAW_FILES, SIGHTINGS, INGEST_EVENTS, QUALITY, PARAM_SETS, FLOW_RUNS]

@@ -1,0 +1,236 @@
+"""`socscope` command line: init | demo | run | status | query | server | dashboard."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+
+
+def default_config() -> str:
+    """$SOCSCOPE_CONFIG, else ./campaign.yaml, else the demo's (so `socscope query` works after `socscope demo`)."""
+    if os.environ.get("SOCSCOPE_CONFIG"):
+        return os.environ["SOCSCOPE_CONFIG"]
+    for candidate in ("campaign.yaml", "demo/campaign.yaml"):
+        if Path(candidate).exists():
+            return candidate
+    return "campaign.yaml"
+
+
+def prefect_env(home: Path) -> None:
+    """Settings Prefect must see before it is imported (STACK_NOTES: start-up timeout, telemetry)."""
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PREFECT_HOME", str(home))
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_LOG_PRINTS", "true")
+
+
+def _progress():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+
+
+def _print_table(rows, columns, title=None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=title)
+    for c in columns:
+        t.add_column(str(c))
+    for r in rows:
+        t.add_row(*["" if v is None else str(v) for v in r])
+    Console().print(t)
+
+
+def cmd_init(args) -> int:
+    path = Path(args.path)
+    if path.exists() and not args.force:
+        print(f"{path} exists; use --force to overwrite", file=sys.stderr)
+        return 1
+    path.write_text(resources.files("socscope").joinpath("default_campaign.yaml").read_text(encoding="utf-8"))
+    print(f"wrote {path}: edit samples, cells and shares, then `socscope status --config {path}`")
+    return 0
+
+
+def _run_campaign(config: Path, techniques, local: bool) -> dict:
+    from socscope import pipeline
+    from socscope.config import load_campaign
+
+    if local:
+        campaign = load_campaign(config)
+        with _progress() as bar:
+            ids: dict[str, int] = {}
+
+            def progress(label: str, done: int, total: int) -> None:
+                if label not in ids:
+                    ids[label] = bar.add_task(label, total=total)
+                bar.update(ids[label], completed=done, total=total)
+
+            pipeline.run_local(campaign, techniques, progress=progress)
+        wh = pipeline.open_warehouse(campaign)
+        from warehouse import marts
+
+        marts.build_marts(campaign, wh, "local")
+        return pipeline.run_summary(campaign, wh)
+    prefect_env(config.parent / ".prefect")
+    from flows.campaign import campaign_flow
+
+    with _progress() as bar:
+        task = bar.add_task("campaign flow (Prefect)", total=None)
+        result = campaign_flow(str(config), techniques)
+        bar.update(task, total=1, completed=1)
+    return result
+
+
+def _report(summary: dict, config: Path) -> None:
+    _print_table([(t["table"], t["rows"], t["files"]) for t in summary["tables"]], ["table", "rows", "files"],
+                 title=f"warehouse {summary['warehouse']} (manifest v{summary['manifest_version']})")
+    if summary["quarantine"]:
+        _print_table([(q["technique"], q["original_name"], q["stage"], q["reason"]) for q in summary["quarantine"]],
+                     ["technique", "file", "stage", "reason"], title="quarantined (raw files kept in the raw store)")
+    else:
+        print("no file quarantined")
+    print(f"\ntry:  socscope query --config {config} \"select technique, count(*) from raw_files group by 1\"")
+
+
+def cmd_demo(args) -> int:
+    from socscope.demo import write_demo
+
+    root = Path(args.dir).resolve()
+    t0 = time.monotonic()
+    write_demo(root, args.profile, args.seed)
+    print(f"demo files written under {root / 'share'} ({time.monotonic() - t0:.1f} s)")
+    if args.no_run:
+        return 0
+    summary = _run_campaign(root / "campaign.yaml", None, args.local)
+    _report(summary, root / "campaign.yaml")
+    return 0
+
+
+def cmd_run(args) -> int:
+    config = Path(args.config).resolve()
+    summary = _run_campaign(config, args.technique or None, args.local)
+    _report(summary, config)
+    return 1 if (args.strict and summary["quarantine"]) else 0
+
+
+def cmd_status(args) -> int:
+    from socscope import pipeline
+    from socscope.config import load_campaign
+
+    campaign = load_campaign(args.config)
+    wh = pipeline.open_warehouse(campaign)
+    got = wh.query("""
+        select sample_id, technique, count(*) as n from raw_files group by 1, 2
+        union all
+        select s.sample_id, 'echem', count(*) from raw_files r join sample_config s on s.cell_id = r.cell_id
+        where r.technique = 'echem' and r.sample_id is distinct from s.sample_id group by 1""")
+    received = {(r.sample_id, r.technique): int(r.n) for r in got.itertuples()}
+    rows, missing = [], 0
+    for sample in campaign.samples:
+        for tech, n in sorted(campaign.expected.get(sample.id, {}).items()):
+            have = received.get((sample.id, tech), 0)
+            ok = have >= n
+            missing += not ok
+            rows.append((sample.id, tech, n, have, "ok" if ok else "MISSING"))
+    _print_table(rows, ["sample", "technique", "expected", "received", "state"], title=f"campaign {campaign.name}")
+    q = wh.query("select technique, original_name, reason from quarantine order by 1, 2")
+    if len(q):
+        _print_table(q.itertuples(index=False), ["technique", "file", "reason"], title="quarantine")
+    return 1 if (missing and args.strict) else 0
+
+
+def cmd_query(args) -> int:
+    from socscope.config import load_campaign
+    from warehouse.catalog import open_catalog
+
+    campaign = load_campaign(args.config)
+    if args.name:
+        from warehouse.queries import render_query
+
+        sql = render_query(args.name, dict(p.split("=", 1) for p in args.param))
+    elif args.sql:
+        sql = args.sql
+    else:
+        print("give SQL or --name NAME", file=sys.stderr)
+        return 2
+    con = open_catalog(campaign.resolve(campaign.storage.warehouse))
+    try:
+        df = con.execute(sql).df()
+    finally:
+        con.close()
+    if args.format == "csv":
+        out = df.to_csv(index=False)
+        (Path(args.out).write_text(out) if args.out else sys.stdout.write(out))
+    elif args.format == "parquet":
+        if not args.out:
+            print("--format parquet needs --out FILE", file=sys.stderr)
+            return 2
+        df.to_parquet(args.out, index=False)
+    else:
+        _print_table(df.head(args.limit).itertuples(index=False), list(df.columns),
+                     title=f"{len(df)} rows" + (f" (first {args.limit})" if len(df) > args.limit else ""))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="socscope", description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    p = sub.add_parser("init", help="write a commented campaign config")
+    p.add_argument("path", nargs="?", default="campaign.yaml")
+    p.add_argument("--force", action="store_true")
+    p.set_defaults(fn=cmd_init)
+
+    p = sub.add_parser("demo", help="write the 14-sample demo campaign and run it through Prefect")
+    p.add_argument("--dir", default="demo")
+    p.add_argument("--profile", choices=["small", "full"], default="small")
+    p.add_argument("--seed", type=int, default=622)
+    p.add_argument("--no-run", action="store_true", help="only write the files")
+    p.add_argument("--local", action="store_true", help="run without Prefect (debugging)")
+    p.set_defaults(fn=cmd_demo)
+
+    p = sub.add_parser("run", help="run the campaign flow on a config")
+    p.add_argument("--config", default=None, help="campaign file (default: $SOCSCOPE_CONFIG, ./campaign.yaml, ./demo/campaign.yaml)")
+    p.add_argument("--technique", action="append")
+    p.add_argument("--local", action="store_true", help="run without Prefect (debugging)")
+    p.add_argument("--strict", action="store_true", help="exit 1 if any file is quarantined")
+    p.set_defaults(fn=cmd_run)
+
+    p = sub.add_parser("status", help="expected vs received files per sample x technique")
+    p.add_argument("--config", default=None, help="campaign file (default: $SOCSCOPE_CONFIG, ./campaign.yaml, ./demo/campaign.yaml)")
+    p.add_argument("--strict", action="store_true", help="exit 1 if any expected file is missing")
+    p.set_defaults(fn=cmd_status)
+
+    p = sub.add_parser("query", help="SQL on the warehouse, opened read-only")
+    p.add_argument("sql", nargs="?")
+    p.add_argument("--config", default=None, help="campaign file (default: $SOCSCOPE_CONFIG, ./campaign.yaml, ./demo/campaign.yaml)")
+    p.add_argument("--name", help="a query of warehouse/queries/NAME.sql")
+    p.add_argument("--param", action="append", default=[], help="k=v for a named query")
+    p.add_argument("--format", choices=["table", "csv", "parquet"], default="table")
+    p.add_argument("--out")
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(fn=cmd_query)
+
+    args = ap.parse_args(argv)
+    if getattr(args, "config", "unset") is None:
+        args.config = default_config()
+    from socscope.config import ConfigError
+
+    try:
+        return args.fn(args)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""The built-in demo campaign: vendor files on a local "share", ground truth beside it."""
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from socscope.config import Campaign, load_campaign
+from tasks.contract import DemoRequest
+from tasks.registry import available_techniques, technique
+
+#: the small profile (CI, quick looks) writes at most this many files per sample x technique
+SMALL_EXPECTED_CAP = 2
+
+
+def demo_config_text(profile: str) -> str:
+    text = resources.files("socscope").joinpath("demo_campaign.yaml").read_text(encoding="utf-8")
+    if profile == "full":
+        return text
+    data = yaml.safe_load(text)
+    for sample, techs in data.get("expected", {}).items():
+        for tech, n in techs.items():
+            techs[tech] = min(n, SMALL_EXPECTED_CAP)
+    header = "# socscope demo campaign, small profile (fewer maps, patterns, spectra). See `socscope demo --help`.\n"
+    return header + yaml.safe_dump(data, sort_keys=False)
+
+
+def write_demo(root: Path, profile: str = "small", seed: int = 622, techniques: list[str] | None = None) -> Campaign:
+    """Write campaign.yaml, every technique's vendor files under share/, and truth/ (for scoring)."""
+    if profile not in ("small", "full"):
+        raise ValueError(f"unknown demo profile {profile!r}: use 'small' or 'full'")
+    root = Path(root).resolve()
+    (root / "share").mkdir(parents=True, exist_ok=True)
+    (root / "truth").mkdir(parents=True, exist_ok=True)
+    config = root / "campaign.yaml"
+    config.write_text(demo_config_text(profile), encoding="utf-8")
+    campaign = load_campaign(config)
+    for name in available_techniques():
+        if techniques and name not in techniques:
+            continue
+        plugin = technique(name)
+        if plugin.demo is None:
+            continue
+        plugin.demo(DemoRequest(share_root=root / "share", truth_root=root / "truth", profile=profile,
+                                seed=seed, campaign=campaign))
+    return campaign

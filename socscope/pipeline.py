@@ -1,0 +1,438 @@
+"""The campaign pipeline as plain functions: intake, process (per file), finalize, register.
+
+Prefect flows in ``flows/`` call these and nothing else; tests call them without a server. Every
+function that touches many files takes a ``mapper`` (a thread pool by default, Prefect's task
+runner in flows) and a ``progress`` callback (a rich progress bar in the CLI).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import pandas as pd
+
+import socscope
+from schemas import platform as P
+from socscope.config import Campaign, load_campaign
+from tasks import intake as I
+from tasks.contract import FinalizeContext, Measurement, ProcessContext, UnreadableFile
+from tasks.registry import ordered_techniques, params_for, read_measurements, reader_override, technique
+from warehouse.store import FileEntry, Manifest, Warehouse, unit_key, write_unit
+
+Progress = Callable[[str, int, int], None]
+Mapper = Callable[[Callable[[Any], Any], list[Any]], list[Any]]
+
+
+def _no_progress(label: str, done: int, total: int) -> None:
+    return None
+
+
+def thread_mapper(max_workers: int = 2) -> Mapper:
+    def run(fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+        with ThreadPoolExecutor(max_workers=max_workers) as pool:
+            return list(pool.map(fn, items))
+    return run
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def open_warehouse(campaign: Campaign) -> Warehouse:
+    return Warehouse(campaign.resolve(campaign.storage.warehouse), campaign.storage.storage_options)
+
+
+def raw_store_url(campaign: Campaign) -> str:
+    return campaign.resolve(campaign.storage.raw_store)
+
+
+def code_version(technique_name: str | None) -> str:
+    parts = [socscope.__version__]
+    if technique_name:
+        parts += sorted(r.id for r in technique(technique_name).readers)
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
+
+
+# ------------------------------------------------------------------------------------------ campaign
+def register_campaign(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None) -> Manifest:
+    """Write the config's samples and cells, and the active parameter set of each technique."""
+    tx = wh.transaction(flow_run_id)
+    tx.upsert(P.SAMPLE_CONFIG, pd.DataFrame([{
+        "campaign": campaign.name, "sample_id": s.id, "series": s.series, "branch": s.branch,
+        "soc_nominal_pct": s.soc_nominal_pct, "cell_id": s.cell, "description": s.description}
+        for s in campaign.samples]), keep="new")
+    if campaign.cells:
+        tx.upsert(P.CELLS, pd.DataFrame([{
+            "campaign": campaign.name, "cell_id": c.id, "kind": c.kind, "active_mass_mg": c.active_mass_mg,
+            "nominal_capacity_mah_g": c.nominal_capacity_mah_g, "lower_cutoff_v": c.lower_cutoff_v,
+            "upper_cutoff_v": c.upper_cutoff_v, "electrode_area_cm2": c.electrode_area_cm2}
+            for c in campaign.cells]), keep="new")
+    rows = []
+    existing = wh.query("select technique, params_id, registered_at from param_sets")
+    for name in ordered_techniques():
+        ps = params_for(campaign, name)
+        prev = existing[(existing.technique == name) & (existing.params_id == ps.id)]
+        rows.append({"technique": name, "params_id": ps.id, "name": ps.name, "version": ps.version,
+                     "values_json": json.dumps(ps.values, sort_keys=True, default=str), "active": True,
+                     "registered_at": prev.registered_at.iloc[0] if len(prev) else now_utc()})
+    for _, r in existing.iterrows():
+        if not any(r.technique == x["technique"] and r.params_id == x["params_id"] for x in rows):
+            old = wh.query(f"select * from param_sets where params_id = '{r.params_id}'").iloc[0].to_dict()
+            old["active"] = False
+            rows.append(old)
+    tx.upsert(P.PARAM_SETS, pd.DataFrame(rows), keep="new")
+    return tx.commit()
+
+
+# ------------------------------------------------------------------------------------------ intake
+@dataclass
+class IntakeSummary:
+    seen: int = 0
+    new_files: int = 0
+    pending: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    unmapped: list[str] = field(default_factory=list)
+
+
+def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, shares: list[str] | None = None,
+           progress: Progress = _no_progress, mapper: Mapper | None = None) -> IntakeSummary:
+    """Take every complete file of every share into the raw store; record files, sightings, refusals."""
+    summary = IntakeSummary()
+    known = wh.query("select s.share, s.path, s.size_bytes, s.mtime, s.raw_sha256, r.store_path from sightings s "
+                     "join raw_files r using (raw_sha256)")
+    known_idx = {(r.share, r.path): r for r in known.itertuples()}
+    known_sha = set(wh.query("select raw_sha256 from raw_files").raw_sha256)
+    raw_rows, sight_rows, event_rows = [], [], []
+    stamp = now_utc()
+    work: list[tuple[Any, I.Candidate]] = []
+    for share in campaign.shares:
+        if shares and share.name not in shares:
+            continue
+        complete, pending, refused = I.list_share(share, campaign)
+        summary.pending += [f"{share.name}:{c.rel_path}" for c in pending]
+        for r in refused:
+            summary.refused.append(f"{share.name}:{r.rel_path}: {r.reason}")
+            event_rows.append(_event(campaign, "path:" + hashlib.sha256(f"{share.name}/{r.rel_path}".encode()).hexdigest(),
+                                     share.technique, None, "intake", "refused", r.reason, None, "intake", None,
+                                     flow_run_id, r.rel_path))
+        work += [(share, c) for c in complete]
+    summary.seen = len(work)
+
+    def take(item: tuple[Any, I.Candidate]) -> tuple[Any, I.Candidate, str, str, int]:
+        share, cand = item
+        prev = known_idx.get((share.name, cand.rel_path))
+        if prev is not None and prev.size_bytes == cand.size and _same_time(prev.mtime, cand.mtime) and not cand.is_bundle:
+            return share, cand, prev.raw_sha256, prev.store_path, cand.size
+        sha, dest, size = I.store_candidate(cand, share, campaign, raw_store_url(campaign),
+                                            campaign.storage.storage_options)
+        return share, cand, sha, dest, size
+
+    results = []
+    mapper = mapper or thread_mapper(campaign.execution.max_workers)
+    batch = 64
+    for i in range(0, len(work), batch):
+        results += mapper(take, work[i:i + batch])
+        progress("intake", min(i + batch, len(work)), len(work))
+    for share, cand, sha, dest, size in results:
+        sample_id, cell_id, err = I.map_sample(cand, share, campaign)
+        if sha not in known_sha:
+            summary.new_files += 1
+            known_sha.add(sha)
+        raw_rows.append({"raw_sha256": sha, "campaign": campaign.name, "technique": share.technique,
+                         "sample_id": sample_id, "cell_id": cell_id, "original_name": Path(cand.rel_path).name,
+                         "size_bytes": size, "is_bundle": cand.is_bundle, "store_path": dest, "first_seen": stamp})
+        sight_rows.append({"raw_sha256": sha, "campaign": campaign.name, "share": share.name, "path": cand.rel_path,
+                           "size_bytes": cand.size, "mtime": I.utc(cand.mtime), "first_seen": stamp})
+        if err:
+            summary.unmapped.append(f"{share.name}:{cand.rel_path}: {err}")
+            event_rows.append(_event(campaign, sha, share.technique, None, "intake", "quarantined", err, None,
+                                     "intake", None, flow_run_id, cand.rel_path))
+    tx = wh.transaction(flow_run_id)
+    if raw_rows:
+        tx.upsert(P.RAW_FILES, pd.DataFrame(raw_rows))
+        tx.upsert(P.SIGHTINGS, pd.DataFrame(sight_rows))
+    if event_rows:
+        tx.upsert(P.INGEST_EVENTS, pd.DataFrame(event_rows))
+    if raw_rows or event_rows:
+        tx.commit()
+    return summary
+
+
+def _same_time(a: Any, b: float) -> bool:
+    try:
+        return abs(pd.Timestamp(a).timestamp() - b) < 1e-3
+    except (TypeError, ValueError):
+        return False
+
+
+def _event(campaign: Campaign, sha: str, tech: str | None, sample_id: str | None, stage: str, status: str,
+           reason: str | None, error_type: str | None, params_id: str, reader: str | None,
+           flow_run_id: str | None, name: str | None, rows: int = 0, tb: str | None = None,
+           code: str | None = None) -> dict[str, Any]:
+    return {"raw_sha256": sha, "campaign": campaign.name, "technique": tech, "sample_id": sample_id, "stage": stage,
+            "status": status, "reason": reason, "error_type": error_type,
+            "traceback_digest": hashlib.sha256(tb.encode()).hexdigest()[:12] if tb else None,
+            "reader": reader, "params_id": params_id, "code_version": code or code_version(None),
+            "rows_written": rows, "flow_run_id": flow_run_id, "attempted_at": now_utc(), "original_name": name}
+
+
+# ------------------------------------------------------------------------------------------ process
+@dataclass
+class FileResult:
+    unit: str
+    entries: dict[str, list[FileEntry]]
+    event: dict[str, Any]
+
+
+@dataclass
+class WorkItem:
+    raw_sha256: str
+    technique: str
+    sample_id: str | None
+    cell_id: str | None
+    original_name: str
+    store_path: str
+    share: str | None
+    rel_path: str | None
+
+
+def pending_work(campaign: Campaign, wh: Warehouse, technique_name: str) -> list[WorkItem]:
+    """Raw files of a technique not yet attempted with the active parameters and code (the cache)."""
+    ps = params_for(campaign, technique_name)
+    code = code_version(technique_name)
+    df = wh.query(f"""
+        select r.raw_sha256, r.technique, r.sample_id, r.cell_id, r.original_name, r.store_path,
+               (select first(s.share order by s.first_seen, s.share, s.path) from sightings s where s.raw_sha256 = r.raw_sha256) as share,
+               (select first(s.path order by s.first_seen, s.share, s.path) from sightings s where s.raw_sha256 = r.raw_sha256) as rel_path
+        from raw_files r
+        where r.technique = '{technique_name}' and r.campaign = '{campaign.name}'
+          and r.raw_sha256 not in (select raw_sha256 from ingest_events where stage = 'intake' and status <> 'ok')
+          and r.raw_sha256 not in (select raw_sha256 from ingest_events
+                                   where stage = 'process' and params_id = '{ps.id}' and code_version = '{code}')
+        order by r.sample_id nulls first, r.original_name, r.raw_sha256""")
+    return [WorkItem(**rec) for rec in df.to_dict("records")]
+
+
+def _local_copy(store_path: str, campaign: Campaign) -> tuple[Path, Callable[[], None]]:
+    local = Path(store_path)
+    if local.exists():
+        return local, lambda: None
+    import fsspec
+
+    fs, _ = fsspec.core.url_to_fs(raw_store_url(campaign), **campaign.storage.storage_options)
+    tmp = tempfile.NamedTemporaryFile(delete=False, suffix=".raw")
+    tmp.write(fs.cat_file(store_path))
+    tmp.close()
+    return Path(tmp.name), lambda: Path(tmp.name).unlink(missing_ok=True)
+
+
+def stamp_frame(df: pd.DataFrame, *, campaign: str, technique_name: str, sample_id: str | None, mode: str | None,
+                measurement_id: str, raw_sha256: str | None, reader: str | None, params_id: str,
+                flow_run_id: str | None, processed_at: datetime) -> pd.DataFrame:
+    """Add the key and lineage columns the frame does not already carry (the framework's job)."""
+    defaults = {"campaign": campaign, "sample_id": sample_id, "technique": technique_name, "mode": mode,
+                "measurement_id": measurement_id, "raw_sha256": raw_sha256, "reader": reader,
+                "params_id": params_id, "flow_run_id": flow_run_id, "processed_at": processed_at}
+    df = df.copy(deep=False)
+    for col, value in defaults.items():
+        if col not in df.columns:
+            df[col] = value
+        elif col in ("campaign", "technique", "params_id", "flow_run_id", "processed_at"):
+            df[col] = value  # never the plugin's to choose
+        elif df[col].isna().any() and value is not None:
+            df[col] = df[col].fillna(value)
+    return df
+
+
+def process_file(item: WorkItem, campaign: Campaign, wh_url: str, flow_run_id: str | None) -> FileResult:
+    """Read one raw file, compute its features, write its rows. Never raises: failures are quarantined."""
+    tech = technique(item.technique)
+    ps = params_for(campaign, item.technique)
+    code = code_version(item.technique)
+    wh = Warehouse(wh_url, campaign.storage.storage_options)
+    unit = unit_key(item.technique, item.raw_sha256, ps.id)
+    share = next((s for s in campaign.shares if s.name == item.share), None)
+    options = dict(share.reader_options) if share else {}
+    override = reader_override(share.readers, item.rel_path) if share and item.rel_path else None
+    reader_id = None
+    path, cleanup = _local_copy(item.store_path, campaign)
+    try:
+        reader, measurements = read_measurements(
+            path, item.raw_sha256, item.original_name, technique_name=item.technique, override=override,
+            options=options, sample_id=item.sample_id, cell_id=item.cell_id)
+        reader_id = reader.id
+        frames: dict[str, list[pd.DataFrame]] = {}
+        when = now_utc()
+        for m in measurements:
+            if tech.accepts and m.kind not in tech.accepts:
+                raise UnreadableFile(f"{item.original_name!r} is a {m.kind!r} ({reader.id}); the {item.technique} "
+                                     f"pipeline takes only {list(tech.accepts)}: move it off the share or route it "
+                                     f"to the right technique")
+            ctx = ProcessContext(campaign=campaign, sample=campaign.sample(item.sample_id), params=ps,
+                                 options=options, query=_reader_query(wh))
+            for table, df in (tech.process(m, ctx) or {}).items():
+                frames.setdefault(table, []).append(stamp_frame(
+                    df, campaign=campaign.name, technique_name=item.technique, sample_id=item.sample_id,
+                    mode=m.mode, measurement_id=m.measurement_id, raw_sha256=item.raw_sha256, reader=reader.id,
+                    params_id=ps.id, flow_run_id=flow_run_id, processed_at=when))
+        specs = {s.name: s for s in tech.tables}
+        entries: dict[str, list[FileEntry]] = {}
+        rows = 0
+        for table, dfs in frames.items():
+            if table not in specs:
+                raise RuntimeError(f"{item.technique}.process returned table {table!r}, which it does not declare")
+            df = pd.concat(dfs, ignore_index=True)
+            entries[table] = write_unit(wh, specs[table], df, unit)
+            rows += len(df)
+        event = _event(campaign, item.raw_sha256, item.technique, item.sample_id, "process", "ok", None, None,
+                       ps.id, reader_id, flow_run_id, item.original_name, rows, code=code)
+        return FileResult(unit, entries, event)
+    except Exception as exc:  # quarantine, keep the batch going
+        tb = traceback.format_exc()
+        if isinstance(exc, (UnreadableFile, ValueError)) and not isinstance(exc, (KeyError,)):
+            reason = str(exc)
+        else:
+            reason = (f"unexpected {type(exc).__name__} while processing {item.original_name!r}: {exc} — this is a "
+                      f"bug in {reader_id or 'the reader'} or the {item.technique} features; report it with the "
+                      f"traceback digest")
+        event = _event(campaign, item.raw_sha256, item.technique, item.sample_id, "process", "quarantined", reason,
+                       type(exc).__name__, ps.id, reader_id, flow_run_id, item.original_name, 0, tb, code=code)
+        return FileResult(unit, {}, event)
+    finally:
+        cleanup()
+
+
+def _reader_query(wh: Warehouse) -> Callable[[str], pd.DataFrame]:
+    return wh.query
+
+
+def commit_results(wh: Warehouse, results: Iterable[FileResult], flow_run_id: str | None) -> Manifest | None:
+    results = list(results)
+    if not results:
+        return None
+    tx = wh.transaction(flow_run_id)
+    for r in results:
+        tx.adopt(r.unit, r.entries)
+    tx.upsert(P.INGEST_EVENTS, pd.DataFrame([r.event for r in results]), keep="new")
+    return tx.commit()
+
+
+def finalize_technique(campaign: Campaign, wh: Warehouse, technique_name: str, flow_run_id: str | None,
+                       force: bool = False) -> int:
+    """Run the technique's cross-file step when its inputs changed; returns rows written (0 if skipped)."""
+    tech = technique(technique_name)
+    if tech.finalize is None:
+        return 0
+    ps = params_for(campaign, technique_name)
+    code = code_version(technique_name)
+    inputs = [technique_name, *tech.after]
+    listing = ",".join(f"'{t}'" for t in inputs)
+    state = wh.query(f"select raw_sha256, params_id, code_version, status from ingest_events "
+                     f"where stage = 'process' and technique in ({listing}) order by 1, 2, 3")
+    fingerprint = hashlib.sha256((state.to_csv(index=False) + ps.id + code).encode()).hexdigest()
+    done = wh.query(f"select 1 from ingest_events where stage = 'finalize' and raw_sha256 = 'fin:{fingerprint}'")
+    if len(done) and not force:
+        return 0
+    ctx = FinalizeContext(campaign=campaign, params=ps, query=wh.query)
+    when = now_utc()
+    unit = unit_key(technique_name, "finalize", ps.id)
+    tx = wh.transaction(flow_run_id)
+    specs = {s.name: s for s in tech.tables}
+    rows = 0
+    status, reason, err, tb = "ok", None, None, None
+    try:
+        for table, df in (tech.finalize(ctx) or {}).items():
+            df = stamp_frame(df, campaign=campaign.name, technique_name=technique_name, sample_id=None, mode=None,
+                             measurement_id=f"finalize:{technique_name}", raw_sha256=None, reader=None,
+                             params_id=ps.id, flow_run_id=flow_run_id, processed_at=when)
+            tx.put(specs[table], df, unit)
+            rows += len(df)
+    except Exception as exc:
+        tx = wh.transaction(flow_run_id)
+        status, reason, err, tb = "quarantined", f"{technique_name} finalize failed: {exc}", type(exc).__name__, traceback.format_exc()
+    tx.upsert(P.INGEST_EVENTS, pd.DataFrame([_event(campaign, f"fin:{fingerprint}", technique_name, None, "finalize",
+                                                    status, reason, err, ps.id, None, flow_run_id, None, rows, tb,
+                                                    code=code)]), keep="new")
+    tx.commit()
+    if status != "ok":
+        raise RuntimeError(reason + "\n" + (tb or ""))
+    return rows
+
+
+@dataclass
+class ProcessSummary:
+    processed: int = 0
+    quarantined: list[str] = field(default_factory=list)
+    rows: int = 0
+    finalize_rows: dict[str, int] = field(default_factory=dict)
+
+
+def process(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None,
+            techniques: list[str] | None = None, mapper: Mapper | None = None,
+            progress: Progress = _no_progress, chunk: int = 32) -> ProcessSummary:
+    """Process every pending raw file, technique by technique; references first, then samples."""
+    mapper = mapper or thread_mapper(campaign.execution.max_workers)
+    summary = ProcessSummary()
+    for name in ordered_techniques(techniques):
+        todo = pending_work(campaign, wh, name)
+        phases = [[w for w in todo if w.sample_id is None], [w for w in todo if w.sample_id is not None]]
+        done = 0
+        for phase in phases:
+            for i in range(0, len(phase), chunk):
+                part = phase[i:i + chunk]
+                results = mapper(lambda w: process_file(w, campaign, wh.url, flow_run_id), part)
+                commit_results(wh, results, flow_run_id)
+                for r in results:
+                    summary.processed += 1
+                    summary.rows += r.event["rows_written"]
+                    if r.event["status"] != "ok":
+                        summary.quarantined.append(f"{r.event['original_name']}: {r.event['reason']}")
+                done += len(part)
+                progress(f"process {name}", done, len(todo))
+        summary.finalize_rows[name] = finalize_technique(campaign, wh, name, flow_run_id)
+    return summary
+
+
+def log_run(campaign: Campaign, wh: Warehouse, flow_run_id: str, step: str, started: datetime,
+            intake_summary: IntakeSummary | None = None, process_summary: ProcessSummary | None = None) -> None:
+    row = {"flow_run_id": flow_run_id, "campaign": campaign.name, "step": step, "started_at": started,
+           "finished_at": now_utc(),
+           "files_seen": intake_summary.seen if intake_summary else None,
+           "files_new": intake_summary.new_files if intake_summary else None,
+           "files_processed": process_summary.processed if process_summary else None,
+           "files_quarantined": len(process_summary.quarantined) if process_summary else None,
+           "rows_written": process_summary.rows if process_summary else None,
+           "detail_json": json.dumps({"intake": intake_summary.__dict__ if intake_summary else None,
+                                      "process": process_summary.__dict__ if process_summary else None}, default=str)}
+    tx = wh.transaction(flow_run_id)
+    tx.upsert(P.FLOW_RUNS, pd.DataFrame([row]))
+    tx.commit()
+
+
+def run_local(campaign: Campaign | str | Path, techniques: list[str] | None = None,
+              flow_run_id: str = "local", progress: Progress = _no_progress) -> tuple[IntakeSummary, ProcessSummary]:
+    """The whole campaign without Prefect (tests, debugging): register, intake, process, finalize."""
+    if not isinstance(campaign, Campaign):
+        campaign = load_campaign(campaign)
+    wh = open_warehouse(campaign)
+    register_campaign(campaign, wh, flow_run_id)
+    shares = [s.name for s in campaign.shares if techniques is None or s.technique in techniques]
+    i = intake(campaign, wh, flow_run_id, shares=shares, progress=progress)
+    p = process(campaign, wh, flow_run_id, techniques=techniques, progress=progress)
+    return i, p
+
+
+def run_summary(campaign: Campaign, wh: Warehouse) -> dict[str, Any]:
+    """Rows per table and the quarantine, as printed by `socscope demo` and stored as run artifacts."""
+    manifest = wh.manifest()
+    tables = [{"table": t, "rows": sum(e.rows for e in es), "files": len(es)} for t, es in sorted(manifest.tables.items())]
+    q = wh.query("select technique, original_name, stage, reason from quarantine order by technique, original_name")
+    return {"warehouse": wh.url, "manifest_version": manifest.version, "tables": tables,
+            "quarantine": q.to_dict("records")}

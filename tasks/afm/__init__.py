@@ -1,0 +1,1 @@
+"""AFM technique: electrochemical strain microscopy (ESM, DART or lock-in CRF) and conductive AFM."""

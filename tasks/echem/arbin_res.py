@@ -1,0 +1,109 @@
+"""Arbin .res (an MS Access database) through the mdbtools command-line tools.
+
+Rows of Channel_Normal_Table are not stored in time order: sort by Data_Point. DateTime is an OLE
+automation date (days since 1899-12-30, local time of the tester); MASS in Global_Table is in g.
+"""
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+import pyarrow.csv as pacsv
+
+from tasks.contract import Measurement, Reader, UnreadableFile
+from tasks.echem import canonical as cn
+
+JET_MAGIC = (b"Standard Jet DB", b"Standard ACE DB")
+OLE_EPOCH = pd.Timestamp("1899-12-30")
+COLUMNS = ["Data_Point", "Test_Time", "DateTime", "Step_Index", "Cycle_Index", "Current", "Voltage",
+           "Charge_Capacity", "Discharge_Capacity"]
+
+
+def mdb_export(path: Path, table: str, label: str) -> bytes:
+    exe = shutil.which("mdb-export")
+    if exe is None:
+        raise UnreadableFile(f"{label}: reading Arbin .res needs mdbtools (`apt-get install -y mdbtools`), "
+                             "which is not installed on this worker")
+    proc = subprocess.run([exe, str(path), table], capture_output=True)
+    if proc.returncode != 0:
+        msg = proc.stderr.decode(errors="replace").strip()[:200]
+        raise UnreadableFile(f"{label}: mdb-export cannot read table {table} ({msg}); the .res file may be "
+                             "damaged or still open in MITS Pro — copy it again after the test ends")
+    return proc.stdout
+
+
+def ole_to_utc(days: np.ndarray, tz: str | None) -> pd.Series:
+    stamps = pd.Series(OLE_EPOCH + pd.to_timedelta(np.asarray(days, dtype="float64") * 86400.0, unit="s"))
+    # a double of ~4.5e4 days resolves ~1 us; round to the millisecond the tester actually logs
+    return stamps.dt.round("ms").dt.tz_localize(tz or "UTC").dt.tz_convert("UTC")
+
+
+class ArbinResReader(Reader):
+    name = "arbin-res"
+    version = "1"
+    techniques = ("echem",)
+    suffixes = (".res",)
+
+    def sniff(self, head: bytes, name: str) -> bool:
+        return len(head) > 20 and head[4:19] in JET_MAGIC
+
+    def read(self, path: Path, options: Mapping[str, Any]) -> Measurement:
+        label = f"Arbin .res {path.name}"
+        tables = mdb_export_tables(path, label)
+        if "Channel_Normal_Table" not in tables:
+            raise UnreadableFile(f"{label}: an Access database without Channel_Normal_Table (tables: "
+                                 f"{sorted(tables)[:8]}); it is not an Arbin result file")
+        raw = mdb_export(path, "Channel_Normal_Table", label)
+        try:
+            table = pacsv.read_csv(io.BytesIO(raw), convert_options=pacsv.ConvertOptions(include_columns=COLUMNS))
+        except Exception as exc:
+            raise UnreadableFile(f"{label}: Channel_Normal_Table lacks expected columns ({exc})") from None
+        frame = table.to_pandas().sort_values("Data_Point", kind="stable").reset_index(drop=True)
+        meta = global_info(path, label)
+        charge = frame["Charge_Capacity"].to_numpy("float64")
+        discharge = frame["Discharge_Capacity"].to_numpy("float64")
+        return cn.build(
+            reader_label=label,
+            time_s=frame["Test_Time"].to_numpy("float64"),
+            timestamps=ole_to_utc(frame["DateTime"].to_numpy(), options.get("timezone")),
+            current_a=frame["Current"].to_numpy("float64"),
+            voltage_v=frame["Voltage"].to_numpy("float64"),
+            step=frame["Step_Index"].to_numpy(),
+            cycle=frame["Cycle_Index"].to_numpy(),
+            # Arbin's counters accumulate charge and discharge separately; their difference is net charge
+            vendor_capacity_ah=charge - discharge,
+            meta=meta,
+        )
+
+
+def mdb_export_tables(path: Path, label: str) -> set[str]:
+    exe = shutil.which("mdb-tables")
+    if exe is None:
+        raise UnreadableFile(f"{label}: reading Arbin .res needs mdbtools (`apt-get install -y mdbtools`), "
+                             "which is not installed on this worker")
+    proc = subprocess.run([exe, "-1", str(path)], capture_output=True)
+    if proc.returncode != 0:
+        raise UnreadableFile(f"{label}: mdb-tables cannot open it ({proc.stderr.decode(errors='replace')[:200]}); "
+                             "the database is damaged or truncated")
+    return {t.strip() for t in proc.stdout.decode(errors="replace").splitlines() if t.strip()}
+
+
+def global_info(path: Path, label: str) -> dict[str, Any]:
+    """Test name, start, schedule and (when present) active mass and specific capacity."""
+    g = pd.read_csv(io.BytesIO(mdb_export(path, "Global_Table", label)))
+    if g.empty:
+        return {}
+    row = g.iloc[0]
+    meta: dict[str, Any] = {"test_name": str(row.get("Test_Name", "")),
+                            "schedule": str(row.get("Schedule_File_Name", "")),
+                            "channel": int(row["Channel_Index"]) if "Channel_Index" in g else None}
+    if "MASS" in g and pd.notna(row["MASS"]) and float(row["MASS"]) > 0:
+        meta["active_mass_mg"] = float(row["MASS"]) * 1000.0
+    if "Specific_Capacity" in g and pd.notna(row["Specific_Capacity"]) and float(row["Specific_Capacity"]) > 0:
+        meta["nominal_capacity_mah_g"] = float(row["Specific_Capacity"]) * 1000.0
+    return meta

@@ -1,0 +1,218 @@
+"""The canonical cycler record every echem reader produces, and the steps all readers share.
+
+Readers only translate vendor columns into SI units with the charge-positive sign convention; this
+module then makes the time axis monotonic (clock jumps), derives the rest/charge/discharge condition
+from the current, integrates the net charge and numbers the records — once, for every format.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from tasks.contract import Measurement, UnreadableFile
+
+KIND = "cycler_record"
+
+UNITS: dict[str, str] = {
+    "record_index": "1",
+    "time_s": "s",
+    "timestamp": "UTC",
+    "current_a": "A",
+    "voltage_v": "V",
+    "charge_ah": "Ah",
+    "step": "1",
+    "cycle": "1",
+    "condition": "",
+    "clock_jump": "",
+    "vendor_capacity_ah": "Ah",
+}
+
+CONDITIONS = ("rest", "charge", "discharge")
+
+
+def _as_utc(ts: Any, tz: str | None) -> pd.Series:
+    out = pd.to_datetime(ts, errors="coerce")
+    if isinstance(out, pd.Series):
+        if out.dt.tz is None:
+            out = out.dt.tz_localize(tz or "UTC", ambiguous="NaT", nonexistent="NaT")
+        return out.dt.tz_convert("UTC")
+    raise TypeError("expected a Series")
+
+
+def start_time(value: datetime | str | None, tz: str | None = None) -> pd.Timestamp | None:
+    """A file's start time as a UTC Timestamp (vendor local time taken in ``tz``, default UTC)."""
+    if value is None:
+        return None
+    ts = pd.Timestamp(value)
+    if ts is pd.NaT:
+        return None
+    if ts.tzinfo is None:
+        ts = ts.tz_localize(tz or "UTC")
+    return ts.tz_convert("UTC")
+
+
+def monotonic_time(raw_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Seconds since the first record, monotonic; backward jumps of the clock are removed.
+
+    A backward step (a clock resync, a resumed test) is replaced by the median sampling interval so
+    the following records keep their spacing; the rows after each jump are flagged.
+    """
+    t = np.asarray(raw_s, dtype="float64")
+    if t.size == 0:
+        return t, np.zeros(0, dtype=bool)
+    dt = np.diff(t)
+    back = dt < 0
+    jump = np.zeros(t.size, dtype=bool)
+    if back.any():
+        forward = dt[(dt > 0) & np.isfinite(dt)]
+        typical = float(np.median(forward)) if forward.size else 0.0
+        dt = np.where(back, typical, dt)
+        jump[1:] = back
+    out = np.concatenate([[0.0], np.cumsum(np.nan_to_num(dt))])
+    return out, jump
+
+
+def condition_from_current(current_a: np.ndarray, rest_fraction: float = 1e-3) -> np.ndarray:
+    """rest | charge | discharge from the sign of the current (|I| below a small fraction of max = rest)."""
+    i = np.asarray(current_a, dtype="float64")
+    imax = np.nanmax(np.abs(i)) if i.size and np.isfinite(i).any() else 0.0
+    thr = max(rest_fraction * imax, 1e-12)
+    cond = np.full(i.shape, "rest", dtype=object)
+    cond[i > thr] = "charge"
+    cond[i < -thr] = "discharge"
+    return cond
+
+
+def integrate_charge_ah(time_s: np.ndarray, current_a: np.ndarray) -> np.ndarray:
+    """Cumulative net charge (Ah) by the trapezoid rule; zero at the first record."""
+    t = np.asarray(time_s, dtype="float64")
+    i = np.nan_to_num(np.asarray(current_a, dtype="float64"))
+    if t.size < 2:
+        return np.zeros_like(t)
+    inc = 0.5 * (i[1:] + i[:-1]) * np.diff(t) / 3600.0
+    return np.concatenate([[0.0], np.cumsum(inc)])
+
+
+def build(
+    *,
+    reader_label: str,
+    time_s: np.ndarray | None,
+    current_a: np.ndarray,
+    voltage_v: np.ndarray,
+    timestamps: pd.Series | None = None,
+    start: pd.Timestamp | None = None,
+    step: np.ndarray | None = None,
+    cycle: np.ndarray | None = None,
+    vendor_capacity_ah: np.ndarray | None = None,
+    meta: Mapping[str, Any] | None = None,
+    mode: str | None = None,
+    part: str = "",
+) -> Measurement:
+    """Assemble the canonical frame. Give ``time_s`` (relative clock) and/or ``timestamps`` (wall clock).
+
+    With a relative clock, absolute time is ``start + time_s`` (monotonic by construction); with only
+    a wall clock, time_s comes from it and backward jumps are removed and flagged.
+    """
+    current = np.asarray(current_a, dtype="float64")
+    n = current.size
+    if n == 0:
+        raise UnreadableFile(f"{reader_label}: the file holds a header but no data records; "
+                             "re-export it after the test has logged data")
+    voltage = np.asarray(voltage_v, dtype="float64")
+    if not np.isfinite(voltage).any():
+        raise UnreadableFile(f"{reader_label}: no finite voltage value in {n} records; check the export columns")
+    wall = None
+    if timestamps is not None:
+        wall = timestamps.reset_index(drop=True)
+        if wall.isna().all():
+            wall = None
+    if time_s is not None:
+        t_rel, jump = monotonic_time(np.asarray(time_s, dtype="float64") - float(np.asarray(time_s)[0]))
+        if wall is not None:
+            wall_s = (wall - wall.iloc[0]).dt.total_seconds().to_numpy()
+            jump |= np.concatenate([[False], np.diff(wall_s) < 0])
+            if start is None:
+                start = wall.iloc[0]
+    elif wall is not None:
+        raw = (wall - wall.iloc[0]).dt.total_seconds().to_numpy()
+        t_rel, jump = monotonic_time(raw)
+        start = wall.iloc[0] if start is None else start
+    else:
+        raise UnreadableFile(f"{reader_label}: the file has neither a test-time nor a date-time column")
+    if start is not None:
+        start = start.round("us")
+        ts = pd.Series(pd.to_datetime(start.value // 1000 + np.round(t_rel * 1e6).astype("int64"), unit="us", utc=True))
+    else:
+        ts = pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns, UTC]")
+    frame = pd.DataFrame({
+        "record_index": np.arange(n, dtype="int64"),
+        "time_s": t_rel,
+        "timestamp": ts.astype("datetime64[us, UTC]"),
+        "current_a": current,
+        "voltage_v": voltage,
+        "charge_ah": integrate_charge_ah(t_rel, current),
+        "step": np.asarray(step if step is not None else np.zeros(n), dtype="float64"),
+        "cycle": np.asarray(cycle if cycle is not None else np.zeros(n), dtype="float64"),
+        "condition": condition_from_current(current),
+        "clock_jump": jump,
+    })
+    frame["step"] = frame["step"].fillna(-1).astype("int64")
+    frame["cycle"] = frame["cycle"].fillna(-1).astype("int64")
+    if vendor_capacity_ah is not None:
+        frame["vendor_capacity_ah"] = np.asarray(vendor_capacity_ah, dtype="float64")
+    units = {c: UNITS[c] for c in frame.columns}
+    info = dict(meta or {})
+    info.setdefault("start_utc", None if start is None else start.isoformat())
+    info["clock_jumps"] = int(jump.sum())
+    return Measurement(technique="echem", kind=KIND, data=frame, units=units, meta=info, mode=mode, part=part)
+
+
+def sign_from_state(current: np.ndarray, state: np.ndarray, discharge_codes: tuple[str, ...] = ("D",),
+                    charge_codes: tuple[str, ...] = ("C",)) -> np.ndarray:
+    """Vendors that log |I| plus a state letter: make discharge negative and charge positive."""
+    i = np.abs(np.asarray(current, dtype="float64"))
+    s = np.asarray(state).astype(str)
+    signed = np.where(np.isin(s, discharge_codes), -i, np.where(np.isin(s, charge_codes), i,
+                                                                   np.asarray(current, dtype="float64")))
+    return signed
+
+
+def text_lines(head: bytes, n: int = 60) -> list[str]:
+    return head.decode("latin-1", errors="replace").splitlines()[:n]
+
+
+def parse_datetime(values: pd.Series, formats: tuple[str, ...], tz: str | None) -> pd.Series:
+    """Parse vendor date-time strings with the first format that fits most values; UTC result."""
+    s = values.astype(str).str.strip()
+    for fmt in formats:
+        out = pd.to_datetime(s, format=fmt, errors="coerce")
+        if out.notna().mean() > 0.95:
+            return _as_utc(out, tz)
+    out = pd.to_datetime(s, errors="coerce")
+    return _as_utc(out, tz)
+
+
+
+def pick(columns: list[str], *candidates: str) -> str | None:
+    """First vendor column name present (exact match first, then case-insensitive)."""
+    for c in candidates:
+        if c in columns:
+            return c
+    lower = {c.lower().strip(): c for c in columns}
+    for c in candidates:
+        if c.lower() in lower:
+            return lower[c.lower()]
+    return None
+
+
+def numeric(frame: pd.DataFrame, column: str | None) -> np.ndarray | None:
+    if column is None:
+        return None
+    col = frame[column]
+    if col.dtype.kind in "fiu":
+        return col.to_numpy(dtype="float64")
+    return pd.to_numeric(col.astype(str).str.strip().str.replace(",", ".", regex=False),
+                         errors="coerce").to_numpy(dtype="float64")

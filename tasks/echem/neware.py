@@ -1,0 +1,72 @@
+"""Neware BTS binary .nda and zipped .ndax through fastnda (BSD-3).
+
+Neware's Unix-time column can jump backwards (clock resyncs); the tester's own cumulative
+``total_time_s`` is monotonic, so it is the time axis and the wall clock only flags the jumps.
+"""
+from __future__ import annotations
+
+import io
+import zipfile
+from contextlib import redirect_stdout
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from tasks.contract import Measurement, Reader, UnreadableFile
+from tasks.echem import canonical as cn
+
+NDA_MAGIC = b"NEWARE"
+NDAX_ENTRIES = (b"data.ndc", b"TestInfo.xml", b"Step.xml")
+
+
+def looks_like_ndax(head: bytes) -> bool:
+    return head.startswith(b"PK\x03\x04") and any(e in head for e in NDAX_ENTRIES)
+
+
+class NewareReader(Reader):
+    name = "neware-nda"
+    version = "1"
+    techniques = ("echem",)
+    suffixes = (".nda", ".ndax")
+
+    def sniff(self, head: bytes, name: str) -> bool:
+        return head.startswith(NDA_MAGIC) or looks_like_ndax(head)
+
+    def read(self, path: Path, options: Mapping[str, Any]) -> Measurement:
+        label = f"Neware {path.name}"
+        import fastnda
+
+        try:
+            # fastnda prints its clock-jump notice on stdout; we detect and flag the jumps ourselves
+            with redirect_stdout(io.StringIO()):
+                table = fastnda.read(str(path))
+        except (zipfile.BadZipFile, EOFError) as exc:
+            raise UnreadableFile(f"{label}: truncated or damaged archive ({exc}); copy the file again "
+                                 "from BTSDA after the test has stopped") from None
+        except Exception as exc:
+            raise UnreadableFile(f"{label}: fastnda cannot parse it ({type(exc).__name__}: {exc}); export "
+                                 "the test as CSV from BTSDA and ingest that") from None
+        need = ["voltage_V", "current_mA", "unix_time_s", "total_time_s", "cycle_count", "step_count", "capacity_mAh"]
+        missing = [c for c in need if c not in table.columns]
+        if missing:
+            raise UnreadableFile(f"{label}: fastnda returned no {missing}; unsupported BTS version")
+        cols = {c: table[c].to_numpy() for c in need}
+        step_type = table["step_type"].cast(str).to_numpy() if "step_type" in table.columns else None
+        unix = cols["unix_time_s"].astype("float64")
+        stamps = pd.Series(pd.to_datetime(np.round(unix * 1e6).astype("int64"), unit="us", utc=True))
+        # capacity_mAh restarts each step and is signed by direction; accumulate it into a net counter
+        cap = cols["capacity_mAh"].astype("float64") / 1000.0
+        step_no = cols["step_count"].astype("int64")
+        ends = np.r_[np.flatnonzero(np.diff(step_no) != 0), len(step_no) - 1]
+        offsets = np.zeros(len(step_no))
+        carried = np.cumsum(np.r_[0.0, cap[ends[:-1]]])
+        offsets[:] = np.repeat(carried, np.diff(np.r_[-1, ends]))
+        meta: dict[str, Any] = {}
+        if step_type is not None:
+            meta["step_types"] = sorted(set(step_type.tolist()))
+        return cn.build(reader_label=label, time_s=cols["total_time_s"].astype("float64"), timestamps=stamps,
+                        current_a=cols["current_mA"].astype("float64") / 1000.0,
+                        voltage_v=cols["voltage_V"].astype("float64"), step=step_no,
+                        cycle=cols["cycle_count"].astype("int64"), vendor_capacity_ah=offsets + cap, meta=meta)

@@ -1,0 +1,177 @@
+"""NEXAFS technique plugin: readers, tables, process (the chain + features) and the demo."""
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from schemas.nexafs import TABLES
+from tasks.contract import Measurement, ProcessContext, Technique
+from tasks.nexafs.absorption import self_absorption_ratio
+from tasks.nexafs.ascii_scan import BeamlineAsciiReader
+from tasks.nexafs.features import edge_features
+from tasks.nexafs.nexus import NxxasReader
+from tasks.nexafs.reduce import reduce_scans, reduce_spectra, reference_peak_shift
+from tasks.nexafs.two_column import ProcessedSpectrumReader
+from tasks.nexafs.xdi import XdiReader
+from tasks.nexafs import chain
+
+HERE = Path(__file__).parent
+POINT_COLUMNS = ("energy_raw_ev", "signal_raw", "i0_raw", "signal_dark_corrected", "i0_dark_corrected", "mu_over_i0",
+                 "pre_edge_line", "mu_pre_edge_subtracted", "mu_normalised", "step_background", "mu_sa_corrected",
+                 "mu_final", "mu_minus_step")
+
+
+def role_of(m: Measurement, params: dict[str, Any]) -> str:
+    """Header role wins; else the file-name conventions of the parameter set; else 'sample'."""
+    declared = (m.meta.get("role") or "").strip().lower()
+    if declared:
+        return declared
+    name = (m.provenance.original_name if m.provenance else "").lower()
+    for role, patterns in params.get("roles", {}).get("file_name_patterns", {}).items():
+        if any(fnmatch.fnmatch(Path(name).name, p.lower()) for p in patterns):
+            return role
+    return "sample"
+
+
+def _safe_query(ctx: ProcessContext, sql: str) -> pd.DataFrame | None:
+    try:
+        return ctx.query(sql)
+    except Exception:  # table not committed yet (no reference processed): the caller flags it
+        return None
+
+
+def _sql_text(v: str) -> str:
+    return "'" + str(v).replace("'", "''") + "'"
+
+
+def calibration(m: Measurement, role: str, ctx: ProcessContext) -> tuple[float, str]:
+    """Energy shift and where it came from (see params 'calibration')."""
+    cal = ctx.params.values["calibration"]
+    edge = m.meta["edge"]
+    d = m.data
+    if m.kind != "xas_scan":
+        return 0.0, "none"
+    if role == "nio_calibration" and edge == "Ni_L":
+        shift = reference_peak_shift(d["energy_ev"], d["signal"], d["i0"], np.array([m.meta["dark_signal"]]),
+                                     np.array([m.meta["dark_i0"]]), float(cal["nio_ni_l3_peak_ev"]),
+                                     tuple(cal["nio_peak_window"]))[0]
+        return float(shift), "own_nio_peak"
+    nominal = cal.get("reference_channel_peak_ev", {}).get(edge)
+    if "ref" in d and nominal is not None:
+        shift = reference_peak_shift(d["energy_ev"], d["ref"], d["i0"], np.array([m.meta.get("dark_ref", 0.0)]),
+                                     np.array([m.meta["dark_i0"]]), float(nominal),
+                                     tuple(cal["reference_channel_window"][edge]))[0]
+        if np.isfinite(shift):
+            return float(shift), "reference_channel"
+    beamtime = m.meta.get("beamtime")
+    if beamtime:
+        rows = _safe_query(ctx, "select avg(calibration_shift_ev) as shift from xas_spectra "
+                                f"where role = 'nio_calibration' and beamtime = {_sql_text(beamtime)}")
+        if rows is not None and len(rows) and pd.notna(rows["shift"].iloc[0]):
+            return float(rows["shift"].iloc[0]), "nio_scan"
+    return 0.0, "none"
+
+
+def end_member_spectra(ctx: ProcessContext, grid: np.ndarray) -> np.ndarray | None:
+    """Mean Ni2+ and Ni3+ reference spectra (mu_final) on ``grid`` from the committed references."""
+    rows = _safe_query(ctx, "select s.role, p.energy_ev, avg(p.mu_final) as mu from xas_points p "
+                            "join xas_spectra s using (measurement_id) "
+                            "where s.role in ('ni2_reference', 'ni3_reference') and s.edge = 'Ni_L' "
+                            "group by s.role, p.energy_ev order by s.role, p.energy_ev")
+    if rows is None or rows.empty or set(rows["role"]) != {"ni2_reference", "ni3_reference"}:
+        return None
+    comps = []
+    for role in ("ni2_reference", "ni3_reference"):
+        r = rows[rows["role"] == role]
+        comps.append(np.interp(grid, r["energy_ev"].to_numpy(float), r["mu"].to_numpy(float), left=np.nan,
+                               right=np.nan))
+    return np.vstack(comps)
+
+
+def sa_ratio_for(m: Measurement, ctx: ProcessContext) -> float | None:
+    if m.mode != "FY" or m.kind != "xas_scan":
+        return None
+    sa = ctx.params.values["self_absorption"]
+    edge = m.meta["edge"]
+    if edge not in sa["below_above_ev"]:
+        return None
+    settings = (ctx.campaign.settings.get("nexafs", {}) if ctx.campaign is not None else {}) or {}
+    formula = settings.get("formula", sa["formula"])
+    below, above = sa["below_above_ev"][edge]
+    return self_absorption_ratio(formula, m.meta["element"], sa["edge_level"][edge], float(below), float(above),
+                                 float(m.meta.get("incidence_deg") or sa["incidence_deg"]),
+                                 float(m.meta.get("exit_deg") or sa["exit_deg"]))
+
+
+def process(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFrame]:
+    params = ctx.params.values
+    edge = m.meta["edge"]
+    edge_cfg = params["edges"].get(edge)
+    role = role_of(m, params)
+    flags = [f"dropped_{mode.lower()}: {why}" for mode, why in (m.meta.get("dropped_channels") or {}).items()]
+    if edge_cfg is None:
+        from tasks.contract import UnreadableFile
+        raise UnreadableFile(f"edge {edge} has no section under 'edges' in parameter set {ctx.params.id}")
+    shift, source = calibration(m, role, ctx)
+    if source == "none":
+        flags.append("uncalibrated")
+    d = m.data
+    sa_ratio = sa_ratio_for(m, ctx)
+    if m.kind == "xas_scan":
+        reduced = reduce_scans(edge_cfg, d["energy_ev"], d["signal"], d["i0"], np.array([m.meta["dark_signal"]]),
+                               np.array([m.meta["dark_i0"]]), np.array([shift]), sa_ratio)
+    else:
+        reduced = reduce_spectra(edge_cfg, d["energy_ev"], d["mu"], np.array([shift]))
+    grid = reduced["energy_ev"]
+    members = end_member_spectra(ctx, grid) if edge == "Ni_L" and role == "sample" else None
+    feats = edge_features(edge, grid, reduced, edge_cfg, params["features"], members)
+    fit_flags = "no_end_member_references" if edge == "Ni_L" and role == "sample" and members is None else ""
+
+    energy = np.asarray(d["energy_ev"], dtype=float)
+    spectra = pd.DataFrame([{
+        "edge": edge, "element": m.meta["element"], "role": role, "input_kind": m.kind,
+        "layout": m.meta.get("layout"), "beamline": m.meta.get("beamline"),
+        "beamtime": None if m.meta.get("beamtime") is None else str(m.meta.get("beamtime")),
+        "scan_id": None if m.meta.get("scan_id") is None else str(m.meta.get("scan_id")),
+        "energy_min_ev": float(energy.min()), "energy_max_ev": float(energy.max()), "n_points": int(energy.size),
+        "calibration_shift_ev": shift, "calibration_source": source,
+        "edge_step": float(reduced["edge_step"][0]),
+        "i0_drift_pct": float(reduced["i0_drift_pct"][0]) if "i0_drift_pct" in reduced else None,
+        "dark_signal": m.meta.get("dark_signal"), "dark_i0": m.meta.get("dark_i0"),
+        "ring_current_ma": m.meta.get("ring_current_ma"), "dwell_s": m.meta.get("dwell_s"),
+        "self_absorption_ratio": sa_ratio, "quality_flags": ",".join(flags),
+    }])
+    n = grid.size
+    points = {"edge": np.full(n, edge), "energy_ev": grid}
+    for col in POINT_COLUMNS:
+        v = reduced.get(col)
+        points[col] = np.full(n, np.nan) if v is None else np.asarray(chain.as_stack(v)[0], dtype=float)
+    points_df = pd.DataFrame(points)
+    points_df = points_df[points_df["mu_over_i0"].notna()].reset_index(drop=True)
+    features = pd.DataFrame([{"edge": edge, "role": role, **{k: float(v[0]) for k, v in feats.items()},
+                              "fit_flags": fit_flags}])
+    features = features.astype({k: "float64" for k in feats})
+    return {"xas_spectra": spectra, "xas_points": points_df, "xas_features": features}
+
+
+def _demo(req) -> None:
+    from tasks.nexafs.demo import demo
+
+    demo(req)
+
+
+TECHNIQUE = Technique(
+    name="nexafs",
+    readers=[BeamlineAsciiReader(), NxxasReader(), XdiReader(), ProcessedSpectrumReader()],
+    tables=TABLES,
+    default_params=HERE / "params" / "default.yaml",
+    process=process,
+    finalize=None,
+    demo=_demo,
+    views=[HERE.parents[1] / "warehouse" / "views" / "nexafs.sql"],
+    accepts=("xas_scan", "xas_spectrum"),
+)

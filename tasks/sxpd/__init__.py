@@ -1,0 +1,1 @@
+"""Operando synchrotron powder diffraction (Diamond I11): readers, calibration, peak fits, lattice, strain, SOC."""

@@ -1,0 +1,174 @@
+"""Per-pattern analysis: locate the NCM lattice, fit every reflection group, refine a, c and strain.
+
+Pure function of arrays and settings (the ``peaks``, ``phases``, ``lattice_search``, ``lattice``
+and ``strain`` sections of the parameter set); no I/O, no warehouse.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tasks.sxpd.calibration import caglioti_fwhm
+from tasks.sxpd.crystallography import (Reflections, cubic_reflections, d_hexagonal, lorentz_polarisation,
+                                        ncm_reflections, two_theta_deg)
+from tasks.sxpd.lattice import LatticeFit, WilliamsonHall, fit_lattice, williamson_hall
+from tasks.sxpd.peakfit import fit_groups, group_reflections
+from tasks.sxpd.search import excess, template_score
+
+
+@dataclass
+class Instrument:
+    wavelength_angstrom: float
+    zero_offset_deg: float
+    caglioti_uvw_deg2: tuple[float, float, float]
+
+    def fwhm(self, two_theta: np.ndarray) -> np.ndarray:
+        return caglioti_fwhm(two_theta, *self.caglioti_uvw_deg2)
+
+
+@dataclass
+class PatternAnalysis:
+    lattice: LatticeFit | None
+    strain: dict[str, WilliamsonHall]
+    peaks: dict[str, np.ndarray]
+    search_a: float
+    search_c: float
+    n_groups: int
+    n_iterations: int
+    flags: list[str] = field(default_factory=list)
+
+
+def _phase_candidates(phases: dict[str, Any], wavelength: float, d_min: float, lo: float, hi: float,
+                      min_rel: float) -> list[tuple[Reflections, np.ndarray]]:
+    out = []
+    for name, spec in phases.items():
+        refl = cubic_reflections(name, spec.get("element", name), float(spec["a_angstrom"]), spec["lattice"], d_min)
+        tt = two_theta_deg(refl.d_angstrom, wavelength)
+        inside = np.isfinite(tt) & (tt > lo) & (tt < hi)
+        if not inside.any():
+            continue
+        lp = refl.intensity * lorentz_polarisation(np.where(inside, tt, 90.0))
+        keep = inside & (lp >= min_rel * lp[inside].max())
+        out.append((Reflections(name, refl.h[keep], refl.k[keep], refl.l[keep], refl.d_angstrom[keep],
+                                lp[keep]), tt[keep]))
+    return out
+
+
+def search_lattice(x: np.ndarray, signal: np.ndarray, wavelength: float, settings: dict[str, Any],
+                   d_min: float) -> tuple[float, float]:
+    """Grid search of (a, c) maximising the template score of the strongest NCM reflections."""
+    a_lo, a_hi = settings["a_range_angstrom"]
+    c_lo, c_hi = settings["c_range_angstrom"]
+    ref = ncm_reflections(0.5 * (a_lo + a_hi), 0.5 * (c_lo + c_hi), d_min)
+    tt = two_theta_deg(ref.d_angstrom, wavelength)
+    lp = np.where(np.isfinite(tt), ref.intensity * lorentz_polarisation(np.nan_to_num(tt, nan=90.0)), 0.0)
+    top = np.argsort(-lp)[: int(settings.get("n_reflections", 16))]
+    h, k, l = ref.h[top], ref.k[top], ref.l[top]
+    weight = np.sqrt(lp[top] / lp[top].max())
+
+    def best(a_grid: np.ndarray, c_grid: np.ndarray) -> tuple[float, float]:
+        A, C = np.meshgrid(a_grid, c_grid, indexing="ij")
+        d = d_hexagonal(h[None, :], k[None, :], l[None, :], A.reshape(-1, 1), C.reshape(-1, 1))
+        score = template_score(x, signal, two_theta_deg(d, wavelength), weight)
+        i = int(np.argmax(score))
+        return float(A.reshape(-1)[i]), float(C.reshape(-1)[i])
+
+    da, dc = float(settings.get("coarse_step_a_angstrom", 0.0015)), float(settings.get("coarse_step_c_angstrom", 0.006))
+    a1, c1 = best(np.arange(a_lo, a_hi + da, da), np.arange(c_lo, c_hi + dc, dc))
+    return best(a1 + np.arange(-da, da + 1e-12, da / 10), c1 + np.arange(-dc, dc + 1e-12, dc / 10))
+
+
+def width_model(two_theta: np.ndarray, instrument: Instrument, settings: dict[str, Any]) -> np.ndarray:
+    """Starting FWHM: instrument width ⊕ (size term + strain term × tanθ)."""
+    t = np.tan(np.radians(two_theta) / 2.0)
+    sample = float(settings.get("initial_size_fwhm_deg", 0.015)) + float(settings.get("initial_strain_fwhm_deg", 0.2)) * t
+    return np.sqrt(instrument.fwhm(two_theta) ** 2 + sample**2)
+
+
+def analyse_pattern(two_theta: np.ndarray, intensity: np.ndarray, sigma: np.ndarray, instrument: Instrument,
+                    params: dict[str, Any]) -> PatternAnalysis:
+    peaks_cfg = params["peaks"]
+    lam = instrument.wavelength_angstrom
+    x = two_theta - instrument.zero_offset_deg
+    lo = max(float(peaks_cfg["min_two_theta_deg"]), float(x[0]))
+    hi = min(float(peaks_cfg["max_two_theta_deg"]), float(x[-1]))
+    keep = (x >= lo) & (x <= hi) & np.isfinite(intensity) & (sigma > 0)
+    x, y, s = x[keep], intensity[keep], sigma[keep]
+    flags: list[str] = []
+    d_min = lam / (2.0 * np.sin(np.radians(hi) / 2.0))
+    signal = excess(x, y, float(peaks_cfg.get("background_window_deg", 0.6)), float(peaks_cfg.get("smooth_deg", 0.01)))
+    a_s, c_s = search_lattice(x, signal, lam, params["lattice_search"], d_min)
+
+    lattice: LatticeFit | None = None
+    a_cur, c_cur = a_s, c_s
+    fwhm_known: dict[tuple[str, int, int, int], float] = {}
+    for _ in range(int(peaks_cfg.get("passes", 2))):
+        ncm = ncm_reflections(a_cur, c_cur, d_min)
+        tt = two_theta_deg(ncm.d_angstrom, lam)
+        inside = np.isfinite(tt) & (tt > lo + 0.05) & (tt < hi - 0.05)
+        lp = np.where(inside, ncm.intensity * lorentz_polarisation(np.where(inside, tt, 90.0)), 0.0)
+        sel = inside & (lp >= float(peaks_cfg["min_relative_intensity"]) * lp.max())
+        phase = ["NCM"] * int(sel.sum())
+        hkl = [np.column_stack([ncm.h[sel], ncm.k[sel], ncm.l[sel]])]
+        pos = [tt[sel]]
+        rel = [lp[sel] / lp.max()]
+        for refl, ptt in _phase_candidates(params.get("phases", {}), lam, d_min, lo + 0.05, hi - 0.05,
+                                           float(peaks_cfg["min_relative_intensity"])):
+            phase += [refl.phase] * len(refl)
+            hkl.append(np.column_stack([refl.h, refl.k, refl.l]))
+            pos.append(ptt)
+            rel.append(refl.intensity / refl.intensity.max())
+        phase_arr = np.array(phase)
+        hkl_arr = np.concatenate(hkl).astype(int)
+        pos0 = np.concatenate(pos)
+        fwhm0 = width_model(pos0, instrument, peaks_cfg)
+        for i, key in enumerate(zip(phase, *hkl_arr.T)):
+            if key in fwhm_known and np.isfinite(fwhm_known[key]):
+                fwhm0[i] = fwhm_known[key]
+        groups, fitted = group_reflections(pos0, fwhm0, float(peaks_cfg["join_fwhm"]),
+                                           float(peaks_cfg["half_window_fwhm"]), int(peaks_cfg["max_peaks_per_group"]))
+        centre = 0.5 * (groups.lo + groups.hi)
+        asym = centre < float(peaks_cfg["asymmetry_below_deg"])
+        fit = fit_groups(x, y, s, groups, pos0, fwhm0, phase_arr != "NCM", asym,
+                         max_iterations=int(peaks_cfg.get("max_iterations", 40)))
+        # a reflection is resolved when no other fitted reflection of its window sits within
+        # ``min_separation_fwhm`` widths: coincident peaks trade intensity and position freely
+        sep = np.abs(pos0[:, None] - pos0[None, :])
+        same = (fit.group[:, None] == fit.group[None, :]) & (fit.group[:, None] >= 0)
+        np.fill_diagonal(same, False)
+        crowded = (same & (sep < float(params["lattice"]["min_separation_fwhm"]) * fwhm0[:, None])).any(axis=1)
+        usable = (fitted & (phase_arr == "NCM") & ~crowded & np.isfinite(fit.position_sigma)
+                  & (fit.position_sigma > 0) & (fit.area > float(params["lattice"]["min_area_sigma"]) * fit.area_sigma)
+                  & (np.abs(fit.position - pos0) < 0.95 * float(peaks_cfg.get("position_slack_fwhm", 1.5)) * fwhm0))
+        lattice = fit_lattice(hkl_arr[usable], fit.position[usable], fit.position_sigma[usable], lam, a_cur, c_cur,
+                              bool(params["lattice"]["refine_zero_shift"]),
+                              float(params["lattice"]["outlier_sigma"]))
+        if lattice is None:
+            flags.append("lattice_underdetermined")
+            break
+        a_cur, c_cur = lattice.a, lattice.c
+        fwhm_known = {k: f for k, f in zip(zip(phase, *hkl_arr.T), fit.fwhm)}
+    used = np.zeros(len(pos0), dtype=bool)
+    residual = np.full(len(pos0), np.nan)
+    if lattice is not None:
+        idx = np.flatnonzero(usable)
+        used[idx] = lattice.used
+        residual[idx] = lattice.residual_deg
+
+    inst = instrument.fwhm(fit.position)
+    cfg = params["strain"]
+    wh_ok = usable & np.isfinite(fit.fwhm_sigma)
+    h_, k_, l_ = hkl_arr.T
+    families = {"overall": wh_ok, "00l": wh_ok & (h_ == 0) & (k_ == 0), "hk0": wh_ok & (l_ == 0)}
+    strain = {name: williamson_hall(fit.position[m], fit.fwhm[m], fit.fwhm_sigma[m], inst[m], lam,
+                                    float(cfg["scherrer_k"]), int(cfg["min_reflections_per_family"]))
+              for name, m in families.items()}
+    peaks = {"phase": phase_arr, "h": h_, "k": k_, "l": l_, "predicted_deg": pos0 + instrument.zero_offset_deg,
+             "position_deg": fit.position + instrument.zero_offset_deg, "position_sigma_deg": fit.position_sigma,
+             "fwhm_deg": fit.fwhm, "fwhm_sigma_deg": fit.fwhm_sigma, "area": fit.area, "area_sigma": fit.area_sigma,
+             "eta": fit.eta, "asymmetry": fit.alpha, "group": fit.group, "group_chi2_red": fit.group_chi2_red,
+             "fitted": fitted, "resolved": ~crowded, "used_in_lattice": used, "lattice_residual_deg": residual,
+             "instrument_fwhm_deg": inst}
+    return PatternAnalysis(lattice, strain, peaks, a_s, c_s, len(groups.lo), fit.n_iterations, flags)

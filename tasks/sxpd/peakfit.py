@@ -1,0 +1,214 @@
+"""Fit all reflection groups of a pattern at once: batched Levenberg–Marquardt with analytic Jacobian.
+
+Reflections (of every phase) closer than a few widths are grouped; each group is fitted in its own
+2θ window with a linear background, one split pseudo-Voigt per reflection, and a shared Lorentz
+fraction and asymmetry. All windows are padded to a common length and solved together as a stack of
+small normal-equation systems, so a pattern costs a few dozen vectorised iterations, not one
+optimiser call per peak. Positions of reflections flagged ``fixed_position`` (Al, Li: their
+positions come from their own lattices, Le Bail style) are not refined; their areas and widths are.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tasks.sxpd.profiles import split_pseudo_voigt
+
+#: parameter layout inside a group: background (2), eta, alpha, then (x0, fwhm, area) per peak
+N_GROUP_PARAMS = 4
+
+
+@dataclass
+class PeakGroups:
+    """Groups of candidate reflections, padded to ``max_peaks`` per group."""
+
+    member: np.ndarray  # [G, K] index into the candidate list, -1 = padding
+    lo: np.ndarray  # [G] window start (deg)
+    hi: np.ndarray  # [G] window end (deg)
+
+
+def group_reflections(position: np.ndarray, fwhm: np.ndarray, join_fwhm: float, half_window_fwhm: float,
+                      max_peaks: int) -> tuple[PeakGroups, np.ndarray]:
+    """Join reflections whose predicted positions lie within ``join_fwhm`` widths of the previous one.
+
+    Returns the groups and a boolean per candidate: False where its group would exceed ``max_peaks``
+    (such crowded regions are skipped rather than fitted badly).
+    """
+    order = np.argsort(position)
+    pos, wid = position[order], fwhm[order]
+    gap = np.diff(pos) > join_fwhm * np.maximum(wid[1:], wid[:-1])
+    labels = np.concatenate([[0], np.cumsum(gap)])
+    counts = np.bincount(labels)
+    ok_group = counts <= max_peaks
+    fitted = np.zeros(len(position), dtype=bool)
+    fitted[order] = ok_group[labels]
+    keep_groups = np.flatnonzero(ok_group)
+    member = np.full((len(keep_groups), max_peaks), -1, dtype=np.int64)
+    lo = np.empty(len(keep_groups))
+    hi = np.empty(len(keep_groups))
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    for gi, g in enumerate(keep_groups):  # loop over groups (tens), not points
+        idx = order[starts[g]:starts[g + 1]]
+        member[gi, :len(idx)] = idx
+        lo[gi] = position[idx].min() - half_window_fwhm * fwhm[idx].max()
+        hi[gi] = position[idx].max() + half_window_fwhm * fwhm[idx].max()
+    return PeakGroups(member, lo, hi), fitted
+
+
+@dataclass
+class FitResult:
+    position: np.ndarray
+    position_sigma: np.ndarray
+    fwhm: np.ndarray
+    fwhm_sigma: np.ndarray
+    area: np.ndarray
+    area_sigma: np.ndarray
+    eta: np.ndarray  # per candidate (its group's value)
+    alpha: np.ndarray
+    group: np.ndarray  # group index per candidate, -1 if not fitted
+    group_chi2_red: np.ndarray  # per candidate (its group's value)
+    converged: np.ndarray
+    n_iterations: int
+
+
+def _windows(x: np.ndarray, y: np.ndarray, s: np.ndarray, lo: np.ndarray, hi: np.ndarray):
+    """Stack the data of every window into [G, N] arrays padded with zero weight."""
+    i0 = np.searchsorted(x, lo)
+    i1 = np.searchsorted(x, hi)
+    n = max(int((i1 - i0).max()), 1)
+    idx = i0[:, None] + np.arange(n)[None, :]
+    valid = idx < i1[:, None]
+    idx = np.minimum(idx, len(x) - 1)
+    xs, ys, ss = x[idx], y[idx], s[idx]
+    weight = np.where(valid & (ss > 0), 1.0 / np.where(ss > 0, ss, 1.0), 0.0)
+    return xs, ys, weight, valid
+
+
+def fit_groups(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGroups,
+               position0: np.ndarray, fwhm0: np.ndarray, fixed_position: np.ndarray,
+               asymmetric: np.ndarray, eta0: float = 0.5, max_iterations: int = 40,
+               position_slack_fwhm: float = 1.5, fwhm_bounds: tuple[float, float] = (0.2, 5.0)) -> FitResult:
+    """Fit every group simultaneously.
+
+    ``position0``/``fwhm0``: starting values per candidate; ``fixed_position``: candidates whose
+    position is held; ``asymmetric`` per group: refine α (else α = 0). Widths stay within
+    ``fwhm_bounds`` × their start and positions within ``position_slack_fwhm`` widths of the start.
+    """
+    G, K = groups.member.shape
+    ncand = len(position0)
+    xs, ys, wts, valid = _windows(x, y, sigma, groups.lo, groups.hi)
+    present = groups.member >= 0
+    m = np.where(present, groups.member, 0)
+    centre = 0.5 * (groups.lo + groups.hi)
+    xc = xs - centre[:, None]
+
+    # starting values: straight background through the window ends, areas from the peak heights
+    edge = max(2, xs.shape[1] // 20)
+    n_valid = valid.sum(axis=1)
+    last = np.maximum(n_valid - 1, 0)
+    left_bg = np.median(ys[:, :edge], axis=1)
+    right_idx = np.clip(last[:, None] - np.arange(edge)[None, :], 0, None)
+    right_bg = np.median(np.take_along_axis(ys, right_idx, axis=1), axis=1)
+    span = np.maximum(groups.hi - groups.lo, 1e-9)
+    b1 = (right_bg - left_bg) / span
+    b0 = 0.5 * (left_bg + right_bg)
+    x0 = position0[m].copy()
+    h0 = fwhm0[m].copy()
+    peak_idx = np.clip(np.searchsorted(x, x0) , 0, len(x) - 1)
+    bg_at = b0[:, None] + b1[:, None] * (x0 - centre[:, None])
+    height = np.clip(y[peak_idx] - bg_at, 0.0, None)
+    # overlapping peaks share the observed height: divide by the number of close neighbours
+    close = (np.abs(x0[:, :, None] - x0[:, None, :]) < h0[:, :, None]) & present[:, None, :] & present[:, :, None]
+    height = height / np.maximum(close.sum(axis=2), 1)
+    a0 = height * 0.5 * h0 * (eta0 * np.pi + (1 - eta0) * np.sqrt(np.pi / np.log(2.0)))
+    p = np.concatenate([b0[:, None], b1[:, None], np.full((G, 1), eta0), np.zeros((G, 1)),
+                        np.stack([x0, h0, a0], axis=2).reshape(G, 3 * K)], axis=1)
+    free = np.ones_like(p, dtype=bool)
+    free[:, 3] = asymmetric
+    peak_free = np.stack([~fixed_position[m] & present, present, present], axis=2).reshape(G, 3 * K)
+    free[:, N_GROUP_PARAMS:] = peak_free
+    lower = np.concatenate([np.full((G, 2), -np.inf), np.zeros((G, 1)), np.full((G, 1), -0.8),
+                            np.stack([x0 - position_slack_fwhm * h0, h0 * fwhm_bounds[0], np.zeros_like(h0)],
+                                     axis=2).reshape(G, 3 * K)], axis=1)
+    upper = np.concatenate([np.full((G, 2), np.inf), np.ones((G, 1)), np.full((G, 1), 0.8),
+                            np.stack([x0 + position_slack_fwhm * h0, h0 * fwhm_bounds[1], np.full_like(h0, np.inf)],
+                                     axis=2).reshape(G, 3 * K)], axis=1)
+
+    def model(params, jac):
+        pk = params[:, N_GROUP_PARAMS:].reshape(G, K, 3)
+        out = split_pseudo_voigt(xs, pk[:, :, 0], pk[:, :, 1], pk[:, :, 2] * present, params[:, 2], params[:, 3],
+                                 with_jacobian=jac)
+        prof, derivs = (out if jac else (out, None))
+        yhat = params[:, 0:1] + params[:, 1:2] * xc + prof.sum(axis=2)
+        if not jac:
+            return yhat, None
+        d_x0, d_h, d_a, d_eta, d_alpha = derivs
+        J = np.empty((G, xs.shape[1], p.shape[1]))
+        J[:, :, 0] = 1.0
+        J[:, :, 1] = xc
+        J[:, :, 2] = d_eta.sum(axis=2)
+        J[:, :, 3] = d_alpha.sum(axis=2)
+        J[:, :, N_GROUP_PARAMS:] = np.stack([d_x0, d_h, d_a], axis=3).reshape(G, xs.shape[1], 3 * K)
+        return yhat, J
+
+    def chi2(params):
+        yhat, _ = model(params, False)
+        return (((ys - yhat) * wts) ** 2).sum(axis=1)
+
+    mu = np.full(G, 1e-3)
+    current = chi2(p)
+    converged = np.zeros(G, dtype=bool)
+    it = 0
+    for it in range(1, max_iterations + 1):
+        yhat, J = model(p, True)
+        r = (ys - yhat) * wts
+        Jw = J * wts[:, :, None] * free[:, None, :]
+        JTJ = np.einsum("gnp,gnq->gpq", Jw, Jw)
+        grad = np.einsum("gnp,gn->gp", Jw, r)
+        diag = np.einsum("gpp->gp", JTJ)
+        diag = np.where(free & (diag > 0), diag, 1.0)
+        A = JTJ + (mu[:, None] * diag)[:, :, None] * np.eye(p.shape[1])[None]
+        A[~free] = 0.0
+        A += np.where(free, 0.0, 1.0)[:, :, None] * np.eye(p.shape[1])[None]  # fixed params: zero step
+        step = np.linalg.solve(A, grad[:, :, None])[:, :, 0]
+        trial = np.clip(p + step * free, lower, upper)
+        new = chi2(trial)
+        better = new < current
+        gain = np.where(better, (current - new) / np.maximum(current, 1e-300), 0.0)
+        p = np.where(better[:, None], trial, p)
+        converged |= better & (gain < 1e-7)
+        converged |= ~better & (mu > 1e6)
+        current = np.where(better, new, current)
+        mu = np.where(better, np.maximum(mu / 3.0, 1e-9), mu * 4.0)
+        if converged.all():
+            break
+
+    # covariance at the solution, scaled by the reduced chi-square of each window
+    _, J = model(p, True)
+    Jw = J * wts[:, :, None] * free[:, None, :]
+    JTJ = np.einsum("gnp,gnq->gpq", Jw, Jw) + np.where(free, 0.0, 1.0)[:, :, None] * np.eye(p.shape[1])[None]
+    cov = np.linalg.pinv(JTJ)
+    dof = np.maximum(n_valid - free.sum(axis=1), 1)
+    chi2_red = current / dof
+    var = np.einsum("gpp->gp", cov) * np.maximum(chi2_red, 1.0)[:, None]
+    sig = np.sqrt(np.clip(var, 0, None)) * free
+
+    pk = p[:, N_GROUP_PARAMS:].reshape(G, K, 3)
+    sk = sig[:, N_GROUP_PARAMS:].reshape(G, K, 3)
+    out = {name: np.full(ncand, np.nan) for name in
+           ("position", "position_sigma", "fwhm", "fwhm_sigma", "area", "area_sigma", "eta", "alpha", "chi2")}
+    group_of = np.full(ncand, -1)
+    conv = np.zeros(ncand, dtype=bool)
+    gi, ki = np.nonzero(present)
+    cand = groups.member[gi, ki]
+    for j, name in enumerate(("position", "fwhm", "area")):
+        out[name][cand] = pk[gi, ki, j]
+        out[f"{name}_sigma"][cand] = sk[gi, ki, j]
+    out["eta"][cand] = p[gi, 2]
+    out["alpha"][cand] = p[gi, 3]
+    out["chi2"][cand] = chi2_red[gi]
+    group_of[cand] = gi
+    conv[cand] = converged[gi]
+    return FitResult(out["position"], out["position_sigma"], out["fwhm"], out["fwhm_sigma"], out["area"],
+                     out["area_sigma"], out["eta"], out["alpha"], group_of, out["chi2"], conv, it)

@@ -1,0 +1,38 @@
+"""Coarse location of a pattern's lattice before peak fitting: background and template scores.
+
+Fitting needs starting positions within about one width of the truth. Lattice parameters move
+reflections by many widths over a charge (a shrinks ~2 %), so each pattern first scores a grid of
+candidate lattices (or wavelengths, for a standard) by the background-subtracted intensity found at
+their predicted reflection positions, all candidates at once.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+
+def background(two_theta: np.ndarray, intensity: np.ndarray, window_deg: float) -> np.ndarray:
+    """Smooth lower envelope: a rolling minimum over ``window_deg`` followed by a rolling mean."""
+    step = float(np.median(np.diff(two_theta)))
+    n = max(3, int(window_deg / step) | 1)
+    low = ndimage.minimum_filter1d(intensity, n, mode="nearest")
+    return ndimage.uniform_filter1d(low, n, mode="nearest")
+
+
+def excess(two_theta: np.ndarray, intensity: np.ndarray, window_deg: float, smooth_deg: float) -> np.ndarray:
+    """Intensity above background, lightly smoothed so that a slightly wrong position still scores."""
+    step = float(np.median(np.diff(two_theta)))
+    above = np.clip(intensity - background(two_theta, intensity, window_deg), 0.0, None)
+    return ndimage.uniform_filter1d(above, max(1, int(smooth_deg / step)), mode="nearest")
+
+
+def template_score(two_theta: np.ndarray, signal: np.ndarray, predicted: np.ndarray,
+                   weight: np.ndarray) -> np.ndarray:
+    """Score of each candidate: Σ_j weight_j · sqrt(signal at predicted[candidate, j]).
+
+    ``predicted`` is [candidates, reflections] in deg (NaN = out of range, scores 0). The square root
+    keeps one strong reflection (or an Al line that happens to match) from outvoting many.
+    """
+    inside = np.isfinite(predicted) & (predicted > two_theta[0]) & (predicted < two_theta[-1])
+    values = np.interp(np.where(inside, predicted, two_theta[0]), two_theta, np.sqrt(signal))
+    return (values * inside * weight).sum(axis=-1)

@@ -1,0 +1,105 @@
+"""Diamond I11 ``.xye`` (2θ, intensity, error) text files, with any ``#`` header comments kept."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from tasks.contract import Measurement, Reader, UnreadableFile
+from tasks.sxpd.pattern import pattern_measurement
+
+_NUMBER_ROW = re.compile(rb"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?([\s,]+[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?){1,2}\s*$")
+_KEY_VALUE = re.compile(r"^#\s*([A-Za-z][\w .()/-]*?)\s*[:=]\s*(.+?)\s*$")
+
+
+def split_header(raw: bytes) -> tuple[list[str], int]:
+    """Leading comment lines (``#`` or ``!``) and the byte offset where the numbers start."""
+    lines, offset = [], 0
+    while offset < len(raw) and raw[offset:offset + 1] in (b"#", b"!", b"\n", b"\r"):
+        end = raw.find(b"\n", offset)
+        end = len(raw) if end < 0 else end + 1
+        text = raw[offset:end].decode("utf-8", errors="replace").rstrip("\r\n")
+        if text.strip():
+            lines.append(text)
+        offset = end
+    return lines, offset
+
+
+def header_meta(lines: list[str]) -> dict[str, Any]:
+    """``# key: value`` comments as metadata (keys lower-cased, spaces → underscores)."""
+    meta: dict[str, Any] = {"header": "\n".join(lines)} if lines else {}
+    for line in lines:
+        m = _KEY_VALUE.match(line)
+        if m:
+            meta[m.group(1).strip().lower().replace(" ", "_")] = m.group(2)
+    return meta
+
+
+def parse_columns(body: bytes, source: str) -> np.ndarray:
+    """Whitespace/comma separated numbers → (n, 2 or 3) array, fast path through pyarrow."""
+    first = body[:body.find(b"\n")] if b"\n" in body else body
+    ncols = len(first.replace(b",", b" ").split())
+    if ncols not in (2, 3):
+        raise UnreadableFile(f"{source}: the first data row has {ncols} columns; an .xye needs 2θ, intensity "
+                             f"and optionally the error (2 or 3 columns)")
+    delimiter = b"," if b"," in first else (b" " if b" " in first.strip() else b"\t")
+    if re.fullmatch(rb"[-+.\deE]+(" + re.escape(delimiter) + rb"[-+.\deE]+)+\r?", first):
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        try:
+            table = pacsv.read_csv(pa.BufferReader(body),
+                                   read_options=pacsv.ReadOptions(column_names=[f"c{i}" for i in range(ncols)]),
+                                   parse_options=pacsv.ParseOptions(delimiter=delimiter.decode()),
+                                   convert_options=pacsv.ConvertOptions(
+                                       column_types={f"c{i}": pa.float64() for i in range(ncols)}))
+            return np.column_stack([table.column(i).to_numpy() for i in range(ncols)])
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass  # irregular rows: the slow path below says exactly what is wrong
+    tokens = body.replace(b",", b" ").split()
+    try:
+        values = np.array(tokens, dtype=np.float64)
+    except ValueError:
+        bad = next(t for t in tokens if not _is_number(t))
+        raise UnreadableFile(f"{source}: non-numeric value {bad[:40]!r} among the data rows; the file is "
+                             f"damaged or not an .xye") from None
+    if values.size % ncols:
+        raise UnreadableFile(f"{source}: {values.size} numbers do not fill rows of {ncols} columns — the last "
+                             f"row is incomplete, so the file is truncated; copy it again from the beamline")
+    return values.reshape(-1, ncols)
+
+
+def _is_number(token: bytes) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+class XyeReader(Reader):
+    name = "i11-xye"
+    version = "1"
+    techniques = ("sxpd",)
+    suffixes = (".xye", ".xy", ".dat")
+
+    def sniff(self, head: bytes, name: str) -> bool:
+        _, offset = split_header(head)
+        rows = head[offset:].splitlines()[:5]
+        rows = rows[:-1] if len(rows) > 1 and len(head) >= 65536 else rows  # the last may be cut by the sniff window
+        return bool(rows) and all(_NUMBER_ROW.match(r) for r in rows if r.strip())
+
+    def read(self, path: Path, options: Mapping[str, Any]) -> Measurement:
+        raw = Path(path).read_bytes()
+        source = Path(path).name
+        lines, offset = split_header(raw)
+        body = raw[offset:]
+        if not body.strip():
+            raise UnreadableFile(f"{source}: the file has a header but no data rows; it is empty or truncated")
+        table = parse_columns(body, source)
+        meta = header_meta(lines)
+        meta["format"] = "xye"
+        sigma = table[:, 2] if table.shape[1] == 3 else None
+        return pattern_measurement(table[:, 0], table[:, 1], sigma, meta, source)

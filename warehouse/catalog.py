@@ -1,0 +1,126 @@
+"""DuckDB views over the current manifest: one per table, `current_*` per parameter version, SQL views.
+
+The catalog file (``catalog.duckdb``) is rebuilt after every commit into a temporary file and
+swapped in with ``os.replace``: a reader that opened the old one keeps reading a consistent old
+snapshot (its data files are never rewritten), a new reader gets the new one.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import uuid
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from schemas.core import TableSpec
+from schemas.platform import PLATFORM_TABLES
+
+if TYPE_CHECKING:
+    from warehouse.store import Manifest, Warehouse
+
+log = logging.getLogger(__name__)
+VIEWS_DIR = Path(__file__).parent / "views"
+SQL_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "int32": "INTEGER", "float64": "DOUBLE",
+             "float32": "FLOAT", "bool": "BOOLEAN", "timestamp": "TIMESTAMPTZ"}
+
+
+@lru_cache(maxsize=1)
+def all_specs() -> dict[str, TableSpec]:
+    from tasks.registry import available_techniques, technique
+
+    specs = {s.name: s for s in PLATFORM_TABLES}
+    for name in available_techniques():
+        for s in technique(name).tables:
+            if s.name in specs and specs[s.name] is not s:
+                raise RuntimeError(f"table {s.name!r} is declared twice")
+            specs[s.name] = s
+    return specs
+
+
+def table_spec(name: str) -> TableSpec:
+    specs = all_specs()
+    if name not in specs:
+        raise KeyError(f"no table {name!r}; tables: {sorted(specs)}")
+    return specs[name]
+
+
+def _quote(path: str) -> str:
+    return "'" + path.replace("'", "''") + "'"
+
+
+def table_view_sql(spec: TableSpec, files: list[str]) -> str:
+    if files:
+        listing = ", ".join(_quote(f) for f in files)
+        cols = ", ".join(f'"{c}"' for c in spec.column_names)
+        return (f'CREATE OR REPLACE VIEW "{spec.name}" AS SELECT {cols} FROM read_parquet([{listing}], '
+                f"union_by_name = true, hive_partitioning = false)")
+    cols = ", ".join(f'CAST(NULL AS {SQL_TYPES[c.dtype]}) AS "{c.name}"' for c in spec.all_columns)
+    return f'CREATE OR REPLACE VIEW "{spec.name}" AS SELECT {cols} WHERE false'
+
+
+def current_view_sql(spec: TableSpec) -> str:
+    return (f'CREATE OR REPLACE VIEW "current_{spec.name}" AS SELECT t.* FROM "{spec.name}" t '
+            f"WHERE t.params_id IN (SELECT params_id FROM param_sets WHERE active)")
+
+
+def view_files() -> list[Path]:
+    return sorted(VIEWS_DIR.glob("*.sql"))
+
+
+def split_sql(text: str) -> list[str]:
+    text = re.sub(r"--[^\n]*", "", text)
+    return [s.strip() for s in text.split(";") if s.strip()]
+
+
+def attach_views(con, wh: "Warehouse", manifest: "Manifest", strict: bool = False) -> list[str]:
+    """Create every view on ``con``; returns the errors of SQL views that could not be created."""
+    specs = all_specs()
+    for spec in specs.values():
+        con.execute(table_view_sql(spec, wh.files(spec.name, manifest)))
+    for spec in specs.values():
+        if spec.measurement:
+            con.execute(current_view_sql(spec))
+    errors = []
+    for path in view_files():
+        for stmt in split_sql(path.read_text(encoding="utf-8")):
+            try:
+                con.execute(stmt)
+            except Exception as exc:  # a view of a technique that is not installed must not break the rest
+                if strict:
+                    raise RuntimeError(f"{path.name}: {exc}\n{stmt}") from exc
+                errors.append(f"{path.name}: {exc}")
+                log.warning("view in %s not created: %s", path.name, exc)
+    return errors
+
+
+def write_catalog(wh: "Warehouse", manifest: "Manifest") -> Path | None:
+    """Rebuild catalog.duckdb for external read-only users (local warehouses only)."""
+    if not wh.is_local:
+        return None
+    import duckdb
+
+    final = Path(wh.root) / "catalog.duckdb"
+    tmp = final.with_name(f".catalog-{uuid.uuid4().hex}.duckdb")
+    con = duckdb.connect(str(tmp))
+    try:
+        attach_views(con, wh, manifest)
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    os.replace(tmp, final)
+    wal = tmp.with_name(tmp.name + ".wal")
+    if wal.exists():
+        wal.unlink()
+    return final
+
+
+def open_catalog(warehouse_root: str | Path):
+    """Read-only connection on the catalog, as a dashboard or the CLI would open it."""
+    import duckdb
+
+    path = Path(warehouse_root) / "catalog.duckdb"
+    if not path.exists():
+        raise FileNotFoundError(f"no warehouse catalog at {path}; run `socscope run` or `socscope demo` first")
+    return duckdb.connect(str(path), read_only=True)

@@ -1,0 +1,331 @@
+"""The warehouse: immutable Parquet data files, one manifest replaced atomically, DuckDB views.
+
+Layout under the warehouse root (a local path or any fsspec URL):
+
+    data/<table>/technique=<t>/sample_id=<s>/<unit-hash>-<uuid>.parquet   immutable, uniquely named
+    manifests/<version>.json                                              every committed manifest
+    MANIFEST.json                                                         the current one, replaced last
+    catalog.duckdb                                                        views over MANIFEST.json (local only)
+
+A write is a ``Transaction``: data files are written first (readers never see them), then the
+manifest is replaced in one step (``os.replace`` locally, one object put on S3). A crash before
+that leaves the warehouse as it was; the orphaned files are ignored and later collected.
+
+Rows are grouped in *units* (one raw file × parameter set, or one technique's finalize output):
+committing a unit replaces every file of that unit in every table, which makes re-runs idempotent.
+Small catalog tables (raw_files, sightings, ingest_events...) are *upserted* by key instead.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import fsspec
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from schemas.core import TableSpec, conform
+
+MANIFEST = "MANIFEST.json"
+CATALOG = "catalog.duckdb"
+
+
+def _safe(value: Any) -> str:
+    text = "__null__" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+    return "".join(ch if ch.isalnum() or ch in "-_.+" else "_" for ch in text)
+
+
+@dataclass
+class FileEntry:
+    path: str  # relative to the warehouse root
+    unit: str
+    rows: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "unit": self.unit, "rows": self.rows}
+
+
+@dataclass
+class Manifest:
+    version: int = 0
+    tables: dict[str, list[FileEntry]] = field(default_factory=dict)
+    created_at: str = ""
+    flow_run_id: str | None = None
+
+    @classmethod
+    def from_json(cls, text: str) -> "Manifest":
+        raw = json.loads(text)
+        return cls(version=raw["version"],
+                   tables={t: [FileEntry(**e) for e in es] for t, es in raw["tables"].items()},
+                   created_at=raw.get("created_at", ""), flow_run_id=raw.get("flow_run_id"))
+
+    def to_json(self) -> str:
+        return json.dumps({"version": self.version, "created_at": self.created_at, "flow_run_id": self.flow_run_id,
+                           "tables": {t: [e.as_dict() for e in es] for t, es in sorted(self.tables.items())}},
+                          indent=1)
+
+    def units(self, table: str) -> set[str]:
+        return {e.unit for e in self.tables.get(table, [])}
+
+
+class Warehouse:
+    def __init__(self, url: str, storage_options: dict[str, Any] | None = None):
+        self.url = url.rstrip("/")
+        self.fs, self.root = fsspec.core.url_to_fs(self.url, **(storage_options or {}))
+        self.root = self.root.rstrip("/")
+        #: extra guard around commits; flows set a Prefect global concurrency limit here
+        self.commit_guard = contextlib.nullcontext
+        self.is_local = "file" in (self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,))
+        if self.is_local:
+            Path(self.root).mkdir(parents=True, exist_ok=True)
+
+    # ---------------------------------------------------------------- paths
+    def _abs(self, rel: str) -> str:
+        return f"{self.root}/{rel}"
+
+    def file_url(self, rel: str) -> str:
+        """Where DuckDB reads a data file: a plain path locally, a protocol URL otherwise."""
+        if self.is_local:
+            return self._abs(rel)
+        proto = self.fs.protocol[0] if isinstance(self.fs.protocol, tuple) else self.fs.protocol
+        return f"{proto}://{self._abs(rel)}"
+
+    # ---------------------------------------------------------------- manifest
+    def manifest(self) -> Manifest:
+        path = self._abs(MANIFEST)
+        if not self.fs.exists(path):
+            return Manifest()
+        with self.fs.open(path, "r") as fh:
+            return Manifest.from_json(fh.read())
+
+    def _replace_manifest(self, manifest: Manifest) -> None:
+        text = manifest.to_json().encode()
+        self.fs.makedirs(self._abs("manifests"), exist_ok=True)
+        self.fs.pipe(self._abs(f"manifests/{manifest.version:08d}.json"), text)
+        if self.is_local:
+            tmp = Path(self._abs(f".{MANIFEST}.{uuid.uuid4().hex}.tmp"))
+            tmp.write_bytes(text)
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, self._abs(MANIFEST))
+        else:  # an object store has no rename, but a single put is atomic
+            self.fs.pipe(self._abs(MANIFEST), text)
+
+    @contextlib.contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        """One committer at a time on a local disk (flows add a Prefect concurrency limit on top)."""
+        if not self.is_local:
+            yield
+            return
+        import fcntl
+
+        with open(self._abs(".writer.lock"), "a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def transaction(self, flow_run_id: str | None = None) -> "Transaction":
+        return Transaction(self, flow_run_id)
+
+    # ---------------------------------------------------------------- reading
+    def files(self, table: str, manifest: Manifest | None = None) -> list[str]:
+        manifest = manifest or self.manifest()
+        return [self.file_url(e.path) for e in manifest.tables.get(table, []) if e.rows > 0]
+
+    def read_table(self, table: str) -> pd.DataFrame:
+        return self.query(f'SELECT * FROM "{table}"')
+
+    def connect(self, manifest: Manifest | None = None):
+        """A fresh in-memory DuckDB connection with a view per table of the given (or current) manifest."""
+        from warehouse.catalog import attach_views
+
+        import duckdb
+
+        con = duckdb.connect(":memory:")
+        if not self.is_local:
+            con.register_filesystem(self.fs)
+        attach_views(con, self, manifest or self.manifest())
+        return con
+
+    def query(self, sql: str) -> pd.DataFrame:
+        con = self.connect()
+        try:
+            return con.execute(sql).df()
+        finally:
+            con.close()
+
+    # ---------------------------------------------------------------- writing helpers
+    def write_parquet(self, table: pa.Table, rel: str) -> None:
+        if self.is_local:
+            Path(self._abs(rel)).parent.mkdir(parents=True, exist_ok=True)
+            tmp = self._abs(rel) + ".tmp"
+            pq.write_table(table, tmp, compression="zstd")
+            os.replace(tmp, self._abs(rel))
+        else:
+            with self.fs.open(self._abs(rel), "wb") as fh:
+                pq.write_table(table, fh, compression="zstd")
+
+
+def write_unit(wh: Warehouse, spec: TableSpec, df: pd.DataFrame, unit: str) -> list[FileEntry]:
+    """Validate the rows of one unit and write them as new immutable files, one per partition."""
+    if df.empty:
+        return []
+    table = conform(spec, df)
+    entries: list[FileEntry] = []
+    unit_hash = hashlib.sha256(unit.encode()).hexdigest()[:12]
+    parts = [c for c in spec.partition_by if c in spec.column_names]
+    if parts:
+        keys = df[parts].astype(object).where(df[parts].notna(), None)
+        groups = keys.groupby(parts, dropna=False, sort=True).indices
+    else:
+        groups = {(): range(len(df))}
+    for key, idx in groups.items():
+        key = key if isinstance(key, tuple) else (key,)
+        sub = table.take(pa.array(list(idx))) if len(groups) > 1 else table
+        folder = "/".join(f"{c}={_safe(v)}" for c, v in zip(parts, key))
+        rel = f"data/{spec.name}/{folder + '/' if folder else ''}{unit_hash}-{uuid.uuid4().hex[:12]}.parquet"
+        wh.write_parquet(sub, rel)
+        entries.append(FileEntry(rel, unit, sub.num_rows))
+    return entries
+
+
+def unit_key(*parts: Any) -> str:
+    return ":".join(str(p) for p in parts)
+
+
+class Transaction:
+    """Collects data files of replaced units and upserts; ``commit`` publishes them in one step."""
+
+    def __init__(self, wh: Warehouse, flow_run_id: str | None):
+        self.wh = wh
+        self.flow_run_id = flow_run_id
+        self._lock = threading.Lock()
+        self._new: dict[str, list[FileEntry]] = {}
+        self._replaced_units: set[str] = set()
+        self._upserts: dict[str, tuple[TableSpec, list[pd.DataFrame], str]] = {}
+        self.committed: Manifest | None = None
+
+    def replace_unit(self, unit: str) -> None:
+        """Drop every file of ``unit`` in every table at commit (even when no new rows come)."""
+        with self._lock:
+            self._replaced_units.add(unit)
+
+    def put(self, spec: TableSpec, df: pd.DataFrame, unit: str) -> list[FileEntry]:
+        """Validate and write the rows of one unit now; they become visible at commit."""
+        entries = write_unit(self.wh, spec, df, unit)
+        self.adopt(unit, {spec.name: entries})
+        return entries
+
+    def adopt(self, unit: str, entries: dict[str, list[FileEntry]]) -> None:
+        """Take files written elsewhere (another thread, process or Dask worker) into this commit."""
+        with self._lock:
+            self._replaced_units.add(unit)
+            for table, es in entries.items():
+                self._new.setdefault(table, []).extend(es)
+
+    def upsert(self, spec: TableSpec, df: pd.DataFrame, keep: str = "existing") -> None:
+        """Merge rows into a small table by its key; ``keep='existing'`` makes re-runs change nothing."""
+        if not spec.key:
+            raise ValueError(f"table {spec.name} has no key to upsert on")
+        with self._lock:
+            prev = self._upserts.get(spec.name)
+            frames = (prev[1] if prev else []) + [df]
+            self._upserts[spec.name] = (spec, frames, keep)
+
+    def commit(self) -> Manifest:
+        with self.wh.commit_guard(), self.wh.writer_lock():
+            current = self.wh.manifest()
+            tables = {t: [e for e in es if e.unit not in self._replaced_units] for t, es in current.tables.items()}
+            for t, es in self._new.items():
+                tables.setdefault(t, []).extend(es)
+            for name, (spec, frames, keep) in self._upserts.items():
+                tables[name] = self._merge_upsert(current, spec, frames, keep)
+            manifest = Manifest(version=current.version + 1, tables=tables,
+                                created_at=datetime.now(timezone.utc).isoformat(), flow_run_id=self.flow_run_id)
+            self.wh._replace_manifest(manifest)
+        self.committed = manifest
+        from warehouse.catalog import write_catalog
+
+        write_catalog(self.wh, manifest)
+        return manifest
+
+    def _merge_upsert(self, current: Manifest, spec: TableSpec, frames: list[pd.DataFrame], keep: str) -> list[FileEntry]:
+        key = list(spec.key)
+        new = pd.concat(frames, ignore_index=True)
+        existing_files = [e for e in current.tables.get(spec.name, []) if e.rows > 0]
+        if existing_files:
+            old = pd.concat([pq.read_table(self.wh._abs(e.path) if self.wh.is_local else self.wh.fs.open(self.wh._abs(e.path), "rb")).to_pandas()
+                             for e in existing_files], ignore_index=True)
+            merged = pd.concat([old, new] if keep == "existing" else [new, old], ignore_index=True)
+        else:
+            merged = new
+        merged = merged.drop_duplicates(subset=key, keep="first").sort_values(key, kind="stable").reset_index(drop=True)
+        if existing_files:
+            before = old.drop_duplicates(subset=key, keep="first").sort_values(key, kind="stable").reset_index(drop=True)
+            if len(before) == len(old) and _same(before, merged):
+                return existing_files  # nothing changed: keep the same files, so a re-run rewrites nothing
+        rel = f"data/{spec.name}/{spec.name}-{uuid.uuid4().hex[:12]}.parquet"
+        self.wh.write_parquet(conform(spec, merged), rel)
+        return [FileEntry(rel, f"upsert:{spec.name}", len(merged))]
+
+
+def _same(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    if list(a.columns) != list(b.columns) or len(a) != len(b):
+        return False
+    try:
+        pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True), check_dtype=False)
+        return True
+    except AssertionError:
+        return False
+
+
+def wait_for_manifest(wh: Warehouse, version: int, timeout_s: float = 30.0) -> Manifest:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        m = wh.manifest()
+        if m.version >= version:
+            return m
+        time.sleep(0.05)
+    raise TimeoutError(f"warehouse manifest did not reach version {version}")
+
+
+def live_files(wh: Warehouse, keep_manifests: int = 20) -> set[str]:
+    """Data files referenced by any of the last manifests (never collect what a reader may still use)."""
+    paths: set[str] = set()
+    listing = sorted(wh.fs.glob(wh._abs("manifests/*.json")))[-keep_manifests:]
+    for p in listing:
+        with wh.fs.open(p, "r") as fh:
+            m = Manifest.from_json(fh.read())
+        for es in m.tables.values():
+            paths.update(e.path for e in es)
+    return paths
+
+
+def collect_garbage(wh: Warehouse, min_age_s: float = 3600.0, keep_manifests: int = 20) -> list[str]:
+    """Delete orphaned data files (from crashed runs or superseded units) older than ``min_age_s``."""
+    keep = live_files(wh, keep_manifests)
+    removed = []
+    now = time.time()
+    for p in wh.fs.find(wh._abs("data")):
+        rel = p[len(wh.root) + 1:]
+        if rel in keep:
+            continue
+        mtime = wh.fs.modified(p).timestamp()
+        if now - mtime >= min_age_s:
+            wh.fs.rm(p)
+            removed.append(rel)
+    return removed
+
+

@@ -1,0 +1,16 @@
+-- samples: one row per sample, config joined with the SOC measured from its cell's cycler file.
+-- Recomputing a sample's SOC rewrites one row of sample_soc, never the measurement tables.
+CREATE OR REPLACE VIEW samples AS
+SELECT c.campaign, c.sample_id, c.series, c.branch, c.soc_nominal_pct, c.cell_id, c.description,
+       s.soc_measured_pct,
+       coalesce(s.soc_measured_pct, c.soc_nominal_pct) AS soc_pct,
+       s.soc_measured_pct IS NULL AS soc_is_nominal
+FROM sample_config c
+LEFT JOIN current_sample_soc s ON s.sample_id = c.sample_id AND s.campaign = c.campaign;
+
+-- quarantine: the latest attempt of every raw file that did not make it, with its reason.
+CREATE OR REPLACE VIEW quarantine AS
+SELECT e.raw_sha256, e.technique, e.sample_id, e.stage, e.status, e.reason, e.error_type, e.reader,
+       e.params_id, e.attempted_at, r.original_name, r.store_path
+FROM ingest_events e LEFT JOIN raw_files r USING (raw_sha256)
+WHERE e.status <> 'ok';
