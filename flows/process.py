@@ -1,7 +1,7 @@
 """Process flow: each new raw file goes to its technique, one Prefect task per file."""
 from __future__ import annotations
 
-from prefect import flow, task
+from prefect import flow, task, unmapped
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.context import TaskRunContext
@@ -43,7 +43,8 @@ def _process(config: str, techniques: list[str] | None, chunk: int) -> dict:
         for phase in ([w for w in todo if w.sample_id is None], [w for w in todo if w.sample_id is not None]):
             for i in range(0, len(phase), chunk):
                 part = phase[i:i + chunk]
-                results = process_file_task.map(part, campaign=campaign, wh_url=wh.url, flow_run_id=run_id).result()
+                results = process_file_task.map(part, campaign=unmapped(campaign), wh_url=unmapped(wh.url),
+                                                flow_run_id=unmapped(run_id)).result()
                 pipeline.commit_results(wh, results, run_id)
                 for r in results:
                     summary.processed += 1

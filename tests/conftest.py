@@ -4,7 +4,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import tempfile
+
 import pytest
+
+# Prefect reads its settings at import: a writable home, no telemetry, a start-up timeout long
+# enough for this machine (STACK_NOTES).
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="socscope-prefect-"))
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 REAL = Path(os.environ.get("SOCSCOPE_REAL_FIXTURES", PROJECT_ROOT.parent / "shared" / "fixtures" / "real"))
@@ -16,3 +25,12 @@ def real() -> Path:
     if not REAL.is_dir():
         pytest.fail(f"real fixtures not found at {REAL}; set SOCSCOPE_REAL_FIXTURES")
     return REAL
+
+
+@pytest.fixture(scope="session")
+def prefect_api():
+    """One real Prefect API (a temporary server) for every flow test of the session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 VIEWS_DIR = Path(__file__).parent / "views"
+KEEP_CATALOGS = 20
 SQL_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "int32": "INTEGER", "float64": "DOUBLE",
              "float32": "FLOAT", "bool": "BOOLEAN", "timestamp": "TIMESTAMPTZ"}
 
@@ -109,18 +110,31 @@ def write_catalog(wh: "Warehouse", manifest: "Manifest") -> Path | None:
         con.execute("CHECKPOINT")
     finally:
         con.close()
-    os.replace(tmp, final)
     wal = tmp.with_name(tmp.name + ".wal")
     if wal.exists():
         wal.unlink()
+    # A versioned hard link too: DuckDB caches open databases by path inside a process, so an
+    # in-process reader must open a new path to see a new snapshot (see open_catalog).
+    versions = final.parent / "catalogs"
+    versions.mkdir(exist_ok=True)
+    versioned = versions / f"{manifest.version:08d}.duckdb"
+    if not versioned.exists():
+        os.link(tmp, versioned)
+    os.replace(tmp, final)
+    for old in sorted(versions.glob("*.duckdb"))[:-KEEP_CATALOGS]:
+        old.unlink(missing_ok=True)
     return final
 
 
 def open_catalog(warehouse_root: str | Path):
-    """Read-only connection on the catalog, as a dashboard or the CLI would open it."""
+    """Read-only connection on the newest catalog snapshot, as a dashboard or the CLI opens it."""
     import duckdb
 
-    path = Path(warehouse_root) / "catalog.duckdb"
+    root = Path(warehouse_root)
+    path = root / "catalog.duckdb"
+    snapshots = sorted((root / "catalogs").glob("*.duckdb"))
+    if snapshots:
+        path = snapshots[-1]
     if not path.exists():
         raise FileNotFoundError(f"no warehouse catalog at {path}; run `socscope run` or `socscope demo` first")
     return duckdb.connect(str(path), read_only=True)

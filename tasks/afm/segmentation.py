@@ -30,7 +30,7 @@ def segment_particles(contrast: np.ndarray, pixel_um: float, p: Mapping[str, Any
     mask = smooth > threshold
     radius = int(round(p["opening_radius_um"] / pixel_um))
     if radius >= 1:
-        mask = morphology.binary_opening(mask, morphology.disk(radius))
+        mask = ndimage.binary_opening(mask, structure=morphology.disk(radius))
     if p.get("fill_holes", True):
         mask = ndimage.binary_fill_holes(mask)
     min_px = max(int(p["min_particle_area_um2"] / pixel_um**2), 1)

@@ -40,7 +40,10 @@ def role_of(m: Measurement, params: dict[str, Any]) -> str:
 def _safe_query(ctx: ProcessContext, sql: str) -> pd.DataFrame | None:
     try:
         return ctx.query(sql)
-    except Exception:  # table not committed yet (no reference processed): the caller flags it
+    except Exception as exc:  # table not committed yet (no reference processed): the caller flags it
+        import os, sys
+        if os.environ.get("SOCSCOPE_NEXAFS_DEBUG"):
+            print("nexafs reference query failed:", exc, file=sys.stderr)
         return None
 
 

@@ -27,13 +27,13 @@ def reference_peak_shift(energy: np.ndarray, ref: np.ndarray, i0: np.ndarray, da
 
 def _normalise(grid: np.ndarray, mu: np.ndarray, edge_cfg: Mapping[str, Any],
                sa_ratio: float | np.ndarray | None) -> dict[str, np.ndarray]:
-    line = chain.pre_edge_line(grid, mu, tuple(edge_cfg["pre_edge"]))
-    sub = mu - line
-    step = chain.window_mean(grid, sub, tuple(edge_cfg["post_edge"]))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        normalised = sub / step[:, None]
     step_bg = chain.step_function(grid, list(edge_cfg["steps_ev"]), list(edge_cfg["step_weights"]),
                                   float(edge_cfg["step_width_ev"]), tuple(edge_cfg["post_edge"]))
+    line, step = chain.edge_background_fit(grid, mu, tuple(edge_cfg["pre_edge"]), tuple(edge_cfg["post_edge"]),
+                                           step_bg)
+    sub = mu - line
+    with np.errstate(divide="ignore", invalid="ignore"):
+        normalised = sub / step[:, None]
     sa = chain.self_absorption_correct(normalised, sa_ratio) if sa_ratio is not None else None
     final = sa if sa is not None else normalised
     return {"pre_edge_line": line, "mu_pre_edge_subtracted": sub, "mu_normalised": normalised,

@@ -1,0 +1,163 @@
+"""Per-pixel, per-particle, per-map features of one segmented map (pure functions on arrays)."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+from skimage import measure
+
+from schemas.afm import STAT_CHANNELS
+
+REGION_NAMES = np.array(["matrix", "rim", "core"])
+
+
+def regions(labels: np.ndarray, dist_um: np.ndarray, rim_width_um: float) -> np.ndarray:
+    """0 matrix, 1 rim, 2 core."""
+    return np.where(labels == 0, 0, np.where(dist_um <= rim_width_um, 1, 2)).astype(np.int8)
+
+
+def pixel_frame(channels: Mapping[str, np.ndarray | None], labels: np.ndarray, dist_um: np.ndarray,
+                region_code: np.ndarray, pixel_um: float) -> pd.DataFrame:
+    ny, nx = labels.shape
+    yy, xx = np.divmod(np.arange(ny * nx, dtype=np.int64), nx)
+    cols: dict[str, Any] = {
+        "x_um": ((xx + 0.5) * pixel_um).astype(np.float32),
+        "y_um": ((yy + 0.5) * pixel_um).astype(np.float32),
+    }
+    for name, arr in channels.items():
+        cols[name] = (np.full(ny * nx, np.nan, dtype=np.float32) if arr is None
+                      else np.asarray(arr, dtype=np.float32).ravel())
+    cols["particle_id"] = labels.ravel().astype(np.int32)
+    cols["dist_to_boundary_um"] = dist_um.ravel().astype(np.float32)
+    cols["region"] = pd.Categorical.from_codes(region_code.ravel(), categories=list(REGION_NAMES))
+    return pd.DataFrame(cols)
+
+
+def _stats(values: np.ndarray) -> dict[str, float]:
+    v = values[np.isfinite(values)]
+    if v.size == 0:
+        return {"mean": np.nan, "std": np.nan, "median": np.nan, "p5": np.nan, "p95": np.nan}
+    p5, med, p95 = np.percentile(v, [5, 50, 95])
+    return {"mean": float(v.mean()), "std": float(v.std()), "median": float(med), "p5": float(p5), "p95": float(p95)}
+
+
+def _ratio(a: float, b: float) -> float:
+    return float(a / b) if np.isfinite(a) and np.isfinite(b) and b != 0 else np.nan
+
+
+def particle_table(channels: Mapping[str, np.ndarray | None], labels: np.ndarray, region_code: np.ndarray,
+                   edge_flags: np.ndarray, pixel_um: float) -> pd.DataFrame:
+    """One row per particle: geometry and stats of each channel, rim/core means and ratios."""
+    rows = []
+    for prop in measure.regionprops(labels):
+        pid = prop.label
+        coords = tuple(prop.coords.T)
+        reg = region_code[coords]
+        row: dict[str, Any] = {
+            "particle_id": np.int32(pid),
+            "area_um2": prop.area * pixel_um**2,
+            "equivalent_diameter_um": prop.equivalent_diameter_area * pixel_um,
+            "centroid_x_um": (prop.centroid[1] + 0.5) * pixel_um,
+            "centroid_y_um": (prop.centroid[0] + 0.5) * pixel_um,
+            "eccentricity": float(prop.eccentricity),
+            "solidity": float(prop.solidity),
+            "touches_edge": bool(edge_flags[pid]),
+            "n_rim_px": np.int32((reg == 1).sum()),
+            "n_core_px": np.int32((reg == 2).sum()),
+        }
+        for short, column, suffix in STAT_CHANNELS:
+            arr = channels.get(column)
+            values = arr[coords] if arr is not None else np.array([])
+            for stat, val in _stats(values).items():
+                row[f"{short}_{stat}_{suffix}"] = val
+            rim = float(np.nanmean(values[reg == 1])) if arr is not None and (reg == 1).any() else np.nan
+            core = float(np.nanmean(values[reg == 2])) if arr is not None and (reg == 2).any() else np.nan
+            row[f"{short}_rim_mean_{suffix}"], row[f"{short}_core_mean_{suffix}"] = rim, core
+            if short != "height":
+                row[f"{short}_rim_core_ratio"] = _ratio(rim, core)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def map_stats(channels: Mapping[str, np.ndarray | None], labels: np.ndarray, region_code: np.ndarray,
+              threshold_pa: float) -> dict[str, Any]:
+    particles = labels > 0
+    scopes = {"all": np.ones_like(particles), "particles": particles, "matrix": ~particles}
+    out: dict[str, Any] = {}
+    for short, column, suffix in STAT_CHANNELS:
+        arr = channels.get(column)
+        for scope, sel in scopes.items():
+            v = arr[sel] if arr is not None else np.array([])
+            v = v[np.isfinite(v)]
+            out[f"{short}_{scope}_mean_{suffix}"] = float(v.mean()) if v.size else np.nan
+            out[f"{short}_{scope}_std_{suffix}"] = float(v.std()) if v.size else np.nan
+            out[f"{short}_{scope}_median_{suffix}"] = float(np.median(v)) if v.size else np.nan
+
+    def rim_core(column: str, diff: bool = False) -> float:
+        arr = channels.get(column)
+        if arr is None or not (region_code == 1).any() or not (region_code == 2).any():
+            return np.nan
+        rim, core = np.nanmean(arr[region_code == 1]), np.nanmean(arr[region_code == 2])
+        return float(rim - core) if diff else _ratio(rim, core)
+
+    out["esm_rim_core_ratio"] = rim_core("esm_amp_pm_per_v")
+    out["current_rim_core_ratio"] = rim_core("current_pa")
+    out["crf_rim_minus_core_khz"] = rim_core("crf_khz", diff=True)
+    esm_p = out["esm_particles_mean_pm_per_v"]
+    out["esm_particles_cv"] = _ratio(out["esm_particles_std_pm_per_v"], esm_p)
+    current = channels.get("current_pa")
+    out["conductive_threshold_pa"] = float(threshold_pa) if current is not None else np.nan
+    if current is not None:
+        conductive = np.abs(current) > threshold_pa
+        out["conductive_area_fraction"] = float(conductive.mean())
+        out["conductive_area_fraction_particles"] = float(conductive[particles].mean()) if particles.any() else np.nan
+    else:
+        out["conductive_area_fraction"] = out["conductive_area_fraction_particles"] = np.nan
+    out["n_particles"] = np.int32(len(np.unique(labels[particles])))
+    out["particle_area_fraction"] = float(particles.mean())
+    return out
+
+
+def histogram_table(channels: Mapping[str, np.ndarray | None], labels: np.ndarray,
+                    hist_params: Mapping[str, Any]) -> pd.DataFrame:
+    n_bins = int(hist_params["n_bins"])
+    particles = labels > 0
+    frames = []
+    for region, sel in (("all", None), ("particles", particles), ("matrix", ~particles)):
+        cols: dict[str, Any] = {"region": [region] * n_bins, "bin_index": np.arange(n_bins, dtype=np.int32)}
+        for short, column, suffix in STAT_CHANNELS:
+            lo, hi = hist_params[column]
+            edges = np.linspace(lo, hi, n_bins + 1)
+            cols[f"{short}_bin_lo_{suffix}"], cols[f"{short}_bin_hi_{suffix}"] = edges[:-1], edges[1:]
+            arr = channels.get(column)
+            if arr is None:
+                cols[f"{short}_count"] = pd.array([None] * n_bins, dtype="Int64")
+            else:
+                v = arr if sel is None else arr[sel]
+                cols[f"{short}_count"] = np.histogram(v[np.isfinite(v)], bins=edges)[0].astype(np.int64)
+        frames.append(pd.DataFrame(cols))
+    return pd.concat(frames, ignore_index=True)
+
+
+def profile_table(channels: Mapping[str, np.ndarray | None], labels: np.ndarray, dist_um: np.ndarray,
+                  prof_params: Mapping[str, Any]) -> pd.DataFrame:
+    """Mean of each channel per particle and distance-from-boundary bin (grouped in one pass)."""
+    width, top = float(prof_params["bin_width_um"]), float(prof_params["max_distance_um"])
+    sel = (labels > 0) & (dist_um < top)
+    if not sel.any():
+        return pd.DataFrame()
+    frame = pd.DataFrame({"particle_id": labels[sel].astype(np.int32),
+                          "bin_index": np.floor(dist_um[sel] / width).astype(np.int32)})
+    names = []
+    for short, column, suffix in STAT_CHANNELS:
+        arr = channels.get(column)
+        name = f"{short}_mean_{suffix}"
+        frame[name] = arr[sel].astype(np.float64) if arr is not None else np.nan
+        names.append(name)
+    grouped = frame.groupby(["particle_id", "bin_index"], sort=True)
+    out = grouped[names].mean().reset_index()
+    out["n_px"] = grouped.size().to_numpy().astype(np.int32)
+    out["dist_lo_um"] = out["bin_index"] * width
+    out["dist_hi_um"] = (out["bin_index"] + 1) * width
+    return out

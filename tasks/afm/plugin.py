@@ -1,0 +1,27 @@
+"""The AFM technique plugin: readers, tables, parameters, process/finalize and the demo."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from schemas.afm import TABLES
+from tasks.afm.demo import demo
+from tasks.afm.gwy_reader import GwyddionReader
+from tasks.afm.ibw_reader import AsylumIbwReader
+from tasks.afm.nanoscope_reader import NanoscopeReader
+from tasks.afm.process import finalize, process
+from tasks.contract import Technique
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+
+TECHNIQUE = Technique(
+    name="afm",
+    readers=[AsylumIbwReader(), NanoscopeReader(), GwyddionReader()],
+    tables=TABLES,
+    default_params=HERE / "params" / "default.yaml",
+    process=process,
+    finalize=finalize,
+    demo=demo,
+    views=[ROOT / "warehouse" / "views" / "afm.sql"],
+    accepts=("afm_map",),
+)

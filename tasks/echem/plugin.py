@@ -1,0 +1,91 @@
+"""The echem technique plugin: readers, tables, process (one cycler file) and finalize (SOC of samples)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from schemas.echem import TABLES
+from tasks.contract import FinalizeContext, Measurement, ProcessContext, Technique
+from tasks.echem import canonical, features
+from tasks.echem.arbin_csv import ArbinCsvReader
+from tasks.echem.arbin_res import ArbinResReader
+from tasks.echem.biologic_mpr import BiologicMprReader
+from tasks.echem.biologic_text import BiologicTextReader
+from tasks.echem.generic_csv import GenericCsvReader
+from tasks.echem.maccor import MaccorReader
+from tasks.echem.neware import NewareReader
+from tasks.echem.neware_csv import NewareCsvReader
+from tasks.echem.other_vendors import BasytecReader, NovonixReader
+from tasks.echem.toyo import ToyoReader
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+
+READERS = [BiologicMprReader(), BiologicTextReader(), ArbinResReader(), ArbinCsvReader(), NewareReader(),
+           NewareCsvReader(), MaccorReader(), ToyoReader(), BasytecReader(), NovonixReader(), GenericCsvReader()]
+
+
+def cell_of(m: Measurement, ctx: ProcessContext) -> str | None:
+    if m.provenance is not None and m.provenance.cell_id:
+        return m.provenance.cell_id
+    if ctx.sample is not None and ctx.sample.cell:
+        return ctx.sample.cell
+    return ctx.options.get("cell_id")
+
+
+def process(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFrame]:
+    cell_id = cell_of(m, ctx)
+    cell = ctx.campaign.cell(cell_id) if cell_id else None
+    figures = features.cell_figures(cell, m.meta)
+    return features.compute(m.data, cell_id, figures, ctx.params.values)
+
+
+def finalize(ctx: FinalizeContext) -> dict[str, pd.DataFrame]:
+    """Measured SOC of every sample whose cell has a cycler file: SOC at the cell's last record."""
+    tolerance = float(ctx.params.values.get("soc", {}).get("mismatch_tolerance_pct", 2.0))
+    try:
+        last = ctx.query(f"""
+            select cell_id, measurement_id, raw_sha256, soc_pct, "timestamp"
+            from echem_series
+            where params_id = '{ctx.params.id}' and cell_id is not null
+            qualify row_number() over (partition by cell_id
+                                       order by "timestamp" desc nulls last, measurement_id desc, record_index desc) = 1""")
+    except Exception:  # no echem file processed yet: the view does not exist
+        return {}
+    by_cell = last.set_index("cell_id")
+    rows = []
+    for s in ctx.campaign.samples:
+        if s.cell is None or s.cell not in by_cell.index:
+            continue
+        r = by_cell.loc[s.cell]
+        measured = float(r["soc_pct"]) if pd.notna(r["soc_pct"]) else np.nan
+        nominal = s.soc_nominal_pct
+        mismatch = bool(nominal is not None and np.isfinite(measured) and abs(measured - nominal) > tolerance)
+        rows.append({"sample_id": s.id, "cell_id": s.cell, "soc_measured_pct": measured,
+                     "soc_nominal_pct": np.nan if nominal is None else float(nominal), "soc_mismatch": mismatch,
+                     "tolerance_pct": tolerance, "harvested_at": r["timestamp"],
+                     "measurement_id": r["measurement_id"], "raw_sha256": r["raw_sha256"], "mode": "SOC"})
+    if not rows:
+        return {}
+    return {"sample_soc": pd.DataFrame(rows)}
+
+
+def _demo(req):
+    from tasks.echem.demo import demo
+
+    return demo(req)
+
+
+TECHNIQUE = Technique(
+    name="echem",
+    readers=READERS,
+    tables=TABLES,
+    default_params=HERE / "params" / "default.yaml",
+    process=process,
+    finalize=finalize,
+    demo=_demo,
+    views=[ROOT / "warehouse" / "views" / "echem.sql"],
+    accepts=(canonical.KIND,),
+)

@@ -1,0 +1,41 @@
+"""Flows against a real Prefect API (a temporary server), not mocks."""
+import pytest
+
+from socscope import pipeline
+from socscope.config import load_campaign
+from tests.support.toy_world import toy_campaign, use_toy_registry, write_csv
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def _toy(monkeypatch):
+    use_toy_registry(monkeypatch)
+
+
+def test_campaign_flow_runs_on_prefect_and_is_idempotent(prefect_api, tmp_path):
+    from prefect.client.orchestration import get_client
+
+    from flows.campaign import campaign_flow
+
+    cfg = toy_campaign(tmp_path)
+    write_csv(tmp_path / "share/S1/a.csv", [(1, 2), (3, 4)])
+    (tmp_path / "share/S2").mkdir(parents=True)
+    (tmp_path / "share/S2/broken.csv").write_text("#toy-csv\nx,y\n")
+    state = campaign_flow(str(cfg), return_state=True)
+    assert state.is_completed(), state
+    result = state.result()
+    assert result["process"]["processed"] == 2 and len(result["process"]["quarantined"]) == 1
+    wh = pipeline.open_warehouse(load_campaign(cfg))
+    rows = wh.query("select flow_run_id from toy_values")
+    assert len(rows) == 2
+    run_id = rows.flow_run_id[0]
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(run_id)
+        assert run.state.is_completed()
+    counts = {t: sum(e.rows for e in es) for t, es in wh.manifest().tables.items() if t != "flow_runs"}
+    state2 = campaign_flow(str(cfg), return_state=True)
+    assert state2.is_completed()
+    counts2 = {t: sum(e.rows for e in es) for t, es in wh.manifest().tables.items() if t != "flow_runs"}
+    assert counts2 == counts
+    assert len(wh.query("select * from flow_runs")) == 2  # the run log grows, nothing else

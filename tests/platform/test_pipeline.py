@@ -1,0 +1,160 @@
+import json
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from socscope import pipeline
+from socscope.config import load_campaign
+from tests.support.toy_world import toy_campaign, use_toy_registry, write_csv
+from warehouse.catalog import open_catalog
+
+
+@pytest.fixture(autouse=True)
+def _toy(monkeypatch):
+    use_toy_registry(monkeypatch)
+
+
+def _counts(wh):
+    return {t: sum(e.rows for e in es) for t, es in wh.manifest().tables.items() if t != "flow_runs"}
+
+
+def test_end_to_end_lineage_units_and_idempotent_rerun(tmp_path):
+    cfg = toy_campaign(tmp_path)
+    write_csv(tmp_path / "share/S1/a.csv", [(1, 2), (3, 4)])
+    write_csv(tmp_path / "share/S2/b.csv", [(5, 6)])
+    i, p = pipeline.run_local(cfg)
+    c = load_campaign(cfg)
+    wh = pipeline.open_warehouse(c)
+    rows = wh.query("select * from toy_values order by x_m")
+    assert rows.y_v.tolist() == [4.0, 8.0, 12.0]  # scaled by the parameter set's factor 2
+    r = rows.iloc[0]
+    assert r.sample_id == "S1" and r.technique == "toy" and r["mode"] == "A" and r.campaign == "toy-campaign"
+    assert r.raw_sha256 == wh.query("select raw_sha256 from raw_files where original_name='a.csv'").raw_sha256[0]
+    assert r.reader == "toy-csv@1" and r.params_id.startswith("toy-default@1#") and r.flow_run_id == "local"
+    assert r.measurement_id == r.raw_sha256[:16]
+    summary = wh.query("select sample_id, n_points from toy_summary order by 1").values.tolist()
+    assert summary == [["S1", 2], ["S2", 1]]
+    # units travel with the data: the Parquet field metadata of every file names them
+    import pyarrow.parquet as pq
+
+    f = wh.files("toy_values")[0]
+    field = pq.read_schema(f).field("y_v")
+    assert field.metadata[b"unit"] == b"V"
+    before = _counts(wh)
+    pipeline.run_local(cfg)
+    assert _counts(wh) == before
+    stages = wh.query("select stage, count(*) n from ingest_events group by 1 order by 1").values.tolist()
+    assert stages == [["finalize", 1], ["process", 2]]
+
+
+def test_unreadable_file_is_quarantined_and_the_batch_goes_on(tmp_path):
+    cfg = toy_campaign(tmp_path)
+    write_csv(tmp_path / "share/S1/good.csv", [(1, 2)])
+    (tmp_path / "share/S1/bad.csv").write_text("#toy-csv\n1,banana\n")
+    (tmp_path / "share/S2/unknown.csv").parent.mkdir(parents=True)
+    (tmp_path / "share/S2/unknown.csv").write_bytes(b"\x00\x01garbage")
+    _, p = pipeline.run_local(cfg)
+    c = load_campaign(cfg)
+    wh = pipeline.open_warehouse(c)
+    assert len(wh.query("select * from toy_values")) == 1
+    q = wh.query("select original_name, reason, status from quarantine order by 1")
+    assert q.original_name.tolist() == ["bad.csv", "unknown.csv"]
+    assert "not two numbers" in q.reason[0]
+    assert "no toy reader recognises 'unknown.csv'" in q.reason[1]
+    raw = wh.query("select store_path from raw_files where original_name = 'bad.csv'").store_path[0]
+    assert Path(raw).read_text().endswith("banana\n")  # the raw file stays
+    n_events = len(wh.query("select * from ingest_events"))
+    pipeline.run_local(cfg)  # quarantined files are not retried with unchanged code and parameters
+    assert len(wh.query("select * from ingest_events")) == n_events
+
+
+def test_reader_chosen_by_content_when_the_extension_lies(tmp_path):
+    cfg = toy_campaign(tmp_path)
+    p = tmp_path / "share/S1/really_json.csv"
+    p.parent.mkdir(parents=True)
+    p.write_text(json.dumps({"toy": {"x": [1, 2], "y": [3, 4]}}))
+    pipeline.run_local(cfg)
+    wh = pipeline.open_warehouse(load_campaign(cfg))
+    got = wh.query("select distinct reader, mode from toy_values")
+    assert got.values.tolist() == [["toy-json@1", "B"]]
+
+
+def test_crash_between_data_files_and_manifest_leaves_warehouse_unchanged(tmp_path, monkeypatch):
+    cfg = toy_campaign(tmp_path)
+    write_csv(tmp_path / "share/S1/a.csv", [(1, 2)])
+    pipeline.run_local(cfg)
+    c = load_campaign(cfg)
+    wh = pipeline.open_warehouse(c)
+    before_manifest = (Path(wh.root) / "MANIFEST.json").read_text()
+    write_csv(tmp_path / "share/S2/b.csv", [(5, 6)])
+
+    from warehouse import store
+
+    def die(self, manifest):
+        raise SystemExit("killed before the manifest was replaced")
+
+    monkeypatch.setattr(store.Warehouse, "_replace_manifest", die)
+    with pytest.raises(SystemExit):
+        pipeline.run_local(cfg)
+    monkeypatch.undo()
+    use_toy_registry(monkeypatch)
+    assert (Path(wh.root) / "MANIFEST.json").read_text() == before_manifest
+    assert wh.query("select count(*) n from toy_values").n[0] == 1
+    pipeline.run_local(cfg)  # the next run completes the work
+    assert sorted(wh.query("select sample_id from toy_values").sample_id) == ["S1", "S2"]
+    assert len(wh.query("select * from raw_files")) == 2
+
+
+def test_two_parameter_versions_coexist_and_current_views_pick_the_active(tmp_path):
+    cfg = toy_campaign(tmp_path)
+    write_csv(tmp_path / "share/S1/a.csv", [(1, 1)])
+    pipeline.run_local(cfg)
+    v2 = tmp_path / "toy_v2.yaml"
+    v2.write_text("name: toy-default\nversion: 2\nscale:\n  factor: 10.0\n")
+    import yaml
+
+    data = yaml.safe_load(cfg.read_text())
+    data["params"] = {"toy": "toy_v2.yaml"}
+    cfg.write_text(yaml.safe_dump(data))
+    pipeline.run_local(cfg)
+    wh = pipeline.open_warehouse(load_campaign(cfg))
+    all_rows = wh.query("select params_id, y_v from toy_values order by y_v")
+    assert all_rows.y_v.tolist() == [2.0, 10.0]
+    cur = wh.query("select y_v, params_id from current_toy_values")
+    assert cur.y_v.tolist() == [10.0] and cur.params_id[0].startswith("toy-default@2#")
+
+
+def test_read_only_catalog_keeps_answering_while_a_flow_writes(tmp_path):
+    cfg = toy_campaign(tmp_path)
+    write_csv(tmp_path / "share/S1/a.csv", [(1, 2)])
+    pipeline.run_local(cfg)
+    c = load_campaign(cfg)
+    root = c.resolve(c.storage.warehouse)
+    stop = threading.Event()
+    errors, answers = [], []
+
+    def reader():
+        while not stop.is_set():
+            try:
+                con = open_catalog(root)
+                answers.append(con.execute("select count(*) from toy_values").fetchone()[0])
+                con.close()
+            except Exception as exc:  # any failure of a reader is a test failure
+                errors.append(repr(exc))
+            time.sleep(0.005)
+
+    t = threading.Thread(target=reader)
+    t.start()
+    held = open_catalog(root)  # a connection held open across the writes
+    for k in range(6):
+        write_csv(tmp_path / f"share/S2/f{k}.csv", [(k, k)])
+        pipeline.run_local(cfg)
+        assert held.execute("select count(*) from toy_values").fetchone()[0] == 1
+    stop.set()
+    t.join()
+    held.close()
+    assert not errors, errors[:3]
+    assert len(answers) > 5 and answers[-1] == 7 and answers == sorted(answers)
