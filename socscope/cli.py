@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import time
@@ -216,6 +217,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out")
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(fn=cmd_query)
+
+    for module in ("socscope.server", "socscope.dashboard"):  # optional command groups
+        try:
+            importlib.import_module(module).add_subcommand(sub)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
 
     args = ap.parse_args(argv)
     if getattr(args, "config", "unset") is None:

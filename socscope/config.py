@@ -10,7 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 Series = Literal["cumulative", "polished", "operando", "gitt"]
 Branch = Literal["pristine", "charge", "discharge", "cycle"]
-TECHNIQUES = ("afm", "sxpd", "nexafs", "echem")
+def known_techniques() -> tuple[str, ...]:
+    from tasks.registry import TECHNIQUE_MODULES
+
+    return tuple(TECHNIQUE_MODULES)
 
 
 class _Strict(BaseModel):
@@ -95,8 +98,8 @@ class Share(_Strict):
     @field_validator("technique")
     @classmethod
     def _known_technique(cls, v: str) -> str:
-        if v not in TECHNIQUES:
-            raise ValueError(f"unknown technique; use one of {list(TECHNIQUES)}")
+        if v not in known_techniques():
+            raise ValueError(f"unknown technique; use one of {list(known_techniques())}")
         return v
 
 
@@ -144,8 +147,8 @@ class Campaign(_Strict):
             if sid not in ids:
                 raise ValueError(f"expected: sample {sid!r} is not among samples")
             for t in techs:
-                if t not in TECHNIQUES:
-                    raise ValueError(f"expected.{sid}: unknown technique {t!r}; use one of {list(TECHNIQUES)}")
+                if t not in known_techniques():
+                    raise ValueError(f"expected.{sid}: unknown technique {t!r}; use one of {list(known_techniques())}")
         names = [s.name for s in self.shares]
         if len(set(names)) != len(names):
             raise ValueError(f"share names must be unique, got {names}")

@@ -5,6 +5,7 @@ import fnmatch
 import hashlib
 import importlib
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
@@ -20,6 +21,11 @@ TECHNIQUE_MODULES: dict[str, str] = {
     "sxpd": "tasks.sxpd.plugin",
     "nexafs": "tasks.nexafs.plugin",
 }
+
+# Plugins from outside the package: SOCSCOPE_PLUGINS="raman=mylab.raman.plugin,toy=tests.support.toy_technique"
+for _entry in filter(None, os.environ.get("SOCSCOPE_PLUGINS", "").split(",")):
+    _name, _, _module = _entry.partition("=")
+    TECHNIQUE_MODULES[_name.strip()] = _module.strip()
 
 SNIFF_BYTES = 65536
 

@@ -46,7 +46,7 @@ def write_nanoscope(path: Path, layers: Sequence[dict[str, Any]], scan_size_um: 
         lines_out.append(f"\\{k}: {v}")
     lines_out += ["\\*Scanner list", "\\Scanner type: Dim 4000"]
     for name, (value, unit) in sens.items():
-        lines_out.append(f"\\@Sens. {name}: V {_fmt(value)} {unit}".rstrip())
+        lines_out.append(f"\\@Sens. {name}: V {value:.6f} {unit}".rstrip())
     blocks: list[bytes] = []
     offset = _DATA_START
     for layer in layers:
@@ -57,7 +57,8 @@ def write_nanoscope(path: Path, layers: Sequence[dict[str, Any]], scan_size_um: 
         peak = float(np.nanmax(np.abs(values))) or 1.0
         full = float(2 ** (8 * nbytes))
         # hard value (V) such that the peak uses 90 % of the positive half-range
-        hard = peak / soft * full / (0.9 * full / 2)
+        # plain decimals (NanoScope never writes exponents; pySPM's parser relies on that)
+        hard = float(f"{peak / soft * full / (0.9 * full / 2):.6f}")
         counts = np.round(values / (hard / full * soft)).astype(f"<i{nbytes}")
         blob = counts.tobytes()
         lines_out += [
@@ -67,8 +68,8 @@ def write_nanoscope(path: Path, layers: Sequence[dict[str, Any]], scan_size_um: 
             f"\\Scan Size: {_fmt(scan_size_um)} {_fmt(scan_size_um)} ~m",
             f"\\Line Direction: {layer.get('direction', 'Retrace')}",
             f"\\@2:Image Data: S [{layer['key']}] \"{layer['name']}\"",
-            f"\\@2:Z scale: V [Sens. {layer['sens']}] ({_fmt(hard / full)} V/LSB) {_fmt(hard)} V",
-            f"\\@2:Z offset: V [Sens. {layer['sens']}] ({_fmt(hard / full)} V/LSB) 0 V",
+            f"\\@2:Z scale: V [Sens. {layer['sens']}] ({hard / full:.12f} V/LSB) {hard:.6f} V",
+            f"\\@2:Z offset: V [Sens. {layer['sens']}] ({hard / full:.12f} V/LSB) 0 V",
         ]
         blocks.append(blob)
         offset += len(blob)

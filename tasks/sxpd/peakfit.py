@@ -102,7 +102,8 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
                position0: np.ndarray, fwhm0: np.ndarray, fixed_position: np.ndarray,
                asymmetric: np.ndarray, eta0: float = 0.5, max_iterations: int = 40,
                position_slack_fwhm: float = 1.5, fwhm_bounds: tuple[float, float] = (0.2, 5.0),
-               max_points: int = 160, tolerance: float = 1e-6) -> FitResult:
+               max_points: int = 160, tolerance: float = 1e-7,
+                step_tolerance_sigma: float = 0.01) -> FitResult:
     """Fit every group of one bucket simultaneously (see ``fit_groups``).
 
     ``position0``/``fwhm0``: starting values per candidate; ``fixed_position``: candidates whose
@@ -149,58 +150,65 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
                             np.stack([x0 + position_slack_fwhm * h0, h0 * fwhm_bounds[1], np.full_like(h0, np.inf)],
                                      axis=2).reshape(G, 3 * K)], axis=1)
 
-    def model(params, jac):
-        pk = params[:, N_GROUP_PARAMS:].reshape(G, K, 3)
-        out = split_pseudo_voigt(xs, pk[:, :, 0], pk[:, :, 1], pk[:, :, 2] * present, params[:, 2], params[:, 3],
-                                 with_jacobian=jac)
-        prof, derivs = (out if jac else (out, None))
-        yhat = params[:, 0:1] + params[:, 1:2] * xc + prof.sum(axis=2)
-        if not jac:
-            return yhat, None
-        d_x0, d_h, d_a, d_eta, d_alpha = derivs
-        J = np.empty((G, xs.shape[1], p.shape[1]))
+    eye = np.eye(p.shape[1])[None]
+
+    def model(params, rows):
+        """Model and weighted Jacobian of the windows ``rows``."""
+        pk = params[:, N_GROUP_PARAMS:].reshape(len(rows), K, 3)
+        prof, (d_x0, d_h, d_a, d_eta, d_alpha) = split_pseudo_voigt(
+            xs[rows], pk[:, :, 0], pk[:, :, 1], pk[:, :, 2] * present[rows], params[:, 2], params[:, 3],
+            with_jacobian=True)
+        yhat = params[:, 0:1] + params[:, 1:2] * xc[rows] + prof.sum(axis=2)
+        J = np.empty((len(rows), xs.shape[1], p.shape[1]))
         J[:, :, 0] = 1.0
-        J[:, :, 1] = xc
+        J[:, :, 1] = xc[rows]
         J[:, :, 2] = d_eta.sum(axis=2)
         J[:, :, 3] = d_alpha.sum(axis=2)
-        J[:, :, N_GROUP_PARAMS:] = np.stack([d_x0, d_h, d_a], axis=3).reshape(G, xs.shape[1], 3 * K)
-        return yhat, J
+        J[:, :, N_GROUP_PARAMS:] = np.stack([d_x0, d_h, d_a], axis=3).reshape(len(rows), xs.shape[1], 3 * K)
+        w = wts[rows]
+        return (ys[rows] - yhat) * w, J * (w[:, :, None] * free[rows][:, None, :])
 
-    def chi2(params):
-        yhat, _ = model(params, False)
-        return (((ys - yhat) * wts) ** 2).sum(axis=1)
-
+    # Levenberg–Marquardt on the windows still moving; the model and Jacobian of an accepted trial
+    # are reused by the next iteration, so each iteration costs one evaluation
     mu = np.full(G, 1e-3)
-    current = chi2(p)
+    all_rows = np.arange(G)
+    r, Jw = model(p, all_rows)
+    current = (r * r).sum(axis=1)
+    resid, jac = r, Jw
     converged = np.zeros(G, dtype=bool)
     it = 0
     for it in range(1, max_iterations + 1):
-        yhat, J = model(p, True)
-        r = (ys - yhat) * wts
-        Jw = J * wts[:, :, None] * free[:, None, :]
-        JTJ = np.matmul(Jw.transpose(0, 2, 1), Jw)
-        grad = np.matmul(Jw.transpose(0, 2, 1), r[:, :, None])[:, :, 0]
-        diag = np.einsum("gpp->gp", JTJ)
-        diag = np.where(free & (diag > 0), diag, 1.0)
-        A = JTJ + (mu[:, None] * diag)[:, :, None] * np.eye(p.shape[1])[None]
-        A[~free] = 0.0
-        A += np.where(free, 0.0, 1.0)[:, :, None] * np.eye(p.shape[1])[None]  # fixed params: zero step
-        step = np.linalg.solve(A, grad[:, :, None])[:, :, 0]
-        trial = np.clip(p + step * free, lower, upper)
-        new = chi2(trial)
-        better = new < current
-        gain = np.where(better, (current - new) / np.maximum(current, 1e-300), 0.0)
-        p = np.where(better[:, None], trial, p)
-        converged |= better & (gain < tolerance)
-        converged |= ~better & (mu > 1e6)
-        current = np.where(better, new, current)
-        mu = np.where(better, np.maximum(mu / 3.0, 1e-9), mu * 4.0)
-        if converged.all():
+        rows = np.flatnonzero(~converged)
+        if not len(rows):
             break
+        Jr, rr, fr = jac[rows], resid[rows], free[rows]
+        JTJ = np.matmul(Jr.transpose(0, 2, 1), Jr)
+        grad = np.matmul(Jr.transpose(0, 2, 1), rr[:, :, None])[:, :, 0]
+        diag = np.einsum("gpp->gp", JTJ)
+        diag = np.where(fr & (diag > 0), diag, 1.0)
+        A = JTJ + (mu[rows, None] * diag)[:, :, None] * eye
+        A[~fr] = 0.0
+        A += np.where(fr, 0.0, 1.0)[:, :, None] * eye  # fixed parameters take a zero step
+        step = np.linalg.solve(A, grad[:, :, None])[:, :, 0]
+        trial = np.clip(p[rows] + step * fr, lower[rows], upper[rows])
+        significance = np.abs((trial - p[rows]) * np.sqrt(diag)).max(axis=1)  # the step actually taken
+        r_t, J_t = model(trial, rows)
+        new = (r_t * r_t).sum(axis=1)
+        better = new < current[rows]
+        gain = np.where(better, (current[rows] - new) / np.maximum(current[rows], 1e-300), 0.0)
+        acc = rows[better]
+        p[acc] = trial[better]
+        resid[acc] = r_t[better]
+        jac[acc] = J_t[better]
+        current[acc] = new[better]
+        # done when the step is tiny against the parameters' own uncertainty (~1/sqrt(diag)), when
+        # chi-square no longer moves, or when LM keeps refusing steps
+        converged[rows] = ((significance < step_tolerance_sigma) | (better & (gain < tolerance))
+                           | (~better & (mu[rows] > 1e4)))
+        mu[rows] = np.where(better, np.maximum(mu[rows] / 5.0, 1e-9), mu[rows] * 4.0)
 
     # covariance at the solution, scaled by the reduced chi-square of each window
-    _, J = model(p, True)
-    Jw = J * wts[:, :, None] * free[:, None, :]
+    Jw = jac
     JTJ = np.matmul(Jw.transpose(0, 2, 1), Jw) + np.where(free, 0.0, 1.0)[:, :, None] * np.eye(p.shape[1])[None]
     cov = np.linalg.pinv(JTJ)
     dof = np.maximum(n_valid - free.sum(axis=1), 1)

@@ -11,10 +11,8 @@ from socscope.config import load_campaign
 def use_toy_registry(monkeypatch) -> None:
     import tasks.registry as reg
     import warehouse.catalog as cat
-    import socscope.config as cfg
 
     monkeypatch.setattr(reg, "TECHNIQUE_MODULES", {"toy": "tests.support.toy_technique"})
-    monkeypatch.setattr(cfg, "TECHNIQUES", cfg.TECHNIQUES + ("toy",))
     reg.technique.cache_clear()
     cat.all_specs.cache_clear()
 
