@@ -39,15 +39,8 @@ def role_of(m: Measurement, params: dict[str, Any]) -> str:
 
 def _safe_query(ctx: ProcessContext, sql: str) -> pd.DataFrame | None:
     try:
-        out = ctx.query(sql)
-        import os, sys
-        if os.environ.get("SOCSCOPE_NEXAFS_DEBUG"):
-            print("nexafs reference query:", sql[:60], len(out), out.head(2).to_dict(), ctx.query("select role, beamtime, sample_id, params_id from xas_spectra").to_dict("records"), file=sys.stderr)
-        return out
-    except Exception as exc:  # table not committed yet (no reference processed): the caller flags it
-        import os, sys
-        if os.environ.get("SOCSCOPE_NEXAFS_DEBUG"):
-            print("nexafs reference query failed:", exc, file=sys.stderr)
+        return ctx.query(sql)
+    except Exception:  # reference tables not committed yet: the caller flags the spectrum
         return None
 
 

@@ -29,31 +29,38 @@ class PeakGroups:
 
 
 def group_reflections(position: np.ndarray, fwhm: np.ndarray, join_fwhm: float, half_window_fwhm: float,
-                      max_peaks: int) -> tuple[PeakGroups, np.ndarray]:
+                      max_peaks: int, clearance_fwhm: float = 2.0) -> tuple[PeakGroups, np.ndarray]:
     """Join reflections whose predicted positions lie within ``join_fwhm`` widths of the previous one.
 
-    Returns the groups and a boolean per candidate: False where its group would exceed ``max_peaks``
-    (such crowded regions are skipped rather than fitted badly).
+    A window spans ``half_window_fwhm`` widths beyond its outer reflections but stops
+    ``clearance_fwhm`` widths short of the nearest reflection of a neighbouring group, so that no
+    window holds the core of a peak it does not model. Returns the groups and a boolean per
+    candidate: False where its group would exceed ``max_peaks`` (crowded regions are skipped
+    rather than fitted badly).
     """
     order = np.argsort(position)
     pos, wid = position[order], fwhm[order]
     gap = np.diff(pos) > join_fwhm * np.maximum(wid[1:], wid[:-1])
     labels = np.concatenate([[0], np.cumsum(gap)])
     counts = np.bincount(labels)
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    last = first + counts - 1
+    # the widest member sets the window reach; neighbours' cores bound it
+    widest = np.maximum.reduceat(wid, first)
+    lo = pos[first] - half_window_fwhm * widest
+    hi = pos[last] + half_window_fwhm * widest
+    prev_edge = np.concatenate([[-np.inf], pos[last[:-1]] + clearance_fwhm * wid[last[:-1]]])
+    next_edge = np.concatenate([pos[first[1:]] - clearance_fwhm * wid[first[1:]], [np.inf]])
+    lo, hi = np.maximum(lo, prev_edge), np.minimum(hi, next_edge)
     ok_group = counts <= max_peaks
     fitted = np.zeros(len(position), dtype=bool)
     fitted[order] = ok_group[labels]
-    keep_groups = np.flatnonzero(ok_group)
-    member = np.full((len(keep_groups), max_peaks), -1, dtype=np.int64)
-    lo = np.empty(len(keep_groups))
-    hi = np.empty(len(keep_groups))
-    starts = np.concatenate([[0], np.cumsum(counts)])
-    for gi, g in enumerate(keep_groups):  # loop over groups (tens), not points
-        idx = order[starts[g]:starts[g + 1]]
-        member[gi, :len(idx)] = idx
-        lo[gi] = position[idx].min() - half_window_fwhm * fwhm[idx].max()
-        hi[gi] = position[idx].max() + half_window_fwhm * fwhm[idx].max()
-    return PeakGroups(member, lo, hi), fitted
+    keep = np.flatnonzero(ok_group)
+    slot = np.arange(len(pos)) - first[labels]
+    member = np.full((len(counts), max_peaks), -1, dtype=np.int64)
+    sel = ok_group[labels]
+    member[labels[sel], slot[sel]] = order[sel]
+    return PeakGroups(member[keep], lo[keep], hi[keep]), fitted
 
 
 @dataclass
