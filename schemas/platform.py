@@ -38,21 +38,6 @@ CELLS = TableSpec(
     ),
 )
 
-SAMPLE_SOC = TableSpec(
-    name="sample_soc",
-    grain="sample: SOC measured from its cell's cycler file (written by the echem technique's finalize)",
-    key=("sample_id",),
-    columns=(
-        Column("cell_id", "string", nullable=False),
-        Column("soc_measured_pct", "float64", "%",
-               "charge since the cell last reached its lower cut-off / (active mass x nominal capacity)"),
-        Column("soc_nominal_pct", "float64", "%", "the label from the config"),
-        Column("charge_since_reset_mah", "float64", "mAh"),
-        Column("soc_mismatch", "bool", description="|measured - nominal| beyond the tolerance of the parameter set"),
-        Column("harvest_time_s", "float64", "s", "time of the last record of the cell file (harvest point)"),
-    ),
-)
-
 RAW_FILES = TableSpec(
     name="raw_files",
     grain="distinct raw file (by content)",
@@ -174,4 +159,4 @@ FLOW_RUNS = TableSpec(
     ),
 )
 
-PLATFORM_TABLES = [SAMPLE_CONFIG, SAMPLE_SOC, CELLS, RAW_FILES, SIGHTINGS, INGEST_EVENTS, QUALITY, PARAM_SETS, FLOW_RUNS]
+PLATFORM_TABLES = [SAMPLE_CONFIG, CELLS, RAW_FILES, SIGHTINGS, INGEST_EVENTS, QUALITY, PARAM_SETS, FLOW_RUNS]

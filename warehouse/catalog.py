@@ -31,7 +31,9 @@ SQL_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "int32": "INTEGER", "float6
 def all_specs() -> dict[str, TableSpec]:
     from tasks.registry import available_techniques, technique
 
-    specs = {s.name: s for s in PLATFORM_TABLES}
+    from schemas.marts import MART_TABLES
+
+    specs = {s.name: s for s in PLATFORM_TABLES + MART_TABLES}
     for name in available_techniques():
         for s in technique(name).tables:
             if s.name in specs and specs[s.name] is not s:

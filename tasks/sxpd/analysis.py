@@ -132,7 +132,11 @@ def analyse_pattern(two_theta: np.ndarray, intensity: np.ndarray, sigma: np.ndar
         centre = 0.5 * (groups.lo + groups.hi)
         asym = centre < float(peaks_cfg["asymmetry_below_deg"])
         fit = fit_groups(x, y, s, groups, pos0, fwhm0, phase_arr != "NCM", asym,
-                         max_iterations=int(peaks_cfg.get("max_iterations", 40)))
+                         max_iterations=int(peaks_cfg.get("max_iterations", 40)),
+                         position_slack_fwhm=float(peaks_cfg.get("position_slack_fwhm", 1.5)),
+                         max_points=int(peaks_cfg.get("max_points_per_window", 160)),
+                         tolerance=float(peaks_cfg.get("chi2_tolerance", 1e-6)),
+                         step_tolerance_sigma=float(peaks_cfg.get("step_tolerance_sigma", 0.05)))
         # a reflection is resolved when no other fitted reflection of its window sits within
         # ``min_separation_fwhm`` widths: coincident peaks trade intensity and position freely
         sep = np.abs(pos0[:, None] - pos0[None, :])

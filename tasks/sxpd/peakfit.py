@@ -244,7 +244,7 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
 
 
 #: groups are solved in buckets of similar size so that padding to the largest costs little
-BUCKETS = ((1, 1), (2, 2), (3, 4), (5, 1000))
+BUCKETS = ((1, 2), (3, 1000))
 
 
 def fit_groups(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGroups, position0: np.ndarray,
