@@ -23,7 +23,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from tasks.contract import Measurement, Reader, UnreadableFile
-from tasks.nexafs.scan import build_scans, numeric_block, text_of
+from tasks.nexafs.scan import build_scans, numeric_block, numeric_body, split_header, text_of
 
 KARA_MARKER = "# KARA"
 AUSYNC_MARKER = "## mda2ascii"
@@ -90,8 +90,7 @@ class BeamlineAsciiReader(Reader):
 
 
 def read_mapped(text: str, source: str, options: Mapping[str, Any]) -> list[Measurement]:
-    lines = text.splitlines()
-    head_lines = [ln for ln in lines if ln.startswith("#")]
+    head_lines, body = split_header(text)
     header, columns = parse_kara_header(head_lines)
     if not columns:
         raise UnreadableFile(f"{source}: no column-name line (the last '#' line before the data)")
@@ -99,7 +98,7 @@ def read_mapped(text: str, source: str, options: Mapping[str, Any]) -> list[Meas
     mapping.update(options.get("columns", {}) or {})
     header_keys = dict(KARA_HEADER)
     header_keys.update(options.get("header", {}) or {})
-    data = numeric_block(lines, source)
+    data = numeric_body(body, source)
     if data.shape[1] != len(columns):
         raise UnreadableFile(f"{source}: {len(columns)} column names but {data.shape[1]} numbers per row")
     by_name = {n.lower(): (i, unit) for i, (n, unit) in enumerate(columns)}

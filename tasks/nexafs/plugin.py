@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from schemas.nexafs import TABLES
-from tasks.contract import Measurement, ProcessContext, Technique
+from schemas.nexafs import ROLES, TABLES
+from tasks.contract import Measurement, ProcessContext, Technique, UnreadableFile
 from tasks.nexafs.absorption import self_absorption_ratio
 from tasks.nexafs.ascii_scan import BeamlineAsciiReader
 from tasks.nexafs.features import edge_features
@@ -25,16 +25,20 @@ POINT_COLUMNS = ("energy_raw_ev", "signal_raw", "i0_raw", "signal_dark_corrected
                  "mu_final", "mu_minus_step")
 
 
-def role_of(m: Measurement, params: dict[str, Any]) -> str:
-    """Header role wins; else the file-name conventions of the parameter set; else 'sample'."""
+def role_of(m: Measurement, params: dict[str, Any], has_sample: bool) -> str:
+    """Header role wins; else the file-name conventions of the parameter set; else 'sample' for a
+    file of a sample and 'reference' for one under references/ (no sample)."""
     declared = (m.meta.get("role") or "").strip().lower()
-    if declared:
-        return declared
-    name = (m.provenance.original_name if m.provenance else "").lower()
-    for role, patterns in params.get("roles", {}).get("file_name_patterns", {}).items():
-        if any(fnmatch.fnmatch(Path(name).name, p.lower()) for p in patterns):
-            return role
-    return "sample"
+    if not declared:
+        name = Path(m.provenance.original_name if m.provenance else "").name.lower()
+        for role, patterns in params.get("roles", {}).get("file_name_patterns", {}).items():
+            if any(fnmatch.fnmatch(name, p.lower()) for p in patterns):
+                declared = role
+                break
+    role = declared or ("sample" if has_sample else "reference")
+    if role not in ROLES:
+        raise UnreadableFile(f"the file declares role {role!r}; use one of {ROLES} in its 'Role:' header")
+    return role
 
 
 def _safe_query(ctx: ProcessContext, sql: str) -> pd.DataFrame | None:
@@ -111,10 +115,9 @@ def process(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFrame]:
     params = ctx.params.values
     edge = m.meta["edge"]
     edge_cfg = params["edges"].get(edge)
-    role = role_of(m, params)
+    role = role_of(m, params, ctx.sample is not None)
     flags = [f"dropped_{mode.lower()}: {why}" for mode, why in (m.meta.get("dropped_channels") or {}).items()]
     if edge_cfg is None:
-        from tasks.contract import UnreadableFile
         raise UnreadableFile(f"edge {edge} has no section under 'edges' in parameter set {ctx.params.id}")
     shift, source = calibration(m, role, ctx)
     if source == "none":

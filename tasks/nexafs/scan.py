@@ -165,18 +165,37 @@ def text_of(path: Path) -> str:
         return raw.decode("latin-1")
 
 
-def numeric_block(lines: list[str], source: str, min_columns: int = 2) -> np.ndarray:
-    """Rows of numbers (whitespace or tab separated) into a 2-D array, with a clear error."""
-    body = [ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
-    if not body:
+def split_header(text: str) -> tuple[list[str], str]:
+    """Leading ``#`` lines and the rest of the text (the data block), without splitting the data."""
+    lines, pos = [], 0
+    while pos < len(text) and text[pos] in "#\r\n":
+        end = text.find("\n", pos)
+        end = len(text) if end < 0 else end + 1
+        line = text[pos:end].rstrip("\r\n")
+        if line:
+            lines.append(line)
+        pos = end
+    return lines, text[pos:]
+
+
+def numeric_body(body: str, source: str, min_columns: int = 2) -> np.ndarray:
+    """The data block (numbers separated by whitespace, one row per line) as a 2-D array."""
+    first = body.lstrip("\r\n").split("\n", 1)[0]
+    ncol = len(first.split())
+    if not first.strip():
         raise UnreadableFile(f"{source}: the header is there but no data rows follow (empty or truncated scan)")
-    ncol = len(body[0].split())
     try:
-        flat = np.array(" ".join(body).split(), dtype=float)
+        flat = np.array(body.split(), dtype=float)
     except ValueError as exc:
         raise UnreadableFile(f"{source}: a data row holds text where a number belongs ({exc})") from None
     if ncol < min_columns or flat.size % ncol:
-        lengths = sorted({len(b.split()) for b in body})
+        lengths = sorted({len(b.split()) for b in body.splitlines() if b.strip()})
         raise UnreadableFile(f"{source}: data rows have differing numbers of columns {lengths}; "
                              f"the file is truncated or corrupted")
     return flat.reshape(-1, ncol)
+
+
+def numeric_block(lines: list[str], source: str, min_columns: int = 2) -> np.ndarray:
+    """Rows of numbers among ``lines`` (comment lines skipped) into a 2-D array."""
+    body = "\n".join(ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#"))
+    return numeric_body(body, source, min_columns)

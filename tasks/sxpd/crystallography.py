@@ -8,6 +8,7 @@ reflections are worth fitting and to draw demo patterns, not a Rietveld model.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -103,7 +104,21 @@ def _structure_factor_sq(hkl: np.ndarray, sites: list[tuple[str, tuple[float, fl
 
 
 def ncm_reflections(a: float, c: float, d_min: float, oxygen_z: float = 0.2414) -> Reflections:
-    """R-3m LiMO2 (M = Ni0.6Co0.2Mn0.2 on 3a, Li on 3b, O on 6c)."""
+    """R-3m LiMO2 (M = Ni0.6Co0.2Mn0.2 on 3a, Li on 3b, O on 6c) at lattice (a, c).
+
+    The reflection list and |F|² are computed once per (rounded) cell and d_min and cached; only
+    the spacings are recomputed for the requested lattice, so a pattern pays microseconds.
+    """
+    base = _ncm_cached(round(a, 2), round(c, 1), round(d_min * 0.98, 3), oxygen_z)
+    d = d_hexagonal(base.h, base.k, base.l, a, c)
+    keep = d >= d_min
+    order = np.argsort(-d[keep])
+    return Reflections("NCM", base.h[keep][order], base.k[keep][order], base.l[keep][order], d[keep][order],
+                       base.intensity[keep][order])
+
+
+@lru_cache(maxsize=64)
+def _ncm_cached(a: float, c: float, d_min: float, oxygen_z: float) -> Reflections:
     n = int(np.ceil(c / d_min)) + 1
     nh = int(np.ceil(a / d_min)) + 1
     r, rl = np.arange(-nh, nh + 1), np.arange(-n, n + 1)

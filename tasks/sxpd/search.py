@@ -11,17 +11,26 @@ import numpy as np
 from scipy import ndimage
 
 
-def background(two_theta: np.ndarray, intensity: np.ndarray, window_deg: float) -> np.ndarray:
-    """Smooth lower envelope: a rolling minimum over ``window_deg`` followed by a rolling mean."""
-    step = float(np.median(np.diff(two_theta)))
-    n = max(3, int(window_deg / step) | 1)
-    low = ndimage.minimum_filter1d(intensity, n, mode="nearest")
-    return ndimage.uniform_filter1d(low, n, mode="nearest")
+def background(two_theta: np.ndarray, intensity: np.ndarray, window_deg: float, block: int = 8) -> np.ndarray:
+    """Smooth lower envelope: a rolling minimum over ``window_deg`` followed by a rolling mean.
+
+    Computed on minima of ``block`` adjacent points (the envelope varies over hundreds of points)
+    and interpolated back, which makes it ~``block`` times cheaper.
+    """
+    step = (two_theta[-1] - two_theta[0]) / max(len(two_theta) - 1, 1)
+    usable = len(intensity) - len(intensity) % block
+    if usable < 4 * block:
+        block, usable = 1, len(intensity)
+    coarse = intensity[:usable].reshape(-1, block).min(axis=1)
+    n = max(3, int(window_deg / (step * block)) | 1)
+    low = ndimage.uniform_filter1d(ndimage.minimum_filter1d(coarse, n, mode="nearest"), n, mode="nearest")
+    centres = two_theta[:usable].reshape(-1, block).mean(axis=1)
+    return np.interp(two_theta, centres, low)
 
 
 def excess(two_theta: np.ndarray, intensity: np.ndarray, window_deg: float, smooth_deg: float) -> np.ndarray:
     """Intensity above background, lightly smoothed so that a slightly wrong position still scores."""
-    step = float(np.median(np.diff(two_theta)))
+    step = (two_theta[-1] - two_theta[0]) / max(len(two_theta) - 1, 1)
     above = np.clip(intensity - background(two_theta, intensity, window_deg), 0.0, None)
     return ndimage.uniform_filter1d(above, max(1, int(smooth_deg / step)), mode="nearest")
 

@@ -49,7 +49,7 @@ def _measurement(tmp_path, name, hours_at_1ma):
 
 def test_process_and_finalize(tmp_path):
     frames = {}
-    for cell, sample, hours in (("c1", "S1", 0.5), ("c2", "S2", 0.9)):
+    for cell, sample, hours in (("c1", "S1", 0.5), ("c2", "S2", 1.0)):
         m = _measurement(tmp_path, f"{cell}.csv", hours)
         ctx = ProcessContext(campaign=CAMPAIGN, sample=CAMPAIGN.sample(sample), params=PARAMS, options={},
                              query=lambda sql: pd.DataFrame())
@@ -67,8 +67,8 @@ def test_process_and_finalize(tmp_path):
     soc = fin["sample_soc"].set_index("sample_id")
     assert soc.loc["S1", "soc_measured_pct"] == pytest.approx(50.0)
     assert not soc.loc["S1", "soc_mismatch"]
-    assert soc.loc["S2", "soc_measured_pct"] == pytest.approx(90.0)
-    assert soc.loc["S2", "soc_mismatch"]  # 90 measured vs 80 nominal, tolerance 2
+    assert soc.loc["S2", "soc_measured_pct"] == pytest.approx(100.0)
+    assert soc.loc["S2", "soc_mismatch"]  # 100 measured vs 80 nominal, tolerance 2
     conform(SPECS["sample_soc"], _stamp(fin["sample_soc"], None, "x"))
 
 

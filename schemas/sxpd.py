@@ -1,0 +1,156 @@
+"""Table contracts of the SXPD technique (operando powder diffraction, Diamond I11).
+
+Design: ``sxpd_patterns`` holds what one pattern says on its own (lattice, strain, fit quality,
+calibration link); ``sxpd_alignment`` (written by finalize, after the cycler records are in) holds
+the pattern's place on the cell's cycle (voltage, charge, SOC, branch). The view
+``sxpd_patterns_soc`` joins the two, so re-aligning with a new clock offset rewrites one small
+table and never refits a pattern.
+"""
+from __future__ import annotations
+
+from schemas.core import Column, TableSpec
+
+_POS = (("ge", 0),)
+_FLAGS = "semicolon-separated quality flags; empty when none"
+
+SXPD_CALIBRATIONS = TableSpec(
+    name="sxpd_calibrations",
+    grain="one standard pattern (Si) of a beamtime: wavelength, zero offset, instrument widths",
+    key=("measurement_id",),
+    columns=(
+        Column("calibration_id", "string", description="= measurement_id of the standard pattern", nullable=False),
+        Column("beamtime", "string", description="experiment/visit id from the file or the campaign settings"),
+        Column("measured_at", "timestamp", description="start of the standard's scan (UTC)"),
+        Column("scan_number", "int64", unit="1", description="beamline scan number"),
+        Column("standard", "string", description="calibration standard, e.g. Si", nullable=False),
+        Column("standard_a_angstrom", "float64", "angstrom", "lattice parameter held fixed", nullable=False),
+        Column("wavelength_angstrom", "float64", "angstrom", "fitted wavelength", nullable=False, checks=(("gt", 0),)),
+        Column("wavelength_sigma_angstrom", "float64", "angstrom", "1σ of the wavelength", checks=_POS),
+        Column("zero_offset_deg", "float64", "deg", "2θ zero offset: 2θ_obs = 2θ_Bragg + offset"),
+        Column("zero_offset_sigma_deg", "float64", "deg", "1σ of the zero offset", checks=_POS),
+        Column("caglioti_u_deg2", "float64", "deg^2", "instrument FWHM² = U tan²θ + V tanθ + W"),
+        Column("caglioti_v_deg2", "float64", "deg^2", "Caglioti V"),
+        Column("caglioti_w_deg2", "float64", "deg^2", "Caglioti W"),
+        Column("rms_residual_deg", "float64", "deg", "RMS of observed − calculated standard positions", checks=_POS),
+        Column("max_residual_deg", "float64", "deg", "largest |residual| among the used reflections", checks=_POS),
+        Column("n_reflections", "int64", "1", "standard reflections used in the fit", checks=(("ge", 4),)),
+        Column("n_rejected", "int64", "1", "fitted reflections rejected as outliers", checks=_POS),
+        Column("asymmetry_below_deg", "float64", "deg", "split pseudo-Voigt refined below this 2θ"),
+    ),
+)
+
+SXPD_PATTERNS = TableSpec(
+    name="sxpd_patterns",
+    grain="one diffraction pattern of a sample: lattice, strain, fit quality",
+    key=("measurement_id",),
+    columns=(
+        Column("scan_number", "int64", "1", "beamline scan number"),
+        Column("measured_at", "timestamp", description="middle of the exposure when known, else its start (UTC)"),
+        Column("source_format", "string", description="xye | nexus-gda-xye | nexus-dawn | nexus-nxdata"),
+        Column("n_points", "int64", "1", "points in the pattern", checks=_POS),
+        Column("two_theta_max_deg", "float64", "deg", "highest 2θ of the pattern"),
+        Column("calibration_id", "string", description="sxpd_calibrations row used (null when configured)"),
+        Column("wavelength_source", "string", description="calibration | configured | file",
+               checks=(("isin", ["calibration", "configured", "file"]),), nullable=False),
+        Column("wavelength_angstrom", "float64", "angstrom", "wavelength used", nullable=False, checks=(("gt", 0),)),
+        Column("zero_offset_deg", "float64", "deg", "calibration zero offset applied"),
+        Column("a_angstrom", "float64", "angstrom", "R-3m a (= b)", checks=(("between", (2.5, 3.2)),)),
+        Column("a_sigma_angstrom", "float64", "angstrom", "1σ of a", checks=_POS),
+        Column("c_angstrom", "float64", "angstrom", "R-3m c", checks=(("between", (13.0, 15.5)),)),
+        Column("c_sigma_angstrom", "float64", "angstrom", "1σ of c", checks=_POS),
+        Column("volume_a3", "float64", "angstrom^3", "hexagonal cell volume √3/2·a²·c", checks=_POS),
+        Column("volume_sigma_a3", "float64", "angstrom^3", "1σ of the volume", checks=_POS),
+        Column("c_over_a", "float64", "1", "c/a"),
+        Column("zero_shift_deg", "float64", "deg", "per-pattern zero shift on top of the calibration"),
+        Column("zero_shift_sigma_deg", "float64", "deg", "1σ of the zero shift", checks=_POS),
+        Column("lattice_chi2_red", "float64", "1", "reduced χ² of the position fit", checks=_POS),
+        Column("lattice_rms_residual_deg", "float64", "deg", "RMS position residual of the used reflections", checks=_POS),
+        Column("n_reflections_fitted", "int64", "1", "NCM reflections fitted", checks=_POS),
+        Column("n_reflections_used", "int64", "1", "NCM reflections used for a and c", checks=_POS),
+        Column("fit_converged_fraction", "float64", "1", "share of fitted reflections whose window converged",
+               checks=(("between", (0, 1)),)),
+        Column("median_group_chi2_red", "float64", "1", "median reduced χ² of the peak windows", checks=_POS),
+        Column("microstrain_pct", "float64", "%", "Williamson–Hall microstrain ε, all NCM reflections"),
+        Column("microstrain_sigma_pct", "float64", "%", "1σ", checks=_POS),
+        Column("microstrain_00l_pct", "float64", "%", "W–H microstrain of the 00l family (along c); null if underdetermined"),
+        Column("microstrain_00l_sigma_pct", "float64", "%", "1σ", checks=_POS),
+        Column("microstrain_hk0_pct", "float64", "%", "W–H microstrain of the hk0 family (in plane); null if underdetermined"),
+        Column("microstrain_hk0_sigma_pct", "float64", "%", "1σ", checks=_POS),
+        Column("size_nm", "float64", "nm", "W–H coherent domain size (K = scherrer_k); null if unresolved"),
+        Column("n_reflections_00l", "int64", "1", "usable 00l reflections", checks=_POS),
+        Column("n_reflections_hk0", "int64", "1", "usable hk0 reflections", checks=_POS),
+        Column("quality_flags", "string", description=_FLAGS, nullable=False),
+    ),
+)
+
+SXPD_PEAKS = TableSpec(
+    name="sxpd_peaks",
+    grain="one reflection of one pattern (NCM, Al, Li; Si for standards)",
+    key=("measurement_id", "phase", "h", "k", "l"),
+    columns=(
+        Column("phase", "string", description="NCM | Al | Li | Si", nullable=False,
+               checks=(("isin", ["NCM", "Al", "Li", "Si"]),)),
+        Column("h", "int64", "1", "Miller index h (hexagonal setting for NCM)", nullable=False),
+        Column("k", "int64", "1", "Miller index k", nullable=False),
+        Column("l", "int64", "1", "Miller index l", nullable=False),
+        Column("hkl", "string", description="label, e.g. 003, 104, '1 0 10'", nullable=False),
+        Column("predicted_deg", "float64", "deg", "starting position (from the searched lattice / phase lattice)"),
+        Column("position_deg", "float64", "deg", "fitted peak mode, as measured (calibration zero not removed)"),
+        Column("position_sigma_deg", "float64", "deg", "1σ", checks=_POS),
+        Column("fwhm_deg", "float64", "deg", "fitted FWHM", checks=_POS),
+        Column("fwhm_sigma_deg", "float64", "deg", "1σ", checks=_POS),
+        Column("area_counts_deg", "float64", "counts*deg", "integrated intensity", checks=_POS),
+        Column("area_sigma_counts_deg", "float64", "counts*deg", "1σ", checks=_POS),
+        Column("eta", "float64", "1", "Lorentz fraction of the pseudo-Voigt (shared in its window)"),
+        Column("asymmetry", "float64", "1", "split pseudo-Voigt asymmetry α (0 = symmetric)"),
+        Column("instrument_fwhm_deg", "float64", "deg", "Caglioti instrument width at this angle", checks=_POS),
+        Column("window_id", "int64", "1", "index of the fit window the reflection shared"),
+        Column("window_chi2_red", "float64", "1", "reduced χ² of that window", checks=_POS),
+        Column("fitted", "bool", description="the reflection was fitted (its window was not too crowded)", nullable=False),
+        Column("resolved", "bool", description="no other reflection of its window within min_separation_fwhm widths"),
+        Column("used", "bool", description="used for the lattice (NCM) or the calibration (Si)", nullable=False),
+        Column("residual_deg", "float64", "deg", "observed − calculated position in the lattice/calibration fit"),
+    ),
+)
+
+SXPD_REFINEMENTS = TableSpec(
+    name="sxpd_refinements",
+    grain="one row of an external refinement table (FullProf, GSAS-II, TOPAS): a pattern's lattice",
+    key=("measurement_id", "row_index"),
+    columns=(
+        Column("row_index", "int64", "1", "row in the CSV (0-based)", nullable=False),
+        Column("pattern", "string", description="pattern name as written in the table", nullable=False),
+        Column("scan_number", "int64", "1", "scan number parsed from the pattern name, when present"),
+        Column("program", "string", description="refinement program named in the table or its header"),
+        Column("a_angstrom", "float64", "angstrom", "refined a", nullable=False),
+        Column("a_sigma_angstrom", "float64", "angstrom", "esd of a", checks=_POS),
+        Column("c_angstrom", "float64", "angstrom", "refined c", nullable=False),
+        Column("c_sigma_angstrom", "float64", "angstrom", "esd of c", checks=_POS),
+        Column("volume_a3", "float64", "angstrom^3", "cell volume (given, or √3/2·a²·c)", checks=_POS),
+        Column("microstrain_pct", "float64", "%", "microstrain as refined"),
+        Column("rwp_pct", "float64", "%", "weighted profile R factor", checks=_POS),
+        Column("gof", "float64", "1", "goodness of fit (χ)", checks=_POS),
+    ),
+)
+
+SXPD_ALIGNMENT = TableSpec(
+    name="sxpd_alignment",
+    grain="one pattern placed on its cell's cycler record (written by finalize)",
+    key=("measurement_id",),
+    columns=(
+        Column("cell_id", "string", description="cell of the sample (campaign config)"),
+        Column("measured_at", "timestamp", description="pattern time (beamline clock, UTC)"),
+        Column("elapsed_s", "float64", "s", "seconds since the first pattern of the sample"),
+        Column("cycler_time_s", "float64", "s", "the cycler's time_s at the pattern (clock offset applied)"),
+        Column("voltage_v", "float64", "V", "cell voltage at the pattern (interpolated)"),
+        Column("current_a", "float64", "A", "cell current at the pattern (charge positive)"),
+        Column("charge_ah", "float64", "A*h", "charge passed (cycler's counting)"),
+        Column("soc_pct", "float64", "%", "SOC from the cycler record", checks=(("between", (-20, 130)),)),
+        Column("branch", "string", description="charge | discharge | rest; null when not aligned",
+               checks=(("isin", ["charge", "discharge", "rest"]),)),
+        Column("clock_offset_s", "float64", "s", "beamline clock − cycler clock used"),
+        Column("alignment_flag", "string", description=_FLAGS, nullable=False),
+    ),
+)
+
+TABLES = [SXPD_CALIBRATIONS, SXPD_PATTERNS, SXPD_PEAKS, SXPD_REFINEMENTS, SXPD_ALIGNMENT]

@@ -1,0 +1,251 @@
+"""soc_profile: every feature of every technique summarised per sample, with intervals and lineage.
+
+Built incrementally: rows of a sample are recomputed only when the data files of that sample
+changed (per-sample fingerprints in ``mart_state``); operando/GITT rows (own SOC per row) and the
+interpolated rows are recomputed when their inputs changed.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from schemas.marts import MART_STATE, SOC_PROFILE, SOC_PROFILE_LINEAGE
+from warehouse.marts.features import FeatureDecl
+from warehouse.marts.stats import bootstrap_mean_ci, interpolate_soc
+from warehouse.store import Manifest, Warehouse, _safe
+
+MART = "soc_profile"
+
+
+def profile_key(sample_id: str, technique: str, mode: str | None, feature: str, interpolated: bool,
+                soc_pct: float | None = None, branch: str | None = None) -> str:
+    text = f"{sample_id}|{technique}|{mode or ''}|{feature}|{int(interpolated)}|{soc_pct}|{branch}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def sample_fingerprint(manifest: Manifest, tables: set[str], sample_id: str, extra: str) -> str:
+    marker = f"/sample_id={_safe(sample_id)}/"
+    paths = sorted(e.path for t in tables for e in manifest.tables.get(t, []) if marker in "/" + e.path)
+    return hashlib.sha256(("|".join(paths) + extra).encode()).hexdigest()
+
+
+def tables_fingerprint(manifest: Manifest, tables: set[str], extra: str) -> str:
+    paths = sorted(e.path for t in tables for e in manifest.tables.get(t, []))
+    return hashlib.sha256(("|".join(paths) + extra).encode()).hexdigest()
+
+
+def samples_frame(wh: Warehouse) -> pd.DataFrame:
+    try:
+        return wh.query("select sample_id, series, branch, soc_nominal_pct, soc_measured_pct, soc_pct from samples")
+    except Exception:  # no echem technique installed: the nominal labels are all there is
+        df = wh.query("select sample_id, series, branch, soc_nominal_pct from sample_config")
+        df["soc_measured_pct"] = np.nan
+        df["soc_pct"] = df["soc_nominal_pct"]
+        return df
+
+
+def summarise(rows: pd.DataFrame, n_boot: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Group long-form feature rows by (sample, technique, mode, feature[, soc bin, branch])."""
+    rng = np.random.default_rng(seed)
+    keys = ["sample_id", "technique", "mode", "feature", "unit", "observation", "soc_bin", "branch_bin"]
+    out, lineage = [], []
+    rows = rows.copy()
+    for c in ("soc_bin", "branch_bin"):
+        if c not in rows:
+            rows[c] = None
+    rows[["mode", "soc_bin", "branch_bin"]] = rows[["mode", "soc_bin", "branch_bin"]].astype(object)
+    rows = rows.where(rows.notna(), None)
+    for key, g in rows.groupby(keys, dropna=False, sort=True):
+        k = dict(zip(keys, key))
+        v = g["value"].to_numpy(float)
+        lo, hi = bootstrap_mean_ci(v, n_boot, rng)
+        pk = profile_key(k["sample_id"], k["technique"], k["mode"], k["feature"], False, k["soc_bin"], k["branch_bin"])
+        out.append({**k, "profile_key": pk, "mean": float(np.mean(v)),
+                    "std": float(np.std(v, ddof=1)) if v.size > 1 else np.nan, "n": int(v.size),
+                    "ci_low": lo, "ci_high": hi, "interpolated": False, "source_samples": k["sample_id"]})
+        for sha, n in g.groupby("raw_sha256", dropna=True).size().items():
+            lineage.append({"profile_key": pk, "raw_sha256": sha, "n_observations": int(n)})
+    return pd.DataFrame(out), pd.DataFrame(lineage)
+
+
+def _attach_samples(prof: pd.DataFrame, samples: pd.DataFrame, campaign: str) -> pd.DataFrame:
+    if prof.empty:
+        return prof
+    prof = prof.merge(samples, on="sample_id", how="left", suffixes=("", "_sample"))
+    binned = prof["soc_bin"].notna()
+    prof.loc[binned, "soc_pct"] = prof.loc[binned, "soc_bin"].astype(float)
+    prof.loc[binned, "branch"] = prof.loc[binned, "branch_bin"]
+    prof["campaign"] = campaign
+    return prof
+
+
+def _finish(prof: pd.DataFrame, params_id: str, run_id: str | None, now) -> pd.DataFrame:
+    prof = prof.copy()
+    prof["params_id"], prof["flow_run_id"], prof["processed_at"] = params_id, run_id, now
+    for c in SOC_PROFILE.column_names:
+        if c not in prof:
+            prof[c] = None
+    return prof[SOC_PROFILE.column_names]
+
+
+def _lineage(lin: pd.DataFrame, params_id: str, run_id: str | None, now) -> pd.DataFrame:
+    lin = lin.copy()
+    lin["params_id"], lin["flow_run_id"], lin["processed_at"] = params_id, run_id, now
+    return lin[SOC_PROFILE_LINEAGE.column_names] if len(lin) else lin
+
+
+def bin_continuous(rows: pd.DataFrame, width: float) -> pd.DataFrame:
+    """Operando/GITT rows carry their own SOC: bin it (centres at multiples of ``width``) per branch."""
+    rows = rows.copy()
+    rows["soc_bin"] = np.round(rows["row_soc_pct"].to_numpy(float) / width) * width
+    rows["branch_bin"] = rows["row_branch"].fillna("charge")
+    return rows[np.isfinite(rows["soc_bin"].to_numpy(float))]
+
+
+def interpolate_rows(profile: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:
+    """Values of a feature at the SOC points of samples that lack it, flagged as interpolated.
+
+    Within a series, a feature measured at >= 2 SOC points of a branch is interpolated to the other
+    samples of that series and branch (e.g. NEXAFS at 27/55/83 % to ESM at 50 %). Operando and GITT
+    features (binned per branch) are interpolated to the samples of every other series.
+    Never extrapolated.
+    """
+    direct = profile[~profile["interpolated"].astype(bool)]
+    out = []
+    targets = samples[samples["branch"].isin(["charge", "discharge"]) & samples["soc_pct"].notna()]
+    for (tech, mode, feature), g in direct.groupby(["technique", "mode", "feature"], dropna=False, sort=True):
+        have = set(g["sample_id"])
+        continuous = g["soc_bin_src"].notna().any() if "soc_bin_src" in g else False
+        for _, t in targets.iterrows():
+            if t.sample_id in have:
+                continue
+            if continuous:
+                src = g[g["soc_bin_src"].notna()]
+            else:
+                src = g[(g["series"] == t.series) & g["soc_bin_src"].isna()] if "soc_bin_src" in g else g[g["series"] == t.series]
+                src = src[src["branch"] != "pristine"]
+            if src.empty:
+                continue
+            same = src[src["branch"] == t.branch]
+            # a fully discharged (0 %) or fully charged point belongs to both branches
+            ends = src[(src["soc_pct"] <= 1) | (src["soc_pct"] >= 99)]
+            use = pd.concat([same, ends]).drop_duplicates("profile_key")
+            if use["soc_pct"].nunique() < 2:
+                use = src
+            if use["soc_pct"].nunique() < 2:
+                continue
+            val = interpolate_soc(use["soc_pct"].to_numpy(), use["mean"].to_numpy(), np.array([t.soc_pct]))[0]
+            if not np.isfinite(val):
+                continue
+            unit = g["unit"].iloc[0]
+            out.append({"sample_id": t.sample_id, "technique": tech, "mode": mode, "feature": feature, "unit": unit,
+                        "observation": g["observation"].iloc[0], "mean": float(val), "std": np.nan,
+                        "n": int(use["n"].sum()), "ci_low": np.nan, "ci_high": np.nan, "interpolated": True,
+                        "source_samples": ",".join(sorted(set(use["sample_id"]))),
+                        "series": t.series, "branch": t.branch, "soc_nominal_pct": t.soc_nominal_pct,
+                        "soc_measured_pct": t.soc_measured_pct, "soc_pct": t.soc_pct,
+                        "profile_key": profile_key(t.sample_id, tech, mode, feature, True),
+                        "_sources": list(use["profile_key"])})
+    return pd.DataFrame(out)
+
+
+def build(campaign, wh: Warehouse, run_id: str | None, decls: list[FeatureDecl], params: dict[str, Any],
+          params_id: str, force: bool = False) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    manifest = wh.manifest()
+    state = wh.query(f"select scope, fingerprint from mart_state where mart = '{MART}'")
+    known = dict(zip(state.scope, state.fingerprint))
+    samples = samples_frame(wh)
+    n_boot, seed = int(params["bootstrap"]["n_resamples"]), int(params["bootstrap"]["seed"])
+    now = pd.Timestamp.now(tz="UTC")
+    per_sample = [d for d in decls if d.soc == "sample"]
+    continuous = [d for d in decls if d.soc == "row"]
+    sample_tables = {d.table for d in per_sample} | {"sample_soc", "sample_config"}
+    extra = params_id
+    tx = wh.transaction(run_id)
+    states, rebuilt = [], []
+    con = wh.connect(manifest)
+    try:
+        for sid in samples["sample_id"]:
+            fp = sample_fingerprint(manifest, sample_tables, sid, extra + str(samples[samples.sample_id == sid].values.tolist()))
+            if not force and known.get(sid) == fp:
+                continue
+            ts = time.perf_counter()
+            frames = []
+            for d in per_sample:
+                try:
+                    frames.append(con.execute(d.sql([sid])).df())
+                except Exception as exc:
+                    if "does not exist" in str(exc):  # technique not installed
+                        continue
+                    raise
+            rows = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else pd.DataFrame()
+            unit = f"mart:{MART}:{sid}"
+            tx.replace_unit(unit)
+            if len(rows):
+                prof, lin = summarise(rows, n_boot, seed)
+                prof = _attach_samples(prof, samples, campaign.name)
+                tx.put(SOC_PROFILE, _finish(prof, params_id, run_id, now), unit)
+                tx.put(SOC_PROFILE_LINEAGE, _lineage(lin, params_id, run_id, now), unit)
+            states.append({"mart": MART, "scope": sid, "fingerprint": fp, "built_at": now,
+                           "seconds": time.perf_counter() - ts})
+            rebuilt.append(sid)
+        cont_tables = {d.table for d in continuous}
+        fp = tables_fingerprint(manifest, cont_tables | {"sample_soc"}, extra)
+        if continuous and (force or known.get("continuous") != fp):
+            ts = time.perf_counter()
+            frames = []
+            for d in continuous:
+                try:
+                    frames.append(con.execute(d.sql()).df())
+                except Exception as exc:
+                    if "does not exist" in str(exc):
+                        continue
+                    raise
+            rows = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else pd.DataFrame()
+            unit = f"mart:{MART}:continuous"
+            tx.replace_unit(unit)
+            if len(rows):
+                rows = bin_continuous(rows, float(params["interpolation"]["continuous_bin_pct"]))
+                prof, lin = summarise(rows, n_boot, seed)
+                prof = _attach_samples(prof, samples, campaign.name)
+                tx.put(SOC_PROFILE, _finish(prof, params_id, run_id, now), unit)
+                tx.put(SOC_PROFILE_LINEAGE, _lineage(lin, params_id, run_id, now), unit)
+            states.append({"mart": MART, "scope": "continuous", "fingerprint": fp, "built_at": now,
+                           "seconds": time.perf_counter() - ts})
+            rebuilt.append("continuous")
+    finally:
+        con.close()
+    if not rebuilt:
+        return {"rebuilt": [], "seconds": round(time.perf_counter() - t0, 3)}
+    tx.upsert(MART_STATE, pd.DataFrame(states), keep="new")
+    tx.commit()
+    _rebuild_interpolated(campaign, wh, run_id, params_id, samples, now)
+    return {"rebuilt": rebuilt, "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def _rebuild_interpolated(campaign, wh: Warehouse, run_id, params_id, samples, now) -> None:
+    prof = wh.query(f"select * from soc_profile where params_id = '{params_id}' and not interpolated")
+    if prof.empty:
+        return
+    # binned operando/GITT rows: their sample's series differs from the targets'
+    cont = prof["sample_id"].isin(samples.loc[samples["series"].isin(["operando", "gitt"]), "sample_id"])
+    prof["soc_bin_src"] = np.where(cont, prof["soc_pct"], np.nan)
+    interp = interpolate_rows(prof, samples)
+    tx = wh.transaction(run_id)
+    unit = f"mart:{MART}:interpolated"
+    tx.replace_unit(unit)
+    if len(interp):
+        interp["campaign"] = campaign.name
+        lin = wh.query(f"select profile_key, raw_sha256, n_observations from soc_profile_lineage "
+                       f"where params_id = '{params_id}'")
+        src = interp[["profile_key", "_sources"]].explode("_sources").rename(columns={"_sources": "source_key"})
+        lin = src.merge(lin, left_on="source_key", right_on="profile_key", suffixes=("", "_src"))
+        lin = lin.groupby(["profile_key", "raw_sha256"], as_index=False)["n_observations"].sum()
+        tx.put(SOC_PROFILE, _finish(interp.drop(columns="_sources"), params_id, run_id, now), unit)
+        tx.put(SOC_PROFILE_LINEAGE, _lineage(lin, params_id, run_id, now), unit)
+    tx.commit()
