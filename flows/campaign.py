@@ -4,6 +4,7 @@ from __future__ import annotations
 from prefect import flow
 from prefect.artifacts import create_table_artifact
 
+from flows import _ops
 from flows._runtime import current_run_id, guarded_warehouse
 from flows.intake import intake_flow
 from flows.marts import marts_flow
@@ -12,11 +13,12 @@ from socscope import pipeline
 from socscope.config import load_campaign
 
 
-@flow(name="campaign", log_prints=True)
+@flow(name="campaign", log_prints=True, timeout_seconds=12 * 3600)
 def campaign_flow(config: str, techniques: list[str] | None = None, build_marts: bool = True) -> dict:
     campaign = load_campaign(config)
     wh = guarded_warehouse(campaign)
     started = pipeline.now_utc()
+    before = wh.manifest()
     pipeline.register_campaign(campaign, wh, current_run_id())
     shares = [s.name for s in campaign.shares if not techniques or s.technique in techniques]
     intake = intake_flow(config, shares)
@@ -26,5 +28,8 @@ def campaign_flow(config: str, techniques: list[str] | None = None, build_marts:
     create_table_artifact(summary["tables"], key="warehouse-rows", description="rows per warehouse table")
     if summary["quarantine"]:
         create_table_artifact(summary["quarantine"], key="quarantine", description="quarantined files and reasons")
+    run_id = current_run_id()
+    _ops.publish_run_report(_ops.run_report(wh, run_id, before, list(zip(shares, intake)), _ops.run_family(run_id)),
+                            "campaign")
     pipeline.log_run(campaign, wh, current_run_id(), "campaign", started)
     return {"intake": intake, "process": processed, "marts": marts, **summary}

@@ -9,14 +9,16 @@ from socscope import pipeline
 from socscope.config import load_campaign
 
 
-@task(retries=3, retry_delay_seconds=[5, 30, 120], cache_policy=NO_CACHE, task_run_name="intake-{share}")
+# Share I/O (SMB/SFTP mounts, object stores) fails transiently: retry with growing delays and jitter.
+@task(retries=3, retry_delay_seconds=[5, 30, 120], retry_jitter_factor=0.5, cache_policy=NO_CACHE,
+      task_run_name="intake-{share}", timeout_seconds=3600)
 def intake_share(config: str, share: str) -> dict:
     campaign = load_campaign(config)
     summary = pipeline.intake(campaign, guarded_warehouse(campaign), current_run_id(), shares=[share])
     return summary.__dict__
 
 
-@flow(name="intake", log_prints=True)
+@flow(name="intake", log_prints=True, timeout_seconds=4 * 3600)
 def intake_flow(config: str, shares: list[str] | None = None) -> list[dict]:
     campaign = load_campaign(config)
     names = [s.name for s in campaign.shares if not shares or s.name in shares]

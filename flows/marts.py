@@ -14,4 +14,11 @@ def marts_flow(config: str, force: bool = False) -> dict:
     built = marts.build_marts(campaign, guarded_warehouse(campaign), current_run_id(), force=force)
     for name, info in built.items():
         print(f"mart {name}: {info}")
+    if built.get("report"):
+        from pathlib import Path
+
+        from prefect.artifacts import create_markdown_artifact
+
+        md = Path(built["report"]).with_suffix(".md").read_text(encoding="utf-8")
+        create_markdown_artifact(md, key="findings-report", description="findings of SCIENCE.md checked on the warehouse")
     return built

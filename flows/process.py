@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from prefect import flow, task, unmapped
-from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.context import TaskRunContext
 
+from flows._ops import ProgressReporter
 from flows._runtime import current_run_id, guarded_warehouse, task_runner
 from socscope import pipeline
 from socscope.config import Campaign, load_campaign
@@ -20,15 +20,42 @@ def file_cache_key(context: TaskRunContext, parameters: dict) -> str:
             f"{pipeline.code_version(item.technique)}:{parameters['wh_url']}")
 
 
-@task(cache_key_fn=file_cache_key, persist_result=True, task_run_name="{item.technique}-{item.original_name}")
+@task(cache_key_fn=file_cache_key, persist_result=True, task_run_name="{item.technique}-{item.original_name}",
+      timeout_seconds=1800)
 def process_file_task(item: pipeline.WorkItem, campaign: Campaign, wh_url: str, flow_run_id: str) -> pipeline.FileResult:
     return pipeline.process_file(item, campaign, wh_url, flow_run_id)
 
 
-@task(cache_policy=NO_CACHE)
+@task(cache_policy=NO_CACHE, timeout_seconds=3600)
 def finalize_task(config: str, technique_name: str, flow_run_id: str) -> int:
     campaign = load_campaign(config)
     return pipeline.finalize_technique(campaign, guarded_warehouse(campaign), technique_name, flow_run_id)
+
+
+def process_items(campaign: Campaign, wh, name: str, todo: list[pipeline.WorkItem], run_id: str, chunk: int,
+                  summary: pipeline.ProcessSummary, refresh: bool = False) -> None:
+    """Process work items of one technique (references first), committing every ``chunk`` files.
+
+    Each chunk is its own commit: a run killed half-way keeps the chunks it committed, and the next
+    run picks up the rest. ``refresh`` recomputes even when the task cache holds a result.
+    """
+    artifact = ProgressReporter(f"{name}: {len(todo)} files") if todo else None
+    runner = process_file_task.with_options(refresh_cache=True) if refresh else process_file_task
+    done = 0
+    for phase in ([w for w in todo if w.sample_id is None], [w for w in todo if w.sample_id is not None]):
+        for i in range(0, len(phase), chunk):
+            part = phase[i:i + chunk]
+            results = runner.map(part, campaign=unmapped(campaign), wh_url=unmapped(wh.url),
+                                 flow_run_id=unmapped(run_id)).result()
+            pipeline.commit_results(wh, results, run_id)
+            for r in results:
+                summary.processed += 1
+                summary.rows += r.event["rows_written"]
+                if r.event["status"] != "ok":
+                    summary.quarantined.append(f"{r.event['original_name']}: {r.event['reason']}")
+            done += len(part)
+            if artifact:
+                artifact(f"process {name}", done, len(todo))
 
 
 def _process(config: str, techniques: list[str] | None, chunk: int) -> dict:
@@ -37,23 +64,7 @@ def _process(config: str, techniques: list[str] | None, chunk: int) -> dict:
     run_id = current_run_id()
     summary = pipeline.ProcessSummary()
     for name in ordered_techniques(techniques):
-        todo = pipeline.pending_work(campaign, wh, name)
-        artifact = create_progress_artifact(0.0, description=f"{name}: {len(todo)} files") if todo else None
-        done = 0
-        for phase in ([w for w in todo if w.sample_id is None], [w for w in todo if w.sample_id is not None]):
-            for i in range(0, len(phase), chunk):
-                part = phase[i:i + chunk]
-                results = process_file_task.map(part, campaign=unmapped(campaign), wh_url=unmapped(wh.url),
-                                                flow_run_id=unmapped(run_id)).result()
-                pipeline.commit_results(wh, results, run_id)
-                for r in results:
-                    summary.processed += 1
-                    summary.rows += r.event["rows_written"]
-                    if r.event["status"] != "ok":
-                        summary.quarantined.append(f"{r.event['original_name']}: {r.event['reason']}")
-                done += len(part)
-                if artifact:
-                    update_progress_artifact(artifact, 100.0 * done / len(todo))
+        process_items(campaign, wh, name, pipeline.pending_work(campaign, wh, name), run_id, chunk, summary)
         summary.finalize_rows[name] = finalize_task(config, name, run_id)
     return summary.__dict__
 

@@ -99,6 +99,7 @@ class IntakeSummary:
     pending: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     unmapped: list[str] = field(default_factory=list)
+    unreachable: list[str] = field(default_factory=list)
 
 
 def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, shares: list[str] | None = None,
@@ -115,7 +116,11 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
     for share in campaign.shares:
         if shares and share.name not in shares:
             continue
-        complete, pending, refused = I.list_share(share, campaign)
+        try:
+            complete, pending, refused = I.list_share(share, campaign)
+        except FileNotFoundError as exc:  # one unreachable share must not stop the others
+            summary.unreachable.append(str(exc))
+            continue
         summary.pending += [f"{share.name}:{c.rel_path}" for c in pending]
         for r in refused:
             summary.refused.append(f"{share.name}:{r.rel_path}: {r.reason}")
@@ -217,6 +222,7 @@ def pending_work(campaign: Campaign, wh: Warehouse, technique_name: str) -> list
           and r.raw_sha256 not in (select raw_sha256 from ingest_events
                                    where stage = 'process' and params_id = '{ps.id}' and code_version = '{code}')
         order by r.sample_id nulls first, r.original_name, r.raw_sha256""")
+    df = df.astype(object).where(df.notna(), None)  # a missing sample is None, never NaN
     return [WorkItem(**rec) for rec in df.to_dict("records")]
 
 

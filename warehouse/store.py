@@ -102,11 +102,13 @@ class Warehouse:
 
     # ---------------------------------------------------------------- manifest
     def manifest(self) -> Manifest:
-        path = self._abs(MANIFEST)
-        if not self.fs.exists(path):
+        # One GET, no exists()/info() first: s3fs answers those from its listing cache, which can
+        # hold a manifest another machine has replaced since.
+        try:
+            text = self.fs.cat_file(self._abs(MANIFEST))
+        except FileNotFoundError:
             return Manifest()
-        with self.fs.open(path, "r") as fh:
-            return Manifest.from_json(fh.read())
+        return Manifest.from_json(text.decode())
 
     def _replace_manifest(self, manifest: Manifest) -> None:
         text = manifest.to_json().encode()

@@ -4,12 +4,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
 import pandas as pd
 
 from tasks.contract import Measurement, Reader, UnreadableFile
 from tasks.echem import canonical as cn
-from tasks.echem.tabular import read_delimited
+from tasks.echem.tabular import header_names, read_delimited
 
+WANTED = {"Test_Time", "Test Time (s)", "Test_Time(s)", "Current", "Current (A)", "Current(A)", "Voltage", "Voltage (V)",
+          "Voltage(V)", "DateTime", "Date Time", "Date_Time", "Charge_Capacity", "Charge Capacity (Ah)",
+          "Discharge_Capacity", "Discharge Capacity (Ah)", "Step_Index", "Step Index", "Cycle_Index", "Cycle Index"}
 DATE_FORMATS = ("%m/%d/%Y %H:%M:%S.%f", "%m/%d/%Y %H:%M:%S")
 
 
@@ -37,9 +41,11 @@ class ArbinCsvReader(Reader):
         if "Schedule_File_Name" in header and "Data_Point" not in header:
             raise UnreadableFile(f"{label} is the metadata sidecar of an Arbin CSV export (test id, schedule, "
                                  "start time) and holds no records; ingest the data CSV next to it")
-        frame = read_delimited(path, skip_rows=0, delimiter=",", encoding="utf-8-sig", label=label)
-        cols = [str(c).strip() for c in frame.columns]
-        frame.columns = cols
+        names = header_names(path, 0, ",", "utf-8")
+        wanted = [n for n in names if n in WANTED]
+        frame = read_delimited(path, skip_rows=0, delimiter=",", encoding="utf-8-sig", label=label, include=wanted,
+                               strings=[n for n in wanted if n in ("Date Time", "Date_Time")])
+        cols = frame.columns
         time_col = cn.pick(cols, "Test_Time", "Test Time (s)", "Test_Time(s)")
         cur = cn.pick(cols, "Current", "Current (A)", "Current(A)")
         volt = cn.pick(cols, "Voltage", "Voltage (V)", "Voltage(V)")
@@ -47,20 +53,20 @@ class ArbinCsvReader(Reader):
             raise UnreadableFile(f"{label}: no current/voltage columns among {cols}; export Current and Voltage")
         tz = options.get("timezone")
         dt_col = cn.pick(cols, "DateTime", "Date Time", "Date_Time")
-        stamps = None
+        stamps, start = None, None
+        t = cn.numeric(frame, time_col)
         if dt_col is not None:
-            raw = frame[dt_col]
+            raw = frame.array(dt_col)
             if raw.dtype.kind in "fi":  # MITS Pro writes Unix seconds in the underscore variant
-                stamps = pd.Series(pd.to_datetime(raw.to_numpy("float64") * 1e6, unit="us", utc=True))
-            elif raw.dtype.kind == "M":
-                stamps = raw.dt.tz_localize(tz or "UTC").dt.tz_convert("UTC")
-            else:
-                stamps = cn.parse_datetime(raw.astype(str).str.strip(), DATE_FORMATS, tz)
+                stamps = pd.Series(pd.to_datetime(np.round(raw * 1e6).astype("int64"), unit="us", utc=True))
+            else:  # Test Time is the clock; the text date only gives the start
+                start = cn.parse_datetime(pd.Series(raw[:1]), DATE_FORMATS, tz).iloc[0]
+                if t is None:
+                    stamps = cn.parse_datetime(pd.Series(raw), DATE_FORMATS, tz)
         charge = cn.numeric(frame, cn.pick(cols, "Charge_Capacity", "Charge Capacity (Ah)"))
         discharge = cn.numeric(frame, cn.pick(cols, "Discharge_Capacity", "Discharge Capacity (Ah)"))
         vendor = None if charge is None or discharge is None else charge - discharge
-        t = cn.numeric(frame, time_col)
-        return cn.build(reader_label=label, time_s=t, timestamps=stamps,
+        return cn.build(reader_label=label, time_s=t, timestamps=stamps, start=start,
                         current_a=cn.numeric(frame, cur), voltage_v=cn.numeric(frame, volt),
                         step=cn.numeric(frame, cn.pick(cols, "Step_Index", "Step Index")),
                         cycle=cn.numeric(frame, cn.pick(cols, "Cycle_Index", "Cycle Index")),

@@ -4,11 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-import pandas as pd
-
 from tasks.contract import Measurement, Reader, UnreadableFile
 from tasks.echem import canonical as cn
 from tasks.echem.biologic_text import biologic_columns
+from tasks.echem.tabular import Columns
 
 MAGIC = b"BIO-LOGIC MODULAR FILE"
 
@@ -39,7 +38,7 @@ class BiologicMprReader(Reader):
         except Exception as exc:  # galvani raises bare ValueError/NotImplementedError on odd modules
             raise UnreadableFile(f"{label}: galvani cannot parse it ({type(exc).__name__}: {exc}); "
                                  "export it as .mpt text from EC-Lab and ingest that") from None
-        frame = pd.DataFrame(mpr.data)
+        frame = Columns(mpr.data)
         arrays = biologic_columns(frame, label)
         t = arrays.pop("time_s")
         if t is None:

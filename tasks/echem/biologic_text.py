@@ -11,7 +11,7 @@ import pandas as pd
 
 from tasks.contract import Measurement, Reader, UnreadableFile
 from tasks.echem import canonical as cn
-from tasks.echem.tabular import column_names, read_delimited
+from tasks.echem.tabular import column_names, fixed_datetime_utc, read_delimited
 
 MAGIC = ("EC-Lab ASCII FILE", "BT-Lab ASCII FILE")
 LOG_MAGIC = ("EC-Lab LOG FILE", "BT-Lab LOG FILE")
@@ -23,14 +23,18 @@ def _looks_like_column_row(line: str) -> bool:
     return "time/s" in line and ("Ewe/V" in line or "Ecell/V" in line)
 
 
-def biologic_columns(frame: pd.DataFrame, label: str) -> dict[str, Any]:
+WANTED = ("time/s", "Ewe/V", "Ecell/V", "<Ewe>/V", "<Ecell>/V", "I/mA", "<I>/mA", "control/mA", "dq/mA.h",
+          "Ns", "cycle number", "half cycle", "(Q-Qo)/mA.h")
+
+
+def biologic_columns(frame: Any, label: str, absolute_time: bool = False) -> dict[str, Any]:
     """Canonical arrays from BioLogic column names (shared by the text and the .mpr reader)."""
     cols = [str(c) for c in frame.columns]
     volt = cn.pick(cols, "Ewe/V", "Ecell/V", "<Ewe>/V", "<Ecell>/V")
     if volt is None:
         raise UnreadableFile(f"{label}: no Ewe/V or Ecell/V column among {cols[:12]}...; "
                              "export the working-electrode potential")
-    t = cn.numeric(frame, "time/s")
+    t = None if absolute_time or "time/s" not in cols else cn.numeric(frame, "time/s")
     cur_col = cn.pick(cols, "I/mA", "<I>/mA", "control/mA")
     meta: dict[str, Any] = {}
     if cur_col is not None and cur_col != "control/mA":
@@ -92,8 +96,11 @@ class BiologicTextReader(Reader):
         if skip + 1 >= len(lines):
             raise UnreadableFile(f"{label}: the column names are not followed by any data row")
         names = column_names(col_line, lines[skip + 1], delimiter)
+        first_time = lines[skip + 1].split(delimiter)[names.index("time/s")] if "time/s" in names else ""
+        absolute = "/" in first_time  # the semicolon export writes date-times in the time/s column
         frame = read_delimited(path, skip_rows=skip + 1, delimiter=delimiter, encoding="latin-1", label=label,
-                               names=names)
+                               names=names, include=[n for n in names if n in WANTED],
+                               strings=["time/s"] if absolute else ())
         tz = options.get("timezone")
         start = None
         for line in header:
@@ -103,14 +110,13 @@ class BiologicTextReader(Reader):
                                       if "." in m.group(1) else pd.to_datetime(m.group(1), format="%m/%d/%Y %H:%M:%S",
                                                                                errors="coerce"), tz)
                 break
-        arrays = biologic_columns(frame, label)
+        arrays = biologic_columns(frame, label, absolute_time=absolute)
         timestamps = None
         t = arrays.pop("time_s")
-        if t is not None and np.isnan(t).all() and frame["time/s"].dtype.kind in "OMU":
-            # the semicolon export writes absolute date-times in the time/s column
-            col = frame["time/s"]
-            timestamps = (col.dt.tz_localize(tz or "UTC").dt.tz_convert("UTC") if col.dtype.kind == "M"
-                          else cn.parse_datetime(col, DATE_FORMATS, tz))
+        if absolute:
+            timestamps = fixed_datetime_utc(frame.arrow("time/s"), "mdy", tz)
+            if timestamps is None:
+                timestamps = cn.parse_datetime(frame["time/s"], DATE_FORMATS, tz)
             t = None
         meta = {"software": first if first.startswith(MAGIC) else "", "header_lines": skip + 1 if header else 0,
                 **arrays.pop("meta")}

@@ -75,15 +75,14 @@ def monotonic_time(raw_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out, jump
 
 
-def condition_from_current(current_a: np.ndarray, rest_fraction: float = 1e-3) -> np.ndarray:
-    """rest | charge | discharge from the sign of the current (|I| below a small fraction of max = rest)."""
+def condition_from_current(current_a: np.ndarray, rest_fraction: float = 1e-3) -> pd.Categorical:
+    """rest | charge | discharge from the sign of the current (|I| below a small fraction of max = rest).
+    A categorical: three labels for up to millions of records cost one byte each."""
     i = np.asarray(current_a, dtype="float64")
     imax = np.nanmax(np.abs(i)) if i.size and np.isfinite(i).any() else 0.0
     thr = max(rest_fraction * imax, 1e-12)
-    cond = np.full(i.shape, "rest", dtype=object)
-    cond[i > thr] = "charge"
-    cond[i < -thr] = "discharge"
-    return cond
+    code = (i > thr).astype("int8") + 2 * (i < -thr).astype("int8")
+    return pd.Categorical.from_codes(code, categories=list(CONDITIONS))
 
 
 def integrate_charge_ah(time_s: np.ndarray, current_a: np.ndarray) -> np.ndarray:
@@ -144,30 +143,40 @@ def build(
         raise UnreadableFile(f"{reader_label}: the file has neither a test-time nor a date-time column")
     if start is not None:
         start = start.round("us")
-        ts = pd.Series(pd.to_datetime(start.value // 1000 + np.round(t_rel * 1e6).astype("int64"), unit="us", utc=True))
+        ts = pd.to_datetime(start.value // 1000 + np.round(t_rel * 1e6).astype("int64"), unit="us", utc=True)
     else:
-        ts = pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns, UTC]")
-    frame = pd.DataFrame({
+        ts = pd.DatetimeIndex(np.full(n, np.datetime64("NaT"), dtype="datetime64[us]")).tz_localize("UTC")
+    columns = {
         "record_index": np.arange(n, dtype="int64"),
         "time_s": t_rel,
-        "timestamp": ts.astype("datetime64[us, UTC]"),
+        "timestamp": ts.as_unit("us"),
         "current_a": current,
         "voltage_v": voltage,
         "charge_ah": integrate_charge_ah(t_rel, current),
-        "step": np.asarray(step if step is not None else np.zeros(n), dtype="float64"),
-        "cycle": np.asarray(cycle if cycle is not None else np.zeros(n), dtype="float64"),
+        "step": _counter(step, n),
+        "cycle": _counter(cycle, n),
         "condition": condition_from_current(current),
         "clock_jump": jump,
-    })
-    frame["step"] = frame["step"].fillna(-1).astype("int64")
-    frame["cycle"] = frame["cycle"].fillna(-1).astype("int64")
+    }
     if vendor_capacity_ah is not None:
-        frame["vendor_capacity_ah"] = np.asarray(vendor_capacity_ah, dtype="float64")
+        columns["vendor_capacity_ah"] = np.asarray(vendor_capacity_ah, dtype="float64")
+    frame = pd.DataFrame(columns, copy=False)
     units = {c: UNITS[c] for c in frame.columns}
     info = dict(meta or {})
     info.setdefault("start_utc", None if start is None else start.isoformat())
     info["clock_jumps"] = int(jump.sum())
     return Measurement(technique="echem", kind=KIND, data=frame, units=units, meta=info, mode=mode, part=part)
+
+
+def _counter(values: np.ndarray | None, n: int) -> np.ndarray:
+    """Vendor step/cycle numbers as int64, -1 where not logged."""
+    if values is None:
+        return np.full(n, -1, dtype="int64")
+    v = np.asarray(values)
+    if v.dtype.kind in "iu":
+        return v.astype("int64", copy=False)
+    v = v.astype("float64")
+    return np.where(np.isfinite(v), v, -1).astype("int64")
 
 
 def sign_from_state(current: np.ndarray, state: np.ndarray, discharge_codes: tuple[str, ...] = ("D",),
@@ -208,11 +217,13 @@ def pick(columns: list[str], *candidates: str) -> str | None:
     return None
 
 
-def numeric(frame: pd.DataFrame, column: str | None) -> np.ndarray | None:
+def numeric(frame: Any, column: str | None) -> np.ndarray | None:
+    """A column as float64 (``frame`` is a DataFrame or a tabular.Columns); text such as decimal
+    commas ('3,51') is converted, anything else unparseable becomes NaN."""
     if column is None:
         return None
-    col = frame[column]
-    if col.dtype.kind in "fiu":
-        return col.to_numpy(dtype="float64")
-    return pd.to_numeric(col.astype(str).str.strip().str.replace(",", ".", regex=False),
-                         errors="coerce").to_numpy(dtype="float64")
+    values = frame.array(column) if hasattr(frame, "array") else frame[column].to_numpy()
+    if values.dtype.kind in "fiub":
+        return values.astype("float64", copy=False)
+    text = pd.Series(values).astype(str).str.strip().str.replace(",", ".", regex=False)
+    return pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64")

@@ -40,7 +40,8 @@ class GittSettings:
 
 def segments(condition: np.ndarray) -> pd.DataFrame:
     """Runs of equal condition: start (inclusive) and stop (exclusive) record indices and code."""
-    code = pd.Series(condition).map(CODES).fillna(0).to_numpy("int64")
+    cat = pd.Categorical(condition, categories=list(CODES))
+    code = np.array([CODES[c] for c in CODES] + [0], dtype="int64")[cat.codes]  # unknown (-1) -> rest
     change = np.r_[True, code[1:] != code[:-1]]
     start = np.flatnonzero(change)
     stop = np.r_[start[1:], code.size]

@@ -8,6 +8,7 @@ from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from tasks.contract import Measurement, Reader, UnreadableFile
 from tasks.echem import canonical as cn
@@ -16,6 +17,9 @@ from tasks.echem.tabular import column_names, read_delimited
 DATE_FORMATS = ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %I:%M:%S %p", "%d-%b-%y %I:%M:%S %p", "%m/%d/%Y %H:%M")
 REC_NAMES = ("Rec#", "Rec")
 VOLT_NAMES = ("Volts", "Voltage", "Voltage [V]")
+WANTED = {"Volts", "Voltage", "Voltage [V]", "Amps", "Current", "Current [A]", "State", "Md", "DPt Time", "DPT Time",
+          "Test (Sec)", "Test Time (sec)", "TestTime", "Test Time", "Amp-hr", "Cap. [Ah]", "Capacity", "Step", "Cyc#",
+          "Cycle C", "Cycle P"}
 MARKERS = ("Today's Date", "Maccor", "DPt Time", "DPT Time")
 
 
@@ -62,9 +66,11 @@ class MaccorReader(Reader):
         if first_data is None:
             raise UnreadableFile(f"{label}: the column row is not followed by any record")
         names = column_names(lines[h], first_data, delimiter)
+        text_cols = {"State", "Md", "DPt Time", "DPT Time", "TestTime", "Test Time"}
+        wanted = [n for n in names if n in WANTED]
         frame = read_delimited(path, skip_rows=h + 1, delimiter=delimiter, encoding="latin-1", label=label,
-                               names=names)
-        cols = list(frame.columns)
+                               names=names, include=wanted, strings=[n for n in wanted if n in text_cols])
+        cols = frame.columns
         tz = options.get("timezone")
         volt = cn.pick(cols, *VOLT_NAMES)
         cur = cn.pick(cols, "Amps", "Current", "Current [A]")
@@ -73,21 +79,25 @@ class MaccorReader(Reader):
         current = cn.numeric(frame, cur)
         state_col = cn.pick(cols, "State", "Md")
         if state_col is not None:
-            current = cn.sign_from_state(current, frame[state_col].astype(str).str.strip().to_numpy())
+            current = cn.sign_from_state(current, np.asarray(pc.utf8_trim_whitespace(frame.arrow(state_col))))
         dpt = cn.pick(cols, "DPt Time", "DPT Time")
-        stamps = cn.parse_datetime(frame[dpt], DATE_FORMATS, tz) if dpt else None
         tcol = cn.pick(cols, "Test (Sec)", "Test Time (sec)", "TestTime", "Test Time")
+        stamps = None
+        if dpt and tcol is None:
+            stamps = cn.parse_datetime(frame[dpt], DATE_FORMATS, tz)
+        # with a test-time column the wall clock is needed only at both ends (start, unit check)
+        ends = cn.parse_datetime(frame[dpt].iloc[[0, -1]], DATE_FORMATS, tz) if dpt else None
         meta: dict[str, Any] = {"header_line": h + 1}
         t = None
         if tcol is not None:
             raw = frame[tcol]
-            if raw.dtype.kind in "OU" and raw.astype(str).str.contains(":").any():
+            if raw.dtype.kind in "OU" and str(raw.iloc[0]).count(":") >= 2:
                 t = elapsed_s(raw)
             else:
                 t = cn.numeric(frame, tcol)
-                if "sec" not in tcol.lower() and stamps is not None and stamps.notna().sum() > 2:
+                if "sec" not in tcol.lower() and ends is not None and ends.notna().all():
                     # MIMS exports may write TestTime in minutes or hours: calibrate on the wall clock
-                    span = (stamps.iloc[-1] - stamps.iloc[0]).total_seconds()
+                    span = (ends.iloc[-1] - ends.iloc[0]).total_seconds()
                     dt = t[-1] - t[0]
                     if dt > 0 and span > 0:
                         factor = min((1.0, 60.0, 3600.0), key=lambda f: abs(np.log(f * dt / span)))
@@ -95,7 +105,8 @@ class MaccorReader(Reader):
                         meta["test_time_unit_s"] = factor
         cap_col = cn.pick(cols, "Amp-hr", "Cap. [Ah]", "Capacity")
         cap = cn.numeric(frame, cap_col)
-        return cn.build(reader_label=label, time_s=t, timestamps=stamps, current_a=current,
+        start = ends.iloc[0] if ends is not None and t is not None else None
+        return cn.build(reader_label=label, time_s=t, timestamps=stamps, start=start, current_a=current,
                         voltage_v=cn.numeric(frame, volt),
                         step=cn.numeric(frame, cn.pick(cols, "Step")),
                         cycle=cn.numeric(frame, cn.pick(cols, "Cyc#", "Cycle C", "Cycle P")),

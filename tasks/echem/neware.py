@@ -53,7 +53,7 @@ class NewareReader(Reader):
         if missing:
             raise UnreadableFile(f"{label}: fastnda returned no {missing}; unsupported BTS version")
         cols = {c: table[c].to_numpy() for c in need}
-        step_type = table["step_type"].cast(str).to_numpy() if "step_type" in table.columns else None
+        step_types = sorted(table["step_type"].cast(str).unique().to_list()) if "step_type" in table.columns else None
         unix = cols["unix_time_s"].astype("float64")
         stamps = pd.Series(pd.to_datetime(np.round(unix * 1e6).astype("int64"), unit="us", utc=True))
         # capacity_mAh restarts each step and is signed by direction; accumulate it into a net counter
@@ -64,8 +64,8 @@ class NewareReader(Reader):
         carried = np.cumsum(np.r_[0.0, cap[ends[:-1]]])
         offsets[:] = np.repeat(carried, np.diff(np.r_[-1, ends]))
         meta: dict[str, Any] = {}
-        if step_type is not None:
-            meta["step_types"] = sorted(set(step_type.tolist()))
+        if step_types is not None:
+            meta["step_types"] = step_types
         return cn.build(reader_label=label, time_s=cols["total_time_s"].astype("float64"), timestamps=stamps,
                         current_a=cols["current_mA"].astype("float64") / 1000.0,
                         voltage_v=cols["voltage_V"].astype("float64"), step=step_no,

@@ -144,7 +144,7 @@ def demo(req: DemoRequest) -> None:
     truth_dir = Path(req.truth_root) / "nexafs"
     truth_dir.mkdir(parents=True, exist_ok=True)
     rng = _rng(req.seed, "beamtime")
-    beamtime_offset = float(rng.uniform(-0.3, 0.3))
+    beamtime_offset = float(rng.choice([-1.0, 1.0]) * rng.uniform(0.15, 0.35))  # never negligible
     repeats = 1 if req.profile == "small" else 3
     scan_no = 0
     def offset(edge: str, r: np.random.Generator) -> float:

@@ -65,7 +65,8 @@ def calibration(m: Measurement, role: str, ctx: ProcessContext) -> tuple[float, 
                                      tuple(cal["nio_peak_window"]))[0]
         return float(shift), "own_nio_peak"
     nominal = cal.get("reference_channel_peak_ev", {}).get(edge)
-    if "ref" in d and nominal is not None:
+    known_mesh = m.meta.get("beamline") in cal.get("reference_channel_beamlines", [])
+    if "ref" in d and nominal is not None and known_mesh:
         shift = reference_peak_shift(d["energy_ev"], d["ref"], d["i0"], np.array([m.meta.get("dark_ref", 0.0)]),
                                      np.array([m.meta["dark_i0"]]), float(nominal),
                                      tuple(cal["reference_channel_window"][edge]))[0]

@@ -170,43 +170,31 @@ def build(campaign, wh: Warehouse, run_id: str | None, decls: list[FeatureDecl],
     states, rebuilt = [], []
     con = wh.connect(manifest)
     try:
+        changed: dict[str, str] = {}
         for sid in samples["sample_id"]:
             fp = sample_fingerprint(manifest, sample_tables, sid, extra + str(samples[samples.sample_id == sid].values.tolist()))
-            if not force and known.get(sid) == fp:
-                continue
+            if force or known.get(sid) != fp:
+                changed[sid] = fp
+        if changed:
             ts = time.perf_counter()
-            frames = []
-            for d in per_sample:
-                try:
-                    frames.append(con.execute(d.sql([sid])).df())
-                except Exception as exc:
-                    if "does not exist" in str(exc):  # technique not installed
-                        continue
-                    raise
-            rows = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else pd.DataFrame()
-            unit = f"mart:{MART}:{sid}"
-            tx.replace_unit(unit)
-            if len(rows):
-                prof, lin = summarise(rows, n_boot, seed)
-                prof = _attach_samples(prof, samples, campaign.name)
-                tx.put(SOC_PROFILE, _finish(prof, params_id, run_id, now), unit)
-                tx.put(SOC_PROFILE_LINEAGE, _lineage(lin, params_id, run_id, now), unit)
-            states.append({"mart": MART, "scope": sid, "fingerprint": fp, "built_at": now,
-                           "seconds": time.perf_counter() - ts})
-            rebuilt.append(sid)
+            rows = _feature_rows(con, per_sample, list(changed))
+            prof, lin = summarise(rows, n_boot, seed) if len(rows) else (pd.DataFrame(), pd.DataFrame())
+            prof = _attach_samples(prof, samples, campaign.name)
+            for sid, fp in changed.items():
+                unit = f"mart:{MART}:{sid}"
+                tx.replace_unit(unit)
+                mine = prof[prof.sample_id == sid] if len(prof) else prof
+                if len(mine):
+                    tx.put(SOC_PROFILE, _finish(mine, params_id, run_id, now), unit)
+                    tx.put(SOC_PROFILE_LINEAGE, _lineage(lin[lin.profile_key.isin(mine.profile_key)], params_id, run_id, now), unit)
+                states.append({"mart": MART, "scope": sid, "fingerprint": fp, "built_at": now,
+                               "seconds": (time.perf_counter() - ts) / len(changed)})
+                rebuilt.append(sid)
         cont_tables = {d.table for d in continuous}
         fp = tables_fingerprint(manifest, cont_tables | {"sample_soc"}, extra)
         if continuous and (force or known.get("continuous") != fp):
             ts = time.perf_counter()
-            frames = []
-            for d in continuous:
-                try:
-                    frames.append(con.execute(d.sql()).df())
-                except Exception as exc:
-                    if "does not exist" in str(exc):
-                        continue
-                    raise
-            rows = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else pd.DataFrame()
+            rows = _feature_rows(con, continuous, None)
             unit = f"mart:{MART}:continuous"
             tx.replace_unit(unit)
             if len(rows):
@@ -226,6 +214,20 @@ def build(campaign, wh: Warehouse, run_id: str | None, decls: list[FeatureDecl],
     tx.commit()
     _rebuild_interpolated(campaign, wh, run_id, params_id, samples, now)
     return {"rebuilt": rebuilt, "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def _feature_rows(con, decls: list[FeatureDecl], samples: list[str] | None) -> pd.DataFrame:
+    """Long-form rows of every declared feature (one query each); techniques not installed are skipped."""
+    frames = []
+    for d in decls:
+        try:
+            frames.append(con.execute(d.sql(samples)).df())
+        except Exception as exc:
+            if "does not exist" in str(exc):
+                continue
+            raise
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def _rebuild_interpolated(campaign, wh: Warehouse, run_id, params_id, samples, now) -> None:

@@ -1,0 +1,52 @@
+"""On-demand reprocess: one technique, optionally another parameter-set version, optionally some samples.
+
+Results of several parameter-set versions coexist in the warehouse (``params_id`` on every row);
+``current_*`` views keep showing the version the campaign config names. A reprocess with another
+version therefore adds rows beside the current ones (recorded as an inactive parameter set) and
+leaves the cross-file step alone; make a version current by naming it in the config.
+"""
+from __future__ import annotations
+
+from prefect import flow
+
+from flows import _ops
+from flows._runtime import current_run_id, guarded_warehouse, task_runner
+from flows.process import finalize_task, process_items
+from socscope import pipeline
+from socscope.config import load_campaign
+from tasks.registry import params_for
+
+
+@flow(name="reprocess", log_prints=True, timeout_seconds=6 * 3600)
+def reprocess_flow(config: str, technique: str, params: str | None = None, samples: list[str] | None = None,
+                   force: bool = False, chunk: int = 32) -> dict:
+    """Recompute ``technique`` for files not yet done with ``params`` (all of them with ``force``).
+
+    params: a parameter-set file, relative to the config (default: the one the config names).
+    samples: glob patterns on sample ids, e.g. ["C-CH*"] (default: every file, references included).
+    """
+    base = load_campaign(config)
+    campaign = _ops.with_params(base, technique, params)
+    runner_flow = _reprocess_files.with_options(task_runner=task_runner(campaign))
+    return runner_flow(config, technique, params, samples, force, chunk)
+
+
+@flow(name="reprocess-files")
+def _reprocess_files(config: str, technique: str, params: str | None, samples: list[str] | None, force: bool,
+                     chunk: int) -> dict:
+    base = load_campaign(config)
+    campaign = _ops.with_params(base, technique, params)
+    wh = guarded_warehouse(campaign)
+    run_id = current_run_id()
+    before = wh.manifest()
+    is_current = params_for(campaign, technique).id == params_for(base, technique).id
+    params_id = _ops.record_param_set(campaign, wh, technique, is_current, run_id)
+    todo = _ops.select_work(campaign, wh, technique, samples, force)
+    print(f"reprocess {technique} with {params_id}: {len(todo)} files"
+          + (f" of samples {samples}" if samples else "") + (" (forced)" if force else ""))
+    summary = pipeline.ProcessSummary()
+    process_items(campaign, wh, technique, todo, run_id, chunk, summary, refresh=force)
+    if is_current and todo:
+        summary.finalize_rows[technique] = finalize_task(config, technique, run_id)
+    _ops.publish_run_report(_ops.run_report(wh, run_id, before, run_ids=_ops.run_family(run_id)), "reprocess")
+    return {"params_id": params_id, **summary.__dict__}

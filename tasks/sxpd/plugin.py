@@ -1,0 +1,279 @@
+"""The SXPD technique plugin: readers, tables, per-pattern processing, time alignment, demo.
+
+process:
+- a pattern with no sample (a standard under ``references/``) → one ``sxpd_calibrations`` row
+  (+ its Si reflections in ``sxpd_peaks``);
+- a sample pattern → one ``sxpd_patterns`` row + its reflections in ``sxpd_peaks``. Its wavelength
+  comes from, in order: a configured value (share ``reader_options`` or campaign
+  ``settings.sxpd.wavelength_angstrom``), the calibration of the same beamtime / nearest in time,
+  a wavelength stored in the file. With none of them the file is quarantined (MissingInformation);
+- an external refinement table → ``sxpd_refinements`` rows.
+finalize: ``sxpd_alignment`` (voltage, charge, SOC, branch per pattern) from ``echem_series``.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from schemas.sxpd import TABLES
+from tasks.contract import FinalizeContext, Measurement, MissingInformation, ProcessContext, Technique, UnreadableFile
+from tasks.sxpd.alignment import align_patterns
+from tasks.sxpd.analysis import Instrument, analyse_pattern
+from tasks.sxpd.calibration import calibrate
+from tasks.sxpd.crystallography import hkl_label
+from tasks.sxpd.demo import demo
+from tasks.sxpd.nexus_reader import NexusReader
+from tasks.sxpd.pattern import KIND as PATTERN_KIND
+from tasks.sxpd.refinement_reader import KIND as REFINEMENT_KIND, RefinementCsvReader
+from tasks.sxpd.xye_reader import XyeReader
+
+HERE = Path(__file__).resolve().parent
+VIEWS = HERE.parents[1] / "warehouse" / "views" / "sxpd.sql"
+
+
+def _settings(ctx: ProcessContext | FinalizeContext) -> dict[str, Any]:
+    campaign = getattr(ctx, "campaign", None)
+    return dict(campaign.settings.get("sxpd", {})) if campaign is not None else {}
+
+
+def measured_at(meta: dict[str, Any], timezone: str) -> pd.Timestamp | None:
+    """Scan time in UTC (mid-exposure when the counting time is known); naive times are local."""
+    raw = meta.get("measured_at") or meta.get("start_time")
+    if not raw:
+        return None
+    try:
+        ts = pd.Timestamp(str(raw).strip())
+    except (ValueError, TypeError):
+        return None
+    if ts.tzinfo is None:
+        ts = ts.tz_localize(ZoneInfo(timezone))
+    ts = ts.tz_convert("UTC")
+    try:
+        ts += pd.Timedelta(seconds=float(meta.get("counting_time_s", 0.0)) / 2.0)
+    except (TypeError, ValueError):
+        pass
+    return ts
+
+
+def _beamtime(meta: dict[str, Any], settings: dict[str, Any]) -> str | None:
+    value = meta.get("experiment") or meta.get("visit") or meta.get("beamtime") or settings.get("beamtime")
+    return str(value) if value else None
+
+
+def _scan_number(meta: dict[str, Any]) -> int | None:
+    for key in ("scan_number", "scan", "entry_identifier"):
+        try:
+            return int(str(meta[key]).strip())
+        except (KeyError, ValueError):
+            continue
+    return None
+
+
+def _query(ctx, sql: str) -> pd.DataFrame:
+    """A query on a table that may not exist yet counts as empty."""
+    try:
+        return ctx.query(sql)
+    except Exception as exc:  # noqa: BLE001 — the catalog raises engine-specific errors for missing views
+        if "does not exist" in str(exc) or "not found" in str(exc).lower() or "Catalog" in type(exc).__name__:
+            return pd.DataFrame()
+        raise
+
+
+def choose_instrument(meta: dict[str, Any], ctx: ProcessContext, when: pd.Timestamp | None
+                      ) -> tuple[Instrument, str, str | None, list[str]]:
+    """(instrument, wavelength source, calibration id, flags) for a sample pattern."""
+    settings = {**_settings(ctx), **{k: v for k, v in dict(ctx.options).items()
+                                     if k in ("wavelength_angstrom", "zero_offset_deg", "caglioti_uvw_deg2")}}
+    flags: list[str] = []
+    default_uvw = settings.get("caglioti_uvw_deg2")
+    if settings.get("wavelength_angstrom"):
+        if default_uvw is None:
+            flags.append("instrument widths unknown: strain not corrected for instrument broadening")
+        return (Instrument(float(settings["wavelength_angstrom"]), float(settings.get("zero_offset_deg", 0.0)),
+                           tuple(default_uvw or (0.0, 0.0, 0.0))), "configured", None, flags)
+    cal = _query(ctx, "select * from sxpd_calibrations")
+    if not cal.empty and "params_id" in cal:
+        cal = cal[cal["params_id"] == ctx.params.id] if (cal["params_id"] == ctx.params.id).any() else cal
+    if not cal.empty:
+        beamtime = _beamtime(meta, settings)
+        if beamtime is not None and cal["beamtime"].notna().any() and (cal["beamtime"] == beamtime).any():
+            cal = cal[cal["beamtime"] == beamtime]
+        times = pd.to_datetime(cal["measured_at"], utc=True)
+        limit_h = float(ctx.params.values["wavelength"]["max_calibration_distance_h"])
+        if when is not None and times.notna().any():
+            distance = (times - when).abs().dt.total_seconds() / 3600.0
+            best = distance.idxmin()
+            if distance[best] <= limit_h:
+                row = cal.loc[best]
+                return (Instrument(float(row["wavelength_angstrom"]), float(row["zero_offset_deg"]),
+                                   (float(row["caglioti_u_deg2"]), float(row["caglioti_v_deg2"]),
+                                    float(row["caglioti_w_deg2"]))), "calibration", str(row["calibration_id"]), flags)
+        elif len(cal) == 1:
+            row = cal.iloc[0]
+            flags.append("pattern time unknown: the only calibration of the campaign was used")
+            return (Instrument(float(row["wavelength_angstrom"]), float(row["zero_offset_deg"]),
+                               (float(row["caglioti_u_deg2"]), float(row["caglioti_v_deg2"]),
+                                float(row["caglioti_w_deg2"]))), "calibration", str(row["calibration_id"]), flags)
+    if meta.get("wavelength_angstrom"):
+        flags.append("wavelength from the file: zero offset and instrument widths unknown")
+        return Instrument(float(meta["wavelength_angstrom"]), 0.0, (0.0, 0.0, 0.0)), "file", None, flags
+    raise MissingInformation(
+        "no wavelength for this pattern: no calibration standard of this beamtime within "
+        f"{ctx.params.values['wavelength']['max_calibration_distance_h']} h of the scan in sxpd_calibrations, no "
+        "configured wavelength and none stored in the file. Put the beamtime's Si standard under references/ "
+        "on the share, or set settings.sxpd.wavelength_angstrom in the campaign config, then re-run")
+
+
+def _calibration_frames(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFrame]:
+    settings = ctx.params.values["calibration"]
+    d = m.data
+    cal = calibrate(d["two_theta_deg"], d["intensity_counts"], d["sigma_counts"], settings,
+                    source=m.provenance.original_name if m.provenance else "standard")
+    when = measured_at(m.meta, _settings(ctx).get("timezone", "Europe/London"))
+    row = {"calibration_id": m.measurement_id, "beamtime": _beamtime(m.meta, _settings(ctx)),
+           "measured_at": when, "scan_number": _scan_number(m.meta), "standard": cal.standard,
+           "standard_a_angstrom": cal.standard_a_angstrom, "wavelength_angstrom": cal.wavelength_angstrom,
+           "wavelength_sigma_angstrom": cal.wavelength_sigma_angstrom, "zero_offset_deg": cal.zero_offset_deg,
+           "zero_offset_sigma_deg": cal.zero_offset_sigma_deg, "caglioti_u_deg2": cal.caglioti_u_deg2,
+           "caglioti_v_deg2": cal.caglioti_v_deg2, "caglioti_w_deg2": cal.caglioti_w_deg2,
+           "rms_residual_deg": cal.rms_residual_deg, "max_residual_deg": cal.max_residual_deg,
+           "n_reflections": cal.n_reflections,
+           "n_rejected": int(np.isfinite(cal.peaks["position_deg"]).sum() - cal.n_reflections),
+           "asymmetry_below_deg": float(settings.get("asymmetry_below_deg", 0.0))}
+    p = cal.peaks
+    hkl = np.array([[int(c) for c in lab] if " " not in lab else [int(v) for v in lab.split()] for lab in p["hkl"]])
+    inst = cal.instrument_fwhm_deg(np.nan_to_num(p["position_deg"], nan=10.0))
+    peaks = pd.DataFrame({"phase": "Si", "h": hkl[:, 0], "k": hkl[:, 1], "l": hkl[:, 2], "hkl": p["hkl"],
+                          "predicted_deg": np.degrees(2 * np.arcsin(cal.wavelength_angstrom / (2 * p["d_angstrom"])))
+                          + cal.zero_offset_deg,
+                          "position_deg": p["position_deg"], "position_sigma_deg": p["position_sigma_deg"],
+                          "fwhm_deg": p["fwhm_deg"], "fwhm_sigma_deg": p["fwhm_sigma_deg"],
+                          "area_counts_deg": p["area"], "area_sigma_counts_deg": p["area_sigma"], "eta": np.nan,
+                          "asymmetry": p["alpha"], "instrument_fwhm_deg": inst, "window_id": np.arange(len(inst)),
+                          "window_chi2_red": np.nan, "fitted": True, "resolved": True, "used": p["used"],
+                          "residual_deg": p["residual_deg"]})
+    return {"sxpd_calibrations": pd.DataFrame([row]), "sxpd_peaks": _clean_peaks(peaks)}
+
+
+def _clean_peaks(peaks: pd.DataFrame) -> pd.DataFrame:
+    """Non-negative checks hold for fitted numbers only; NaN stays NaN (not fitted)."""
+    for col in ("position_sigma_deg", "fwhm_deg", "fwhm_sigma_deg", "area_counts_deg", "area_sigma_counts_deg"):
+        peaks[col] = peaks[col].astype(float).where(lambda s: ~(s < 0), np.nan)
+    return peaks
+
+
+def _pattern_frames(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFrame]:
+    params = ctx.params.values
+    settings = _settings(ctx)
+    when = measured_at(m.meta, settings.get("timezone", "Europe/London"))
+    instrument, source, calibration_id, flags = choose_instrument(m.meta, ctx, when)
+    d = m.data
+    res = analyse_pattern(d["two_theta_deg"], d["intensity_counts"], d["sigma_counts"], instrument, params)
+    flags += res.flags
+    pk = res.peaks
+    ncm = pk["phase"] == "NCM"
+    lat = res.lattice
+    if lat is None:
+        raise UnreadableFile(
+            f"{m.provenance.original_name if m.provenance else 'pattern'}: too few NCM reflections could be fitted "
+            f"to refine a and c (searched a in {params['lattice_search']['a_range_angstrom']} Å, c in "
+            f"{params['lattice_search']['c_range_angstrom']} Å at λ = {instrument.wavelength_angstrom:.6f} Å); is "
+            f"this an NCM pattern and is the wavelength right?")
+    wh = res.strain
+    for fam in ("00l", "hk0", "overall"):
+        if wh[fam].flag:
+            flags.append(f"strain {fam}: {wh[fam].flag}")
+    conv = np.isfinite(pk["position_deg"][ncm])
+    converged_fraction = float(np.mean(conv)) if conv.size else 0.0
+    if not (lat.a_sigma < 0.002 and lat.c_sigma < 0.01):
+        flags.append("lattice poorly determined")
+    row = {"scan_number": _scan_number(m.meta), "measured_at": when, "source_format": m.meta.get("format"),
+           "n_points": int(m.meta.get("n_points", len(d["two_theta_deg"]))),
+           "two_theta_max_deg": float(d["two_theta_deg"][-1]), "calibration_id": calibration_id,
+           "wavelength_source": source, "wavelength_angstrom": instrument.wavelength_angstrom,
+           "zero_offset_deg": instrument.zero_offset_deg, "a_angstrom": lat.a, "a_sigma_angstrom": lat.a_sigma,
+           "c_angstrom": lat.c, "c_sigma_angstrom": lat.c_sigma, "volume_a3": lat.volume,
+           "volume_sigma_a3": lat.volume_sigma, "c_over_a": lat.c / lat.a, "zero_shift_deg": lat.zero_shift,
+           "zero_shift_sigma_deg": lat.zero_shift_sigma, "lattice_chi2_red": lat.chi2_red,
+           "lattice_rms_residual_deg": lat.rms_residual_deg,
+           "n_reflections_fitted": int((ncm & pk["fitted"]).sum()), "n_reflections_used": int(pk["used_in_lattice"].sum()),
+           "fit_converged_fraction": converged_fraction,
+           "median_group_chi2_red": float(np.nanmedian(pk["group_chi2_red"])) if np.isfinite(pk["group_chi2_red"]).any() else None,
+           "microstrain_pct": wh["overall"].microstrain_pct, "microstrain_sigma_pct": wh["overall"].microstrain_sigma_pct,
+           "microstrain_00l_pct": wh["00l"].microstrain_pct, "microstrain_00l_sigma_pct": wh["00l"].microstrain_sigma_pct,
+           "microstrain_hk0_pct": wh["hk0"].microstrain_pct, "microstrain_hk0_sigma_pct": wh["hk0"].microstrain_sigma_pct,
+           "size_nm": wh["overall"].size_nm, "n_reflections_00l": wh["00l"].n_reflections,
+           "n_reflections_hk0": wh["hk0"].n_reflections, "quality_flags": "; ".join(flags)}
+    peaks = pd.DataFrame({"phase": pk["phase"], "h": pk["h"].astype(np.int64), "k": pk["k"].astype(np.int64),
+                          "l": pk["l"].astype(np.int64),
+                          "hkl": [hkl_label(*t) for t in zip(pk["h"], pk["k"], pk["l"])],
+                          "predicted_deg": pk["predicted_deg"], "position_deg": pk["position_deg"],
+                          "position_sigma_deg": pk["position_sigma_deg"], "fwhm_deg": pk["fwhm_deg"],
+                          "fwhm_sigma_deg": pk["fwhm_sigma_deg"], "area_counts_deg": pk["area"],
+                          "area_sigma_counts_deg": pk["area_sigma"], "eta": pk["eta"], "asymmetry": pk["asymmetry"],
+                          "instrument_fwhm_deg": pk["instrument_fwhm_deg"], "window_id": pk["group"].astype(np.int64),
+                          "window_chi2_red": pk["group_chi2_red"], "fitted": pk["fitted"].astype(bool),
+                          "resolved": pk["resolved"].astype(bool), "used": pk["used_in_lattice"].astype(bool),
+                          "residual_deg": pk["lattice_residual_deg"]})
+    peaks = peaks.drop_duplicates(["phase", "h", "k", "l"])
+    return {"sxpd_patterns": pd.DataFrame([row]), "sxpd_peaks": _clean_peaks(peaks)}
+
+
+def process(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFrame]:
+    if m.kind == REFINEMENT_KIND:
+        return {"sxpd_refinements": m.data.copy()}
+    if m.kind != PATTERN_KIND:
+        raise UnreadableFile(f"sxpd cannot process a {m.kind!r} measurement")
+    if ctx.sample is None:
+        return _calibration_frames(m, ctx)
+    return _pattern_frames(m, ctx)
+
+
+def finalize(ctx: FinalizeContext) -> dict[str, pd.DataFrame]:
+    cfg = ctx.params.values["alignment"]
+    settings = _settings(ctx)
+    offset = float(settings.get("clock_offset_s", cfg["clock_offset_s"]))
+    patterns = _query(ctx, "select measurement_id, sample_id, measured_at, raw_sha256, params_id from sxpd_patterns "
+                           "where sample_id is not null")
+    if patterns.empty:
+        return {}
+    if "params_id" in patterns and (patterns["params_id"] == ctx.params.id).any():
+        patterns = patterns[patterns["params_id"] == ctx.params.id]
+    patterns = patterns.drop_duplicates("measurement_id")
+    frames = []
+    for sample_id, group in patterns.groupby("sample_id"):
+        sample = ctx.campaign.sample(sample_id) if ctx.campaign is not None else None
+        cell_id = sample.cell if sample is not None else None
+        series = pd.DataFrame()
+        if cell_id is not None:
+            safe = str(cell_id).replace("'", "''")
+            series = _query(ctx, f"select * from echem_series where cell_id = '{safe}'")
+            if not series.empty and "params_id" in series and series["params_id"].nunique() > 1:
+                # several cycler parameter sets: align on the most recently processed one
+                latest = series.sort_values("processed_at")["params_id"].iloc[-1] if "processed_at" in series \
+                    else series["params_id"].iloc[-1]
+                series = series[series["params_id"] == latest]
+        aligned = align_patterns(group, series, cell_id, offset, float(cfg["max_gap_s"]))
+        aligned["raw_sha256"] = group["raw_sha256"].to_numpy()
+        frames.append(aligned)
+    return {"sxpd_alignment": pd.concat(frames, ignore_index=True)}
+
+
+TECHNIQUE = Technique(
+    name="sxpd",
+    readers=[XyeReader(), NexusReader(), RefinementCsvReader()],
+    tables=TABLES,
+    default_params=HERE / "params" / "default.yaml",
+    process=process,
+    finalize=finalize,
+    demo=demo,
+    after=("echem",),
+    views=[VIEWS],
+    accepts=(PATTERN_KIND, REFINEMENT_KIND),
+)
+
