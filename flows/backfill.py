@@ -18,7 +18,7 @@ from socscope.config import load_campaign
 from tasks.registry import ordered_techniques
 
 
-@task(cache_policy=NO_CACHE, timeout_seconds=3600)
+@task(cache_policy=NO_CACHE)
 def refinalize_task(config: str, technique_name: str, flow_run_id: str) -> int:
     campaign = load_campaign(config)
     return pipeline.finalize_technique(campaign, guarded_warehouse(campaign), technique_name, flow_run_id, force=True)

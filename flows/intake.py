@@ -11,7 +11,7 @@ from socscope.config import load_campaign
 
 # Share I/O (SMB/SFTP mounts, object stores) fails transiently: retry with growing delays and jitter.
 @task(retries=3, retry_delay_seconds=[5, 30, 120], retry_jitter_factor=0.5, cache_policy=NO_CACHE,
-      task_run_name="intake-{share}", timeout_seconds=3600)
+      task_run_name="intake-{share}")
 def intake_share(config: str, share: str) -> dict:
     campaign = load_campaign(config)
     summary = pipeline.intake(campaign, guarded_warehouse(campaign), current_run_id(), shares=[share])

@@ -20,13 +20,12 @@ def file_cache_key(context: TaskRunContext, parameters: dict) -> str:
             f"{pipeline.code_version(item.technique)}:{parameters['wh_url']}")
 
 
-@task(cache_key_fn=file_cache_key, persist_result=True, task_run_name="{item.technique}-{item.original_name}",
-      timeout_seconds=1800)
+@task(cache_key_fn=file_cache_key, persist_result=True, task_run_name="{item.technique}-{item.original_name}")
 def process_file_task(item: pipeline.WorkItem, campaign: Campaign, wh_url: str, flow_run_id: str) -> pipeline.FileResult:
     return pipeline.process_file(item, campaign, wh_url, flow_run_id)
 
 
-@task(cache_policy=NO_CACHE, timeout_seconds=3600)
+@task(cache_policy=NO_CACHE)
 def finalize_task(config: str, technique_name: str, flow_run_id: str) -> int:
     campaign = load_campaign(config)
     return pipeline.finalize_technique(campaign, guarded_warehouse(campaign), technique_name, flow_run_id)

@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-import numpy as np
 import pandas as pd
 
 from tasks.contract import Measurement, Reader, UnreadableFile
@@ -53,12 +52,12 @@ class ArbinCsvReader(Reader):
             raise UnreadableFile(f"{label}: no current/voltage columns among {cols}; export Current and Voltage")
         tz = options.get("timezone")
         dt_col = cn.pick(cols, "DateTime", "Date Time", "Date_Time")
-        stamps, start = None, None
+        stamps, start, unix = None, None, None
         t = cn.numeric(frame, time_col)
         if dt_col is not None:
             raw = frame.array(dt_col)
             if raw.dtype.kind in "fi":  # MITS Pro writes Unix seconds in the underscore variant
-                stamps = pd.Series(pd.to_datetime(np.round(raw * 1e6).astype("int64"), unit="us", utc=True))
+                unix = raw
             else:  # Test Time is the clock; the text date only gives the start
                 start = cn.parse_datetime(pd.Series(raw[:1]), DATE_FORMATS, tz).iloc[0]
                 if t is None:
@@ -66,7 +65,7 @@ class ArbinCsvReader(Reader):
         charge = cn.numeric(frame, cn.pick(cols, "Charge_Capacity", "Charge Capacity (Ah)"))
         discharge = cn.numeric(frame, cn.pick(cols, "Discharge_Capacity", "Discharge Capacity (Ah)"))
         vendor = None if charge is None or discharge is None else charge - discharge
-        return cn.build(reader_label=label, time_s=t, timestamps=stamps, start=start,
+        return cn.build(reader_label=label, time_s=t, timestamps=stamps, wall_clock_s=unix, start=start,
                         current_a=cn.numeric(frame, cur), voltage_v=cn.numeric(frame, volt),
                         step=cn.numeric(frame, cn.pick(cols, "Step_Index", "Step Index")),
                         cycle=cn.numeric(frame, cn.pick(cols, "Cycle_Index", "Cycle Index")),

@@ -102,6 +102,7 @@ def build(
     current_a: np.ndarray,
     voltage_v: np.ndarray,
     timestamps: pd.Series | None = None,
+    wall_clock_s: np.ndarray | None = None,
     start: pd.Timestamp | None = None,
     step: np.ndarray | None = None,
     cycle: np.ndarray | None = None,
@@ -128,8 +129,15 @@ def build(
         wall = timestamps.reset_index(drop=True)
         if wall.isna().all():
             wall = None
+    if wall_clock_s is not None and wall is None:
+        unix = np.asarray(wall_clock_s, dtype="float64")
+        if time_s is None:
+            time_s = unix
+        start = start if start is not None else pd.Timestamp(round(unix[0] * 1e6), unit="us", tz="UTC")
     if time_s is not None:
         t_rel, jump = monotonic_time(np.asarray(time_s, dtype="float64") - float(np.asarray(time_s)[0]))
+        if wall_clock_s is not None:
+            jump |= np.concatenate([[False], np.diff(np.asarray(wall_clock_s, dtype="float64")) < 0])
         if wall is not None:
             wall_s = (wall - wall.iloc[0]).dt.total_seconds().to_numpy()
             jump |= np.concatenate([[False], np.diff(wall_s) < 0])

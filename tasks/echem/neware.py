@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
-import pandas as pd
 
 from tasks.contract import Measurement, Reader, UnreadableFile
 from tasks.echem import canonical as cn
@@ -55,7 +54,6 @@ class NewareReader(Reader):
         cols = {c: table[c].to_numpy() for c in need}
         step_types = sorted(table["step_type"].cast(str).unique().to_list()) if "step_type" in table.columns else None
         unix = cols["unix_time_s"].astype("float64")
-        stamps = pd.Series(pd.to_datetime(np.round(unix * 1e6).astype("int64"), unit="us", utc=True))
         # capacity_mAh restarts each step and is signed by direction; accumulate it into a net counter
         cap = cols["capacity_mAh"].astype("float64") / 1000.0
         step_no = cols["step_count"].astype("int64")
@@ -66,7 +64,7 @@ class NewareReader(Reader):
         meta: dict[str, Any] = {}
         if step_types is not None:
             meta["step_types"] = step_types
-        return cn.build(reader_label=label, time_s=cols["total_time_s"].astype("float64"), timestamps=stamps,
+        return cn.build(reader_label=label, time_s=cols["total_time_s"].astype("float64"), wall_clock_s=unix,
                         current_a=cols["current_mA"].astype("float64") / 1000.0,
                         voltage_v=cols["voltage_V"].astype("float64"), step=step_no,
                         cycle=cols["cycle_count"].astype("int64"), vendor_capacity_ah=offsets + cap, meta=meta)

@@ -5,7 +5,8 @@ import re
 from pathlib import Path
 from typing import Any, Mapping
 
-import numpy as np
+
+import pandas as pd
 
 from tasks.contract import Measurement, Reader, UnreadableFile
 from tasks.echem import canonical as cn
@@ -35,7 +36,6 @@ class BasytecReader(Reader):
         start = None
         m = next((re.search(r"Start of Test:\s*(.+)$", ln) for ln in lines[:h] if "Start of Test" in ln), None)
         if m:
-            import pandas as pd
             start = cn.start_time(pd.to_datetime(m.group(1).strip(), format="%d.%m.%Y %H:%M:%S"), options.get("timezone"))
         tcol = cn.pick(list(frame.columns), "Time[s]", "Time[h]")
         t = cn.numeric(frame, tcol) * (3600.0 if tcol == "Time[h]" else 1.0)

@@ -39,9 +39,18 @@ def _entries_from_dir(path: Path) -> dict[str, bytes]:
 
 
 def looks_like_toscat(names: list[str]) -> bool:
-    steps = [n for n in names if STEP_NAME.match(Path(n).name)]
-    return bool(steps) and all(STEP_NAME.match(Path(n).name) or Path(n).name.upper().endswith((".LOG", ".CSV", ".TXT"))
-                               for n in names)
+    """Numbered step files are the signature; TOSCAT also leaves logs and settings files beside them."""
+    return any(STEP_NAME.match(Path(n).name) for n in names)
+
+
+def zip_entry_names(head: bytes) -> list[str]:
+    """Names in the local file headers found in the first bytes of a zip (no central directory needed)."""
+    names, at = [], head.find(b"PK\x03\x04")
+    while 0 <= at and at + 30 <= len(head):
+        n, extra = int.from_bytes(head[at + 26:at + 28], "little"), int.from_bytes(head[at + 28:at + 30], "little")
+        names.append(head[at + 30:at + 30 + n].decode("latin-1"))
+        at = head.find(b"PK\x03\x04", at + 30 + n + extra)
+    return names
 
 
 class ToyoReader(Reader):
@@ -53,12 +62,8 @@ class ToyoReader(Reader):
     def sniff(self, head: bytes, name: str) -> bool:
         if not head.startswith(b"PK\x03\x04"):
             return False
-        try:  # the first local header names the first entry: a TOSCAT zip starts with 000001 or CAPACITY.LOG
-            n = int.from_bytes(head[26:28], "little")
-            first = head[30:30 + n].decode("latin-1")
-        except Exception:
-            return False
-        return bool(STEP_NAME.match(Path(first).name)) or Path(first).name.upper() == "CAPACITY.LOG"
+        names = [Path(n).name for n in zip_entry_names(head)]
+        return any(STEP_NAME.match(n) or n.upper() == "CAPACITY.LOG" for n in names)
 
     def read(self, path: Path, options: Mapping[str, Any]) -> Measurement:
         label = f"Toyo TOSCAT folder {path.name}"

@@ -84,6 +84,8 @@ def write_nxs(path: Path, x: np.ndarray, y: np.ndarray, e: np.ndarray, meta: dic
         text(entry, "program_name", "GDA 9.40.0")
         inst = entry.create_group("instrument")
         text(inst, "beamline", "i11")
+        detector = inst.create_group("mythen_nx")
+        detector.create_dataset("count_time", data=np.array([float(meta["counting_time_s"])]), track_times=False)
         sample = entry.create_group("sample")
         text(sample, "name", meta["sample"])
         xye = entry.create_group("xye")

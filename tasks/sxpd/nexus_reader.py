@@ -76,6 +76,10 @@ def scan_meta(h5) -> dict[str, Any]:
                 kev = float(value) / (1000.0 if unit == "ev" else 1.0)
                 meta["wavelength_angstrom"] = HC_KEV_ANGSTROM / kev
                 break
+    count_paths = [f"entry/instrument/{name}/count_time" for name in (h5["entry/instrument"] if "entry/instrument" in h5 else [])]
+    counted = [h5[p][()] for p in count_paths if p in h5 and hasattr(h5[p], "shape")]
+    if counted:
+        meta["counting_time_s"] = float(np.sum(counted[0]))
     if "processed/process" in h5:
         steps = [k for k in h5["processed/process"] if k.isdigit()]
         meta["processing_steps"] = [_text(_scalar(h5, f"processed/process/{k}/name")) for k in sorted(steps, key=int)]

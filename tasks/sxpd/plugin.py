@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from schemas.sxpd import TABLES
+from schemas.sxpd import SXPD_REFINEMENTS, TABLES
 from tasks.contract import FinalizeContext, Measurement, MissingInformation, ProcessContext, Technique, UnreadableFile
 from tasks.sxpd.alignment import align_patterns
 from tasks.sxpd.analysis import Instrument, analyse_pattern
@@ -226,7 +226,8 @@ def _pattern_frames(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFra
 
 def process(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFrame]:
     if m.kind == REFINEMENT_KIND:
-        return {"sxpd_refinements": m.data.copy()}
+        own = [c.name for c in SXPD_REFINEMENTS.columns]
+        return {"sxpd_refinements": m.data.reindex(columns=own)}  # absent optional columns → null
     if m.kind != PATTERN_KIND:
         raise UnreadableFile(f"sxpd cannot process a {m.kind!r} measurement")
     if ctx.sample is None:

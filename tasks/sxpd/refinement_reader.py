@@ -115,20 +115,20 @@ class RefinementCsvReader(Reader):
                     raise UnreadableFile(f"{source}: row {row + 1}, column {cols[canonical]!r} holds "
                                          f"{frame[cols[canonical]].iloc[row]!r}, not a number")
                 out[canonical] = values.astype(float)
-            else:
-                out[canonical] = np.nan
         for col in ("a_angstrom", "c_angstrom"):
             v = out[col]
             if v.isna().any() or not v.between(1.0, 100.0).all():
                 raise UnreadableFile(f"{source}: column {cols[col]!r} has values outside 1–100 Å (e.g. "
                                      f"{v[~v.between(1.0, 100.0)].iloc[0] if (~v.between(1.0, 100.0)).any() else 'empty'}); "
                                      f"lattice parameters must be in Å")
+        if "volume_a3" not in out:
+            out["volume_a3"] = np.nan
         out["volume_a3"] = out["volume_a3"].fillna(np.sqrt(3.0) / 2.0 * out["a_angstrom"] ** 2 * out["c_angstrom"])
         meta_program = next((c.split(":", 1)[1].strip() for c in comments if ":" in c
                              and c.lstrip("# ").lower().startswith(("program", "software"))), None)
-        out["program"] = frame[cols["program"]].str.strip() if "program" in cols else meta_program
+        out["program"] = frame[cols["program"]].str.strip() if "program" in cols else (meta_program or "")
         scan = out["pattern"].str.extract(r"(\d{4,})")[0]
         out["scan_number"] = pd.to_numeric(scan, errors="coerce").astype("Int64")
         meta = {"comments": "\n".join(comments), "n_rows": len(out), "program": meta_program,
                 "columns": {k: v for k, v in cols.items()}}
-        return Measurement(technique="sxpd", kind=KIND, data=out, units=dict(UNITS), meta=meta)
+        return Measurement(technique="sxpd", kind=KIND, data=out, units={c: UNITS[c] for c in out.columns}, meta=meta)

@@ -29,6 +29,8 @@ class FeatureDecl:
     soc: str = "sample"
     soc_column: str | None = None
     branch_column: str | None = None
+    #: relation to read when it is not current_<table> (e.g. a view joining the SOC alignment)
+    source: str | None = None
 
     @property
     def key(self) -> str:
@@ -44,6 +46,8 @@ class FeatureDecl:
             conds.append(f"mode = '{self.mode}'")
         if self.where:
             conds.append(f"({self.where})")
+        if self.source:  # a view over a table: keep the active parameter set only
+            conds.append("params_id IN (SELECT params_id FROM param_sets WHERE active)")
         if samples is not None:
             listing = ", ".join("'" + s.replace("'", "''") + "'" for s in samples) or "NULL"
             conds.append(f"sample_id IN ({listing})")
@@ -53,7 +57,11 @@ class FeatureDecl:
         return (f"SELECT sample_id, '{self.technique}' AS technique, {mode} AS mode, '{self.name}' AS feature, "
                 f"'{self.unit}' AS unit, '{self.observation}' AS observation, \"{self.column}\"::DOUBLE AS value, "
                 f"raw_sha256, {soc} AS row_soc_pct, {branch} AS row_branch "
-                f'FROM "current_{self.table}" WHERE ' + " AND ".join(conds))
+                f'FROM "{self.relation}" WHERE ' + " AND ".join(conds))
+
+    @property
+    def relation(self) -> str:
+        return self.source or f"current_{self.table}"
 
 
 def load_features(path: Path = FEATURES_FILE) -> list[FeatureDecl]:

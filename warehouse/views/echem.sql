@@ -7,3 +7,15 @@ CREATE OR REPLACE VIEW echem_sample_soc AS
 SELECT sample_id, cell_id, soc_nominal_pct, soc_measured_pct,
        soc_measured_pct - soc_nominal_pct AS soc_error_pct, soc_mismatch, harvested_at
 FROM sample_soc;
+
+-- D(SOC) per cell and branch in 10 % SOC bins, relaxed pulses only (finding 5); join with the CRF
+-- of an AFM map and use tasks.echem.diffusion_length_nm (sqrt(D/f)) for finding 7.
+CREATE OR REPLACE VIEW gitt_d_by_soc AS
+SELECT cell_id, sample_id, direction, area_basis, particle_radius_um,
+       round(soc_pct / 10) * 10 AS soc_bin_pct,
+       median(d_m2_s) AS d_median_m2_s,
+       median(d_sqrt_t_m2_s) AS d_sqrt_t_median_m2_s,
+       count(*) AS pulses
+FROM gitt_pulses
+WHERE relaxed
+GROUP BY ALL;
