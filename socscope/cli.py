@@ -151,18 +151,29 @@ def cmd_query(args) -> int:
     from warehouse.catalog import open_catalog
 
     campaign = load_campaign(args.config)
-    if args.name:
-        from warehouse.queries import render_query
+    params: dict[str, str] = {}
+    if args.list:
+        from warehouse.queries import list_queries
 
-        sql = render_query(args.name, dict(p.split("=", 1) for p in args.param))
+        _print_table([(q.name, q.description, ", ".join(f"{k}={v}" for k, v in q.params.items()))
+                      for q in list_queries()], ["name", "answers", "params"], title="query library")
+        return 0
+    if args.name:
+        from warehouse.queries import bind
+
+        try:
+            sql, params = bind(args.name, dict(p.split("=", 1) for p in args.param))
+        except KeyError as exc:
+            print(f"error: {exc.args[0]}", file=sys.stderr)
+            return 2
     elif args.sql:
         sql = args.sql
     else:
-        print("give SQL or --name NAME", file=sys.stderr)
+        print("give SQL, --name NAME or --list", file=sys.stderr)
         return 2
     con = open_catalog(campaign.resolve(campaign.storage.warehouse))
     try:
-        df = con.execute(sql).df()
+        df = con.execute(sql, params).df() if params else con.execute(sql).df()
     finally:
         con.close()
     if args.format == "csv":
@@ -213,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", default=None, help="campaign file (default: $SOCSCOPE_CONFIG, ./campaign.yaml, ./demo/campaign.yaml)")
     p.add_argument("--name", help="a query of warehouse/queries/NAME.sql")
     p.add_argument("--param", action="append", default=[], help="k=v for a named query")
+    p.add_argument("--list", action="store_true", help="list the query library")
     p.add_argument("--format", choices=["table", "csv", "parquet"], default="table")
     p.add_argument("--out")
     p.add_argument("--limit", type=int, default=50)
