@@ -57,6 +57,7 @@ def select_work(campaign: Campaign, wh: Warehouse, technique_name: str, samples:
             where r.technique = '{technique_name}' and r.campaign = '{campaign.name}'
               and r.raw_sha256 not in (select raw_sha256 from ingest_events where stage = 'intake' and status <> 'ok')
             order by r.sample_id nulls first, r.original_name, r.raw_sha256""")
+        df = df.astype(object).where(df.notna(), None)  # SQL NULL is None here, as in pending_work
         items = [pipeline.WorkItem(**rec) for rec in df.to_dict("records")]
     else:
         items = pipeline.pending_work(campaign, wh, technique_name)

@@ -18,7 +18,10 @@ def current_run_id() -> str:
 
 def guarded_warehouse(campaign: Campaign) -> Warehouse:
     wh = open_warehouse(campaign)
-    wh.commit_guard = lambda: concurrency(WRITE_LIMIT, occupy=1, strict=False)
+    # On an object store this limit is the only lock between machines (no flock there), so a missing
+    # limit is an error rather than a silent free-for-all. The slot is a lease renewed by its holder:
+    # a committer that is killed frees it within a minute instead of the default five.
+    wh.commit_guard = lambda: concurrency(WRITE_LIMIT, occupy=1, strict=not wh.is_local, lease_duration=60)
     return wh
 
 

@@ -34,3 +34,20 @@ def prefect_api():
 
     with prefect_test_harness(server_startup_timeout=180):
         yield
+
+
+@pytest.fixture(scope="session")
+def demo_campaign(tmp_path_factory):
+    """The small demo campaign, processed once without Prefect and shared by the end-to-end tests.
+
+    Returns the loaded Campaign; tests must not write into it (copy it or use their own).
+    """
+    from socscope import pipeline
+    from socscope.demo import write_demo
+    from warehouse.marts import build_marts
+
+    root = tmp_path_factory.mktemp("demo-small")
+    campaign = write_demo(root, "small")
+    pipeline.run_local(campaign)
+    build_marts(campaign, pipeline.open_warehouse(campaign), "local")
+    return campaign

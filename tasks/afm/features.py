@@ -114,50 +114,81 @@ def map_stats(channels: Mapping[str, np.ndarray | None], labels: np.ndarray, reg
         out["conductive_area_fraction_particles"] = float(conductive[particles].mean()) if particles.any() else np.nan
     else:
         out["conductive_area_fraction"] = out["conductive_area_fraction_particles"] = np.nan
-    out["n_particles"] = np.int32(len(np.unique(labels[particles])))
+    out["n_particles"] = np.int32(np.count_nonzero(np.bincount(labels.ravel())[1:]))
     out["particle_area_fraction"] = float(particles.mean())
     return out
 
 
+def _bin_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Bin of each value on the (uniform) edges as ``np.histogram`` counts it: edges[i] <= v < edges[i+1],
+    the last bin closed; values outside [edges[0], edges[-1]] or NaN get len(edges) - 1 (a spill bin)."""
+    n = len(edges) - 1
+    v = values.astype(np.float64, copy=False)
+    lo, hi = float(edges[0]), float(edges[-1])
+    with np.errstate(invalid="ignore", over="ignore"):
+        keep = (v >= lo) & (v <= hi)
+        idx = np.where(keep, (v - lo) * (n / (hi - lo)), 0.0).astype(np.intp)
+    np.clip(idx, 0, n - 1, out=idx)
+    # the arithmetic guess is off by at most one: settle it against the edges themselves
+    idx -= v < edges[idx]
+    idx += (v >= edges[np.minimum(idx + 1, n)]) & (idx != n - 1)
+    idx[~keep] = n
+    return idx
+
+
 def histogram_table(channels: Mapping[str, np.ndarray | None], labels: np.ndarray,
                     hist_params: Mapping[str, Any]) -> pd.DataFrame:
+    """Counts per channel on fixed edges over the whole map, particles and matrix (one pass per channel:
+    particles and matrix partition the map, so "all" is their sum)."""
     n_bins = int(hist_params["n_bins"])
-    particles = labels > 0
-    frames = []
-    for region, sel in (("all", None), ("particles", particles), ("matrix", ~particles)):
-        cols: dict[str, Any] = {"region": [region] * n_bins, "bin_index": np.arange(n_bins, dtype=np.int32)}
-        for short, column, suffix in STAT_CHANNELS:
-            lo, hi = hist_params[column]
-            edges = np.linspace(lo, hi, n_bins + 1)
-            cols[f"{short}_bin_lo_{suffix}"], cols[f"{short}_bin_hi_{suffix}"] = edges[:-1], edges[1:]
-            arr = channels.get(column)
-            if arr is None:
-                cols[f"{short}_count"] = pd.array([None] * n_bins, dtype="Int64")
-            else:
-                v = arr if sel is None else arr[sel]
-                cols[f"{short}_count"] = np.histogram(v[np.isfinite(v)], bins=edges)[0].astype(np.int64)
-        frames.append(pd.DataFrame(cols))
-    return pd.concat(frames, ignore_index=True)
+    particles = (labels > 0).ravel()
+    cols: dict[str, Any] = {"region": ["all"] * n_bins + ["particles"] * n_bins + ["matrix"] * n_bins,
+                            "bin_index": np.tile(np.arange(n_bins, dtype=np.int32), 3)}
+    for short, column, suffix in STAT_CHANNELS:
+        lo, hi = hist_params[column]
+        edges = np.linspace(lo, hi, n_bins + 1)
+        cols[f"{short}_bin_lo_{suffix}"], cols[f"{short}_bin_hi_{suffix}"] = np.tile(edges[:-1], 3), np.tile(edges[1:], 3)
+        arr = channels.get(column)
+        if arr is None:
+            cols[f"{short}_count"] = pd.array([None] * (3 * n_bins), dtype="Int64")
+        else:
+            key = _bin_index(np.asarray(arr).ravel(), edges) + particles * (n_bins + 1)
+            counts = np.bincount(key, minlength=2 * (n_bins + 1)).reshape(2, n_bins + 1)[:, :n_bins]
+            matrix, inside = counts[0].astype(np.int64), counts[1].astype(np.int64)
+            cols[f"{short}_count"] = np.concatenate([matrix + inside, inside, matrix])
+    return pd.DataFrame(cols)
 
 
 def profile_table(channels: Mapping[str, np.ndarray | None], labels: np.ndarray, dist_um: np.ndarray,
                   prof_params: Mapping[str, Any]) -> pd.DataFrame:
-    """Mean of each channel per particle and distance-from-boundary bin (grouped in one pass)."""
+    """Mean of each channel per particle and distance-from-boundary bin (grouped in one pass:
+    labelled sums with ``np.bincount``; NaN pixels are skipped, an all-NaN group is NaN)."""
     width, top = float(prof_params["bin_width_um"]), float(prof_params["max_distance_um"])
     sel = (labels > 0) & (dist_um < top)
     if not sel.any():
         return pd.DataFrame()
-    frame = pd.DataFrame({"particle_id": labels[sel].astype(np.int32),
-                          "bin_index": np.floor(dist_um[sel] / width).astype(np.int32)})
-    names = []
+    pid = labels[sel].astype(np.int64)
+    bins = np.floor(dist_um[sel] / width).astype(np.int32)
+    n_b = int(bins.max()) + 1
+    key = pid * n_b + bins
+    size = np.bincount(key)
+    groups = np.flatnonzero(size)  # ascending key = sorted by (particle_id, bin_index)
+    out: dict[str, Any] = {"particle_id": (groups // n_b).astype(np.int32),
+                           "bin_index": (groups % n_b).astype(np.int32)}
     for short, column, suffix in STAT_CHANNELS:
         arr = channels.get(column)
         name = f"{short}_mean_{suffix}"
-        frame[name] = arr[sel].astype(np.float64) if arr is not None else np.nan
-        names.append(name)
-    grouped = frame.groupby(["particle_id", "bin_index"], sort=True)
-    out = grouped[names].mean().reset_index()
-    out["n_px"] = grouped.size().to_numpy().astype(np.int32)
-    out["dist_lo_um"] = out["bin_index"] * width
-    out["dist_hi_um"] = (out["bin_index"] + 1) * width
-    return out
+        if arr is None:
+            out[name] = np.full(len(groups), np.nan)
+            continue
+        v = arr[sel].astype(np.float64)
+        nan = np.isnan(v)
+        total = np.bincount(key, weights=np.where(nan, 0.0, v), minlength=len(size))[groups]
+        count = np.bincount(key, weights=~nan, minlength=len(size))[groups]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[name] = np.where(count > 0, total / count, np.nan)
+    frame = pd.DataFrame(out)
+    frame["n_px"] = size[groups].astype(np.int32)
+    frame["dist_lo_um"] = out["bin_index"] * width
+    frame["dist_hi_um"] = (out["bin_index"] + 1) * width
+    return frame

@@ -38,11 +38,15 @@ def analyse(m: Measurement, params: dict[str, Any], series: str | None) -> dict[
     ny, nx = sig.height_m.shape
     pixel_um = float(m.meta["scan_size_x_m"]) * 1e6 / nx
     seg_p, flat_p = params["segmentation"], params["flatten"]
-    rough_flat, _ = flatten_height(sig.height_m * 1e9, None, flat_p["scar_threshold_sigma"])
+    height_raw_nm = sig.height_m * 1e9
+    height_weight = float(seg_p["height_weight"])
+    # the unmasked (rough) flattening only feeds the contrast when topography is mixed in
+    rough_flat = (flatten_height(height_raw_nm, None, flat_p["scar_threshold_sigma"])[0]
+                  if height_weight else None)
     primary = segmentation_channel(sig, m.mode, series, seg_p)
-    contrast = segmentation.contrast_image(primary, rough_flat, float(seg_p["height_weight"]))
+    contrast = segmentation.contrast_image(primary, rough_flat, height_weight)
     labels = segmentation.segment_particles(contrast, pixel_um, seg_p)
-    height_nm, quality = flatten_height(sig.height_m * 1e9, labels > 0, flat_p["scar_threshold_sigma"])
+    height_nm, quality = flatten_height(height_raw_nm, labels > 0, flat_p["scar_threshold_sigma"])
     dist = segmentation.boundary_distance(labels, pixel_um)
     region_code = features.regions(labels, dist, float(params["regions"]["rim_width_um"]))
     channels = {"height_nm": height_nm, "esm_amp_pm_per_v": sig.esm_amp_pm_per_v, "phase_deg": sig.phase_deg,

@@ -30,12 +30,46 @@ def segment_particles(contrast: np.ndarray, pixel_um: float, p: Mapping[str, Any
     mask = smooth > threshold
     radius = int(round(p["opening_radius_um"] / pixel_um))
     if radius >= 1:
-        mask = ndimage.binary_opening(mask, structure=morphology.disk(radius))
+        mask = binary_opening_disk(mask, radius)
     if p.get("fill_holes", True):
         mask = ndimage.binary_fill_holes(mask)
     min_px = max(int(p["min_particle_area_um2"] / pixel_um**2), 1)
     mask = morphology.remove_small_objects(mask, max_size=min_px - 1) if min_px > 1 else mask
     return split_touching(mask, pixel_um, p)
+
+
+def _disk_rows(radius: int) -> list[tuple[int, int]]:
+    """``morphology.disk(radius)`` as rows: (dy, half-width) with dy**2 + dx**2 <= radius**2."""
+    return [(dy, int(np.floor(np.sqrt(radius * radius - dy * dy)))) for dy in range(-radius, radius + 1)]
+
+
+def _disk_morph(mask: np.ndarray, radius: int, erode: bool) -> np.ndarray:
+    """Binary erosion (outside the image = background) or dilation by ``morphology.disk(radius)``,
+    decomposed exactly into one 1-D min/max filter per distinct row half-width plus shifted AND/OR."""
+    img = mask.view(np.uint8) if mask.dtype == bool else mask.astype(np.uint8)
+    filt = ndimage.minimum_filter1d if erode else ndimage.maximum_filter1d
+    rows = {w: filt(img, 2 * w + 1, axis=1, mode="constant", cval=0).view(bool) if w else mask
+            for w in {w for _, w in _disk_rows(radius)}}
+    ny = mask.shape[0]
+    out = np.full(mask.shape, erode, dtype=bool)
+    for dy, w in _disk_rows(radius):
+        src = rows[w]
+        # erosion: out(y) &= row(y + dy); dilation (reflected structure, symmetric): out(y) |= row(y - dy)
+        shift = dy if erode else -dy
+        lo, hi = max(0, -shift), min(ny, ny - shift)
+        if erode:
+            out[lo:hi] &= src[lo + shift:hi + shift]
+            out[:lo] = False
+            out[hi:] = False
+        else:
+            out[lo:hi] |= src[lo + shift:hi + shift]
+    return out
+
+
+def binary_opening_disk(mask: np.ndarray, radius: int) -> np.ndarray:
+    """``ndimage.binary_opening(mask, structure=morphology.disk(radius))`` (same pixels), faster."""
+    mask = np.ascontiguousarray(mask, dtype=bool)
+    return _disk_morph(_disk_morph(mask, radius, erode=True), radius, erode=False)
 
 
 def split_touching(mask: np.ndarray, pixel_um: float, p: Mapping[str, Any]) -> np.ndarray:

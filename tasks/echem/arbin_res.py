@@ -40,7 +40,7 @@ def mdb_export(path: Path, table: str, label: str) -> bytes:
 def ole_to_utc(days: np.ndarray, tz: str | None) -> pd.Series:
     stamps = pd.Series(OLE_EPOCH + pd.to_timedelta(np.asarray(days, dtype="float64") * 86400.0, unit="s"))
     # a double of ~4.5e4 days resolves ~1 us; round to the millisecond the tester actually logs
-    return stamps.dt.round("ms").dt.tz_localize(tz or "UTC").dt.tz_convert("UTC")
+    return cn.localize_utc(stamps.dt.round("ms"), tz)
 
 
 class ArbinResReader(Reader):

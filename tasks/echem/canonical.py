@@ -33,13 +33,11 @@ UNITS: dict[str, str] = {
 CONDITIONS = ("rest", "charge", "discharge")
 
 
-def _as_utc(ts: Any, tz: str | None) -> pd.Series:
-    out = pd.to_datetime(ts, errors="coerce")
-    if isinstance(out, pd.Series):
-        if out.dt.tz is None:
-            out = out.dt.tz_localize(tz or "UTC", ambiguous="NaT", nonexistent="NaT")
-        return out.dt.tz_convert("UTC")
-    raise TypeError("expected a Series")
+def localize_utc(stamps: pd.Series, tz: str | None) -> pd.Series:
+    """Vendor wall-clock times (naive = local time of the tester, ``tz``; default UTC) in UTC."""
+    if stamps.dt.tz is None:
+        stamps = stamps.dt.tz_localize(tz or "UTC", ambiguous="NaT", nonexistent="NaT")
+    return stamps.dt.tz_convert("UTC")
 
 
 def start_time(value: datetime | str | None, tz: str | None = None) -> pd.Timestamp | None:
@@ -207,9 +205,8 @@ def parse_datetime(values: pd.Series, formats: tuple[str, ...], tz: str | None) 
     for fmt in formats:
         out = pd.to_datetime(s, format=fmt, errors="coerce")
         if out.notna().mean() > 0.95:
-            return _as_utc(out, tz)
-    out = pd.to_datetime(s, errors="coerce")
-    return _as_utc(out, tz)
+            return localize_utc(out, tz)
+    return localize_utc(pd.to_datetime(s, errors="coerce"), tz)
 
 
 

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from tasks.contract import UnreadableFile
+from tasks.echem.canonical import localize_utc
 
 NULLS = ["", "N/A", "NaN", "nan", "-"]
 
@@ -133,4 +134,4 @@ def fixed_datetime_utc(col: pa.ChunkedArray, order: str, tz: str | None) -> pd.S
     iso = pc.binary_join_element_wise(pc.utf8_slice_codeunits(s, 6, 10), month, day, "-")
     iso = pc.binary_join_element_wise(iso, pc.utf8_slice_codeunits(s, 11, 40), "T")
     stamps = pd.Series(pc.cast(iso, pa.timestamp("us")).to_pandas())
-    return stamps.dt.tz_localize(tz or "UTC").dt.tz_convert("UTC")
+    return localize_utc(stamps, tz)

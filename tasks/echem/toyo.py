@@ -83,7 +83,7 @@ class ToyoReader(Reader):
                               format="%Y/%m/%d %H:%M:%S", errors="coerce")
         if wall.isna().all():
             raise UnreadableFile(f"{label}: Date/Time columns are not in the TOSCAT form 2026/05/04 08:00:00")
-        wall = wall.dt.tz_localize(tz or "UTC").dt.tz_convert("UTC")
+        wall = cn.localize_utc(wall, tz)
         # step start = wall clock of its first row minus its PassTime; PassTime gives sub-second spacing
         pass_s = frame["PassTime[Sec]"].to_numpy("float64")
         starts = wall.groupby(frame["step"]).transform("first") - pd.to_timedelta(

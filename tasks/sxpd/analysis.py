@@ -173,6 +173,6 @@ def analyse_pattern(two_theta: np.ndarray, intensity: np.ndarray, sigma: np.ndar
              "position_deg": fit.position + instrument.zero_offset_deg, "position_sigma_deg": fit.position_sigma,
              "fwhm_deg": fit.fwhm, "fwhm_sigma_deg": fit.fwhm_sigma, "area": fit.area, "area_sigma": fit.area_sigma,
              "eta": fit.eta, "asymmetry": fit.alpha, "group": fit.group, "group_chi2_red": fit.group_chi2_red,
-             "fitted": fitted, "resolved": ~crowded, "used_in_lattice": used, "lattice_residual_deg": residual,
+             "fitted": fitted, "converged": fit.converged, "resolved": ~crowded, "used_in_lattice": used, "lattice_residual_deg": residual,
              "instrument_fwhm_deg": inst}
     return PatternAnalysis(lattice, strain, peaks, a_s, c_s, len(groups.lo), fit.n_iterations, flags)

@@ -14,7 +14,7 @@ import numpy as np
 
 from tasks.contract import UnreadableFile
 from tasks.sxpd.crystallography import Reflections, lorentz_polarisation, silicon_reflections, two_theta_deg
-from tasks.sxpd.peakfit import FitResult, fit_groups, group_reflections
+from tasks.sxpd.peakfit import fit_groups, group_reflections
 from tasks.sxpd.search import excess, template_score
 
 
@@ -69,12 +69,14 @@ def fit_wavelength_zero(d: np.ndarray, observed: np.ndarray, sigma: np.ndarray, 
 def search_wavelength(x: np.ndarray, signal: np.ndarray, refl: Reflections, lo: float, hi: float) -> float:
     """λ whose predicted standard reflections collect the most intensity (coarse, then fine)."""
     weight = np.sqrt(refl.intensity / refl.intensity.max())
-    grid = np.exp(np.arange(np.log(lo), np.log(hi), 2e-4))
-    best = grid[np.argmax(template_score(x, signal, two_theta_deg(refl.d_angstrom[None, :], 1.0) * 0
-                                         + two_theta_deg(refl.d_angstrom[None, :] / grid[:, None], 1.0), weight))]
-    fine = best * (1.0 + np.arange(-4e-4, 4e-4, 5e-6))
-    return float(fine[np.argmax(template_score(x, signal, two_theta_deg(refl.d_angstrom[None, :] / fine[:, None], 1.0),
-                                               weight))])
+
+    def best(grid: np.ndarray) -> float:
+        # 2θ depends on λ/d only: d/λ on a grid of λ gives every candidate's positions at once
+        predicted = two_theta_deg(refl.d_angstrom[None, :] / grid[:, None], 1.0)
+        return float(grid[np.argmax(template_score(x, signal, predicted, weight))])
+
+    coarse = best(np.exp(np.arange(np.log(lo), np.log(hi), 2e-4)))
+    return best(coarse * (1.0 + np.arange(-4e-4, 4e-4, 5e-6)))
 
 
 def calibrate(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, settings: dict[str, Any],

@@ -135,6 +135,7 @@ def _ncm_cached(a: float, c: float, d_min: float, oxygen_z: float) -> Reflection
     return _merge("NCM", g, d, f2, d_min)
 
 
+@lru_cache(maxsize=64)
 def cubic_reflections(phase: str, element: str, a: float, lattice: str, d_min: float) -> Reflections:
     """Cubic element phase: lattice 'fcc' (Al), 'bcc' (Li) or 'diamond' (Si)."""
     g = _hkl_box(int(np.ceil(a / d_min)) + 1)

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tasks.sxpd.crystallography import d_hexagonal
 
 
 @dataclass

@@ -106,10 +106,10 @@ def _windows(x: np.ndarray, y: np.ndarray, s: np.ndarray, lo: np.ndarray, hi: np
 
 
 def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGroups,
-               position0: np.ndarray, fwhm0: np.ndarray, fixed_position: np.ndarray,
-               asymmetric: np.ndarray, eta0: float = 0.5, max_iterations: int = 40,
-               position_slack_fwhm: float = 1.5, fwhm_bounds: tuple[float, float] = (0.2, 5.0),
-               max_points: int = 160, tolerance: float = 1e-7,
+                position0: np.ndarray, fwhm0: np.ndarray, fixed_position: np.ndarray,
+                asymmetric: np.ndarray, eta0: float = 0.5, max_iterations: int = 40,
+                position_slack_fwhm: float = 1.5, fwhm_bounds: tuple[float, float] = (0.2, 5.0),
+                max_points: int = 160, tolerance: float = 1e-7,
                 step_tolerance_sigma: float = 0.01) -> FitResult:
     """Fit every group of one bucket simultaneously (see ``fit_groups``).
 
@@ -137,7 +137,7 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
     b0 = 0.5 * (left_bg + right_bg)
     x0 = position0[m].copy()
     h0 = fwhm0[m].copy()
-    peak_idx = np.clip(np.searchsorted(x, x0) , 0, len(x) - 1)
+    peak_idx = np.clip(np.searchsorted(x, x0), 0, len(x) - 1)
     bg_at = b0[:, None] + b1[:, None] * (x0 - centre[:, None])
     height = np.clip(y[peak_idx] - bg_at, 0.0, None)
     # overlapping peaks share the observed height: divide by the number of close neighbours

@@ -12,7 +12,6 @@ finalize: ``sxpd_alignment`` (voltage, charge, SOC, branch per pattern) from ``e
 """
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -188,8 +187,8 @@ def _pattern_frames(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFra
     for fam in ("00l", "hk0", "overall"):
         if wh[fam].flag:
             flags.append(f"strain {fam}: {wh[fam].flag}")
-    conv = np.isfinite(pk["position_deg"][ncm])
-    converged_fraction = float(np.mean(conv)) if conv.size else 0.0
+    fitted_ncm = ncm & pk["fitted"]
+    converged_fraction = float(np.mean(pk["converged"][fitted_ncm])) if fitted_ncm.any() else 0.0
     if not (lat.a_sigma < 0.002 and lat.c_sigma < 0.01):
         flags.append("lattice poorly determined")
     row = {"scan_number": _scan_number(m.meta), "measured_at": when, "source_format": m.meta.get("format"),

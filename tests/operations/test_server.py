@@ -43,6 +43,8 @@ def ops(tmp_path_factory):
     home = root / "prefect"
     try:
         info = server.up(cfg, home, free_port(), workers=1)
+        with client_for(info["api_url"]) as client:  # no scheduled watcher may commit during the tests
+            client.pause_deployment(client.read_deployment_by_name("watch-share/watch-lab").id)
         yield info["api_url"], cfg, server.ServerState(home)
     finally:
         server.down(home)
@@ -131,6 +133,26 @@ def test_campaign_deployment_completes_and_fills_the_warehouse(ops):
     print(f"campaign deployment run: {time.monotonic() - t0:.1f} s")
 
 
+def test_watcher_takes_new_files_and_skips_when_late(ops):
+    from datetime import datetime, timedelta, timezone
+
+    from prefect.states import Scheduled
+
+    api_url, cfg, _ = ops
+    write_csv(Path(cfg).parent / "share/S1/watched.csv", [(100, 1)])
+    with client_for(api_url) as client:
+        dep = client.read_deployment_by_name("watch-share/watch-lab")
+        on_time = client.create_flow_run_from_deployment(dep.id)
+        # a slot 20 minutes ago, e.g. while every worker was down: the policy skips it
+        late = client.create_flow_run_from_deployment(
+            dep.id, state=Scheduled(scheduled_time=datetime.now(timezone.utc) - timedelta(minutes=20)))
+    done, skipped = wait_final(api_url, [on_time.id, late.id])
+    assert done.state.is_completed(), done.state
+    assert skipped.state.is_completed() and skipped.state.name == "Skipped", skipped.state
+    wh = warehouse(cfg)
+    assert wh.query("select count(*) n from toy_values where x_m = 100").n[0] == 1
+
+
 def _no_duplicates(wh):
     dup_values = wh.query("select raw_sha256, x_m, count(*) n from toy_values group by 1, 2 having n > 1")
     dup_raw = wh.query("select raw_sha256, count(*) n from raw_files group by 1 having n > 1")
@@ -151,8 +173,8 @@ def test_concurrent_campaign_runs_write_no_duplicates(ops):
     assert all(r.state.is_completed() for r in final), [(r.name, r.state) for r in final]
     wh = warehouse(cfg)
     assert _no_duplicates(wh)
-    assert len(wh.query("select * from toy_values")) == 3 + 8
-    assert wh.query("select sum(n_points) n from toy_summary").n[0] == 11
+    assert len(wh.query("select * from toy_values")) == 3 + 1 + 8
+    assert wh.query("select sum(n_points) n from toy_summary").n[0] == 12
 
 
 def test_worker_killed_mid_write_leaves_warehouse_unchanged(ops):

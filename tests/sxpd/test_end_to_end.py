@@ -1,8 +1,6 @@
 """The demo small profile through the real pipeline (echem first, then sxpd), scored against truth in SQL."""
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

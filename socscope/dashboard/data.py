@@ -1,0 +1,278 @@
+"""Read-only access to the warehouse for the dashboard: plain SQL on the newest catalog snapshot.
+
+Nothing here imports Streamlit, so the queries are testable on their own. The catalog is the one
+:func:`warehouse.catalog.open_catalog` opens (read-only, newest versioned snapshot). A connection
+is kept per snapshot (opening costs 40–120 ms, a cursor ~1 ms); when a flow commits, the next query
+sees the new snapshot file and opens it. Old connections are closed once several newer ones exist,
+so a reader never holds a writer up (writers never touch a published snapshot anyway).
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import pandas as pd
+
+KEEP_OPEN = 3
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    path: str
+    version: int  # -1 for the unversioned catalog.duckdb
+
+    @property
+    def label(self) -> str:
+        return f"v{self.version}" if self.version >= 0 else "catalog.duckdb"
+
+
+def newest_snapshot(root: str | Path) -> Snapshot:
+    root = Path(root)
+    snapshots = sorted((root / "catalogs").glob("*.duckdb"))
+    if snapshots:
+        p = snapshots[-1]
+        try:
+            version = int(p.stem)
+        except ValueError:
+            version = -1
+        return Snapshot(str(p), version)
+    p = root / "catalog.duckdb"
+    if not p.exists():
+        raise FileNotFoundError(f"no warehouse catalog at {p}; run `socscope run` or `socscope demo` first")
+    return Snapshot(str(p), -1)
+
+
+class Catalog:
+    """Connections on the snapshots of one warehouse; thread-safe (one cursor per query)."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self._lock = threading.Lock()
+        self._cons: dict[str, Any] = {}
+
+    def snapshot(self) -> Snapshot:
+        return newest_snapshot(self.root)
+
+    def _connection(self, snap: Snapshot):
+        import duckdb
+
+        with self._lock:
+            con = self._cons.get(snap.path)
+            if con is None:
+                con = duckdb.connect(snap.path, read_only=True)
+                self._cons[snap.path] = con
+                for old in sorted(self._cons)[:-KEEP_OPEN]:
+                    try:
+                        self._cons.pop(old).close()
+                    except Exception:  # noqa: BLE001 - closing a stale snapshot must not fail a page
+                        pass
+            return con
+
+    def query(self, sql: str, params: Sequence[Any] | None = None, snap: Snapshot | None = None) -> pd.DataFrame:
+        """Run ``sql`` (``?`` placeholders) on ``snap`` (default: the newest snapshot)."""
+        for attempt in range(3):
+            snap_now = snap or self.snapshot()
+            try:
+                cur = self._connection(snap_now).cursor()
+                try:
+                    return cur.execute(sql, list(params or [])).df()
+                finally:
+                    cur.close()
+            except Exception as exc:  # noqa: BLE001
+                # a snapshot deleted under us (KEEP_CATALOGS rotation) or closed by another thread:
+                # take the newest one again
+                gone = "No such file" in str(exc) or "closed" in str(exc).lower() or "does not exist" in str(exc)
+                if attempt == 2 or not gone or "Catalog Error" in str(exc):
+                    raise
+                with self._lock:
+                    self._cons.pop(snap_now.path, None)
+                snap = None
+                time.sleep(0.05)
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        with self._lock:
+            for con in self._cons.values():
+                try:
+                    con.close()
+                except Exception:  # noqa: BLE001
+                    pass
+            self._cons.clear()
+
+
+# ----------------------------------------------------------------------------------------- helpers
+def tables_present(cat: Catalog, snap: Snapshot | None = None) -> set[str]:
+    df = cat.query("select table_name from information_schema.tables", snap=snap)
+    return set(df.table_name)
+
+
+def sql_list(values: Sequence[str]) -> str:
+    """A SQL IN-list of string literals (values come from the warehouse itself, quoted anyway)."""
+    return "(" + ", ".join("'" + str(v).replace("'", "''") + "'" for v in values) + ")" if values else "(NULL)"
+
+
+def grid_step(n_px: int, target: int) -> int:
+    """Integer downsampling factor so that an n_px-wide map is drawn with at most ``target`` cells."""
+    return max(1, math.ceil(n_px / max(1, target)))
+
+
+# ---------------------------------------------------------------------------------------- campaign
+def expected_vs_received(campaign, received: pd.DataFrame) -> pd.DataFrame:
+    """samples × techniques: expected (config) against received (raw_files), with a state."""
+    got = {(r.sample_id, r.technique): int(r.n) for r in received.itertuples()}
+    rows = []
+    seen = set()
+    for sample in campaign.samples:
+        for tech, n in sorted(campaign.expected.get(sample.id, {}).items()):
+            have = got.get((sample.id, tech), 0)
+            seen.add((sample.id, tech))
+            rows.append({"sample_id": sample.id, "series": sample.series, "technique": tech, "expected": n,
+                         "received": have, "state": "complete" if have >= n else ("partial" if have else "missing")})
+    for (sid, tech), have in got.items():
+        if (sid, tech) in seen:
+            continue
+        if sid is None or pd.isna(sid):  # standards and references (NiO, Si, end members) belong to no sample
+            rows.append({"sample_id": REFERENCES, "series": None, "technique": tech, "expected": 0,
+                         "received": have, "state": "reference"})
+            continue
+        s = campaign.sample(sid)
+        rows.append({"sample_id": sid, "series": s.series if s else None, "technique": tech, "expected": 0,
+                     "received": have, "state": "unexpected"})
+    return pd.DataFrame(rows, columns=["sample_id", "series", "technique", "expected", "received", "state"])
+
+
+REFERENCES = "(references)"
+
+RECEIVED_SQL = """
+    select sample_id, technique, count(*) as n from raw_files group by 1, 2
+    union all
+    select s.sample_id, 'echem', count(*) from raw_files r join sample_config s on s.cell_id = r.cell_id
+    where r.technique = 'echem' and r.sample_id is distinct from s.sample_id group by 1"""
+
+ROWS_SQL = """
+    select coalesce(e.sample_id, '(references)') as sample_id, e.technique, sum(e.rows_written) as rows_written,
+           count(*) as attempts, sum(case when e.status = 'ok' then 1 else 0 end) as ok_files,
+           max(e.attempted_at) as last_attempt
+    from ingest_events e where e.stage = 'process'
+    group by 1, 2"""
+
+LAST_RUN_SQL = """
+    select flow_run_id, min(attempted_at) as started_at, max(attempted_at) as finished_at,
+           count(*) as attempts, sum(case when status = 'ok' then 1 else 0 end) as ok,
+           sum(case when status <> 'ok' then 1 else 0 end) as not_ok, sum(rows_written) as rows_written
+    from ingest_events group by 1 order by finished_at desc limit 5"""
+
+
+# -------------------------------------------------------------------------------------------- AFM
+def map_sql(channel: str, step: int) -> str:
+    """Downsampled map: mean of ``channel`` over step × step pixel blocks, with the majority particle."""
+    return f"""
+        with p as (select x_um, y_um, {channel} as v, particle_id from afm_pixels where measurement_id = ?),
+        g as (select min(x_um) as x0, min(y_um) as y0 from p),
+        s as (select (select max(x_um) - min(x_um) from p) / (count(distinct x_um) - 1) as dx from p)
+        select floor((x_um - g.x0) / (s.dx * {step}) + 1e-6)::int as ix,
+               floor((y_um - g.y0) / (s.dx * {step}) + 1e-6)::int as iy,
+               avg(x_um) as x_um, avg(y_um) as y_um, avg(v) as value, mode(particle_id) as particle_id
+        from p, g, s group by all order by iy, ix"""
+
+
+OUTLINE_SQL = """
+    select x_um, y_um, particle_id from afm_pixels
+    where measurement_id = ? and particle_id > 0 and dist_to_boundary_um <= ?"""
+
+
+def line_profile_sql(channel: str) -> str:
+    """Pixels within half a pixel of the segment (x0,y0)-(x1,y1), binned along it by pixel size."""
+    return f"""
+        with seg as (select ?::double as x0, ?::double as y0, ?::double as x1, ?::double as y1, ?::double as w),
+        p as (
+            select x_um, y_um, {channel} as v, region,
+                   ((x_um - x0) * (x1 - x0) + (y_um - y0) * (y1 - y0))
+                       / nullif((x1 - x0) * (x1 - x0) + (y1 - y0) * (y1 - y0), 0) as t,
+                   abs((x_um - x0) * (y1 - y0) - (y_um - y0) * (x1 - x0))
+                       / nullif(sqrt((x1 - x0) * (x1 - x0) + (y1 - y0) * (y1 - y0)), 0) as d,
+                   sqrt((x1 - x0) * (x1 - x0) + (y1 - y0) * (y1 - y0)) as len, w
+            from afm_pixels, seg where measurement_id = ?)
+        select round(t * len / w) * w as distance_um, avg(v) as value, count(*) as n_px,
+               mode(region) as region
+        from p where t between 0 and 1 and d <= w * 0.75 group by 1 order by 1"""
+
+
+HIST_SQL = """
+    with h as (
+        select h.sample_id, h.mode, h.bin_index,
+               h.{ch}_bin_lo_{u} as bin_lo, h.{ch}_bin_hi_{u} as bin_hi, sum(h.{ch}_count) as count
+        from afm_histograms h
+        where h.region = ? and h.{ch}_count is not null
+        group by all)
+    select h.*, s.series, s.branch, s.soc_nominal_pct, s.soc_pct,
+           count / sum(count) over (partition by h.sample_id) / (bin_hi - bin_lo) as density
+    from h join samples s using (sample_id)
+    order by s.series, s.soc_pct, h.sample_id, bin_index"""
+
+
+# ------------------------------------------------------------------------------------- SOC profile
+PROFILE_FEATURES_SQL = """
+    select technique || ':' || coalesce(mode, '') || ':' || feature as key, technique, mode, feature, unit,
+           count(*) as n_rows, count(distinct sample_id) as n_samples
+    from soc_profile group by all order by technique, mode, feature"""
+
+PROFILE_SQL = """
+    select technique || ':' || coalesce(mode, '') || ':' || feature as key, sample_id, series, branch,
+           soc_pct, soc_nominal_pct, mean, std, n, ci_low, ci_high, interpolated, unit, observation,
+           source_samples, profile_key
+    from soc_profile
+    where technique || ':' || coalesce(mode, '') || ':' || feature in {keys}
+    order by key, series, soc_pct"""
+
+
+def normalise_profile(df: pd.DataFrame) -> pd.DataFrame:
+    """Min–max scale mean and interval per feature, so features of any unit share one axis."""
+    df = df.copy()
+    for col in ("value", "lo", "hi"):
+        df[col] = pd.NA
+    for _, g in df.groupby("key"):
+        lo = pd.concat([g["mean"], g["ci_low"]]).min()
+        hi = pd.concat([g["mean"], g["ci_high"]]).max()
+        span = (hi - lo) if pd.notna(hi) and pd.notna(lo) and hi > lo else 1.0
+        df.loc[g.index, "value"] = (g["mean"] - lo) / span
+        df.loc[g.index, "lo"] = (g["ci_low"].fillna(g["mean"]) - lo) / span
+        df.loc[g.index, "hi"] = (g["ci_high"].fillna(g["mean"]) - lo) / span
+    for col in ("value", "lo", "hi"):
+        df[col] = df[col].astype(float)
+    return df
+
+
+# ---------------------------------------------------------------------------------- correlations
+def feature_values(cat: Catalog, feature: str, samples: Sequence[str], snap: Snapshot | None = None) -> pd.DataFrame:
+    """Per-sample values of a correlation feature (``technique:mode:feature`` or ``soc_pct``) as the
+    correlations mart used them: a measured value wins over an interpolated one."""
+    if feature == "soc_pct":
+        return cat.query(f"""
+            select sample_id, series, branch, soc_pct, soc_pct as value, false as interpolated,
+                   null::varchar as profile_key
+            from samples where sample_id in {sql_list(samples)}""", snap=snap)
+    tech, mode, name = (feature.split(":", 2) + ["", ""])[:3]
+    return cat.query(f"""
+        select sample_id, series, branch, soc_pct, mean as value, interpolated, profile_key
+        from soc_profile
+        where technique = ? and coalesce(mode, '') = ? and feature = ? and sample_id in {sql_list(samples)}
+        qualify row_number() over (partition by sample_id order by interpolated, soc_pct) = 1""",
+        [tech, mode, name], snap=snap)
+
+
+LINEAGE_SQL = """
+    select l.profile_key, l.raw_sha256, l.n_observations, r.original_name, r.technique, r.store_path,
+           e.reader, e.params_id, e.code_version, e.flow_run_id, e.attempted_at, ps.values_json
+    from soc_profile_lineage l
+    left join raw_files r using (raw_sha256)
+    left join (select * from ingest_events where stage = 'process' and status = 'ok'
+               qualify row_number() over (partition by raw_sha256 order by attempted_at desc) = 1) e
+           using (raw_sha256)
+    left join param_sets ps on ps.params_id = e.params_id
+    where l.profile_key in {keys}
+    order by r.original_name"""

@@ -1,0 +1,81 @@
+"""The dashboard's data helpers without a warehouse or a browser (fast)."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from socscope.dashboard import data as D
+
+
+def _campaign(expected):
+    samples = [SimpleNamespace(id=s, series="polished") for s in expected]
+    return SimpleNamespace(samples=samples, expected=expected,
+                           sample=lambda sid: next((s for s in samples if s.id == sid), None))
+
+
+def test_expected_vs_received_states():
+    c = _campaign({"A": {"afm": 2, "echem": 1}, "B": {"afm": 2}})
+    received = pd.DataFrame({"sample_id": ["A", "A", "B", None], "technique": ["afm", "sxpd", "echem", "nexafs"],
+                             "n": [2, 1, 0, 3]})
+    m = D.expected_vs_received(c, received).set_index(["sample_id", "technique"])
+    assert m.loc[("A", "afm"), "state"] == "complete"
+    assert m.loc[("A", "echem"), "state"] == "missing"
+    assert m.loc[("B", "afm"), "state"] == "missing"
+    assert m.loc[("A", "sxpd"), "state"] == "unexpected"
+    assert m.loc[(D.REFERENCES, "nexafs"), "state"] == "reference"
+
+
+def test_normalise_profile_puts_features_on_one_axis():
+    df = pd.DataFrame({"key": ["a", "a", "b", "b"], "mean": [2.0, 4.0, 100.0, 300.0],
+                       "ci_low": [1.0, 3.5, 90.0, np.nan], "ci_high": [3.0, 5.0, 110.0, np.nan]})
+    n = D.normalise_profile(df)
+    for _, g in n.groupby("key"):
+        assert g[["value", "lo", "hi"]].min().min() >= 0 and g[["value", "lo", "hi"]].max().max() <= 1
+    assert n.loc[3, "lo"] == n.loc[3, "value"] == 1.0  # a missing interval collapses to the mean
+
+
+def test_grid_step():
+    assert D.grid_step(256, 64) == 4 and D.grid_step(128, 64) == 2 and D.grid_step(50, 64) == 1
+
+
+def test_sql_list_quotes():
+    assert D.sql_list(["a", "b'c"]) == "('a', 'b''c')"
+    assert D.sql_list([]) == "(NULL)"
+
+
+@pytest.fixture()
+def pixels(tmp_path):
+    """A 10 × 10 map with a square particle in the middle, as a catalog snapshot."""
+    root = tmp_path / "wh"
+    (root / "catalogs").mkdir(parents=True)
+    con = duckdb.connect(str(root / "catalogs" / "00000001.duckdb"))
+    xs, ys = np.meshgrid(np.arange(10) * 0.1 + 0.05, np.arange(10) * 0.1 + 0.05)
+    inside = (xs > 0.3) & (xs < 0.7) & (ys > 0.3) & (ys < 0.7)
+    df = pd.DataFrame({"measurement_id": "m", "x_um": xs.ravel(), "y_um": ys.ravel(),
+                       "esm_amp_pm_per_v": np.where(inside, 10.0, 2.0).ravel(),
+                       "particle_id": np.where(inside, 1, 0).ravel(),
+                       "dist_to_boundary_um": 0.05, "region": np.where(inside, "core", "matrix").ravel()})
+    con.execute("create table afm_pixels as select * from df")
+    con.close()
+    return root
+
+
+def test_map_downsampling_and_line_profile_in_sql(pixels):
+    cat = D.Catalog(pixels)
+    try:
+        assert cat.snapshot().version == 1
+        grid = cat.query(D.map_sql("esm_amp_pm_per_v", 2), ["m"])
+        assert len(grid) == 25 and grid.value.between(2, 10).all()
+        assert grid.value.mean() == pytest.approx((16 * 10 + 84 * 2) / 100)
+        prof = cat.query(D.line_profile_sql("esm_amp_pm_per_v"), [0.0, 0.55, 1.0, 0.55, 0.1, "m"])
+        assert prof.value.max() == 10.0 and prof.value.min() == 2.0
+        inside = prof[(prof.distance_um > 0.35) & (prof.distance_um < 0.65)]
+        assert (inside.value == 10.0).all()
+        outline = cat.query(D.OUTLINE_SQL, ["m", 0.1])
+        assert len(outline) == 16
+    finally:
+        cat.close()

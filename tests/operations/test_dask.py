@@ -1,0 +1,60 @@
+"""The Dask task runner (a local dask.distributed cluster) gives the same warehouse as the threads."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import yaml
+
+from socscope import pipeline
+from socscope.config import load_campaign
+from tests.support.toy_world import toy_campaign, use_toy_registry, write_csv
+
+pytestmark = pytest.mark.slow
+
+#: run-specific: which run wrote a row and when things happened differ between any two runs
+RUN_SPECIFIC = {"flow_run_id", "processed_at", "first_seen", "attempted_at", "registered_at", "checked_at"}
+
+
+@pytest.fixture(autouse=True)
+def _toy(monkeypatch):
+    use_toy_registry(monkeypatch)
+    # Dask workers are new processes: they learn the toy technique from the plugin variable
+    monkeypatch.setenv("SOCSCOPE_PLUGINS", "toy=tests.support.toy_technique")
+
+
+def comparable(wh) -> dict[str, pd.DataFrame]:
+    out = {}
+    for table in sorted(wh.manifest().tables):
+        if table == "flow_runs":  # a log of runs, run-specific through and through
+            continue
+        df = wh.query(f'select * from "{table}"')
+        df = df[[c for c in df.columns if c not in RUN_SPECIFIC]]
+        out[table] = df.sort_values(list(df.columns)).reset_index(drop=True)
+    return out
+
+
+def test_dask_runner_gives_the_same_warehouse_as_threads(prefect_api, tmp_path):
+    from flows.campaign import campaign_flow
+
+    cfg = toy_campaign(tmp_path)
+    for i in range(6):
+        write_csv(tmp_path / f"share/S{1 + i % 2}/f{i}.csv", [(i, i * 0.5), (i + 0.25, -i)])
+    (tmp_path / "share/S2/broken.csv").write_text("#toy-csv\n1,banana\n")
+    data = yaml.safe_load(cfg.read_text())
+    configs = {}
+    for runner in ("threads", "dask"):
+        # one raw store (content-addressed, so store paths agree), one warehouse per runner
+        variant = {**data, "storage": {"warehouse": f"wh-{runner}", "raw_store": "raw"},
+                   "execution": {"task_runner": runner, "max_workers": 2}}
+        configs[runner] = tmp_path / f"campaign-{runner}.yaml"
+        configs[runner].write_text(yaml.safe_dump(variant))
+        state = campaign_flow(str(configs[runner]), build_marts=False, return_state=True)
+        assert state.is_completed(), state
+
+    threads = comparable(pipeline.open_warehouse(load_campaign(configs["threads"])))
+    dask = comparable(pipeline.open_warehouse(load_campaign(configs["dask"])))
+    assert set(threads) == set(dask) and {"toy_values", "toy_summary", "raw_files"} <= set(threads)
+    for table in threads:
+        pd.testing.assert_frame_equal(threads[table], dask[table], check_dtype=False, obj=table)
+    assert len(threads["toy_values"]) == 12
+    assert (threads["ingest_events"].status == "quarantined").sum() == 1
