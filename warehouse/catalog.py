@@ -53,12 +53,13 @@ def _quote(path: str) -> str:
     return "'" + path.replace("'", "''") + "'"
 
 
-def table_view_sql(spec: TableSpec, files: list[str]) -> str:
+def table_view_sql(spec: TableSpec, files: list[str], mixed_schemas: bool = False) -> str:
     if files:
         listing = ", ".join(_quote(f) for f in files)
         cols = ", ".join(f'"{c}"' for c in spec.column_names)
+        # union_by_name reads every file's footer (seconds on many files): only when contracts changed
         return (f'CREATE OR REPLACE VIEW "{spec.name}" AS SELECT {cols} FROM read_parquet([{listing}], '
-                f"union_by_name = true, hive_partitioning = false)")
+                f"union_by_name = {'true' if mixed_schemas else 'false'}, hive_partitioning = false)")
     cols = ", ".join(f'CAST(NULL AS {SQL_TYPES[c.dtype]}) AS "{c.name}"' for c in spec.all_columns)
     return f'CREATE OR REPLACE VIEW "{spec.name}" AS SELECT {cols} WHERE false'
 
@@ -81,7 +82,8 @@ def attach_views(con, wh: "Warehouse", manifest: "Manifest", strict: bool = Fals
     """Create every view on ``con``; returns the errors of SQL views that could not be created."""
     specs = all_specs()
     for spec in specs.values():
-        con.execute(table_view_sql(spec, wh.files(spec.name, manifest)))
+        schemas = {e.schema for e in manifest.tables.get(spec.name, []) if e.rows > 0}
+        con.execute(table_view_sql(spec, wh.files(spec.name, manifest), mixed_schemas=len(schemas) > 1))
     for spec in specs.values():
         if spec.measurement:
             con.execute(current_view_sql(spec))

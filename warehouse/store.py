@@ -50,9 +50,15 @@ class FileEntry:
     path: str  # relative to the warehouse root
     unit: str
     rows: int
+    #: digest of the table contract the file was written with; views union by name only when they differ
+    schema: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "unit": self.unit, "rows": self.rows}
+        return {"path": self.path, "unit": self.unit, "rows": self.rows, "schema": self.schema}
+
+
+def schema_digest(spec: TableSpec) -> str:
+    return hashlib.sha256(spec.arrow_schema().to_string(show_schema_metadata=False).encode()).hexdigest()[:12]
 
 
 @dataclass
@@ -83,6 +89,9 @@ class Warehouse:
         self.url = url.rstrip("/")
         self.fs, self.root = fsspec.core.url_to_fs(self.url, **(storage_options or {}))
         self.root = self.root.rstrip("/")
+        self._query_lock = threading.Lock()
+        self._query_con = None
+        self._query_version: int | None = None
         #: extra guard around commits; flows set a Prefect global concurrency limit here
         self.commit_guard = contextlib.nullcontext
         self.is_local = "file" in (self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,))
@@ -162,11 +171,18 @@ class Warehouse:
         return con
 
     def query(self, sql: str) -> pd.DataFrame:
-        con = self.connect()
+        """Read-only SQL on the current manifest; the views are built once per manifest version."""
+        manifest = self.manifest()
+        with self._query_lock:
+            if self._query_con is None or self._query_version != manifest.version:
+                if self._query_con is not None:
+                    self._query_con.close()
+                self._query_con, self._query_version = self.connect(manifest), manifest.version
+            cursor = self._query_con.cursor()
         try:
-            return con.execute(sql).df()
+            return cursor.execute(sql).df()
         finally:
-            con.close()
+            cursor.close()
 
     # ---------------------------------------------------------------- writing helpers
     def write_parquet(self, table: pa.Table, rel: str) -> None:
@@ -199,7 +215,7 @@ def write_unit(wh: Warehouse, spec: TableSpec, df: pd.DataFrame, unit: str) -> l
         folder = "/".join(f"{c}={_safe(v)}" for c, v in zip(parts, key))
         rel = f"data/{spec.name}/{folder + '/' if folder else ''}{unit_hash}-{uuid.uuid4().hex[:12]}.parquet"
         wh.write_parquet(sub, rel)
-        entries.append(FileEntry(rel, unit, sub.num_rows))
+        entries.append(FileEntry(rel, unit, sub.num_rows, schema_digest(spec)))
     return entries
 
 
@@ -280,7 +296,7 @@ class Transaction:
                 return existing_files  # nothing changed: keep the same files, so a re-run rewrites nothing
         rel = f"data/{spec.name}/{spec.name}-{uuid.uuid4().hex[:12]}.parquet"
         self.wh.write_parquet(conform(spec, merged), rel)
-        return [FileEntry(rel, f"upsert:{spec.name}", len(merged))]
+        return [FileEntry(rel, f"upsert:{spec.name}", len(merged), schema_digest(spec))]
 
 
 def _same(a: pd.DataFrame, b: pd.DataFrame) -> bool:

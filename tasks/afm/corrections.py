@@ -70,7 +70,7 @@ def remove_scars(z: np.ndarray, threshold_sigma: float | None) -> tuple[np.ndarr
     diffs = np.diff(z, axis=0)
     up = diffs[:-1]  # z[1:-1] - z[:-2]
     down = -diffs[1:]  # z[1:-1] - z[2:]
-    sigma = 1.4826 * np.nanmedian(np.abs(diffs - np.nanmedian(diffs)))
+    sigma = 1.4826 * np.nanmedian(np.abs(diffs - np.nanmedian(diffs)), overwrite_input=True)
     if not np.isfinite(sigma) or sigma == 0:
         return z, 0
     thr = threshold_sigma * sigma

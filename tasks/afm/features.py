@@ -83,22 +83,28 @@ def particle_table(channels: Mapping[str, np.ndarray | None], labels: np.ndarray
 def map_stats(channels: Mapping[str, np.ndarray | None], labels: np.ndarray, region_code: np.ndarray,
               threshold_pa: float) -> dict[str, Any]:
     particles = labels > 0
-    scopes = {"all": np.ones_like(particles), "particles": particles, "matrix": ~particles}
+    matrix = ~particles
     out: dict[str, Any] = {}
     for short, column, suffix in STAT_CHANNELS:
         arr = channels.get(column)
-        for scope, sel in scopes.items():
-            v = arr[sel] if arr is not None else np.array([])
-            v = v[np.isfinite(v)]
+        finite = np.isfinite(arr) if arr is not None else None
+        for scope in ("all", "particles", "matrix"):
+            if arr is None:
+                v = np.array([])
+            else:  # one copy of the finite values in scope (the median may then reorder it in place)
+                v = arr[finite if scope == "all" else (finite & (particles if scope == "particles" else matrix))]
             out[f"{short}_{scope}_mean_{suffix}"] = float(v.mean()) if v.size else np.nan
             out[f"{short}_{scope}_std_{suffix}"] = float(v.std()) if v.size else np.nan
-            out[f"{short}_{scope}_median_{suffix}"] = float(np.median(v)) if v.size else np.nan
+            out[f"{short}_{scope}_median_{suffix}"] = float(np.median(v, overwrite_input=True)) if v.size else np.nan
+
+    rim_px, core_px = region_code == 1, region_code == 2
+    has_rim_core = bool(rim_px.any()) and bool(core_px.any())
 
     def rim_core(column: str, diff: bool = False) -> float:
         arr = channels.get(column)
-        if arr is None or not (region_code == 1).any() or not (region_code == 2).any():
+        if arr is None or not has_rim_core:
             return np.nan
-        rim, core = np.nanmean(arr[region_code == 1]), np.nanmean(arr[region_code == 2])
+        rim, core = np.nanmean(arr[rim_px]), np.nanmean(arr[core_px])
         return float(rim - core) if diff else _ratio(rim, core)
 
     out["esm_rim_core_ratio"] = rim_core("esm_amp_pm_per_v")

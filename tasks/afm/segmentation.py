@@ -11,7 +11,7 @@ from skimage import feature, filters, measure, morphology, segmentation
 def _zscore(x: np.ndarray) -> np.ndarray:
     finite = np.isfinite(x)
     med = np.nanmedian(x)
-    mad = 1.4826 * np.nanmedian(np.abs(x - med)) or float(np.nanstd(x)) or 1.0
+    mad = 1.4826 * np.nanmedian(np.abs(x - med), overwrite_input=True) or float(np.nanstd(x)) or 1.0
     return np.where(finite, (x - med) / mad, 0.0)
 
 

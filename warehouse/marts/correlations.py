@@ -30,34 +30,32 @@ def compute(profile: pd.DataFrame, samples: pd.DataFrame, n_boot: int, seed: int
     if values.empty:
         return pd.DataFrame(columns=CORRELATIONS.column_names)
     meta = samples.set_index("sample_id").reindex(values.index)
-    values.insert(0, "soc_pct", meta["soc_pct"].astype(float))
-    interp.insert(0, "soc_pct", False)
-    groups: list[tuple[str, str, pd.Index]] = []
-    for series in ["cumulative", "polished", "all"]:
-        in_series = meta.index if series == "all" else meta.index[meta["series"] == series]
-        for branch in ["charge", "discharge", "pooled"]:
-            if branch == "pooled":
-                idx = in_series
-            else:  # a branch includes its 0 % / 100 % end points, which belong to both
-                b = meta.loc[in_series]
-                idx = b.index[(b["branch"] == branch) | (b["soc_pct"] <= 1) | (b["soc_pct"] >= 99)]
-            groups.append((series, branch, idx))
+    names = ["soc_pct"] + list(values.columns)
+    x_all = np.column_stack([meta["soc_pct"].to_numpy(float), values.to_numpy(float)])
+    i_all = np.column_stack([np.zeros(len(values), bool), interp.reindex_like(values).fillna(False).to_numpy(bool)])
+    sample_ids = np.asarray(values.index)
+    series_of, branch_of, soc = meta["series"].to_numpy(), meta["branch"].to_numpy(), meta["soc_pct"].to_numpy(float)
+    pairs = [(0, j) for j in range(1, len(names))] + list(itertools.combinations(range(1, len(names)), 2))
     rows = []
-    cols = list(values.columns)
-    pairs = [("soc_pct", c) for c in cols[1:]] + list(itertools.combinations(cols[1:], 2))
-    for series, branch, idx in groups:
-        sub = values.loc[idx]
-        for fx, fy in pairs:
-            both = sub[[fx, fy]].dropna()
-            n = len(both)
-            if n < min_n:
-                continue
-            r, rho = pearson_spearman(both[fx], both[fy])
-            lo, hi = bootstrap_r_ci(both[fx].to_numpy(), both[fy].to_numpy(), n_boot, rng)
-            n_int = int((interp.loc[both.index, fx] | interp.loc[both.index, fy]).sum())
-            rows.append({"series": series, "branch": branch, "feature_x": fx, "feature_y": fy, "n": n,
-                         "pearson_r": r, "spearman_rho": rho, "ci_low": lo, "ci_high": hi,
-                         "n_interpolated": n_int, "samples": ",".join(sorted(both.index))})
+    for series in ["cumulative", "polished", "all"]:
+        in_series = np.ones(len(sample_ids), bool) if series == "all" else series_of == series
+        for branch in ["charge", "discharge", "pooled"]:
+            # a branch includes its 0 % / 100 % end points, which belong to both
+            sel = in_series if branch == "pooled" else in_series & ((branch_of == branch) | (soc <= 1) | (soc >= 99))
+            x, inter, ids = x_all[sel], i_all[sel], sample_ids[sel]
+            finite = np.isfinite(x)
+            for fx, fy in pairs:
+                both = finite[:, fx] & finite[:, fy]
+                n = int(both.sum())
+                if n < min_n:
+                    continue
+                a, b = x[both, fx], x[both, fy]
+                r, rho = pearson_spearman(a, b)
+                lo, hi = bootstrap_r_ci(a, b, n_boot, rng)
+                rows.append({"series": series, "branch": branch, "feature_x": names[fx], "feature_y": names[fy],
+                             "n": n, "pearson_r": r, "spearman_rho": rho, "ci_low": lo, "ci_high": hi,
+                             "n_interpolated": int((inter[both, fx] | inter[both, fy]).sum()),
+                             "samples": ",".join(sorted(ids[both]))})
     return pd.DataFrame(rows)
 
 

@@ -27,7 +27,14 @@ def pearson_spearman(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     x, y = x[ok], y[ok]
     if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return np.nan, np.nan
-    return float(np.corrcoef(x, y)[0, 1]), float(stats.spearmanr(x, y).statistic)
+    # Spearman's rho is Pearson's r of the (average) ranks
+    return _pearson(x, y), _pearson(stats.rankdata(x), stats.rankdata(y))
+
+
+def _pearson(x: np.ndarray, y: np.ndarray) -> float:
+    xm, ym = x - x.mean(), y - y.mean()
+    den = np.sqrt((xm * xm).sum() * (ym * ym).sum())
+    return float((xm * ym).sum() / den) if den > 0 else np.nan
 
 
 def bootstrap_r_ci(x: np.ndarray, y: np.ndarray, n_boot: int, rng: np.random.Generator,
