@@ -172,8 +172,8 @@ def page_campaign() -> None:
     quarantine = quarantine[quarantine.technique.isin(chosen) | quarantine.technique.isna()]
     if quarantine.empty:
         st.success("no file quarantined")
-    else:
-        st.dataframe(quarantine, hide_index=True)
+    else:  # a plain table: reasons are long sentences and must be readable in full
+        st.table(quarantine.head(200).set_index("original_name"))
     st.subheader("Last runs")
     runs = q("select * from flow_runs order by finished_at desc limit 10")
     if len(runs):
@@ -652,7 +652,7 @@ def page_findings() -> None:
     if quarantine.empty:
         st.success("no file quarantined")
     else:
-        st.dataframe(quarantine, hide_index=True)
+        st.table(quarantine.head(200).set_index("original_name"))
 
 
 PAGES = [
