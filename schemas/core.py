@@ -147,12 +147,15 @@ def _certainly_valid(spec: TableSpec, df: pd.DataFrame) -> bool:
     try:
         if df.columns.has_duplicates:
             return False
+        na_any = df.isna().any().to_dict()  # one pass over all columns
+        if any(na_any[c.name] for c in spec.all_columns if not c.nullable):
+            return False
         for c in spec.all_columns:
+            if not c.checks:
+                continue
             s = df[c.name]
-            na = s.isna()
-            has_na = bool(na.any())
-            if has_na and not c.nullable:
-                return False
+            has_na = bool(na_any[c.name])
+            na = s.isna() if has_na else np.zeros(len(s), dtype=bool)
             for kind, val in c.checks:
                 if kind == "finite":  # the same expression as the pandera check
                     ok = np.isfinite(s.astype("float64")) | na

@@ -141,7 +141,12 @@ def page_campaign() -> None:
     m = m[m.technique.isin(chosen)]
     if m.empty:
         return empty("no expected or received files for these techniques")
-    m["label"] = m["received"].astype(str) + "/" + m["expected"].astype(str)
+    qcount = q("""select coalesce(sample_id, '(references)') as sample_id, technique, count(*) as quarantined
+                  from quarantine group by 1, 2""")
+    m = m.merge(qcount, on=["sample_id", "technique"], how="left")
+    m["quarantined"] = m["quarantined"].fillna(0).astype(int)
+    m["label"] = (m["received"].astype(str) + "/" + m["expected"].astype(str)
+                  + m["quarantined"].map(lambda n: f" ({n} q)" if n else ""))
     state_scale = alt.Scale(domain=["complete", "partial", "missing", "unexpected", "reference"],
                             range=["#4c9f70", "#f2b134", "#d1495b", "#8e7dbe", "#9db4c0"])
     base = alt.Chart(m).encode(
@@ -149,7 +154,7 @@ def page_campaign() -> None:
         y=alt.Y("sample_id:N", title=None, sort=[s.id for s in c.campaign.samples] + [D.REFERENCES]))
     heat = base.mark_rect(stroke="white").encode(
         color=alt.Color("state:N", scale=state_scale, title="files"),
-        tooltip=["sample_id", "series", "technique", "expected", "received", "rows_written", "state"])
+        tooltip=["sample_id", "series", "technique", "expected", "received", "quarantined", "rows_written", "state"])
     text = base.mark_text(fontSize=12).encode(text="label:N")
     k1, k2, k3, k4 = st.columns(4)
     k1.metric("samples", len(c.campaign.samples))
@@ -160,11 +165,12 @@ def page_campaign() -> None:
     left, right = st.columns([3, 2])
     with left:
         st.subheader("Samples × techniques: received / expected files")
+        st.caption("received counts every distinct raw file; (n q) = of which quarantined")
         chart((heat + text).properties(height=28 * m.sample_id.nunique() + 40))
         main_plot(m, "sample_id", "technique", "received", "expected")
     with right:
         st.subheader("Rows written")
-        st.dataframe(m[["sample_id", "technique", "expected", "received", "rows_written", "state"]],
+        st.dataframe(m[["sample_id", "technique", "expected", "received", "quarantined", "rows_written", "state"]],
                      hide_index=True, height=420)
     st.subheader("Quarantine")
     quarantine = q("""select technique, sample_id, original_name, stage, status, reason, error_type, reader,
@@ -315,6 +321,9 @@ def page_afm_maps() -> None:
                 tooltip=["distance_um", "value", "n_px", "region"])).properties(height=220))
         else:
             st.info("the line is too short")
+    if st.toggle("All channels of this location side by side (ESM map and its C-AFM partner)", value=False,
+                 key="afm_all_channels"):
+        _all_channels(maps, info)
     st.subheader("Particle: radial profile from rim to core")
     if parts.empty:
         st.info("no particle found in this map")
@@ -340,7 +349,9 @@ def page_afm_maps() -> None:
     hist_channels = [k for k, v in CHANNELS.items() if v[1]]
     hch = h1.selectbox("Histogram channel", hist_channels, index=0, key="hist_channel")
     region = h2.radio("Region", ["particles", "all", "matrix"], horizontal=True, key="hist_region")
-    hseries = h3.radio("Series", ["polished", "cumulative"], horizontal=True, key="hist_series")
+    series_opts = ["polished", "cumulative"]
+    hseries = h3.radio("Series", series_opts, horizontal=True, key=f"hist_series_{info.series}",
+                       index=series_opts.index(info.series) if info.series in series_opts else 0)
     _, short, usuf, hunit = CHANNELS[hch]
     hist = q(D.HIST_SQL.format(ch=short, u=usuf), [region])
     hist = hist[(hist.series == hseries) & (hist["count"] > 0)]
@@ -355,6 +366,33 @@ def page_afm_maps() -> None:
             strokeDash=alt.StrokeDash("branch:N"), detail="label:N",
             tooltip=["label", "bin_lo", "bin_hi", "count", alt.Tooltip("density:Q", format=".3g")])
               .properties(height=300))
+
+
+def _all_channels(maps: pd.DataFrame, info) -> None:
+    """Small maps of every channel of the maps taken at the same location of the sample."""
+    same = maps[(maps.sample_id == info.sample_id) & (maps.location_tag == info.location_tag)]
+    panels = []
+    for r in same.itertuples():
+        have = q(f"""select {', '.join(f'count({col}) as "{lab}"' for lab, (col, *_r) in CHANNELS.items())}
+                     from afm_pixels where measurement_id = ?""", [r.measurement_id]).iloc[0]
+        for lab, (col, *_r, unit) in CHANNELS.items():
+            if have[lab] > 0 and lab != "phase" and not (r.mode == "CAFM" and lab == "topography"):
+                panels.append((r, lab, col, unit))
+    cols = st.columns(max(1, min(4, len(panels))))
+    for i, (r, lab, col, unit) in enumerate(panels):
+        step = D.grid_step(int(r.n_x_px), 48)
+        g = q(D.map_sql(col, step), [r.measurement_id])
+        half = float(r.pixel_size_um) * step * 0.52
+        g["x0"], g["x1"], g["y0"], g["y1"] = g.x_um - half, g.x_um + half, g.y_um - half, g.y_um + half
+        size = float(r.scan_size_x_um)
+        sc = alt.Scale(domain=[0, size], nice=False)
+        with cols[i % len(cols)]:
+            st.caption(f"{lab} ({unit}) · {r.mode} · {r.original_name}")
+            chart(alt.Chart(g).mark_rect().encode(
+                x=alt.X("x0:Q", scale=sc, title=None), x2="x1:Q", y=alt.Y("y0:Q", scale=sc, title=None), y2="y1:Q",
+                color=alt.Color("value:Q", title=unit, legend=alt.Legend(orient="right", gradientLength=110, title=None),
+                                scale=alt.Scale(scheme="greys" if col == "height_nm" else "inferno")))
+                  .properties(height=210))
 
 
 # --------------------------------------------------------------------------------------- diffraction

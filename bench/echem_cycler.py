@@ -2,8 +2,8 @@
 the plainest fast way to get the same columns from that file (the library call, mdb-export + pyarrow,
 or pyarrow's CSV reader), run side by side in this process. Last line: key=value pairs with ratio=.
 
-    python bench/cycler.py            # best of 5
-    python bench/cycler.py --quick    # best of 2
+    python bench/echem_cycler.py            # best of 5
+    python bench/echem_cycler.py --quick    # best of 2
 
 The headline ``ratio=`` is the worst ours/baseline time over files of at least 5000 records; the tiny
 Arbin CSV and Basytec files (287 and 74 records) are printed too but measure fixed per-file cost.
