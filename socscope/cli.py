@@ -79,7 +79,13 @@ def _run_campaign(config: Path, techniques, local: bool) -> dict:
         marts.build_marts(campaign, wh, "local")
         return pipeline.run_summary(campaign, wh)
     prefect_env(config.parent / ".prefect")
+    from prefect.client.orchestration import get_client
+
+    from flows._runtime import WRITE_LIMIT
     from flows.campaign import campaign_flow
+
+    with get_client(sync_client=True) as client:  # one warehouse writer at a time
+        client.upsert_global_concurrency_limit_by_name(WRITE_LIMIT, 1)
 
     with _progress() as bar:
         task = bar.add_task("campaign flow (Prefect)", total=None)
@@ -171,9 +177,14 @@ def cmd_query(args) -> int:
     else:
         print("give SQL, --name NAME or --list", file=sys.stderr)
         return 2
+    import duckdb
+
     con = open_catalog(campaign.resolve(campaign.storage.warehouse))
     try:
         df = con.execute(sql, params).df() if params else con.execute(sql).df()
+    except duckdb.Error as exc:
+        print(f"error: {exc}\nthe tables and views: socscope query \"show tables\"", file=sys.stderr)
+        return 2
     finally:
         con.close()
     if args.format == "csv":

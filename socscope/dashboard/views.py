@@ -536,13 +536,15 @@ def page_correlations() -> None:
     order = ["soc_pct"] + sorted(set(sym.feature_x) - {"soc_pct"})
     sel = alt.selection_point(name="cell", fields=["feature_x", "feature_y"], on="click")
     heat = alt.Chart(sym).mark_rect().encode(
-        x=alt.X("feature_x:N", sort=order, title=None, axis=alt.Axis(labelAngle=-60, labelLimit=260)),
-        y=alt.Y("feature_y:N", sort=order, title=None, axis=alt.Axis(labelLimit=260)),
+        x=alt.X("feature_x:N", sort=order, title=None,
+                axis=alt.Axis(labelAngle=-60, labelLimit=260, labelOverlap=False, labelFontSize=10)),
+        y=alt.Y("feature_y:N", sort=order, title=None,
+                axis=alt.Axis(labelLimit=260, labelOverlap=False, labelFontSize=10)),
         color=alt.Color("pearson_r:Q", scale=alt.Scale(scheme="redblue", domain=[-1, 1]), title="Pearson r"),
         opacity=alt.condition(sel, alt.value(1), alt.value(0.55)),
         tooltip=["feature_x", "feature_y", alt.Tooltip("pearson_r:Q", format=".3f"),
                  alt.Tooltip("spearman_rho:Q", format=".3f"), "n", "n_interpolated", "samples"]
-    ).add_params(sel).properties(height=alt.Step(18))
+    ).add_params(sel).properties(height=alt.Step(16))
     event = st.altair_chart(heat, width="stretch", on_select="rerun", selection_mode="cell",
                             key=f"corr_heat_{series}_{branch}_{len(tech)}")
     main_plot(sym, "feature_x", "feature_y", "pearson_r")
@@ -568,7 +570,7 @@ def page_correlations() -> None:
     xv = D.feature_values(_catalog(ctx().root), fx, samples, snap())
     yv = D.feature_values(_catalog(ctx().root), fy, samples, snap())
     pts = xv.merge(yv[["sample_id", "value", "interpolated", "profile_key"]], on="sample_id", suffixes=("_x", "_y"))
-    left, right = st.columns([3, 2])
+    left, right = st.columns([1, 1])
     with left:
         st.markdown(f"**{fy}** vs **{fx}** · {series}, {branch} · r = {row.pearson_r:.3f}, "
                     f"ρ = {row.spearman_rho:.3f}, n = {row.n} ({row.n_interpolated} interpolated)")
@@ -582,7 +584,7 @@ def page_correlations() -> None:
                          "interpolated_y"]),
             base.mark_text(dx=8, dy=-8, align="left").encode(text="sample_id:N")).properties(height=360))
     with right:
-        st.markdown("**Lineage of a point**")
+        st.markdown("**Lineage of a point** (raw files, reader, parameter set behind its value)")
         point = st.selectbox("Sample", list(pts.sample_id), key=f"corr_point_{fx}_{fy}")
         p = pts[pts.sample_id == point].iloc[0]
         keys = [k for k in (p.get("profile_key_x"), p.get("profile_key_y")) if isinstance(k, str)]

@@ -171,7 +171,9 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
         J[:, :, 1] = xc[rows]
         J[:, :, 2] = d_eta.sum(axis=2)
         J[:, :, 3] = d_alpha.sum(axis=2)
-        J[:, :, N_GROUP_PARAMS:] = np.stack([d_x0, d_h, d_a], axis=3).reshape(len(rows), xs.shape[1], 3 * K)
+        J[:, :, N_GROUP_PARAMS::3] = d_x0
+        J[:, :, N_GROUP_PARAMS + 1::3] = d_h
+        J[:, :, N_GROUP_PARAMS + 2::3] = d_a
         w = wts[rows]
         return (ys[rows] - yhat) * w, J * (w[:, :, None] * free[rows][:, None, :])
 

@@ -83,6 +83,11 @@ def _query(ctx, sql: str) -> pd.DataFrame:
         raise
 
 
+def _instrument_from(row: dict[str, Any]) -> Instrument:
+    return Instrument(float(row["wavelength_angstrom"]), float(row["zero_offset_deg"]),
+                      (float(row["caglioti_u_deg2"]), float(row["caglioti_v_deg2"]), float(row["caglioti_w_deg2"])))
+
+
 def choose_instrument(meta: dict[str, Any], ctx: ProcessContext, when: pd.Timestamp | None
                       ) -> tuple[Instrument, str, str | None, list[str]]:
     """(instrument, wavelength source, calibration id, flags) for a sample pattern."""
@@ -95,37 +100,31 @@ def choose_instrument(meta: dict[str, Any], ctx: ProcessContext, when: pd.Timest
             flags.append("instrument widths unknown: strain not corrected for instrument broadening")
         return (Instrument(float(settings["wavelength_angstrom"]), float(settings.get("zero_offset_deg", 0.0)),
                            tuple(default_uvw or (0.0, 0.0, 0.0))), "configured", None, flags)
-    cal = _query(ctx, "select * from sxpd_calibrations")
-    if not cal.empty and "params_id" in cal:
-        cal = cal[cal["params_id"] == ctx.params.id] if (cal["params_id"] == ctx.params.id).any() else cal
-    if not cal.empty:
-        beamtime = _beamtime(meta, settings)
-        if beamtime is not None and cal["beamtime"].notna().any() and (cal["beamtime"] == beamtime).any():
-            cal = cal[cal["beamtime"] == beamtime]
-        times = pd.to_datetime(cal["measured_at"], utc=True)
-        limit_h = float(ctx.params.values["wavelength"]["max_calibration_distance_h"])
-        if when is not None and times.notna().any():
-            distance = (times - when).abs().dt.total_seconds() / 3600.0
-            best = distance.idxmin()
-            if distance[best] <= limit_h:
-                row = cal.loc[best]
-                return (Instrument(float(row["wavelength_angstrom"]), float(row["zero_offset_deg"]),
-                                   (float(row["caglioti_u_deg2"]), float(row["caglioti_v_deg2"]),
-                                    float(row["caglioti_w_deg2"]))), "calibration", str(row["calibration_id"]), flags)
-        elif len(cal) == 1:
-            row = cal.iloc[0]
-            flags.append("pattern time unknown: the only calibration of the campaign was used")
-            return (Instrument(float(row["wavelength_angstrom"]), float(row["zero_offset_deg"]),
-                               (float(row["caglioti_u_deg2"]), float(row["caglioti_v_deg2"]),
-                                float(row["caglioti_w_deg2"]))), "calibration", str(row["calibration_id"]), flags)
+    # a handful of rows: plain records are cheaper than pandas filtering for every pattern
+    rows = _query(ctx, "select * from sxpd_calibrations").to_dict("records")
+    if any(r.get("params_id") == ctx.params.id for r in rows):
+        rows = [r for r in rows if r.get("params_id") == ctx.params.id]
+    beamtime = _beamtime(meta, settings)
+    if beamtime is not None and any(r.get("beamtime") == beamtime for r in rows):
+        rows = [r for r in rows if r.get("beamtime") == beamtime]
+    timed = [r for r in rows if r.get("measured_at") is not None and not pd.isna(r["measured_at"])]
+    limit_h = float(ctx.params.values["wavelength"]["max_calibration_distance_h"])
+    if when is not None and timed:
+        distance = [abs((pd.Timestamp(r["measured_at"]) - when).total_seconds()) / 3600.0 for r in timed]
+        best = int(np.argmin(distance))
+        if distance[best] <= limit_h:
+            return _instrument_from(timed[best]), "calibration", str(timed[best]["calibration_id"]), flags
+    elif len(rows) == 1:
+        flags.append("pattern time unknown: the only calibration of the campaign was used")
+        return _instrument_from(rows[0]), "calibration", str(rows[0]["calibration_id"]), flags
     if meta.get("wavelength_angstrom"):
         flags.append("wavelength from the file: zero offset and instrument widths unknown")
         return Instrument(float(meta["wavelength_angstrom"]), 0.0, (0.0, 0.0, 0.0)), "file", None, flags
     raise MissingInformation(
         "no wavelength for this pattern: no calibration standard of this beamtime within "
-        f"{ctx.params.values['wavelength']['max_calibration_distance_h']} h of the scan in sxpd_calibrations, no "
-        "configured wavelength and none stored in the file. Put the beamtime's Si standard under references/ "
-        "on the share, or set settings.sxpd.wavelength_angstrom in the campaign config, then re-run")
+        f"{limit_h:g} h of the scan in sxpd_calibrations, no configured wavelength and none stored in the "
+        "file. Put the beamtime's Si standard under references/ on the share, or set "
+        "settings.sxpd.wavelength_angstrom in the campaign config, then re-run")
 
 
 def _calibration_frames(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFrame]:
@@ -147,23 +146,25 @@ def _calibration_frames(m: Measurement, ctx: ProcessContext) -> dict[str, pd.Dat
     p = cal.peaks
     hkl = np.array([[int(c) for c in lab] if " " not in lab else [int(v) for v in lab.split()] for lab in p["hkl"]])
     inst = cal.instrument_fwhm_deg(np.nan_to_num(p["position_deg"], nan=10.0))
-    peaks = pd.DataFrame({"phase": "Si", "h": hkl[:, 0], "k": hkl[:, 1], "l": hkl[:, 2], "hkl": p["hkl"],
+    peaks = {"phase": np.full(len(hkl), "Si"), "h": hkl[:, 0], "k": hkl[:, 1], "l": hkl[:, 2], "hkl": p["hkl"],
                           "predicted_deg": np.degrees(2 * np.arcsin(cal.wavelength_angstrom / (2 * p["d_angstrom"])))
                           + cal.zero_offset_deg,
                           "position_deg": p["position_deg"], "position_sigma_deg": p["position_sigma_deg"],
                           "fwhm_deg": p["fwhm_deg"], "fwhm_sigma_deg": p["fwhm_sigma_deg"],
-                          "area_counts_deg": p["area"], "area_sigma_counts_deg": p["area_sigma"], "eta": np.nan,
+                          "area_counts_deg": p["area"], "area_sigma_counts_deg": p["area_sigma"], "eta": np.full(len(inst), np.nan),
                           "asymmetry": p["alpha"], "instrument_fwhm_deg": inst, "window_id": np.arange(len(inst)),
-                          "window_chi2_red": np.nan, "fitted": True, "resolved": True, "used": p["used"],
-                          "residual_deg": p["residual_deg"]})
+                          "window_chi2_red": np.full(len(inst), np.nan), "fitted": np.ones(len(inst), bool),
+                          "resolved": np.ones(len(inst), bool), "used": p["used"],
+                          "residual_deg": p["residual_deg"]}
     return {"sxpd_calibrations": pd.DataFrame([row]), "sxpd_peaks": _clean_peaks(peaks)}
 
 
-def _clean_peaks(peaks: pd.DataFrame) -> pd.DataFrame:
+def _clean_peaks(peaks: dict[str, Any]) -> pd.DataFrame:
     """Non-negative checks hold for fitted numbers only; NaN stays NaN (not fitted)."""
     for col in ("position_sigma_deg", "fwhm_deg", "fwhm_sigma_deg", "area_counts_deg", "area_sigma_counts_deg"):
-        peaks[col] = peaks[col].astype(float).where(lambda s: ~(s < 0), np.nan)
-    return peaks
+        values = np.asarray(peaks[col], dtype=float)
+        peaks[col] = np.where(values < 0, np.nan, values)
+    return pd.DataFrame(peaks)
 
 
 def _pattern_frames(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFrame]:
@@ -208,7 +209,8 @@ def _pattern_frames(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFra
            "microstrain_hk0_pct": wh["hk0"].microstrain_pct, "microstrain_hk0_sigma_pct": wh["hk0"].microstrain_sigma_pct,
            "size_nm": wh["overall"].size_nm, "n_reflections_00l": wh["00l"].n_reflections,
            "n_reflections_hk0": wh["hk0"].n_reflections, "quality_flags": "; ".join(flags)}
-    peaks = pd.DataFrame({"phase": pk["phase"], "h": pk["h"].astype(np.int64), "k": pk["k"].astype(np.int64),
+    # reflections are unique per (phase, h, k, l) by construction (merged symmetry equivalents)
+    peaks = {"phase": pk["phase"], "h": pk["h"].astype(np.int64), "k": pk["k"].astype(np.int64),
                           "l": pk["l"].astype(np.int64),
                           "hkl": [hkl_label(*t) for t in zip(pk["h"], pk["k"], pk["l"])],
                           "predicted_deg": pk["predicted_deg"], "position_deg": pk["position_deg"],
@@ -218,8 +220,7 @@ def _pattern_frames(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFra
                           "instrument_fwhm_deg": pk["instrument_fwhm_deg"], "window_id": pk["group"].astype(np.int64),
                           "window_chi2_red": pk["group_chi2_red"], "fitted": pk["fitted"].astype(bool),
                           "resolved": pk["resolved"].astype(bool), "used": pk["used_in_lattice"].astype(bool),
-                          "residual_deg": pk["lattice_residual_deg"]})
-    peaks = peaks.drop_duplicates(["phase", "h", "k", "l"])
+                          "residual_deg": pk["lattice_residual_deg"]}
     return {"sxpd_patterns": pd.DataFrame([row]), "sxpd_peaks": _clean_peaks(peaks)}
 
 

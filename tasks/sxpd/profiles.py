@@ -24,22 +24,24 @@ def split_pseudo_voigt(x: np.ndarray, x0: np.ndarray, fwhm: np.ndarray, area: np
     x0, fwhm, area = x0[..., None, :], fwhm[..., None, :], area[..., None, :]
     eta, alpha = eta[..., None, None], alpha[..., None, None]
     dx = x[..., :, None] - x0
-    left = dx < 0
-    side = np.where(left, 1.0, -1.0)
-    w = 0.5 * fwhm * (1.0 + side * alpha)
+    side = np.where(dx < 0, 1.0, -1.0)  # +1 on the low-angle side
+    half = 0.5 * fwhm
+    w = half * (1.0 + side * alpha)
     u = dx / w
-    lor = 1.0 / (1.0 + u * u)
-    gau = np.exp(-LN2 * u * u)
+    u2 = u * u
+    lor = 1.0 / (1.0 + u2)
+    gau = np.exp(-LN2 * u2)
     shape = eta * lor + (1.0 - eta) * gau
-    norm = 0.5 * fwhm * (eta * np.pi + (1.0 - eta) * _G_AREA)
+    norm = half * (eta * np.pi + (1.0 - eta) * _G_AREA)
     height = area / norm
     y = height * shape
     if not with_jacobian:
         return y
     dshape_du = -2.0 * u * (eta * lor * lor + (1.0 - eta) * LN2 * gau)
-    d_x0 = -height * dshape_du / w
+    h_ds = height * dshape_du
+    d_x0 = -h_ds / w
     d_fwhm = -(height / fwhm) * (shape + u * dshape_du)
     d_area = shape / norm
-    d_eta = -height * shape * (0.5 * fwhm * (np.pi - _G_AREA)) / norm + height * (lor - gau)
-    d_alpha = -height * dshape_du * u / w * (0.5 * fwhm * side)
+    d_eta = height * ((lor - gau) - shape * (half * (np.pi - _G_AREA)) / norm)
+    d_alpha = -h_ds * u * side / (1.0 + side * alpha)
     return y, (d_x0, d_fwhm, d_area, d_eta, d_alpha)
