@@ -22,6 +22,8 @@ from socscope.dashboard import data as D
 SOC_SCALE = alt.Scale(scheme="viridis", domain=[0, 100])
 BRANCH_SHAPES = alt.Scale(domain=["pristine", "charge", "discharge", "cycle", "rest"],
                           range=["diamond", "triangle-up", "triangle-down", "circle", "square"])
+BRANCH_COLORS = alt.Scale(domain=["charge", "discharge", "rest", "pristine", "cycle"],
+                          range=["#d1495b", "#00798c", "#9a9a9a", "#edae49", "#66a182"])
 SERIES_DASH = alt.Scale(domain=["cumulative", "polished", "operando", "gitt"],
                         range=[[1, 0], [6, 3], [2, 2], [8, 2, 2, 2]])
 CHANNELS = {  # label: (pixel column, histogram short name, unit suffix, unit)
@@ -444,14 +446,15 @@ def page_diffraction() -> None:
             charts.append(alt.Chart(sub).mark_point(filled=True).encode(
                 x=alt.X("hours:Q", title="time since first pattern (h)"),
                 y=alt.Y("value:Q", title=qname, scale=alt.Scale(zero=False)),
-                color=alt.Color("branch:N"), tooltip=["scan_number", "hours", "soc_pct", "voltage_v", "value"])
+                color=alt.Color("branch:N", scale=BRANCH_COLORS), tooltip=["scan_number", "hours", "soc_pct", "voltage_v", "value"])
                 .properties(height=140))
         chart(alt.vconcat(*charts).resolve_scale(x="shared"))
     with tab2:
         sub = long[long.soc_pct.notna()]
         chart(alt.Chart(sub).mark_line(point=True).encode(
             x=alt.X("soc_pct:Q", title="SOC (%)"), y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
-            color="branch:N", order="hours:Q", tooltip=["scan_number", "soc_pct", "voltage_v", "value"])
+            color=alt.Color("branch:N", scale=BRANCH_COLORS), order="hours:Q",
+            tooltip=["scan_number", "soc_pct", "voltage_v", "value"])
               .properties(height=170, width=700).facet(row=alt.Row("quantity:N", title=None))
               .resolve_scale(y="independent"))
     main_plot(long, "quantity", "value", "branch")

@@ -32,10 +32,23 @@ def segment_particles(contrast: np.ndarray, pixel_um: float, p: Mapping[str, Any
     if radius >= 1:
         mask = binary_opening_disk(mask, radius)
     if p.get("fill_holes", True):
-        mask = ndimage.binary_fill_holes(mask)
+        mask = fill_holes(mask)
     min_px = max(int(p["min_particle_area_um2"] / pixel_um**2), 1)
     mask = morphology.remove_small_objects(mask, max_size=min_px - 1) if min_px > 1 else mask
     return split_touching(mask, pixel_um, p)
+
+
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """``ndimage.binary_fill_holes(mask)`` (same pixels): background regions (4-connected) that do
+    not reach the image border are holes; one labelling instead of an iterated dilation."""
+    background, n = ndimage.label(~mask)
+    if n == 0:
+        return mask.copy()
+    outside = np.zeros(n + 1, dtype=bool)
+    for edge in (background[0], background[-1], background[:, 0], background[:, -1]):
+        outside[edge] = True
+    outside[0] = False  # label 0 is the foreground
+    return mask | ((background > 0) & ~outside[background])
 
 
 def _disk_rows(radius: int) -> list[tuple[int, int]]:

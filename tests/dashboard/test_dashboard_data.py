@@ -79,3 +79,18 @@ def test_map_downsampling_and_line_profile_in_sql(pixels):
         assert len(outline) == 16
     finally:
         cat.close()
+
+
+def test_dashboard_command_without_a_warehouse_says_so(tmp_path, capsys):
+    from socscope.cli import main
+    from socscope.dashboard import streamlit_command
+    from socscope.demo import demo_config_text
+
+    config = tmp_path / "campaign.yaml"
+    config.write_text(demo_config_text("small"), encoding="utf-8")
+    assert main(["dashboard", "--config", str(config), "--port", "0"]) == 2
+    assert "no warehouse catalog" in capsys.readouterr().err
+    cmd = streamlit_command(config, 8599)
+    for flag, value in [("--server.address", "127.0.0.1"), ("--server.headless", "true"),
+                        ("--browser.gatherUsageStats", "false"), ("--server.port", "8599")]:
+        assert cmd[cmd.index(flag) + 1] == value
