@@ -428,10 +428,12 @@ def run_local(campaign: Campaign | str | Path, techniques: list[str] | None = No
     if not isinstance(campaign, Campaign):
         campaign = load_campaign(campaign)
     wh = open_warehouse(campaign)
+    started = now_utc()
     register_campaign(campaign, wh, flow_run_id)
     shares = [s.name for s in campaign.shares if techniques is None or s.technique in techniques]
     i = intake(campaign, wh, flow_run_id, shares=shares, progress=progress)
     p = process(campaign, wh, flow_run_id, techniques=techniques, progress=progress)
+    log_run(campaign, wh, f"{flow_run_id}@{started.isoformat()}", "campaign", started, i, p)
     return i, p
 
 

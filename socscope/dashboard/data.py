@@ -105,11 +105,6 @@ class Catalog:
 
 
 # ----------------------------------------------------------------------------------------- helpers
-def tables_present(cat: Catalog, snap: Snapshot | None = None) -> set[str]:
-    df = cat.query("select table_name from information_schema.tables", snap=snap)
-    return set(df.table_name)
-
-
 def sql_list(values: Sequence[str]) -> str:
     """A SQL IN-list of string literals (values come from the warehouse itself, quoted anyway)."""
     return "(" + ", ".join("'" + str(v).replace("'", "''") + "'" for v in values) + ")" if values else "(NULL)"

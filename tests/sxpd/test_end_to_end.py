@@ -22,22 +22,8 @@ def warehouse(tmp_path_factory):
     (root / "share/sxpd/O-1/i11-1599998_O-1.xye").write_bytes(raw[: len(raw) // 2].rsplit(b" ", 1)[0])
     (root / "share/sxpd/O-1/i11-1599999_O-1.nxs").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 200)
 
-    original = sp.pending_work
-
-    def references_first(campaign, wh, name):
-        # pipeline.pending_work returns NaN (not None) for a file without sample under pandas 3, so
-        # the "references first" phase split misses the standard: normalise until the lead fixes it
-        items = original(campaign, wh, name)
-        for w in items:
-            w.sample_id = w.sample_id if isinstance(w.sample_id, str) else None
-            w.cell_id = w.cell_id if isinstance(w.cell_id, str) else None
-        return items
-
-    sp.pending_work = references_first
-    try:
-        intake, summary = sp.run_local(root / "campaign.yaml", techniques=["echem", "sxpd"])
-    finally:
-        sp.pending_work = original
+    # the Si standard (no sample) must be processed and committed before the patterns need it
+    intake, summary = sp.run_local(root / "campaign.yaml", techniques=["echem", "sxpd"])
     return root, sp.open_warehouse(campaign), summary
 
 
