@@ -95,39 +95,13 @@ def split_touching(mask: np.ndarray, pixel_um: float, p: Mapping[str, Any]) -> n
                                    labels=components, exclude_border=False)
     markers = np.zeros(mask.shape, dtype=np.int32)
     markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
-    labels = _flood(dist, markers, components, peaks)
+    labels = segmentation.watershed(-dist, markers, mask=mask).astype(np.int32)
     # components without a seed (thin or small) keep one label each
     orphan = mask & (labels == 0)
     if orphan.any():
         extra = measure.label(orphan, connectivity=1)
         labels[orphan] = extra[orphan] + labels.max()
     return _relabel(labels)
-
-
-def _flood(dist: np.ndarray, markers: np.ndarray, components: np.ndarray, peaks: np.ndarray) -> np.ndarray:
-    """``watershed(-dist, markers, mask=components > 0)``, flooding only where it can split anything.
-
-    Components are 4-connected like the flood, so a component holding one seed is that seed's basin
-    entirely and a component without a seed stays 0; the watershed runs on the bounding box of the
-    components with several seeds (disjoint components do not interact in the flood, and the seeds
-    keep their raster order, so the result is the same pixel for pixel)."""
-    seed_ids = np.arange(1, len(peaks) + 1, dtype=np.int32)
-    seed_comp = components[tuple(peaks.T)]
-    n_seeds = np.bincount(seed_comp, minlength=int(components.max()) + 1)
-    lut = np.zeros(len(n_seeds), dtype=np.int32)
-    single = n_seeds[seed_comp] == 1
-    lut[seed_comp[single]] = seed_ids[single]
-    labels = lut[components]
-    multi = n_seeds >= 2
-    multi[0] = False
-    if multi.any():
-        region = multi[components]
-        rows, cols = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
-        box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
-        inside = region[box]
-        flooded = segmentation.watershed(-dist[box], np.where(inside, markers[box], 0), mask=inside)
-        labels[box][inside] = flooded[inside]
-    return labels
 
 
 def _relabel(labels: np.ndarray) -> np.ndarray:

@@ -100,3 +100,13 @@ def test_marts_rebuild_only_what_a_new_file_touches(demo_campaign, tmp_path):
     assert n.tolist() == [2]
     print(f"marts build: full {t_full:.2f} s, incremental (one sample) {t_inc:.2f} s, "
           f"soc_profile full {full['soc_profile']['seconds']} s vs incremental {inc['soc_profile']['seconds']} s")
+
+
+def test_quality_checks_flag_what_the_demo_spoiled_on_purpose(demo_campaign):
+    wh = pipeline.open_warehouse(demo_campaign)
+    q = wh.query("select check_name, count(*) as n, sum(case when passed then 0 else 1 end) as failed "
+                 "from quality group by 1").set_index("check_name")
+    assert q.loc["soc_matches_label", "failed"] == 0  # every measured SOC within tolerance of its label
+    # the demo GITT run has rests cut short on purpose (SCIENCE.md, "how hard the demo must be")
+    assert 1 <= q.loc["gitt_rest_relaxed", "failed"] < q.loc["gitt_rest_relaxed", "n"]
+    assert q.loc["sxpd_calibration_residual", "failed"] == 0

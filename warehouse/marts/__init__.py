@@ -20,6 +20,7 @@ def build_marts(campaign: Campaign, wh: Warehouse, flow_run_id: str | None, forc
                 report_dir: Path | None = None) -> dict[str, Any]:
     from warehouse.marts import correlations, findings, profile, report
     from warehouse.marts.features import load_features
+    from warehouse.quality import write_quality
 
     params = load_params(PARAMS_FILE)
     t0 = time.perf_counter()
@@ -29,6 +30,7 @@ def build_marts(campaign: Campaign, wh: Warehouse, flow_run_id: str | None, forc
         t1 = time.perf_counter()
         out["correlations"] = correlations.build(campaign, wh, flow_run_id, params.values, params.id)
         out["findings"] = findings.build(campaign, wh, flow_run_id, params.values, params.id)
+        out["quality"] = write_quality(campaign, wh, flow_run_id, params.id)
         out["report"] = str(report.write(campaign, wh, params.id, report_dir))
         out["derived_seconds"] = round(time.perf_counter() - t1, 3)
     out["seconds"] = round(time.perf_counter() - t0, 3)
