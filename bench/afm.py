@@ -8,6 +8,7 @@ Last line: key=value pairs including ratio= (pipeline time / baseline time).
 from __future__ import annotations
 
 import argparse
+import functools
 import resource
 import shutil
 import sys
@@ -96,8 +97,10 @@ _DICT_COLUMNS = ["campaign", "sample_id", "technique", "mode", "measurement_id",
                  "params_id", "flow_run_id", "processed_at", "x_um", "y_um", "particle_id", "region"]
 
 
+@functools.lru_cache(maxsize=64)
 def _constant_strings(value, n: int) -> pa.Array:
-    """A string column repeating one value (built from its offsets and bytes, no Python objects)."""
+    """A string column repeating one value (built from its offsets and bytes, no Python objects;
+    Arrow arrays are immutable, so the campaign/params/reader columns are built once per run)."""
     if value is None:
         return pa.nulls(n, pa.string())
     b = str(value).encode()

@@ -129,6 +129,17 @@ def _pandera_schema(spec: TableSpec):
     return schema
 
 
+_ARROW_SCHEMA_CACHE: dict[str, tuple[TableSpec, pa.Schema]] = {}
+
+
+def _arrow_schema(spec: TableSpec) -> pa.Schema:
+    """``spec.arrow_schema()``, built once per spec (Arrow schemas are immutable)."""
+    cached = _ARROW_SCHEMA_CACHE.get(spec.name)
+    if cached is None or cached[0] is not spec:
+        cached = _ARROW_SCHEMA_CACHE[spec.name] = (spec, spec.arrow_schema())
+    return cached[1]
+
+
 _FAST_CHECKS: dict[str, Callable[[pd.Series, Any], Any]] = {
     "ge": lambda s, v: s >= v,
     "le": lambda s, v: s <= v,
@@ -147,15 +158,14 @@ def _certainly_valid(spec: TableSpec, df: pd.DataFrame) -> bool:
     try:
         if df.columns.has_duplicates:
             return False
-        na_any = df.isna().any().to_dict()  # one pass over all columns
-        if any(na_any[c.name] for c in spec.all_columns if not c.nullable):
-            return False
         for c in spec.all_columns:
-            if not c.checks:
-                continue
+            if c.nullable and not c.checks:
+                continue  # nothing to check
             s = df[c.name]
-            has_na = bool(na_any[c.name])
-            na = s.isna() if has_na else np.zeros(len(s), dtype=bool)
+            na = s.isna()
+            has_na = bool(na.any())
+            if has_na and not c.nullable:
+                return False
             for kind, val in c.checks:
                 if kind == "finite":  # the same expression as the pandera check
                     ok = np.isfinite(s.astype("float64")) | na
@@ -198,6 +208,6 @@ def conform(spec: TableSpec, df: pd.DataFrame) -> pa.Table:
         if not fn(df):
             raise ContractViolation(f"table {spec.name!r} failed frame check: {desc}")
     try:
-        return pa.Table.from_pandas(df, schema=spec.arrow_schema(), preserve_index=False, safe=False)
+        return pa.Table.from_pandas(df, schema=_arrow_schema(spec), preserve_index=False, safe=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise ContractViolation(f"table {spec.name!r}: cannot cast to its declared types: {exc}") from None

@@ -17,6 +17,7 @@ from tasks.sxpd.profiles import split_pseudo_voigt
 
 #: parameter layout inside a group: background (2), eta, alpha, then (x0, fwhm, area) per peak
 N_GROUP_PARAMS = 4
+TRACE = None
 
 
 @dataclass
@@ -215,6 +216,8 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
         converged[rows] = ((significance < step_tolerance_sigma) | (better & (gain < tolerance))
                            | (~better & (mu[rows] > 1e4)))
         mu[rows] = np.where(better, np.maximum(mu[rows] / 5.0, 1e-9), mu[rows] * 4.0)
+        if TRACE is not None:
+            TRACE.append((K, it, len(rows), int(better.sum()), np.round(significance, 2).tolist(), np.round(gain, 7).tolist()))
 
     # covariance at the solution, scaled by the reduced chi-square of each window
     Jw = jac

@@ -123,7 +123,7 @@ F = {  # feature keys: technique, mode, feature (as declared in features.yaml)
     "current": ("afm", "CAFM", "current_all_mean"),
     "current_particles": ("afm", "CAFM", "current_particles_mean"),
     "current_matrix": ("afm", "CAFM", "current_matrix_mean"),
-    "conductive": ("afm", "CAFM", "conductive_area_fraction"),
+    "conductive_particles": ("afm", "CAFM", "conductive_area_fraction_particles"),
     "current_rim_core": ("afm", "CAFM", "current_rim_core_ratio"),
     "ni2_tey": ("nexafs", "TEY", "ni2_fraction"),
     "ni2_fy": ("nexafs", "FY", "ni2_fraction"),
@@ -228,7 +228,8 @@ def claim6(ev: Evidence, p: dict) -> list[Check]:
     checks = [_trend(ev, 6, "current_vs_soc_cumulative_charge", *F["current"], "cumulative", charge_path, -1),
               _trend(ev, 6, "current_vs_soc_cumulative_discharge", *F["current"], "cumulative", discharge_path, -1),
               _trend(ev, 6, "current_vs_soc_polished", *F["current_particles"], "polished", None, -1),
-              _trend(ev, 6, "conductive_area_vs_soc_cumulative", *F["conductive"], "cumulative", charge_path, -1)]
+              _trend(ev, 6, "conductive_area_of_particles_vs_soc_polished", *F["conductive_particles"], "polished",
+                     None, -1)]
     m, q = ev.rows(*F["current_matrix"]), ev.rows(*F["current_particles"])
     checks.append(_compare(ev, 6, "matrix_carries_current_cumulative", m[m.series == "cumulative"],
                            q[q.series == "cumulative"], "mean current of matrix vs particles (cumulative)",
