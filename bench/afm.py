@@ -97,15 +97,24 @@ _DICT_COLUMNS = ["campaign", "sample_id", "technique", "mode", "measurement_id",
                  "params_id", "flow_run_id", "processed_at", "x_um", "y_um", "particle_id", "region"]
 
 
-@functools.lru_cache(maxsize=64)
 def _constant_strings(value, n: int) -> pa.Array:
-    """A string column repeating one value (built from its offsets and bytes, no Python objects;
-    Arrow arrays are immutable, so the campaign/params/reader columns are built once per run)."""
+    """A string column repeating one value (built from its offsets and bytes, no Python objects)."""
     if value is None:
         return pa.nulls(n, pa.string())
     b = str(value).encode()
     offsets = np.arange(0, (n + 1) * len(b), len(b), dtype=np.int32) if b else np.zeros(n + 1, dtype=np.int32)
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(b * n))
+
+
+@functools.lru_cache(maxsize=4)
+def _timestamps(value, n: int, type_: pa.DataType) -> pa.Array:
+    return pa.array(np.full(n, value, dtype="datetime64[us]")).cast(type_)
+
+
+# Arrow arrays are immutable: the run-wide key columns (campaign, sample, params, reader...) are built
+# once; per-map ones (measurement_id, raw_sha256) are not cached, so memory stays bounded.
+_run_constant_strings = functools.lru_cache(maxsize=16)(_constant_strings)
+_RUN_CONSTANT = {"campaign", "sample_id", "technique", "mode", "reader", "params_id", "flow_run_id"}
 
 
 def _pixels_table(spec, df, stamp):
@@ -121,9 +130,10 @@ def _pixels_table(spec, df, stamp):
         if field.name in stamp:
             value = stamp[field.name]
             if field.name == "processed_at":
-                arrays.append(pa.array(np.full(n, value, dtype="datetime64[us]")).cast(field.type))
+                arrays.append(_timestamps(value, n, field.type))
             else:
-                arrays.append(_constant_strings(value, n))
+                build = _run_constant_strings if field.name in _RUN_CONSTANT else _constant_strings
+                arrays.append(build(value, n))
         elif field.name == "region":
             cat = df["region"].array
             arrays.append(pa.DictionaryArray.from_arrays(pa.array(np.asarray(cat.codes, dtype=np.int32)),

@@ -17,6 +17,7 @@ Arbin CSV and Basytec files (287 and 74 records) are printed too but measure fix
 from __future__ import annotations
 
 import io
+import logging
 import os
 import re
 import resource
@@ -33,6 +34,9 @@ sys.path.insert(0, str(ROOT))
 REAL = Path(os.environ.get("SOCSCOPE_REAL_FIXTURES", ROOT.parent / "shared" / "fixtures" / "real")) / "echem"
 
 from tasks.echem.plugin import READERS  # noqa: E402
+
+# fastnda logs a clock-jump warning on every read of the Neware file (ours flags the jumps itself)
+logging.getLogger("fastnda").setLevel(logging.ERROR)
 
 BY_NAME = {r.name: r for r in READERS}
 MIN_RECORDS = 5000

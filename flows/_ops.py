@@ -181,15 +181,19 @@ def publish_run_report(report: dict[str, Any], prefix: str) -> None:
 
 
 class ProgressReporter:
-    """A Prefect progress artifact that a long loop updates; a no-op outside a flow run."""
+    """A Prefect progress artifact that a long loop updates; created at the first update."""
 
     def __init__(self, description: str):
-        from prefect.artifacts import create_progress_artifact
-
-        self.id = create_progress_artifact(0.0, description=description)
+        self.description = description
+        self.id = None
 
     def __call__(self, label: str, done: int, total: int) -> None:
-        from prefect.artifacts import update_progress_artifact
+        from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
-        if self.id and total:
-            update_progress_artifact(self.id, 100.0 * done / total, description=f"{label}: {done}/{total}")
+        if not total:
+            return
+        pct = 100.0 * done / total
+        if self.id is None:
+            self.id = create_progress_artifact(pct, description=f"{self.description} - {label}: {done}/{total}")
+        else:
+            update_progress_artifact(self.id, pct, description=f"{self.description} - {label}: {done}/{total}")

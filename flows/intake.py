@@ -4,6 +4,7 @@ from __future__ import annotations
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
+from flows._ops import ProgressReporter
 from flows._runtime import current_run_id, guarded_warehouse
 from socscope import pipeline
 from socscope.config import load_campaign
@@ -14,7 +15,8 @@ from socscope.config import load_campaign
       task_run_name="intake-{share}")
 def intake_share(config: str, share: str) -> dict:
     campaign = load_campaign(config)
-    summary = pipeline.intake(campaign, guarded_warehouse(campaign), current_run_id(), shares=[share])
+    summary = pipeline.intake(campaign, guarded_warehouse(campaign), current_run_id(), shares=[share],
+                              progress=ProgressReporter(f"share {share}"))
     return summary.__dict__
 
 

@@ -74,7 +74,8 @@ class TableSpec:
     @property
     def all_columns(self) -> tuple[Column, ...]:
         if self.measurement:
-            own = tuple(c for c in self.columns if c.name not in {k.name for k in KEY_COLUMNS + LINEAGE_COLUMNS})
+            framework = {k.name for k in KEY_COLUMNS + LINEAGE_COLUMNS}
+            own = tuple(c for c in self.columns if c.name not in framework)
             return KEY_COLUMNS + own + LINEAGE_COLUMNS
         return self.columns
 
@@ -174,8 +175,14 @@ def _certainly_valid(spec: TableSpec, df: pd.DataFrame) -> bool:
                 if not bool(np.all(np.asarray(ok, dtype=bool))):
                     return False
         unique = list(spec.key) + (["params_id"] if spec.measurement and spec.key else [])
-        if unique and bool(df.duplicated(subset=unique).any()):
-            return False
+        if unique and len(df) > 1:
+            keys = [df[k] for k in unique]
+            if len(df) <= 10_000 and not any(bool(k.isna().any()) for k in keys):
+                # small frames: a set of key tuples (no nulls, so equality is plain value equality)
+                if len(set(zip(*(k.tolist() for k in keys)))) != len(df):
+                    return False
+            elif bool(df.duplicated(subset=unique).any()):
+                return False
         return True
     except Exception:  # noqa: BLE001 - anything unexpected: let pandera judge
         return False

@@ -179,7 +179,13 @@ def cmd_query(args) -> int:
         return 2
     import duckdb
 
-    con = open_catalog(campaign.resolve(campaign.storage.warehouse))
+    url = campaign.resolve(campaign.storage.warehouse)
+    if "://" in url:  # an object store has no catalog file: views over the manifest, in memory
+        from warehouse.store import Warehouse
+
+        con = Warehouse(url, campaign.storage.storage_options).connect()
+    else:
+        con = open_catalog(url)
     try:
         df = con.execute(sql, params).df() if params else con.execute(sql).df()
     except duckdb.Error as exc:

@@ -80,7 +80,7 @@ def remove_scars(z: np.ndarray, threshold_sigma: float | None) -> tuple[np.ndarr
         scar = (np.abs(up) > thr) & (np.abs(down) > thr) & (np.sign(up) == np.sign(down))
     out = z.copy()
     inner = out[1:-1]
-    inner[scar] = 0.5 * (z[:-2] + z[2:])[scar]
+    inner[scar] = 0.5 * (z[:-2][scar] + z[2:][scar])
     return out, int(scar.sum())
 
 

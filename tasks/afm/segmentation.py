@@ -95,7 +95,15 @@ def split_touching(mask: np.ndarray, pixel_um: float, p: Mapping[str, Any]) -> n
                                    labels=components, exclude_border=False)
     markers = np.zeros(mask.shape, dtype=np.int32)
     markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
-    labels = segmentation.watershed(-dist, markers, mask=mask).astype(np.int32)
+    seed_comp = components[tuple(peaks.T)]
+    if len(np.unique(seed_comp)) == len(seed_comp):
+        # no component holds two seeds: nothing to split, and the flood (4-connected, like the
+        # components) would give each seeded component its seed's label and leave the rest 0
+        lut = np.zeros(int(components.max()) + 1, dtype=np.int32)
+        lut[seed_comp] = np.arange(1, len(peaks) + 1, dtype=np.int32)
+        labels = lut[components]
+    else:
+        labels = segmentation.watershed(-dist, markers, mask=mask).astype(np.int32)
     # components without a seed (thin or small) keep one label each
     orphan = mask & (labels == 0)
     if orphan.any():
@@ -106,7 +114,7 @@ def split_touching(mask: np.ndarray, pixel_um: float, p: Mapping[str, Any]) -> n
 
 def _relabel(labels: np.ndarray) -> np.ndarray:
     """Consecutive ids 1..n in raster order of first appearance (stable across runs)."""
-    ids = np.unique(labels[labels > 0])
+    ids = np.flatnonzero(np.bincount(labels.ravel())[1:]) + 1  # the sorted ids present
     lut = np.zeros(labels.max() + 1, dtype=np.int32)
     lut[ids] = np.arange(1, len(ids) + 1, dtype=np.int32)
     return lut[labels]
@@ -121,11 +129,17 @@ def boundary_distance(labels: np.ndarray, pixel_um: float) -> np.ndarray:
     differs = np.zeros(labels.shape, dtype=bool)
     for dy, dx in ((0, 1), (2, 1), (1, 0), (1, 2)):
         differs |= padded[dy:dy + labels.shape[0], dx:dx + labels.shape[1]] != centre
-    interior = (labels > 0) & ~differs
-    inside = ndimage.distance_transform_edt(np.pad(interior, 1, mode="edge"))[1:-1, 1:-1]
-    outside = ndimage.distance_transform_edt(np.pad(labels == 0, 1, mode="edge"))[1:-1, 1:-1]
+    particle = labels > 0
+    boundary = particle & differs
+    interior = particle & ~differs
+    # One transform serves both sides: the non-interior pixel nearest to an interior pixel is always a
+    # boundary pixel (a matrix pixel has a 4-neighbour one step closer, which would have to be interior
+    # yet touches the matrix), and the particle pixel nearest to a matrix pixel is always a boundary
+    # pixel (its neighbour one step closer is matrix). So both distances are to the nearest boundary
+    # pixel; edge padding keeps the image edge from acting as a boundary.
+    to_boundary = ndimage.distance_transform_edt(np.pad(~boundary, 1, mode="edge"))[1:-1, 1:-1]
     # boundary pixels themselves sit half a pixel from the edge they share
-    dist_px = np.where(labels > 0, np.where(interior, inside + 0.5, 0.5), outside - 0.5)
+    dist_px = np.where(particle, np.where(interior, to_boundary + 0.5, 0.5), to_boundary - 0.5)
     return (dist_px * pixel_um).astype(np.float32)
 
 

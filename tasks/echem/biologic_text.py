@@ -38,7 +38,7 @@ def biologic_columns(frame: Any, label: str, absolute_time: bool = False) -> dic
     cur_col = cn.pick(cols, "I/mA", "<I>/mA", "control/mA")
     meta: dict[str, Any] = {}
     if cur_col is not None and cur_col != "control/mA":
-        current = cn.numeric(frame, cur_col) / 1000.0
+        current = cn.numeric(frame, cur_col, divide_by=1000.0)
     elif "dq/mA.h" in cols and t is not None:
         # some GCPL exports log the charge increment per point but not the current itself
         dq = cn.numeric(frame, "dq/mA.h")
@@ -49,13 +49,14 @@ def biologic_columns(frame: Any, label: str, absolute_time: bool = False) -> dic
     else:
         current = np.zeros(len(frame))
         meta["current_source"] = "none logged (open circuit)"
-    step = cn.numeric(frame, cn.pick(cols, "Ns"))
+    step = cn.counter(frame, cn.pick(cols, "Ns"))
     cyc = cn.numeric(frame, cn.pick(cols, "cycle number"))
     if cyc is None and "half cycle" in cols:
-        cyc = np.floor(cn.numeric(frame, "half cycle") / 2.0)
-    cap = cn.numeric(frame, cn.pick(cols, "(Q-Qo)/mA.h"))
+        half = cn.counter(frame, "half cycle")
+        cyc = half // 2 if half.dtype.kind in "iu" else np.floor(half / 2.0)
+    cap = cn.numeric(frame, cn.pick(cols, "(Q-Qo)/mA.h"), divide_by=1000.0)
     return dict(current_a=current, voltage_v=cn.numeric(frame, volt), step=step, cycle=cyc,
-                vendor_capacity_ah=None if cap is None else cap / 1000.0, time_s=t, meta=meta)
+                vendor_capacity_ah=cap, time_s=t, meta=meta)
 
 
 class BiologicTextReader(Reader):

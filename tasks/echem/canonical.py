@@ -31,6 +31,8 @@ UNITS: dict[str, str] = {
 }
 
 CONDITIONS = ("rest", "charge", "discharge")
+CONDITION_DTYPE = pd.CategoricalDtype(list(CONDITIONS))
+UTC_US = pd.DatetimeTZDtype("us", "UTC")
 
 
 def localize_utc(stamps: pd.Series, tz: str | None) -> pd.Series:
@@ -61,36 +63,71 @@ def monotonic_time(raw_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     t = np.asarray(raw_s, dtype="float64")
     if t.size == 0:
         return t, np.zeros(0, dtype=bool)
-    dt = np.diff(t)
+    # one output buffer: out[1:] holds the steps, then their running sum (no temporaries per record)
+    out = np.empty(t.size, dtype="float64")
+    out[0] = 0.0
+    dt = np.subtract(t[1:], t[:-1], out=out[1:])
     back = dt < 0
     jump = np.zeros(t.size, dtype=bool)
     if back.any():
         forward = dt[(dt > 0) & np.isfinite(dt)]
         typical = float(np.median(forward)) if forward.size else 0.0
-        dt = np.where(back, typical, dt)
+        np.copyto(dt, typical, where=back)
         jump[1:] = back
-    out = np.concatenate([[0.0], np.cumsum(np.nan_to_num(dt))])
+    np.nan_to_num(dt, copy=False)
+    np.cumsum(out, out=out)
     return out, jump
+
+
+def relative_time(time_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """monotonic_time of a relative clock (seconds since its first record). When it never steps back
+    and is finite throughout (the usual case) that is t - t0 itself: one pass, no temporaries."""
+    t = np.asarray(time_s, dtype="float64")
+    if t.size == 0:
+        return monotonic_time(t)
+    rel = np.subtract(t, t[0])  # contiguous even when t is a strided record-array field
+    if not (rel[1:] < rel[:-1]).any() and np.isfinite(rel).all():
+        return rel, np.zeros(t.size, dtype=bool)
+    return monotonic_time(rel)
+
+
+def utc_index(stamps_us: np.ndarray) -> pd.DatetimeIndex:
+    """int64 microseconds since 1970 (UTC) as a UTC DatetimeIndex without copying them."""
+    values = stamps_us.view("datetime64[us]")
+    try:
+        return pd.DatetimeIndex(pd.arrays.DatetimeArray._simple_new(values, dtype=UTC_US), copy=False)
+    except (AttributeError, TypeError):  # private constructor gone in some pandas: the public (copying) path
+        return pd.DatetimeIndex(values, dtype=UTC_US)
 
 
 def condition_from_current(current_a: np.ndarray, rest_fraction: float = 1e-3) -> pd.Categorical:
     """rest | charge | discharge from the sign of the current (|I| below a small fraction of max = rest).
     A categorical: three labels for up to millions of records cost one byte each."""
     i = np.asarray(current_a, dtype="float64")
-    imax = np.nanmax(np.abs(i)) if i.size and np.isfinite(i).any() else 0.0
+    imax = max(float(np.nanmax(i)), -float(np.nanmin(i))) if i.size and np.isfinite(i).any() else 0.0
     thr = max(rest_fraction * imax, 1e-12)
-    code = (i > thr).astype("int8") + 2 * (i < -thr).astype("int8")
-    return pd.Categorical.from_codes(code, categories=list(CONDITIONS))
+    code = (i > thr).view(np.int8) + 2 * (i < -thr).view(np.int8)
+    # codes are 0..2 by construction: skip pandas' validation pass (a scan per million records)
+    return pd.Categorical.from_codes(code, dtype=CONDITION_DTYPE, validate=False)
 
 
 def integrate_charge_ah(time_s: np.ndarray, current_a: np.ndarray) -> np.ndarray:
     """Cumulative net charge (Ah) by the trapezoid rule; zero at the first record."""
     t = np.asarray(time_s, dtype="float64")
-    i = np.nan_to_num(np.asarray(current_a, dtype="float64"))
     if t.size < 2:
         return np.zeros_like(t)
-    inc = 0.5 * (i[1:] + i[:-1]) * np.diff(t) / 3600.0
-    return np.concatenate([[0.0], np.cumsum(inc)])
+    i = np.asarray(current_a, dtype="float64")
+    if not np.isfinite(i).all():
+        i = np.nan_to_num(i)
+    # 0.5 * (i[k] + i[k-1]) * dt / 3600, evaluated in place in the output (same rounding, no temporaries)
+    out = np.empty(t.size, dtype="float64")
+    out[0] = 0.0
+    inc = np.add(i[1:], i[:-1], out=out[1:])
+    inc *= 0.5
+    inc *= np.subtract(t[1:], t[:-1])
+    inc /= 3600.0
+    np.cumsum(out, out=out)
+    return out
 
 
 def build(
@@ -133,9 +170,10 @@ def build(
             time_s = unix
         start = start if start is not None else pd.Timestamp(round(unix[0] * 1e6), unit="us", tz="UTC")
     if time_s is not None:
-        t_rel, jump = monotonic_time(np.asarray(time_s, dtype="float64") - float(np.asarray(time_s)[0]))
+        t_rel, jump = relative_time(time_s)
         if wall_clock_s is not None:
-            jump |= np.concatenate([[False], np.diff(np.asarray(wall_clock_s, dtype="float64")) < 0])
+            unix = np.asarray(wall_clock_s, dtype="float64")
+            jump[1:] |= unix[1:] < unix[:-1]
         if wall is not None:
             wall_s = (wall - wall.iloc[0]).dt.total_seconds().to_numpy()
             jump |= np.concatenate([[False], np.diff(wall_s) < 0])
@@ -149,13 +187,19 @@ def build(
         raise UnreadableFile(f"{reader_label}: the file has neither a test-time nor a date-time column")
     if start is not None:
         start = start.round("us")
-        ts = pd.to_datetime(start.value // 1000 + np.round(t_rel * 1e6).astype("int64"), unit="us", utc=True)
+        stamps_us = np.empty(n, dtype="int64")
+        scratch = stamps_us.view("float64")  # round(t * 1e6) computed in the output's own memory
+        np.multiply(t_rel, 1e6, out=scratch)
+        np.round(scratch, out=scratch)
+        stamps_us[:] = scratch
+        stamps_us += start.value // 1000
+        ts = utc_index(stamps_us)
     else:
-        ts = pd.DatetimeIndex(np.full(n, np.datetime64("NaT"), dtype="datetime64[us]")).tz_localize("UTC")
+        ts = utc_index(np.full(n, np.iinfo(np.int64).min, dtype="int64"))  # NaT throughout
     columns = {
         "record_index": np.arange(n, dtype="int64"),
         "time_s": t_rel,
-        "timestamp": ts.as_unit("us"),
+        "timestamp": ts,
         "current_a": current,
         "voltage_v": voltage,
         "charge_ah": integrate_charge_ah(t_rel, current),
@@ -166,12 +210,32 @@ def build(
     }
     if vendor_capacity_ah is not None:
         columns["vendor_capacity_ah"] = np.asarray(vendor_capacity_ah, dtype="float64")
-    frame = pd.DataFrame(columns, copy=False)
-    units = {c: UNITS[c] for c in frame.columns}
+    frame = _frame(columns, n)
+    units = {c: UNITS[c] for c in columns}
     info = dict(meta or {})
     info.setdefault("start_utc", None if start is None else start.isoformat())
     info["clock_jumps"] = int(jump.sum())
     return Measurement(technique="echem", kind=KIND, data=frame, units=units, meta=info, mode=mode, part=part)
+
+
+_COLUMN_INDEX: dict[tuple[str, ...], pd.Index] = {}
+
+
+def _frame(columns: dict[str, Any], n: int) -> pd.DataFrame:
+    """The columns (all of length n, built above) as a DataFrame without copies or re-validation:
+    the per-column checks of pd.DataFrame cost more than the whole frame for a small file."""
+    try:
+        from pandas.core.internals.construction import arrays_to_mgr
+
+        names = tuple(columns)
+        index = _COLUMN_INDEX.get(names)
+        if index is None:  # Index objects are immutable: one per column layout (with/without vendor capacity)
+            index = _COLUMN_INDEX[names] = pd.Index(list(names))
+        mgr = arrays_to_mgr(list(columns.values()), index, pd.RangeIndex(n),
+                            verify_integrity=False, consolidate=False)
+        return pd.DataFrame._from_mgr(mgr, axes=mgr.axes)
+    except (ImportError, AttributeError, TypeError):  # pandas internals changed: the public constructor
+        return pd.DataFrame(columns, copy=False)
 
 
 def _counter(values: np.ndarray | None, n: int) -> np.ndarray:
@@ -181,8 +245,11 @@ def _counter(values: np.ndarray | None, n: int) -> np.ndarray:
     v = np.asarray(values)
     if v.dtype.kind in "iu":
         return v.astype("int64", copy=False)
-    v = v.astype("float64")
-    return np.where(np.isfinite(v), v, -1).astype("int64")
+    v = v.astype("float64", copy=False)
+    finite = np.isfinite(v)
+    if finite.all():
+        return v.astype("int64")
+    return np.where(finite, v, -1).astype("int64")
 
 
 def sign_from_state(current: np.ndarray, state: np.ndarray, discharge_codes: tuple[str, ...] = ("D",),
@@ -222,13 +289,30 @@ def pick(columns: list[str], *candidates: str) -> str | None:
     return None
 
 
-def numeric(frame: Any, column: str | None) -> np.ndarray | None:
+def numeric(frame: Any, column: str | None, divide_by: float | None = None) -> np.ndarray | None:
     """A column as float64 (``frame`` is a DataFrame or a tabular.Columns); text such as decimal
-    commas ('3,51') is converted, anything else unparseable becomes NaN."""
+    commas ('3,51') is converted, anything else unparseable becomes NaN. With ``divide_by`` (a unit
+    conversion such as mA -> A) the values are divided, in place when the float64 array is our own."""
     if column is None:
         return None
     values = frame.array(column) if hasattr(frame, "array") else frame[column].to_numpy()
     if values.dtype.kind in "fiub":
-        return values.astype("float64", copy=False)
-    text = pd.Series(values).astype(str).str.strip().str.replace(",", ".", regex=False)
-    return pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64")
+        out = values.astype("float64", copy=False)
+        owned = out is not values and out.flags.owndata
+    else:
+        text = pd.Series(values).astype(str).str.strip().str.replace(",", ".", regex=False)
+        out, owned = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64"), False
+    if divide_by is None:
+        return out
+    if owned and out.flags.writeable:
+        out /= divide_by
+        return out
+    return out / divide_by
+
+
+def counter(frame: Any, column: str | None) -> np.ndarray | None:
+    """A step/cycle counter column: integers as they are (no float round trip), else ``numeric``."""
+    if column is None:
+        return None
+    ints = frame.integers(column) if hasattr(frame, "integers") else None
+    return ints if ints is not None else numeric(frame, column)

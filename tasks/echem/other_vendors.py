@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping
-
-
-import pandas as pd
 
 from tasks.contract import Measurement, Reader, UnreadableFile
 from tasks.echem import canonical as cn
@@ -36,7 +34,7 @@ class BasytecReader(Reader):
         start = None
         m = next((re.search(r"Start of Test:\s*(.+)$", ln) for ln in lines[:h] if "Start of Test" in ln), None)
         if m:
-            start = cn.start_time(pd.to_datetime(m.group(1).strip(), format="%d.%m.%Y %H:%M:%S"), options.get("timezone"))
+            start = cn.start_time(datetime.strptime(m.group(1).strip(), "%d.%m.%Y %H:%M:%S"), options.get("timezone"))
         tcol = cn.pick(list(frame.columns), "Time[s]", "Time[h]")
         t = cn.numeric(frame, tcol) * (3600.0 if tcol == "Time[h]" else 1.0)
         return cn.build(reader_label=label, time_s=t, start=start, current_a=cn.numeric(frame, "I[A]"),

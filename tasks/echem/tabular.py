@@ -44,9 +44,21 @@ class Columns:
             return self._table.column(name).to_pandas()
         return pd.Series(self._table[name])
 
+    def integers(self, name: str) -> np.ndarray | None:
+        """An integer column without missing values as its own numpy integers; None otherwise."""
+        if isinstance(self._table, pa.Table):
+            col = self._table.column(name)
+            if pa.types.is_integer(col.type) and col.null_count == 0:
+                return col.to_numpy()
+            return None
+        values = np.asarray(self._table[name])
+        return values if values.dtype.kind in "iu" else None
+
     def array(self, name: str) -> np.ndarray:
         if isinstance(self._table, pa.Table):
             col = self._table.column(name)
+            if pa.types.is_null(col.type):  # an all-empty column: nothing logged
+                return np.full(len(col), np.nan)
             if pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
                 return col.to_numpy().astype("float64", copy=False) if col.null_count == 0 else \
                     pc.fill_null(pc.cast(col, pa.float64()), float("nan")).to_numpy()
@@ -70,6 +82,41 @@ def column_names(header_line: str, first_row: str, delimiter: str) -> list[str]:
     return unique
 
 
+_EOL = re.compile(rb"\r\n|\n|\r")
+_UTF8 = {"utf8", "utf-8", "utf_8", "utf-8-sig", "utf_8_sig"}
+#: pyarrow's default block size: files above it are parsed in parallel blocks; should a pyarrow version
+#: fail on a column whose inferred type changes between blocks (ints first, floats later), the read is
+#: retried as a single block
+BLOCK = 1 << 20
+
+
+def data_offset(data: bytes, skip_rows: int) -> int | None:
+    """Byte offset after ``skip_rows`` lines, counting line ends as pyarrow's CSV reader does
+    (\r\n, \n or a lone \r; empty lines count); None when the file has fewer lines."""
+    pos = 0
+    for _ in range(skip_rows):
+        m = _EOL.search(data, pos)
+        if m is None:
+            return None
+        pos = m.end()
+    return pos
+
+
+def utf8_body(data: bytes, skip_rows: int, encoding: str) -> pa.Buffer | None:
+    """The bytes after the skipped lines as UTF-8, without copying when they already are (pure ASCII
+    in a single-byte encoding, or a UTF-8 file): pyarrow's own transcoding runs through Python codecs
+    block by block and costs more than parsing. None when the file has fewer lines than ``skip_rows``."""
+    off = data_offset(data, skip_rows)
+    if off is None:
+        return None
+    if off == 0 and data.startswith(b"\xef\xbb\xbf"):
+        off = 3
+    buf = pa.py_buffer(data)
+    if encoding.lower() in _UTF8 or off == len(data) or np.frombuffer(data, np.uint8, offset=off).max() < 0x80:
+        return buf.slice(off)
+    return pa.py_buffer(data[off:].decode(encoding).encode("utf-8"))
+
+
 def read_delimited(source: Path | io.BytesIO, *, skip_rows: int, delimiter: str, encoding: str = "utf8",
                    label: str, names: list[str] | None = None, include: Iterable[str] | None = None,
                    strings: Iterable[str] = ()) -> Columns:
@@ -78,27 +125,38 @@ def read_delimited(source: Path | io.BytesIO, *, skip_rows: int, delimiter: str,
     include = [c for c in include] if include is not None else []
     types = {c: pa.string() for c in strings}
 
-    def read(src, column_names):
+    def read(body: pa.Buffer, column_names, block_size=BLOCK):
         return pacsv.read_csv(
-            src,
-            read_options=pacsv.ReadOptions(skip_rows=skip_rows, encoding=encoding, block_size=1 << 22,
-                                           column_names=column_names),
+            pa.BufferReader(body),
+            read_options=pacsv.ReadOptions(block_size=block_size, column_names=column_names),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=True),
             convert_options=pacsv.ConvertOptions(strings_can_be_null=True, null_values=NULLS,
                                                  include_columns=include, column_types=types))
 
-    try:
+    def read_any(body: pa.Buffer, column_names):
         try:
-            table = read(source, names)
+            return read(body, column_names)
         except pa.ArrowInvalid as exc:
-            if names is None or "Expected" not in str(exc) or not isinstance(source, Path):
+            if body.size <= BLOCK or "conversion error" not in str(exc):
+                raise
+            return read(body, column_names, block_size=body.size + 1)  # one block: types from all rows
+
+    data = source.read_bytes() if isinstance(source, Path) else source.getvalue()
+    try:
+        body = utf8_body(data, skip_rows, encoding)
+        if body is None:
+            raise pa.ArrowInvalid("Empty CSV file: fewer lines than the header announces")
+        try:
+            table = read_any(body, names)
+        except pa.ArrowInvalid as exc:
+            if names is None or "Expected" not in str(exc):
                 raise
             # ragged rows: some exporters end only some lines with a delimiter; drop trailing ones
-            data = re.sub(rb"[" + re.escape(delimiter.encode()) + rb"]+(\r?\n)", rb"\1", source.read_bytes())
+            trimmed_body = re.sub(rb"[" + re.escape(delimiter.encode()) + rb"]+(\r?\n)", rb"\1", body.to_pybytes())
             trimmed = list(names)
             while trimmed and trimmed[-1].startswith("_unnamed"):
                 trimmed.pop()
-            table = read(io.BytesIO(data), trimmed)
+            table = read_any(pa.py_buffer(trimmed_body), trimmed)
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         raise UnreadableFile(f"{label}: the data table after line {skip_rows} cannot be parsed ({exc}); "
                              "the export may be truncated or use another delimiter") from None
@@ -124,8 +182,69 @@ def hms_seconds(col: pa.ChunkedArray) -> np.ndarray:
 
 
 def fixed_datetime_utc(col: pa.ChunkedArray, order: str, tz: str | None) -> pd.Series | None:
-    """Zero-padded 'MM/DD/YYYY HH:MM:SS[.fff]' (order 'mdy') or 'DD/MM/YYYY ...' ('dmy') rearranged to
-    ISO in Arrow and cast there (fractional seconds kept); None when the strings are not fixed-width."""
+    """Zero-padded 'MM/DD/YYYY HH:MM:SS[.fff]' (order 'mdy') or 'DD/MM/YYYY ...' ('dmy') as UTC
+    timestamps (fractional seconds kept); None when the strings are not fixed-width."""
+    us = _fixed_width_us(col, order)
+    if us is None:
+        return _fixed_datetime_arrow(col, order, tz)
+    return localize_utc_us(us, tz)
+
+
+def localize_utc_us(us: np.ndarray, tz: str | None) -> pd.Series:
+    """Naive wall-clock microseconds (local time of the tester, ``tz``; default UTC) as a UTC Series."""
+    if tz is None or tz == "UTC":
+        return pd.Series(pd.arrays.DatetimeArray._simple_new(us.view("M8[us]"), dtype=UTC_US), copy=False)
+    return localize_utc(pd.Series(us.view("M8[us]"), copy=False), tz)
+
+
+UTC_US = pd.DatetimeTZDtype("us", "UTC")
+_SEP = {2: ord("/"), 5: ord("/"), 10: ord(" "), 13: ord(":"), 16: ord(":")}
+_DIGITS = [i for i in range(19) if i not in _SEP]
+
+
+def _fixed_width_us(col: pa.ChunkedArray, order: str) -> np.ndarray | None:
+    """The strings as naive microseconds since 1970, from their bytes in numpy (all rows one width,
+    separators in place, fields in range); None otherwise (the Arrow path then decides)."""
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    n = len(arr)
+    if n == 0 or arr.null_count or not pa.types.is_string(arr.type):
+        return None
+    offsets = np.frombuffer(arr.buffers()[1], np.int32)[arr.offset:arr.offset + n + 1]
+    width = int(offsets[1] - offsets[0])
+    if width < 19 or width == 20 or width > 26 or offsets[-1] - offsets[0] != n * width:
+        return None
+    if not np.all(np.diff(offsets) == width):
+        return None
+    raw = np.frombuffer(arr.buffers()[2], np.uint8)[offsets[0]:offsets[-1]].reshape(n, width)
+    for pos, ch in _SEP.items():
+        if not np.all(raw[:, pos] == ch):
+            return None
+    frac_digits = width - 20
+    if frac_digits > 0 and not np.all(raw[:, 19] == ord(".")):
+        return None
+    digit_cols = _DIGITS + list(range(20, width))
+    d = raw[:, digit_cols].astype(np.int64) - 48
+    if not ((d >= 0) & (d <= 9)).all():
+        return None
+    a, b = d[:, 0] * 10 + d[:, 1], d[:, 2] * 10 + d[:, 3]
+    month, day = (a, b) if order == "mdy" else (b, a)
+    year = d[:, 4] * 1000 + d[:, 5] * 100 + d[:, 6] * 10 + d[:, 7]
+    hour, minute, sec = d[:, 8] * 10 + d[:, 9], d[:, 10] * 10 + d[:, 11], d[:, 12] * 10 + d[:, 13]
+    if not (((month >= 1) & (month <= 12) & (day >= 1) & (hour < 24) & (minute < 60) & (sec < 60)).all()):
+        return None
+    months = (year - 1970) * 12 + month - 1
+    days = months.astype("M8[M]").astype("M8[D]").astype(np.int64) + day - 1
+    if not np.array_equal(days.astype("M8[D]").astype("M8[M]").astype(np.int64), months):
+        return None  # a day beyond the end of its month
+    frac = np.zeros(n, dtype=np.int64)
+    for k in range(frac_digits):
+        frac += d[:, 14 + k] * 10 ** (5 - k)
+    return (days * 86400 + (hour * 60 + minute) * 60 + sec) * 1_000_000 + frac
+
+
+def _fixed_datetime_arrow(col: pa.ChunkedArray, order: str, tz: str | None) -> pd.Series | None:
+    """fixed_datetime_utc for what the numpy path declines (blanks around, nulls, odd widths): the
+    strings rearranged to ISO in Arrow and cast there; None when they are not zero-padded dates."""
     s = pc.utf8_trim_whitespace(col)
     if len(s) == 0 or not pc.all(pc.match_substring_regex(s, r"^\d\d/\d\d/\d{4} \d\d:\d\d:\d\d")).as_py():
         return None

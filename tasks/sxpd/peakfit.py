@@ -13,11 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tasks.sxpd.profiles import split_pseudo_voigt
+from tasks.sxpd.profiles import split_pseudo_voigt_flat
 
 #: parameter layout inside a group: background (2), eta, alpha, then (x0, fwhm, area) per peak
 N_GROUP_PARAMS = 4
-TRACE = None
 
 
 @dataclass
@@ -106,6 +105,36 @@ def _windows(x: np.ndarray, y: np.ndarray, s: np.ndarray, lo: np.ndarray, hi: np
     return xs, ys, weight, valid
 
 
+def _pinv_diagonal(m: np.ndarray) -> np.ndarray:
+    """Diagonal of ``np.linalg.pinv(m)`` for a stack of symmetric positive semi-definite matrices.
+
+    A parameter with an all-zero row and column (e.g. the position of a peak whose area went to
+    zero: no position information) is decoupled, and ``pinv`` gives it zero variance; it is set
+    aside and the rest is inverted directly. A matrix whose inverse does not check out
+    (numerically singular beyond that) gets the exact ``pinv`` treatment: eigenvalues below
+    1e-15 × the largest dropped.
+    """
+    n = m.shape[-1]
+    d = np.einsum("gpp->gp", m)
+    dead = d == 0
+    work = m + dead[:, :, None] * np.eye(n)[None]
+    eye = np.eye(n)[None]
+    try:
+        inv = np.linalg.inv(work)
+        ok = np.isfinite(inv).all(axis=(1, 2)) & (np.abs(np.matmul(work, inv) - eye).max(axis=(1, 2)) < 1e-6)
+    except np.linalg.LinAlgError:
+        inv, ok = np.zeros_like(work), np.zeros(len(m), dtype=bool)
+    out = np.where(dead, 0.0, np.einsum("gpp->gp", inv))
+    if not ok.all():
+        bad = np.flatnonzero(~ok)
+        vals, vecs = np.linalg.eigh(m[bad])
+        s = np.abs(vals)
+        large = s > 1e-15 * s.max(axis=-1, keepdims=True)
+        inv_s = np.divide(1.0, s, out=np.zeros_like(s), where=large)
+        out[bad] = np.einsum("gij,gj,gij->gi", vecs, inv_s, vecs)
+    return out
+
+
 def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGroups,
                 position0: np.ndarray, fwhm0: np.ndarray, fixed_position: np.ndarray,
                 asymmetric: np.ndarray, eta0: float = 0.5, max_iterations: int = 40,
@@ -158,74 +187,139 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
                             np.stack([x0 + position_slack_fwhm * h0, h0 * fwhm_bounds[1], np.full_like(h0, np.inf)],
                                      axis=2).reshape(G, 3 * K)], axis=1)
 
-    eye = np.eye(p.shape[1])[None]
+    P = p.shape[1]
+    any_asym = bool(np.any(asymmetric))
+    # the present peaks, one row each (windows hold different numbers of peaks: no padding work)
+    peak_g, peak_k = np.nonzero(present)
+    col_x0 = N_GROUP_PARAMS + 3 * peak_k
+    # the Jacobian is built weighted, with zero columns for fixed parameters (positions of fixed
+    # reflections, α of symmetric windows; padding slots are never written)
+    wts_x0 = wts[peak_g] * (~fixed_position[groups.member[peak_g, peak_k]])[:, None]
+    wts_alpha = wts * asymmetric[:, None]
+    xcw = xc * wts
+    slot = np.full(G, -1)
+    all_peaks = np.arange(len(peak_g))
 
     def model(params, rows):
-        """Model and weighted Jacobian of the windows ``rows``."""
-        pk = params[:, N_GROUP_PARAMS:].reshape(len(rows), K, 3)
-        prof, (d_x0, d_h, d_a, d_eta, d_alpha) = split_pseudo_voigt(
-            xs[rows], pk[:, :, 0], pk[:, :, 1], pk[:, :, 2] * present[rows], params[:, 2], params[:, 3],
-            with_jacobian=True)
-        yhat = params[:, 0:1] + params[:, 1:2] * xc[rows] + prof.sum(axis=2)
-        J = np.empty((len(rows), xs.shape[1], p.shape[1]))
-        J[:, :, 0] = 1.0
-        J[:, :, 1] = xc[rows]
-        J[:, :, 2] = d_eta.sum(axis=2)
-        J[:, :, 3] = d_alpha.sum(axis=2)
-        J[:, :, N_GROUP_PARAMS::3] = d_x0
-        J[:, :, N_GROUP_PARAMS + 1::3] = d_h
-        J[:, :, N_GROUP_PARAMS + 2::3] = d_a
+        """Model and weighted Jacobian of the windows ``rows`` (sorted)."""
+        R = len(rows)
+        if R < G:
+            slot[rows] = np.arange(R)
+            f = np.flatnonzero(slot[peak_g] >= 0)
+            r_f = slot[peak_g[f]]
+            slot[rows] = -1
+        else:
+            f, r_f = all_peaks, peak_g
+        c_f, g_f = col_x0[f], peak_g[f]
+        y_f, d_x0, d_h, d_a, d_eta, d_alpha = split_pseudo_voigt_flat(
+            xs[g_f], params[r_f, c_f], params[r_f, c_f + 1], params[r_f, c_f + 2], params[r_f, 2],
+            params[r_f, 3], need_alpha=any_asym)
+        member = np.zeros((R, len(f)))
+        member[r_f, np.arange(len(f))] = 1.0
         w = wts[rows]
-        return (ys[rows] - yhat) * w, J * (w[:, :, None] * free[rows][:, None, :])
+        J = np.zeros((R, xs.shape[1], P))
+        J[:, :, 0] = w
+        J[:, :, 1] = xcw[rows]
+        J[:, :, 2] = (member @ d_eta) * w
+        if d_alpha is not None:
+            J[:, :, 3] = (member @ d_alpha) * wts_alpha[rows]
+        w_f = wts[g_f]
+        d_x0 *= wts_x0[f]
+        d_h *= w_f
+        d_a *= w_f
+        J[r_f, :, c_f] = d_x0
+        J[r_f, :, c_f + 1] = d_h
+        J[r_f, :, c_f + 2] = d_a
+        yhat = member @ y_f
+        yhat += params[:, 0:1] + params[:, 1:2] * xc[rows]
+        return (ys[rows] - yhat) * w, J
 
-    # Levenberg–Marquardt on the windows still moving; the model and Jacobian of an accepted trial
-    # are reused by the next iteration, so each iteration costs one evaluation
+    # Levenberg–Marquardt on the windows still moving. Each evaluation returns the normal
+    # equations (JᵀJ, Jᵀr) and χ² of its trial; those of an accepted trial are kept for the next
+    # iteration, so each iteration costs one evaluation and the Jacobians themselves are not kept.
+    # windows of one or two peaks use only the first ``P_small`` parameters: their normal
+    # equations are formed and solved at that size (the rest of their rows/columns stay zero)
+    P_small = N_GROUP_PARAMS + 3 * 2
+    small = present.sum(axis=1) <= 2 if P > P_small else np.zeros(G, dtype=bool)
+
+    def split(rows):
+        sm = small[rows]
+        if not sm.any() or sm.all():
+            return None
+        return np.flatnonzero(sm), np.flatnonzero(~sm)
+
+    def normal(params, rows):
+        r, J = model(params, rows)
+        chi2 = (r * r).sum(axis=1)
+        parts = split(rows)
+        if parts is None:
+            Jt = J.transpose(0, 2, 1)
+            return np.matmul(Jt, J), np.matmul(Jt, r[:, :, None])[:, :, 0], chi2
+        JTJ = np.zeros((len(rows), P, P))
+        grad = np.zeros((len(rows), P))
+        for sel, width in zip(parts, (P_small, P)):
+            Js = J[sel, :, :width]
+            Jt = Js.transpose(0, 2, 1)
+            JTJ[sel, :width, :width] = np.matmul(Jt, Js)
+            grad[sel, :width] = np.matmul(Jt, r[sel][:, :, None])[:, :, 0]
+        return JTJ, grad, chi2
+
+    def solve(A, b, rows):
+        parts = split(rows)
+        if parts is None:
+            return np.linalg.solve(A, b[:, :, None])[:, :, 0]
+        out = np.zeros_like(b)
+        for sel, width in zip(parts, (P_small, P)):
+            out[sel, :width] = np.linalg.solve(A[sel, :width, :width], b[sel, :width, None])[:, :, 0]
+        return out
+
     mu = np.full(G, 1e-3)
     all_rows = np.arange(G)
-    r, Jw = model(p, all_rows)
-    current = (r * r).sum(axis=1)
-    resid, jac = r, Jw
+    JTJ_all, grad_all, current = normal(p, all_rows)
     converged = np.zeros(G, dtype=bool)
     it = 0
     for it in range(1, max_iterations + 1):
         rows = np.flatnonzero(~converged)
         if not len(rows):
             break
-        Jr, rr, fr = jac[rows], resid[rows], free[rows]
-        JTJ = np.matmul(Jr.transpose(0, 2, 1), Jr)
-        grad = np.matmul(Jr.transpose(0, 2, 1), rr[:, :, None])[:, :, 0]
-        diag = np.einsum("gpp->gp", JTJ)
+        whole = len(rows) == G
+        fr = free if whole else free[rows]
+        A = JTJ_all.copy() if whole else JTJ_all[rows]
+        grad = grad_all if whole else grad_all[rows]
+        p_r, cur_r, mu_r = (p, current, mu) if whole else (p[rows], current[rows], mu[rows])
+        lo_r, hi_r = (lower, upper) if whole else (lower[rows], upper[rows])
+        diag = np.einsum("gpp->gp", A)
         diag = np.where(fr & (diag > 0), diag, 1.0)
-        A = JTJ + (mu[rows, None] * diag)[:, :, None] * eye
-        A[~fr] = 0.0
-        A += np.where(fr, 0.0, 1.0)[:, :, None] * eye  # fixed parameters take a zero step
-        step = np.linalg.solve(A, grad[:, :, None])[:, :, 0]
-        trial = np.clip(p[rows] + step * fr, lower[rows], upper[rows])
-        significance = np.abs((trial - p[rows]) * np.sqrt(diag)).max(axis=1)  # the step actually taken
-        r_t, J_t = model(trial, rows)
-        new = (r_t * r_t).sum(axis=1)
-        better = new < current[rows]
-        gain = np.where(better, (current[rows] - new) / np.maximum(current[rows], 1e-300), 0.0)
+        # a parameter held at a bound by its gradient sits out this step (projected LM): the
+        # others then take the step that is optimal with it held, not one that assumed it moves
+        act = fr & ~(((p_r <= lo_r) & (grad < 0)) | ((p_r >= hi_r) & (grad > 0)))
+        A *= act[:, :, None]
+        A *= act[:, None, :]
+        # fixed parameters have zero Jacobian columns, hence zero rows/columns in JᵀJ and a zero
+        # gradient: the damping alone keeps the system regular and their step is exactly zero
+        A.reshape(len(rows), -1)[:, ::P + 1] += mu_r[:, None] * diag
+        step = solve(A, grad * act, rows)
+        trial = np.clip(p_r + step * act, lo_r, hi_r)
+        significance = np.abs((trial - p_r) * np.sqrt(diag)).max(axis=1)  # the step actually taken
+        JTJ_t, grad_t, new = normal(trial, rows)
+        better = new < cur_r
+        gain = np.where(better, (cur_r - new) / np.maximum(cur_r, 1e-300), 0.0)
         acc = rows[better]
         p[acc] = trial[better]
-        resid[acc] = r_t[better]
-        jac[acc] = J_t[better]
+        JTJ_all[acc] = JTJ_t[better]
+        grad_all[acc] = grad_t[better]
         current[acc] = new[better]
         # done when the step is tiny against the parameters' own uncertainty (~1/sqrt(diag)), when
         # chi-square no longer moves, or when LM keeps refusing steps
         converged[rows] = ((significance < step_tolerance_sigma) | (better & (gain < tolerance))
-                           | (~better & (mu[rows] > 1e4)))
-        mu[rows] = np.where(better, np.maximum(mu[rows] / 5.0, 1e-9), mu[rows] * 4.0)
-        if TRACE is not None:
-            TRACE.append((K, it, len(rows), int(better.sum()), np.round(significance, 2).tolist(), np.round(gain, 7).tolist()))
+                           | (~better & (mu_r > 1e4)))
+        mu[rows] = np.where(better, np.maximum(mu_r / 5.0, 1e-9), mu_r * 4.0)
 
     # covariance at the solution, scaled by the reduced chi-square of each window
-    Jw = jac
-    JTJ = np.matmul(Jw.transpose(0, 2, 1), Jw) + np.where(free, 0.0, 1.0)[:, :, None] * np.eye(p.shape[1])[None]
-    cov = np.linalg.pinv(JTJ)
+    JTJ = JTJ_all + np.where(free, 0.0, 1.0)[:, :, None] * np.eye(P)[None]
     dof = np.maximum(n_valid - free.sum(axis=1), 1)
     chi2_red = current / dof
-    var = np.einsum("gpp->gp", cov) * np.maximum(chi2_red, 1.0)[:, None]
+    var = _pinv_diagonal(JTJ) * np.maximum(chi2_red, 1.0)[:, None]
     sig = np.sqrt(np.clip(var, 0, None)) * free
 
     pk = p[:, N_GROUP_PARAMS:].reshape(G, K, 3)
@@ -249,7 +343,7 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
 
 
 #: groups are solved in buckets of similar size so that padding to the largest costs little
-BUCKETS = ((1, 2), (3, 1000))
+BUCKETS = ((1, 1000),)
 
 
 def fit_groups(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGroups, position0: np.ndarray,

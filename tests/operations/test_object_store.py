@@ -11,6 +11,8 @@ from socscope.config import load_campaign
 from tests.support.toy_world import toy_campaign, use_toy_registry, write_csv
 from warehouse.store import MANIFEST, Warehouse
 
+pytestmark = pytest.mark.slow  # starts an S3-compatible server
+
 
 @pytest.fixture(autouse=True)
 def _toy(monkeypatch):

@@ -65,8 +65,11 @@ class FeatureDecl:
 
 
 def load_features(path: Path = FEATURES_FILE) -> list[FeatureDecl]:
+    from tasks.registry import available_techniques
+
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    decls = [FeatureDecl(**d) for d in raw["features"]]
+    installed = set(available_techniques())
+    decls = [FeatureDecl(**d) for d in raw["features"] if d["technique"] in installed]
     for d in decls:
         table_spec(d.table).column(d.column)  # fails loudly on a typo
     keys = [d.key for d in decls]
