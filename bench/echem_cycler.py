@@ -94,10 +94,12 @@ def cpu_now() -> float:
 
 
 def best_pair(ours, base, repeats: int) -> dict[str, list[float]]:
-    """Wall and CPU samples of each, alternating ours and the baseline so machine load hits both alike."""
+    """Wall and CPU samples of each, interleaved (ours, base, base, ours, ...) so machine load and
+    allocator state hit both alike."""
     samples: dict[str, list[float]] = {"ours_wall": [], "ours_cpu": [], "base_wall": [], "base_cpu": []}
-    for _ in range(repeats):
-        for fn, side in ((ours, "ours"), (base, "base")):
+    for r in range(repeats):
+        pair = ((ours, "ours"), (base, "base"))
+        for fn, side in (pair if r % 2 == 0 else pair[::-1]):
             c0, t0 = cpu_now(), time.perf_counter()
             fn()
             samples[f"{side}_wall"].append(time.perf_counter() - t0)
@@ -125,7 +127,8 @@ def main() -> None:
         reader = BY_NAME[name]
         n = len(reader.read(path, {}).data)
         base(path)  # warm imports and caches for both sides
-        s = best_pair(lambda: reader.read(path, {}), lambda: base(path), repeats)
+        # a tiny file reads in ~1 ms: more samples cost nothing and steady its best
+        s = best_pair(lambda: reader.read(path, {}), lambda: base(path), repeats if n >= MIN_RECORDS else 5 * repeats)
         t_ours, t_base = min(s["ours_wall"]), min(s["base_wall"])
         c_ours, c_base = min(s["ours_cpu"]), min(s["base_cpu"])
         wall[name], cpu[name], sizes[name] = t_ours / t_base, c_ours / c_base, n

@@ -48,19 +48,7 @@ def select_work(campaign: Campaign, wh: Warehouse, technique_name: str, samples:
     ``samples`` are glob patterns on sample ids ("C-*"); reference files (no sample) are kept only when
     no filter is given, since a filtered reprocess should not rewrite the shared references.
     """
-    if force:
-        df = wh.query(f"""
-            select r.raw_sha256, r.technique, r.sample_id, r.cell_id, r.original_name, r.store_path,
-                   (select first(s.share order by s.first_seen, s.share, s.path) from sightings s where s.raw_sha256 = r.raw_sha256) as share,
-                   (select first(s.path order by s.first_seen, s.share, s.path) from sightings s where s.raw_sha256 = r.raw_sha256) as rel_path
-            from raw_files r
-            where r.technique = '{technique_name}' and r.campaign = '{campaign.name}'
-              and r.raw_sha256 not in (select raw_sha256 from ingest_events where stage = 'intake' and status <> 'ok')
-            order by r.sample_id nulls first, r.original_name, r.raw_sha256""")
-        df = df.astype(object).where(df.notna(), None)  # SQL NULL is None here, as in pending_work
-        items = [pipeline.WorkItem(**rec) for rec in df.to_dict("records")]
-    else:
-        items = pipeline.pending_work(campaign, wh, technique_name)
+    items = pipeline.pending_work(campaign, wh, technique_name, force=force)
     if samples:
         items = [w for w in items if w.sample_id is not None and any(fnmatch.fnmatchcase(w.sample_id, p) for p in samples)]
     return items

@@ -33,28 +33,15 @@ def finalize_task(config: str, technique_name: str, flow_run_id: str) -> int:
 
 def process_items(campaign: Campaign, wh, name: str, todo: list[pipeline.WorkItem], run_id: str, chunk: int,
                   summary: pipeline.ProcessSummary, refresh: bool = False) -> None:
-    """Process work items of one technique (references first), committing every ``chunk`` files.
-
-    Each chunk is its own commit: a run killed half-way keeps the chunks it committed, and the next
-    run picks up the rest. ``refresh`` recomputes even when the task cache holds a result.
-    """
-    artifact = ProgressReporter(f"{name}: {len(todo)} files") if todo else None
+    """pipeline.process_items with one Prefect task per file; ``refresh`` ignores the task cache."""
     runner = process_file_task.with_options(refresh_cache=True) if refresh else process_file_task
-    done = 0
-    for phase in ([w for w in todo if w.sample_id is None], [w for w in todo if w.sample_id is not None]):
-        for i in range(0, len(phase), chunk):
-            part = phase[i:i + chunk]
-            results = runner.map(part, campaign=unmapped(campaign), wh_url=unmapped(wh.url),
-                                 flow_run_id=unmapped(run_id)).result()
-            pipeline.commit_results(wh, results, run_id)
-            for r in results:
-                summary.processed += 1
-                summary.rows += r.event["rows_written"]
-                if r.event["status"] != "ok":
-                    summary.quarantined.append(f"{r.event['original_name']}: {r.event['reason']}")
-            done += len(part)
-            if artifact:
-                artifact(f"process {name}", done, len(todo))
+
+    def run_files(part: list[pipeline.WorkItem]) -> list[pipeline.FileResult]:
+        return runner.map(part, campaign=unmapped(campaign), wh_url=unmapped(wh.url),
+                          flow_run_id=unmapped(run_id)).result()
+
+    progress = ProgressReporter(f"{name}: {len(todo)} files") if todo else pipeline.no_progress
+    pipeline.process_items(wh, name, todo, run_id, run_files, summary, progress, chunk)
 
 
 def _process(config: str, techniques: list[str] | None, chunk: int) -> dict:

@@ -30,7 +30,7 @@ Progress = Callable[[str, int, int], None]
 Mapper = Callable[[Callable[[Any], Any], list[Any]], list[Any]]
 
 
-def _no_progress(label: str, done: int, total: int) -> None:
+def no_progress(label: str, done: int, total: int) -> None:
     return None
 
 
@@ -103,7 +103,7 @@ class IntakeSummary:
 
 
 def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, shares: list[str] | None = None,
-           progress: Progress = _no_progress, mapper: Mapper | None = None) -> IntakeSummary:
+           progress: Progress = no_progress, mapper: Mapper | None = None) -> IntakeSummary:
     """Take every complete file of every share into the raw store; record files, sightings, refusals."""
     summary = IntakeSummary()
     known = wh.query("select s.share, s.path, s.size_bytes, s.mtime, s.raw_sha256, r.store_path from sightings s "
@@ -208,10 +208,14 @@ class WorkItem:
     rel_path: str | None
 
 
-def pending_work(campaign: Campaign, wh: Warehouse, technique_name: str) -> list[WorkItem]:
-    """Raw files of a technique not yet attempted with the active parameters and code (the cache)."""
+def pending_work(campaign: Campaign, wh: Warehouse, technique_name: str, force: bool = False) -> list[WorkItem]:
+    """Raw files of a technique not yet attempted with the active parameters and code (the cache);
+    with ``force``, every raw file of the technique that intake accepted."""
     ps = params_for(campaign, technique_name)
     code = code_version(technique_name)
+    attempted = "" if force else f"""
+          and r.raw_sha256 not in (select raw_sha256 from ingest_events
+                                   where stage = 'process' and params_id = '{ps.id}' and code_version = '{code}')"""
     df = wh.query(f"""
         select r.raw_sha256, r.technique, r.sample_id, r.cell_id, r.original_name, r.store_path,
                (select first(s.share order by s.first_seen, s.share, s.path) from sightings s where s.raw_sha256 = r.raw_sha256) as share,
@@ -219,8 +223,7 @@ def pending_work(campaign: Campaign, wh: Warehouse, technique_name: str) -> list
         from raw_files r
         where r.technique = '{technique_name}' and r.campaign = '{campaign.name}'
           and r.raw_sha256 not in (select raw_sha256 from ingest_events where stage = 'intake' and status <> 'ok')
-          and r.raw_sha256 not in (select raw_sha256 from ingest_events
-                                   where stage = 'process' and params_id = '{ps.id}' and code_version = '{code}')
+          {attempted}
         order by r.sample_id nulls first, r.original_name, r.raw_sha256""")
     df = df.astype(object).where(df.notna(), None)  # a missing sample is None, never NaN
     return [WorkItem(**rec) for rec in df.to_dict("records")]
@@ -380,28 +383,41 @@ class ProcessSummary:
     finalize_rows: dict[str, int] = field(default_factory=dict)
 
 
+def process_items(wh: Warehouse, name: str, todo: list[WorkItem], flow_run_id: str | None,
+                  run_files: Callable[[list[WorkItem]], list[FileResult]], summary: ProcessSummary,
+                  progress: Progress = no_progress, chunk: int = 32) -> None:
+    """Process work items of one technique, references first, committing every ``chunk`` files.
+
+    Each chunk is its own commit: a run killed half-way keeps the chunks it committed, and the next
+    run picks up the rest. ``run_files`` runs a chunk (a thread pool here, Prefect tasks in flows).
+    """
+    done = 0
+    for phase in ([w for w in todo if w.sample_id is None], [w for w in todo if w.sample_id is not None]):
+        for i in range(0, len(phase), chunk):
+            part = phase[i:i + chunk]
+            results = run_files(part)
+            commit_results(wh, results, flow_run_id)
+            for r in results:
+                summary.processed += 1
+                summary.rows += r.event["rows_written"]
+                if r.event["status"] != "ok":
+                    summary.quarantined.append(f"{r.event['original_name']}: {r.event['reason']}")
+            done += len(part)
+            progress(f"process {name}", done, len(todo))
+
+
 def process(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None,
             techniques: list[str] | None = None, mapper: Mapper | None = None,
-            progress: Progress = _no_progress, chunk: int = 32) -> ProcessSummary:
-    """Process every pending raw file, technique by technique; references first, then samples."""
+            progress: Progress = no_progress, chunk: int = 32) -> ProcessSummary:
+    """Process every pending raw file, technique by technique, then each technique's finalize."""
     mapper = mapper or thread_mapper(campaign.execution.max_workers)
     summary = ProcessSummary()
+
+    def run_files(part: list[WorkItem]) -> list[FileResult]:
+        return mapper(lambda w: process_file(w, campaign, wh.url, flow_run_id), part)
+
     for name in ordered_techniques(techniques):
-        todo = pending_work(campaign, wh, name)
-        phases = [[w for w in todo if w.sample_id is None], [w for w in todo if w.sample_id is not None]]
-        done = 0
-        for phase in phases:
-            for i in range(0, len(phase), chunk):
-                part = phase[i:i + chunk]
-                results = mapper(lambda w: process_file(w, campaign, wh.url, flow_run_id), part)
-                commit_results(wh, results, flow_run_id)
-                for r in results:
-                    summary.processed += 1
-                    summary.rows += r.event["rows_written"]
-                    if r.event["status"] != "ok":
-                        summary.quarantined.append(f"{r.event['original_name']}: {r.event['reason']}")
-                done += len(part)
-                progress(f"process {name}", done, len(todo))
+        process_items(wh, name, pending_work(campaign, wh, name), flow_run_id, run_files, summary, progress, chunk)
         summary.finalize_rows[name] = finalize_technique(campaign, wh, name, flow_run_id)
     return summary
 
@@ -423,7 +439,7 @@ def log_run(campaign: Campaign, wh: Warehouse, flow_run_id: str, step: str, star
 
 
 def run_local(campaign: Campaign | str | Path, techniques: list[str] | None = None,
-              flow_run_id: str = "local", progress: Progress = _no_progress) -> tuple[IntakeSummary, ProcessSummary]:
+              flow_run_id: str = "local", progress: Progress = no_progress) -> tuple[IntakeSummary, ProcessSummary]:
     """The whole campaign without Prefect (tests, debugging): register, intake, process, finalize."""
     if not isinstance(campaign, Campaign):
         campaign = load_campaign(campaign)

@@ -77,8 +77,11 @@ def particle_table(channels: Mapping[str, np.ndarray | None], labels: np.ndarray
     rows = []
     for prop in measure.regionprops(labels):
         pid = prop.label
-        coords = tuple(prop.coords.T)
-        reg = region_code[coords]
+        # the particle's pixels in raster order (as prop.coords), by its mask on the bounding box
+        box, inside = prop.slice, prop.image
+        reg = region_code[box][inside]
+        is_rim, is_core = reg == 1, reg == 2
+        any_rim, any_core = bool(is_rim.any()), bool(is_core.any())
         row: dict[str, Any] = {
             "particle_id": np.int32(pid),
             "area_um2": prop.area * pixel_um**2,
@@ -88,16 +91,16 @@ def particle_table(channels: Mapping[str, np.ndarray | None], labels: np.ndarray
             "eccentricity": float(prop.eccentricity),
             "solidity": _solidity(prop),
             "touches_edge": bool(edge_flags[pid]),
-            "n_rim_px": np.int32((reg == 1).sum()),
-            "n_core_px": np.int32((reg == 2).sum()),
+            "n_rim_px": np.int32(is_rim.sum()),
+            "n_core_px": np.int32(is_core.sum()),
         }
         for short, column, suffix in STAT_CHANNELS:
             arr = channels.get(column)
-            values = arr[coords] if arr is not None else np.array([])
+            values = arr[box][inside] if arr is not None else np.array([])
             for stat, val in _stats(values).items():
                 row[f"{short}_{stat}_{suffix}"] = val
-            rim = float(np.nanmean(values[reg == 1])) if arr is not None and (reg == 1).any() else np.nan
-            core = float(np.nanmean(values[reg == 2])) if arr is not None and (reg == 2).any() else np.nan
+            rim = float(np.nanmean(values[is_rim])) if arr is not None and any_rim else np.nan
+            core = float(np.nanmean(values[is_core])) if arr is not None and any_core else np.nan
             row[f"{short}_rim_mean_{suffix}"], row[f"{short}_core_mean_{suffix}"] = rim, core
             if short != "height":
                 row[f"{short}_rim_core_ratio"] = _ratio(rim, core)

@@ -268,6 +268,10 @@ def text_lines(head: bytes, n: int = 60) -> list[str]:
 
 def parse_datetime(values: pd.Series, formats: tuple[str, ...], tz: str | None) -> pd.Series:
     """Parse vendor date-time strings with the first format that fits most values; UTC result."""
+    if len(values) <= 2:  # a file's first/last stamp only: no vectorised machinery for two strings
+        few = _parse_few(values, formats, tz)
+        if few is not None:
+            return few
     s = values.astype(str).str.strip()
     for fmt in formats:
         out = pd.to_datetime(s, format=fmt, errors="coerce")
@@ -275,6 +279,21 @@ def parse_datetime(values: pd.Series, formats: tuple[str, ...], tz: str | None) 
             return localize_utc(out, tz)
     return localize_utc(pd.to_datetime(s, errors="coerce"), tz)
 
+
+
+def _parse_few(values: pd.Series, formats: tuple[str, ...], tz: str | None) -> pd.Series | None:
+    """parse_datetime of one or two strings with datetime.strptime (same first-fitting format, same
+    localisation: ambiguous or nonexistent local times become NaT); None to leave it to pandas."""
+    texts = [str(v).strip() for v in values]
+    for fmt in formats:
+        try:
+            parsed = [datetime.strptime(t, fmt) for t in texts]
+        except ValueError:
+            continue
+        stamps = [pd.Timestamp(p).tz_localize(tz or "UTC", ambiguous="NaT", nonexistent="NaT") for p in parsed]
+        utc = [pd.NaT if s is pd.NaT else s.tz_convert("UTC") for s in stamps]
+        return pd.Series(utc, index=values.index, dtype=UTC_US)
+    return None
 
 
 def pick(columns: list[str], *candidates: str) -> str | None:

@@ -86,7 +86,7 @@ class MaccorReader(Reader):
         if dpt and tcol is None:
             stamps = cn.parse_datetime(frame[dpt], DATE_FORMATS, tz)
         # with a test-time column the wall clock is needed only at both ends (start, unit check)
-        ends = cn.parse_datetime(frame[dpt].iloc[[0, -1]], DATE_FORMATS, tz) if dpt else None
+        ends = cn.parse_datetime(frame.arrow(dpt).take([0, len(frame) - 1]).to_pandas(), DATE_FORMATS, tz) if dpt else None
         meta: dict[str, Any] = {"header_line": h + 1}
         t = None
         if tcol is not None:

@@ -5,10 +5,12 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from tasks.contract import Measurement, Reader, UnreadableFile
 from tasks.echem import canonical as cn
-from tasks.echem.tabular import header_names, hms_seconds, read_delimited
+from tasks.echem.tabular import Columns, header_names, hms_seconds, read_delimited
 
 DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y/%m/%d %H:%M:%S")
 
@@ -49,14 +51,14 @@ class NewareCsvReader(Reader):
         if dcol and t is None:
             stamps = cn.parse_datetime(frame[dcol], DATE_FORMATS, tz)
         elif dcol:  # the cumulative time is the clock; the date only gives the start
-            start = cn.parse_datetime(frame[dcol].iloc[:1], DATE_FORMATS, tz).iloc[0]
+            start = cn.parse_datetime(frame.arrow(dcol).slice(0, 1).to_pandas(), DATE_FORMATS, tz).iloc[0]
         if t is None and stamps is None:
             raise UnreadableFile(f"{label}: neither a Cumulative Time nor a Date column; export them from BTSDA")
         cap = cn.numeric(frame, cn.pick(cols, "Capacity(Ah)"))
-        step_type = frame[cn.pick(cols, "Step Type")].astype(str).str.strip()
+        discharge, step_types = _step_types(frame, cn.pick(cols, "Step Type"))
         if cap is not None:
             # Capacity(Ah) restarts each step and is unsigned: sign it by the step type and accumulate
-            signed = np.where(step_type.str.contains("DChg").to_numpy(), -cap, cap)
+            signed = np.where(discharge, -cap, cap)
             step = cn.numeric(frame, cn.pick(cols, "Step Index"))
             change = np.r_[True, np.diff(step) != 0]
             seg = np.cumsum(change) - 1
@@ -67,4 +69,16 @@ class NewareCsvReader(Reader):
                         current_a=cn.numeric(frame, cur) * scale_i, voltage_v=cn.numeric(frame, volt) * scale_v,
                         step=cn.numeric(frame, cn.pick(cols, "Step Index")),
                         cycle=cn.numeric(frame, cn.pick(cols, "Cycle Index")), vendor_capacity_ah=cap,
-                        meta={"step_types": sorted(step_type.unique().tolist())})
+                        meta={"step_types": step_types})
+
+
+def _step_types(frame: Columns, column: str) -> tuple[np.ndarray, list[str]]:
+    """Which records are discharge steps ('CC DChg', 'CCCV DChg', ...), and the step types present;
+    in Arrow kernels (the text column never becomes Python strings) unless values are missing."""
+    col = frame.arrow(column)
+    if col.null_count == 0 and pa.types.is_string(col.type):
+        names = pc.utf8_trim_whitespace(col)
+        return (pc.match_substring(names, "DChg").to_numpy(zero_copy_only=False),
+                sorted(pc.unique(names).to_pylist()))
+    step_type = frame[column].astype(str).str.strip()
+    return step_type.str.contains("DChg").to_numpy(), sorted(step_type.unique().tolist())

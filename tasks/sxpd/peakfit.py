@@ -217,63 +217,33 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
         member = np.zeros((R, len(f)))
         member[r_f, np.arange(len(f))] = 1.0
         w = wts[rows]
-        J = np.zeros((R, xs.shape[1], P))
-        J[:, :, 0] = w
-        J[:, :, 1] = xcw[rows]
-        J[:, :, 2] = (member @ d_eta) * w
+        # the Jacobian is built transposed, [window, parameter, point]: every column is then a
+        # contiguous row, written in one piece, and JᵀJ is a plain batched product
+        Jt = np.zeros((R, P, xs.shape[1]))
+        Jt[:, 0] = w
+        Jt[:, 1] = xcw[rows]
+        Jt[:, 2] = member @ d_eta
+        Jt[:, 2] *= w
         if d_alpha is not None:
-            J[:, :, 3] = (member @ d_alpha) * wts_alpha[rows]
+            Jt[:, 3] = member @ d_alpha
+            Jt[:, 3] *= wts_alpha[rows]
         w_f = wts[g_f]
         d_x0 *= wts_x0[f]
         d_h *= w_f
         d_a *= w_f
-        J[r_f, :, c_f] = d_x0
-        J[r_f, :, c_f + 1] = d_h
-        J[r_f, :, c_f + 2] = d_a
+        Jt[r_f, c_f] = d_x0
+        Jt[r_f, c_f + 1] = d_h
+        Jt[r_f, c_f + 2] = d_a
         yhat = member @ y_f
         yhat += params[:, 0:1] + params[:, 1:2] * xc[rows]
-        return (ys[rows] - yhat) * w, J
-
-    # Levenberg–Marquardt on the windows still moving. Each evaluation returns the normal
-    # equations (JᵀJ, Jᵀr) and χ² of its trial; those of an accepted trial are kept for the next
-    # iteration, so each iteration costs one evaluation and the Jacobians themselves are not kept.
-    # windows of one or two peaks use only the first ``P_small`` parameters: their normal
-    # equations are formed and solved at that size (the rest of their rows/columns stay zero)
-    P_small = N_GROUP_PARAMS + 3 * 2
-    small = present.sum(axis=1) <= 2 if P > P_small else np.zeros(G, dtype=bool)
-
-    def split(rows):
-        sm = small[rows]
-        if not sm.any() or sm.all():
-            return None
-        return np.flatnonzero(sm), np.flatnonzero(~sm)
+        return (ys[rows] - yhat) * w, Jt
 
     def normal(params, rows):
-        r, J = model(params, rows)
-        chi2 = (r * r).sum(axis=1)
-        parts = split(rows)
-        if parts is None:
-            Jt = J.transpose(0, 2, 1)
-            return np.matmul(Jt, J), np.matmul(Jt, r[:, :, None])[:, :, 0], chi2
-        JTJ = np.zeros((len(rows), P, P))
-        grad = np.zeros((len(rows), P))
-        for sel, width in zip(parts, (P_small, P)):
-            Js = J[sel, :, :width]
-            Jt = Js.transpose(0, 2, 1)
-            JTJ[sel, :width, :width] = np.matmul(Jt, Js)
-            grad[sel, :width] = np.matmul(Jt, r[sel][:, :, None])[:, :, 0]
-        return JTJ, grad, chi2
-
-    def solve(A, b, rows):
-        parts = split(rows)
-        if parts is None:
-            return np.linalg.solve(A, b[:, :, None])[:, :, 0]
-        out = np.zeros_like(b)
-        for sel, width in zip(parts, (P_small, P)):
-            out[sel, :width] = np.linalg.solve(A[sel, :width, :width], b[sel, :width, None])[:, :, 0]
-        return out
+        r, Jt = model(params, rows)
+        return np.matmul(Jt, Jt.transpose(0, 2, 1)), np.matmul(Jt, r[:, :, None])[:, :, 0], (r * r).sum(axis=1)
 
     mu = np.full(G, 1e-3)
+    nu = np.full(G, 2.0)  # growth of μ on consecutive refusals (Nielsen)
     all_rows = np.arange(G)
     JTJ_all, grad_all, current = normal(p, all_rows)
     converged = np.zeros(G, dtype=bool)
@@ -298,12 +268,17 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
         # fixed parameters have zero Jacobian columns, hence zero rows/columns in JᵀJ and a zero
         # gradient: the damping alone keeps the system regular and their step is exactly zero
         A.reshape(len(rows), -1)[:, ::P + 1] += mu_r[:, None] * diag
-        step = solve(A, grad * act, rows)
+        g_act = grad * act
+        step = np.linalg.solve(A, g_act[:, :, None])[:, :, 0]
+        # reduction of χ² the damped linear model predicts for this step
+        predicted = np.einsum("gp,gp->g", step, (mu_r[:, None] * diag) * step + g_act)
         trial = np.clip(p_r + step * act, lo_r, hi_r)
         significance = np.abs((trial - p_r) * np.sqrt(diag)).max(axis=1)  # the step actually taken
         JTJ_t, grad_t, new = normal(trial, rows)
         better = new < cur_r
         gain = np.where(better, (cur_r - new) / np.maximum(cur_r, 1e-300), 0.0)
+        # (before the updates below: in a full pass cur_r is ``current`` itself)
+        rho = (cur_r - new) / np.where(predicted > 0, predicted, np.inf)
         acc = rows[better]
         p[acc] = trial[better]
         JTJ_all[acc] = JTJ_t[better]
@@ -313,7 +288,13 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
         # chi-square no longer moves, or when LM keeps refusing steps
         converged[rows] = ((significance < step_tolerance_sigma) | (better & (gain < tolerance))
                            | (~better & (mu_r > 1e4)))
-        mu[rows] = np.where(better, np.maximum(mu_r / 5.0, 1e-9), mu_r * 4.0)
+        # Nielsen's damping update: after a good step μ falls by up to 3× (less when the linear
+        # model predicted the gain poorly); each refusal raises μ by a factor that doubles, so a
+        # window that overshot recovers in a few trials instead of creeping up by a fixed factor
+        nu_r = nu if whole else nu[rows]
+        mu[rows] = np.where(better, np.maximum(mu_r * np.maximum(1.0 / 3.0, 1.0 - (2.0 * np.clip(rho, 0.0, 1.0) - 1.0) ** 3), 1e-9),
+                            mu_r * nu_r)
+        nu[rows] = np.where(better, 2.0, nu_r * 2.0)
 
     # covariance at the solution, scaled by the reduced chi-square of each window
     JTJ = JTJ_all + np.where(free, 0.0, 1.0)[:, :, None] * np.eye(P)[None]

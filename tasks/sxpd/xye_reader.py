@@ -96,7 +96,7 @@ class XyeReader(Reader):
         source = Path(path).name
         lines, offset = split_header(raw)
         body = raw[offset:]
-        if not body.strip():
+        if not re.search(rb"\S", body):  # (no stripped copy of a multi-MB body)
             raise UnreadableFile(f"{source}: the file has a header but no data rows; it is empty or truncated")
         table = parse_columns(body, source)
         meta = header_meta(lines)

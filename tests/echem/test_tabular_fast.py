@@ -104,3 +104,45 @@ def test_relative_time_and_charge_match_the_plain_formulas():
     back[500:] -= 50.0  # a clock resync
     rel, jump = cn.relative_time(back)
     assert jump.sum() == 1 and jump[500] and np.all(np.diff(rel) >= 0)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "cp1252", "shift_jis"])
+def test_read_delimited_other_encodings(tmp_path, encoding):
+    text = "header line \u00e9\r\n\r\ntime,volt,label\r\n1,3.5,a\r\n2,3.6,b\r\n"
+    if encoding == "shift_jis":
+        text = text.replace("\u00e9", "\u96fb")
+    path = tmp_path / "enc.csv"
+    path.write_bytes(text.encode(encoding))
+    cols = tb.read_delimited(path, skip_rows=2, delimiter=",", encoding=encoding, label="x", strings=["label"])
+    assert cols.array("volt").tolist() == [3.5, 3.6]
+    assert cols.arrow("label").to_pylist() == ["a", "b"]
+
+
+@pytest.mark.parametrize("values", [["03/31/2019 02:30:00"], ["10/27/2019 02:30:00", "10/27/2019 03:30:00"],
+                                    ["01/02/2020 1:02:03 PM"], ["01/02/2020 10:00:00.123"], ["garbage"]])
+@pytest.mark.parametrize("tz", [None, "Europe/Berlin"])
+def test_parse_datetime_of_a_few_values_matches_the_vectorised_path(values, tz):
+    formats = ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %I:%M:%S %p")
+    s = pd.Series(values)
+    text = s.astype(str).str.strip()
+    expected = None
+    for fmt in formats:
+        out = pd.to_datetime(text, format=fmt, errors="coerce")
+        if out.notna().mean() > 0.95:
+            expected = cn.localize_utc(out, tz)
+            break
+    if expected is None:
+        expected = cn.localize_utc(pd.to_datetime(text, errors="coerce"), tz)
+    got = cn.parse_datetime(s, formats, tz)
+    assert [None if pd.isna(x) else x for x in got] == [None if pd.isna(x) else x for x in expected]
+
+
+def test_strip_trailing_matches_the_regex():
+    import random
+    import re
+
+    rng = random.Random(1)
+    for _ in range(500):
+        data = bytes(rng.choice(b"\t\r\na,") for _ in range(rng.randint(0, 30)))
+        for d in (b"\t", b","):
+            assert tb.strip_trailing(data, d) == re.sub(rb"[" + re.escape(d) + rb"]+(\r?\n)", rb"\1", data)
