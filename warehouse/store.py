@@ -186,14 +186,18 @@ class Warehouse:
 
     # ---------------------------------------------------------------- writing helpers
     def write_parquet(self, table: pa.Table, rel: str) -> None:
+        # Dictionary-encode text only: keys, lineage and labels repeat; measured floats rarely do,
+        # and trying to encode them costs more than it saves.
+        text = [f.name for f in table.schema if pa.types.is_string(f.type)]
+        options = {"compression": "zstd", "use_dictionary": text}
         if self.is_local:
             Path(self._abs(rel)).parent.mkdir(parents=True, exist_ok=True)
             tmp = self._abs(rel) + ".tmp"
-            pq.write_table(table, tmp, compression="zstd")
+            pq.write_table(table, tmp, **options)
             os.replace(tmp, self._abs(rel))
         else:
             with self.fs.open(self._abs(rel), "wb") as fh:
-                pq.write_table(table, fh, compression="zstd")
+                pq.write_table(table, fh, **options)
 
 
 def write_unit(wh: Warehouse, spec: TableSpec, df: pd.DataFrame, unit: str) -> list[FileEntry]:

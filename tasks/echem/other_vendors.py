@@ -11,6 +11,7 @@ from tasks.echem import canonical as cn
 from tasks.echem.tabular import read_delimited
 
 BASYTEC_MAGIC = "~Resultfile from Basytec"
+BASYTEC_WANTED = {"Time[s]", "Time[h]", "I[A]", "U[V]", "Line", "Cyc-Count", "Ah[Ah]"}
 
 
 class BasytecReader(Reader):
@@ -30,7 +31,8 @@ class BasytecReader(Reader):
         if h is None:
             raise UnreadableFile(f"{label}: no '~Time[...]' column row in the ~ header; re-export with data")
         names = [n.strip() for n in lines[h].lstrip("~").split("\t")]
-        frame = read_delimited(path, skip_rows=h + 1, delimiter="\t", encoding="latin-1", label=label, names=names)
+        frame = read_delimited(path, skip_rows=h + 1, delimiter="\t", encoding="latin-1", label=label, names=names,
+                               include=[n for n in names if n in BASYTEC_WANTED])
         start = None
         m = next((re.search(r"Start of Test:\s*(.+)$", ln) for ln in lines[:h] if "Start of Test" in ln), None)
         if m:
