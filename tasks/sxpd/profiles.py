@@ -47,56 +47,6 @@ def split_pseudo_voigt(x: np.ndarray, x0: np.ndarray, fwhm: np.ndarray, area: np
     return y, (d_x0, d_fwhm, d_area, d_eta, d_alpha)
 
 
-def split_pseudo_voigt_fit(x: np.ndarray, x0: np.ndarray, fwhm: np.ndarray, area: np.ndarray,
-                           eta: np.ndarray, alpha: np.ndarray, need_alpha: bool = True):
-    """What a window fit needs, with fewer array passes than ``split_pseudo_voigt``.
-
-    x ``[G, N]``, peak arrays ``[G, K]``, eta/alpha ``[G]``. Returns the summed profile ``[G, N]``,
-    d/d(x0, fwhm, area) ``[G, N, K]`` and the K-summed d/dη, d/dα ``[G, N]`` (the window shares η
-    and α). Same model and derivatives as ``split_pseudo_voigt``; with ``need_alpha`` False the
-    α derivative is returned as zeros (no window of the batch refines α).
-    """
-    x0, fwhm, area = x0[:, None, :], fwhm[:, None, :], area[:, None, :]
-    eta3, alpha3 = eta[:, None, None], alpha[:, None, None]
-    half = 0.5 * fwhm
-    inv_wl = 1.0 / (half * (1.0 + alpha3))  # [G, 1, K]
-    inv_wr = 1.0 / (half * (1.0 - alpha3))
-    dx = x[:, :, None] - x0
-    left = dx < 0
-    inv_w = np.where(left, inv_wl, inv_wr)
-    u = dx * inv_w
-    u2 = u * u
-    lor = 1.0 / (1.0 + u2)
-    gau = np.exp(-LN2 * u2)
-    diff = lor - gau
-    shape = gau + eta3 * diff
-    norm = half * (eta3 * np.pi + (1.0 - eta3) * _G_AREA)  # [G, 1, K]
-    height = area / norm
-    # dshape/du = -2u·(η·lor² + (1-η)·ln2·gau)
-    inner = lor * lor
-    inner *= eta3
-    inner += ((1.0 - eta3) * LN2) * gau
-    dshape_du = u * inner
-    dshape_du *= -2.0
-    h_ds = height * dshape_du
-    d_x0 = -h_ds * inv_w
-    d_fwhm = u * dshape_du
-    d_fwhm += shape
-    d_fwhm *= -(height / fwhm)
-    d_area = shape * (1.0 / norm)
-    hv = np.swapaxes(height, 1, 2)  # [G, K, 1]
-    total = np.matmul(shape, hv)[:, :, 0]
-    d_eta = np.matmul(diff, hv)[:, :, 0] - np.matmul(shape, np.swapaxes(height * (half * (np.pi - _G_AREA)) / norm, 1, 2))[:, :, 0]
-    if need_alpha:
-        # side/(1 + side·α): +1/(1+α) on the low-angle side, -1/(1-α) on the high-angle side
-        t = h_ds * u
-        t *= np.where(left, 1.0 / (1.0 + alpha3), -1.0 / (1.0 - alpha3))
-        d_alpha = -t.sum(axis=2)
-    else:
-        d_alpha = np.zeros_like(total)
-    return total, d_x0, d_fwhm, d_area, d_eta, d_alpha
-
-
 def split_pseudo_voigt_flat(x: np.ndarray, x0: np.ndarray, fwhm: np.ndarray, area: np.ndarray,
                             eta: np.ndarray, alpha: np.ndarray, need_alpha: bool = True):
     """One row per peak: x ``[F, N]`` (the points of the peak's window), peak values ``[F]``.
