@@ -30,15 +30,19 @@ for _entry in filter(None, os.environ.get("SOCSCOPE_PLUGINS", "").split(",")):
 SNIFF_BYTES = 65536
 
 
-@lru_cache(maxsize=None)
 def technique(name: str) -> Technique:
     if name not in TECHNIQUE_MODULES:
         raise KeyError(f"unknown technique {name!r}; registered: {sorted(TECHNIQUE_MODULES)}")
-    module = importlib.import_module(TECHNIQUE_MODULES[name])
-    plugin = getattr(module, "TECHNIQUE")
+    plugin = _load_plugin(TECHNIQUE_MODULES[name])
     if plugin.name != name:
         raise RuntimeError(f"{TECHNIQUE_MODULES[name]} declares technique {plugin.name!r}, registered as {name!r}")
     return plugin
+
+
+@lru_cache(maxsize=None)
+def _load_plugin(module_path: str) -> Technique:
+    # cached by module path, not by name, so that changing TECHNIQUE_MODULES never serves a stale plugin
+    return getattr(importlib.import_module(module_path), "TECHNIQUE")
 
 
 def available_techniques() -> list[str]:

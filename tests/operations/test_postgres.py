@@ -59,13 +59,10 @@ def test_server_on_postgresql_runs_a_campaign(postgres_url, tmp_path, monkeypatc
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     import tasks.registry as reg
-    import warehouse.catalog as cat
     from flows.campaign import campaign_flow
 
     url, (bin_dir, port) = postgres_url
     monkeypatch.setitem(reg.TECHNIQUE_MODULES, "toy", "tests.support.toy_technique")
-    reg.technique.cache_clear()
-    cat.all_specs.cache_clear()
     cfg = toy_campaign(tmp_path)
     write_csv(tmp_path / "share/S1/a.csv", [(1, 2)])
     home = tmp_path / "prefect"
@@ -77,8 +74,6 @@ def test_server_on_postgresql_runs_a_campaign(postgres_url, tmp_path, monkeypatc
         assert state.is_completed(), state
     finally:
         server.down(home)
-        reg.technique.cache_clear()
-        cat.all_specs.cache_clear()
     assert len(pipeline.open_warehouse(load_campaign(cfg)).query("select * from toy_values")) == 1
     # the run is in PostgreSQL, not in a SQLite file under the home
     out = subprocess.run([str(bin_dir / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "prefect", "-d", "prefect",

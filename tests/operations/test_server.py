@@ -33,11 +33,8 @@ def ops(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("SOCSCOPE_PLUGINS", PLUGIN)  # for the processes the server starts
     import tasks.registry as reg
-    import warehouse.catalog as cat
 
     mp.setitem(reg.TECHNIQUE_MODULES, "toy", "tests.operations.slow_toy")  # for this one
-    reg.technique.cache_clear()
-    cat.all_specs.cache_clear()
     mp.setenv("PREFECT_WORKER_QUERY_SECONDS", "1")  # the worker polls every 10 s by default
     mp.setenv("PREFECT_UI_ENABLED", "false")
     home = root / "prefect"
@@ -49,8 +46,6 @@ def ops(tmp_path_factory):
     finally:
         server.down(home)
         mp.undo()
-        reg.technique.cache_clear()
-        cat.all_specs.cache_clear()
 
 
 def client_for(api_url):

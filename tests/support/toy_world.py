@@ -10,11 +10,8 @@ from socscope.config import load_campaign
 
 def use_toy_registry(monkeypatch) -> None:
     import tasks.registry as reg
-    import warehouse.catalog as cat
 
     monkeypatch.setattr(reg, "TECHNIQUE_MODULES", {"toy": "tests.support.toy_technique"})
-    reg.technique.cache_clear()
-    cat.all_specs.cache_clear()
 
 
 def toy_campaign(root: Path, settle_seconds: float = 0, extra_share: bool = False, **share_kw):
