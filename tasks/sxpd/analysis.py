@@ -117,6 +117,23 @@ def width_model(two_theta: np.ndarray, instrument: Instrument, settings: dict[st
     return np.sqrt(instrument.fwhm(two_theta) ** 2 + sample**2)
 
 
+def phase_widths(two_theta: np.ndarray, phase: np.ndarray, instrument: Instrument, peaks_cfg: dict[str, Any],
+                 phases: dict[str, Any]) -> np.ndarray:
+    """Starting FWHM per reflection: the NCM width model, or a phase's own size/strain terms.
+
+    Al foil and Li metal are well-crystallised: their lines are several times narrower than the
+    NCM ones, and a phase that states ``initial_size_fwhm_deg``/``initial_strain_fwhm_deg`` starts
+    from them (else from the NCM model), so LM does not spend its iterations shrinking them.
+    """
+    fwhm = width_model(two_theta, instrument, peaks_cfg)
+    for name, spec in phases.items():
+        own = {k: spec[k] for k in ("initial_size_fwhm_deg", "initial_strain_fwhm_deg") if k in spec}
+        sel = phase == name
+        if own and sel.any():
+            fwhm[sel] = width_model(two_theta[sel], instrument, {**peaks_cfg, **own})
+    return fwhm
+
+
 def analyse_pattern(two_theta: np.ndarray, intensity: np.ndarray, sigma: np.ndarray, instrument: Instrument,
                     params: dict[str, Any]) -> PatternAnalysis:
     peaks_cfg = params["peaks"]
@@ -153,7 +170,7 @@ def analyse_pattern(two_theta: np.ndarray, intensity: np.ndarray, sigma: np.ndar
         phase_arr = np.array(phase)
         hkl_arr = np.concatenate(hkl).astype(int)
         pos0 = np.concatenate(pos)
-        fwhm0 = width_model(pos0, instrument, peaks_cfg)
+        fwhm0 = phase_widths(pos0, phase_arr, instrument, peaks_cfg, params.get("phases", {}))
         for i, key in enumerate(zip(phase, *hkl_arr.T)):
             if key in fwhm_known and np.isfinite(fwhm_known[key]):
                 fwhm0[i] = fwhm_known[key]

@@ -17,6 +17,7 @@ from tasks.sxpd.profiles import split_pseudo_voigt_flat
 
 #: parameter layout inside a group: background (2), eta, alpha, then (x0, fwhm, area) per peak
 N_GROUP_PARAMS = 4
+_TRACE = None  # DEBUG
 
 
 @dataclass
@@ -140,7 +141,7 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
                 asymmetric: np.ndarray, eta0: float = 0.5, max_iterations: int = 40,
                 position_slack_fwhm: float = 1.5, fwhm_bounds: tuple[float, float] = (0.2, 5.0),
                 max_points: int = 160, tolerance: float = 1e-7,
-                step_tolerance_sigma: float = 0.01) -> FitResult:
+                step_tolerance_sigma: float = 0.01, linear_start: bool = True) -> FitResult:
     """Fit every group of one bucket simultaneously (see ``fit_groups``).
 
     ``position0``/``fwhm0``: starting values per candidate; ``fixed_position``: candidates whose
@@ -189,6 +190,34 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
 
     P = p.shape[1]
     any_asym = bool(np.any(asymmetric))
+    # windows hold 1 to K peaks; ``fit_groups`` orders them by size, so the linear algebra (JᵀJ,
+    # the solves, the final covariance) runs on the leading [P_c, P_c] block of each size class
+    # instead of padding every window to the largest: most windows hold one or two peaks
+    n_peaks = present.sum(axis=1)
+    if np.all(np.diff(n_peaks) >= 0):
+        tops = sorted({min(c, K) for c in (1, 2, 4, K)})
+        ends = np.searchsorted(n_peaks, tops, side="right")
+        classes = [(e, N_GROUP_PARAMS + 3 * t) for e, t in zip(ends, tops)]
+    else:
+        classes = [(G, P)]
+    class_end = np.array([e for e, _ in classes])
+
+    def blocks(rows):
+        """(start, end, P_c) slices of ``rows`` (sorted window indices) per size class."""
+        cuts = np.searchsorted(rows, class_end)
+        out, s0 = [], 0
+        for (_, pc), s1 in zip(classes, cuts):
+            if s1 > s0:
+                out.append((s0, int(s1), pc))
+            s0 = int(s1)
+        return out
+
+    def solve(A, b, rows):
+        """Solve A x = b (b: [R, P]) block by block; zero outside the blocks."""
+        x = np.zeros_like(b)
+        for s0, s1, pc in blocks(rows):
+            x[s0:s1, :pc] = np.linalg.solve(A[s0:s1, :pc, :pc], b[s0:s1, :pc, None])[:, :, 0]
+        return x
     # the present peaks, one row each (windows hold different numbers of peaks: no padding work)
     peak_g, peak_k = np.nonzero(present)
     col_x0 = N_GROUP_PARAMS + 3 * peak_k
@@ -240,12 +269,33 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
 
     def normal(params, rows):
         r, Jt = model(params, rows)
-        return np.matmul(Jt, Jt.transpose(0, 2, 1)), np.matmul(Jt, r[:, :, None])[:, :, 0], (r * r).sum(axis=1)
+        JTJ = np.zeros((len(rows), P, P))
+        for s0, s1, pc in blocks(rows):
+            Jc = Jt[s0:s1, :pc]
+            np.matmul(Jc, Jc.transpose(0, 2, 1), out=JTJ[s0:s1, :pc, :pc])
+        return JTJ, np.matmul(Jt, r[:, :, None])[:, :, 0], (r * r).sum(axis=1)
 
     mu = np.full(G, 1e-3)
+    dof = np.maximum(n_valid - free.sum(axis=1), 1)
+    dof_r = dof
+    eye_p = np.broadcast_to(np.eye(P), (G, P, P))
     nu = np.full(G, 2.0)  # growth of μ on consecutive refusals (Nielsen)
     all_rows = np.arange(G)
     JTJ_all, grad_all, current = normal(p, all_rows)
+    if linear_start:
+        # the model is linear in the background and the areas: with the starting positions and
+        # widths held, one batched linear solve gives their best values (the height-based guesses
+        # above only seed it), so LM starts with only the non-linear parameters off
+        lin = np.zeros(P, dtype=bool)
+        lin[:2] = True
+        lin[N_GROUP_PARAMS + 2::3] = True
+        lin = lin[None, :] & free
+        A = JTJ_all * (lin[:, :, None] & lin[:, None, :])
+        d = np.einsum("gpp->gp", A)
+        A.reshape(G, -1)[:, ::P + 1] += np.where(lin & (d > 0), 1e-10 * d, 1.0)
+        delta = solve(A, grad_all * lin, all_rows)
+        p = np.clip(p + delta, lower, upper)
+        JTJ_all, grad_all, current = normal(p, all_rows)
     converged = np.zeros(G, dtype=bool)
     it = 0
     for it in range(1, max_iterations + 1):
@@ -269,11 +319,21 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
         # gradient: the damping alone keeps the system regular and their step is exactly zero
         A.reshape(len(rows), -1)[:, ::P + 1] += mu_r[:, None] * diag
         g_act = grad * act
-        step = np.linalg.solve(A, g_act[:, :, None])[:, :, 0]
+        # one solve gives the step and the inverse: its diagonal is each parameter's squared
+        # standard error (the damped system's, i.e. slightly small: a conservative test below)
+        step = np.zeros_like(g_act)
+        var_r = np.ones_like(g_act)
+        for s0, s1, pc in blocks(rows):
+            sol = np.linalg.solve(A[s0:s1, :pc, :pc], np.concatenate([g_act[s0:s1, :pc, None], eye_p[s0:s1, :pc, :pc]], axis=2))
+            step[s0:s1, :pc] = sol[:, :, 0]
+            var_r[s0:s1, :pc] = np.einsum("gpp->gp", sol[:, :, 1:])
         # reduction of χ² the damped linear model predicts for this step
         predicted = np.einsum("gp,gp->g", step, (mu_r[:, None] * diag) * step + g_act)
         trial = np.clip(p_r + step * act, lo_r, hi_r)
-        significance = np.abs((trial - p_r) * np.sqrt(diag)).max(axis=1)  # the step actually taken
+        # the step actually taken, in standard errors of each parameter (scaled like the reported
+        # ones by the window's reduced χ² when that exceeds 1)
+        scale = np.maximum(cur_r / dof_r, 1.0) if whole else np.maximum(cur_r / dof[rows], 1.0)
+        significance = (np.abs(trial - p_r) / np.sqrt(var_r * scale[:, None])).max(axis=1)
         JTJ_t, grad_t, new = normal(trial, rows)
         better = new < cur_r
         gain = np.where(better, (cur_r - new) / np.maximum(cur_r, 1e-300), 0.0)
@@ -295,12 +355,16 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
         mu[rows] = np.where(better, np.maximum(mu_r * np.maximum(1.0 / 3.0, 1.0 - (2.0 * np.clip(rho, 0.0, 1.0) - 1.0) ** 3), 1e-9),
                             mu_r * nu_r)
         nu[rows] = np.where(better, 2.0, nu_r * 2.0)
+        if _TRACE is not None:
+            _TRACE.append((it, rows.copy(), better.copy(), significance.copy(), gain.copy(), mu_r.copy(), (np.abs(trial - p_r) / np.sqrt(var_r * scale[:, None])).argmax(axis=1), act.copy(), p_r.copy()))
 
     # covariance at the solution, scaled by the reduced chi-square of each window
     JTJ = JTJ_all + np.where(free, 0.0, 1.0)[:, :, None] * np.eye(P)[None]
-    dof = np.maximum(n_valid - free.sum(axis=1), 1)
     chi2_red = current / dof
-    var = _pinv_diagonal(JTJ) * np.maximum(chi2_red, 1.0)[:, None]
+    var = np.zeros((G, P))
+    for s0, s1, pc in blocks(all_rows):
+        var[s0:s1, :pc] = _pinv_diagonal(JTJ[s0:s1, :pc, :pc])
+    var *= np.maximum(chi2_red, 1.0)[:, None]
     sig = np.sqrt(np.clip(var, 0, None)) * free
 
     pk = p[:, N_GROUP_PARAMS:].reshape(G, K, 3)
@@ -340,6 +404,7 @@ def fit_groups(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGrou
     iterations = 0
     for k_lo, k_hi in BUCKETS:
         sel = np.flatnonzero((n_members >= k_lo) & (n_members <= k_hi))
+        sel = sel[np.argsort(n_members[sel], kind="stable")]  # by size: see the size classes in _fit_bucket
         if not len(sel):
             continue
         k = int(n_members[sel].max())
