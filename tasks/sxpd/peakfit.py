@@ -3,9 +3,12 @@
 Reflections (of every phase) closer than a few widths are grouped; each group is fitted in its own
 2θ window with a linear background, one split pseudo-Voigt per reflection, and a shared Lorentz
 fraction and asymmetry. All windows are padded to a common length and solved together as a stack of
-small normal-equation systems, so a pattern costs a few dozen vectorised iterations, not one
-optimiser call per peak. Positions of reflections flagged ``fixed_position`` (Al, Li: their
-positions come from their own lattices, Le Bail style) are not refined; their areas and widths are.
+small normal-equation systems (grouped by the number of peaks, so a one-peak window is a 7×7
+system, not one padded to the largest window), so a pattern costs a few vectorised iterations, not
+one optimiser call per peak. A window stops iterating when its step is a small fraction of every
+parameter's standard error or its χ² no longer moves. Positions of reflections flagged
+``fixed_position`` (Al, Li: their positions come from their own lattices, Le Bail style) are not
+refined; their areas and widths are.
 """
 from __future__ import annotations
 
@@ -17,7 +20,6 @@ from tasks.sxpd.profiles import split_pseudo_voigt_flat
 
 #: parameter layout inside a group: background (2), eta, alpha, then (x0, fwhm, area) per peak
 N_GROUP_PARAMS = 4
-_TRACE = None  # DEBUG
 
 
 @dataclass
@@ -91,16 +93,31 @@ def _windows(x: np.ndarray, y: np.ndarray, s: np.ndarray, lo: np.ndarray, hi: np
     length = np.maximum(i1 - i0, 1)
     m = np.maximum(1, -(-length // max_points))  # points per bin, per window
     nbins = -(-length // m)
-    n, mmax = int(nbins.max()), int(m.max())
-    idx = i0[:, None, None] + (np.arange(n)[None, :, None] * m[:, None, None]) + np.arange(mmax)[None, None, :]
-    inside = (np.arange(mmax)[None, None, :] < m[:, None, None]) & (idx < i1[:, None, None])
-    idx = np.minimum(idx, len(x) - 1)
-    cnt = inside.sum(axis=2)
+    n = int(nbins.max())
+    # every bin is a run of consecutive samples: its sums come from one ``add.reduceat`` over the
+    # span the windows cover, with the runs' starts and ends interleaved (the odd segments, the
+    # gaps between runs, are dropped), instead of a [window, bin, point] gather
+    a = int(min(i0.min(), len(x) - 1))
+    b = int(min(max(i1.max(), a + 1), len(x)))
+    L = b - a
+    start = np.minimum(i0[:, None] + np.arange(n)[None, :] * m[:, None], i1[:, None])
+    end = np.minimum(start + m[:, None], i1[:, None])
+    cnt = end - start
     valid = cnt > 0
     safe = np.maximum(cnt, 1)
-    xs = (x[idx] * inside).sum(axis=2) / safe
-    ys = (y[idx] * inside).sum(axis=2) / safe
-    var = ((s[idx] ** 2) * inside).sum(axis=2) / safe**2
+    st, en = (start - a).ravel(), (end - a).ravel()
+    idx = np.stack([np.minimum(st, L - 1), np.minimum(en, L - 1)], axis=1).ravel()
+    # a run reaching the span's end stops one short in ``idx``: its last sample is added back
+    tail = np.flatnonzero((en == L) & (st < L - 1))
+    x_ref = x[a]
+    sums = []
+    for arr in (x[a:b] - x_ref, y[a:b], s[a:b] * s[a:b]):
+        total = np.add.reduceat(arr, idx)[::2]
+        total[tail] += arr[L - 1]
+        sums.append(total.reshape(start.shape))
+    xs = np.where(valid, sums[0] / safe + x_ref, 0.0)
+    ys = np.where(valid, sums[1] / safe, 0.0)
+    var = np.where(valid, sums[2] / safe**2, 0.0)
     xs = np.where(valid, xs, xs[:, :1])
     weight = np.where(valid & (var > 0), 1.0 / np.sqrt(np.where(var > 0, var, 1.0)), 0.0)
     return xs, ys, weight, valid
@@ -141,7 +158,7 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
                 asymmetric: np.ndarray, eta0: float = 0.5, max_iterations: int = 40,
                 position_slack_fwhm: float = 1.5, fwhm_bounds: tuple[float, float] = (0.2, 5.0),
                 max_points: int = 160, tolerance: float = 1e-7,
-                step_tolerance_sigma: float = 0.01, linear_start: bool = True) -> FitResult:
+                step_tolerance_sigma: float = 0.01) -> FitResult:
     """Fit every group of one bucket simultaneously (see ``fit_groups``).
 
     ``position0``/``fwhm0``: starting values per candidate; ``fixed_position``: candidates whose
@@ -212,12 +229,6 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
             s0 = int(s1)
         return out
 
-    def solve(A, b, rows):
-        """Solve A x = b (b: [R, P]) block by block; zero outside the blocks."""
-        x = np.zeros_like(b)
-        for s0, s1, pc in blocks(rows):
-            x[s0:s1, :pc] = np.linalg.solve(A[s0:s1, :pc, :pc], b[s0:s1, :pc, None])[:, :, 0]
-        return x
     # the present peaks, one row each (windows hold different numbers of peaks: no padding work)
     peak_g, peak_k = np.nonzero(present)
     col_x0 = N_GROUP_PARAMS + 3 * peak_k
@@ -275,27 +286,14 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
             np.matmul(Jc, Jc.transpose(0, 2, 1), out=JTJ[s0:s1, :pc, :pc])
         return JTJ, np.matmul(Jt, r[:, :, None])[:, :, 0], (r * r).sum(axis=1)
 
-    mu = np.full(G, 1e-3)
+    # crowded windows start more damped: their first Gauss–Newton steps overshoot (peaks trading
+    # intensity) and would be refused several times while μ climbs from 1e-3
+    mu = np.where(n_peaks >= 3, 1e-1, 1e-3)
     dof = np.maximum(n_valid - free.sum(axis=1), 1)
-    dof_r = dof
     eye_p = np.broadcast_to(np.eye(P), (G, P, P))
     nu = np.full(G, 2.0)  # growth of μ on consecutive refusals (Nielsen)
     all_rows = np.arange(G)
     JTJ_all, grad_all, current = normal(p, all_rows)
-    if linear_start:
-        # the model is linear in the background and the areas: with the starting positions and
-        # widths held, one batched linear solve gives their best values (the height-based guesses
-        # above only seed it), so LM starts with only the non-linear parameters off
-        lin = np.zeros(P, dtype=bool)
-        lin[:2] = True
-        lin[N_GROUP_PARAMS + 2::3] = True
-        lin = lin[None, :] & free
-        A = JTJ_all * (lin[:, :, None] & lin[:, None, :])
-        d = np.einsum("gpp->gp", A)
-        A.reshape(G, -1)[:, ::P + 1] += np.where(lin & (d > 0), 1e-10 * d, 1.0)
-        delta = solve(A, grad_all * lin, all_rows)
-        p = np.clip(p + delta, lower, upper)
-        JTJ_all, grad_all, current = normal(p, all_rows)
     converged = np.zeros(G, dtype=bool)
     it = 0
     for it in range(1, max_iterations + 1):
@@ -324,7 +322,8 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
         step = np.zeros_like(g_act)
         var_r = np.ones_like(g_act)
         for s0, s1, pc in blocks(rows):
-            sol = np.linalg.solve(A[s0:s1, :pc, :pc], np.concatenate([g_act[s0:s1, :pc, None], eye_p[s0:s1, :pc, :pc]], axis=2))
+            sol = np.linalg.solve(A[s0:s1, :pc, :pc],
+                                  np.concatenate([g_act[s0:s1, :pc, None], eye_p[s0:s1, :pc, :pc]], axis=2))
             step[s0:s1, :pc] = sol[:, :, 0]
             var_r[s0:s1, :pc] = np.einsum("gpp->gp", sol[:, :, 1:])
         # reduction of χ² the damped linear model predicts for this step
@@ -332,7 +331,7 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
         trial = np.clip(p_r + step * act, lo_r, hi_r)
         # the step actually taken, in standard errors of each parameter (scaled like the reported
         # ones by the window's reduced χ² when that exceeds 1)
-        scale = np.maximum(cur_r / dof_r, 1.0) if whole else np.maximum(cur_r / dof[rows], 1.0)
+        scale = np.maximum(cur_r / (dof if whole else dof[rows]), 1.0)
         significance = (np.abs(trial - p_r) / np.sqrt(var_r * scale[:, None])).max(axis=1)
         JTJ_t, grad_t, new = normal(trial, rows)
         better = new < cur_r
@@ -344,7 +343,7 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
         JTJ_all[acc] = JTJ_t[better]
         grad_all[acc] = grad_t[better]
         current[acc] = new[better]
-        # done when the step is tiny against the parameters' own uncertainty (~1/sqrt(diag)), when
+        # done when the step is tiny against the parameters' own standard errors, when
         # chi-square no longer moves, or when LM keeps refusing steps
         converged[rows] = ((significance < step_tolerance_sigma) | (better & (gain < tolerance))
                            | (~better & (mu_r > 1e4)))
@@ -355,8 +354,6 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
         mu[rows] = np.where(better, np.maximum(mu_r * np.maximum(1.0 / 3.0, 1.0 - (2.0 * np.clip(rho, 0.0, 1.0) - 1.0) ** 3), 1e-9),
                             mu_r * nu_r)
         nu[rows] = np.where(better, 2.0, nu_r * 2.0)
-        if _TRACE is not None:
-            _TRACE.append((it, rows.copy(), better.copy(), significance.copy(), gain.copy(), mu_r.copy(), (np.abs(trial - p_r) / np.sqrt(var_r * scale[:, None])).argmax(axis=1), act.copy(), p_r.copy()))
 
     # covariance at the solution, scaled by the reduced chi-square of each window
     JTJ = JTJ_all + np.where(free, 0.0, 1.0)[:, :, None] * np.eye(P)[None]

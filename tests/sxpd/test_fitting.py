@@ -9,7 +9,7 @@ from tasks.registry import load_params, technique
 from tasks.sxpd.analysis import Instrument, analyse_pattern
 from tasks.sxpd.crystallography import d_hexagonal, ncm_reflections, two_theta_deg
 from tasks.sxpd.lattice import fit_lattice, williamson_hall
-from tasks.sxpd.peakfit import fit_groups, group_reflections
+from tasks.sxpd.peakfit import PeakGroups, _windows, fit_groups, group_reflections
 from tasks.sxpd.profiles import split_pseudo_voigt
 from tasks.sxpd.synthesis import (DEMO_CAGLIOTI_DEG2, DEMO_WAVELENGTH_ANGSTROM, DEMO_ZERO_OFFSET_DEG, Sample,
                                   counts, ncm_profile)
@@ -52,6 +52,50 @@ def test_batched_fit_recovers_two_overlapping_asymmetric_peaks() -> None:
     assert np.all(np.abs(res.position - truth["x0"][0]) < 4 * res.position_sigma + 1e-4)
     assert np.all(np.abs(res.area / truth["a"][0] - 1) < 0.05)
     assert abs(res.alpha[0] - 0.2) < 0.05
+
+
+def test_window_rebinning_matches_plain_bin_means() -> None:
+    rng = np.random.default_rng(3)
+    x = np.cumsum(rng.uniform(0.0005, 0.0015, 5000)) + 2.0  # not uniform
+    y, s = rng.poisson(500, len(x)).astype(float), rng.uniform(5, 30, len(x))
+    lo = np.array([1.0, x[100], x[1200], 3.0, x[-40], x[4000]])
+    hi = np.array([x[30], x[1100], x[1200], 3.0, 99.0, x[4003]])  # clipped, wide, empty, empty, at the end, tiny
+    xs, ys, w, valid = _windows(x, y, s, lo, hi, 80)
+    for g in range(len(lo)):
+        i0, i1 = np.searchsorted(x, lo[g]), np.searchsorted(x, hi[g])
+        m = max(1, -(-max(i1 - i0, 1) // 80))
+        bins = [np.arange(b, min(b + m, i1)) for b in range(i0, i1, m)]
+        assert valid[g].sum() == len(bins) and valid[g, :len(bins)].all()
+        for j, idx in enumerate(bins):
+            assert xs[g, j] == pytest.approx(x[idx].mean(), abs=1e-12)
+            assert ys[g, j] == pytest.approx(y[idx].mean(), rel=1e-12)
+            assert w[g, j] == pytest.approx(len(idx) / np.sqrt((s[idx] ** 2).sum()), rel=1e-12)
+        assert np.all(w[g, ~valid[g]] == 0)
+
+
+def test_windows_of_different_sizes_fit_as_if_alone() -> None:
+    # windows of 1, 2 and 5 peaks are solved in size classes: each must come out as fitted alone
+    # (to rounding: alone, a window is padded to a different number of points)
+    x = np.arange(9.0, 14.0, 0.001)
+    pos = np.array([9.5, 10.5, 10.56, 12.0, 12.05, 12.1, 12.17, 12.22])
+    truth_pos = pos + np.array([0.002, -0.003, 0.004, 0.001, -0.002, 0.003, 0.0, -0.001])
+    model = 300 + split_pseudo_voigt(x[None, :], truth_pos[None, :], np.full((1, 8), 0.03),
+                                     np.array([[30.0, 20, 12, 25, 10, 18, 9, 14]]), np.array([0.4]),
+                                     np.array([0.0]))[0].sum(axis=1)
+    y, s = counts(model, np.random.default_rng(5))
+    fwhm0 = np.full(8, 0.035)
+    groups, fitted = group_reflections(pos, fwhm0, 4.0, 5.0, 8)
+    assert fitted.all() and sorted((groups.member >= 0).sum(axis=1).tolist()) == [1, 2, 5]
+    fixed = np.zeros(8, bool)
+    together = fit_groups(x, y, s, groups, pos, fwhm0, fixed, np.zeros(3, bool), max_iterations=20)
+    for g in range(len(groups.lo)):
+        one = PeakGroups(groups.member[g:g + 1], groups.lo[g:g + 1], groups.hi[g:g + 1])
+        alone = fit_groups(x, y, s, one, pos, fwhm0, fixed, np.zeros(1, bool), max_iterations=20)
+        mine = groups.member[g][groups.member[g] >= 0]
+        for name in ("position", "position_sigma", "fwhm", "area", "area_sigma", "eta"):
+            np.testing.assert_allclose(getattr(together, name)[mine], getattr(alone, name)[mine], rtol=1e-6, atol=1e-10)
+        assert np.array_equal(together.converged[mine], alone.converged[mine])
+    assert np.all(np.abs(together.position - truth_pos) < 5 * together.position_sigma + 2e-4)
 
 
 def test_windows_do_not_swallow_neighbouring_groups() -> None:

@@ -188,17 +188,18 @@ def claim4(ev: Evidence, p: dict) -> list[Check]:
     checks.append(Check(4, "c_peaks_before_end_of_charge", ev.sql(*F["c"], "series = 'operando' and branch = 'charge'"),
                         peak, "soc_of_max_c_pct", f"between {lo} and {hi} % SOC", bool(np.isfinite(peak) and lo <= peak <= hi),
                         f"c is largest at {peak:.0f} % SOC on charge", c))
-    if len(s) >= 3:
-        top = s[s.soc_pct >= 95]["mean"].mean()
-        mid = s[(s.soc_pct >= 85) & (s.soc_pct <= 92)]["mean"].mean()
-        low = s[s.soc_pct <= 10]["mean"].mean()
-        jump = (top - mid) / max(mid - low, 1e-12)
+    groups = [s[s.soc_pct <= 10], s[(s.soc_pct >= 85) & (s.soc_pct <= 92)], s[s.soc_pct >= 97]]
+    if all(len(g) for g in groups):
+        (x0, y0), (x1, y1), (x2, y2) = [(g.soc_pct.mean(), g["mean"].mean()) for g in groups]
+        slope_lo, slope_hi = (y1 - y0) / (x1 - x0), (y2 - y1) / (x2 - x1)
+        sharp = slope_hi / slope_lo if slope_lo > 0 else np.nan
     else:
-        top = mid = low = jump = np.nan
-    checks.append(Check(4, "strain_jumps_above_90", ev.sql(*F["strain_c"], "series = 'operando'"), jump,
-                        "rise_90_100_over_rise_0_90", "> 1 (sharper rise between 90 and 100 %)",
-                        bool(np.isfinite(jump) and top > mid > low and jump > 1),
-                        f"c microstrain {low:.3g} (0 %) -> {mid:.3g} (~90 %) -> {top:.3g} (100 %)", s))
+        y0 = y1 = y2 = slope_lo = slope_hi = sharp = np.nan
+    checks.append(Check(4, "strain_jumps_above_90", ev.sql(*F["strain_c"], "series = 'operando'"), sharp,
+                        "slope_90_100_over_slope_0_90", "> 2 (strain grows with SOC, sharply between 90 and 100 %)",
+                        bool(np.isfinite(sharp) and y2 > y1 > y0 and sharp > 2),
+                        f"c microstrain {y0:.3g} (0 %) -> {y1:.3g} (~90 %) -> {y2:.3g} (100 %): "
+                        f"{slope_hi:.2g} %/% above 90 % vs {slope_lo:.2g} %/% below", s))
     return checks
 
 
