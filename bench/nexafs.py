@@ -19,7 +19,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tasks.contract import DemoRequest  # noqa: E402
 from tasks.nexafs import demo as demo_mod  # noqa: E402
 from tasks.nexafs.absorption import self_absorption_ratio  # noqa: E402
 from tasks.nexafs.ascii_scan import BeamlineAsciiReader  # noqa: E402

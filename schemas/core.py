@@ -102,6 +102,17 @@ class TableSpec:
         return {c.name: c.unit for c in self.all_columns}
 
 
+#: value checks of Column.checks, as vectorised predicates on the non-null values of a column
+CHECKS: dict[str, Callable[[pd.Series, Any], Any]] = {
+    "ge": lambda s, v: s >= v,
+    "le": lambda s, v: s <= v,
+    "gt": lambda s, v: s > v,
+    "lt": lambda s, v: s < v,
+    "between": lambda s, v: (s >= v[0]) & (s <= v[1]),
+    "isin": lambda s, v: s.isin(list(v)),
+    "finite": lambda s, v: np.isfinite(s.astype("float64")),
+}
+
 _PANDERA_CACHE: dict[str, Any] = {}
 
 
@@ -111,18 +122,11 @@ def _pandera_schema(spec: TableSpec):
     cached = _PANDERA_CACHE.get(spec.name)
     if cached is not None and cached[0] is spec:
         return cached[1]
-    builders = {
-        "ge": lambda v: pa_pd.Check.ge(v),
-        "le": lambda v: pa_pd.Check.le(v),
-        "gt": lambda v: pa_pd.Check.gt(v),
-        "lt": lambda v: pa_pd.Check.lt(v),
-        "between": lambda v: pa_pd.Check.in_range(v[0], v[1]),
-        "isin": lambda v: pa_pd.Check.isin(list(v)),
-        "finite": lambda v: pa_pd.Check(lambda s: np.isfinite(s.astype("float64")) | s.isna(), error="finite"),
-    }
     cols = {}
     for c in spec.all_columns:
-        checks = [builders[kind](val) for kind, val in c.checks]
+        # the same vectorised predicates as the fast path; pandera drops nulls before applying them
+        checks = [pa_pd.Check(lambda s, fn=CHECKS[kind], v=val: fn(s, v), error=f"{kind} {val!r}")
+                  for kind, val in c.checks]
         cols[c.name] = pa_pd.Column(nullable=c.nullable, checks=checks, required=True, coerce=False)
     unique = list(spec.key) + (["params_id"] if spec.measurement and spec.key else []) or None
     schema = pa_pd.DataFrameSchema(cols, strict=True, unique=unique)
@@ -139,16 +143,6 @@ def _arrow_schema(spec: TableSpec) -> pa.Schema:
     if cached is None or cached[0] is not spec:
         cached = _ARROW_SCHEMA_CACHE[spec.name] = (spec, spec.arrow_schema())
     return cached[1]
-
-
-_FAST_CHECKS: dict[str, Callable[[pd.Series, Any], Any]] = {
-    "ge": lambda s, v: s >= v,
-    "le": lambda s, v: s <= v,
-    "gt": lambda s, v: s > v,
-    "lt": lambda s, v: s < v,
-    "between": lambda s, v: (s >= v[0]) & (s <= v[1]),
-    "isin": lambda s, v: s.isin(list(v)),
-}
 
 
 def _certainly_valid(spec: TableSpec, df: pd.DataFrame) -> bool:
@@ -168,10 +162,7 @@ def _certainly_valid(spec: TableSpec, df: pd.DataFrame) -> bool:
             if has_na and not c.nullable:
                 return False
             for kind, val in c.checks:
-                if kind == "finite":  # the same expression as the pandera check
-                    ok = np.isfinite(s.astype("float64")) | na
-                else:
-                    ok = _FAST_CHECKS[kind](s[~na] if has_na else s, val)
+                ok = CHECKS[kind](s[~na] if has_na else s, val)
                 if not bool(np.all(np.asarray(ok, dtype=bool))):
                     return False
         unique = list(spec.key) + (["params_id"] if spec.measurement and spec.key else [])

@@ -207,6 +207,18 @@ def cmd_query(args) -> int:
     return 0
 
 
+def cmd_gc(args) -> int:
+    from socscope.config import load_campaign
+    from socscope.pipeline import open_warehouse
+    from warehouse.store import collect_garbage
+
+    campaign = load_campaign(args.config)
+    removed = collect_garbage(open_warehouse(campaign), min_age_s=args.min_age_hours * 3600)
+    print(f"removed {len(removed)} data files that no recent manifest references "
+          f"(left by crashed runs or superseded results, older than {args.min_age_hours} h)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="socscope", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -246,6 +258,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out")
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(fn=cmd_query)
+
+    p = sub.add_parser("gc", help="delete orphaned warehouse data files (crashed runs, superseded results)")
+    p.add_argument("--config", default=None)
+    p.add_argument("--min-age-hours", type=float, default=24.0,
+                   help="only files at least this old, so that a run still writing is never touched")
+    p.set_defaults(fn=cmd_gc)
 
     for module in ("socscope.server", "socscope.dashboard"):  # optional command groups
         try:

@@ -22,7 +22,7 @@ import socscope
 from schemas import platform as P
 from socscope.config import Campaign, load_campaign
 from tasks import intake as I
-from tasks.contract import FinalizeContext, Measurement, ProcessContext, UnreadableFile
+from tasks.contract import FinalizeContext, ProcessContext, UnreadableFile
 from tasks.registry import ordered_techniques, params_for, read_measurements, reader_override, technique
 from warehouse.store import FileEntry, Manifest, Warehouse, unit_key, write_unit
 
@@ -285,7 +285,7 @@ def process_file(item: WorkItem, campaign: Campaign, wh_url: str, flow_run_id: s
                                      f"pipeline takes only {list(tech.accepts)}: move it off the share or route it "
                                      f"to the right technique")
             ctx = ProcessContext(campaign=campaign, sample=campaign.sample(item.sample_id), params=ps,
-                                 options=options, query=_reader_query(wh))
+                                 options=options, query=wh.query)
             for table, df in (tech.process(m, ctx) or {}).items():
                 frames.setdefault(table, []).append(stamp_frame(
                     df, campaign=campaign.name, technique_name=item.technique, sample_id=item.sample_id,
@@ -316,10 +316,6 @@ def process_file(item: WorkItem, campaign: Campaign, wh_url: str, flow_run_id: s
         return FileResult(unit, {}, event)
     finally:
         cleanup()
-
-
-def _reader_query(wh: Warehouse) -> Callable[[str], pd.DataFrame]:
-    return wh.query
 
 
 def commit_results(wh: Warehouse, results: Iterable[FileResult], flow_run_id: str | None) -> Manifest | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import io
-import json
 import os
 import posixpath
 import re
@@ -253,7 +252,3 @@ def map_sample(cand: Candidate, share: Share, campaign: Campaign) -> tuple[str |
 
 def utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, tz=timezone.utc)
-
-
-def sidecar_json(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, default=str)

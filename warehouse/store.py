@@ -80,9 +80,6 @@ class Manifest:
                            "tables": {t: [e.as_dict() for e in es] for t, es in sorted(self.tables.items())}},
                           indent=1)
 
-    def units(self, table: str) -> set[str]:
-        return {e.unit for e in self.tables.get(table, [])}
-
 
 class Warehouse:
     def __init__(self, url: str, storage_options: dict[str, Any] | None = None):
@@ -154,9 +151,6 @@ class Warehouse:
     def files(self, table: str, manifest: Manifest | None = None) -> list[str]:
         manifest = manifest or self.manifest()
         return [self.file_url(e.path) for e in manifest.tables.get(table, []) if e.rows > 0]
-
-    def read_table(self, table: str) -> pd.DataFrame:
-        return self.query(f'SELECT * FROM "{table}"')
 
     def connect(self, manifest: Manifest | None = None):
         """A fresh in-memory DuckDB connection with a view per table of the given (or current) manifest."""
@@ -311,16 +305,6 @@ def _same(a: pd.DataFrame, b: pd.DataFrame) -> bool:
         return True
     except AssertionError:
         return False
-
-
-def wait_for_manifest(wh: Warehouse, version: int, timeout_s: float = 30.0) -> Manifest:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        m = wh.manifest()
-        if m.version >= version:
-            return m
-        time.sleep(0.05)
-    raise TimeoutError(f"warehouse manifest did not reach version {version}")
 
 
 def live_files(wh: Warehouse, keep_manifests: int = 20) -> set[str]:

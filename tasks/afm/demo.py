@@ -7,7 +7,6 @@ line offsets, scars, topography contrast <= 2x the roughness. Ground-truth parti
 from __future__ import annotations
 
 import zlib
-from pathlib import Path
 
 import numpy as np
 import yaml

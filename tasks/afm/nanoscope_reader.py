@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from tasks.afm.channels import ROLE_UNITS, mode_from_roles
+from tasks.afm.channels import mode_from_roles
 from tasks.afm.lockin import apply_lockin, find_lockin_settings
 from tasks.contract import Measurement, MissingInformation, Reader, UnreadableFile
 

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from tasks.contract import DemoRequest
-from tasks.demo_world import BEAMTIME_START, OperandoProgram, ocv_v, target
+from tasks.demo_world import OperandoProgram, ocv_v, target
 
 COIN_OFFSET_V = -0.07  # graphite anode vs Li
 R_COIN_OHM, R_HALF_OHM = 10.0, 30.0

@@ -207,7 +207,6 @@ def smooth_rows(y: np.ndarray, points: int) -> np.ndarray:
     y = as_stack(y)
     if points <= 1:
         return y
-    k = np.ones(points)
     pad = points // 2
     filled = np.nan_to_num(y)
     c = np.cumsum(np.pad(filled, ((0, 0), (pad + 1, pad)), mode="edge"), axis=1)

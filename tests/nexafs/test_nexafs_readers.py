@@ -106,7 +106,7 @@ def write_nxxas(path: Path, *, modes=("TEY", "FY"), with_i0=True, energy=None) -
 
 def test_nxxas_built_from_the_definition(tmp_path):
     p = tmp_path / "scan.nxs"
-    truth = write_nxxas(p)
+    write_nxxas(p)
     ms = assert_reader_conforms(registered(NxxasReader), p)
     assert [m.mode for m in ms] == ["TEY", "FY"]
     with h5py.File(p) as fh:  # second reader: h5py directly

@@ -106,6 +106,19 @@ def test_crash_between_data_files_and_manifest_leaves_warehouse_unchanged(tmp_pa
     pipeline.run_local(cfg)  # the next run completes the work
     assert sorted(wh.query("select sample_id from toy_values").sample_id) == ["S1", "S2"]
     assert len(wh.query("select * from raw_files")) == 2
+    # the crashed run's data files are orphans: garbage collection removes them and nothing else
+    from socscope.cli import main
+    from warehouse.store import live_files
+
+    on_disk = {str(p.relative_to(wh.root)) for p in Path(wh.root, "data").rglob("*.parquet")}
+    orphans = on_disk - live_files(wh)
+    assert orphans
+    before = {t: sum(e.rows for e in es) for t, es in wh.manifest().tables.items()}
+    assert main(["gc", "--config", str(cfg), "--min-age-hours", "0"]) == 0
+    after_disk = {str(p.relative_to(wh.root)) for p in Path(wh.root, "data").rglob("*.parquet")}
+    assert after_disk == on_disk - orphans
+    assert {t: sum(e.rows for e in es) for t, es in wh.manifest().tables.items()} == before
+    assert sorted(wh.query("select sample_id from toy_values").sample_id) == ["S1", "S2"]
 
 
 def test_two_parameter_versions_coexist_and_current_views_pick_the_active(tmp_path):
