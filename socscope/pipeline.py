@@ -75,18 +75,17 @@ def register_campaign(campaign: Campaign, wh: Warehouse, flow_run_id: str | None
             "upper_cutoff_v": c.upper_cutoff_v, "electrode_area_cm2": c.electrode_area_cm2}
             for c in campaign.cells]), keep="new")
     rows = []
-    existing = wh.query("select technique, params_id, registered_at from param_sets")
+    existing = wh.query("select * from param_sets")
     for name in ordered_techniques():
         ps = params_for(campaign, name)
         prev = existing[(existing.technique == name) & (existing.params_id == ps.id)]
         rows.append({"technique": name, "params_id": ps.id, "name": ps.name, "version": ps.version,
                      "values_json": json.dumps(ps.values, sort_keys=True, default=str), "active": True,
                      "registered_at": prev.registered_at.iloc[0] if len(prev) else now_utc()})
-    for _, r in existing.iterrows():
-        if not any(r.technique == x["technique"] and r.params_id == x["params_id"] for x in rows):
-            old = wh.query(f"select * from param_sets where params_id = '{r.params_id}'").iloc[0].to_dict()
-            old["active"] = False
-            rows.append(old)
+    active = {(x["technique"], x["params_id"]) for x in rows}
+    for old in existing.to_dict("records"):  # other versions stay, inactive, so their rows keep a name
+        if (old["technique"], old["params_id"]) not in active:
+            rows.append({**old, "active": False})
     tx.upsert(P.PARAM_SETS, pd.DataFrame(rows), keep="new")
     return tx.commit()
 
