@@ -6,6 +6,7 @@ and ``strain`` sections of the parameter set); no I/O, no warehouse.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -56,58 +57,98 @@ def _phase_candidates(phases: dict[str, Any], wavelength: float, d_min: float, l
     return out
 
 
+@lru_cache(maxsize=16)
+def _search_template(wavelength: float, d_min: float, a_range: tuple[float, float], c_range: tuple[float, float],
+                     n_reflections: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(h, k, l, weight) of the strongest NCM reflections at the middle of the searched cell."""
+    ref = ncm_reflections(0.5 * (a_range[0] + a_range[1]), 0.5 * (c_range[0] + c_range[1]), d_min)
+    tt = two_theta_deg(ref.d_angstrom, wavelength)
+    lp = np.where(np.isfinite(tt), ref.intensity * lorentz_polarisation(np.nan_to_num(tt, nan=90.0)), 0.0)
+    top = np.argsort(-lp)[:n_reflections]
+    template = (ref.h[top], ref.k[top], ref.l[top], np.sqrt(lp[top] / lp[top].max()))
+    for values in template:
+        values.flags.writeable = False  # shared by every pattern through the cache
+    return template
+
+
+def _nearest_samples(x0: float, step: float, n: int, wavelength: float, h: np.ndarray, k: np.ndarray,
+                     l: np.ndarray, a_grid: np.ndarray, c_grid: np.ndarray) -> np.ndarray:
+    """[a, c, reflection] index of the sample nearest each predicted 2θ on the uniform axis x0 + i·step.
+
+    ``n`` (one past the last sample) where the reflection falls outside the axis or out of reach.
+    1/d² = s/a² + l²/c² is built by broadcasting and the index computed straight from sin θ.
+    """
+    # float32 is ample for the coarse grid: it places a reflection to ~1e-7 of its angle, i.e.
+    # well within the nearest sample, and halves the memory traffic of these [a, c, reflection]
+    # arrays; the (small) fine grid that decides the result stays in float64
+    f32 = np.float32 if len(a_grid) * len(c_grid) > 2000 else np.float64
+    s_ab = 4.0 / 3.0 * (h * h + h * k + k * k)
+    l2 = (l * l).astype(float)
+    q = (s_ab[None, None, :] / (a_grid * a_grid)[:, None, None]).astype(f32) \
+        + (l2[None, None, :] / (c_grid * c_grid)[None, :, None]).astype(f32)
+    ratio = np.sqrt(q, out=q)
+    ratio *= f32(0.5 * wavelength)
+    valid = ratio < 1.0
+    np.minimum(ratio, f32(1.0), out=ratio)  # ratio ≥ 1: no reflection
+    pos = np.arcsin(ratio, out=ratio)
+    pos *= f32(np.degrees(2.0) / step)
+    pos -= f32(x0 / step)
+    inside = valid & (pos > 0) & (pos < n - 1)
+    np.rint(pos, out=pos)
+    pos[~inside] = n
+    return pos.astype(np.intp)
+
+
+@lru_cache(maxsize=8)
+def _coarse_samples(x0: float, step: float, n: int, wavelength: float, d_min: float, a_range: tuple[float, float],
+                    c_range: tuple[float, float], n_reflections: int, da: float, dc: float) -> np.ndarray:
+    """``_nearest_samples`` on the coarse (a, c) grid: the same for every pattern of an axis and wavelength."""
+    h, k, l, _ = _search_template(wavelength, d_min, a_range, c_range, n_reflections)
+    index = _nearest_samples(x0, step, n, wavelength, h, k, l, np.arange(a_range[0], a_range[1] + da, da),
+                             np.arange(c_range[0], c_range[1] + dc, dc))
+    index.flags.writeable = False
+    return index
+
+
 def search_lattice(x: np.ndarray, signal: np.ndarray, wavelength: float, settings: dict[str, Any],
                    d_min: float) -> tuple[float, float]:
     """Grid search of (a, c) maximising the template score of the strongest NCM reflections."""
-    a_lo, a_hi = settings["a_range_angstrom"]
-    c_lo, c_hi = settings["c_range_angstrom"]
-    ref = ncm_reflections(0.5 * (a_lo + a_hi), 0.5 * (c_lo + c_hi), d_min)
-    tt = two_theta_deg(ref.d_angstrom, wavelength)
-    lp = np.where(np.isfinite(tt), ref.intensity * lorentz_polarisation(np.nan_to_num(tt, nan=90.0)), 0.0)
-    top = np.argsort(-lp)[: int(settings.get("n_reflections", 16))]
-    h, k, l = ref.h[top], ref.k[top], ref.l[top]
-    weight = np.sqrt(lp[top] / lp[top].max())
-
-    s_ab = 4.0 / 3.0 * (h * h + h * k + k * k)
-    l2 = (l * l).astype(float)
+    a_range = (float(settings["a_range_angstrom"][0]), float(settings["a_range_angstrom"][1]))
+    c_range = (float(settings["c_range_angstrom"][0]), float(settings["c_range_angstrom"][1]))
+    n_reflections = int(settings.get("n_reflections", 16))
+    h, k, l, weight = _search_template(wavelength, d_min, a_range, c_range, n_reflections)
+    da, dc = float(settings.get("coarse_step_a_angstrom", 0.0015)), float(settings.get("coarse_step_c_angstrom", 0.006))
+    a_coarse = np.arange(a_range[0], a_range[1] + da, da)
+    c_coarse = np.arange(c_range[0], c_range[1] + dc, dc)
     n = len(x)
     step = (x[-1] - x[0]) / max(n - 1, 1)
-    uniform = n > 1 and np.abs(np.diff(x) - step).max() < 1e-3 * step
-    root = np.sqrt(signal)
-
-    def best(a_grid: np.ndarray, c_grid: np.ndarray) -> tuple[float, float]:
-        if not uniform:
+    if not (n > 1 and np.abs(np.diff(x) - step).max() < 1e-3 * step):
+        def best(a_grid: np.ndarray, c_grid: np.ndarray) -> tuple[float, float]:
             A, C = np.meshgrid(a_grid, c_grid, indexing="ij")
             d = d_hexagonal(h[None, :], k[None, :], l[None, :], A.reshape(-1, 1), C.reshape(-1, 1))
             score = template_score(x, signal, two_theta_deg(d, wavelength), weight)
             i = int(np.argmax(score))
             return float(A.reshape(-1)[i]), float(C.reshape(-1)[i])
-        # uniform axis (I11 reductions are): the same score as ``template_score`` — the smoothed
-        # signal at the sample nearest each predicted 2θ — with the (a, c) grid built by
-        # broadcasting 1/d² = s/a² + l²/c² and the sample index computed straight from sin θ
-        # float32 is ample for the coarse grid: it places a reflection to ~1e-7 of its angle, i.e.
-        # well within the nearest sample, and halves the memory traffic of these [a, c, reflection]
-        # arrays; the (small) fine grid that decides the result stays in float64
-        f32 = np.float32 if len(a_grid) * len(c_grid) > 2000 else np.float64
-        q = (s_ab[None, None, :] / (a_grid * a_grid)[:, None, None]).astype(f32) \
-            + (l2[None, None, :] / (c_grid * c_grid)[None, :, None]).astype(f32)
-        ratio = np.sqrt(q, out=q)
-        ratio *= f32(0.5 * wavelength)
-        valid = ratio < 1.0
-        np.minimum(ratio, f32(1.0), out=ratio)  # ratio ≥ 1: no reflection (scores 0 below)
-        pos = np.arcsin(ratio, out=ratio)
-        pos *= f32(np.degrees(2.0) / step)
-        pos -= f32(x[0] / step)
-        inside = valid & (pos > 0) & (pos < n - 1)
-        idx = np.rint(pos, out=pos).astype(np.intp)
-        np.clip(idx, 0, n - 1, out=idx)
-        score = (root[idx] * (inside * weight)).sum(axis=-1)
+
+        a1, c1 = best(a_coarse, c_coarse)
+        return best(a1 + np.arange(-da, da + 1e-12, da / 10), c1 + np.arange(-dc, dc + 1e-12, dc / 10))
+
+    # uniform axis (I11 reductions are): the same score as ``template_score`` — the smoothed signal
+    # at the sample nearest each predicted 2θ — with a zero appended for the reflections that miss
+    root = np.empty(n + 1)
+    np.sqrt(signal, out=root[:n])
+    root[n] = 0.0
+
+    def best_of(index: np.ndarray, a_grid: np.ndarray, c_grid: np.ndarray) -> tuple[float, float]:
+        score = root[index] @ weight
         i, j = np.unravel_index(int(np.argmax(score)), score.shape)
         return float(a_grid[i]), float(c_grid[j])
 
-    da, dc = float(settings.get("coarse_step_a_angstrom", 0.0015)), float(settings.get("coarse_step_c_angstrom", 0.006))
-    a1, c1 = best(np.arange(a_lo, a_hi + da, da), np.arange(c_lo, c_hi + dc, dc))
-    return best(a1 + np.arange(-da, da + 1e-12, da / 10), c1 + np.arange(-dc, dc + 1e-12, dc / 10))
+    x0 = float(x[0])
+    a1, c1 = best_of(_coarse_samples(x0, step, n, wavelength, d_min, a_range, c_range, n_reflections, da, dc),
+                     a_coarse, c_coarse)
+    a_fine, c_fine = a1 + np.arange(-da, da + 1e-12, da / 10), c1 + np.arange(-dc, dc + 1e-12, dc / 10)
+    return best_of(_nearest_samples(x0, step, n, wavelength, h, k, l, a_fine, c_fine), a_fine, c_fine)
 
 
 def width_model(two_theta: np.ndarray, instrument: Instrument, settings: dict[str, Any]) -> np.ndarray:

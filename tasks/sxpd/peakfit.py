@@ -94,27 +94,22 @@ def _windows(x: np.ndarray, y: np.ndarray, s: np.ndarray, lo: np.ndarray, hi: np
     m = np.maximum(1, -(-length // max_points))  # points per bin, per window
     nbins = -(-length // m)
     n = int(nbins.max())
-    # every bin is a run of consecutive samples: its sums come from one ``add.reduceat`` over the
-    # span the windows cover, with the runs' starts and ends interleaved (the odd segments, the
-    # gaps between runs, are dropped), instead of a [window, bin, point] gather
+    # every bin is a run of consecutive samples: its sum is a difference of two cumulative sums
+    # over the span the windows cover (no [window, bin, point] gather, no per-run reduction)
     a = int(min(i0.min(), len(x) - 1))
     b = int(min(max(i1.max(), a + 1), len(x)))
-    L = b - a
     start = np.minimum(i0[:, None] + np.arange(n)[None, :] * m[:, None], i1[:, None])
     end = np.minimum(start + m[:, None], i1[:, None])
     cnt = end - start
     valid = cnt > 0
-    safe = np.maximum(cnt, 1)
-    st, en = (start - a).ravel(), (end - a).ravel()
-    idx = np.stack([np.minimum(st, L - 1), np.minimum(en, L - 1)], axis=1).ravel()
-    # a run reaching the span's end stops one short in ``idx``: its last sample is added back
-    tail = np.flatnonzero((en == L) & (st < L - 1))
+    safe = np.maximum(cnt, 1).astype(np.float64)
     x_ref = x[a]
     sums = []
     for arr in (x[a:b] - x_ref, y[a:b], s[a:b] * s[a:b]):
-        total = np.add.reduceat(arr, idx)[::2]
-        total[tail] += arr[L - 1]
-        sums.append(total.reshape(start.shape))
+        cum = np.empty(b - a + 1)
+        cum[0] = 0.0
+        np.cumsum(arr, out=cum[1:])
+        sums.append(cum[end - a] - cum[start - a])
     xs = np.where(valid, sums[0] / safe + x_ref, 0.0)
     ys = np.where(valid, sums[1] / safe, 0.0)
     var = np.where(valid, sums[2] / safe**2, 0.0)
@@ -158,7 +153,7 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
                 asymmetric: np.ndarray, eta0: float = 0.5, max_iterations: int = 40,
                 position_slack_fwhm: float = 1.5, fwhm_bounds: tuple[float, float] = (0.2, 5.0),
                 max_points: int = 160, tolerance: float = 1e-7,
-                step_tolerance_sigma: float = 0.01) -> FitResult:
+                step_tolerance_sigma: float = 0.01, linear_start: bool = True) -> FitResult:
     """Fit every group of one bucket simultaneously (see ``fit_groups``).
 
     ``position0``/``fwhm0``: starting values per candidate; ``fixed_position``: candidates whose
@@ -177,9 +172,11 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
     edge = max(2, xs.shape[1] // 20)
     n_valid = valid.sum(axis=1)
     last = np.maximum(n_valid - 1, 0)
-    left_bg = np.median(ys[:, :edge], axis=1)
     right_idx = np.clip(last[:, None] - np.arange(edge)[None, :], 0, None)
-    right_bg = np.median(np.take_along_axis(ys, right_idx, axis=1), axis=1)
+    # medians of the few edge points (np.median's overhead is ~10× a sort of [G, edge])
+    ends = np.sort(np.concatenate([ys[:, :edge], np.take_along_axis(ys, right_idx, axis=1)], axis=1)
+                   .reshape(G, 2, edge), axis=2)
+    left_bg, right_bg = 0.5 * (ends[:, :, (edge - 1) // 2] + ends[:, :, edge // 2]).T
     span = np.maximum(groups.hi - groups.lo, 1e-9)
     b1 = (right_bg - left_bg) / span
     b0 = 0.5 * (left_bg + right_bg)
@@ -218,6 +215,11 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
     else:
         classes = [(G, P)]
     class_end = np.array([e for e, _ in classes])
+    # columns inside a window's size class that belong to no peak of it (and α when no window is
+    # asymmetric): the only Jacobian entries the model does not write, so only they are zeroed
+    width_of_class = np.repeat([pc for _, pc in classes], np.diff(np.concatenate([[0], class_end])))
+    column = np.arange(P)[None, :]
+    unwritten = (column >= N_GROUP_PARAMS + 3 * n_peaks[:, None]) & (column < width_of_class[:, None])
 
     def blocks(rows):
         """(start, end, P_c) slices of ``rows`` (sorted window indices) per size class."""
@@ -254,18 +256,23 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
         y_f, d_x0, d_h, d_a, d_eta, d_alpha = split_pseudo_voigt_flat(
             xs[g_f], params[r_f, c_f], params[r_f, c_f + 1], params[r_f, c_f + 2], params[r_f, 2],
             params[r_f, 3], need_alpha=any_asym)
+        # sums over each window's peaks as one BLAS product with a 0/1 membership matrix (reduceat
+        # along the peak axis goes through numpy's buffered iterator: several times slower)
         member = np.zeros((R, len(f)))
         member[r_f, np.arange(len(f))] = 1.0
         w = wts[rows]
         # the Jacobian is built transposed, [window, parameter, point]: every column is then a
         # contiguous row, written in one piece, and JᵀJ is a plain batched product
-        Jt = np.zeros((R, P, xs.shape[1]))
+        Jt = np.empty((R, P, xs.shape[1]))
+        Jt[unwritten[rows]] = 0.0
+        if d_alpha is None:
+            Jt[:, 3] = 0.0
         Jt[:, 0] = w
         Jt[:, 1] = xcw[rows]
-        Jt[:, 2] = member @ d_eta
+        np.matmul(member, d_eta, out=Jt[:, 2])
         Jt[:, 2] *= w
         if d_alpha is not None:
-            Jt[:, 3] = member @ d_alpha
+            np.matmul(member, d_alpha, out=Jt[:, 3])
             Jt[:, 3] *= wts_alpha[rows]
         w_f = wts[g_f]
         d_x0 *= wts_x0[f]
@@ -281,10 +288,12 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
     def normal(params, rows):
         r, Jt = model(params, rows)
         JTJ = np.zeros((len(rows), P, P))
+        grad = np.zeros((len(rows), P))
         for s0, s1, pc in blocks(rows):
-            Jc = Jt[s0:s1, :pc]
+            Jc = Jt[s0:s1, :pc]  # (columns beyond a window's class are never written)
             np.matmul(Jc, Jc.transpose(0, 2, 1), out=JTJ[s0:s1, :pc, :pc])
-        return JTJ, np.matmul(Jt, r[:, :, None])[:, :, 0], (r * r).sum(axis=1)
+            grad[s0:s1, :pc] = np.matmul(Jc, r[s0:s1, :, None])[:, :, 0]
+        return JTJ, grad, (r * r).sum(axis=1)
 
     # crowded windows start more damped: their first Gauss–Newton steps overshoot (peaks trading
     # intensity) and would be refused several times while μ climbs from 1e-3
@@ -294,7 +303,25 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
     nu = np.full(G, 2.0)  # growth of μ on consecutive refusals (Nielsen)
     all_rows = np.arange(G)
     JTJ_all, grad_all, current = normal(p, all_rows)
+    if linear_start:
+        # the model is linear in the background and the areas: one exact least-squares step in
+        # them alone (positions, widths, η, α held) replaces the height-based guesses, which in
+        # crowded windows overshoot and cost several refused LM steps
+        lin = free.copy()
+        lin[:, 2:N_GROUP_PARAMS] = False
+        lin[:, N_GROUP_PARAMS:] &= np.tile(np.array([False, False, True]), K)[None, :]
+        A = JTJ_all * lin[:, :, None] * lin[:, None, :]
+        A.reshape(G, -1)[:, ::P + 1] += np.where(lin, 1e-12 * np.einsum("gpp->gp", JTJ_all), 1.0)
+        step = np.zeros((G, P))
+        for s0, s1, pc in blocks(all_rows):
+            step[s0:s1, :pc] = np.linalg.solve(A[s0:s1, :pc, :pc], (grad_all[s0:s1, :pc] * lin[s0:s1, :pc])[:, :, None])[:, :, 0]
+        trial = np.clip(p + step, lower, upper)
+        JTJ_t, grad_t, new = normal(trial, all_rows)
+        better = new < current
+        p[better] = trial[better]
+        JTJ_all[better], grad_all[better], current[better] = JTJ_t[better], grad_t[better], new[better]
     converged = np.zeros(G, dtype=bool)
+    step_var = np.ones((G, P))
     it = 0
     for it in range(1, max_iterations + 1):
         rows = np.flatnonzero(~converged)
@@ -311,21 +338,26 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
         # a parameter held at a bound by its gradient sits out this step (projected LM): the
         # others then take the step that is optimal with it held, not one that assumed it moves
         act = fr & ~(((p_r <= lo_r) & (grad < 0)) | ((p_r >= hi_r) & (grad > 0)))
-        A *= act[:, :, None]
-        A *= act[:, None, :]
+        act_f = act.astype(np.float64)
+        A *= act_f[:, :, None] * act_f[:, None, :]
         # fixed parameters have zero Jacobian columns, hence zero rows/columns in JᵀJ and a zero
         # gradient: the damping alone keeps the system regular and their step is exactly zero
         A.reshape(len(rows), -1)[:, ::P + 1] += mu_r[:, None] * diag
         g_act = grad * act
-        # one solve gives the step and the inverse: its diagonal is each parameter's squared
-        # standard error (the damped system's, i.e. slightly small: a conservative test below)
+        # in the first iteration one solve gives the step and the inverse: its diagonal is each
+        # parameter's squared standard error (the damped system's, i.e. slightly small: a
+        # conservative test below); later steps reuse those errors — a stopping rule needs their
+        # size, not their last digit, and the identity right-hand side is most of a solve's cost
         step = np.zeros_like(g_act)
-        var_r = np.ones_like(g_act)
         for s0, s1, pc in blocks(rows):
-            sol = np.linalg.solve(A[s0:s1, :pc, :pc],
-                                  np.concatenate([g_act[s0:s1, :pc, None], eye_p[s0:s1, :pc, :pc]], axis=2))
-            step[s0:s1, :pc] = sol[:, :, 0]
-            var_r[s0:s1, :pc] = np.einsum("gpp->gp", sol[:, :, 1:])
+            if it == 1:
+                sol = np.linalg.solve(A[s0:s1, :pc, :pc],
+                                      np.concatenate([g_act[s0:s1, :pc, None], eye_p[s0:s1, :pc, :pc]], axis=2))
+                step[s0:s1, :pc] = sol[:, :, 0]
+                step_var[rows[s0:s1], :pc] = np.einsum("gpp->gp", sol[:, :, 1:])
+            else:
+                step[s0:s1, :pc] = np.linalg.solve(A[s0:s1, :pc, :pc], g_act[s0:s1, :pc, None])[:, :, 0]
+        var_r = step_var if whole else step_var[rows]
         # reduction of χ² the damped linear model predicts for this step
         predicted = np.einsum("gp,gp->g", step, (mu_r[:, None] * diag) * step + g_act)
         trial = np.clip(p_r + step * act, lo_r, hi_r)
@@ -333,6 +365,16 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
         # ones by the window's reduced χ² when that exceeds 1)
         scale = np.maximum(cur_r / (dof if whole else dof[rows]), 1.0)
         significance = (np.abs(trial - p_r) / np.sqrt(var_r * scale[:, None])).max(axis=1)
+        # a window whose next step is below tolerance has converged where it stands: the trial
+        # point is not worth a model evaluation
+        settled = significance < step_tolerance_sigma
+        if settled.any():
+            converged[rows[settled]] = True
+            moving = ~settled
+            rows, trial, p_r, cur_r, mu_r, predicted = (rows[moving], trial[moving], p_r[moving], cur_r[moving],
+                                                        mu_r[moving], predicted[moving])
+            if not len(rows):
+                continue
         JTJ_t, grad_t, new = normal(trial, rows)
         better = new < cur_r
         gain = np.where(better, (cur_r - new) / np.maximum(cur_r, 1e-300), 0.0)
@@ -345,12 +387,11 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
         current[acc] = new[better]
         # done when the step is tiny against the parameters' own standard errors, when
         # chi-square no longer moves, or when LM keeps refusing steps
-        converged[rows] = ((significance < step_tolerance_sigma) | (better & (gain < tolerance))
-                           | (~better & (mu_r > 1e4)))
+        converged[rows] = (better & (gain < tolerance)) | (~better & (mu_r > 1e4))
         # Nielsen's damping update: after a good step μ falls by up to 3× (less when the linear
         # model predicted the gain poorly); each refusal raises μ by a factor that doubles, so a
         # window that overshot recovers in a few trials instead of creeping up by a fixed factor
-        nu_r = nu if whole else nu[rows]
+        nu_r = nu[rows]
         mu[rows] = np.where(better, np.maximum(mu_r * np.maximum(1.0 / 3.0, 1.0 - (2.0 * np.clip(rho, 0.0, 1.0) - 1.0) ** 3), 1e-9),
                             mu_r * nu_r)
         nu[rows] = np.where(better, 2.0, nu_r * 2.0)

@@ -11,6 +11,32 @@ import numpy as np
 from scipy import ndimage
 
 
+def _block_min(values: np.ndarray, block: int) -> np.ndarray:
+    """Minimum of each run of ``block`` adjacent values (``len(values)`` a multiple of ``block``).
+
+    Elementwise minima of the ``block`` strided columns: several times faster than
+    ``reshape(-1, block).min(axis=1)``, which reduces a short axis element by element.
+    """
+    columns = values.reshape(-1, block)
+    out = columns[:, 0].copy()
+    for j in range(1, block):
+        np.minimum(out, columns[:, j], out=out)
+    return out
+
+
+def _block_mean(values: np.ndarray, block: int) -> np.ndarray:
+    """Mean of each run of ``block`` adjacent values, bit-identical to ``reshape(-1, block).mean(axis=1)``.
+
+    For the usual block of 8 the pairs are added in the order numpy's pairwise summation uses for
+    eight values, as strided column operations (several times faster than the short-axis reduction).
+    """
+    columns = values.reshape(-1, block)
+    if block != 8:
+        return columns.mean(axis=1)
+    c = [columns[:, j] for j in range(8)]
+    return (((c[0] + c[1]) + (c[2] + c[3])) + ((c[4] + c[5]) + (c[6] + c[7]))) / 8
+
+
 def background(two_theta: np.ndarray, intensity: np.ndarray, window_deg: float, block: int = 8) -> np.ndarray:
     """Smooth lower envelope: a rolling minimum over ``window_deg`` followed by a rolling mean.
 
@@ -21,17 +47,18 @@ def background(two_theta: np.ndarray, intensity: np.ndarray, window_deg: float, 
     usable = len(intensity) - len(intensity) % block
     if usable < 4 * block:
         block, usable = 1, len(intensity)
-    coarse = intensity[:usable].reshape(-1, block).min(axis=1)
+    coarse = _block_min(intensity[:usable], block)
     n = max(3, int(window_deg / (step * block)) | 1)
     low = ndimage.uniform_filter1d(ndimage.minimum_filter1d(coarse, n, mode="nearest"), n, mode="nearest")
-    centres = two_theta[:usable].reshape(-1, block).mean(axis=1)
+    centres = _block_mean(two_theta[:usable], block)
     return np.interp(two_theta, centres, low)
 
 
 def excess(two_theta: np.ndarray, intensity: np.ndarray, window_deg: float, smooth_deg: float) -> np.ndarray:
     """Intensity above background, lightly smoothed so that a slightly wrong position still scores."""
     step = (two_theta[-1] - two_theta[0]) / max(len(two_theta) - 1, 1)
-    above = np.clip(intensity - background(two_theta, intensity, window_deg), 0.0, None)
+    above = intensity - background(two_theta, intensity, window_deg)
+    np.maximum(above, 0.0, out=above)
     return ndimage.uniform_filter1d(above, max(1, int(smooth_deg / step)), mode="nearest")
 
 

@@ -37,8 +37,13 @@ def header_meta(lines: list[str]) -> dict[str, Any]:
     return meta
 
 
-def parse_columns(body: bytes, source: str) -> np.ndarray:
-    """Whitespace/comma separated numbers → (n, 2 or 3) array, fast path through pyarrow."""
+#: a pattern is 1–2 MB of text: blocks of half a megabyte let Arrow parse it on every core (its
+#: default of 1 MB leaves one of two threads idle; measured 4.1 → 3.0 ms per 64k-row file)
+PARSE_BLOCK_BYTES = 1 << 19
+
+
+def parse_columns(body: bytes, source: str) -> list[np.ndarray]:
+    """Whitespace/comma separated numbers → 2 or 3 column arrays, fast path through pyarrow."""
     first = body[:body.find(b"\n")] if b"\n" in body else body
     ncols = len(first.replace(b",", b" ").split())
     if ncols not in (2, 3):
@@ -51,11 +56,12 @@ def parse_columns(body: bytes, source: str) -> np.ndarray:
 
         try:
             table = pacsv.read_csv(pa.BufferReader(body),
-                                   read_options=pacsv.ReadOptions(column_names=[f"c{i}" for i in range(ncols)]),
+                                   read_options=pacsv.ReadOptions(column_names=[f"c{i}" for i in range(ncols)],
+                                                                  block_size=PARSE_BLOCK_BYTES),
                                    parse_options=pacsv.ParseOptions(delimiter=delimiter.decode()),
                                    convert_options=pacsv.ConvertOptions(
                                        column_types={f"c{i}": pa.float64() for i in range(ncols)}))
-            return np.column_stack([table.column(i).to_numpy() for i in range(ncols)])
+            return [table.column(i).to_numpy() for i in range(ncols)]
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             pass  # irregular rows: the slow path below says exactly what is wrong
     tokens = body.replace(b",", b" ").split()
@@ -68,7 +74,7 @@ def parse_columns(body: bytes, source: str) -> np.ndarray:
     if values.size % ncols:
         raise UnreadableFile(f"{source}: {values.size} numbers do not fill rows of {ncols} columns — the last "
                              f"row is incomplete, so the file is truncated; copy it again from the beamline")
-    return values.reshape(-1, ncols)
+    return list(values.reshape(-1, ncols).T)
 
 
 def _is_number(token: bytes) -> bool:
@@ -98,8 +104,7 @@ class XyeReader(Reader):
         body = raw[offset:]
         if not re.search(rb"\S", body):  # (no stripped copy of a multi-MB body)
             raise UnreadableFile(f"{source}: the file has a header but no data rows; it is empty or truncated")
-        table = parse_columns(body, source)
+        columns = parse_columns(body, source)
         meta = header_meta(lines)
         meta["format"] = "xye"
-        sigma = table[:, 2] if table.shape[1] == 3 else None
-        return pattern_measurement(table[:, 0], table[:, 1], sigma, meta, source)
+        return pattern_measurement(columns[0], columns[1], columns[2] if len(columns) == 3 else None, meta, source)
