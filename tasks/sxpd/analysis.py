@@ -42,19 +42,33 @@ class PatternAnalysis:
 
 
 def _phase_candidates(phases: dict[str, Any], wavelength: float, d_min: float, lo: float, hi: float,
-                      min_rel: float) -> list[tuple[Reflections, np.ndarray]]:
+                      min_rel: float) -> tuple[tuple[Reflections, np.ndarray], ...]:
+    """Reflections (and 2θ) of the other phases worth fitting between ``lo`` and ``hi``."""
+    specs = tuple((name, spec.get("element", name), float(spec["a_angstrom"]), spec["lattice"])
+                  for name, spec in phases.items())
+    return _cubic_phase_candidates(specs, wavelength, d_min, lo, hi, min_rel)
+
+
+@lru_cache(maxsize=16)
+def _cubic_phase_candidates(specs: tuple[tuple[str, str, float, str], ...], wavelength: float, d_min: float,
+                            lo: float, hi: float, min_rel: float) -> tuple[tuple[Reflections, np.ndarray], ...]:
+    """``_phase_candidates`` for (name, element, a, lattice) specs: the phases' own lattices are fixed,
+    so this is the same for every pattern of a wavelength and angular range."""
     out = []
-    for name, spec in phases.items():
-        refl = cubic_reflections(name, spec.get("element", name), float(spec["a_angstrom"]), spec["lattice"], d_min)
+    for name, element, a, lattice in specs:
+        refl = cubic_reflections(name, element, a, lattice, d_min)
         tt = two_theta_deg(refl.d_angstrom, wavelength)
         inside = np.isfinite(tt) & (tt > lo) & (tt < hi)
         if not inside.any():
             continue
         lp = refl.intensity * lorentz_polarisation(np.where(inside, tt, 90.0))
         keep = inside & (lp >= min_rel * lp[inside].max())
-        out.append((Reflections(name, refl.h[keep], refl.k[keep], refl.l[keep], refl.d_angstrom[keep],
-                                lp[keep]), tt[keep]))
-    return out
+        kept = Reflections(name, refl.h[keep], refl.k[keep], refl.l[keep], refl.d_angstrom[keep], lp[keep])
+        kept_tt = tt[keep]
+        for values in (kept.h, kept.k, kept.l, kept.d_angstrom, kept.intensity, kept_tt):
+            values.flags.writeable = False  # shared by every pattern through the cache
+        out.append((kept, kept_tt))
+    return tuple(out)
 
 
 @lru_cache(maxsize=16)
@@ -182,8 +196,13 @@ def analyse_pattern(two_theta: np.ndarray, intensity: np.ndarray, sigma: np.ndar
     x = two_theta - instrument.zero_offset_deg
     lo = max(float(peaks_cfg["min_two_theta_deg"]), float(x[0]))
     hi = min(float(peaks_cfg["max_two_theta_deg"]), float(x[-1]))
-    keep = (x >= lo) & (x <= hi) & np.isfinite(intensity) & (sigma > 0)
-    x, y, s = x[keep], intensity[keep], sigma[keep]
+    # every reader checks that 2θ strictly increases (pattern.py): the range is a slice, and a
+    # boolean selection (a copy) is needed only when there are unusable points in it
+    first, stop = int(np.searchsorted(x, lo, "left")), int(np.searchsorted(x, hi, "right"))
+    x, y, s = x[first:stop], intensity[first:stop], sigma[first:stop]
+    good = np.isfinite(y) & (s > 0)
+    if not good.all():
+        x, y, s = x[good], y[good], s[good]
     flags: list[str] = []
     d_min = lam / (2.0 * np.sin(np.radians(hi) / 2.0))
     signal = excess(x, y, float(peaks_cfg.get("background_window_deg", 0.6)), float(peaks_cfg.get("smooth_deg", 0.01)))
@@ -192,7 +211,8 @@ def analyse_pattern(two_theta: np.ndarray, intensity: np.ndarray, sigma: np.ndar
     lattice: LatticeFit | None = None
     a_cur, c_cur = a_s, c_s
     fwhm_known: dict[tuple[str, int, int, int], float] = {}
-    for _ in range(int(peaks_cfg.get("passes", 2))):
+    n_passes = int(peaks_cfg.get("passes", 2))
+    for pass_index in range(n_passes):
         ncm = ncm_reflections(a_cur, c_cur, d_min)
         tt = two_theta_deg(ncm.d_angstrom, lam)
         inside = np.isfinite(tt) & (tt > lo + 0.05) & (tt < hi - 0.05)
@@ -209,17 +229,19 @@ def analyse_pattern(two_theta: np.ndarray, intensity: np.ndarray, sigma: np.ndar
             pos.append(ptt)
             rel.append(refl.intensity / refl.intensity.max())
         phase_arr = np.array(phase)
+        is_ncm = phase_arr == "NCM"
         hkl_arr = np.concatenate(hkl).astype(int)
         pos0 = np.concatenate(pos)
         fwhm0 = phase_widths(pos0, phase_arr, instrument, peaks_cfg, params.get("phases", {}))
-        for i, key in enumerate(zip(phase, *hkl_arr.T)):
-            if key in fwhm_known and np.isfinite(fwhm_known[key]):
-                fwhm0[i] = fwhm_known[key]
+        if fwhm_known:  # a later pass starts from the widths the previous one fitted
+            for i, key in enumerate(zip(phase, *hkl_arr.T)):
+                if key in fwhm_known and np.isfinite(fwhm_known[key]):
+                    fwhm0[i] = fwhm_known[key]
         groups, fitted = group_reflections(pos0, fwhm0, float(peaks_cfg["join_fwhm"]),
                                            float(peaks_cfg["half_window_fwhm"]), int(peaks_cfg["max_peaks_per_group"]))
         centre = 0.5 * (groups.lo + groups.hi)
         asym = centre < float(peaks_cfg["asymmetry_below_deg"])
-        fit = fit_groups(x, y, s, groups, pos0, fwhm0, phase_arr != "NCM", asym,
+        fit = fit_groups(x, y, s, groups, pos0, fwhm0, ~is_ncm, asym,
                          max_iterations=int(peaks_cfg.get("max_iterations", 40)),
                          position_slack_fwhm=float(peaks_cfg.get("position_slack_fwhm", 1.5)),
                          max_points=int(peaks_cfg.get("max_points_per_window", 160)),
@@ -231,7 +253,7 @@ def analyse_pattern(two_theta: np.ndarray, intensity: np.ndarray, sigma: np.ndar
         same = (fit.group[:, None] == fit.group[None, :]) & (fit.group[:, None] >= 0)
         np.fill_diagonal(same, False)
         crowded = (same & (sep < float(params["lattice"]["min_separation_fwhm"]) * fwhm0[:, None])).any(axis=1)
-        usable = (fitted & (phase_arr == "NCM") & ~crowded & np.isfinite(fit.position_sigma)
+        usable = (fitted & is_ncm & ~crowded & np.isfinite(fit.position_sigma)
                   & (fit.position_sigma > 0) & (fit.area > float(params["lattice"]["min_area_sigma"]) * fit.area_sigma)
                   & (np.abs(fit.position - pos0) < 0.95 * float(peaks_cfg.get("position_slack_fwhm", 1.5)) * fwhm0))
         lattice = fit_lattice(hkl_arr[usable], fit.position[usable], fit.position_sigma[usable], lam, a_cur, c_cur,
@@ -241,7 +263,8 @@ def analyse_pattern(two_theta: np.ndarray, intensity: np.ndarray, sigma: np.ndar
             flags.append("lattice_underdetermined")
             break
         a_cur, c_cur = lattice.a, lattice.c
-        fwhm_known = {k: f for k, f in zip(zip(phase, *hkl_arr.T), fit.fwhm)}
+        if pass_index + 1 < n_passes:
+            fwhm_known = {k: f for k, f in zip(zip(phase, *hkl_arr.T), fit.fwhm)}
     used = np.zeros(len(pos0), dtype=bool)
     residual = np.full(len(pos0), np.nan)
     if lattice is not None:

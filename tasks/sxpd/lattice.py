@@ -37,18 +37,26 @@ class LatticeFit:
         return float(v * np.sqrt((2 * self.a_sigma / self.a) ** 2 + (self.c_sigma / self.c) ** 2))
 
 
-def _model(p: np.ndarray, hkl: np.ndarray, wavelength: float) -> tuple[np.ndarray, np.ndarray]:
+def _model(p: np.ndarray, s_ab: np.ndarray, l2: np.ndarray, wavelength: float) -> tuple[np.ndarray, np.ndarray]:
+    """2θ and its Jacobian in (a, c[, z]) for reflections with s_ab = 4/3·(h² + hk + k²) and l2 = l²."""
     a, c = p[0], p[1]
-    h, k, l = hkl.T
-    s_ab = 4.0 / 3.0 * (h * h + h * k + k * k)
-    q = s_ab / a**2 + l * l / c**2  # 1/d²
+    q = s_ab / a**2 + l2 / c**2  # 1/d²
     ratio = wavelength * np.sqrt(q) / 2.0
     tt = np.degrees(2.0 * np.arcsin(ratio)) + (p[2] if len(p) > 2 else 0.0)
     dtt_dq = np.degrees(2.0 / np.sqrt(1.0 - ratio**2) * wavelength / (4.0 * np.sqrt(q)))
-    cols = [dtt_dq * (-2.0 * s_ab / a**3), dtt_dq * (-2.0 * l * l / c**3)]
-    if len(p) > 2:
-        cols.append(np.ones_like(q))
-    return tt, np.column_stack(cols)
+    jacobian = np.ones((len(q), len(p)))  # the zero-shift column (when refined) stays 1
+    jacobian[:, 0] = dtt_dq * (-2.0 * s_ab / a**3)
+    jacobian[:, 1] = dtt_dq * (-2.0 * l2 / c**3)
+    return tt, jacobian
+
+
+def _gauss_newton_step(jacobian_w: np.ndarray, residual_w: np.ndarray) -> np.ndarray:
+    """Least-squares step of the weighted system: normal equations (a 2×2 or 3×3 solve, far cheaper
+    than an SVD per iteration); ``lstsq`` when they are singular."""
+    try:
+        return np.linalg.solve(jacobian_w.T @ jacobian_w, jacobian_w.T @ residual_w)
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(jacobian_w, residual_w, rcond=None)[0]
 
 
 def fit_lattice(hkl: np.ndarray, position: np.ndarray, sigma: np.ndarray, wavelength: float,
@@ -56,21 +64,26 @@ def fit_lattice(hkl: np.ndarray, position: np.ndarray, sigma: np.ndarray, wavele
                 sigma_floor_deg: float = 2e-5) -> LatticeFit | None:
     """Weighted least squares on the positions (already corrected for the calibration zero)."""
     sigma = np.maximum(sigma, sigma_floor_deg)
+    weight = 1.0 / sigma
+    h, k, l = hkl.T
+    s_ab = 4.0 / 3.0 * (h * h + h * k + k * k)
+    l2 = (l * l).astype(float)
+    has_c, has_a = l != 0, (np.abs(h) + np.abs(k)) > 0
     use = np.isfinite(position) & np.isfinite(sigma)
     p = np.array([a0, c0, 0.0] if refine_zero else [a0, c0])
     for _ in range(4):
         n_par = len(p)
         # both families must be present, else a or c is undetermined
-        if use.sum() < n_par + 1 or not (hkl[use, 2] != 0).any() or not (np.abs(hkl[use, :2]).sum(axis=1) > 0).any():
+        if use.sum() < n_par + 1 or not (has_c & use).any() or not (has_a & use).any():
             return None
+        s_use, l2_use, position_use, weight_use = s_ab[use], l2[use], position[use], weight[use]
         for _ in range(15):
-            tt, J = _model(p, hkl[use], wavelength)
-            w = 1.0 / sigma[use]
-            step, *_ = np.linalg.lstsq(J * w[:, None], (position[use] - tt) * w, rcond=None)
+            tt, J = _model(p, s_use, l2_use, wavelength)
+            step = _gauss_newton_step(J * weight_use[:, None], (position_use - tt) * weight_use)
             p = p + step
             if np.all(np.abs(step[:2]) < 1e-9):
                 break
-        tt_all, _ = _model(p, hkl, wavelength)
+        tt_all, _ = _model(p, s_ab, l2, wavelength)
         norm = (position - tt_all) / sigma
         chi2_red = float((norm[use] ** 2).sum() / max(use.sum() - n_par, 1))
         limit = outlier_sigma * np.sqrt(max(chi2_red, 1.0))
@@ -78,13 +91,13 @@ def fit_lattice(hkl: np.ndarray, position: np.ndarray, sigma: np.ndarray, wavele
         if (new_use == use).all():
             break
         use = new_use
-    tt, J = _model(p, hkl[use], wavelength)
-    w = 1.0 / sigma[use]
-    resid = position[use] - tt
+    tt_all, J_all = _model(p, s_ab, l2, wavelength)
+    w = weight[use]
+    resid = position[use] - tt_all[use]
     chi2_red = float(((resid * w) ** 2).sum() / max(use.sum() - len(p), 1))
-    cov = np.linalg.pinv((J * w[:, None]).T @ (J * w[:, None])) * max(chi2_red, 1.0)
+    Jw = J_all[use] * w[:, None]
+    cov = np.linalg.pinv(Jw.T @ Jw) * max(chi2_red, 1.0)
     err = np.sqrt(np.diag(cov))
-    tt_all, _ = _model(p, hkl, wavelength)
     return LatticeFit(float(p[0]), float(err[0]), float(p[1]), float(err[1]),
                       float(p[2]) if refine_zero else 0.0, float(err[2]) if refine_zero else 0.0,
                       chi2_red, float(np.sqrt(np.mean(resid**2))), use, position - tt_all)
@@ -114,10 +127,14 @@ def williamson_hall(position_deg: np.ndarray, fwhm_deg: np.ndarray, fwhm_sigma_d
     y = beta * np.cos(th)
     w = 1.0 / (sig * np.cos(th))
     A = np.column_stack([np.ones_like(th), 4.0 * np.sin(th)])
-    sol, *_ = np.linalg.lstsq(A * w[:, None], y * w, rcond=None)
+    Aw = A * w[:, None]
+    # pinv(AᵀA)·Aᵀ is the pseudo-inverse of A: the least-squares solution and the covariance from
+    # one 2×2 pseudo-inverse
+    normal_inv = np.linalg.pinv(Aw.T @ Aw)
+    sol = normal_inv @ (Aw.T @ (y * w))
     resid = (y - A @ sol) * w
     chi2_red = float((resid**2).sum() / max(n - 2, 1))
-    cov = np.linalg.pinv((A * w[:, None]).T @ (A * w[:, None])) * max(chi2_red, 1.0)
+    cov = normal_inv * max(chi2_red, 1.0)
     intercept, strain = sol
     size = scherrer_k * wavelength / intercept / 10.0 if intercept > 0 else None
     return WilliamsonHall(float(strain * 100.0), float(np.sqrt(cov[1, 1]) * 100.0), size, n,

@@ -59,7 +59,8 @@ def split_pseudo_voigt_flat(x: np.ndarray, x0: np.ndarray, fwhm: np.ndarray, are
     half = 0.5 * fwhm
     dx = x - x0
     left = dx < 0
-    inv_w = np.where(left, 1.0 / (half * (1.0 + alpha)), 1.0 / (half * (1.0 - alpha)))
+    inv_left, inv_right = 1.0 / (half * (1.0 + alpha)), 1.0 / (half * (1.0 - alpha))
+    inv_w = np.where(left, inv_left, inv_right)
     u = dx * inv_w
     u2 = u * u
     lor = 1.0 / (1.0 + u2)
@@ -89,5 +90,5 @@ def split_pseudo_voigt_flat(x: np.ndarray, x0: np.ndarray, fwhm: np.ndarray, are
     if need_alpha:
         # side/(1 + side·α): +1/(1+α) on the low-angle side, -1/(1-α) on the high-angle side
         d_alpha = h_ds * u
-        d_alpha *= np.where(left, -1.0 / (1.0 + alpha), 1.0 / (1.0 - alpha))
+        d_alpha *= np.where(left, -half * inv_left, half * inv_right)
     return y, d_x0, d_fwhm, d_area, d_eta, d_alpha
