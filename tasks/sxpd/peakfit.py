@@ -94,22 +94,28 @@ def _windows(x: np.ndarray, y: np.ndarray, s: np.ndarray, lo: np.ndarray, hi: np
     m = np.maximum(1, -(-length // max_points))  # points per bin, per window
     nbins = -(-length // m)
     n = int(nbins.max())
-    # every bin is a run of consecutive samples: its sum is a difference of two cumulative sums
-    # over the span the windows cover (no [window, bin, point] gather, no per-run reduction)
+    # every bin is a run of consecutive samples: its sums come from one ``add.reduceat`` over the
+    # span the windows cover, with the runs' starts and ends interleaved (the odd segments, the
+    # gaps between runs, are dropped), instead of a [window, bin, point] gather (a difference of
+    # cumulative sums is 4× slower: cumsum does not vectorise)
     a = int(min(i0.min(), len(x) - 1))
     b = int(min(max(i1.max(), a + 1), len(x)))
+    L = b - a
     start = np.minimum(i0[:, None] + np.arange(n)[None, :] * m[:, None], i1[:, None])
     end = np.minimum(start + m[:, None], i1[:, None])
     cnt = end - start
     valid = cnt > 0
     safe = np.maximum(cnt, 1).astype(np.float64)
+    st, en = (start - a).ravel(), (end - a).ravel()
+    idx = np.stack([np.minimum(st, L - 1), np.minimum(en, L - 1)], axis=1).ravel()
+    # a run reaching the span's end stops one short in ``idx``: its last sample is added back
+    tail = np.flatnonzero((en == L) & (st < L - 1))
     x_ref = x[a]
     sums = []
     for arr in (x[a:b] - x_ref, y[a:b], s[a:b] * s[a:b]):
-        cum = np.empty(b - a + 1)
-        cum[0] = 0.0
-        np.cumsum(arr, out=cum[1:])
-        sums.append(cum[end - a] - cum[start - a])
+        total = np.add.reduceat(arr, idx)[::2]
+        total[tail] += arr[L - 1]
+        sums.append(total.reshape(start.shape))
     xs = np.where(valid, sums[0] / safe + x_ref, 0.0)
     ys = np.where(valid, sums[1] / safe, 0.0)
     var = np.where(valid, sums[2] / safe**2, 0.0)
