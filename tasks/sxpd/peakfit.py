@@ -223,9 +223,10 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
     class_end = np.array([e for e, _ in classes])
     # columns inside a window's size class that belong to no peak of it (and α when no window is
     # asymmetric): the only Jacobian entries the model does not write, so only they are zeroed
-    width_of_class = np.repeat([pc for _, pc in classes], np.diff(np.concatenate([[0], class_end])))
+    class_width = np.repeat([pc for _, pc in classes], np.diff(np.concatenate([[0], class_end])))
     column = np.arange(P)[None, :]
-    unwritten = (column >= N_GROUP_PARAMS + 3 * n_peaks[:, None]) & (column < width_of_class[:, None])
+    unwritten = (column >= N_GROUP_PARAMS + 3 * n_peaks[:, None]) & (column < class_width[:, None])
+    unwritten_r, unwritten_c = np.nonzero(unwritten)
 
     def blocks(rows):
         """(start, end, P_c) slices of ``rows`` (sorted window indices) per size class."""
@@ -267,36 +268,39 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
         member = np.zeros((R, len(f)))
         member[r_f, np.arange(len(f))] = 1.0
         w = wts[rows]
-        # the Jacobian is built transposed, [window, parameter, point]: every column is then a
-        # contiguous row, written in one piece, and JᵀJ is a plain batched product
-        Jt = np.empty((R, P, xs.shape[1]))
-        Jt[unwritten[rows]] = 0.0
+        # the Jacobian is built transposed, one row per (window, parameter) and the points along
+        # the row: every column is written in one piece, and each window holds only the rows of
+        # its size class, so a class is a plain [windows, P_c, points] block for JᵀJ (padding
+        # every window to the largest class tripled the memory the products walk through)
+        off = np.concatenate([[0], np.cumsum(class_width[rows])[:-1]])
+        Jt = np.empty((int(class_width[rows].sum()), xs.shape[1]))
+        pad_r, pad_c = (unwritten_r, unwritten_c) if R == G else np.nonzero(unwritten[rows])
+        Jt[off[pad_r] + pad_c] = 0.0
         if d_alpha is None:
-            Jt[:, 3] = 0.0
-        Jt[:, 0] = w
-        Jt[:, 1] = xcw[rows]
-        np.matmul(member, d_eta, out=Jt[:, 2])
-        Jt[:, 2] *= w
+            Jt[off + 3] = 0.0
+        Jt[off] = w
+        Jt[off + 1] = xcw[rows]
+        Jt[off + 2] = (member @ d_eta) * w
         if d_alpha is not None:
-            np.matmul(member, d_alpha, out=Jt[:, 3])
-            Jt[:, 3] *= wts_alpha[rows]
+            Jt[off + 3] = (member @ d_alpha) * wts_alpha[rows]
         w_f = wts[g_f]
         d_x0 *= wts_x0[f]
         d_h *= w_f
         d_a *= w_f
-        Jt[r_f, c_f] = d_x0
-        Jt[r_f, c_f + 1] = d_h
-        Jt[r_f, c_f + 2] = d_a
+        at = off[r_f] + c_f
+        Jt[at] = d_x0
+        Jt[at + 1] = d_h
+        Jt[at + 2] = d_a
         yhat = member @ y_f
         yhat += params[:, 0:1] + params[:, 1:2] * xc[rows]
-        return (ys[rows] - yhat) * w, Jt
+        return (ys[rows] - yhat) * w, Jt, off
 
     def normal(params, rows):
-        r, Jt = model(params, rows)
+        r, Jt, off = model(params, rows)
         JTJ = np.zeros((len(rows), P, P))
         grad = np.zeros((len(rows), P))
         for s0, s1, pc in blocks(rows):
-            Jc = Jt[s0:s1, :pc]  # (columns beyond a window's class are never written)
+            Jc = Jt[off[s0]:off[s0] + (s1 - s0) * pc].reshape(s1 - s0, pc, -1)
             np.matmul(Jc, Jc.transpose(0, 2, 1), out=JTJ[s0:s1, :pc, :pc])
             grad[s0:s1, :pc] = np.matmul(Jc, r[s0:s1, :, None])[:, :, 0]
         return JTJ, grad, (r * r).sum(axis=1)
