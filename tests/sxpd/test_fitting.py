@@ -150,3 +150,21 @@ def test_pattern_analysis_recovers_demo_truth(soc: float) -> None:
     assert {"NCM", "Al", "Li"} <= set(peaks["phase"])
     al = peaks["phase"] == "Al"
     assert np.all(np.isnan(peaks["position_sigma_deg"][al]) | (peaks["position_sigma_deg"][al] == 0))  # Al positions held
+
+
+def test_linear_start_solves_background_and_areas_exactly() -> None:
+    # noise-free data, starting positions, widths and η exact: the one linear step (before any
+    # Levenberg–Marquardt iteration) must land on the true areas — up to what the window cannot
+    # hold (Lorentzian tails beyond it, bin means) — which the height-based guesses of two
+    # overlapping peaks miss by far
+    x = np.arange(9.0, 11.0, 0.001)
+    x0, h, a = np.array([9.97, 10.01]), np.array([0.03, 0.035]), np.array([40.0, 25.0])
+    peaks = split_pseudo_voigt(x[None, :], x0[None], h[None], a[None], np.array([0.5]), np.array([0.0]))[0]
+    y = 200.0 + 30.0 * (x - 10.0) + peaks.sum(axis=1)
+    s = np.sqrt(y)
+    groups, _ = group_reflections(x0, h, 4.0, 5.0, 4)
+    common = (x, y, s, groups, x0, h, np.zeros(2, bool), np.array([False]))
+    exact = fit_groups(*common, max_iterations=0)
+    assert np.allclose(exact.area, a, rtol=1e-3) and np.allclose(exact.position, x0, atol=1e-12)
+    guessed = fit_groups(*common, max_iterations=0, linear_start=False)
+    assert np.abs(guessed.area / a - 1).max() > 0.05
