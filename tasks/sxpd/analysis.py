@@ -113,13 +113,21 @@ def _nearest_samples(x0: float, step: float, n: int, wavelength: float, h: np.nd
     return pos.astype(np.intp)
 
 
+def _coarse_grid(bounds: tuple[float, float], step: float) -> np.ndarray:
+    return np.arange(bounds[0], bounds[1] + step, step)
+
+
+def _fine_grid(centre: float, coarse_step: float) -> np.ndarray:
+    """Around the best coarse value, a tenth of the coarse step, one coarse step either side."""
+    return centre + np.arange(-coarse_step, coarse_step + 1e-12, coarse_step / 10)
+
+
 @lru_cache(maxsize=8)
 def _coarse_samples(x0: float, step: float, n: int, wavelength: float, d_min: float, a_range: tuple[float, float],
                     c_range: tuple[float, float], n_reflections: int, da: float, dc: float) -> np.ndarray:
     """``_nearest_samples`` on the coarse (a, c) grid: the same for every pattern of an axis and wavelength."""
     h, k, l, _ = _search_template(wavelength, d_min, a_range, c_range, n_reflections)
-    index = _nearest_samples(x0, step, n, wavelength, h, k, l, np.arange(a_range[0], a_range[1] + da, da),
-                             np.arange(c_range[0], c_range[1] + dc, dc))
+    index = _nearest_samples(x0, step, n, wavelength, h, k, l, _coarse_grid(a_range, da), _coarse_grid(c_range, dc))
     index.flags.writeable = False
     return index
 
@@ -132,8 +140,7 @@ def search_lattice(x: np.ndarray, signal: np.ndarray, wavelength: float, setting
     n_reflections = int(settings.get("n_reflections", 16))
     h, k, l, weight = _search_template(wavelength, d_min, a_range, c_range, n_reflections)
     da, dc = float(settings.get("coarse_step_a_angstrom", 0.0015)), float(settings.get("coarse_step_c_angstrom", 0.006))
-    a_coarse = np.arange(a_range[0], a_range[1] + da, da)
-    c_coarse = np.arange(c_range[0], c_range[1] + dc, dc)
+    a_coarse, c_coarse = _coarse_grid(a_range, da), _coarse_grid(c_range, dc)
     n = len(x)
     step = (x[-1] - x[0]) / max(n - 1, 1)
     if not (n > 1 and np.abs(np.diff(x) - step).max() < 1e-3 * step):
@@ -145,7 +152,7 @@ def search_lattice(x: np.ndarray, signal: np.ndarray, wavelength: float, setting
             return float(A.reshape(-1)[i]), float(C.reshape(-1)[i])
 
         a1, c1 = best(a_coarse, c_coarse)
-        return best(a1 + np.arange(-da, da + 1e-12, da / 10), c1 + np.arange(-dc, dc + 1e-12, dc / 10))
+        return best(_fine_grid(a1, da), _fine_grid(c1, dc))
 
     # uniform axis (I11 reductions are): the same score as ``template_score`` — the smoothed signal
     # at the sample nearest each predicted 2θ — with a zero appended for the reflections that miss
@@ -161,7 +168,7 @@ def search_lattice(x: np.ndarray, signal: np.ndarray, wavelength: float, setting
     x0 = float(x[0])
     a1, c1 = best_of(_coarse_samples(x0, step, n, wavelength, d_min, a_range, c_range, n_reflections, da, dc),
                      a_coarse, c_coarse)
-    a_fine, c_fine = a1 + np.arange(-da, da + 1e-12, da / 10), c1 + np.arange(-dc, dc + 1e-12, dc / 10)
+    a_fine, c_fine = _fine_grid(a1, da), _fine_grid(c1, dc)
     return best_of(_nearest_samples(x0, step, n, wavelength, h, k, l, a_fine, c_fine), a_fine, c_fine)
 
 
