@@ -183,9 +183,9 @@ def _one_row_frame(row: dict[str, Any]) -> pd.DataFrame:
     would infer for them; other values (str, None, Timestamp) through pandas' own inference."""
     columns: dict[str, Any] = {}
     for name, value in row.items():
-        if type(value) is float:
-            columns[name] = np.array([value])
-        elif type(value) is int and -2**63 <= value < 2**63:
+        if isinstance(value, (float, np.floating)):
+            columns[name] = np.array([value], dtype=np.float64)
+        elif isinstance(value, (int, np.integer)) and not isinstance(value, bool) and -2**63 <= value < 2**63:
             columns[name] = np.array([value], dtype=np.int64)
         else:
             columns[name] = [value]

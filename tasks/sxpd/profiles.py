@@ -88,7 +88,8 @@ def split_pseudo_voigt_flat(x: np.ndarray, x0: np.ndarray, fwhm: np.ndarray, are
     d_eta -= y * ((half * (np.pi - _G_AREA)) / norm)
     d_alpha = None
     if need_alpha:
-        # side/(1 + side·α): +1/(1+α) on the low-angle side, -1/(1-α) on the high-angle side
-        d_alpha = h_ds * u
-        d_alpha *= np.where(left, -half * inv_left, half * inv_right)
+        # dw/dα = ±H/2 on the low-/high-angle side, so dy/dα = -h_ds·u·(±H/2)/w = -d_x0·(H/2)·|u|
+        d_alpha = np.abs(u)
+        d_alpha *= -half
+        d_alpha *= d_x0
     return y, d_x0, d_fwhm, d_area, d_eta, d_alpha

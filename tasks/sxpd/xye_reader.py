@@ -42,9 +42,17 @@ def header_meta(lines: list[str]) -> dict[str, Any]:
 PARSE_BLOCK_BYTES = 1 << 19
 
 
-def parse_columns(body: bytes, source: str) -> list[np.ndarray]:
-    """Whitespace/comma separated numbers → 2 or 3 column arrays, fast path through pyarrow."""
-    first = body[:body.find(b"\n")] if b"\n" in body else body
+#: the header and the first data row are looked for in this much of the file; Arrow reads the rest
+HEAD_BYTES = 1 << 16
+
+
+def parse_columns(file, offset: int, first: bytes, source: str) -> list[np.ndarray]:
+    """Whitespace/comma separated numbers from ``offset`` on → 2 or 3 column arrays.
+
+    ``file`` is an open Arrow file; ``first`` is the first data row. The fast path lets Arrow read
+    the file itself into its own buffers: a Python bytes copy of a 2 MB pattern is fresh memory
+    whose page faults cost as much as half the parse (measured 4.9 → 2.6 ms per 64k-row file).
+    """
     ncols = len(first.replace(b",", b" ").split())
     if ncols not in (2, 3):
         raise UnreadableFile(f"{source}: the first data row has {ncols} columns; an .xye needs 2θ, intensity "
@@ -55,7 +63,8 @@ def parse_columns(body: bytes, source: str) -> list[np.ndarray]:
         import pyarrow.csv as pacsv
 
         try:
-            table = pacsv.read_csv(pa.BufferReader(body),
+            file.seek(offset)
+            table = pacsv.read_csv(file,
                                    read_options=pacsv.ReadOptions(column_names=[f"c{i}" for i in range(ncols)],
                                                                   block_size=PARSE_BLOCK_BYTES),
                                    parse_options=pacsv.ParseOptions(delimiter=delimiter.decode()),
@@ -64,7 +73,8 @@ def parse_columns(body: bytes, source: str) -> list[np.ndarray]:
             return [_column_array(table.column(i)) for i in range(ncols)]
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             pass  # irregular rows: the slow path below says exactly what is wrong
-    tokens = body.replace(b",", b" ").split()
+    file.seek(offset)
+    tokens = file.read().replace(b",", b" ").split()
     try:
         values = np.array(tokens, dtype=np.float64)
     except ValueError:
@@ -106,13 +116,23 @@ class XyeReader(Reader):
         return bool(rows) and all(_NUMBER_ROW.match(r) for r in rows if r.strip())
 
     def read(self, path: Path, options: Mapping[str, Any]) -> Measurement:
-        raw = Path(path).read_bytes()
+        import pyarrow as pa
+
         source = Path(path).name
-        lines, offset = split_header(raw)
-        body = raw[offset:]
-        if not re.search(rb"\S", body):  # (no stripped copy of a multi-MB body)
-            raise UnreadableFile(f"{source}: the file has a header but no data rows; it is empty or truncated")
-        columns = parse_columns(body, source)
+        with pa.OSFile(str(path)) as file:
+            head = file.read(HEAD_BYTES)
+            lines, offset = split_header(head)
+            if offset == len(head) == HEAD_BYTES:  # a header longer than the head: read it all
+                file.seek(0)
+                head = file.read()
+                lines, offset = split_header(head)
+            rest = head[offset:]
+            if not re.search(rb"\S", rest) and file.tell() >= file.size():
+                raise UnreadableFile(f"{source}: the file has a header but no data rows; it is empty or truncated")
+            rest = rest.lstrip(b" \t\r\n")
+            offset = len(head) - len(rest)
+            end = rest.find(b"\n")
+            columns = parse_columns(file, offset, rest if end < 0 else rest[:end], source)
         meta = header_meta(lines)
         meta["format"] = "xye"
         return pattern_measurement(columns[0], columns[1], columns[2] if len(columns) == 3 else None, meta, source)

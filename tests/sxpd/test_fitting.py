@@ -10,7 +10,7 @@ from tasks.sxpd.analysis import Instrument, analyse_pattern
 from tasks.sxpd.crystallography import d_hexagonal, ncm_reflections, two_theta_deg
 from tasks.sxpd.lattice import fit_lattice, williamson_hall
 from tasks.sxpd.peakfit import PeakGroups, _windows, fit_groups, group_reflections
-from tasks.sxpd.profiles import split_pseudo_voigt
+from tasks.sxpd.profiles import split_pseudo_voigt, split_pseudo_voigt_flat
 from tasks.sxpd.synthesis import (DEMO_CAGLIOTI_DEG2, DEMO_WAVELENGTH_ANGSTROM, DEMO_ZERO_OFFSET_DEG, Sample,
                                   counts, ncm_profile)
 
@@ -29,6 +29,25 @@ def test_profile_jacobian_matches_finite_differences() -> None:
         if j >= 3:  # group parameters act on every peak
             numeric, analytic = numeric.sum(axis=2), analytic.sum(axis=2)
         assert np.abs(numeric - analytic).max() <= 1e-4 * np.abs(analytic).max()
+
+
+def test_fitting_profile_matches_the_reference_profile_and_finite_differences() -> None:
+    """The flat form the fit evaluates (one row per peak) against the broadcast form and the numbers."""
+    x = np.linspace(9.8, 10.2, 80)
+    x0, h, a, eta, alpha = (np.array([10.0, 10.04]), np.array([0.03, 0.05]), np.array([2.0, 1.0]),
+                            np.array([0.4, 0.4]), np.array([0.3, -0.2]))
+    y, *derivs = split_pseudo_voigt_flat(np.tile(x, (2, 1)), x0, h, a, eta, alpha)
+    for i in range(2):
+        ref = split_pseudo_voigt(x[None, :], x0[None, i:i + 1], h[None, i:i + 1], a[None, i:i + 1], eta[i:i + 1],
+                                 alpha[i:i + 1])[0, :, 0]
+        np.testing.assert_allclose(y[i], ref, rtol=1e-12, atol=1e-12)
+    args = [x0, h, a, eta, alpha]
+    for j, analytic in enumerate(derivs):
+        bumped = [v.copy() for v in args]
+        bumped[j] = bumped[j] + 1e-7
+        numeric = (split_pseudo_voigt_flat(np.tile(x, (2, 1)), *bumped)[0] - y) / 1e-7
+        assert np.abs(numeric - analytic).max() <= 1e-4 * np.abs(analytic).max()
+    assert split_pseudo_voigt_flat(np.tile(x, (2, 1)), *args, need_alpha=False)[-1] is None
 
 
 def test_profile_area_and_mode() -> None:

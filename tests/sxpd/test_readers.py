@@ -124,6 +124,24 @@ def test_xye_header_comments_are_kept(tmp_path: Path) -> None:
     assert m.meta["n_points"] == len(x)
 
 
+def test_xye_header_longer_than_the_head_window(tmp_path: Path) -> None:
+    from tasks.sxpd.xye_reader import HEAD_BYTES
+
+    comments = [f"# note_{i}: {'x' * 60}" for i in range(HEAD_BYTES // 60 + 10)]
+    assert len("\n".join(comments)) > HEAD_BYTES
+    rows = ["  5.000 101.5 10.0"] + [f"{5 + i / 100:.3f} {100 + i:.1f} 10.0" for i in range(1, 50)]
+    path = tmp_path / "long_header.xye"
+    path.write_text("\n".join(comments + rows) + "\n")
+    m = XyeReader().read(path, {})  # (sniffing sees only the first 64 kB: comments)
+    assert m.meta[f"note_{len(comments) - 1}"] == "x" * 60
+    assert m.meta["n_points"] == 50
+    assert m.data["two_theta_deg"][0] == 5.0 and m.data["intensity_counts"][-1] == 149.0
+    blank = tmp_path / "blank_body.xye"
+    blank.write_text("\n".join(comments) + "\n" + " \n" * (HEAD_BYTES // 2))
+    with pytest.raises(UnreadableFile, match="no data rows"):
+        XyeReader().read(blank, {})
+
+
 def test_truncated_nexus_is_quarantined(real: Path, tmp_path: Path) -> None:
     raw = (real / SI / "1410696.nxs").read_bytes()
     bad = tmp_path / "cut.nxs"
