@@ -247,56 +247,76 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
     wts_alpha = wts * asymmetric[:, None]
     xcw = xc * wts
     slot = np.full(G, -1)
-    all_peaks = np.arange(len(peak_g))
+    n_f = len(peak_g)
+    # what a pass over every window reads, gathered once (most evaluations are such passes)
+    xs_peaks, wts_peaks = xs[peak_g], wts[peak_g]
+    member_all = np.zeros((G, n_f))
+    member_all[peak_g, np.arange(n_f)] = 1.0
+    off_all = np.concatenate([[0], np.cumsum(class_width)[:-1]])
 
-    def model(params, rows):
-        """Model and weighted Jacobian of the windows ``rows`` (sorted)."""
+    def model(params, rows, linear_only=False):
+        """Model and weighted Jacobian of the windows ``rows`` (sorted); with ``linear_only`` only the
+        columns of the parameters the model is linear in (background, areas), the others zero."""
         R = len(rows)
-        if R < G:
+        if R == G:
+            r_f, c_f, x_f, w_f, wx0_f = peak_g, col_x0, xs_peaks, wts_peaks, wts_x0
+            member, w, xcw_r, wa_r, off = member_all, wts, xcw, wts_alpha, off_all
+        else:
             slot[rows] = np.arange(R)
             f = np.flatnonzero(slot[peak_g] >= 0)
             r_f = slot[peak_g[f]]
             slot[rows] = -1
-        else:
-            f, r_f = all_peaks, peak_g
-        c_f, g_f = col_x0[f], peak_g[f]
-        y_f, d_x0, d_h, d_a, d_eta, d_alpha = split_pseudo_voigt_flat(
-            xs[g_f], params[r_f, c_f], params[r_f, c_f + 1], params[r_f, c_f + 2], params[r_f, 2],
-            params[r_f, 3], need_alpha=any_asym)
-        # sums over each window's peaks as one BLAS product with a 0/1 membership matrix (reduceat
-        # along the peak axis goes through numpy's buffered iterator: several times slower)
-        member = np.zeros((R, len(f)))
-        member[r_f, np.arange(len(f))] = 1.0
-        w = wts[rows]
+            c_f, x_f, w_f, wx0_f = col_x0[f], xs_peaks[f], wts_peaks[f], wts_x0[f]
+            # sums over each window's peaks as one BLAS product with a 0/1 membership matrix
+            # (reduceat along the peak axis goes through numpy's buffered iterator: several times slower)
+            member = np.zeros((R, len(f)))
+            member[r_f, np.arange(len(f))] = 1.0
+            w, xcw_r, wa_r = wts[rows], xcw[rows], wts_alpha[rows]
+            off = np.concatenate([[0], np.cumsum(class_width[rows])[:-1]])
+        profile = split_pseudo_voigt_flat(x_f, params[r_f, c_f], params[r_f, c_f + 1], params[r_f, c_f + 2],
+                                          params[r_f, 2], params[r_f, 3], need_alpha=any_asym,
+                                          derivatives=not linear_only)
         # the Jacobian is built transposed, one row per (window, parameter) and the points along
         # the row: every column is written in one piece, and each window holds only the rows of
         # its size class, so a class is a plain [windows, P_c, points] block for JᵀJ (padding
         # every window to the largest class tripled the memory the products walk through)
-        off = np.concatenate([[0], np.cumsum(class_width[rows])[:-1]])
-        Jt = np.empty((int(class_width[rows].sum()), xs.shape[1]))
+        n_rows = int(off[-1] + class_width[rows[-1]])
+        at = off[r_f] + c_f
+        if linear_only:
+            y_f, d_a = profile
+            Jt = np.zeros((n_rows, xs.shape[1]))
+            Jt[off] = w
+            Jt[off + 1] = xcw_r
+            d_a *= w_f
+            Jt[at + 2] = d_a
+            return residual(params, rows, member @ y_f, w), Jt, off
+        y_f, d_x0, d_h, d_a, d_eta, d_alpha = profile
+        Jt = np.empty((n_rows, xs.shape[1]))
         pad_r, pad_c = (unwritten_r, unwritten_c) if R == G else np.nonzero(unwritten[rows])
         Jt[off[pad_r] + pad_c] = 0.0
         if d_alpha is None:
             Jt[off + 3] = 0.0
         Jt[off] = w
-        Jt[off + 1] = xcw[rows]
+        Jt[off + 1] = xcw_r
         Jt[off + 2] = (member @ d_eta) * w
         if d_alpha is not None:
-            Jt[off + 3] = (member @ d_alpha) * wts_alpha[rows]
-        w_f = wts[g_f]
-        d_x0 *= wts_x0[f]
+            Jt[off + 3] = (member @ d_alpha) * wa_r
+        d_x0 *= wx0_f
         d_h *= w_f
         d_a *= w_f
-        at = off[r_f] + c_f
         Jt[at] = d_x0
         Jt[at + 1] = d_h
         Jt[at + 2] = d_a
-        yhat = member @ y_f
-        yhat += params[:, 0:1] + params[:, 1:2] * xc[rows]
-        return (ys[rows] - yhat) * w, Jt, off
+        return residual(params, rows, member @ y_f, w), Jt, off
 
-    def normal(params, rows):
-        r, Jt, off = model(params, rows)
+    def residual(params, rows, peaks, w):
+        """Weighted residual of the windows ``rows`` given the sum of their peaks."""
+        whole = len(rows) == G
+        peaks += params[:, 0:1] + params[:, 1:2] * (xc if whole else xc[rows])
+        return ((ys if whole else ys[rows]) - peaks) * w
+
+    def normal(params, rows, linear_only=False):
+        r, Jt, off = model(params, rows, linear_only)
         JTJ = np.zeros((len(rows), P, P))
         grad = np.zeros((len(rows), P))
         for s0, s1, pc in blocks(rows):
@@ -312,7 +332,7 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
     eye_p = np.broadcast_to(np.eye(P), (G, P, P))
     nu = np.full(G, 2.0)  # growth of μ on consecutive refusals (Nielsen)
     all_rows = np.arange(G)
-    JTJ_all, grad_all, current = normal(p, all_rows)
+    JTJ_all, grad_all, current = normal(p, all_rows, linear_only=linear_start)
     if linear_start:
         # the model is linear in the background and the areas: one exact least-squares step in
         # them alone (positions, widths, η, α held) replaces the height-based guesses, which in
@@ -330,6 +350,9 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
         better = new < current
         p[better] = trial[better]
         JTJ_all[better], grad_all[better], current[better] = JTJ_t[better], grad_t[better], new[better]
+        if not better.all():  # (rare: areas clipped at zero) the full Jacobian where the start stays
+            worse = np.flatnonzero(~better)
+            JTJ_all[worse], grad_all[worse], current[worse] = normal(p[worse], worse)
     converged = np.zeros(G, dtype=bool)
     step_var = np.ones((G, P))
     it = 0
@@ -348,8 +371,10 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
         # a parameter held at a bound by its gradient sits out this step (projected LM): the
         # others then take the step that is optimal with it held, not one that assumed it moves
         act = fr & ~(((p_r <= lo_r) & (grad < 0)) | ((p_r >= hi_r) & (grad > 0)))
-        act_f = act.astype(np.float64)
-        A *= act_f[:, :, None] * act_f[:, None, :]
+        held = act != fr
+        if held.any():  # (fixed parameters have zero rows and columns already)
+            act_f = act.astype(np.float64)
+            A *= act_f[:, :, None] * act_f[:, None, :]
         # fixed parameters have zero Jacobian columns, hence zero rows/columns in JᵀJ and a zero
         # gradient: the damping alone keeps the system regular and their step is exactly zero
         A.reshape(len(rows), -1)[:, ::P + 1] += mu_r[:, None] * diag
