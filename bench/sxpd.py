@@ -43,6 +43,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="60 patterns instead of 1000")
     ap.add_argument("--patterns", type=int, default=None)
     ap.add_argument("--chunk", type=int, default=50)
+    ap.add_argument("--block", type=int, default=5, help="files per alternation of baseline and ours")
     args = ap.parse_args()
     n_total = args.patterns or (60 if args.quick else 1000)
     root = Path(__file__).resolve().parents[1]
@@ -76,27 +77,34 @@ def main() -> None:
                 path.write_bytes(xye_bytes(x, y, e, header))
                 files.append(path)
                 truth.append(sample)
-            t0, c0 = time.perf_counter(), time.process_time()
-            for path in files:
-                baseline_parse(path)
-            t_base += time.perf_counter() - t0
-            cpu_base += time.process_time() - c0
+            os.sync()  # the files are on disk before anything is timed: no writeback during the runs
             if start == 0:  # numpy.loadtxt is slow: time it on the first chunk only
                 t0 = time.perf_counter()
                 for path in files:
                     np.loadtxt(path, comments="#")
                 t_loadtxt += time.perf_counter() - t0
                 n_loadtxt += len(files)
-            t0, c0 = time.perf_counter(), time.process_time()
             rows = []
-            for path in files:
-                r0 = time.perf_counter()
-                m = reader.read(path, {})
-                t_read += time.perf_counter() - r0
-                m.provenance = Provenance("0" * 64, reader.id, path.name)
-                rows.append(plugin.process(m, ctx)["sxpd_patterns"])
-            t_ours += time.perf_counter() - t0
-            cpu_ours += time.process_time() - c0
+            # baseline and ours alternate in blocks of a few files (in turn which goes first), so a
+            # change in machine speed — other tenants of a shared host — falls on both alike
+            for b, first in enumerate(range(0, len(files), args.block)):
+                block = files[first:first + args.block]
+                for side in (("base", "ours") if b % 2 == 0 else ("ours", "base")):
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    if side == "base":
+                        for path in block:
+                            baseline_parse(path)
+                        t_base += time.perf_counter() - t0
+                        cpu_base += time.process_time() - c0
+                        continue
+                    for path in block:
+                        r0 = time.perf_counter()
+                        m = reader.read(path, {})
+                        t_read += time.perf_counter() - r0
+                        m.provenance = Provenance("0" * 64, reader.id, path.name)
+                        rows.append(plugin.process(m, ctx)["sxpd_patterns"])
+                    t_ours += time.perf_counter() - t0
+                    cpu_ours += time.process_time() - c0
             for row, sample in zip(rows, truth):
                 errors_a.append(row["a_angstrom"].iloc[0] - sample.a_angstrom)
                 errors_c.append(row["c_angstrom"].iloc[0] - sample.c_angstrom)
