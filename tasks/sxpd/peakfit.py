@@ -152,19 +152,21 @@ def _pinv_diagonal(m: np.ndarray) -> np.ndarray:
     zero: no position information) is decoupled, and ``pinv`` gives it zero variance; it is set
     aside and the rest is inverted directly. A matrix whose inverse does not check out
     (numerically singular beyond that) gets the exact ``pinv`` treatment: eigenvalues below
-    1e-15 × the largest dropped.
+    1e-15 × the largest dropped. The check needs only diagonals: for a positive definite matrix
+    1 ≤ A_ii·(A⁻¹)_ii, and the product is the variance inflation of parameter i by its correlations
+    with the others; above 1e10 (or below 1, or not finite) the direct inverse is not trusted.
     """
     n = m.shape[-1]
     d = np.einsum("gpp->gp", m)
     dead = d == 0
     work = m + dead[:, :, None] * np.eye(n)[None]
-    eye = np.eye(n)[None]
     try:
-        inv = np.linalg.inv(work)
-        ok = np.isfinite(inv).all(axis=(1, 2)) & (np.abs(np.matmul(work, inv) - eye).max(axis=(1, 2)) < 1e-6)
+        inv_diag = np.einsum("gpp->gp", np.linalg.inv(work))
+        inflation = inv_diag * np.where(dead, 1.0, d)
+        ok = (np.isfinite(inflation) & (inflation > 1.0 - 1e-6) & (inflation < 1e10)).all(axis=1)
     except np.linalg.LinAlgError:
-        inv, ok = np.zeros_like(work), np.zeros(len(m), dtype=bool)
-    out = np.where(dead, 0.0, np.einsum("gpp->gp", inv))
+        inv_diag, ok = np.zeros_like(d), np.zeros(len(m), dtype=bool)
+    out = np.where(dead, 0.0, inv_diag)
     if not ok.all():
         bad = np.flatnonzero(~ok)
         vals, vecs = np.linalg.eigh(m[bad])

@@ -9,7 +9,7 @@ from tasks.registry import load_params, technique
 from tasks.sxpd.analysis import Instrument, analyse_pattern
 from tasks.sxpd.crystallography import d_hexagonal, ncm_reflections, two_theta_deg
 from tasks.sxpd.lattice import fit_lattice, williamson_hall
-from tasks.sxpd.peakfit import PeakGroups, _windows, fit_groups, group_reflections
+from tasks.sxpd.peakfit import PeakGroups, _pinv_diagonal, _windows, fit_groups, group_reflections
 from tasks.sxpd.profiles import split_pseudo_voigt, split_pseudo_voigt_flat
 from tasks.sxpd.synthesis import (DEMO_CAGLIOTI_DEG2, DEMO_WAVELENGTH_ANGSTROM, DEMO_ZERO_OFFSET_DEG, Sample,
                                   counts, ncm_profile)
@@ -116,6 +116,21 @@ def test_widths_and_modes_unbiased_by_coarse_bins(eta: float, alpha: float) -> N
     assert abs(res.fwhm[0] / H - 1) < 0.004
     assert abs(res.position[0] - 10.5) < 2e-3 * H
     assert abs(res.area[0] / area - 1) < 0.003
+
+
+def test_covariance_diagonal_matches_pinv() -> None:
+    """Well-conditioned, decoupled (a dead parameter), rank-deficient and nearly singular normal
+    matrices: the diagonal the fit reports as variances is numpy's pseudo-inverse diagonal."""
+    rng = np.random.default_rng(11)
+    J = rng.normal(size=(4, 40, 7)) * np.array([1e3, 1.0, 1e-2, 5.0, 1e2, 1e-3, 10.0])  # badly scaled columns
+    J[1, :, 4] = 0.0  # a parameter the data say nothing about
+    J[2, :, 6] = J[2, :, 5] * 3.0  # two parameters that move the model identically
+    J[3, :, 6] = J[3, :, 5] + 1e-9 * rng.normal(size=40)  # almost identically
+    m = np.einsum("gnp,gnq->gpq", J, J)
+    got = _pinv_diagonal(m)
+    for g in range(4):
+        want = np.diag(np.linalg.pinv(m[g], rcond=1e-15, hermitian=True))
+        np.testing.assert_allclose(got[g], want, rtol=1e-6, atol=1e-12 * want.max(), err_msg=f"matrix {g}")
 
 
 def test_windows_of_different_sizes_fit_as_if_alone() -> None:
