@@ -23,12 +23,14 @@ def pattern_measurement(two_theta: np.ndarray, intensity: np.ndarray, sigma: np.
                              f"a pattern needs one intensity per 2θ point")
     if two_theta.size < 10:
         raise UnreadableFile(f"{source}: only {two_theta.size} data points; the file is empty or truncated")
-    finite = np.isfinite(two_theta)
-    if not finite.all():
-        raise UnreadableFile(f"{source}: {int((~finite).sum())} 2θ values are not numbers; the file is damaged")
-    steps = np.diff(two_theta)
-    if not (steps > 0).all():
-        bad = int(np.argmax(steps <= 0)) + 1
+    # strictly increasing with finite ends means every value is finite: one comparison pass over
+    # the pattern, and the diagnosis only when it fails
+    increasing = two_theta[1:] > two_theta[:-1]
+    if not (increasing.all() and np.isfinite(two_theta[[0, -1]]).all()):
+        finite = np.isfinite(two_theta)
+        if not finite.all():
+            raise UnreadableFile(f"{source}: {int((~finite).sum())} 2θ values are not numbers; the file is damaged")
+        bad = int(np.argmin(increasing)) + 1
         raise UnreadableFile(f"{source}: 2θ is not strictly increasing (row {bad}: {two_theta[bad - 1]:.5f} → "
                              f"{two_theta[bad]:.5f} deg); the file is damaged or two scans were concatenated")
     meta = dict(meta)

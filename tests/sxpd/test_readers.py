@@ -113,6 +113,14 @@ def test_xye_with_garbage_row_and_disorder(real: Path, tmp_path: Path) -> None:
     assert_rejects(XyeReader(), empty, "no data rows")
 
 
+def test_xye_with_non_finite_angles(tmp_path: Path) -> None:
+    rows = [f"{5 + i / 100:.3f} {100 + i:.1f} 10.0" for i in range(50)]
+    for bad_row, where in (("nan 150.0 10.0", 20), ("inf 150.0 10.0", 50)):  # inside, and at the end
+        path = tmp_path / f"bad_{where}.xye"
+        path.write_text("\n".join(rows[:where] + [bad_row] + rows[where:] if where < 50 else rows + [bad_row]) + "\n")
+        assert_rejects(XyeReader(), path, "not numbers")
+
+
 def test_xye_header_comments_are_kept(tmp_path: Path) -> None:
     path = tmp_path / "h.xye"
     x = np.arange(5.0, 6.0, 0.01)
