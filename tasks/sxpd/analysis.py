@@ -200,13 +200,13 @@ def analyse_pattern(two_theta: np.ndarray, intensity: np.ndarray, sigma: np.ndar
                     params: dict[str, Any]) -> PatternAnalysis:
     peaks_cfg = params["peaks"]
     lam = instrument.wavelength_angstrom
-    x = two_theta - instrument.zero_offset_deg
-    lo = max(float(peaks_cfg["min_two_theta_deg"]), float(x[0]))
-    hi = min(float(peaks_cfg["max_two_theta_deg"]), float(x[-1]))
+    zero = instrument.zero_offset_deg
+    lo = max(float(peaks_cfg["min_two_theta_deg"]), float(two_theta[0]) - zero)
+    hi = min(float(peaks_cfg["max_two_theta_deg"]), float(two_theta[-1]) - zero)
     # every reader checks that 2θ strictly increases (pattern.py): the range is a slice, and a
     # boolean selection (a copy) is needed only when there are unusable points in it
-    first, stop = int(np.searchsorted(x, lo, "left")), int(np.searchsorted(x, hi, "right"))
-    x, y, s = x[first:stop], intensity[first:stop], sigma[first:stop]
+    first, stop = int(np.searchsorted(two_theta, lo + zero, "left")), int(np.searchsorted(two_theta, hi + zero, "right"))
+    x, y, s = two_theta[first:stop] - zero, intensity[first:stop], sigma[first:stop]
     good = np.isfinite(y) & (s > 0)
     if not good.all():
         x, y, s = x[good], y[good], s[good]

@@ -112,13 +112,12 @@ def _windows(x: np.ndarray, y: np.ndarray, s: np.ndarray, lo: np.ndarray, hi: np
     idx = np.stack([np.minimum(st, L - 1), np.minimum(en, L - 1)], axis=1).ravel()
     # a run reaching the span's end stops one short in ``idx``: its last sample is added back
     tail = np.flatnonzero((en == L) & (st < L - 1))
-    x_ref = x[a]
     sums = []
-    for arr in (x[a:b] - x_ref, y[a:b], s[a:b] * s[a:b]):
+    for arr in (x[a:b], y[a:b], s[a:b] * s[a:b]):
         total = np.add.reduceat(arr, idx)[::2]
         total[tail] += arr[L - 1]
         sums.append(total.reshape(start.shape))
-    xs = np.where(valid, sums[0] / safe + x_ref, 0.0)
+    xs = np.where(valid, sums[0] / safe, 0.0)
     ys = np.where(valid, sums[1] / safe, 0.0)
     var = np.where(valid, sums[2] / safe**2, 0.0)
     xs = np.where(valid, xs, xs[:, :1])
