@@ -200,6 +200,11 @@ def _clean_peaks(peaks: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(peaks)
 
 
+def _finite_median(values: np.ndarray) -> float | None:
+    finite = values[np.isfinite(values)]
+    return float(np.median(finite)) if finite.size else None
+
+
 def _pattern_frames(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFrame]:
     params = ctx.params.values
     settings = _settings(ctx)
@@ -236,7 +241,7 @@ def _pattern_frames(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFra
            "lattice_rms_residual_deg": lat.rms_residual_deg,
            "n_reflections_fitted": int((ncm & pk["fitted"]).sum()), "n_reflections_used": int(pk["used_in_lattice"].sum()),
            "fit_converged_fraction": converged_fraction,
-           "median_group_chi2_red": float(np.nanmedian(pk["group_chi2_red"])) if np.isfinite(pk["group_chi2_red"]).any() else None,
+           "median_group_chi2_red": _finite_median(pk["group_chi2_red"]),
            "microstrain_pct": wh["overall"].microstrain_pct, "microstrain_sigma_pct": wh["overall"].microstrain_sigma_pct,
            "microstrain_00l_pct": wh["00l"].microstrain_pct, "microstrain_00l_sigma_pct": wh["00l"].microstrain_sigma_pct,
            "microstrain_hk0_pct": wh["hk0"].microstrain_pct, "microstrain_hk0_sigma_pct": wh["hk0"].microstrain_sigma_pct,
