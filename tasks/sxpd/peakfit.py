@@ -131,10 +131,11 @@ def bin_nodes(centre: np.ndarray, spread: np.ndarray) -> np.ndarray:
     """Two points per bin, centre ± spread, interleaved along the last axis: [..., 2N].
 
     A bin's mean intensity is the mean of the profile over the bin's samples, not its value at
-    the centre (which reads every width too large by ~(b/H)²/4, b the bin width: 0.4–0.9 % at 8
-    bins per FWHM). The mean of the profile at these two points has the bin's own first three
-    moments, so it equals the bin mean up to the profile's fourth derivative: widths and the
-    modes of asymmetric peaks come out unbiased at a few bins per width.
+    the centre (fitting that reads every width too large by 0.2–0.5·(b/H)², b the bin width:
+    0.4–0.9 % at 8 bins per FWHM, and moves an asymmetric peak's mode by up to 1 % of H). Two
+    points at the centre ± the bins' standard deviation have the bin's mean, variance and (zero)
+    skewness, so their mean equals the bin mean up to the profile's fourth derivative: at ~3 bins
+    per FWHM widths come out within 0.25 % and modes within 0.1 % of H (noiseless test profiles).
     """
     return np.stack([centre - spread, centre + spread], axis=-1).reshape(*centre.shape[:-1], -1)
 
