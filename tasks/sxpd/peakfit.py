@@ -280,9 +280,8 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
     member_all[peak_g, np.arange(n_f)] = 0.5
     off_all = np.concatenate([[0], np.cumsum(class_width)[:-1]])
 
-    def model(params, rows, linear_only=False):
-        """Model and weighted Jacobian of the windows ``rows`` (sorted); with ``linear_only`` only the
-        columns of the parameters the model is linear in (background, areas), the others zero."""
+    def model(params, rows):
+        """Model and weighted Jacobian of the windows ``rows`` (sorted)."""
         R = len(rows)
         if R == G:
             r_f, c_f, x_f, w_f, wx0_f = peak_g, col_x0, nodes_peaks, half_wts_peaks, half_wts_x0
@@ -300,22 +299,13 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
             w, xcw_r, wa_r = wts[rows], xcw[rows], wts_alpha[rows]
             off = np.concatenate([[0], np.cumsum(class_width[rows])[:-1]])
         profile = split_pseudo_voigt_flat(x_f, params[r_f, c_f], params[r_f, c_f + 1], params[r_f, c_f + 2],
-                                          params[r_f, 2], params[r_f, 3], need_alpha=any_asym,
-                                          derivatives=not linear_only)
+                                          params[r_f, 2], params[r_f, 3], need_alpha=any_asym)
         # the Jacobian is built transposed, one row per (window, parameter) and the points along
         # the row: every column is written in one piece, and each window holds only the rows of
         # its size class, so a class is a plain [windows, P_c, points] block for JᵀJ (padding
         # every window to the largest class tripled the memory the products walk through)
         n_rows = int(off[-1] + class_width[rows[-1]])
         at = off[r_f] + c_f
-        if linear_only:
-            y_f, d_a = (_pair_sums(v) for v in profile)
-            Jt = np.zeros((n_rows, xs.shape[1]))
-            Jt[off] = w
-            Jt[off + 1] = xcw_r
-            d_a *= w_f
-            Jt[at + 2] = d_a
-            return residual(params, rows, member @ y_f, w), Jt, off
         y_f, d_x0, d_h, d_a, d_eta, d_alpha = (None if v is None else _pair_sums(v) for v in profile)
         Jt = np.empty((n_rows, xs.shape[1]))
         pad_r, pad_c = (unwritten_r, unwritten_c) if R == G else np.nonzero(unwritten[rows])
@@ -333,16 +323,12 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
         Jt[at] = d_x0
         Jt[at + 1] = d_h
         Jt[at + 2] = d_a
-        return residual(params, rows, member @ y_f, w), Jt, off
+        yhat = member @ y_f
+        yhat += params[:, 0:1] + params[:, 1:2] * (xc if R == G else xc[rows])
+        return ((ys if R == G else ys[rows]) - yhat) * w, Jt, off
 
-    def residual(params, rows, peaks, w):
-        """Weighted residual of the windows ``rows`` given the sum of their peaks."""
-        whole = len(rows) == G
-        peaks += params[:, 0:1] + params[:, 1:2] * (xc if whole else xc[rows])
-        return ((ys if whole else ys[rows]) - peaks) * w
-
-    def normal(params, rows, linear_only=False):
-        r, Jt, off = model(params, rows, linear_only)
+    def normal(params, rows):
+        r, Jt, off = model(params, rows)
         JTJ = np.zeros((len(rows), P, P))
         grad = np.zeros((len(rows), P))
         for s0, s1, pc in blocks(rows):
@@ -358,7 +344,7 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
     eye_p = np.broadcast_to(np.eye(P), (G, P, P))
     nu = np.full(G, 2.0)  # growth of μ on consecutive refusals (Nielsen)
     all_rows = np.arange(G)
-    JTJ_all, grad_all, current = normal(p, all_rows, linear_only=linear_start)
+    JTJ_all, grad_all, current = normal(p, all_rows)
     if linear_start:
         # the model is linear in the background and the areas: one exact least-squares step in
         # them alone (positions, widths, η, α held) replaces the height-based guesses, which in
@@ -376,9 +362,6 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
         better = new < current
         p[better] = trial[better]
         JTJ_all[better], grad_all[better], current[better] = JTJ_t[better], grad_t[better], new[better]
-        if not better.all():  # (rare: areas clipped at zero) the full Jacobian where the start stays
-            worse = np.flatnonzero(~better)
-            JTJ_all[worse], grad_all[worse], current[worse] = normal(p[worse], worse)
     converged = np.zeros(G, dtype=bool)
     step_var = np.ones((G, P))
     it = 0

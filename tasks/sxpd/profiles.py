@@ -48,13 +48,12 @@ def split_pseudo_voigt(x: np.ndarray, x0: np.ndarray, fwhm: np.ndarray, area: np
 
 
 def split_pseudo_voigt_flat(x: np.ndarray, x0: np.ndarray, fwhm: np.ndarray, area: np.ndarray,
-                            eta: np.ndarray, alpha: np.ndarray, need_alpha: bool = True, derivatives: bool = True):
+                            eta: np.ndarray, alpha: np.ndarray, need_alpha: bool = True):
     """One row per peak: x ``[F, N]`` (the points of the peak's window), peak values ``[F]``.
 
     Returns the profile and d/d(x0, fwhm, area, η, α), each ``[F, N]`` — the model and derivatives
     of ``split_pseudo_voigt`` without padding peaks (windows hold different numbers of peaks). With
-    ``need_alpha`` False the α derivative is None; with ``derivatives`` False only the profile and
-    d/d(area) (the unit-area shape: all a fit linear in the areas needs) are returned.
+    ``need_alpha`` False the α derivative is None.
     """
     x0, fwhm, area, eta, alpha = x0[:, None], fwhm[:, None], area[:, None], eta[:, None], alpha[:, None]
     half = 0.5 * fwhm
@@ -70,9 +69,6 @@ def split_pseudo_voigt_flat(x: np.ndarray, x0: np.ndarray, fwhm: np.ndarray, are
     shape = eta * diff
     shape += gau
     norm = half * (eta * np.pi + (1.0 - eta) * _G_AREA)  # [F, 1]
-    if not derivatives:
-        d_area = shape * (1.0 / norm)
-        return d_area * area, d_area
     height = area / norm
     y = height * shape
     # dshape/du = -2u·(η·lor² + (1-η)·ln2·gau)
