@@ -379,7 +379,7 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
         diag = np.where(fr & (diag > 0), diag, 1.0)
         # a parameter held at a bound by its gradient sits out this step (projected LM): the
         # others then take the step that is optimal with it held, not one that assumed it moves
-        act = fr & ~(((p_r <= lo_r) & (grad < 0)) | ((p_r >= hi_r) & (grad > 0)))
+        act = fr & ~np.where(grad < 0, p_r <= lo_r, (p_r >= hi_r) & (grad > 0))
         held = act != fr
         if held.any():  # (fixed parameters have zero rows and columns already)
             act_f = act.astype(np.float64)
@@ -421,8 +421,8 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
                 continue
         JTJ_t, grad_t, new = normal(trial, rows)
         better = new < cur_r
-        gain = np.where(better, (cur_r - new) / np.maximum(cur_r, 1e-300), 0.0)
         # (before the updates below: in a full pass cur_r is ``current`` itself)
+        stalled = cur_r - new < tolerance * cur_r
         rho = (cur_r - new) / np.where(predicted > 0, predicted, np.inf)
         acc = rows[better]
         p[acc] = trial[better]
@@ -431,7 +431,7 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
         current[acc] = new[better]
         # done when the step is tiny against the parameters' own standard errors, when
         # chi-square no longer moves, or when LM keeps refusing steps
-        converged[rows] = (better & (gain < tolerance)) | (~better & (mu_r > 1e4))
+        converged[rows] = np.where(better, stalled, mu_r > 1e4)
         # Nielsen's damping update: after a good step μ falls by up to 3× (less when the linear
         # model predicted the gain poorly); each refusal raises μ by a factor that doubles, so a
         # window that overshot recovers in a few trials instead of creeping up by a fixed factor
@@ -441,7 +441,8 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
         nu[rows] = np.where(better, 2.0, nu_r * 2.0)
 
     # covariance at the solution, scaled by the reduced chi-square of each window
-    JTJ = JTJ_all + np.where(free, 0.0, 1.0)[:, :, None] * np.eye(P)[None]
+    JTJ = JTJ_all  # (not needed after this: fixed parameters get a unit diagonal in place)
+    JTJ.reshape(G, -1)[:, ::P + 1] += ~free
     chi2_red = current / dof
     var = np.zeros((G, P))
     for s0, s1, pc in blocks(all_rows):
