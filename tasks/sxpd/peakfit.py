@@ -380,8 +380,7 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
         # a parameter held at a bound by its gradient sits out this step (projected LM): the
         # others then take the step that is optimal with it held, not one that assumed it moves
         act = fr & ~np.where(grad < 0, p_r <= lo_r, (p_r >= hi_r) & (grad > 0))
-        held = act != fr
-        if held.any():  # (fixed parameters have zero rows and columns already)
+        if (act != fr).any():  # (fixed parameters have zero rows and columns already)
             act_f = act.astype(np.float64)
             A *= act_f[:, :, None] * act_f[:, None, :]
         # fixed parameters have zero Jacobian columns, hence zero rows/columns in JᵀJ and a zero
@@ -441,12 +440,11 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
         nu[rows] = np.where(better, 2.0, nu_r * 2.0)
 
     # covariance at the solution, scaled by the reduced chi-square of each window
-    JTJ = JTJ_all  # (not needed after this: fixed parameters get a unit diagonal in place)
-    JTJ.reshape(G, -1)[:, ::P + 1] += ~free
+    JTJ_all.reshape(G, -1)[:, ::P + 1] += ~free  # fixed parameters: a unit diagonal (no longer needed as is)
     chi2_red = current / dof
     var = np.zeros((G, P))
     for s0, s1, pc in blocks(all_rows):
-        var[s0:s1, :pc] = _pinv_diagonal(JTJ[s0:s1, :pc, :pc])
+        var[s0:s1, :pc] = _pinv_diagonal(JTJ_all[s0:s1, :pc, :pc])
     var *= np.maximum(chi2_red, 1.0)[:, None]
     sig = np.sqrt(np.clip(var, 0, None)) * free
 

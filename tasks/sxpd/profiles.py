@@ -59,8 +59,7 @@ def split_pseudo_voigt_flat(x: np.ndarray, x0: np.ndarray, fwhm: np.ndarray, are
     half = 0.5 * fwhm
     dx = x - x0
     left = dx < 0
-    inv_left, inv_right = 1.0 / (half * (1.0 + alpha)), 1.0 / (half * (1.0 - alpha))
-    inv_w = np.where(left, inv_left, inv_right)
+    inv_w = np.where(left, 1.0 / (half * (1.0 + alpha)), 1.0 / (half * (1.0 - alpha)))
     u = dx * inv_w
     u2 = u * u
     lor = 1.0 / (1.0 + u2)

@@ -3,7 +3,6 @@ import threading
 import time
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from socscope import pipeline
