@@ -1,8 +1,10 @@
 """The dashboard's pages. Every number comes from plain SQL on the read-only catalog (data.py).
 
 Each page records what its main plot shows (points and a digest of them) so the footer can print
-``page-ready · main plot: N points · digest D · rendered in T s``: the browser test reads it to know
-that the page finished, that the plot has data, and that a filter changed what is shown.
+``page-ready · main plot: N points · digest D · rendered in T s · snapshot S · run R``: the browser test
+reads it to know that the page finished, that the plot has data, and that a filter changed what is
+shown. R counts the session's script runs: a rerun that shows the same plot in the same time (a click
+on the correlation matrix) still changes the footer.
 """
 from __future__ import annotations
 
@@ -118,7 +120,7 @@ def run_page(nav, c: Context) -> None:
     nav.run()
     n, digest = st.session_state["_main"]
     st.caption(f"page-ready · main plot: {n} points · digest {digest} · rendered in "
-               f"{time.perf_counter() - t0:.2f} s · snapshot {snap().label}")
+               f"{time.perf_counter() - t0:.2f} s · snapshot {snap().label} · run {st.session_state['_run']}")
 
 
 # ---------------------------------------------------------------------------------------- campaign

@@ -56,7 +56,7 @@ LOADED_JS = """(old) => {
   const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')];
   return charts.every(c => c.querySelector('canvas, svg.marks'));
 }"""
-FOOTER = re.compile(r"page-ready · main plot: (\d+) points · digest (\S+) · rendered in ([\d.]+) s · snapshot (\S+)")
+FOOTER = re.compile(r"page-ready · main plot: (\d+) points · digest (\S+) · rendered in ([\d.]+) s · snapshot (\S+) · run (\d+)")
 
 
 # ------------------------------------------------------------------------------------------ fixtures
