@@ -1,6 +1,7 @@
 """The registry of techniques and readers, content-based detection, and provenance stamping."""
 from __future__ import annotations
 
+import copy
 import fnmatch
 import hashlib
 import importlib
@@ -138,13 +139,23 @@ def reader_override(overrides: list[Any], rel_path: str) -> str | None:
 
 
 def load_params(path: str | Path) -> ParamSet:
+    """The parameter set in ``path``, read on every call (an edited file takes effect at once);
+    each caller gets its own copy of the values."""
     path = Path(path)
-    values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    name, version, values, digest = _parse_params(path.read_text(encoding="utf-8"), str(path))
+    return ParamSet(name=name, version=version, values=copy.deepcopy(values), digest=digest)
+
+
+@lru_cache(maxsize=64)
+def _parse_params(text: str, where: str) -> tuple[str, int, dict[str, Any], str]:
+    # parsed once per distinct text: every processed file asks for its parameter set, and parsing
+    # the YAML (~8 ms for sxpd's) cost more than reading and fitting a whole pattern
+    values = yaml.safe_load(text)
     if not isinstance(values, dict) or "name" not in values or "version" not in values:
-        raise ValueError(f"{path}: a parameter set needs top-level 'name' and 'version' keys")
+        raise ValueError(f"{where}: a parameter set needs top-level 'name' and 'version' keys")
     name, version = str(values.pop("name")), int(values.pop("version"))
     digest = hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:8]
-    return ParamSet(name=name, version=version, values=values, digest=digest)
+    return name, version, values, digest
 
 
 def params_for(campaign: Any, technique_name: str) -> ParamSet:

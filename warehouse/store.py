@@ -88,7 +88,7 @@ class Warehouse:
         self.root = self.root.rstrip("/")
         self._query_lock = threading.Lock()
         self._query_con = None
-        self._query_version: int | None = None
+        self._query_version: tuple[int, str] | None = None
         #: extra guard around commits; flows set a Prefect global concurrency limit here
         self.commit_guard = contextlib.nullcontext
         self.is_local = "file" in (self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,))
@@ -168,10 +168,13 @@ class Warehouse:
         """Read-only SQL on the current manifest; the views are built once per manifest version."""
         manifest = self.manifest()
         with self._query_lock:
-            if self._query_con is None or self._query_version != manifest.version:
+            # (version, commit time): a warehouse deleted and built again at the same URL restarts
+            # its versions, and its files are not the ones the old views point to
+            current = (manifest.version, manifest.created_at)
+            if self._query_con is None or self._query_version != current:
                 if self._query_con is not None:
                     self._query_con.close()
-                self._query_con, self._query_version = self.connect(manifest), manifest.version
+                self._query_con, self._query_version = self.connect(manifest), current
             cursor = self._query_con.cursor()
         try:
             return cursor.execute(sql).df()

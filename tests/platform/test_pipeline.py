@@ -170,3 +170,45 @@ def test_read_only_catalog_keeps_answering_while_a_flow_writes(tmp_path):
     held.close()
     assert not errors, errors[:3]
     assert len(answers) > 5 and answers[-1] == 7 and answers == sorted(answers)
+
+
+def test_file_workers_share_one_warehouse_whose_views_follow_the_manifest(tmp_path):
+    import shutil
+
+    cfg = toy_campaign(tmp_path)
+    write_csv(tmp_path / "share/S1/a.csv", [(1, 2)])
+    pipeline.run_local(cfg)
+    c = load_campaign(cfg)
+    url = c.resolve(c.storage.warehouse)
+    shared = pipeline.worker_warehouse(url, c.storage.storage_options)
+    assert shared is pipeline.worker_warehouse(url, c.storage.storage_options)
+    assert shared is not pipeline.worker_warehouse(url, {"anon": True})
+    assert shared.query("select y_v from toy_values").y_v.tolist() == [4.0]
+    version = shared.manifest().version
+    # the warehouse deleted and built again at the same URL, up to the same version number, from
+    # another raw file: the worker's views must not be the old ones
+    shutil.rmtree(url)
+    shutil.rmtree(c.resolve(c.storage.raw_store))
+    (tmp_path / "share/S1/a.csv").unlink()
+    write_csv(tmp_path / "share/S2/b.csv", [(3, 4)])
+    pipeline.run_local(cfg)
+    assert shared.manifest().version == version
+    assert shared.query("select sample_id, y_v from toy_values").values.tolist() == [["S2", 8.0]]
+    # a commit: the same worker warehouse sees it
+    write_csv(tmp_path / "share/S1/c.csv", [(5, 6)])
+    pipeline.run_local(cfg)
+    assert sorted(shared.query("select y_v from toy_values").y_v) == [8.0, 12.0]
+
+
+def test_parameter_sets_are_parsed_once_but_edits_and_caller_changes_do_not_leak(tmp_path):
+    from tasks.registry import load_params
+
+    path = tmp_path / "p.yaml"
+    path.write_text("name: toy-default\nversion: 1\nscale:\n  factor: 2.0\n")
+    first = load_params(path)
+    first.values["scale"]["factor"] = 99.0  # a caller's change stays the caller's
+    again = load_params(path)
+    assert again.values == {"scale": {"factor": 2.0}} and again.id == first.id
+    path.write_text("name: toy-default\nversion: 1\nscale:\n  factor: 3.0\n")
+    edited = load_params(path)
+    assert edited.values == {"scale": {"factor": 3.0}} and edited.digest != first.digest
