@@ -305,7 +305,7 @@ def process_file(item: WorkItem, campaign: Campaign, wh_url: str, flow_run_id: s
                                      f"pipeline takes only {list(tech.accepts)}: move it off the share or route it "
                                      f"to the right technique")
             ctx = ProcessContext(campaign=campaign, sample=campaign.sample(item.sample_id), params=ps,
-                                 options=options, query=wh.query)
+                                 options=options, query=wh.lookup)
             for table, df in (tech.process(m, ctx) or {}).items():
                 frames.setdefault(table, []).append(stamp_frame(
                     df, campaign=campaign.name, technique_name=item.technique, sample_id=item.sample_id,

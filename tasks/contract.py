@@ -117,7 +117,8 @@ class ProcessContext:
     sample: "Sample | None"
     params: ParamSet
     options: Mapping[str, Any]
-    #: read-only SQL on the committed warehouse (e.g. calibration rows, cycler records)
+    #: read-only SQL on the committed warehouse (e.g. calibration rows, cycler records); the
+    #: pipeline answers each distinct question once per committed version (``Warehouse.lookup``)
     query: Callable[[str], "pd.DataFrame"]
 
 

@@ -81,6 +81,16 @@ class Manifest:
                           indent=1)
 
 
+#: answers ``Warehouse.lookup`` keeps per manifest version (lookups are few distinct questions)
+MAX_LOOKUPS = 256
+
+
+def _manifest_key(manifest: Manifest) -> tuple[int, str]:
+    # (version, commit time): a warehouse deleted and built again at the same URL restarts its
+    # versions, and its files are not the ones the old views point to
+    return manifest.version, manifest.created_at
+
+
 class Warehouse:
     def __init__(self, url: str, storage_options: dict[str, Any] | None = None):
         self.url = url.rstrip("/")
@@ -89,6 +99,8 @@ class Warehouse:
         self._query_lock = threading.Lock()
         self._query_con = None
         self._query_version: tuple[int, str] | None = None
+        self._lookups: dict[str, pd.DataFrame] = {}
+        self._lookup_key: tuple[int, str] | None = None
         #: extra guard around commits; flows set a Prefect global concurrency limit here
         self.commit_guard = contextlib.nullcontext
         self.is_local = "file" in (self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,))
@@ -167,14 +179,33 @@ class Warehouse:
     def query(self, sql: str) -> pd.DataFrame:
         """Read-only SQL on the current manifest; the views are built once per manifest version."""
         manifest = self.manifest()
+        return self._execute(sql, _manifest_key(manifest), manifest)
+
+    def lookup(self, sql: str) -> pd.DataFrame:
+        """``query`` for the lookups of per-file work (calibration rows, reference spectra, earlier
+        cycles), answered once per manifest version: the files of a version never change, and the
+        files of one commit chunk all ask the same question (NEXAFS joins every committed point for
+        its end members). Each caller gets its own copy. Not for SQL whose answer changes without a
+        commit (``now()``, ``random()``)."""
+        manifest = self.manifest()
+        key = _manifest_key(manifest)
         with self._query_lock:
-            # (version, commit time): a warehouse deleted and built again at the same URL restarts
-            # its versions, and its files are not the ones the old views point to
-            current = (manifest.version, manifest.created_at)
-            if self._query_con is None or self._query_version != current:
+            if self._lookup_key != key:
+                self._lookups, self._lookup_key = {}, key
+            answer = self._lookups.get(sql)
+        if answer is None:
+            answer = self._execute(sql, key, manifest)
+            with self._query_lock:
+                if self._lookup_key == key and len(self._lookups) < MAX_LOOKUPS:
+                    self._lookups[sql] = answer
+        return answer.copy()
+
+    def _execute(self, sql: str, key: tuple[int, str], manifest: Manifest) -> pd.DataFrame:
+        with self._query_lock:
+            if self._query_con is None or self._query_version != key:
                 if self._query_con is not None:
                     self._query_con.close()
-                self._query_con, self._query_version = self.connect(manifest), current
+                self._query_con, self._query_version = self.connect(manifest), key
             cursor = self._query_con.cursor()
         try:
             return cursor.execute(sql).df()

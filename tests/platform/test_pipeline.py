@@ -212,3 +212,23 @@ def test_parameter_sets_are_parsed_once_but_edits_and_caller_changes_do_not_leak
     path.write_text("name: toy-default\nversion: 1\nscale:\n  factor: 3.0\n")
     edited = load_params(path)
     assert edited.values == {"scale": {"factor": 3.0}} and edited.digest != first.digest
+
+
+def test_lookups_are_answered_once_per_committed_version_and_each_caller_gets_a_copy(tmp_path, monkeypatch):
+    cfg = toy_campaign(tmp_path)
+    write_csv(tmp_path / "share/S1/a.csv", [(1, 2)])
+    pipeline.run_local(cfg)
+    c = load_campaign(cfg)
+    wh = pipeline.open_warehouse(c)
+    executed = []
+    run = wh._execute
+    monkeypatch.setattr(wh, "_execute", lambda sql, *a: executed.append(sql) or run(sql, *a))
+    sql = "select y_v from toy_values"
+    first = wh.lookup(sql)
+    first.loc[0, "y_v"] = -1.0  # the caller's copy
+    assert wh.lookup(sql).y_v.tolist() == [4.0]
+    assert executed == [sql]
+    write_csv(tmp_path / "share/S2/b.csv", [(3, 4)])
+    pipeline.run_local(cfg)  # a new version: asked again, new answer
+    assert sorted(wh.lookup(sql).y_v) == [4.0, 8.0]
+    assert executed == [sql, sql]
