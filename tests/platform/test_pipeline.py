@@ -232,3 +232,21 @@ def test_lookups_are_answered_once_per_committed_version_and_each_caller_gets_a_
     pipeline.run_local(cfg)  # a new version: asked again, new answer
     assert sorted(wh.lookup(sql).y_v) == [4.0, 8.0]
     assert executed == [sql, sql]
+
+
+def test_query_reads_the_manifest_key_from_its_head_without_parsing_it_whole(tmp_path, monkeypatch):
+    from warehouse import store
+
+    cfg = toy_campaign(tmp_path)
+    write_csv(tmp_path / "share/S1/a.csv", [(1, 2)])
+    pipeline.run_local(cfg)
+    wh = pipeline.open_warehouse(load_campaign(cfg))
+    whole = wh.manifest()
+    key, load = wh._current()
+    assert key == (whole.version, whole.created_at) and whole.version > 0 and whole.created_at
+    assert load() == whole
+    wh.query("select 1")
+    parsed = []
+    monkeypatch.setattr(store.Manifest, "from_json", classmethod(lambda cls, text: parsed.append(1)))
+    assert wh.query("select y_v from toy_values").y_v.tolist() == [4.0]
+    assert not parsed  # same version: the views stand, the manifest was not parsed
