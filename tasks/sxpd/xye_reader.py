@@ -127,7 +127,11 @@ class XyeReader(Reader):
                 head = file.read()
                 lines, offset = split_header(head)
             rest = head[offset:]
-            if not re.search(rb"\S", rest) and file.tell() >= file.size():
+            if not re.search(rb"\S", rest) and file.tell() < file.size():  # blank past the head
+                file.seek(0)
+                head = file.read()
+                rest = head[offset:]
+            if not re.search(rb"\S", rest):
                 raise UnreadableFile(f"{source}: the file has a header but no data rows; it is empty or truncated")
             rest = rest.lstrip(b" \t\r\n")
             offset = len(head) - len(rest)

@@ -148,6 +148,14 @@ def test_xye_header_longer_than_the_head_window(tmp_path: Path) -> None:
     blank.write_text("\n".join(comments) + "\n" + " \n" * (HEAD_BYTES // 2))
     with pytest.raises(UnreadableFile, match="no data rows"):
         XyeReader().read(blank, {})
+    # a short header and blank lines longer than the head, with and without data after them
+    blank.write_text("# scan_number: 1\n" + " \n" * HEAD_BYTES)
+    with pytest.raises(UnreadableFile, match="no data rows"):
+        XyeReader().read(blank, {})
+    late = tmp_path / "late_rows.xye"
+    late.write_text("# scan_number: 1\n" + " \n" * HEAD_BYTES + "\n".join(rows) + "\n")
+    m = XyeReader().read(late, {})
+    assert m.meta["n_points"] == 50 and m.data["intensity_counts"][-1] == 149.0
 
 
 def test_truncated_nexus_is_quarantined(real: Path, tmp_path: Path) -> None:
