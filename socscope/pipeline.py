@@ -262,22 +262,29 @@ def _local_copy(store_path: str, campaign: Campaign) -> tuple[Path, Callable[[],
     return Path(tmp.name), lambda: Path(tmp.name).unlink(missing_ok=True)
 
 
+#: key and lineage columns only the framework writes, whatever a plugin put there
+FRAMEWORK_COLUMNS = ("campaign", "technique", "params_id", "flow_run_id", "processed_at")
+
+
 def stamp_frame(df: pd.DataFrame, *, campaign: str, technique_name: str, sample_id: str | None, mode: str | None,
                 measurement_id: str, raw_sha256: str | None, reader: str | None, params_id: str,
                 flow_run_id: str | None, processed_at: datetime) -> pd.DataFrame:
-    """Add the key and lineage columns the frame does not already carry (the framework's job)."""
+    """Add the key and lineage columns the frame does not already carry (the framework's job).
+
+    The constant columns are built as one frame and joined once: assigning them one by one cost
+    ~0.2 ms each (pandas re-infers and re-blocks at every assignment), 1.8 ms for a peaks table.
+    """
     defaults = {"campaign": campaign, "sample_id": sample_id, "technique": technique_name, "mode": mode,
                 "measurement_id": measurement_id, "raw_sha256": raw_sha256, "reader": reader,
                 "params_id": params_id, "flow_run_id": flow_run_id, "processed_at": processed_at}
-    df = df.copy(deep=False)
-    for col, value in defaults.items():
-        if col not in df.columns:
-            df[col] = value
-        elif col in ("campaign", "technique", "params_id", "flow_run_id", "processed_at"):
-            df[col] = value  # never the plugin's to choose
-        elif df[col].isna().any() and value is not None:
-            df[col] = df[col].fillna(value)
-    return df
+    constant = {c: v for c, v in defaults.items() if c not in df.columns or c in FRAMEWORK_COLUMNS}
+    gaps = {c: df[c].fillna(v) for c, v in defaults.items()
+            if c not in constant and v is not None and df[c].isna().any()}
+    kept = df.drop(columns=[c for c in constant if c in df.columns])
+    if gaps:
+        kept = kept.assign(**gaps)
+    added = pd.DataFrame({c: [v] * len(df) for c, v in constant.items()}, index=df.index)
+    return pd.concat([kept, added], axis=1)
 
 
 def process_file(item: WorkItem, campaign: Campaign, wh_url: str, flow_run_id: str | None) -> FileResult:

@@ -256,11 +256,12 @@ def write_unit(wh: Warehouse, spec: TableSpec, df: pd.DataFrame, unit: str) -> l
     entries: list[FileEntry] = []
     unit_hash = hashlib.sha256(unit.encode()).hexdigest()[:12]
     parts = [c for c in spec.partition_by if c in spec.column_names]
-    if parts:
+    distinct = [table.column(c).unique() for c in parts]
+    if all(len(d) == 1 for d in distinct):  # the usual case, one file's rows: no groupby (1.6 ms)
+        groups = {tuple(d[0].as_py() for d in distinct): range(len(df))}
+    else:
         keys = df[parts].astype(object).where(df[parts].notna(), None)
         groups = keys.groupby(parts, dropna=False, sort=True).indices
-    else:
-        groups = {(): range(len(df))}
     for key, idx in groups.items():
         key = key if isinstance(key, tuple) else (key,)
         sub = table.take(pa.array(list(idx))) if len(groups) > 1 else table

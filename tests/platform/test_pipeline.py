@@ -250,3 +250,53 @@ def test_query_reads_the_manifest_key_from_its_head_without_parsing_it_whole(tmp
     monkeypatch.setattr(store.Manifest, "from_json", classmethod(lambda cls, text: parsed.append(1)))
     assert wh.query("select y_v from toy_values").y_v.tolist() == [4.0]
     assert not parsed  # same version: the views stand, the manifest was not parsed
+
+
+def test_stamp_frame_adds_lineage_keeps_plugin_keys_and_overrides_framework_columns():
+    from datetime import datetime, timezone
+
+    import pandas as pd
+
+    when = datetime(2026, 5, 4, 10, 0, tzinfo=timezone.utc)
+    df = pd.DataFrame({"x_m": [1.0, 2.0, 3.0], "sample_id": ["S9", None, "S8"], "params_id": ["mine"] * 3,
+                       "mode": ["B", "B", "B"]})
+    out = pipeline.stamp_frame(df, campaign="c", technique_name="toy", sample_id="S1", mode="A",
+                               measurement_id="m1", raw_sha256="ab" * 32, reader="toy-csv@1",
+                               params_id="toy-default@1#x", flow_run_id="run-1", processed_at=when)
+    assert out.x_m.tolist() == [1.0, 2.0, 3.0] and list(out.index) == [0, 1, 2]
+    assert out.sample_id.tolist() == ["S9", "S1", "S8"]  # the plugin's keys stay; gaps take the file's
+    assert out["mode"].tolist() == ["B", "B", "B"]
+    assert (out.params_id == "toy-default@1#x").all() and (out.technique == "toy").all()
+    assert (out.campaign == "c").all() and (out.flow_run_id == "run-1").all() and (out.reader == "toy-csv@1").all()
+    assert (out.processed_at == pd.Timestamp(when)).all() and str(out.processed_at.dtype).endswith("UTC]")
+    assert out.measurement_id.tolist() == ["m1"] * 3 and out.raw_sha256.tolist() == ["ab" * 32] * 3
+    assert sorted(out.columns) == sorted(["x_m", "sample_id", "params_id", "mode", "campaign", "technique",
+                                          "measurement_id", "raw_sha256", "reader", "flow_run_id", "processed_at"])
+    assert df.columns.tolist() == ["x_m", "sample_id", "params_id", "mode"] and df.sample_id.isna().sum() == 1
+
+
+@pytest.mark.parametrize("samples, files", [
+    (["S1", "S1", "S1"], {"technique=toy/sample_id=S1": [1.0, 2.0, 3.0]}),
+    (["S1", None, "S1"], {"technique=toy/sample_id=S1": [1.0, 3.0], "technique=toy/sample_id=__null__": [2.0]}),
+    (["S2", "S1", "S2"], {"technique=toy/sample_id=S1": [2.0], "technique=toy/sample_id=S2": [1.0, 3.0]}),
+])
+def test_write_unit_writes_one_file_per_partition(tmp_path, samples, files):
+    from datetime import datetime, timezone
+
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from tests.support.toy_technique import TOY_VALUES
+    from warehouse.store import Warehouse, write_unit
+
+    wh = Warehouse(str(tmp_path / "wh"))
+    df = pipeline.stamp_frame(pd.DataFrame({"x_m": [1.0, 2.0, 3.0], "y_v": [0.1, 0.2, 0.3], "sample_id": samples}),
+                              campaign="c", technique_name="toy", sample_id=None, mode=None, measurement_id="m",
+                              raw_sha256="ab" * 32, reader="toy-csv@1", params_id="toy-default@1#x",
+                              flow_run_id="run", processed_at=datetime.now(timezone.utc))
+    entries = write_unit(wh, TOY_VALUES, df, "unit-1")
+    written = {e.path.rsplit("/", 1)[0].removeprefix("data/toy_values/"):
+               pq.read_table(tmp_path / "wh" / e.path).column("x_m").to_pylist() for e in entries}
+    assert written == files
+    assert all(e.unit == "unit-1" and e.rows == len(written[e.path.rsplit("/", 1)[0].removeprefix("data/toy_values/")])
+               for e in entries)
