@@ -16,6 +16,14 @@ def _toy(monkeypatch):
     use_toy_registry(monkeypatch)
 
 
+def _processed_one_file(tmp_path):
+    """A toy campaign whose one file, S1/a.csv (1, 2), is processed: toy_values holds y = 4.0."""
+    cfg = toy_campaign(tmp_path)
+    write_csv(tmp_path / "share/S1/a.csv", [(1, 2)])
+    pipeline.run_local(cfg)
+    return cfg, load_campaign(cfg)
+
+
 def _counts(wh):
     return {t: sum(e.rows for e in es) for t, es in wh.manifest().tables.items() if t != "flow_runs"}
 
@@ -82,10 +90,7 @@ def test_reader_chosen_by_content_when_the_extension_lies(tmp_path):
 
 
 def test_crash_between_data_files_and_manifest_leaves_warehouse_unchanged(tmp_path, monkeypatch):
-    cfg = toy_campaign(tmp_path)
-    write_csv(tmp_path / "share/S1/a.csv", [(1, 2)])
-    pipeline.run_local(cfg)
-    c = load_campaign(cfg)
+    cfg, c = _processed_one_file(tmp_path)
     wh = pipeline.open_warehouse(c)
     before_manifest = (Path(wh.root) / "MANIFEST.json").read_text()
     write_csv(tmp_path / "share/S2/b.csv", [(5, 6)])
@@ -140,10 +145,7 @@ def test_two_parameter_versions_coexist_and_current_views_pick_the_active(tmp_pa
 
 
 def test_read_only_catalog_keeps_answering_while_a_flow_writes(tmp_path):
-    cfg = toy_campaign(tmp_path)
-    write_csv(tmp_path / "share/S1/a.csv", [(1, 2)])
-    pipeline.run_local(cfg)
-    c = load_campaign(cfg)
+    cfg, c = _processed_one_file(tmp_path)
     root = c.resolve(c.storage.warehouse)
     stop = threading.Event()
     errors, answers = [], []
@@ -175,10 +177,7 @@ def test_read_only_catalog_keeps_answering_while_a_flow_writes(tmp_path):
 def test_file_workers_share_one_warehouse_whose_views_follow_the_manifest(tmp_path):
     import shutil
 
-    cfg = toy_campaign(tmp_path)
-    write_csv(tmp_path / "share/S1/a.csv", [(1, 2)])
-    pipeline.run_local(cfg)
-    c = load_campaign(cfg)
+    cfg, c = _processed_one_file(tmp_path)
     url = c.resolve(c.storage.warehouse)
     shared = pipeline.worker_warehouse(url, c.storage.storage_options)
     assert shared is pipeline.worker_warehouse(url, c.storage.storage_options)
@@ -215,10 +214,7 @@ def test_parameter_sets_are_parsed_once_but_edits_and_caller_changes_do_not_leak
 
 
 def test_lookups_are_answered_once_per_committed_version_and_each_caller_gets_a_copy(tmp_path, monkeypatch):
-    cfg = toy_campaign(tmp_path)
-    write_csv(tmp_path / "share/S1/a.csv", [(1, 2)])
-    pipeline.run_local(cfg)
-    c = load_campaign(cfg)
+    cfg, c = _processed_one_file(tmp_path)
     wh = pipeline.open_warehouse(c)
     executed = []
     run = wh._execute
@@ -237,10 +233,8 @@ def test_lookups_are_answered_once_per_committed_version_and_each_caller_gets_a_
 def test_query_reads_the_manifest_key_from_its_head_without_parsing_it_whole(tmp_path, monkeypatch):
     from warehouse import store
 
-    cfg = toy_campaign(tmp_path)
-    write_csv(tmp_path / "share/S1/a.csv", [(1, 2)])
-    pipeline.run_local(cfg)
-    wh = pipeline.open_warehouse(load_campaign(cfg))
+    cfg, c = _processed_one_file(tmp_path)
+    wh = pipeline.open_warehouse(c)
     whole = wh.manifest()
     key, load = wh._current()
     assert key == (whole.version, whole.created_at) and whole.version > 0 and whole.created_at
