@@ -46,7 +46,7 @@ def group_reflections(position: np.ndarray, fwhm: np.ndarray, join_fwhm: float, 
     gap = np.diff(pos) > join_fwhm * np.maximum(wid[1:], wid[:-1])
     labels = np.concatenate([[0], np.cumsum(gap)])
     counts = np.bincount(labels)
-    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    first = _run_starts(counts)
     last = first + counts - 1
     # the widest member sets the window reach; neighbours' cores bound it
     widest = np.maximum.reduceat(wid, first)
@@ -143,6 +143,20 @@ def bin_nodes(centre: np.ndarray, spread: np.ndarray) -> np.ndarray:
 def _pair_sums(values: np.ndarray) -> np.ndarray:
     """Sum of the two node values of every bin: [F, 2N] → [F, N]."""
     return values[:, 0::2] + values[:, 1::2]
+
+
+def _membership(window_of_peak: np.ndarray, n_windows: int) -> np.ndarray:
+    """[windows, peaks] matrix of ½ where a peak belongs to a window: sums over each window's
+    peaks (and the ½ of the two-node bin mean, ``bin_nodes``) as one BLAS product; reduceat along
+    the peak axis goes through numpy's buffered iterator and is several times slower."""
+    member = np.zeros((n_windows, len(window_of_peak)))
+    member[window_of_peak, np.arange(len(window_of_peak))] = 0.5
+    return member
+
+
+def _run_starts(lengths: np.ndarray) -> np.ndarray:
+    """Index of each run's first element when runs of ``lengths`` are laid end to end."""
+    return np.concatenate([[0], np.cumsum(lengths)[:-1]])
 
 
 def _pinv_diagonal(m: np.ndarray) -> np.ndarray:
@@ -270,15 +284,13 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
     wts_alpha = wts * asymmetric[:, None]
     xcw = xc * wts
     slot = np.full(G, -1)
-    n_f = len(peak_g)
     # what a pass over every window reads, gathered once (most evaluations are such passes)
     # each profile is evaluated at two nodes per bin (``bin_nodes``) and averaged: the factor ½ of
     # that mean rides on the per-peak weights and on the membership matrix below
     nodes_peaks = bin_nodes(xs, spread)[peak_g]
     half_wts_peaks, half_wts_x0 = 0.5 * wts[peak_g], 0.5 * wts_x0
-    member_all = np.zeros((G, n_f))
-    member_all[peak_g, np.arange(n_f)] = 0.5
-    off_all = np.concatenate([[0], np.cumsum(class_width)[:-1]])
+    member_all = _membership(peak_g, G)
+    off_all = _run_starts(class_width)
 
     def model(params, rows):
         """Model and weighted Jacobian of the windows ``rows`` (sorted)."""
@@ -292,12 +304,9 @@ def _fit_bucket(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGro
             r_f = slot[peak_g[f]]
             slot[rows] = -1
             c_f, x_f, w_f, wx0_f = col_x0[f], nodes_peaks[f], half_wts_peaks[f], half_wts_x0[f]
-            # sums over each window's peaks as one BLAS product with a membership matrix (reduceat
-            # along the peak axis goes through numpy's buffered iterator: several times slower)
-            member = np.zeros((R, len(f)))
-            member[r_f, np.arange(len(f))] = 0.5
+            member = _membership(r_f, R)
             w, xcw_r, wa_r = wts[rows], xcw[rows], wts_alpha[rows]
-            off = np.concatenate([[0], np.cumsum(class_width[rows])[:-1]])
+            off = _run_starts(class_width[rows])
         profile = split_pseudo_voigt_flat(x_f, params[r_f, c_f], params[r_f, c_f + 1], params[r_f, c_f + 2],
                                           params[r_f, 2], params[r_f, 3], need_alpha=any_asym)
         # the Jacobian is built transposed, one row per (window, parameter) and the points along

@@ -122,15 +122,12 @@ class XyeReader(Reader):
         with pa.OSFile(str(path)) as file:
             head = file.read(HEAD_BYTES)
             lines, offset = split_header(head)
-            if offset == len(head) == HEAD_BYTES:  # a header longer than the head: read it all
+            if not re.search(rb"\S", head[offset:]) and file.tell() < file.size():
+                # the header or blank lines run past the head: look for the first row in the whole file
                 file.seek(0)
                 head = file.read()
                 lines, offset = split_header(head)
             rest = head[offset:]
-            if not re.search(rb"\S", rest) and file.tell() < file.size():  # blank past the head
-                file.seek(0)
-                head = file.read()
-                rest = head[offset:]
             if not re.search(rb"\S", rest):
                 raise UnreadableFile(f"{source}: the file has a header but no data rows; it is empty or truncated")
             rest = rest.lstrip(b" \t\r\n")
