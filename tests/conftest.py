@@ -1,4 +1,5 @@
-"""Shared test fixtures. Real instrument files are read in place from ../shared/fixtures/real."""
+"""Shared test fixtures. Real instrument files live in the repository, under tests/data/ (real/ and peer/,
+each with its manifest of source, commit, licence and sha256)."""
 from __future__ import annotations
 
 import os
@@ -16,15 +17,27 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-REAL = Path(os.environ.get("SOCSCOPE_REAL_FIXTURES", PROJECT_ROOT.parent / "shared" / "fixtures" / "real"))
+DATA = PROJECT_ROOT / "tests" / "data"
+REAL = DATA / "real"
+PEER = DATA / "peer"
+
+
+def _fixture_folder(folder: Path) -> Path:
+    if not folder.is_dir():
+        pytest.fail(f"test data folder {folder} is missing: it is part of the repository (git checkout it)")
+    return folder
 
 
 @pytest.fixture(scope="session")
 def real() -> Path:
-    """Folder of real vendor files (read-only; never copy them into the repository)."""
-    if not REAL.is_dir():
-        pytest.fail(f"real fixtures not found at {REAL}; set SOCSCOPE_REAL_FIXTURES")
-    return REAL
+    """Folder of real vendor files (tests/data/real, MANIFEST.md; read-only: never write into it)."""
+    return _fixture_folder(REAL)
+
+
+@pytest.fixture(scope="session")
+def peer() -> Path:
+    """Test files of other public projects (tests/data/peer, MANIFEST.tsv; read-only)."""
+    return _fixture_folder(PEER)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from tasks.testing import assert_reader_conforms
 
 TESTS = Path(__file__).parent
 
-#: reader -> a real file under ../shared/fixtures/real
+#: reader -> a real file under tests/data/real
 REAL = {
     "arbin-csv": "echem/arbin/2017-05-09_test-TC-contact_CH33.csv",
     "arbin-res": "echem/arbin/arbin_example.res",
