@@ -77,6 +77,15 @@ class Reader(ABC):
     version: ClassVar[str]
     techniques: ClassVar[tuple[str, ...]]
     suffixes: ClassVar[tuple[str, ...]]  # lower case, with the dot; a hint only, content decides
+    # What the reader catalogue (`socscope readers`, docs/readers.md) tells users; each reader fills these.
+    #: the formats it reads, as a user would name them ("BioLogic EC-Lab .mpr (binary), modules …")
+    formats: ClassVar[str] = ""
+    #: what in the head of a file it recognises ("starts with 'BIO-LOGIC MODULAR FILE'")
+    detects_on: ClassVar[str] = ""
+    #: share ``reader_options`` it understands: option name -> what it does
+    options_doc: ClassVar[Mapping[str, str]] = {}
+    #: the pip extra it needs beyond the core install (e.g. "gpl"), or "" when none
+    extra: ClassVar[str] = ""
 
     @abstractmethod
     def sniff(self, head: bytes, name: str) -> bool:
