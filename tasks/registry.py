@@ -7,9 +7,12 @@ import hashlib
 import importlib
 import json
 import os
+import shutil
+import tempfile
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import yaml
 
@@ -120,7 +123,8 @@ def read_measurements(path: Path, raw_sha256: str, original_name: str, *, techni
                       override: str | None = None, options: Mapping[str, Any] | None = None,
                       sample_id: str | None = None, cell_id: str | None = None) -> tuple[Reader, list[Measurement]]:
     reader = detect(path, original_name, technique_name, override)
-    out = reader.read(path, dict(options or {}))
+    with under_original_name(Path(path), original_name) as named:
+        out = reader.read(named, dict(options or {}))
     measurements = out if isinstance(out, list) else [out]
     if not measurements:
         raise UnreadableFile(f"{reader.id} found no measurement in {original_name!r}")
@@ -129,6 +133,28 @@ def read_measurements(path: Path, raw_sha256: str, original_name: str, *, techni
     for m in measurements:
         m.provenance = prov
     return reader, measurements
+
+
+@contextmanager
+def under_original_name(path: Path, original_name: str) -> Iterator[Path]:
+    """``path`` as a file that carries the original name, for the reader.
+
+    The raw store names files by content hash, but some libraries decide by the name (fastnda
+    refuses a .ndax without its suffix; pySPM and galvani look at it too), so a file that reads from
+    its share must read the same from the store. A symlink in a private temporary folder does that
+    without copying; folders and files that already carry the name are passed through.
+    """
+    safe = Path(original_name.replace("\\", "/")).name.replace("\n", "_").replace("\r", "_").lstrip(".")
+    if not safe or path.name == safe or path.is_dir():
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="socscope-read-") as folder:
+        named = Path(folder) / safe
+        try:
+            named.symlink_to(path.resolve())
+        except OSError:  # file systems without symlinks
+            shutil.copyfile(path, named)
+        yield named
 
 
 def reader_override(overrides: list[Any], rel_path: str) -> str | None:
