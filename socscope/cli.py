@@ -1,4 +1,4 @@
-"""`socscope` command line: init | demo | run | status | query | server | dashboard."""
+"""`socscope` command line: init | demo | run | status | query | readers | gc | server | dashboard."""
 from __future__ import annotations
 
 import argparse
@@ -41,8 +41,8 @@ def _print_table(rows, columns, title=None) -> None:
     from rich.table import Table
 
     t = Table(title=title)
-    for c in columns:
-        t.add_column(str(c))
+    for i, c in enumerate(columns):
+        t.add_column(str(c), no_wrap=i == 0)  # the key column stays whole; the others wrap to the terminal
     for r in rows:
         t.add_row(*["" if v is None else str(v) for v in r])
     Console().print(t)
@@ -219,6 +219,19 @@ def cmd_gc(args) -> int:
     return 0
 
 
+def cmd_readers(args) -> int:
+    from tasks.catalogue import catalogue_markdown, reader_catalogue
+
+    if args.markdown:
+        print(catalogue_markdown())
+        return 0
+    rows = [(e.name, e.version, ",".join(e.techniques), e.formats, e.detects_on,
+             ", ".join(k for k, _ in e.options) or "-", e.extra or "-") for e in reader_catalogue()]
+    _print_table(rows, ["reader", "version", "technique", "reads", "recognised by", "options", "extra"],
+                 title="Readers (detection by content; docs/readers.md has the option texts)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="socscope", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -258,6 +271,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out")
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(fn=cmd_query)
+
+    p = sub.add_parser("readers", help="the reader catalogue: formats, detection, options, extras")
+    p.add_argument("--markdown", action="store_true", help="print docs/readers.md")
+    p.set_defaults(fn=cmd_readers)
 
     p = sub.add_parser("gc", help="delete orphaned warehouse data files (crashed runs, superseded results)")
     p.add_argument("--config", default=None)

@@ -68,6 +68,9 @@ class RefinementCsvReader(Reader):
     version = "1"
     techniques = ("sxpd",)
     suffixes = (".csv",)
+    formats = ("refinement result tables (CSV, ',' or ';'): one row per pattern with a and c in Å, from "
+               "TOPAS, GSAS-II or Rietveld scripts; '#' comment lines kept as metadata")
+    detects_on = "a UTF-8 header row naming pattern, a and c columns (names mapped case-insensitively)"
 
     def sniff(self, head: bytes, name: str) -> bool:
         try:

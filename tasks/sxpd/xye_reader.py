@@ -108,6 +108,9 @@ class XyeReader(Reader):
     version = "1"
     techniques = ("sxpd",)
     suffixes = (".xye", ".xy", ".dat")
+    formats = ("two- or three-column powder patterns: 2θ (deg), intensity, optional σ (Diamond I11 .xye, "
+               "Mythen .dat, .xy); '#' header lines with wavelength/energy, dates and sample text kept as metadata")
+    detects_on = "after an optional '#' header, the first data rows are two or three numbers each"
 
     def sniff(self, head: bytes, name: str) -> bool:
         _, offset = split_header(head)
