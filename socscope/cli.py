@@ -152,47 +152,28 @@ def cmd_status(args) -> int:
     return 1 if (missing and args.strict) else 0
 
 
-def cmd_query(args) -> int:
-    from socscope.config import load_campaign
-    from warehouse.catalog import open_catalog
+def _named_query(name: str, given: list[str]) -> tuple[str, dict[str, str]]:
+    """SQL and bound parameters of a query of the library; KeyError with a one-line reason."""
+    from warehouse.queries import bind
 
-    campaign = load_campaign(args.config)
-    params: dict[str, str] = {}
-    if args.list:
-        from warehouse.queries import list_queries
+    malformed = [p for p in given if "=" not in p or not p.split("=", 1)[0].strip()]
+    if malformed:
+        raise KeyError(f"--param takes name=value, got {malformed[0]!r}")
+    return bind(name, dict(p.split("=", 1) for p in given))
 
-        _print_table([(q.name, q.description, ", ".join(f"{k}={v}" for k, v in q.params.items()))
-                      for q in list_queries()], ["name", "answers", "params"], title="query library")
-        return 0
-    if args.name:
-        from warehouse.queries import bind
 
-        try:
-            sql, params = bind(args.name, dict(p.split("=", 1) for p in args.param))
-        except KeyError as exc:
-            print(f"error: {exc.args[0]}", file=sys.stderr)
-            return 2
-    elif args.sql:
-        sql = args.sql
-    else:
-        print("give SQL, --name NAME or --list", file=sys.stderr)
-        return 2
-    import duckdb
-
+def _user_connection(campaign):
     url = campaign.resolve(campaign.storage.warehouse)
     if "://" in url:  # an object store has no catalog file: views over the manifest, in memory
         from warehouse.store import Warehouse
 
-        con = Warehouse(url, campaign.storage.storage_options).connect()
-    else:
-        con = open_catalog(url)
-    try:
-        df = con.execute(sql, params).df() if params else con.execute(sql).df()
-    except duckdb.Error as exc:
-        print(f"error: {exc}\nthe tables and views: socscope query \"show tables\"", file=sys.stderr)
-        return 2
-    finally:
-        con.close()
+        return Warehouse(url, campaign.storage.storage_options).connect()
+    from warehouse.catalog import open_catalog
+
+    return open_catalog(url)
+
+
+def _write_answer(df, args) -> int:
     if args.format == "csv":
         out = df.to_csv(index=False)
         (Path(args.out).write_text(out) if args.out else sys.stdout.write(out))
@@ -205,6 +186,42 @@ def cmd_query(args) -> int:
         _print_table(df.head(args.limit).itertuples(index=False), list(df.columns),
                      title=f"{len(df)} rows" + (f" (first {args.limit})" if len(df) > args.limit else ""))
     return 0
+
+
+def cmd_query(args) -> int:
+    from socscope.config import load_campaign
+    from warehouse.user_sql import RefusedQuery, run_user_sql
+
+    campaign = load_campaign(args.config)
+    params: dict[str, str] = {}
+    if args.list:
+        from warehouse.queries import list_queries
+
+        _print_table([(q.name, q.description, ", ".join(f"{k}={v}" for k, v in q.params.items()))
+                      for q in list_queries()], ["name", "answers", "params"], title="query library")
+        return 0
+    if args.name:
+        try:
+            sql, params = _named_query(args.name, args.param)
+        except KeyError as exc:
+            print(f"error: {exc.args[0]}", file=sys.stderr)
+            return 2
+    elif args.sql:
+        sql = args.sql
+    else:
+        print("give SQL, --name NAME or --list", file=sys.stderr)
+        return 2
+    con = _user_connection(campaign)
+    try:
+        answer = run_user_sql(con, sql, params, timeout_s=args.timeout, max_rows=args.max_rows)
+    except RefusedQuery as exc:
+        print(f"error: {exc}\nthe tables and views: socscope query \"show tables\"", file=sys.stderr)
+        return 2
+    finally:
+        con.close()
+    if answer.truncated:
+        print(f"note: the answer was cut at {args.max_rows} rows (--max-rows)", file=sys.stderr)
+    return _write_answer(answer.frame, args)
 
 
 def cmd_gc(args) -> int:
@@ -269,7 +286,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--list", action="store_true", help="list the query library")
     p.add_argument("--format", choices=["table", "csv", "parquet"], default="table")
     p.add_argument("--out")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=int, default=50, help="rows shown in the table view")
+    p.add_argument("--max-rows", type=int, default=1_000_000, help="rows fetched at most (csv/parquet too)")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds before the query is stopped")
     p.set_defaults(fn=cmd_query)
 
     p = sub.add_parser("readers", help="the reader catalogue: formats, detection, options, extras")

@@ -84,12 +84,17 @@ def split_sql(text: str) -> list[str]:
     return [s.strip() for s in text.split(";") if s.strip()]
 
 
-def attach_views(con, wh: "Warehouse", manifest: "Manifest", strict: bool = False) -> list[str]:
-    """Create every view on ``con``; returns the errors of SQL views that could not be created."""
+def attach_views(con, wh: "Warehouse", manifest: "Manifest", strict: bool = False,
+                 relative: bool = False) -> list[str]:
+    """Create every view on ``con``; returns the errors of SQL views that could not be created.
+
+    ``relative``: views name their files relative to the warehouse root, which ``con`` must have as
+    its ``file_search_path`` (the catalog file; see ``open_catalog``)."""
     specs = all_specs()
     for spec in specs.values():
         schemas = {e.schema for e in manifest.tables.get(spec.name, []) if e.rows > 0}
-        con.execute(table_view_sql(spec, wh.files(spec.name, manifest), mixed_schemas=len(schemas) > 1))
+        files = wh.files(spec.name, manifest, relative=relative)
+        con.execute(table_view_sql(spec, files, mixed_schemas=len(schemas) > 1))
     for spec in specs.values():
         if spec.measurement:
             con.execute(current_view_sql(spec))
@@ -116,7 +121,8 @@ def write_catalog(wh: "Warehouse", manifest: "Manifest") -> Path | None:
     tmp = final.with_name(f".catalog-{uuid.uuid4().hex}.duckdb")
     con = duckdb.connect(str(tmp))
     try:
-        attach_views(con, wh, manifest)
+        con.execute("SET GLOBAL file_search_path = " + _quote(str(Path(wh.root).resolve())))
+        attach_views(con, wh, manifest, relative=True)
         con.execute("CHECKPOINT")
     finally:
         con.close()
@@ -137,8 +143,11 @@ def write_catalog(wh: "Warehouse", manifest: "Manifest") -> Path | None:
 
 
 def open_catalog(warehouse_root: str | Path):
-    """Read-only connection on the newest catalog snapshot, as a dashboard or the CLI opens it."""
+    """Read-only connection on the newest catalog snapshot, as a dashboard or the CLI opens it,
+    locked to reading the warehouse's own files (``warehouse.user_sql.lock_down``)."""
     import duckdb
+
+    from warehouse.user_sql import lock_down
 
     root = Path(warehouse_root)
     path = root / "catalog.duckdb"
@@ -147,4 +156,4 @@ def open_catalog(warehouse_root: str | Path):
         path = snapshots[-1]
     if not path.exists():
         raise FileNotFoundError(f"no warehouse catalog at {path}; run `socscope run` or `socscope demo` first")
-    return duckdb.connect(str(path), read_only=True)
+    return lock_down(duckdb.connect(str(path), read_only=True), root)

@@ -182,9 +182,13 @@ class Warehouse:
         return Transaction(self, flow_run_id)
 
     # ---------------------------------------------------------------- reading
-    def files(self, table: str, manifest: Manifest | None = None) -> list[str]:
+    def files(self, table: str, manifest: Manifest | None = None, relative: bool = False) -> list[str]:
+        """The table's data files with rows: where DuckDB reads them, or (``relative``) as the
+        manifest names them, relative to the warehouse root (the catalog's views use these, so that
+        a copied or moved warehouse reads its own files)."""
         manifest = manifest or self.manifest()
-        return [self.file_url(e.path) for e in manifest.tables.get(table, []) if e.rows > 0]
+        entries = [e for e in manifest.tables.get(table, []) if e.rows > 0]
+        return [e.path if relative else self.file_url(e.path) for e in entries]
 
     def connect(self, manifest: Manifest | None = None):
         """A fresh in-memory DuckDB connection with a view per table of the given (or current) manifest."""

@@ -60,10 +60,12 @@ class Catalog:
     def _connection(self, snap: Snapshot):
         import duckdb
 
+        from warehouse.user_sql import lock_down
+
         with self._lock:
             con = self._cons.get(snap.path)
             if con is None:
-                con = duckdb.connect(snap.path, read_only=True)
+                con = lock_down(duckdb.connect(snap.path, read_only=True), self.root)
                 self._cons[snap.path] = con
                 for old in sorted(self._cons)[:-KEEP_OPEN]:
                     try:

@@ -22,10 +22,10 @@ class NamedQuery:
 
 
 def load_query(name: str) -> NamedQuery:
+    known = sorted(p.stem for p in QUERIES_DIR.glob("*.sql"))
+    if name not in known:  # a name of the library, never a path to some other .sql file
+        raise KeyError(f"no query named {name!r}; the library has: {', '.join(known)}")
     path = QUERIES_DIR / f"{name}.sql"
-    if not path.exists():
-        known = ", ".join(sorted(p.stem for p in QUERIES_DIR.glob("*.sql")))
-        raise KeyError(f"no query named {name!r}; the library has: {known}")
     text = path.read_text(encoding="utf-8")
     header = []
     for line in text.splitlines():
