@@ -142,6 +142,7 @@ class MaccorReader(Reader):
         stamps, start = None, None
         if t is not None:
             start = clock.start(t)
+            clock.flag_drift(t)
         elif clock.time_only and clock.test_date is None:  # a relative clock only, from the time of day
             t = clock.rolled_time_of_day()
         else:
@@ -237,6 +238,18 @@ class WallClock:
             return float(rolled[-1] - rolled[0])
         ends = self._ends()
         return None if ends.isna().any() else (ends.iloc[-1] - ends.iloc[0]).total_seconds()
+
+    def flag_drift(self, t: np.ndarray) -> None:
+        """Absolute times are start + test time; a paused or resumed test stops the test time while the
+        wall clock runs on. Say so (with the offset at the last record) rather than hide it."""
+        span = None if self.time_only else self.span_s()
+        if span is None or not np.isfinite(t[[0, -1]]).all():
+            return
+        drift = span - float(t[-1] - t[0])
+        if abs(drift) > 2.0:  # DPt Time has whole seconds
+            self.meta["wall_clock_ahead_of_test_time_s"] = round(drift, 3)
+            self.meta["absolute_time"] = (f"start + test time; the tester's wall clock ran {drift:.0f} s further "
+                                          "by the last record (a paused or resumed test)")
 
     def start(self, t: np.ndarray) -> pd.Timestamp | None:
         """Absolute time of the first record. For a time of day alone: the test began on the header's

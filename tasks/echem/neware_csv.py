@@ -151,7 +151,7 @@ def read_regular(path: Path, label: str) -> tuple[Columns, dict[str, Any]]:
     """The records of a three-level export as a table, plus each record's step index, step type and
     cycle index taken from the step and cycle rows above it."""
     lines = path.read_bytes().lstrip(b"\xef\xbb\xbf").decode("utf-8", errors="replace").splitlines()
-    step_header = lines[1].split(",")
+    n_cycle, step_header = len(lines[0].split(",")), lines[1].split(",")
     record_header = [n.strip() for n in lines[2].split(",")[2:]]
     try:
         i_step, i_type = step_header.index("Step Index"), step_header.index("Step Type")
@@ -166,13 +166,17 @@ def read_regular(path: Path, label: str) -> tuple[Columns, dict[str, Any]]:
             steps.append(step)
             types.append(kind)
             cycles.append(cycle)
-        elif line.startswith(","):
+        elif line.strip():
             fields = line.split(",")
+            if not line.startswith(","):
+                cycle = _int(fields[0], label, n)
+                if len(fields) <= n_cycle:
+                    continue
+                # BTSDA may write a cycle's first step row on the cycle row itself, after the cycle fields
+                fields = [""] + fields[n_cycle:]
             if len(fields) <= max(i_step, i_type):
                 raise UnreadableFile(f"{label}: step row at line {n} has {len(fields)} fields; the export is damaged")
             step, kind = _int(fields[i_step], label, n), fields[i_type].strip()
-        elif line.strip():
-            cycle = _int(line.split(",")[0], label, n)
     if not records:
         raise UnreadableFile(f"{label}: a cycle/step summary without record rows; export with 'record' level data")
     body = io.BytesIO("\n".join(records).encode("utf-8"))
