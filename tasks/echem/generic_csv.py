@@ -89,7 +89,8 @@ class GenericCsvReader(Reader):
 
 def read_prime(path: Path, head: list[str], options: Mapping[str, Any], label: str) -> Measurement:
     """cellpy's custom-instrument example: the head section says how many lines precede the column row."""
-    m = next((re.match(r"number of headers\s*;\s*(\d+)", ln) for ln in head if ln.startswith("number of headers")), None)
+    m = next((re.match(r"number of headers\s*;\s*(\d+)", ln) for ln in head
+              if ln.startswith("number of headers")), None)
     if m is None:
         raise UnreadableFile(f"{label}: a '# PRIME INSTRUMENT FILE' without the 'number of headers ;N' line that "
                              "says where the column row is; map the columns with reader_options instead")

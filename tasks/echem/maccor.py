@@ -9,6 +9,7 @@ name: the AC impedance (EIS) export and the XML test procedure.
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 from datetime import datetime
@@ -105,7 +106,8 @@ class MaccorReader(Reader):
     def sniff(self, head: bytes, name: str) -> bool:
         lines = cn.text_lines(head, 40)
         text = "\n".join(lines)
-        if lines and (lines[0].startswith("MACCOR") and EIS_MARK in lines[0] or any(m in text[:400] for m in PROCEDURE_MARK)):
+        eis = bool(lines) and lines[0].startswith("MACCOR") and EIS_MARK in lines[0]
+        if eis or any(m in text[:400] for m in PROCEDURE_MARK):
             return True  # a Maccor file of another kind: read() refuses it by name
         return find_header(lines) is not None and any(m in text for m in MARKERS)
 
@@ -223,11 +225,15 @@ class WallClock:
         tod = self._time_of_day()
         return tod + 86400.0 * np.cumsum(np.r_[0, np.diff(tod) < -43200])
 
-    def _ends(self) -> pd.Series | None:
+    @functools.cached_property
+    def _end_stamps(self) -> pd.Series | None:
         if self.column is None or self.time_only:
             return None
         n = len(self.frame)
         return cn.parse_datetime(self.frame.arrow(self.column).take([0, n - 1]).to_pandas(), DATE_FORMATS, self.tz)
+
+    def _ends(self) -> pd.Series | None:
+        return self._end_stamps
 
     def span_s(self) -> float | None:
         """Seconds from the first to the last record by the wall clock (for the test-time unit)."""

@@ -193,4 +193,5 @@ def _int(text: str, label: str, line: int) -> int:
     try:
         return int(text.strip())
     except ValueError:
-        raise UnreadableFile(f"{label}: line {line}: index {text.strip()!r} is not an integer; the export is damaged") from None
+        raise UnreadableFile(f"{label}: line {line}: index {text.strip()!r} is not an integer; "
+                             "the export is damaged") from None
