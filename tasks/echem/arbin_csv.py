@@ -9,10 +9,11 @@ import pandas as pd
 from tasks.contract import Measurement, Reader, UnreadableFile
 from tasks.echem import canonical as cn
 from tasks.echem.tabular import header_names, read_delimited
+from tasks.echem.vendor import find_quantity, require, split_unit, timezone_of, unit_factor
 
-WANTED = {"Test_Time", "Test Time (s)", "Test_Time(s)", "Current", "Current (A)", "Current(A)", "Voltage", "Voltage (V)",
-          "Voltage(V)", "DateTime", "Date Time", "Date_Time", "Charge_Capacity", "Charge Capacity (Ah)",
-          "Discharge_Capacity", "Discharge Capacity (Ah)", "Step_Index", "Step Index", "Cycle_Index", "Cycle Index"}
+#: base names (unit suffix removed, spaces as underscores, lower case) of the columns the record needs
+WANTED = {"test_time", "current", "voltage", "datetime", "date_time", "charge_capacity", "discharge_capacity",
+          "step_index", "cycle_index"}
 DATE_FORMATS = ("%m/%d/%Y %H:%M:%S.%f", "%m/%d/%Y %H:%M:%S")
 
 
@@ -23,9 +24,14 @@ def _header(head: bytes) -> str:
 
 class ArbinCsvReader(Reader):
     name = "arbin-csv"
-    version = "1"
+    version = "2"
     techniques = ("echem",)
     suffixes = (".csv",)
+    formats = ("Arbin MITS Pro CSV exports (underscore names with Unix DateTime, or unit-suffixed names); "
+               "recognises and refuses the _Metadata.csv sidecar")
+    detects_on = "first line with Data_Point/Data Point and Test_Time/Test Time (or the sidecar's Test_ID, IV_Ch_ID)"
+    options_doc = {"timezone": "IANA zone of a text Date Time column; default UTC, recorded in meta"}
+    extra = ""
 
     def sniff(self, head: bytes, name: str) -> bool:
         h = _header(head)
@@ -41,32 +47,42 @@ class ArbinCsvReader(Reader):
             raise UnreadableFile(f"{label} is the metadata sidecar of an Arbin CSV export (test id, schedule, "
                                  "start time) and holds no records; ingest the data CSV next to it")
         names = header_names(path, 0, ",", "utf-8")
-        wanted = [n for n in names if n in WANTED]
+        wanted = [n for n in names if split_unit(n)[0].replace(" ", "_").lower() in WANTED]
         frame = read_delimited(path, skip_rows=0, delimiter=",", encoding="utf-8-sig", label=label, include=wanted,
                                strings=[n for n in wanted if n in ("Date Time", "Date_Time")])
         cols = frame.columns
-        time_col = cn.pick(cols, "Test_Time", "Test Time (s)", "Test_Time(s)")
-        cur = cn.pick(cols, "Current", "Current (A)", "Current(A)")
-        volt = cn.pick(cols, "Voltage", "Voltage (V)", "Voltage(V)")
-        if cur is None or volt is None:
-            raise UnreadableFile(f"{label}: no current/voltage columns among {cols}; export Current and Voltage")
-        tz = options.get("timezone")
+        time_col = find_quantity(cols, "Test_Time", "Test Time")
+        cur, volt = find_quantity(cols, "Current"), find_quantity(cols, "Voltage")
         dt_col = cn.pick(cols, "DateTime", "Date Time", "Date_Time")
+        require({"Current": cur, "Voltage": volt, "Test_Time or Date_Time": time_col or dt_col}, names, label)
+        tz, meta = timezone_of(options)
+        meta["columns"] = cols
         stamps, start, unix = None, None, None
-        t = cn.numeric(frame, time_col)
+        t = None if time_col is None else cn.numeric(frame, time_col) * unit_factor(time_col, "time", label, "s")
         if dt_col is not None:
             raw = frame.array(dt_col)
             if raw.dtype.kind in "fi":  # MITS Pro writes Unix seconds in the underscore variant
                 unix = raw
+                meta.update(timezone="UTC", timezone_source="file: DateTime in Unix seconds")
             else:  # Test Time is the clock; the text date only gives the start
                 start = cn.parse_datetime(pd.Series(raw[:1]), DATE_FORMATS, tz).iloc[0]
                 if t is None:
                     stamps = cn.parse_datetime(pd.Series(raw), DATE_FORMATS, tz)
-        charge = cn.numeric(frame, cn.pick(cols, "Charge_Capacity", "Charge Capacity (Ah)"))
-        discharge = cn.numeric(frame, cn.pick(cols, "Discharge_Capacity", "Discharge Capacity (Ah)"))
+        charge = _si(frame, find_quantity(cols, "Charge_Capacity", "Charge Capacity"), "capacity", "Ah", label)
+        discharge = _si(frame, find_quantity(cols, "Discharge_Capacity", "Discharge Capacity"), "capacity", "Ah", label)
         vendor = None if charge is None or discharge is None else charge - discharge
         return cn.build(reader_label=label, time_s=t, timestamps=stamps, wall_clock_s=unix, start=start,
-                        current_a=cn.numeric(frame, cur), voltage_v=cn.numeric(frame, volt),
+                        current_a=_si(frame, cur, "current", "A", label),
+                        voltage_v=_si(frame, volt, "voltage", "V", label),
                         step=cn.numeric(frame, cn.pick(cols, "Step_Index", "Step Index")),
                         cycle=cn.numeric(frame, cn.pick(cols, "Cycle_Index", "Cycle Index")),
-                        vendor_capacity_ah=vendor, meta={"columns": cols})
+                        vendor_capacity_ah=vendor, meta=meta)
+
+
+def _si(frame, column: str | None, quantity: str, default: str, label: str):
+    """A column in SI by its unit suffix ('Current (mA)'); the underscore names carry none (A, V, Ah)."""
+    if column is None:
+        return None
+    factor = unit_factor(column, quantity, label, default)
+    values = cn.numeric(frame, column)
+    return values if factor == 1.0 else values * factor

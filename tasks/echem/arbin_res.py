@@ -17,6 +17,7 @@ import pyarrow.csv as pacsv
 
 from tasks.contract import Measurement, Reader, UnreadableFile
 from tasks.echem import canonical as cn
+from tasks.echem.vendor import require, timezone_of
 
 JET_MAGIC = (b"Standard Jet DB", b"Standard ACE DB")
 OLE_EPOCH = pd.Timestamp("1899-12-30")
@@ -45,9 +46,13 @@ def ole_to_utc(days: np.ndarray, tz: str | None) -> pd.Series:
 
 class ArbinResReader(Reader):
     name = "arbin-res"
-    version = "1"
+    version = "2"
     techniques = ("echem",)
     suffixes = (".res",)
+    formats = "Arbin MITS Pro .res result database (MS Access/Jet), Channel_Normal_Table and Global_Table"
+    detects_on = "'Standard Jet DB' / 'Standard ACE DB' at byte 4"
+    options_doc = {"timezone": "IANA zone of the tester's clock (OLE DateTime is local); default UTC, recorded in meta"}
+    extra = ""  # needs the mdbtools command-line tools on the worker (apt), not a pip extra
 
     def sniff(self, head: bytes, name: str) -> bool:
         return len(head) > 20 and head[4:19] in JET_MAGIC
@@ -59,18 +64,22 @@ class ArbinResReader(Reader):
             raise UnreadableFile(f"{label}: an Access database without Channel_Normal_Table (tables: "
                                  f"{sorted(tables)[:8]}); it is not an Arbin result file")
         raw = mdb_export(path, "Channel_Normal_Table", label)
+        header = [c.strip('"') for c in raw[:raw.find(b"\n")].decode(errors="replace").strip().split(",")]
+        require({c: (c if c in header else None) for c in COLUMNS}, header, f"{label} Channel_Normal_Table")
         try:
             table = pacsv.read_csv(io.BytesIO(raw), convert_options=pacsv.ConvertOptions(include_columns=COLUMNS))
         except Exception as exc:
-            raise UnreadableFile(f"{label}: Channel_Normal_Table lacks expected columns ({exc})") from None
+            raise UnreadableFile(f"{label}: Channel_Normal_Table cannot be parsed ({exc}); the database may be "
+                                 "damaged — copy it again after the test ends") from None
         frame = table.to_pandas().sort_values("Data_Point", kind="stable").reset_index(drop=True)
-        meta = global_info(path, label)
+        tz, meta = timezone_of(options)
+        meta.update(global_info(path, label))
         charge = frame["Charge_Capacity"].to_numpy("float64")
         discharge = frame["Discharge_Capacity"].to_numpy("float64")
         return cn.build(
             reader_label=label,
             time_s=frame["Test_Time"].to_numpy("float64"),
-            timestamps=ole_to_utc(frame["DateTime"].to_numpy(), options.get("timezone")),
+            timestamps=ole_to_utc(frame["DateTime"].to_numpy(), tz),
             current_a=frame["Current"].to_numpy("float64"),
             voltage_v=frame["Voltage"].to_numpy("float64"),
             step=frame["Step_Index"].to_numpy(),

@@ -6,32 +6,58 @@
       delimiter: ","   skip_rows: 0   timezone: Europe/Berlin
 
 Without a mapping it reads files whose header already uses the canonical names (time_s, current_a,
-voltage_v), e.g. re-imported platform exports.
+voltage_v), e.g. re-imported platform exports, and cellpy's "custom instrument" example layout
+(``# PRIME INSTRUMENT FILE`` sections, ``number of headers ;N``, ``;``-separated columns named
+test_time, current, voltage, ...). That layout states no units: they are taken as cellpy's raw units
+(s, A, V, Ah) unless ``scale`` says otherwise, and meta says they were assumed.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
 
 from tasks.contract import Measurement, Reader, UnreadableFile
 from tasks.echem import canonical as cn
 from tasks.echem.tabular import read_delimited
+from tasks.echem.vendor import timezone_of
 
 CANONICAL = ("time_s", "current_a", "voltage_v")
+PRIME_MARK = "# PRIME INSTRUMENT FILE"
+PRIME_COLUMNS = {"time_s": "test_time", "current_a": "current", "voltage_v": "voltage", "step": "step",
+                 "cycle": "cycle"}
+EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 
 
 class GenericCsvReader(Reader):
     name = "generic-csv"
-    version = "1"
+    version = "2"
     techniques = ("echem",)
     suffixes = (".csv", ".txt", ".tsv")
+    formats = ("any delimited cycler table mapped by reader_options.columns; files already in canonical "
+               "column names; cellpy's custom-instrument example layout ('# PRIME INSTRUMENT FILE')")
+    detects_on = "a first line naming time_s, current_a and voltage_v, or starting '# PRIME INSTRUMENT FILE'"
+    options_doc = {"columns": "canonical name -> file column (time_s or timestamp, current_a, voltage_v; "
+                              "optional step, cycle, vendor_capacity_ah)",
+                   "scale": "canonical name -> factor from the file's unit to the canonical unit",
+                   "delimiter": "field separator (default ',')", "skip_rows": "lines before the column row",
+                   "encoding": "text encoding (default utf8)", "date_formats": "strptime formats of timestamp",
+                   "timezone": "IANA zone of naive timestamps; default UTC, recorded in meta"}
+    extra = ""
 
     def sniff(self, head: bytes, name: str) -> bool:
         lines = cn.text_lines(head, 1)
-        return bool(lines) and all(c in lines[0] for c in CANONICAL)
+        return bool(lines) and (lines[0].startswith(PRIME_MARK) or all(c in lines[0] for c in CANONICAL))
 
     def read(self, path: Path, options: Mapping[str, Any]) -> Measurement:
         label = f"CSV {path.name}"
+        with open(path, "rb") as fh:
+            head = cn.text_lines(fh.read(65536), 200)
+        if head and head[0].startswith(PRIME_MARK) and not options.get("columns"):
+            return read_prime(path, head, options, label)
         mapping = dict(options.get("columns") or {c: c for c in CANONICAL})
         missing = [c for c in ("current_a", "voltage_v") if c not in mapping]
         if missing or ("time_s" not in mapping and "timestamp" not in mapping):
@@ -51,10 +77,50 @@ class GenericCsvReader(Reader):
                 return None
             return cn.numeric(frame, mapping[key]) * scale.get(key, 1.0)
 
+        tz, meta = timezone_of(options)
+        meta["mapping"] = mapping
         stamps = None
         if "timestamp" in mapping:
-            stamps = cn.parse_datetime(frame[mapping["timestamp"]], tuple(options.get("date_formats", ())),
-                                       options.get("timezone"))
+            stamps = cn.parse_datetime(frame[mapping["timestamp"]], tuple(options.get("date_formats", ())), tz)
         return cn.build(reader_label=label, time_s=col("time_s"), timestamps=stamps, current_a=col("current_a"),
                         voltage_v=col("voltage_v"), step=col("step"), cycle=col("cycle"),
-                        vendor_capacity_ah=col("vendor_capacity_ah"), meta={"mapping": mapping})
+                        vendor_capacity_ah=col("vendor_capacity_ah"), meta=meta)
+
+
+def read_prime(path: Path, head: list[str], options: Mapping[str, Any], label: str) -> Measurement:
+    """cellpy's custom-instrument example: the head section says how many lines precede the column row."""
+    m = next((re.match(r"number of headers\s*;\s*(\d+)", ln) for ln in head
+              if ln.startswith("number of headers")), None)
+    if m is None:
+        raise UnreadableFile(f"{label}: a '# PRIME INSTRUMENT FILE' without the 'number of headers ;N' line that "
+                             "says where the column row is; map the columns with reader_options instead")
+    skip = int(m.group(1))
+    frame = read_delimited(path, skip_rows=skip, delimiter=";", encoding="latin-1", label=label)
+    lower = {c.lower(): c for c in frame.columns}
+    found = {k: lower.get(v) for k, v in PRIME_COLUMNS.items()}
+    missing = [PRIME_COLUMNS[k] for k in CANONICAL if found[k] is None]
+    if missing:
+        raise UnreadableFile(f"{label}: the column row after {skip} header lines lacks {missing} "
+                             f"(it has {list(frame.columns)}); map the columns with reader_options.columns")
+    scale = {k: float(v) for k, v in (options.get("scale") or {}).items()}
+    keep = np.isfinite(cn.numeric(frame, found["voltage_v"]))  # trailing ';;;;' rows: no record
+    tz, meta = timezone_of(options)
+    meta.update(layout="cellpy custom instrument (# PRIME INSTRUMENT FILE)", header_lines=skip,
+                units_assumed={k: "from reader_options.scale" if k in scale else u for k, u in
+                               (("time_s", "s"), ("current_a", "A"), ("voltage_v", "V"), ("vendor_capacity_ah", "Ah"))})
+
+    def col(key: str, name: str | None = None):
+        name = name or found.get(key)
+        return None if name is None else cn.numeric(frame, name)[keep] * scale.get(key, 1.0)
+
+    charge, discharge = col("vendor_capacity_ah", lower.get("charge_capacity")), col(
+        "vendor_capacity_ah", lower.get("discharge_capacity"))
+    start = None
+    if "date_stamp" in lower:  # Excel serial days, written with few decimals: its resolution goes to meta
+        days = cn.numeric(frame, lower["date_stamp"])[keep]
+        start = cn.start_time(EXCEL_EPOCH + pd.Timedelta(days=float(days[0])), tz) if days.size else None
+        steps = np.diff(np.unique(days[np.isfinite(days)]))
+        meta["start_resolution_s"] = round(float(steps.min()) * 86400.0, 3) if steps.size else None
+    return cn.build(reader_label=label, time_s=col("time_s"), start=start, current_a=col("current_a"),
+                    voltage_v=col("voltage_v"), step=col("step"), cycle=col("cycle"),
+                    vendor_capacity_ah=None if charge is None or discharge is None else charge - discharge, meta=meta)

@@ -26,9 +26,13 @@ def looks_like_ndax(head: bytes) -> bool:
 
 class NewareReader(Reader):
     name = "neware-nda"
-    version = "1"
+    version = "2"
     techniques = ("echem",)
     suffixes = (".nda", ".ndax")
+    formats = "Neware BTS binary .nda and zipped .ndax (through fastnda)"
+    detects_on = "starts with 'NEWARE', or a zip whose first entries are data.ndc / TestInfo.xml / Step.xml"
+    options_doc = {}
+    extra = ""  # fastnda is a core dependency
 
     def sniff(self, head: bytes, name: str) -> bool:
         return head.startswith(NDA_MAGIC) or looks_like_ndax(head)
@@ -66,7 +70,8 @@ class NewareReader(Reader):
         vendor += cap
         current = cols["current_mA"].astype("float64")
         current /= 1000.0
-        meta: dict[str, Any] = {}
+        # the wall clock is Unix time: absolute, no zone to assume
+        meta: dict[str, Any] = {"timezone": "UTC", "timezone_source": "file: unix_time_s"}
         if step_types is not None:
             meta["step_types"] = step_types
         return cn.build(reader_label=label, time_s=cols["total_time_s"], wall_clock_s=cols["unix_time_s"],

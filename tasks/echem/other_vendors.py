@@ -1,6 +1,7 @@
 """Smaller vendor formats seen in shared data: Basytec result files and Novonix UHPC CSV."""
 from __future__ import annotations
 
+import io
 import re
 from datetime import datetime
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any, Mapping
 from tasks.contract import Measurement, Reader, UnreadableFile
 from tasks.echem import canonical as cn
 from tasks.echem.tabular import read_delimited
+from tasks.echem.vendor import require, timezone_of
 
 BASYTEC_MAGIC = "~Resultfile from Basytec"
 BASYTEC_WANTED = {"Time[s]", "Time[h]", "I[A]", "U[V]", "Line", "Cyc-Count", "Ah[Ah]"}
@@ -16,9 +18,13 @@ BASYTEC_WANTED = {"Time[s]", "Time[h]", "I[A]", "U[V]", "Line", "Cyc-Count", "Ah
 
 class BasytecReader(Reader):
     name = "basytec-text"
-    version = "1"
+    version = "2"
     techniques = ("echem",)
     suffixes = (".txt",)
+    formats = "Basytec result files (~-prefixed header, tab-separated Time[s]/Time[h], I[A], U[V] records)"
+    detects_on = "starts with '~Resultfile from Basytec'"
+    options_doc = {"timezone": "IANA zone of the tester's clock ('Start of Test'); default UTC, recorded in meta"}
+    extra = ""
 
     def sniff(self, head: bytes, name: str) -> bool:
         return head.decode("latin-1", errors="replace").lstrip().startswith(BASYTEC_MAGIC)
@@ -31,26 +37,37 @@ class BasytecReader(Reader):
         if h is None:
             raise UnreadableFile(f"{label}: no '~Time[...]' column row in the ~ header; re-export with data")
         names = [n.strip() for n in lines[h].lstrip("~").split("\t")]
+        tcol, cur, volt = cn.pick(names, "Time[s]", "Time[h]"), cn.pick(names, "I[A]"), cn.pick(names, "U[V]")
+        require({"Time[s] or Time[h]": tcol, "I[A]": cur, "U[V]": volt}, names, label)
         frame = read_delimited(path, skip_rows=h + 1, delimiter="\t", encoding="latin-1", label=label, names=names,
                                include=[n for n in names if n in BASYTEC_WANTED])
+        tz, meta = timezone_of(options)
+        meta["header_lines"] = h
         start = None
         m = next((re.search(r"Start of Test:\s*(.+)$", ln) for ln in lines[:h] if "Start of Test" in ln), None)
-        if m:
-            start = cn.start_time(datetime.strptime(m.group(1).strip(), "%d.%m.%Y %H:%M:%S"), options.get("timezone"))
-        tcol = cn.pick(list(frame.columns), "Time[s]", "Time[h]")
+        try:
+            start = cn.start_time(datetime.strptime(m.group(1).strip(), "%d.%m.%Y %H:%M:%S"), tz) if m else None
+        except ValueError:
+            meta["absolute_time"] = f"null: 'Start of Test: {m.group(1).strip()}' is not dd.mm.yyyy HH:MM:SS"
+        if m is None:
+            meta["absolute_time"] = "null: the header has no 'Start of Test' line"
         t = cn.numeric(frame, tcol) * (3600.0 if tcol == "Time[h]" else 1.0)
-        return cn.build(reader_label=label, time_s=t, start=start, current_a=cn.numeric(frame, "I[A]"),
-                        voltage_v=cn.numeric(frame, "U[V]"), step=cn.numeric(frame, "Line"),
-                        cycle=cn.numeric(frame, cn.pick(list(frame.columns), "Cyc-Count")),
-                        vendor_capacity_ah=cn.numeric(frame, cn.pick(list(frame.columns), "Ah[Ah]")),
-                        meta={"header_lines": h})
+        return cn.build(reader_label=label, time_s=t, start=start, current_a=cn.numeric(frame, cur),
+                        voltage_v=cn.numeric(frame, volt), step=cn.numeric(frame, cn.pick(names, "Line")),
+                        cycle=cn.numeric(frame, cn.pick(names, "Cyc-Count")),
+                        vendor_capacity_ah=cn.numeric(frame, cn.pick(names, "Ah[Ah]")), meta=meta)
 
 
 class NovonixReader(Reader):
     name = "novonix-csv"
-    version = "1"
+    version = "2"
     techniques = ("echem",)
     suffixes = (".csv",)
+    formats = ("Novonix UHPC/HPC CSV ([Summary] ... [Data] sections), including exports whose every line "
+               "is one quoted field")
+    detects_on = "starts with '[Summary]' and names Novonix in the first 4 KiB"
+    options_doc = {"timezone": "IANA zone of the tester's clock (naive Date and Time); default UTC, recorded in meta"}
+    extra = ""
 
     def sniff(self, head: bytes, name: str) -> bool:
         text = head[:4096].decode("latin-1", errors="replace")
@@ -58,18 +75,29 @@ class NovonixReader(Reader):
 
     def read(self, path: Path, options: Mapping[str, Any]) -> Measurement:
         label = f"Novonix CSV {path.name}"
-        with open(path, "rb") as fh:
-            lines = fh.read(1 << 20).decode("utf-8", errors="replace").splitlines()
-        h = next((i for i, ln in enumerate(lines) if ln.strip() == "[Data]"), None)
-        if h is None:
+        data = path.read_bytes()
+        at = data.find(b"[Data]")
+        if at < 0:
             raise UnreadableFile(f"{label}: no [Data] section after the summary; the export is incomplete")
-        frame = read_delimited(path, skip_rows=h + 1, delimiter=",", encoding="utf-8", label=label)
+        skip = data.count(b"\n", 0, at) + 1
+        body = data[data.index(b"\n", at) + 1:] if b"\n" in data[at:] else b""
+        if body.lstrip().startswith(b'"'):
+            # re-saved exports quote each whole line ("a,b,c"): the quotes hide the fields, drop them
+            data = data[:at] + b"[Data]\n" + body.replace(b'"', b"")
+        frame = read_delimited(io.BytesIO(data), skip_rows=skip, delimiter=",", encoding="utf-8", label=label)
         cols = list(frame.columns)
-        tz = options.get("timezone")
-        stamps = cn.parse_datetime(frame["Date and Time"], ("%Y-%m-%d %H:%M:%S",), tz) if "Date and Time" in cols else None
-        t = cn.numeric(frame, cn.pick(cols, "Run Time (h)"))
+        cur, volt = cn.pick(cols, "Current (A)"), cn.pick(cols, "Potential (V)")
+        tcol, dcol = cn.pick(cols, "Run Time (h)"), cn.pick(cols, "Date and Time")
+        require({"Current (A)": cur, "Potential (V)": volt, "Run Time (h) or Date and Time": tcol or dcol}, cols, label)
+        tz, meta = timezone_of(options)
+        meta["summary_lines"] = skip - 1
+        stamps = cn.parse_datetime(frame[dcol], NOVONIX_DATES, tz) if dcol else None
+        t = cn.numeric(frame, tcol)
         return cn.build(reader_label=label, time_s=None if t is None else t * 3600.0, timestamps=stamps,
-                        current_a=cn.numeric(frame, "Current (A)"), voltage_v=cn.numeric(frame, "Potential (V)"),
+                        current_a=cn.numeric(frame, cur), voltage_v=cn.numeric(frame, volt),
                         step=cn.numeric(frame, cn.pick(cols, "Step Number")),
                         cycle=cn.numeric(frame, cn.pick(cols, "Cycle Number")),
-                        vendor_capacity_ah=None, meta={"summary_lines": h})
+                        vendor_capacity_ah=None, meta=meta)
+
+
+NOVONIX_DATES = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %I:%M:%S %p")

@@ -20,6 +20,7 @@ import pyarrow.csv as pacsv
 
 from tasks.contract import Measurement, Reader, UnreadableFile
 from tasks.echem import canonical as cn
+from tasks.echem.vendor import timezone_of
 
 STEP_NAME = re.compile(r"^\d{6}$")
 COLUMN_MARK = "PassTime[Sec]"
@@ -55,9 +56,13 @@ def zip_entry_names(head: bytes) -> list[str]:
 
 class ToyoReader(Reader):
     name = "toyo-toscat"
-    version = "1"
+    version = "2"
     techniques = ("echem",)
     suffixes = (".zip",)
+    formats = "Toyo TOSCAT channel folder (numbered step files 000001… and CAPACITY.LOG), as a folder or zip"
+    detects_on = "a zip whose entries include six-digit step files or CAPACITY.LOG"
+    options_doc = {"timezone": "IANA zone of the tester's clock (naive Date/Time); default UTC, recorded in meta"}
+    extra = ""
 
     def sniff(self, head: bytes, name: str) -> bool:
         if not head.startswith(b"PK\x03\x04"):
@@ -78,7 +83,7 @@ class ToyoReader(Reader):
                                  "files are present; the folder was copied while incomplete — copy it again")
         frames = [parse_step(entries[n], int(n), f"{label}/{n}") for n in steps]
         frame = pd.concat(frames, ignore_index=True)
-        tz = options.get("timezone")
+        tz, tz_meta = timezone_of(options)
         wall = pd.to_datetime(frame["Date"].astype(str) + " " + frame["Time"].astype(str),
                               format="%Y/%m/%d %H:%M:%S", errors="coerce")
         if wall.isna().all():
@@ -93,11 +98,11 @@ class ToyoReader(Reader):
         cond = frame["Condition"].to_numpy("int64")
         current = np.abs(frame["Current[mA]"].to_numpy("float64")) / 1000.0
         current = np.where(cond == 2, -current, np.where(cond == 1, current, 0.0))
-        cycle_col = "TotlCycle" if "TotlCycle" in frame else "Cycle"
-        meta = {"step_files": len(steps), "capacity_log_steps": log_steps, "timezone_assumed": tz or "UTC"}
+        cycle_col = next((c for c in ("TotlCycle", "Cycle") if c in frame), None)
+        meta = {"step_files": len(steps), "capacity_log_steps": log_steps, **tz_meta}
         return cn.build(reader_label=label, time_s=time_s, start=t0, current_a=current,
                         voltage_v=frame["Voltage[V]"].to_numpy("float64"), step=frame["step"].to_numpy(),
-                        cycle=frame[cycle_col].to_numpy(), meta=meta)
+                        cycle=None if cycle_col is None else frame[cycle_col].to_numpy(), meta=meta)
 
 
 def parse_step(raw: bytes, number: int, label: str) -> pd.DataFrame:
