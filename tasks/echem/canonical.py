@@ -6,6 +6,8 @@ from the current, integrates the net charge and numbers the records — once, fo
 """
 from __future__ import annotations
 
+import functools
+import inspect
 from datetime import datetime
 from typing import Any, Mapping
 
@@ -232,10 +234,16 @@ def _frame(columns: dict[str, Any], n: int) -> pd.DataFrame:
         if index is None:  # Index objects are immutable: one per column layout (with/without vendor capacity)
             index = _COLUMN_INDEX[names] = pd.Index(list(names))
         mgr = arrays_to_mgr(list(columns.values()), index, pd.RangeIndex(n),
-                            verify_integrity=False, consolidate=False)
+                            verify_integrity=False, consolidate=False, **_mgr_kind(arrays_to_mgr))
         return pd.DataFrame._from_mgr(mgr, axes=mgr.axes)
     except (ImportError, AttributeError, TypeError):  # pandas internals changed: the public constructor
         return pd.DataFrame(columns, copy=False)
+
+
+@functools.cache
+def _mgr_kind(arrays_to_mgr: Any) -> dict[str, str]:
+    """pandas 2.x requires typ="block" (it also had an ArrayManager); pandas 3 dropped the argument."""
+    return {"typ": "block"} if "typ" in inspect.signature(arrays_to_mgr).parameters else {}
 
 
 def _counter(values: np.ndarray | None, n: int) -> np.ndarray:
