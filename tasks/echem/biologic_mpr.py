@@ -100,9 +100,13 @@ def read_yadg(path: Path, label: str) -> tuple[Columns, datetime | None]:
     log.addHandler(catcher)
     try:
         ds = yadg_mpr.extract_raw_bytes(source=path.read_bytes(), timezone="UTC").to_dataset()
+    except Exception:
+        if not catcher.messages:
+            raise
+        ds = None  # the guessed width garbled what followed: the unknown column is the defect to name
     finally:
         log.removeHandler(catcher)
-    if catcher.messages:
+    if catcher.messages or ds is None:
         raise UnreadableFile(f"{label}: neither galvani nor yadg knows all its column IDs ({catcher.messages[0]}); "
                              "export the file as .mpt text from EC-Lab and ingest that")
     columns = {}
