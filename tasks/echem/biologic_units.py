@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
@@ -93,6 +94,11 @@ def time_zone(options: Mapping[str, Any]) -> tuple[str | None, dict[str, str]]:
     recorded default (EC-Lab never writes the zone)."""
     tz = options.get("timezone") or None
     if tz:
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            raise UnreadableFile(f"the share's reader option timezone={tz!r} is not an IANA zone name "
+                                 "(e.g. 'Europe/Berlin'); fix reader_options in the campaign config") from None
         return tz, {"time_zone": tz, "time_zone_source": "share config"}
     return None, {"time_zone": "UTC", "time_zone_source": "default UTC — the file does not say"}
 
@@ -127,12 +133,14 @@ def reconcile_charge(m: Measurement, check: ChargeCheck | None) -> Measurement:
         return m
     ours = m.data["charge_ah"].to_numpy(dtype="float64")
     ref = vendor - vendor[np.argmax(finite)]
-    swing = float(np.nanmax(ref) - np.nanmin(ref))
-    diff = float(np.nanmax(np.abs(ours - ref)))
-    flipped = float(np.nanmax(np.abs(ours + ref)))
+    whole = bool(finite.all())
+    top, bottom = (ref.max(), ref.min()) if whole else (np.nanmax(ref), np.nanmin(ref))
+    swing = float(top - bottom)
+    gap = np.subtract(ours, ref)
+    diff = float(np.nanmax(np.abs(gap, out=gap)))
     # relative to the vendor's swing; a vendor charge that never moves while ours does: None (flagged)
     rel = diff / swing if swing > 0 else (0.0 if diff == 0 else None)
-    opposite = swing > 0 and flipped < diff
+    opposite = rel is not None and rel > CHARGE_TOLERANCE and float(np.nanmax(np.abs(ours + ref))) < diff
     m.meta["charge_check"] = {"vendor_column": check.vendor_column, "max_abs_diff_ah": diff,
                               "relative_to_vendor_swing": rel, "tolerance": CHARGE_TOLERANCE,
                               "sign": "opposite" if opposite else "same"}
@@ -144,5 +152,5 @@ def reconcile_charge(m: Measurement, check: ChargeCheck | None) -> Measurement:
         m.meta.setdefault("flags", []).append(
             f"charge integrated from current disagrees with the vendor's {check.vendor_column}{sign} by "
             f"{by} (tolerance {CHARGE_TOLERANCE:.0%}); charge_ah holds the vendor's values")
-    m.data["charge_ah"] = np.where(finite, ref, ours)
+    m.data["charge_ah"] = ref if whole else np.where(finite, ref, ours)
     return m

@@ -174,6 +174,11 @@ def test_share_time_zone_is_applied_and_recorded(tmp_path):
     assert (m.meta["time_zone"], m.meta["time_zone_source"]) == ("Europe/Berlin", "share config")
 
 
+def test_time_zone_that_is_no_zone_is_refused_by_name(tmp_path):
+    path = ec_lab_export(tmp_path / "z.mpt", "Open Circuit Voltage", ["time/s", "Ewe/V"], [[0.0, 1.0], [1.0, 1.0]])
+    assert_rejects(TEXT, path, "timezone='CEST' is not an IANA zone name", {"timezone": "CEST"})
+
+
 def test_mpr_first_record_is_stamped_from_the_log_start_plus_its_time(real):
     # 00_test_04 starts at time/s = 16.17 s; galvani's LOG-module timestamp is time/s = 0; yadg adds the two itself
     path = real / MB
