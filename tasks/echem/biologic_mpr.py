@@ -40,7 +40,8 @@ def mpr_modules(data: bytes, label: str) -> list[dict[str, Any]]:
     """Name, data offset and length of each module, walked per the documented layout; UnreadableFile
     naming the defect where the walk breaks (truncated copy, overwritten bytes)."""
     if not data.startswith(FILE_MAGIC):
-        raise UnreadableFile(f"{label}: the first 52 bytes are not the BioLogic modular-file magic; the file is damaged")
+        raise UnreadableFile(f"{label}: the first 52 bytes are not the BioLogic modular-file magic; "
+                             "the file is damaged")
     pos, out = len(FILE_MAGIC), []
     while pos < len(data):
         if data[pos:pos + 6] != b"MODULE":
@@ -54,8 +55,9 @@ def mpr_modules(data: bytes, label: str) -> list[dict[str, Any]]:
         h = np.frombuffer(data, header, count=1, offset=pos)[0]
         name, start, length = h["short"].decode("latin-1").strip(), pos + header.itemsize, int(h["length"])
         if start + length > len(data):
-            raise UnreadableFile(f"{label}: module {name!r} announces {length} bytes from byte {start} but the file "
-                                 f"ends at byte {len(data)}; the file is truncated, copy it again from the instrument PC")
+            raise UnreadableFile(f"{label}: module {name!r} announces {length} bytes from byte {start} but the "
+                                 f"file ends at byte {len(data)}; the file is truncated, copy it again from the "
+                                 "instrument PC")
         out.append({"name": name, "offset": start, "length": length, "version": int(h["version"]),
                     "header": header})
         pos = start + length
@@ -121,26 +123,28 @@ def read_yadg(path: Path, label: str) -> tuple[Columns, datetime | None]:
 
 
 def read_with_fallback(path: Path, label: str) -> tuple[Columns, datetime | None, dict[str, Any]]:
-    """galvani first; what it refuses (or a missing galvani) goes to yadg; both missing: install hint."""
-    galvani_error = None
+    """galvani first; what it refuses (or a missing galvani) goes to yadg; both missing: install hint.
+    When neither reads the file, a damaged layout (truncated copy) is named rather than their messages."""
+    galvani_missing = f"galvani is not installed: {INSTALL}"
     try:
         frame, stamp = read_galvani(path)
         return frame, stamp, {"backend": _version("galvani")}
     except ImportError:
-        galvani_error = f"galvani is not installed: {INSTALL}"
+        galvani_error = galvani_missing
     except Exception as exc:  # galvani raises bare ValueError/NotImplementedError/OSError/AssertionError
         galvani_error = f"galvani: {type(exc).__name__}: {exc}"
-        mpr_modules(path.read_bytes(), label)  # a damaged file is refused with its defect, not retried
     try:
         frame, stamp = read_yadg(path, label)
     except ImportError:
-        if galvani_error.startswith("galvani is not installed"):
+        if galvani_error == galvani_missing:
             raise UnreadableFile(f"BioLogic .mpr needs the optional GPL readers: {INSTALL}") from None
+        mpr_modules(path.read_bytes(), label)
         raise UnreadableFile(f"{label}: {galvani_error}; yadg, which reads more EC-Lab modules, is not "
                              f"installed: {INSTALL}") from None
     except UnreadableFile:
         raise
     except Exception as exc:
+        mpr_modules(path.read_bytes(), label)
         raise UnreadableFile(f"{label}: neither reader parses it ({galvani_error}; yadg: {type(exc).__name__}: "
                              f"{exc}); export it as .mpt text from EC-Lab and ingest that") from None
     return frame, stamp, {"backend": _version("yadg"), "galvani_refused": galvani_error}
