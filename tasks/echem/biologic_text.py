@@ -108,7 +108,9 @@ def acquisition_start(header: list[str], tz: str | None, label: str) -> tuple[pd
             return None, {"flags": [f"{label}: 'Acquisition started on : {m.group(1)} {m.group(2)}' is not "
                                     "a month-first date; no absolute time"]}
         return cn.start_time(stamp, tz), {}
-    return None, {}
+    if not header:
+        return None, {}
+    return None, {"flags": [f"{label}: the header has no 'Acquisition started on' line; no absolute time"]}
 
 
 class BiologicTextReader(Reader):

@@ -162,6 +162,15 @@ def test_acquisition_start_is_time_zero_not_the_first_record(tmp_path):
     assert m.meta["time_zone_source"] == "default UTC — the file does not say"
 
 
+def test_header_without_start_is_flagged_not_stamped(tmp_path):
+    path = ec_lab_export(tmp_path / "nostart.mpt", "Open Circuit Voltage", ["time/s", "Ewe/V"],
+                         [[0.0, 1.0], [1.0, 1.0]])
+    path.write_bytes(path.read_bytes().replace(b"Acquisition started on", b"Acquisition began at"))
+    m = TEXT.read(path, {})
+    assert m.data["timestamp"].isna().all()
+    assert any("no 'Acquisition started on' line" in f for f in m.meta["flags"])
+
+
 def test_share_time_zone_is_applied_and_recorded(tmp_path):
     title, columns, t_col, v_col, i_col, *_ = EXPORTS["ZIR"]
     rows = _rows(columns, t_col, v_col, i_col)
