@@ -81,6 +81,8 @@ EXPORTS = {
     "old_bracket_units": ("Chronoamperometry / Chronocoulometry",
                           ["mode", "time/s", "<Ewe/V>", "<I/mA>", "cycle number"], 1, 2, 3, 1e3, 1.0),
     "micro_milli": ("Chronopotentiometry", ["time/s", "Ewe/mV", "I/µA", "Ece/V"], 0, 1, 2, 1e6, 1e3),
+    # a 3-electrode export without Ewe: the cell is Ewe-Ece (Ece alone is the counter electrode)
+    "cell_ewe_ece": ("Chronopotentiometry", ["time/s", "<I>/mA", "Ece/V", "Ewe-Ece/V"], 0, 3, 1, 1e3, 1.0),
 }
 
 
