@@ -26,6 +26,7 @@ import numpy as np
 
 from tasks.afm.channels import mode_from_roles
 from tasks.afm.lockin import apply_lockin, find_lockin_settings
+from tasks.afm.units import to_si
 from tasks.contract import Measurement, MissingInformation, Reader, UnreadableFile
 
 _END = b"\\*File list end"
@@ -33,12 +34,6 @@ _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _IMAGE_SECTIONS = ("ciao image list", "afm image list", "stm image list", "ncafm image list", "image list")
 #: software 9.2 and later store 32-bit words whatever Bytes/pixel says (SurfaceTopography DI.py)
 _VERSION_32BIT = 0x09200000
-
-#: base units a Nanoscope header writes -> SI name; '~' is the header's µ
-_BASE_UNITS = {"m": "m", "V": "V", "A": "A", "N": "N", "Pa": "Pa", "Hz": "Hz", "s": "s", "Arb": "Arb",
-               "º": "deg", "°": "deg", "deg": "deg"}
-_PREFIXES = {"f": 1e-15, "p": 1e-12, "n": 1e-9, "u": 1e-6, "~": 1e-6, "µ": 1e-6, "μ": 1e-6, "m": 1e-3,
-             "k": 1e3, "M": 1e6, "G": 1e9}
 
 _NANOSCOPE_ROLES: list[tuple[str, str]] = [
     (r"^height", "height"),
@@ -58,18 +53,6 @@ def nanoscope_role(name: str) -> str:
         if re.search(pattern, key):
             return role
     return "other"  # e.g. tapping 'Amplitude Error' is a feedback error, not a strain amplitude
-
-
-def to_si(unit: str) -> tuple[str, float] | None:
-    """'mV' -> ('V', 1e-3), '~m' -> ('m', 1e-6), 'º' -> ('deg', 1.0); None for a unit we do not know."""
-    unit = unit.strip()
-    if unit == "Å":
-        return "m", 1e-10
-    if unit in _BASE_UNITS:  # before prefixes: 'm' is the metre, not milli
-        return _BASE_UNITS[unit], 1.0
-    if len(unit) > 1 and unit[0] in _PREFIXES and unit[1:] in _BASE_UNITS:
-        return _BASE_UNITS[unit[1:]], _PREFIXES[unit[0]]
-    return None
 
 
 def layer_scale(hard_value: float, hard_unit: str, soft: tuple[float, str] | None) -> tuple[float, str, str]:

@@ -52,11 +52,6 @@ def test_asylum_ibw_matches_igor2_raw(real, name):
     assert m.mode == "ESM"
 
 
-def test_asylum_force_curve_is_rejected(real):
-    reason = assert_rejects(AsylumIbwReader(), real / "afm" / "IgorIBWReader_ForceCurve.ibw", "force curve")
-    assert "Defl" in reason and "ZSnsr" in reason
-
-
 def test_topography_only_map_is_refused_by_process(real):
     from tasks.afm.signals import extract_signals
     from tasks.contract import MissingInformation
