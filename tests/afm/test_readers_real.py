@@ -61,22 +61,3 @@ def test_topography_only_map_is_refused_by_process(real):
     params = load_params("tasks/afm/params/default.yaml").values
     with pytest.raises(MissingInformation, match="neither an ESM amplitude"):
         extract_signals(m, params)
-
-
-@pytest.mark.parametrize("name", ["PTO_110_Virgin0001.gwy", "gwyfile_test.gwy"])
-def test_gwyddion_matches_gwyfile(real, name):
-    import gwyfile
-
-    path = real / "afm" / name
-    (m,) = assert_reader_conforms(GwyddionReader(), path)
-    fields = gwyfile.util.get_datafields(gwyfile.load(str(path)))
-    assert list(m.data) == list(fields)
-    for title, df in fields.items():
-        np.testing.assert_array_equal(m.data[title], df.data)
-        assert m.meta["scan_size_x_m"] == df.xreal
-    if name.startswith("PTO"):
-        meta = gwyfile.load(str(path))["/0/meta"]
-        assert m.meta["drive_amplitude_v"] == float(meta["DriveAmplitude"])
-        assert m.meta["imaging_mode"] == meta["ImagingMode"]
-        assert m.units["PhaseRetrace"] == "deg" and m.mode == "ESM"
-        assert 0 < np.ptp(m.data["HeightRetrace"]) < 10e-6
