@@ -100,3 +100,15 @@ def test_scaled_single_image_in_nanometres_is_converted(tmp_path):
     np.testing.assert_allclose(m.data["topo"], values.T * 1e-9)
     assert m.units["topo"] == "m" and m.meta["roles"]["topo"] == "height"
     assert m.meta["scan_size_x_m"] == pytest.approx(10e-9) and m.meta["scan_size_y_m"] == pytest.approx(7.5e-9)
+
+
+def test_ac_mode_topography_is_not_claimed_as_esm(tmp_path):
+    """An Asylum AC-mode (tapping) map records 'AmplitudeRetrace' = cantilever oscillation: no ESM."""
+    from tasks.afm.writers import write_asylum_ibw
+
+    flat = np.zeros((8, 8))
+    channels = {"HeightRetrace": flat + 1e-9, "AmplitudeRetrace": flat + 2e-9, "PhaseRetrace": flat + 90.0}
+    write_asylum_ibw(tmp_path / "tapping.ibw", channels, {"ImagingMode": "AC Mode", "ScanSize": 1e-6},
+                     1e-6, "tapping0001")
+    (m,) = assert_reader_conforms(IbwReader(), tmp_path / "tapping.ibw")
+    assert m.meta["imaging_mode"] == "AC Mode" and m.mode is None

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tasks.registry import all_readers
-from tasks.testing import assert_reader_conforms, assert_rejects
+from tasks.testing import assert_reader_conforms
 
 
 def AsylumIbwReader():  # the registered instances: the conformance kit checks identity
