@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tasks.registry import all_readers
-from tasks.testing import assert_reader_conforms, assert_rejects
+from tasks.testing import assert_reader_conforms
 
 
 def AsylumIbwReader():  # the registered instances: the conformance kit checks identity
@@ -52,58 +52,6 @@ def test_asylum_ibw_matches_igor2_raw(real, name):
     assert m.mode == "ESM"
 
 
-def test_asylum_force_curve_is_rejected(real):
-    reason = assert_rejects(AsylumIbwReader(), real / "afm" / "IgorIBWReader_ForceCurve.ibw", "force curve")
-    assert "Defl" in reason and "ZSnsr" in reason
-
-
-def _header_layers(text: str) -> list[dict[str, str]]:
-    return [dict(line[1:].partition(": ")[::2] for line in block.splitlines() if line.startswith("\\"))
-            for block in text.split("\\*Ciao image list")[1:]]
-
-
-@pytest.mark.parametrize("name,scan_um", [("di-1.di", 0.5), ("di-3.di", 10.0)])
-def test_nanoscope_scaling_from_header_text(real, name, scan_um):
-    path = real / "afm" / name
-    (m,) = assert_reader_conforms(NanoscopeReader(), path)
-    raw = path.read_bytes()
-    text = raw[: raw.index(b"\\*File list end")].decode("latin-1")
-    layers = _header_layers(text)
-    assert len(m.data) == len(layers) == 4
-    sens = {k: float(v) for k, v in re.findall(r"\\@Sens\. ([^:]+): V ([-0-9.e]+)", text)}
-    for (channel, values), layer in zip(m.data.items(), layers):
-        n, lines = int(layer["Samps/line"]), int(layer["Number of lines"])
-        assert values.shape == (lines, n)
-        counts = np.frombuffer(raw, "<i2", n * lines, int(layer["Data offset"])).reshape(lines, n)
-        zline = layer["@2:Z scale"]
-        hard = float(zline.split(")")[-1].split()[0])  # the LAST number, not the bracketed V/LSB
-        sens_name = re.search(r"\[Sens\. ([^\]]+)\]", zline).group(1)
-        unit_factor = {"nm": 1e-9, "º": 1.0, "mV": 1e-3}[re.search(r"[^ ]+$", zline).group(0)
-                                                          if sens_name in ("Phase", "Amplitude Error") else "nm"]
-        np.testing.assert_allclose(values, counts * hard / 65536 * sens[sens_name] * unit_factor, rtol=1e-12)
-    assert m.meta["scan_size_x_m"] == pytest.approx(scan_um * 1e-6)
-    heights = [v for c, v in m.data.items() if m.meta["roles"][c] == "height"]
-    assert heights and all(0 < np.ptp(h) < scan_um * 1e-6 for h in heights)
-    assert m.mode is None  # tapping topography: no ESM amplitude, no current
-
-
-def test_nanoscope_agrees_with_pyspm(real):
-    import pySPM
-
-    path = real / "afm" / "di-3.di"
-    m = NanoscopeReader().read(path, {})
-    ref = pySPM.Bruker(str(path)).get_channel("Height Sensor", backward=False)
-    ours = m.data["Height Sensor trace"] * 1e9  # pySPM returns nm
-    theirs = np.asarray(ref.pixels)
-    assert ours.shape == theirs.shape
-    assert any(np.allclose(ours, t, rtol=1e-9, atol=1e-9) for t in (theirs, np.flipud(theirs)))
-
-
-def test_nanoscope_header_only_file_is_quarantined(real):
-    reason = assert_rejects(NanoscopeReader(), real / "afm" / "bruker_data_header.003", "truncated")
-    assert "43583" in reason and "header only" in reason
-
-
 def test_topography_only_map_is_refused_by_process(real):
     from tasks.afm.signals import extract_signals
     from tasks.contract import MissingInformation
@@ -113,22 +61,3 @@ def test_topography_only_map_is_refused_by_process(real):
     params = load_params("tasks/afm/params/default.yaml").values
     with pytest.raises(MissingInformation, match="neither an ESM amplitude"):
         extract_signals(m, params)
-
-
-@pytest.mark.parametrize("name", ["PTO_110_Virgin0001.gwy", "gwyfile_test.gwy"])
-def test_gwyddion_matches_gwyfile(real, name):
-    import gwyfile
-
-    path = real / "afm" / name
-    (m,) = assert_reader_conforms(GwyddionReader(), path)
-    fields = gwyfile.util.get_datafields(gwyfile.load(str(path)))
-    assert list(m.data) == list(fields)
-    for title, df in fields.items():
-        np.testing.assert_array_equal(m.data[title], df.data)
-        assert m.meta["scan_size_x_m"] == df.xreal
-    if name.startswith("PTO"):
-        meta = gwyfile.load(str(path))["/0/meta"]
-        assert m.meta["drive_amplitude_v"] == float(meta["DriveAmplitude"])
-        assert m.meta["imaging_mode"] == meta["ImagingMode"]
-        assert m.units["PhaseRetrace"] == "deg" and m.mode == "ESM"
-        assert 0 < np.ptp(m.data["HeightRetrace"]) < 10e-6
