@@ -118,6 +118,7 @@ def process(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFrame]:
     edge_cfg = params["edges"].get(edge)
     role = role_of(m, params, ctx.sample is not None)
     flags = [f"dropped_{mode.lower()}: {why}" for mode, why in (m.meta.get("dropped_channels") or {}).items()]
+    flags += list(m.meta.get("flags") or [])  # what the reader decided by default (edge, column mapping)
     if edge_cfg is None:
         raise UnreadableFile(f"edge {edge} has no section under 'edges' in parameter set {ctx.params.id}")
     shift, source = calibration(m, role, ctx)

@@ -11,6 +11,7 @@ import numpy as np
 from tasks.contract import Measurement, Reader
 from tasks.nexafs.ascii_scan import AUSYNC_MARKER, KARA_MARKER
 from tasks.nexafs.scan import build_spectrum, numeric_block, text_of
+from tasks.nexafs.xdi import XDI_FIRST_LINE
 
 _ROW = re.compile(r"^\s*[-+]?\d+(\.\d*)?([eE][-+]?\d+)?(\s+[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)+\s*$")
 
@@ -23,7 +24,7 @@ class ProcessedSpectrumReader(Reader):
 
     def sniff(self, head: bytes, name: str) -> bool:
         text = head.decode("latin-1", errors="replace")
-        if text.startswith((KARA_MARKER, AUSYNC_MARKER)) or text.lstrip().upper().startswith("# XDI/"):
+        if text.startswith((KARA_MARKER, AUSYNC_MARKER)) or XDI_FIRST_LINE.match(head.lstrip()[:16]):
             return False
         lines = [ln for ln in text.splitlines()[:400] if ln.strip()]
         rows = [ln for ln in lines if not ln.lstrip().startswith("#")][:20]
