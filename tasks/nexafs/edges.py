@@ -21,8 +21,8 @@ from tasks.contract import UnreadableFile
 
 #: spin-orbit pairs named as one edge: short name -> (lower-energy level, higher-energy level)
 PAIRS = {"L": ("L3", "L2"), "M": ("M5", "M4")}
-#: a header edge this far (eV) outside the scanned range disagrees with the scan
-OUTSIDE_MARGIN_EV = 5.0
+#: a header edge beyond the scanned range (by more than this, eV) disagrees with the scan
+OUTSIDE_MARGIN_EV = 0.0
 #: the rise may sit this far from the tabulated edge (pre-edge resonances of light elements lie
 #: ~12 eV below their tabulated K edge; metal K edges shift by up to ~10 eV with oxidation state)
 RISE_TOLERANCE_EV, RISE_TOLERANCE_REL = 15.0, 0.005

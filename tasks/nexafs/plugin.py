@@ -12,9 +12,11 @@ from schemas.nexafs import ROLES, TABLES
 from tasks.contract import Measurement, ProcessContext, Technique, UnreadableFile
 from tasks.nexafs.absorption import self_absorption_ratio
 from tasks.nexafs.ascii_scan import BeamlineAsciiReader
+from tasks.nexafs.athena import AthenaProjectReader
 from tasks.nexafs.features import edge_features
 from tasks.nexafs.nexus import NxxasReader
 from tasks.nexafs.reduce import reduce_scans, reduce_spectra, reference_peak_shift
+from tasks.nexafs.srs import DiamondSrsReader
 from tasks.nexafs.two_column import ProcessedSpectrumReader
 from tasks.nexafs.xdi import XdiReader
 from tasks.nexafs import chain
@@ -171,7 +173,8 @@ def _demo(req) -> None:
 
 TECHNIQUE = Technique(
     name="nexafs",
-    readers=[BeamlineAsciiReader(), NxxasReader(), XdiReader(), ProcessedSpectrumReader()],
+    readers=[BeamlineAsciiReader(), NxxasReader(), XdiReader(), ProcessedSpectrumReader(), DiamondSrsReader(),
+             AthenaProjectReader()],
     tables=TABLES,
     default_params=HERE / "params" / "default.yaml",
     process=process,
