@@ -97,9 +97,12 @@ def build_scans(*, source: str, energy_ev: np.ndarray, i0: np.ndarray, i0_unit: 
         detail = "; ".join(f"{m}: {r}" for m, r in dropped.items()) or "no yield column found"
         raise UnreadableFile(f"{source}: no yield channel carries signal ({detail}); check the detector "
                              f"mapping in reader_options or the detectors at the beamline")
-    first = next(iter(live.values()))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        meta = with_edge(meta, energy, (first[0] - first[2]) / (i0 - dark_i0))
+    mu = None
+    if not meta.get("edge"):  # only a scan that does not name its edge needs mu to find it
+        first = next(iter(live.values()))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mu = (first[0] - first[2]) / (i0 - dark_i0)
+    meta = with_edge(meta, energy, mu)
     meta["dropped_channels"] = dropped
     meta["dark_i0"] = float(dark_i0)
     out = []
