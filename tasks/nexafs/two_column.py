@@ -18,9 +18,14 @@ _ROW = re.compile(r"^\s*[-+]?\d+(\.\d*)?([eE][-+]?\d+)?(\s+[-+]?(\d+\.?\d*|\.\d+
 
 class ProcessedSpectrumReader(Reader):
     name = "nexafs-processed-columns"
-    version = "1"
+    version = "2"
     techniques = ("nexafs",)
     suffixes = (".txt", ".dat", ".nor")
+    formats = "processed spectra as text columns (energy eV, absorption), e.g. Athena/Larch/extranormal exports"
+    detects_on = "'#' comments then at least 5 numeric rows whose first column is a monotonic 100-40000 eV axis"
+    options_doc = {"edge": "edge of the spectra, e.g. 'Ni_K' (default: guessed from the data, flagged)",
+                   "sample": "sample name", "role": "sample / reference role", "mode": "detection mode"}
+    extra = ""
 
     def sniff(self, head: bytes, name: str) -> bool:
         text = head.decode("latin-1", errors="replace")
