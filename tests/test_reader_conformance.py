@@ -24,13 +24,14 @@ REAL = {
     "maccor-text": "echem/maccor/PredictionDiagnostics_000151_test.052",
     "neware-csv": "echem/neware/neware_uio.csv",
     "neware-nda": "echem/neware/test.nda",
+    "nexafs-athena-prj": "xas/NiK_references/NiO.prj",
     "nexafs-beamline-ascii": "xas/soft_OK_edge_ausync/sxr129598.asc",
     "nexafs-processed-columns": "xas/LiNiO2_operando_NiK/norm_op2_cell4_pos1_dq1_0001_av240_00001.txt",
     "nexafs-xdi": "xas/NiK_references/ni_metal_rt.xdi",
     "novonix-csv": "echem/other/sample_data_novonix.csv",
 }
 #: readers of formats with no real file here: tested in their technique's suite on spec-built files
-SPEC_BUILT = {"generic-csv": "echem", "nexafs-nxxas": "nexafs", "refinement-csv": "sxpd", "toyo-toscat": "echem"}
+SPEC_BUILT = {"generic-csv": "echem", "nexafs-diamond-srs": "nexafs", "nexafs-nxxas": "nexafs", "refinement-csv": "sxpd", "toyo-toscat": "echem"}
 
 
 def test_every_reader_has_a_conformance_case():

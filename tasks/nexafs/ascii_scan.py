@@ -72,9 +72,16 @@ def parse_kara_header(lines: list[str]) -> tuple[dict[str, tuple[str, str]], lis
 
 class BeamlineAsciiReader(Reader):
     name = "nexafs-beamline-ascii"
-    version = "1"
+    version = "2"
     techniques = ("nexafs",)
     suffixes = (".dat", ".txt", ".asc")
+    formats = ("beamline ASCII scans: KARA soft X-ray layout, Australian Synchrotron SXR mda2ascii exports, "
+               "and any '# key: value' + column-name text layout mapped in reader_options")
+    detects_on = "first line '# KARA', or '## mda2ascii' with SR14ID01 channels in the head"
+    options_doc = {"columns": "role -> column name: energy, i0, TEY, FY, PEY, ref, ring_current",
+                   "dark": "role -> dark value in the channel's unit (else '# Dark <column>:' lines, else 0)",
+                   "header": "meaning -> header key name (edge, sample, role, beamtime, scan_id, ...)"}
+    extra = ""
 
     def sniff(self, head: bytes, name: str) -> bool:
         text = head[:4096].decode("latin-1", errors="replace")

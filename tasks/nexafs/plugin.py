@@ -12,9 +12,11 @@ from schemas.nexafs import ROLES, TABLES
 from tasks.contract import Measurement, ProcessContext, Technique, UnreadableFile
 from tasks.nexafs.absorption import self_absorption_ratio
 from tasks.nexafs.ascii_scan import BeamlineAsciiReader
+from tasks.nexafs.athena import AthenaProjectReader
 from tasks.nexafs.features import edge_features
 from tasks.nexafs.nexus import NxxasReader
 from tasks.nexafs.reduce import reduce_scans, reduce_spectra, reference_peak_shift
+from tasks.nexafs.srs import DiamondSrsReader
 from tasks.nexafs.two_column import ProcessedSpectrumReader
 from tasks.nexafs.xdi import XdiReader
 from tasks.nexafs import chain
@@ -118,6 +120,7 @@ def process(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFrame]:
     edge_cfg = params["edges"].get(edge)
     role = role_of(m, params, ctx.sample is not None)
     flags = [f"dropped_{mode.lower()}: {why}" for mode, why in (m.meta.get("dropped_channels") or {}).items()]
+    flags += list(m.meta.get("flags") or [])  # what the reader decided by default (edge, column mapping)
     if edge_cfg is None:
         raise UnreadableFile(f"edge {edge} has no section under 'edges' in parameter set {ctx.params.id}")
     shift, source = calibration(m, role, ctx)
@@ -170,7 +173,8 @@ def _demo(req) -> None:
 
 TECHNIQUE = Technique(
     name="nexafs",
-    readers=[BeamlineAsciiReader(), NxxasReader(), XdiReader(), ProcessedSpectrumReader()],
+    readers=[BeamlineAsciiReader(), NxxasReader(), XdiReader(), ProcessedSpectrumReader(), DiamondSrsReader(),
+             AthenaProjectReader()],
     tables=TABLES,
     default_params=HERE / "params" / "default.yaml",
     process=process,

@@ -14,46 +14,18 @@ from typing import Any, Mapping
 import numpy as np
 
 from tasks.contract import Measurement, UnreadableFile
+from tasks.nexafs.edges import resolve_edge
 
 TECHNIQUE = "nexafs"
 
-#: Tabulated edge energies (eV) used to recognise which edge a scan covers, and the absorber.
-EDGE_ENERGIES_EV: dict[str, tuple[str, float]] = {
-    "O_K": ("O", 543.1),
-    "Mn_L": ("Mn", 638.7),
-    "Co_L": ("Co", 778.1),
-    "Ni_L": ("Ni", 852.7),
-    "Mn_K": ("Mn", 6539.0),
-    "Co_K": ("Co", 7709.0),
-    "Ni_K": ("Ni", 8333.0),
-}
-
-EDGE_ALIASES = {"NiL": "Ni_L", "Ni L": "Ni_L", "Ni L2,3": "Ni_L", "Ni L3": "Ni_L", "CoL": "Co_L", "Co L2,3": "Co_L",
-                "Co L": "Co_L", "MnL": "Mn_L", "Mn L2,3": "Mn_L", "Mn L": "Mn_L", "OK": "O_K", "O K": "O_K",
-                "NiK": "Ni_K", "Ni K": "Ni_K"}
-
-
-def canonical_edge(text: str | None, energy_ev: np.ndarray | None = None) -> str:
-    """Edge name like ``Ni_L`` from a header text, else from the scanned energy range."""
-    if text:
-        t = str(text).strip()
-        if t in EDGE_ENERGIES_EV:
-            return t
-        if t in EDGE_ALIASES:
-            return EDGE_ALIASES[t]
-        parts = t.replace("_", " ").split()
-        if len(parts) >= 2:
-            guess = f"{parts[0].capitalize()}_{parts[1][0].upper()}"
-            if guess in EDGE_ENERGIES_EV:
-                return guess
-    if energy_ev is not None and len(energy_ev):
-        lo, hi = float(np.nanmin(energy_ev)), float(np.nanmax(energy_ev))
-        inside = [(abs(e - (lo + hi) / 2), name) for name, (_, e) in EDGE_ENERGIES_EV.items() if lo <= e <= hi]
-        if inside:
-            return min(inside)[1]
-        raise UnreadableFile(f"the scan covers {lo:.1f}-{hi:.1f} eV, which holds none of the known edges "
-                             f"{sorted(EDGE_ENERGIES_EV)}; state the edge in the header ('Edge: Ni_L')")
-    raise UnreadableFile("neither the header nor the energy axis tells which absorption edge this is")
+def with_edge(meta: dict[str, Any], energy: np.ndarray, mu: np.ndarray | None) -> dict[str, Any]:
+    """``meta`` with ``edge``, ``element`` and ``edge_energy_ev`` decided (see tasks.nexafs.edges);
+    how it was decided, when not by the file, goes to ``meta['flags']``."""
+    edge = resolve_edge(meta.get("edge"), energy, mu)
+    out = dict(meta, edge=edge.name, element=edge.element, edge_level=edge.level)
+    out["edge_energy_ev"] = meta.get("edge_energy_ev") or edge.energy_ev
+    out["flags"] = list(meta.get("flags") or []) + edge.flags
+    return out
 
 
 def checked_energy(energy: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]:
@@ -125,9 +97,12 @@ def build_scans(*, source: str, energy_ev: np.ndarray, i0: np.ndarray, i0_unit: 
         detail = "; ".join(f"{m}: {r}" for m, r in dropped.items()) or "no yield column found"
         raise UnreadableFile(f"{source}: no yield channel carries signal ({detail}); check the detector "
                              f"mapping in reader_options or the detectors at the beamline")
-    meta = dict(meta)
-    meta["edge"] = canonical_edge(meta.get("edge"), energy)
-    meta["element"] = EDGE_ENERGIES_EV[meta["edge"]][0]
+    mu = None
+    if not meta.get("edge"):  # only a scan that does not name its edge needs mu to find it
+        first = next(iter(live.values()))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mu = (first[0] - first[2]) / (i0 - dark_i0)
+    meta = with_edge(meta, energy, mu)
     meta["dropped_channels"] = dropped
     meta["dark_i0"] = float(dark_i0)
     out = []
@@ -150,9 +125,7 @@ def build_spectrum(*, source: str, energy_ev: np.ndarray, mu: np.ndarray, mode: 
     mu = np.asarray(mu, dtype=float)[order]
     if not np.any(np.isfinite(mu) & (mu != 0)):
         raise UnreadableFile(f"{source}: the absorption column is all zero or empty")
-    meta = dict(meta)
-    meta["edge"] = canonical_edge(meta.get("edge"), energy)
-    meta["element"] = EDGE_ENERGIES_EV[meta["edge"]][0]
+    meta = with_edge(meta, energy, mu)
     return Measurement(technique=TECHNIQUE, kind="xas_spectrum", data={"energy_ev": energy, "mu": mu},
                        units={"energy_ev": "eV", "mu": "1"}, meta=meta, mode=mode)
 

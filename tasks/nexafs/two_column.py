@@ -11,19 +11,25 @@ import numpy as np
 from tasks.contract import Measurement, Reader
 from tasks.nexafs.ascii_scan import AUSYNC_MARKER, KARA_MARKER
 from tasks.nexafs.scan import build_spectrum, numeric_block, text_of
+from tasks.nexafs.xdi import XDI_FIRST_LINE
 
 _ROW = re.compile(r"^\s*[-+]?\d+(\.\d*)?([eE][-+]?\d+)?(\s+[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)+\s*$")
 
 
 class ProcessedSpectrumReader(Reader):
     name = "nexafs-processed-columns"
-    version = "1"
+    version = "2"
     techniques = ("nexafs",)
     suffixes = (".txt", ".dat", ".nor")
+    formats = "processed spectra as text columns (energy eV, absorption), e.g. Athena/Larch/extranormal exports"
+    detects_on = "'#' comments then at least 5 numeric rows whose first column is a monotonic 100-40000 eV axis"
+    options_doc = {"edge": "edge of the spectra, e.g. 'Ni_K' (default: guessed from the data, flagged)",
+                   "sample": "sample name", "role": "sample / reference role", "mode": "detection mode"}
+    extra = ""
 
     def sniff(self, head: bytes, name: str) -> bool:
         text = head.decode("latin-1", errors="replace")
-        if text.startswith((KARA_MARKER, AUSYNC_MARKER)) or text.lstrip().upper().startswith("# XDI/"):
+        if text.startswith((KARA_MARKER, AUSYNC_MARKER)) or XDI_FIRST_LINE.match(head.lstrip()[:16]):
             return False
         lines = [ln for ln in text.splitlines()[:400] if ln.strip()]
         rows = [ln for ln in lines if not ln.lstrip().startswith("#")][:20]

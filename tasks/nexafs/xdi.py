@@ -1,4 +1,15 @@
-"""XDI 1.0 files (XAS Data Interchange): ``# XDI/1.0`` header, ``# Column.N: name unit``, data rows."""
+"""XDI 1.x files (XAS Data Interchange): ``# XDI/1.x`` first line, ``# Namespace.tag: value`` header
+fields, ``# Column.N: name [unit]``, an optional ``# ///`` comment block, ``#----``, then data rows.
+
+The edge is what the header says (``Element.symbol`` + ``Element.edge``; Epics StepScan files write
+``ScanParameters.element`` / ``ScanParameters.edge``); a header edge outside the scanned range is kept
+and flagged. Without one, the edge is guessed from the data (tasks.nexafs.edges) and flagged.
+
+Absorption, in order: a mu column (``mutrans``, ``mufluor``...), else ln(i0/itrans), else
+ifluor/i0. The XDI names are the defaults; common beamline names (``IT``, ``I1`` for itrans, ``IF``
+for ifluor) are accepted and flagged. ``reader_options.columns`` maps roles to the file's column
+names (a list is summed, e.g. the ROIs of a multi-element fluorescence detector).
+"""
 from __future__ import annotations
 
 import re
@@ -8,66 +19,129 @@ from typing import Any, Mapping
 import numpy as np
 
 from tasks.contract import Measurement, Reader, UnreadableFile
-from tasks.nexafs.scan import build_spectrum, canonical_edge, numeric_block, text_of
+from tasks.nexafs.scan import build_spectrum, numeric_block, text_of
 
 #: XDI column names of absorption, in order of preference, and the mode each implies.
 MU_COLUMNS = {"mutrans": "TRANS", "mufluor": "FY", "murefer": "TRANS", "mutey": "TEY", "normtrans": "TRANS",
               "normfluor": "FY"}
+#: XDI role -> names accepted without configuration; names after the first are flagged as defaulted.
+COLUMN_ALIASES = {"energy": ("energy",), "i0": ("i0",), "itrans": ("itrans", "it", "i1"), "ifluor": ("ifluor", "if")}
+XDI_FIRST_LINE = re.compile(rb"#\s*XDI/\d", re.I)
+_FIELD = re.compile(r"#\s*([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z0-9_]+)\s*:\s*(.*)$")
+
+
+def parse_header(lines: list[str]) -> tuple[dict[str, str], dict[int, tuple[str, str]]]:
+    """Header fields (``namespace.tag`` lower case -> value, PV suffix after ``||`` dropped) and columns."""
+    fields: dict[str, str] = {}
+    columns: dict[int, tuple[str, str]] = {}
+    for ln in lines:
+        if not ln.startswith("#"):
+            break
+        m = _FIELD.match(ln)
+        if not m:
+            continue
+        ns, key, value = m.group(1).lower(), m.group(2).lower(), m.group(3).split("||")[0].strip()
+        if ns == "column" and key.isdigit():
+            parts = value.split()
+            if parts:
+                columns[int(key)] = (parts[0].lower(), parts[1] if len(parts) > 1 else "")
+        else:
+            fields.setdefault(f"{ns}.{key}", value)
+    return fields, columns
+
+
+def header_edge(fields: Mapping[str, str]) -> str | None:
+    for symbol, edge in (("element.symbol", "element.edge"), ("scanparameters.element", "scanparameters.edge")):
+        if fields.get(symbol) and fields.get(edge):
+            return f"{fields[symbol]} {fields[edge]}"
+    return None
+
+
+def _edge_energy(fields: Mapping[str, str]) -> float | None:
+    for key in ("scan.edge_energy", "scanparameters.e0"):
+        try:
+            return float(fields[key].split()[0])
+        except (KeyError, ValueError, IndexError):
+            continue
+    return None
 
 
 class XdiReader(Reader):
     name = "nexafs-xdi"
-    version = "1"
+    version = "2"
     techniques = ("nexafs",)
     suffixes = (".xdi",)
+    formats = "XDI 1.0/1.1 (XAS Data Interchange) text files, any element and edge"
+    detects_on = "first line starts with '# XDI/<version>' (space optional)"
+    options_doc = {
+        "columns": "role -> column name(s): energy, i0, itrans, ifluor, mu (a list is summed); "
+                   "defaults are the XDI names, then IT/I1 (itrans) and IF (ifluor), flagged",
+        "mode": "detection mode of a configured 'mu' column (TRANS, FY, TEY)",
+        "edge": "edge when the header has no Element.symbol/Element.edge (e.g. 'Fe_K')",
+        "role": "sample / reference role of the spectrum",
+    }
+    extra = ""
 
     def sniff(self, head: bytes, name: str) -> bool:
-        return head.lstrip()[:8].upper().startswith(b"# XDI/")
+        return XDI_FIRST_LINE.match(head.lstrip()[:16]) is not None
 
     def read(self, path: Path, options: Mapping[str, Any]) -> Measurement:
-        text = text_of(path)
-        lines = text.splitlines()
-        fields: dict[str, str] = {}
-        columns: dict[int, tuple[str, str]] = {}
-        for ln in lines:
-            if not ln.startswith("#"):
-                continue
-            m = re.match(r"#\s*([A-Za-z_]+)\.([A-Za-z0-9_]+)\s*:\s*(.*)$", ln)
-            if not m:
-                continue
-            ns, key, value = m.group(1).lower(), m.group(2).lower(), m.group(3).strip()
-            if ns == "column":
-                parts = value.split()
-                columns[int(key)] = (parts[0].lower(), parts[1] if len(parts) > 1 else "")
-            else:
-                fields[f"{ns}.{key}"] = value
+        lines = text_of(path).splitlines()
+        fields, columns = parse_header(lines)
         if not columns:
             raise UnreadableFile(f"{path.name}: XDI header declares no 'Column.N' fields")
         data = numeric_block(lines, path.name)
         index = {name: n - 1 for n, (name, _) in columns.items() if n - 1 < data.shape[1]}
-        if "energy" not in index:
-            raise UnreadableFile(f"{path.name}: XDI file has no 'energy' column (columns: {sorted(index)})")
-        energy = data[:, index["energy"]]
-        if columns[index["energy"] + 1][1].lower() == "kev":
+        units = {name: unit for name, unit in columns.values()}
+        flags: list[str] = []
+        energy = self._column("energy", index, data, options, flags, path.name)
+        if energy is None:
+            raise UnreadableFile(f"{path.name}: XDI file has no 'energy' column (columns: {sorted(index)}); "
+                                 f"set reader_options.columns.energy")
+        if units.get(self._chosen_name("energy", index, options) or "", "").lower() == "kev":
             energy = energy * 1000.0
-        mu, mode = None, None
-        for name, m in MU_COLUMNS.items():
-            if name in index:
-                mu, mode = data[:, index[name]], m
-                break
-        if mu is None and {"i0", "itrans"} <= set(index):
-            with np.errstate(divide="ignore", invalid="ignore"):
-                mu, mode = np.log(data[:, index["i0"]] / data[:, index["itrans"]]), "TRANS"
-        if mu is None and {"i0", "ifluor"} <= set(index):
-            with np.errstate(divide="ignore", invalid="ignore"):
-                mu, mode = data[:, index["ifluor"]] / data[:, index["i0"]], "FY"
-        if mu is None:
-            raise UnreadableFile(f"{path.name}: XDI columns {sorted(index)} hold neither mu nor i0 with "
-                                 f"itrans/ifluor; nothing to analyse")
-        element, edge = fields.get("element.symbol"), fields.get("element.edge")
-        edge_name = canonical_edge(f"{element} {edge}" if element and edge else None, energy)
-        meta = {"edge": edge_name, "sample": fields.get("sample.name"), "role": options.get("role"),
-                "beamline": fields.get("beamline.name"), "facility": fields.get("facility.name"),
-                "edge_energy_ev": float(fields["scan.edge_energy"]) if "scan.edge_energy" in fields else None,
-                "layout": "xdi", "header": fields}
+        mu, mode = self._absorption(index, data, options, flags, path.name)
+        meta = {"edge": header_edge(fields) or options.get("edge"), "sample": fields.get("sample.name"),
+                "role": options.get("role"), "beamline": fields.get("beamline.name"),
+                "facility": fields.get("facility.name"), "edge_energy_ev": _edge_energy(fields),
+                "layout": "xdi", "header": fields, "flags": flags}
         return build_spectrum(source=path.name, energy_ev=energy, mu=mu, mode=mode, meta=meta)
+
+    @staticmethod
+    def _chosen_name(role: str, index: Mapping[str, int], options: Mapping[str, Any]) -> str | None:
+        configured = (options.get("columns") or {}).get(role)
+        if isinstance(configured, str):
+            return configured.lower()
+        return next((a for a in COLUMN_ALIASES.get(role, (role,)) if a in index), None)
+
+    def _column(self, role: str, index: Mapping[str, int], data: np.ndarray, options: Mapping[str, Any],
+                flags: list[str], source: str) -> np.ndarray | None:
+        configured = (options.get("columns") or {}).get(role)
+        if configured is not None:
+            names = [configured] if isinstance(configured, str) else list(configured)
+            missing = [n for n in names if n.lower() not in index]
+            if missing:
+                raise UnreadableFile(f"{source}: reader_options.columns.{role} names {missing}, not among the "
+                                     f"file's columns {sorted(index)}")
+            return np.sum([data[:, index[n.lower()]] for n in names], axis=0)
+        name = self._chosen_name(role, index, options)
+        if name is None:
+            return None
+        if name != COLUMN_ALIASES.get(role, (role,))[0]:
+            flags.append(f"column_mapping_defaulted: column {name!r} taken as XDI {role}")
+        return data[:, index[name]]
+
+    def _absorption(self, index, data, options, flags, source) -> tuple[np.ndarray, str]:
+        if (options.get("columns") or {}).get("mu") is not None:
+            return self._column("mu", index, data, options, flags, source), str(options.get("mode") or "") or None
+        for name, mode in MU_COLUMNS.items():
+            if name in index:
+                return data[:, index[name]], mode
+        i0 = self._column("i0", index, data, options, flags, source)
+        for role, mode in (("itrans", "TRANS"), ("ifluor", "FY")):
+            signal = self._column(role, index, data, options, flags, source)
+            if i0 is not None and signal is not None:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    return (np.log(i0 / signal) if mode == "TRANS" else signal / i0), mode
+        raise UnreadableFile(f"{source}: XDI columns {sorted(index)} hold neither mu nor i0 with itrans/ifluor; "
+                             f"map them in reader_options.columns (energy, i0, itrans or ifluor, or mu)")

@@ -16,6 +16,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from tasks.contract import Measurement, MissingInformation, Reader, UnreadableFile
+from tasks.nexafs.nexus_head import declares_powder, declares_xas, is_hdf5
 from tasks.sxpd.pattern import HC_KEV_ANGSTROM, pattern_measurement
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -116,7 +117,11 @@ class NexusReader(Reader):
     suffixes = (".nxs", ".nx5", ".h5", ".hdf5", ".hdf")
 
     def sniff(self, head: bytes, name: str) -> bool:
-        return head.startswith(HDF5_SIGNATURE) or head[512:520] == HDF5_SIGNATURE
+        # Any HDF5 file, unless its head declares an X-ray absorption application definition (NXxas),
+        # which belongs to the nexafs readers; a powder definition (NXmonopd) next to it keeps it here.
+        if not is_hdf5(head):
+            return False
+        return declares_powder(head) or not declares_xas(head)
 
     def read(self, path: Path, options: Mapping[str, Any]) -> Measurement | list[Measurement]:
         import h5py
