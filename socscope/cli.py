@@ -237,15 +237,22 @@ def cmd_gc(args) -> int:
 
 
 def cmd_readers(args) -> int:
+    import shutil
+    import textwrap
+
     from tasks.catalogue import catalogue_markdown, reader_catalogue
 
     if args.markdown:
         print(catalogue_markdown())
         return 0
-    rows = [(e.name, e.version, ",".join(e.techniques), e.formats, e.detects_on,
-             ", ".join(k for k, _ in e.options) or "-", e.extra or "-") for e in reader_catalogue()]
-    _print_table(rows, ["reader", "version", "technique", "reads", "recognised by", "options", "extra"],
-                 title="Readers (detection by content; docs/readers.md has the option texts)")
+    width = max(60, min(shutil.get_terminal_size().columns, 120))
+    for e in reader_catalogue():  # one block per reader, wrapped to the terminal
+        print(f"{e.name}@{e.version}  [{', '.join(e.techniques)}]  {' '.join(e.suffixes)}")
+        fields = [("reads", e.formats), ("detects", e.detects_on),
+                  ("options", ", ".join(k for k, _ in e.options) or "none"), ("extra", e.extra or "none")]
+        for label, text in fields:
+            print(textwrap.fill(text, width, initial_indent=f"  {label:<8} ", subsequent_indent=" " * 11))
+    print("\nshare options explained: docs/readers.md (socscope readers --markdown)")
     return 0
 
 

@@ -99,6 +99,11 @@ class Reader(ABC):
         mappings, sidecar paths, configured wavelength...).
         """
 
+    def claims_suffix(self, suffix: str) -> bool:
+        """Whether a lower-case suffix (with the dot) is one of this reader's; breaks detection ties.
+        Override for families of suffixes (Nanoscope's numbered .000-.999)."""
+        return suffix in self.suffixes
+
     @property
     def id(self) -> str:
         return f"{self.name}@{self.version}"

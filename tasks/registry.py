@@ -115,7 +115,7 @@ def detect(path: Path, original_name: str, technique_name: str | None = None,
         raise UnreadableFile(f"no {technique_name or ''} reader recognises {original_name!r} ({kind}); "
                              f"add a reader override for this pattern in the share config if it is a known format")
     suffix = Path(original_name).suffix.lower()
-    candidates.sort(key=lambda r: (suffix not in r.suffixes, r.name))
+    candidates.sort(key=lambda r: (not r.claims_suffix(suffix), r.name))
     return candidates[0]
 
 

@@ -88,9 +88,8 @@ def run_user_sql(con: Any, sql: str, params: Mapping[str, Any] | Sequence[Any] |
     timer = threading.Timer(timeout_s, cursor.interrupt)
     timer.start()
     try:
-        result = cursor.execute(sql, params) if params else cursor.execute(sql)
+        reader = cursor.sql(sql, params=params or None).to_arrow_reader(min(max_rows + 1, 100_000))
         batches, rows = [], 0
-        reader = result.to_arrow_reader(min(max_rows + 1, 100_000))
         for batch in reader:
             batches.append(batch)
             rows += batch.num_rows

@@ -219,7 +219,10 @@ class NanoscopeReader(Reader):
     version = "1.1"
     techniques = ("afm",)
     # .000-.999: NanoScope numbers each capture of a session (v5.x and later); content decides anyway
-    suffixes = (".spm", ".di") + tuple(f".{i:03d}" for i in range(1000))
+    suffixes = (".spm", ".di", ".000", ".001")  # and every numbered suffix up to .999: claims_suffix
+
+    def claims_suffix(self, suffix: str) -> bool:
+        return suffix in self.suffixes or re.fullmatch(r"\.\d{3}", suffix) is not None
     formats = "Bruker/Veeco/DI Nanoscope images (.spm, numbered .000-.999, .di), v4.3 to 10.x, int16/int32"
     detects_on = "starts with '\\*File list' (or '\\*EC File list'; '\\*Force file list' is refused as a force curve)"
     options_doc = {

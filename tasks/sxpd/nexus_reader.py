@@ -115,6 +115,10 @@ class NexusReader(Reader):
     version = "1"
     techniques = ("sxpd",)
     suffixes = (".nxs", ".nx5", ".h5", ".hdf5", ".hdf")
+    formats = ("NeXus/HDF5 powder patterns: Diamond I11 GDA scans (Mythen, MAC; 2θ and counts in the "
+               "entry), DAWN-processed area-detector patterns (processed/result); NXmonopd")
+    detects_on = ("an HDF5 signature whose head does not declare an NXxas definition (a powder definition "
+                  "next to it keeps the file here)")
 
     def sniff(self, head: bytes, name: str) -> bool:
         # Any HDF5 file, unless its head declares an X-ray absorption application definition (NXxas),
