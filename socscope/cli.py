@@ -1,4 +1,4 @@
-"""`socscope` command line: init | demo | run | status | query | readers | gc | server | dashboard."""
+"""`socscope` command line: init | demo | run | status | query | readers | gc | verify | server | dashboard."""
 from __future__ import annotations
 
 import argparse
@@ -64,7 +64,7 @@ def _run_campaign(config: Path, techniques, local: bool) -> dict:
 
     if local:
         campaign = load_campaign(config)
-        with _progress() as bar:
+        with pipeline.open_warehouse(campaign).run_lock(), _progress() as bar:
             ids: dict[str, int] = {}
 
             def progress(label: str, done: int, total: int) -> None:
@@ -73,10 +73,10 @@ def _run_campaign(config: Path, techniques, local: bool) -> dict:
                 bar.update(ids[label], completed=done, total=total)
 
             pipeline.run_local(campaign, techniques, progress=progress)
-        wh = pipeline.open_warehouse(campaign)
-        from warehouse import marts
+            wh = pipeline.open_warehouse(campaign)
+            from warehouse import marts
 
-        marts.build_marts(campaign, wh, "local")
+            marts.build_marts(campaign, wh, "local")
         return pipeline.run_summary(campaign, wh)
     prefect_env(config.parent / ".prefect")
     from prefect.client.orchestration import get_client
@@ -226,14 +226,35 @@ def cmd_query(args) -> int:
 
 def cmd_gc(args) -> int:
     from socscope.config import load_campaign
-    from socscope.pipeline import open_warehouse
-    from warehouse.store import collect_garbage
+    from socscope.pipeline import open_warehouse, raw_store_url
+    from warehouse.store import collect_garbage, remove_temp_files
 
     campaign = load_campaign(args.config)
-    removed = collect_garbage(open_warehouse(campaign), min_age_s=args.min_age_hours * 3600)
-    print(f"removed {len(removed)} data files that no recent manifest references "
-          f"(left by crashed runs or superseded results, older than {args.min_age_hours} h)")
+    age = args.min_age_hours * 3600
+    removed = collect_garbage(open_warehouse(campaign), min_age_s=age, keep_manifests=args.keep_versions)
+    temp = remove_temp_files(raw_store_url(campaign), campaign.storage.storage_options, min_age_s=age)
+    print(f"removed {len(removed)} warehouse files that none of the last {args.keep_versions} manifest versions "
+          f"references and {len(temp)} unfinished raw-store copies (left by crashed runs or superseded results, "
+          f"older than {args.min_age_hours} h)")
     return 0
+
+
+def cmd_verify(args) -> int:
+    from socscope.config import load_campaign
+    from socscope.pipeline import open_warehouse, raw_store_url
+    from warehouse.verify import verify_warehouse
+
+    campaign = load_campaign(args.config)
+    report = verify_warehouse(open_warehouse(campaign), raw_store_url(campaign), campaign.storage.storage_options,
+                              keep=args.keep_versions)
+    for line in report.errors:
+        print(f"error: {line}")
+    for line in report.warnings:
+        print(f"warning: {line}")
+    counts = ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in report.checked.items())
+    print(f"{'FAILED' if report.errors else 'ok'}: {len(report.errors)} errors, {len(report.warnings)} warnings "
+          f"({counts} checked)")
+    return 1 if report.errors else 0
 
 
 def cmd_readers(args) -> int:
@@ -306,7 +327,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", default=None)
     p.add_argument("--min-age-hours", type=float, default=24.0,
                    help="only files at least this old, so that a run still writing is never touched")
+    p.add_argument("--keep-versions", type=int, default=20, help="manifest versions whose files are kept")
     p.set_defaults(fn=cmd_gc)
+
+    p = sub.add_parser("verify", help="check every data and raw file against the manifest's and raw store's sha256")
+    p.add_argument("--config", default=None)
+    p.add_argument("--keep-versions", type=int, default=20, help="manifest versions checked (as gc keeps them)")
+    p.set_defaults(fn=cmd_verify)
 
     for module in ("socscope.server", "socscope.dashboard"):  # optional command groups
         try:
@@ -319,12 +346,19 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "config", "unset") is None:
         args.config = default_config()
     from socscope.config import ConfigError
+    from warehouse.faults import RunInProgress, StorageError
 
     try:
         return args.fn(args)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    except RunInProgress as exc:  # not a failure: the running one does the work
+        print(str(exc))
+        return 0
+    except StorageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

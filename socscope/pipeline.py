@@ -25,6 +25,7 @@ from socscope.config import Campaign, load_campaign
 from tasks import intake as I
 from tasks.contract import FinalizeContext, ProcessContext, UnreadableFile
 from tasks.registry import ordered_techniques, params_for, read_measurements, reader_override, technique
+from warehouse.faults import fault_point, is_storage_error
 from warehouse.store import FileEntry, Manifest, Warehouse, unit_key, write_unit
 
 Progress = Callable[[str, int, int], None]
@@ -155,8 +156,10 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
         prev = known_idx.get((share.name, cand.rel_path))
         if prev is not None and prev.size_bytes == cand.size and _same_time(prev.mtime, cand.mtime) and not cand.is_bundle:
             return share, cand, prev.raw_sha256, prev.store_path, cand.size
-        sha, dest, size = I.store_candidate(cand, share, campaign, raw_store_url(campaign),
-                                            campaign.storage.storage_options)
+        with wh.writing(f"{share.name}:{cand.rel_path} into the raw store"):
+            sha, dest, size = I.store_candidate(cand, share, campaign, raw_store_url(campaign),
+                                                campaign.storage.storage_options)
+        fault_point("intake.raw_stored")
         return share, cand, sha, dest, size
 
     results = []
@@ -186,6 +189,7 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
     if event_rows:
         tx.upsert(P.INGEST_EVENTS, pd.DataFrame(event_rows))
     if raw_rows or event_rows:
+        fault_point("intake.rows_ready")
         tx.commit()
     return summary
 
@@ -331,6 +335,8 @@ def process_file(item: WorkItem, campaign: Campaign, wh_url: str, flow_run_id: s
                        ps.id, reader_id, flow_run_id, item.original_name, rows, code=code)
         return FileResult(unit, entries, event)
     except Exception as exc:  # quarantine, keep the batch going
+        if is_storage_error(exc):  # a full or read-only disk is not the file's fault: stop the run
+            raise
         tb = traceback.format_exc()
         if isinstance(exc, (UnreadableFile, ValueError)) and not isinstance(exc, (KeyError,)):
             reason = str(exc)
@@ -387,11 +393,14 @@ def finalize_technique(campaign: Campaign, wh: Warehouse, technique_name: str, f
             tx.put(specs[table], df, unit)
             rows += len(df)
     except Exception as exc:
+        if is_storage_error(exc):
+            raise
         tx = wh.transaction(flow_run_id)
         status, reason, err, tb = "quarantined", f"{technique_name} finalize failed: {exc}", type(exc).__name__, traceback.format_exc()
     tx.upsert(P.INGEST_EVENTS, pd.DataFrame([_event(campaign, f"fin:{fingerprint}", technique_name, None, "finalize",
                                                     status, reason, err, ps.id, None, flow_run_id, None, rows, tb,
                                                     code=code)]), keep="new")
+    fault_point(f"finalize.{technique_name}.written")
     tx.commit()
     if status != "ok":
         raise RuntimeError(reason + "\n" + (tb or ""))
@@ -419,7 +428,9 @@ def process_items(wh: Warehouse, name: str, todo: list[WorkItem], flow_run_id: s
         for i in range(0, len(phase), chunk):
             part = phase[i:i + chunk]
             results = run_files(part)
+            fault_point(f"process.{name}.written")
             commit_results(wh, results, flow_run_id)
+            fault_point(f"process.{name}.committed")
             for r in results:
                 summary.processed += 1
                 summary.rows += r.event["rows_written"]
@@ -458,6 +469,7 @@ def log_run(campaign: Campaign, wh: Warehouse, flow_run_id: str, step: str, star
                                       "process": process_summary.__dict__ if process_summary else None}, default=str)}
     tx = wh.transaction(flow_run_id)
     tx.upsert(P.FLOW_RUNS, pd.DataFrame([row]))
+    fault_point("run.log_ready")
     tx.commit()
 
 

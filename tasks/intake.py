@@ -25,6 +25,7 @@ import fsspec
 import yaml
 
 from socscope.config import Campaign, Share
+from warehouse.faults import fault_point
 
 #: top-level share folders whose files belong to no sample (standards, calibration references)
 REFERENCE_DIRS = ("references", "standards")
@@ -208,6 +209,7 @@ def _write_readonly(fs: fsspec.AbstractFileSystem, dest: str, blocks: Iterable[b
             for b in blocks:
                 out.write(b)
         os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+        fault_point("intake.raw_tmp_written")
         os.replace(tmp, dest)
     else:
         with fs.open(dest, "wb") as out:

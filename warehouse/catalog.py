@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from schemas.core import TableSpec
 from schemas.platform import PLATFORM_TABLES
+from warehouse.faults import fault_point
 
 if TYPE_CHECKING:
     from warehouse.store import Manifest, Warehouse
@@ -129,6 +130,7 @@ def write_catalog(wh: "Warehouse", manifest: "Manifest") -> Path | None:
     wal = tmp.with_name(tmp.name + ".wal")
     if wal.exists():
         wal.unlink()
+    fault_point("catalog.built")
     # A versioned hard link too: DuckDB caches open databases by path inside a process, so an
     # in-process reader must open a new path to see a new snapshot (see open_catalog).
     versions = final.parent / "catalogs"
@@ -136,7 +138,9 @@ def write_catalog(wh: "Warehouse", manifest: "Manifest") -> Path | None:
     versioned = versions / f"{manifest.version:08d}.duckdb"
     if not versioned.exists():
         os.link(tmp, versioned)
+    fault_point("catalog.linked")
     os.replace(tmp, final)
+    fault_point("catalog.replaced")
     for old in sorted(versions.glob("*.duckdb"))[:-KEEP_CATALOGS]:
         old.unlink(missing_ok=True)
     return final

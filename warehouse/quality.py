@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from warehouse.faults import fault_point
 from schemas.platform import QUALITY
 from warehouse.store import Warehouse
 
@@ -70,5 +71,6 @@ def write_quality(campaign, wh: Warehouse, run_id: str | None, params_id: str) -
     df = run_checks(campaign, wh, params_id)
     tx = wh.transaction(run_id)
     tx.put(QUALITY, df, "quality:checks")
+    fault_point("marts.quality.written")
     tx.commit()
     return len(df)

@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from schemas.core import TableSpec, conform
+from warehouse.faults import STORAGE_ERRNOS, RunInProgress, fault_point, storage_error
 
 MANIFEST = "MANIFEST.json"
 CATALOG = "catalog.duckdb"
@@ -53,9 +54,15 @@ class FileEntry:
     rows: int
     #: digest of the table contract the file was written with; views union by name only when they differ
     schema: str = ""
+    #: sha256 of the file's bytes, so that `socscope verify` finds a file changed behind our back
+    #: ("" in manifests written before it was recorded)
+    sha256: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "unit": self.unit, "rows": self.rows, "schema": self.schema}
+        out = {"path": self.path, "unit": self.unit, "rows": self.rows, "schema": self.schema}
+        if self.sha256:
+            out["sha256"] = self.sha256
+        return out
 
 
 def schema_digest(spec: TableSpec) -> str:
@@ -152,16 +159,39 @@ class Warehouse:
 
     def _replace_manifest(self, manifest: Manifest) -> None:
         text = manifest.to_json().encode()
-        self.fs.makedirs(self._abs("manifests"), exist_ok=True)
-        self.fs.pipe(self._abs(f"manifests/{manifest.version:08d}.json"), text)
-        if self.is_local:
+        with self.writing(f"manifest version {manifest.version}"):
+            self.fs.makedirs(self._abs("manifests"), exist_ok=True)
+            self.fs.pipe(self._abs(f"manifests/{manifest.version:08d}.json"), text)
+            fault_point("commit.version_file_written")
+            if not self.is_local:  # an object store has no rename, but a single put is atomic
+                self.fs.pipe(self._abs(MANIFEST), text)
+                return
             tmp = Path(self._abs(f".{MANIFEST}.{uuid.uuid4().hex}.tmp"))
-            tmp.write_bytes(text)
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, self._abs(MANIFEST))
-        else:  # an object store has no rename, but a single put is atomic
-            self.fs.pipe(self._abs(MANIFEST), text)
+            try:
+                tmp.write_bytes(text)
+                with open(tmp, "rb") as fh:
+                    os.fsync(fh.fileno())
+                fault_point("commit.manifest_tmp_written")
+                os.replace(tmp, self._abs(MANIFEST))
+            finally:
+                tmp.unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def writing(self, what: str, state: str | None = None) -> Iterator[None]:
+        """Turn a write the storage refuses (full, read-only, over quota) into a ``StorageError`` that
+        says what was being written and in which state the warehouse is left."""
+        try:
+            yield
+        except OSError as exc:
+            if exc.errno not in STORAGE_ERRNOS:
+                raise
+            raise storage_error(exc, what, state or self.unchanged()) from exc
+
+    def unchanged(self) -> str:
+        try:
+            return f"the warehouse is unchanged at version {self.manifest().version}"
+        except Exception:  # the manifest cannot be read either: say no more than we know
+            return "the current manifest was not replaced"
 
     @contextlib.contextmanager
     def writer_lock(self) -> Iterator[None]:
@@ -173,6 +203,32 @@ class Warehouse:
 
         with open(self._abs(".writer.lock"), "a+") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
+    def run_lock(self) -> Iterator[None]:
+        """One campaign run at a time on a local warehouse: a second one raises ``RunInProgress`` at once
+        (a watcher's next run takes whatever this one leaves). The lock dies with its process."""
+        if not self.is_local:
+            yield
+            return
+        import fcntl
+
+        with open(self._abs(".run.lock"), "a+") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.seek(0)
+                holder = fh.read().strip() or "another process"
+                raise RunInProgress(f"another socscope run is writing to {self.root} ({holder}); this one "
+                                    f"stops without changing anything — that run, or the next, takes the new files") from None
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"pid {os.getpid()}, started {datetime.now(timezone.utc).isoformat(timespec='seconds')}")
+            fh.flush()
             try:
                 yield
             finally:
@@ -237,19 +293,29 @@ class Warehouse:
             cursor.close()
 
     # ---------------------------------------------------------------- writing helpers
-    def write_parquet(self, table: pa.Table, rel: str) -> None:
+    def write_parquet(self, table: pa.Table, rel: str) -> str:
+        """Write a new data file; returns the sha256 of its bytes (recorded in the manifest)."""
         # Dictionary-encode text only: keys, lineage and labels repeat; measured floats rarely do,
         # and trying to encode them costs more than it saves.
         text = [f.name for f in table.schema if pa.types.is_string(f.type)]
-        options = {"compression": "zstd", "use_dictionary": text}
-        if self.is_local:
+        buf = pa.BufferOutputStream()  # in memory first: the bytes written are the bytes hashed
+        pq.write_table(table, buf, compression="zstd", use_dictionary=text)
+        data = buf.getvalue()
+        with self.writing(rel):
+            if not self.is_local:
+                self.fs.pipe(self._abs(rel), data.to_pybytes())
+                return hashlib.sha256(data).hexdigest()
             Path(self._abs(rel)).parent.mkdir(parents=True, exist_ok=True)
             tmp = self._abs(rel) + ".tmp"
-            pq.write_table(table, tmp, **options)
-            os.replace(tmp, self._abs(rel))
-        else:
-            with self.fs.open(self._abs(rel), "wb") as fh:
-                pq.write_table(table, fh, **options)
+            try:
+                with open(tmp, "wb") as fh:
+                    fh.write(data)
+                fault_point("store.parquet_tmp_written")
+                os.replace(tmp, self._abs(rel))
+            finally:
+                Path(tmp).unlink(missing_ok=True)
+        fault_point("store.parquet_written")
+        return hashlib.sha256(data).hexdigest()
 
 
 def write_unit(wh: Warehouse, spec: TableSpec, df: pd.DataFrame, unit: str) -> list[FileEntry]:
@@ -271,8 +337,8 @@ def write_unit(wh: Warehouse, spec: TableSpec, df: pd.DataFrame, unit: str) -> l
         sub = table.take(pa.array(list(idx))) if len(groups) > 1 else table
         folder = "/".join(f"{c}={_safe(v)}" for c, v in zip(parts, key))
         rel = f"data/{spec.name}/{folder + '/' if folder else ''}{unit_hash}-{uuid.uuid4().hex[:12]}.parquet"
-        wh.write_parquet(sub, rel)
-        entries.append(FileEntry(rel, unit, sub.num_rows, schema_digest(spec)))
+        sha = wh.write_parquet(sub, rel)
+        entries.append(FileEntry(rel, unit, sub.num_rows, schema_digest(spec), sha))
     return entries
 
 
@@ -321,6 +387,7 @@ class Transaction:
 
     def commit(self) -> Manifest:
         with self.wh.commit_guard(), self.wh.writer_lock():
+            fault_point("commit.locked")
             current = self.wh.manifest()
             tables = {t: [e for e in es if e.unit not in self._replaced_units] for t, es in current.tables.items()}
             for t, es in self._new.items():
@@ -330,10 +397,14 @@ class Transaction:
             manifest = Manifest(version=current.version + 1, tables=tables,
                                 created_at=datetime.now(timezone.utc).isoformat(), flow_run_id=self.flow_run_id)
             self.wh._replace_manifest(manifest)
+        fault_point("commit.manifest_replaced")
         self.committed = manifest
         from warehouse.catalog import write_catalog
 
-        write_catalog(self.wh, manifest)
+        with self.wh.writing("the catalog (catalog.duckdb)",
+                             f"the data is committed at version {manifest.version} but the catalog still shows "
+                             f"an earlier one (the next run rebuilds it)"):
+            write_catalog(self.wh, manifest)
         return manifest
 
     def _merge_upsert(self, current: Manifest, spec: TableSpec, frames: list[pd.DataFrame], keep: str) -> list[FileEntry]:
@@ -352,8 +423,8 @@ class Transaction:
             if len(before) == len(old) and _same(before, merged):
                 return existing_files  # nothing changed: keep the same files, so a re-run rewrites nothing
         rel = f"data/{spec.name}/{spec.name}-{uuid.uuid4().hex[:12]}.parquet"
-        self.wh.write_parquet(conform(spec, merged), rel)
-        return [FileEntry(rel, f"upsert:{spec.name}", len(merged), schema_digest(spec))]
+        sha = self.wh.write_parquet(conform(spec, merged), rel)
+        return [FileEntry(rel, f"upsert:{spec.name}", len(merged), schema_digest(spec), sha)]
 
 
 def _same(a: pd.DataFrame, b: pd.DataFrame) -> bool:
@@ -379,18 +450,29 @@ def live_files(wh: Warehouse, keep_manifests: int = 20) -> set[str]:
 
 
 def collect_garbage(wh: Warehouse, min_age_s: float = 3600.0, keep_manifests: int = 20) -> list[str]:
-    """Delete orphaned data files (from crashed runs or superseded units) older than ``min_age_s``."""
+    """Delete orphaned data files (from crashed runs or superseded units) older than ``min_age_s``,
+    and the temporary manifest and catalog files of commits that were killed half-way."""
     keep = live_files(wh, keep_manifests)
-    removed = []
-    now = time.time()
-    for p in wh.fs.find(wh._abs("data")):
-        rel = p[len(wh.root) + 1:]
-        if rel in keep:
-            continue
-        mtime = wh.fs.modified(p).timestamp()
-        if now - mtime >= min_age_s:
-            wh.fs.rm(p)
-            removed.append(rel)
+    candidates = [p for p in wh.fs.find(wh._abs("data")) if p[len(wh.root) + 1:] not in keep]
+    candidates += wh.fs.glob(wh._abs(f".{MANIFEST}.*.tmp")) + wh.fs.glob(wh._abs(".catalog-*"))
+    return [p[len(wh.root) + 1:] for p in _remove_old(wh.fs, candidates, min_age_s)]
+
+
+def remove_temp_files(url: str, storage_options: dict[str, Any] | None = None, min_age_s: float = 3600.0) -> list[str]:
+    """Delete ``*.tmp`` files under ``url`` older than ``min_age_s`` (copies into the raw store that a
+    killed run left unfinished; a finished copy is renamed to its sha256)."""
+    fs, root = fsspec.core.url_to_fs(url, **(storage_options or {}))
+    if not fs.exists(root):
+        return []
+    return _remove_old(fs, [p for p in fs.find(root) if p.endswith(".tmp")], min_age_s)
+
+
+def _remove_old(fs, paths: list[str], min_age_s: float) -> list[str]:
+    removed, now = [], time.time()
+    for p in paths:
+        if now - fs.modified(p).timestamp() >= min_age_s:
+            fs.rm(p)
+            removed.append(p)
     return removed
 
 

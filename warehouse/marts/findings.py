@@ -13,6 +13,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from warehouse.faults import fault_point
 from schemas.marts import FINDINGS
 from warehouse.marts.stats import pearson_spearman
 from warehouse.store import Warehouse
@@ -287,6 +288,7 @@ def build(campaign, wh: Warehouse, run_id: str | None, params: dict, params_id: 
              "params_id": params_id, "flow_run_id": run_id, "processed_at": now} for c in checks]
     tx = wh.transaction(run_id)
     tx.put(FINDINGS, pd.DataFrame(rows, columns=FINDINGS.column_names), "mart:findings")
+    fault_point("marts.findings.written")
     tx.commit()
     per_claim = pd.DataFrame(rows).groupby("claim")["verdict"].apply(lambda v: "pass" if (v == "pass").all() else "fail")
     return {"claims": per_claim.to_dict(), "checks": len(rows)}

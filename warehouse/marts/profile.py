@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from warehouse.faults import fault_point
 from schemas.marts import MART_STATE, SOC_PROFILE, SOC_PROFILE_LINEAGE
 from warehouse.marts.features import FeatureDecl
 from warehouse.marts.stats import bootstrap_mean_ci, interpolate_soc
@@ -211,6 +212,7 @@ def build(campaign, wh: Warehouse, run_id: str | None, decls: list[FeatureDecl],
     if not rebuilt:
         return {"rebuilt": [], "seconds": round(time.perf_counter() - t0, 3)}
     tx.upsert(MART_STATE, pd.DataFrame(states), keep="new")
+    fault_point("marts.profile.written")
     tx.commit()
     _rebuild_interpolated(campaign, wh, run_id, params_id, samples, now)
     return {"rebuilt": rebuilt, "seconds": round(time.perf_counter() - t0, 3)}

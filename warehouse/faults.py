@@ -1,0 +1,72 @@
+"""Named fault points for the crash tests, and the one error a full or read-only disk becomes.
+
+``fault_point("commit.manifest_replaced")`` marks a spot where a crash is worth testing. It does
+nothing unless the process was started with
+
+    SOCSCOPE_KILL_AT=<point>[:<nth>]     SIGKILL this process at the nth time it passes <point> (1st by default)
+    SOCSCOPE_PAUSE_AT=<point>:<seconds>  sleep there (to hold a run at a known spot in concurrency tests)
+
+Both are read once at import; with neither set a call costs one global lookup and a comparison.
+tests/hardening/test_kill_points.py lists the points and kills a campaign run at each of them.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import time
+
+
+def _parse(value: str | None, default: float) -> tuple[str, float] | None:
+    if not value:
+        return None
+    name, _, arg = value.partition(":")
+    return name.strip(), float(arg) if arg.strip() else default
+
+
+_KILL = _parse(os.environ.get("SOCSCOPE_KILL_AT"), 1)
+_PAUSE = _parse(os.environ.get("SOCSCOPE_PAUSE_AT"), 5.0)
+_ARMED = _KILL is not None or _PAUSE is not None
+_passes: dict[str, int] = {}
+
+
+def fault_point(name: str) -> None:
+    """A crash-test hook (see the module doc): a no-op in normal runs."""
+    if _ARMED:
+        _fire(name)
+
+
+def _fire(name: str) -> None:
+    if _PAUSE is not None and _PAUSE[0] == name:
+        time.sleep(_PAUSE[1])
+    if _KILL is not None and _KILL[0] == name:
+        _passes[name] = _passes.get(name, 0) + 1
+        if _passes[name] == int(_KILL[1]):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+class RunInProgress(RuntimeError):
+    """Another campaign run holds the warehouse's run lock (``Warehouse.run_lock``)."""
+
+
+# ---------------------------------------------------------------------------------------- storage errors
+#: errors that are about the storage, never about the file being read or the code
+STORAGE_ERRNOS = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
+                  errno.EROFS: "the storage is read-only", errno.EACCES: "permission denied",
+                  errno.EPERM: "operation not permitted"}
+_WHAT_TO_DO = {errno.ENOSPC: "free space", errno.EDQUOT: "free space or raise the quota"}
+
+
+class StorageError(RuntimeError):
+    """A write the storage refused (full, over quota, read-only): the run stops, nothing is quarantined."""
+
+
+def is_storage_error(exc: BaseException) -> bool:
+    return isinstance(exc, StorageError) or (isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS)
+
+
+def storage_error(exc: OSError, writing: str, state: str) -> StorageError:
+    """The message a user reads: what failed, where, what state the warehouse is in, what to do."""
+    what = STORAGE_ERRNOS.get(exc.errno, exc.strerror or type(exc).__name__)
+    todo = _WHAT_TO_DO.get(exc.errno, "make it writable")
+    return StorageError(f"{what} while writing {writing}; {state}; {todo} and run again")
