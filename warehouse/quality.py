@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from warehouse.faults import fault_point
 from schemas.platform import QUALITY
+from warehouse.faults import fault_point
 from warehouse.store import Warehouse
 
 CHECKS: dict[str, str] = {

@@ -26,6 +26,9 @@ CHUNK = 1 << 20
 _READ_PARQUET = re.compile(r"read_parquet\((.*?)union_by_name", re.S)
 _QUOTED = re.compile(r"'((?:[^']|'')*)'")
 _SHA_NAME = re.compile(r"^[0-9a-f]{64}$")
+#: how a report line starts when the catalog is a consistent but older snapshot (a commit killed
+#: between the manifest and the catalog): old data, never a mix or a missing file
+CATALOG_BEHIND = "catalog behind"
 
 
 @dataclass
@@ -154,11 +157,18 @@ def _check_catalogs(wh: Warehouse, manifests: dict[int, Manifest], current: Mani
         report.errors.append("no catalog file: readers cannot open the warehouse (the next run rebuilds it)")
         return
     if current.version and snapshots and max(snapshots) != current.version:
-        report.errors.append(f"the newest catalog snapshot is version {max(snapshots)}, the manifest is at "
-                             f"{current.version}: readers see an old snapshot (the next run rebuilds it)")
+        report.errors.append(f"{CATALOG_BEHIND}: the newest snapshot (catalogs/) is version {max(snapshots)}, the "
+                             f"manifest is at {current.version}; readers see the old one until the next run rebuilds it")
     checks = [(p, manifests[v]) for v, p in sorted(snapshots.items()) if v in manifests]
-    if (root / "catalog.duckdb").exists():
-        checks.append((root / "catalog.duckdb", current))
+    final = root / "catalog.duckdb"
+    if final.exists():
+        # catalog.duckdb is a hard link to one snapshot (write_catalog); which one says its version
+        version = next((v for v, p in snapshots.items() if p.samefile(final)), None)
+        if version is None:
+            checks.append((final, current))
+        elif version != current.version:
+            report.errors.append(f"{CATALOG_BEHIND}: catalog.duckdb is version {version}, the manifest is at "
+                                 f"{current.version}; readers see the old one until the next run rebuilds it")
     for path, manifest in checks:
         for table, files in catalog_view_files(path).items():
             expected = set(wh.files(table, manifest, relative=True))

@@ -24,7 +24,9 @@ CELL = dict(kind="coin", active_mass_mg=20.0, nominal_capacity_mah_g=150, lower_
             electrode_area_cm2=1.5)
 #: columns that say when or by which run a row was written: they differ between two correct runs
 LINEAGE = {"flow_run_id", "processed_at", "first_seen", "attempted_at", "registered_at", "built_at", "seconds",
-           "started_at", "finished_at", "created_at", "computed_at", "detail_json", "traceback_digest"}
+           "started_at", "finished_at", "created_at", "computed_at", "checked_at", "detail_json", "traceback_digest",
+           # a mart's cache key hashes the names of its input files, which are new in every run
+           "fingerprint"}
 #: tables that log runs rather than hold results (a killed run and its rerun log two)
 RUN_LOGS = {"flow_runs"}
 
@@ -85,26 +87,40 @@ def cli(cfg: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProc
                           env=env(), capture_output=True, text=True, timeout=timeout)
 
 
-def table_digests(con, tables: list[str]) -> dict[str, tuple[int, str]]:
+def _cell(value, root: str):
+    if isinstance(value, float):
+        return round(value, 9)
+    if isinstance(value, str):  # raw-store paths name the world's folder
+        return value.replace(root, "<world>")
+    return value
+
+
+def table_digests(con, tables: list[str], root: str = "\0") -> dict[str, tuple[int, str]]:
     """Rows and a sha256 of the sorted rows of each table, lineage columns left out."""
     out = {}
     for table in tables:
         cols = [r[0] for r in con.execute(f'describe "{table}"').fetchall() if r[0] not in LINEAGE]
         listing = ", ".join(f'"{c}"' for c in cols)
         rows = con.execute(f'select {listing} from "{table}" order by all').fetchall()
-        text = "\n".join(repr(tuple(round(v, 9) if isinstance(v, float) else v for v in r)) for r in rows)
+        text = "\n".join(repr(tuple(_cell(v, root) for v in r)) for r in rows)
         out[table] = (len(rows), hashlib.sha256(text.encode()).hexdigest()[:16])
     return out
 
 
 def warehouse_digests(cfg: Path) -> dict[str, tuple[int, str]]:
-    """``table_digests`` of every table, read as a user reads them: through the catalog file."""
+    """``table_digests`` of every table and view, read as a user reads them: through the catalog file."""
     from warehouse.catalog import open_catalog
 
     con = open_catalog(cfg.parent / "wh")
     try:
         tables = sorted(r[0] for r in con.execute("select table_name from information_schema.tables "
                                                   "where table_type = 'VIEW'").fetchall())
-        return table_digests(con, [t for t in tables if t not in RUN_LOGS])
+        return table_digests(con, [t for t in tables if t not in RUN_LOGS], str(cfg.parent.resolve()))
     finally:
         con.close()
+
+
+def copy_world(template: Path, dest: Path) -> Path:
+    """A copy of a world whose share files keep their times (intake records mtimes)."""
+    shutil.copytree(template, dest)
+    return dest / "campaign.yaml"

@@ -5,6 +5,7 @@ correlations, findings and report are derived from it and rebuilt only when it c
 """
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 from typing import Any
@@ -26,12 +27,37 @@ def build_marts(campaign: Campaign, wh: Warehouse, flow_run_id: str | None, forc
     t0 = time.perf_counter()
     prof = profile.build(campaign, wh, flow_run_id, load_features(), params.values, params.id, force=force)
     out: dict[str, Any] = {"soc_profile": prof}
-    if prof["rebuilt"] or force or not wh.manifest().tables.get("findings"):
+    # The derived marts are several commits; the mark that they match this profile is committed
+    # after all of them, so a run killed half-way rebuilds them next time instead of keeping half.
+    state = _profile_state(wh, params.id)
+    done = wh.query(f"select fingerprint from mart_state where mart = '{DERIVED}' and scope = 'all'")
+    if prof["rebuilt"] or force or done.empty or done.fingerprint.iloc[0] != state:
         t1 = time.perf_counter()
         out["correlations"] = correlations.build(campaign, wh, flow_run_id, params.values, params.id)
         out["findings"] = findings.build(campaign, wh, flow_run_id, params.values, params.id)
         out["quality"] = write_quality(campaign, wh, flow_run_id, params.id)
         out["report"] = str(report.write(campaign, wh, params.id, report_dir))
         out["derived_seconds"] = round(time.perf_counter() - t1, 3)
+        _mark_derived(wh, flow_run_id, state, out["derived_seconds"])
     out["seconds"] = round(time.perf_counter() - t0, 3)
     return out
+
+
+#: mart_state row that says which soc_profile state the correlations, findings, quality and report match
+DERIVED = "derived"
+
+
+def _profile_state(wh: Warehouse, params_id: str) -> str:
+    df = wh.query("select scope, fingerprint from mart_state where mart = 'soc_profile' order by scope")
+    return hashlib.sha256((df.to_csv(index=False) + params_id).encode()).hexdigest()
+
+
+def _mark_derived(wh: Warehouse, flow_run_id: str | None, state: str, seconds: float) -> None:
+    import pandas as pd
+
+    from schemas.marts import MART_STATE
+
+    tx = wh.transaction(flow_run_id)
+    tx.upsert(MART_STATE, pd.DataFrame([{"mart": DERIVED, "scope": "all", "fingerprint": state,
+                                         "built_at": pd.Timestamp.now(tz="UTC"), "seconds": seconds}]), keep="new")
+    tx.commit()

@@ -13,8 +13,8 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from warehouse.faults import fault_point
 from schemas.marts import FINDINGS
+from warehouse.faults import fault_point
 from warehouse.marts.stats import pearson_spearman
 from warehouse.store import Warehouse
 

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from warehouse.faults import fault_point
 from schemas.marts import MART_STATE, SOC_PROFILE, SOC_PROFILE_LINEAGE
+from warehouse.faults import fault_point
 from warehouse.marts.features import FeatureDecl
 from warehouse.marts.stats import bootstrap_mean_ci, interpolate_soc
 from warehouse.store import Manifest, Warehouse, _safe
@@ -211,10 +211,11 @@ def build(campaign, wh: Warehouse, run_id: str | None, decls: list[FeatureDecl],
         con.close()
     if not rebuilt:
         return {"rebuilt": [], "seconds": round(time.perf_counter() - t0, 3)}
-    tx.upsert(MART_STATE, pd.DataFrame(states), keep="new")
     fault_point("marts.profile.written")
     tx.commit()
-    _rebuild_interpolated(campaign, wh, run_id, params_id, samples, now)
+    # the fingerprints are committed with the interpolated rows, last: a run killed before that
+    # commit leaves the old fingerprints, so the next run builds these samples again
+    _rebuild_interpolated(campaign, wh, run_id, params_id, samples, now, pd.DataFrame(states))
     return {"rebuilt": rebuilt, "seconds": round(time.perf_counter() - t0, 3)}
 
 
@@ -232,9 +233,12 @@ def _feature_rows(con, decls: list[FeatureDecl], samples: list[str] | None) -> p
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def _rebuild_interpolated(campaign, wh: Warehouse, run_id, params_id, samples, now) -> None:
+def _rebuild_interpolated(campaign, wh: Warehouse, run_id, params_id, samples, now, states: pd.DataFrame) -> None:
     prof = wh.query(f"select * from soc_profile where params_id = '{params_id}' and not interpolated")
     if prof.empty:
+        tx = wh.transaction(run_id)
+        tx.upsert(MART_STATE, states, keep="new")
+        tx.commit()
         return
     # binned operando/GITT rows: their sample's series differs from the targets'
     cont = prof["sample_id"].isin(samples.loc[samples["series"].isin(["operando", "gitt"]), "sample_id"])
@@ -252,4 +256,6 @@ def _rebuild_interpolated(campaign, wh: Warehouse, run_id, params_id, samples, n
         lin = lin.groupby(["profile_key", "raw_sha256"], as_index=False)["n_observations"].sum()
         tx.put(SOC_PROFILE, _finish(interp.drop(columns="_sources"), params_id, run_id, now), unit)
         tx.put(SOC_PROFILE_LINEAGE, _lineage(lin, params_id, run_id, now), unit)
+    tx.upsert(MART_STATE, states, keep="new")
+    fault_point("marts.interpolated.written")
     tx.commit()
