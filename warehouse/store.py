@@ -455,6 +455,10 @@ def collect_garbage(wh: Warehouse, min_age_s: float = 3600.0, keep_manifests: in
     keep = live_files(wh, keep_manifests)
     candidates = [p for p in wh.fs.find(wh._abs("data")) if p[len(wh.root) + 1:] not in keep]
     candidates += wh.fs.glob(wh._abs(f".{MANIFEST}.*.tmp")) + wh.fs.glob(wh._abs(".catalog-*"))
+    # catalog snapshots of versions older than the kept ones read files collected here
+    kept = sorted(wh.fs.glob(wh._abs("manifests/*.json")))[-keep_manifests:]
+    oldest = kept[0].rsplit("/", 1)[-1].split(".")[0] if kept else ""
+    candidates += [p for p in wh.fs.glob(wh._abs("catalogs/*.duckdb")) if p.rsplit("/", 1)[-1].split(".")[0] < oldest]
     return [p[len(wh.root) + 1:] for p in _remove_old(wh.fs, candidates, min_age_s)]
 
 

@@ -45,18 +45,13 @@ KILL_POINTS = [
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    root = tmp_path_factory.mktemp("kill-template")
-    W.make_world(root / "world")
-    return root / "world"
+def world(tmp_path_factory):
+    return W.reference_world(tmp_path_factory.getbasetemp() / "fault-world")
 
 
-@pytest.fixture(scope="module")
-def reference(template, tmp_path_factory):
-    cfg = W.copy_world(template, tmp_path_factory.mktemp("kill-reference") / "world")
-    done = W.run(cfg)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return W.warehouse_digests(cfg)
+@pytest.fixture(autouse=True)
+def toy_plugin(monkeypatch):
+    W.register_toy(monkeypatch)
 
 
 def _sweep_one(point: str, template, base, reference) -> tuple[str, str | None, float]:
@@ -83,7 +78,8 @@ def _sweep_one(point: str, template, base, reference) -> tuple[str, str | None, 
     return point, None, time.monotonic() - t0
 
 
-def test_every_kill_point_is_survived(template, reference, tmp_path):
+def test_every_kill_point_is_survived(world, tmp_path):
+    template, reference = world
     assert len(KILL_POINTS) >= 15
     with ThreadPoolExecutor(max_workers=2) as pool:  # each run is its own process: two cores, two runs
         results = list(pool.map(lambda p: _sweep_one(p, template, tmp_path, reference), KILL_POINTS))

@@ -124,3 +124,28 @@ def copy_world(template: Path, dest: Path) -> Path:
     """A copy of a world whose share files keep their times (intake records mtimes)."""
     shutil.copytree(template, dest)
     return dest / "campaign.yaml"
+
+
+_REFERENCE: dict[str, object] = {}
+
+
+def reference_world(base: Path) -> tuple[Path, dict[str, tuple[int, str]]]:
+    """A pristine world (copy it, never run in it) and the digests of one uninterrupted run on a copy;
+    built once per test session and shared by the fault test modules."""
+    if not _REFERENCE:
+        template = base / "template"
+        make_world(template)
+        cfg = copy_world(template, base / "reference")
+        done = run(cfg)
+        assert done.returncode == 0, done.stderr[-3000:]
+        _REFERENCE.update(template=template, digests=warehouse_digests(cfg))
+    return _REFERENCE["template"], _REFERENCE["digests"]
+
+
+def register_toy(monkeypatch) -> None:
+    """The toy technique beside the real ones in this process too (the runs get it from SOCSCOPE_PLUGINS),
+    so that in-process readers and verify know its tables."""
+    import tasks.registry as reg
+
+    name, module = PLUGINS.split("=")
+    monkeypatch.setitem(reg.TECHNIQUE_MODULES, name, module)
