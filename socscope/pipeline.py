@@ -25,7 +25,7 @@ from socscope.config import Campaign, load_campaign
 from tasks import intake as I
 from tasks.contract import FinalizeContext, ProcessContext, UnreadableFile
 from tasks.registry import ordered_techniques, params_for, read_measurements, reader_override, technique
-from warehouse.faults import fault_point, is_storage_error
+from warehouse.faults import DISK_ERRNOS, fault_point, is_storage_error
 from warehouse.store import FileEntry, Manifest, Warehouse, unit_key, write_unit
 
 Progress = Callable[[str, int, int], None]
@@ -156,7 +156,7 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
         prev = known_idx.get((share.name, cand.rel_path))
         if prev is not None and prev.size_bytes == cand.size and _same_time(prev.mtime, cand.mtime) and not cand.is_bundle:
             return share, cand, prev.raw_sha256, prev.store_path, cand.size
-        with wh.writing(f"{share.name}:{cand.rel_path} into the raw store"):
+        with wh.writing(f"{share.name}:{cand.rel_path} into the raw store", errnos=DISK_ERRNOS):
             sha, dest, size = I.store_candidate(cand, share, campaign, raw_store_url(campaign),
                                                 campaign.storage.storage_options)
         fault_point("intake.raw_stored")

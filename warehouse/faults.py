@@ -51,9 +51,10 @@ class RunInProgress(RuntimeError):
 
 # ---------------------------------------------------------------------------------------- storage errors
 #: errors that are about the storage, never about the file being read or the code
-STORAGE_ERRNOS = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
-                  errno.EROFS: "the storage is read-only", errno.EACCES: "permission denied",
-                  errno.EPERM: "operation not permitted"}
+DISK_ERRNOS = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
+               errno.EROFS: "the storage is read-only"}
+#: ... and, where the failing call is certainly a write, a folder we may not write to
+STORAGE_ERRNOS = {**DISK_ERRNOS, errno.EACCES: "permission denied", errno.EPERM: "operation not permitted"}
 _WHAT_TO_DO = {errno.ENOSPC: "free space", errno.EDQUOT: "free space or raise the quota"}
 
 
@@ -62,7 +63,9 @@ class StorageError(RuntimeError):
 
 
 def is_storage_error(exc: BaseException) -> bool:
-    return isinstance(exc, StorageError) or (isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS)
+    """A refused warehouse write, or a full / read-only disk anywhere (a permission error while reading
+    is the file's problem, not the storage's)."""
+    return isinstance(exc, StorageError) or (isinstance(exc, OSError) and exc.errno in DISK_ERRNOS)
 
 
 def storage_error(exc: OSError, writing: str, state: str) -> StorageError:

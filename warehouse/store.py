@@ -177,13 +177,14 @@ class Warehouse:
                 tmp.unlink(missing_ok=True)
 
     @contextlib.contextmanager
-    def writing(self, what: str, state: str | None = None) -> Iterator[None]:
+    def writing(self, what: str, state: str | None = None, errnos=STORAGE_ERRNOS) -> Iterator[None]:
         """Turn a write the storage refuses (full, read-only, over quota) into a ``StorageError`` that
-        says what was being written and in which state the warehouse is left."""
+        says what was being written and in which state the warehouse is left. ``errnos``: the errors
+        that mean that (a block that also reads shares passes ``DISK_ERRNOS``)."""
         try:
             yield
         except OSError as exc:
-            if exc.errno not in STORAGE_ERRNOS:
+            if exc.errno not in errnos:
                 raise
             raise storage_error(exc, what, state or self.unchanged()) from exc
 
