@@ -25,7 +25,7 @@ from socscope.config import Campaign, load_campaign
 from tasks import intake as I
 from tasks.contract import FinalizeContext, ProcessContext, UnreadableFile
 from tasks.registry import ordered_techniques, params_for, read_measurements, reader_override, technique
-from warehouse.faults import DISK_ERRNOS, fault_point, is_storage_error
+from warehouse.faults import DISK_ERRNOS, as_storage_error, fault_point, is_storage_error
 from warehouse.store import FileEntry, Manifest, Warehouse, unit_key, write_unit
 
 Progress = Callable[[str, int, int], None]
@@ -336,7 +336,7 @@ def process_file(item: WorkItem, campaign: Campaign, wh_url: str, flow_run_id: s
         return FileResult(unit, entries, event)
     except Exception as exc:  # quarantine, keep the batch going
         if is_storage_error(exc):  # a full or read-only disk is not the file's fault: stop the run
-            raise
+            raise as_storage_error(exc, f"the rows of {item.original_name!r}", wh.unchanged()) from exc
         tb = traceback.format_exc()
         if isinstance(exc, (UnreadableFile, ValueError)) and not isinstance(exc, (KeyError,)):
             reason = str(exc)

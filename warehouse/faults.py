@@ -3,7 +3,9 @@
 ``fault_point("commit.manifest_replaced")`` marks a spot where a crash is worth testing. It does
 nothing unless the process was started with
 
-    SOCSCOPE_KILL_AT=<point>[:<nth>]     SIGKILL this process at the nth time it passes <point> (1st by default)
+    SOCSCOPE_KILL_AT=<point>[:<nth>]     SIGKILL the run at the nth time a process passes <point> (1st by
+                                         default): the process, and the run's first process if that is
+                                         another (file workers inherit the setting; a crash kills the run)
     SOCSCOPE_PAUSE_AT=<point>:<seconds>  sleep there (to hold a run at a known spot in concurrency tests)
 
 Both are read once at import; with neither set a call costs one global lookup and a comparison.
@@ -27,6 +29,8 @@ def _parse(value: str | None, default: float) -> tuple[str, float] | None:
 _KILL = _parse(os.environ.get("SOCSCOPE_KILL_AT"), 1)
 _PAUSE = _parse(os.environ.get("SOCSCOPE_PAUSE_AT"), 5.0)
 _ARMED = _KILL is not None or _PAUSE is not None
+#: the run's first armed process: its children (file workers) inherit this and kill it with themselves
+_ROOT = int(os.environ.setdefault("SOCSCOPE_KILL_ROOT", str(os.getpid()))) if _KILL else None
 _passes: dict[str, int] = {}
 
 
@@ -42,6 +46,11 @@ def _fire(name: str) -> None:
     if _KILL is not None and _KILL[0] == name:
         _passes[name] = _passes.get(name, 0) + 1
         if _passes[name] == int(_KILL[1]):
+            if _ROOT is not None and _ROOT != os.getpid():
+                try:
+                    os.kill(_ROOT, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -60,6 +69,11 @@ _WHAT_TO_DO = {errno.ENOSPC: "free space", errno.EDQUOT: "free space or raise th
 
 class StorageError(RuntimeError):
     """A write the storage refused (full, over quota, read-only): the run stops, nothing is quarantined."""
+
+
+def as_storage_error(exc: BaseException, writing: str, state: str) -> StorageError:
+    """``exc`` (a ``StorageError`` or a disk's ``OSError``) as a ``StorageError``."""
+    return exc if isinstance(exc, StorageError) else storage_error(exc, writing, state)
 
 
 def is_storage_error(exc: BaseException) -> bool:

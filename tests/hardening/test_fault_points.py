@@ -37,3 +37,11 @@ def test_armed_it_kills_at_the_nth_pass_of_its_point():
     assert done.returncode == -signal.SIGKILL and done.stdout.split() == ["1", "2"]
     assert _run(SOCSCOPE_KILL_AT="here").stdout == ""  # the first pass by default
     assert _run(SOCSCOPE_KILL_AT="nowhere").returncode == 0
+
+
+def test_a_worker_that_hits_the_point_takes_the_run_with_it():
+    child = "import subprocess, sys; subprocess.run([sys.executable, '-c', " + repr(PROGRAM) + "]); print('parent lived')"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SOCSCOPE_")}
+    done = subprocess.run([sys.executable, "-c", "import warehouse.faults\n" + child], capture_output=True, text=True,
+                          env={**clean, "SOCSCOPE_KILL_AT": "here:2"}, timeout=60, cwd=os.getcwd())
+    assert done.returncode == -signal.SIGKILL and "parent lived" not in done.stdout
