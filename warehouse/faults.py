@@ -87,3 +87,15 @@ def storage_error(exc: OSError, writing: str, state: str) -> StorageError:
     what = STORAGE_ERRNOS.get(exc.errno, exc.strerror or type(exc).__name__)
     todo = _WHAT_TO_DO.get(exc.errno, "make it writable")
     return StorageError(f"{what} while writing {writing}; {state}; {todo} and run again")
+
+
+_STORAGE_LINE = "warehouse.faults.StorageError: "
+
+
+def storage_error_in(worker_traceback: str | None) -> StorageError | None:
+    """The ``StorageError`` a file worker ended with, from the traceback it sent back (a process
+    boundary passes text), so that the run stops with its message instead of quarantining the file."""
+    for line in reversed((worker_traceback or "").strip().splitlines()):
+        if line.startswith(_STORAGE_LINE):
+            return StorageError(line[len(_STORAGE_LINE):])
+    return None

@@ -45,3 +45,15 @@ def test_a_worker_that_hits_the_point_takes_the_run_with_it():
     done = subprocess.run([sys.executable, "-c", "import warehouse.faults\n" + child], capture_output=True, text=True,
                           env={**clean, "SOCSCOPE_KILL_AT": "here:2"}, timeout=60, cwd=os.getcwd())
     assert done.returncode == -signal.SIGKILL and "parent lived" not in done.stdout
+
+
+def test_a_storage_error_is_found_in_a_worker_traceback():
+    try:
+        raise faults.StorageError("no space left on device while writing data/x; the warehouse is unchanged at version 3")
+    except faults.StorageError:
+        import traceback
+
+        text = traceback.format_exc()
+    found = faults.storage_error_in(text)
+    assert isinstance(found, faults.StorageError) and str(found).startswith("no space left on device while writing")
+    assert faults.storage_error_in("Traceback...\nValueError: bad file") is None and faults.storage_error_in(None) is None

@@ -30,7 +30,7 @@ def build_marts(campaign: Campaign, wh: Warehouse, flow_run_id: str | None, forc
     # The derived marts are several commits; the mark that they match this profile is committed
     # after all of them, so a run killed half-way rebuilds them next time instead of keeping half.
     state = _profile_state(wh, params.id)
-    done = wh.query(f"select fingerprint from mart_state where mart = '{DERIVED}' and scope = 'all'")
+    done = wh.query("select fingerprint from mart_state where mart = 'derived' and scope = 'all'")  # DERIVED
     if prof["rebuilt"] or force or done.empty or done.fingerprint.iloc[0] != state:
         t1 = time.perf_counter()
         out["correlations"] = correlations.build(campaign, wh, flow_run_id, params.values, params.id)
