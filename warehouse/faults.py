@@ -7,8 +7,9 @@ nothing unless the process was started with
                                          default): the process, and the run's first process if that is
                                          another (file workers inherit the setting; a crash kills the run)
     SOCSCOPE_PAUSE_AT=<point>:<seconds>  sleep there (to hold a run at a known spot in concurrency tests)
+    SOCSCOPE_FAIL_AT=<point>:<errno>     raise OSError(errno) there, every time (a full or read-only disk)
 
-Both are read once at import; with neither set a call costs one global lookup and a comparison.
+They are read once at import (``arm`` reads them again); environment variables reach file workers; with neither set a call costs one global lookup and a comparison.
 tests/hardening/test_kill_points.py lists the points and kills a campaign run at each of them.
 """
 from __future__ import annotations
@@ -26,12 +27,24 @@ def _parse(value: str | None, default: float) -> tuple[str, float] | None:
     return name.strip(), float(arg) if arg.strip() else default
 
 
-_KILL = _parse(os.environ.get("SOCSCOPE_KILL_AT"), 1)
-_PAUSE = _parse(os.environ.get("SOCSCOPE_PAUSE_AT"), 5.0)
-_ARMED = _KILL is not None or _PAUSE is not None
-#: the run's first armed process: its children (file workers) inherit this and kill it with themselves
-_ROOT = int(os.environ.setdefault("SOCSCOPE_KILL_ROOT", str(os.getpid()))) if _KILL else None
+_KILL = _PAUSE = _FAIL = _ROOT = None
+_ARMED = False
 _passes: dict[str, int] = {}
+
+
+def arm() -> None:
+    """Read the SOCSCOPE_*_AT variables (done at import)."""
+    global _KILL, _PAUSE, _FAIL, _ARMED, _ROOT
+    _KILL = _parse(os.environ.get("SOCSCOPE_KILL_AT"), 1)
+    _PAUSE = _parse(os.environ.get("SOCSCOPE_PAUSE_AT"), 5.0)
+    _FAIL = _parse(os.environ.get("SOCSCOPE_FAIL_AT"), errno.ENOSPC)
+    _ARMED = _KILL is not None or _PAUSE is not None or _FAIL is not None
+    # the run's first armed process: its children (file workers) inherit this and kill it with themselves
+    _ROOT = int(os.environ.setdefault("SOCSCOPE_KILL_ROOT", str(os.getpid()))) if _KILL else None
+    _passes.clear()
+
+
+arm()
 
 
 def fault_point(name: str) -> None:
@@ -43,6 +56,9 @@ def fault_point(name: str) -> None:
 def _fire(name: str) -> None:
     if _PAUSE is not None and _PAUSE[0] == name:
         time.sleep(_PAUSE[1])
+    if _FAIL is not None and _FAIL[0] == name:
+        code = int(_FAIL[1])
+        raise OSError(code, os.strerror(code), f"(injected at {name})")
     if _KILL is not None and _KILL[0] == name:
         _passes[name] = _passes.get(name, 0) + 1
         if _passes[name] == int(_KILL[1]):

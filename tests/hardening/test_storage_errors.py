@@ -15,6 +15,7 @@ from socscope import pipeline
 from socscope.cli import main
 from tests.support.fault_world import table_digests
 from tests.support.toy_world import toy_campaign, use_toy_registry, write_csv
+from warehouse import faults
 from warehouse.faults import StorageError
 from warehouse.verify import CATALOG_BEHIND, verify_warehouse
 
@@ -57,14 +58,28 @@ def _failing_fsync(code: int):
     return fake
 
 
+def _fail_at(point: str):
+    """Arm a fault point to raise, here and in any file worker (they inherit the environment)."""
+    def inject(mp, code: int) -> None:
+        mp.setenv("SOCSCOPE_FAIL_AT", f"{point}:{code}")
+        faults.arm()
+    return inject
+
+
 # where the write fails -> how to inject it (a full disk often shows only at fsync: delayed allocation)
 INJECT = {
     # a technique's rows (written by process_file, which quarantines what it cannot read)
-    "data file": lambda mp, code: mp.setattr("warehouse.store.open", _failing_open(code, "/data/toy_values/"),
-                                             raising=False),
+    "data file": _fail_at("store.write.toy_values"),
     "manifest": lambda mp, code: mp.setattr("warehouse.store.os.fsync", _failing_fsync(code)),
     "raw store": lambda mp, code: mp.setattr("tasks.intake.open", _failing_open(code, "/raw/"), raising=False),
 }
+
+
+@pytest.fixture(autouse=True)
+def disarm():
+    yield
+    os.environ.pop("SOCSCOPE_FAIL_AT", None)  # (monkeypatch restores it too; this runs after, to re-read it)
+    faults.arm()
 
 
 @pytest.fixture
@@ -95,6 +110,7 @@ def test_a_refused_write_leaves_the_last_snapshot_and_the_next_run_completes(wor
         INJECT[where](mp, code)
         with pytest.raises(StorageError) as info:
             pipeline.run_local(cfg)
+    faults.arm()  # space is back
     message = str(info.value)
     now = wh.manifest().version
     assert says in message and todo in message, message
