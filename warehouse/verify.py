@@ -133,7 +133,7 @@ def _check_raw_files(wh: Warehouse, current: Manifest, raw_store: str | None,
         elif sha256_of(fs, store_path) != sha:
             report.errors.append(f"raw file {store_path} does not hash to its sha256 {sha[:12]}…: it changed in the raw store")
     report.checked["raw_files"] = len(named)
-    if root is None:
+    if root is None or not fs.exists(root.rstrip("/")):
         return
     stray = 0
     for path in fs.find(root.rstrip("/")):
