@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from schemas.core import TableSpec, conform
+from socscope.secrecy import redact_arrow
 
 MANIFEST = "MANIFEST.json"
 CATALOG = "catalog.duckdb"
@@ -240,6 +241,7 @@ class Warehouse:
     def write_parquet(self, table: pa.Table, rel: str) -> None:
         # Dictionary-encode text only: keys, lineage and labels repeat; measured floats rarely do,
         # and trying to encode them costs more than it saves.
+        table = redact_arrow(table)  # a secret that reached a text column is masked, not published
         text = [f.name for f in table.schema if pa.types.is_string(f.type)]
         options = {"compression": "zstd", "use_dictionary": text}
         if self.is_local:
