@@ -73,7 +73,7 @@ def record_param_set(campaign: Campaign, wh: Warehouse, technique_name: str, act
     from schemas import platform as P
 
     ps = params_for(campaign, technique_name)
-    known = wh.query(f"select params_id from param_sets where params_id = '{ps.id}'")
+    known = wh.query("select params_id from param_sets where params_id = ?", [ps.id])
     if len(known):
         return ps.id
     tx = wh.transaction(flow_run_id)
@@ -105,9 +105,9 @@ def run_report(wh: Warehouse, flow_run_id: str, before: Manifest,
 
     ``run_ids``: the run and its subflow runs (rows carry the id of the subflow that wrote them).
     """
-    listing = ", ".join(f"'{r}'" for r in (run_ids or [flow_run_id]))
-    events = wh.query(f"select technique, stage, status, reason, error_type, original_name, rows_written "
-                      f"from ingest_events where flow_run_id in ({listing}) order by technique, original_name")
+    events = wh.query("select technique, stage, status, reason, error_type, original_name, rows_written "
+                      "from ingest_events where list_contains(?::VARCHAR[], flow_run_id) order by technique, original_name",
+                      [list(run_ids or [flow_run_id])])
     shares = [{"share": name, "complete_files": r["seen"], "new_files": r["new_files"],
                "still_being_written": len(r["pending"]), "refused": len(r["refused"]), "without_sample": len(r["unmapped"])}
               for name, r in (intake or [])]
