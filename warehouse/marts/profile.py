@@ -221,7 +221,7 @@ def _feature_rows(con, decls: list[FeatureDecl], samples: list[str] | None) -> p
     frames = []
     for d in decls:
         try:
-            frames.append(con.execute(d.sql(samples)).df())
+            frames.append(con.execute(d.sql(samples), None if samples is None else [list(samples)]).df())
         except Exception as exc:
             if "does not exist" in str(exc):
                 continue
