@@ -100,6 +100,8 @@ def prefect_environment(home: Path, port: int, database_url: str | None = None,
 
 
 def api_healthy(api_url: str, timeout_s: float = 2.0) -> bool:
+    if not api_url.startswith(("http://", "https://")):  # state.json is a file: no file:// or ftp:// probes
+        raise ValueError(f"not an HTTP API URL: {api_url!r}")
     try:
         with urllib.request.urlopen(f"{api_url}/health", timeout=timeout_s) as resp:
             return resp.status == 200

@@ -88,7 +88,8 @@ def findings() -> Counter:
 
 def allowlist() -> dict[tuple[str, str], tuple[int, str]]:
     with ALLOWLIST.open(encoding="utf-8") as fh:
-        rows = list(csv.DictReader((line for line in fh if not line.startswith("#")), delimiter="\t"))
+        rows = list(csv.DictReader((line for line in fh if not line.startswith("#")), delimiter="\t",
+                                   quoting=csv.QUOTE_NONE))
     return {(r["file"], r["function"]): (int(r["count"]), r["reason"].strip()) for r in rows}
 
 
