@@ -8,6 +8,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from socscope.secrecy import redact
+
 Series = Literal["cumulative", "polished", "operando", "gitt"]
 Branch = Literal["pristine", "charge", "discharge", "cycle"]
 def known_techniques() -> tuple[str, ...]:
@@ -174,11 +176,12 @@ class ConfigError(ValueError):
 def _describe(err: dict[str, Any]) -> str:
     loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
     value = err.get("input")
-    shown = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
+    shown = redact(repr(value)) if not isinstance(value, (dict, list)) else type(value).__name__
     return f"  {loc}: {err['msg']} (got {shown})"
 
 
 def parse_campaign(data: dict[str, Any], source: str = "<dict>", base_dir: Path | None = None) -> Campaign:
+    data = resolve_secrets(data, source)
     try:
         campaign = Campaign.model_validate(data)
     except ValidationError as exc:
@@ -200,3 +203,21 @@ def load_campaign(path: str | Path) -> Campaign:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of keys, got {type(data).__name__}")
     return parse_campaign(data, str(path), path.parent.resolve())
+
+
+def resolve_secrets(data: dict[str, Any], source: str) -> dict[str, Any]:
+    """Refuse secrets written in the file; fill ``${ENV_VAR}`` references from the environment and
+    register what they hold, so that logs, artifacts and warehouse text mask it (socscope.secrecy)."""
+    from socscope import secrecy
+
+    literal = secrecy.literal_secrets(data)
+    if literal:
+        raise ConfigError(f"{source}: {len(literal)} secret(s) written in the campaign config:\n" + "\n".join(literal)
+                          + "\nSecrets come from the environment: the file names them as ${ENV_VAR}.")
+    data, missing = secrecy.interpolate(data)
+    if missing:
+        raise ConfigError(f"{source}: {len(missing)} environment variable(s) the campaign config refers to "
+                          f"are not set:\n" + "\n".join(missing))
+    secrecy.register_environment()
+    secrecy.install_log_redaction()
+    return data

@@ -131,9 +131,10 @@ class ProcessContext:
     sample: "Sample | None"
     params: ParamSet
     options: Mapping[str, Any]
-    #: read-only SQL on the committed warehouse (e.g. calibration rows, cycler records); the
-    #: pipeline answers each distinct question once per committed version (``Warehouse.lookup``)
-    query: Callable[[str], "pd.DataFrame"]
+    #: read-only SQL on the committed warehouse (e.g. calibration rows, cycler records):
+    #: ``query(sql, params=None)``, values bound as ``?`` parameters, never formatted into the SQL;
+    #: the pipeline answers each distinct question once per committed version (``Warehouse.lookup``)
+    query: Callable[..., "pd.DataFrame"]
 
 
 @dataclass
@@ -142,7 +143,7 @@ class FinalizeContext:
 
     campaign: "Campaign"
     params: ParamSet
-    query: Callable[[str], "pd.DataFrame"]
+    query: Callable[..., "pd.DataFrame"]  # query(sql, params=None), as in ProcessContext
 
 
 @dataclass
