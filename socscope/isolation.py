@@ -192,6 +192,8 @@ def run(fn: Callable[..., Any], args: tuple, *, seconds: float, memory_mb: int |
                 w.kill()
                 return Outcome(failure="time")
             kind, payload = w.conn.recv()
+            if kind == "memory":  # the worker retires after a MemoryError: never hand it another file
+                w.kill()
         except (EOFError, OSError):
             w.proc.wait()
             return Outcome(failure="died", detail=describe_exit(w.proc.returncode))

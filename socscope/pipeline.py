@@ -31,6 +31,14 @@ from warehouse.store import FileEntry, Manifest, Warehouse, unit_key, write_unit
 
 log = logging.getLogger(__name__)
 
+#: the error_type of a file stopped by a limit starts with one of these and ends with "@<limits id>"
+LIMIT_ERRORS = ("TimeLimitExceeded", "MemoryLimitExceeded", "WorkerDied")
+#: the reason of an empty file (intake and process)
+EMPTY_REASON = ("the file is empty (0 bytes): nothing to read; if it is still being written, it will be tried "
+                "again when it changes")
+TRACEBACK_LIMIT = 8000
+
+
 Progress = Callable[[str, int, int], None]
 Mapper = Callable[[Callable[[Any], Any], list[Any]], list[Any]]
 
@@ -135,6 +143,7 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
     known_idx = {(r.share, r.path): r for r in known.itertuples()}
     known_sha = set(wh.query("select raw_sha256 from raw_files").raw_sha256)
     raw_rows, sight_rows, event_rows = [], [], []
+    emptied = _empty_paths(wh)  # paths refused as empty before: an event each, superseded once filled
     stamp = now_utc()
     work: list[tuple[Any, I.Candidate]] = []
     for share in campaign.shares:
@@ -148,10 +157,16 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
         summary.pending += [f"{share.name}:{c.rel_path}" for c in pending]
         for r in refused:
             summary.refused.append(f"{share.name}:{r.rel_path}: {r.reason}")
-            event_rows.append(_event(campaign, "path:" + hashlib.sha256(f"{share.name}/{r.rel_path}".encode()).hexdigest(),
-                                     share.technique, None, "intake", "refused", r.reason, None, "intake", None,
-                                     flow_run_id, r.rel_path))
-        work += [(share, c) for c in complete]
+            event_rows.append(_event(campaign, _path_key(share.name, r.rel_path), share.technique, None, "intake",
+                                     "refused", r.reason, None, "intake", None, flow_run_id, r.rel_path))
+        for c in complete:
+            if c.size == 0 and not c.is_bundle:  # nothing to store or read; its sha256 would be every empty file's
+                summary.refused.append(f"{share.name}:{c.rel_path}: {EMPTY_REASON}")
+                event_rows.append(_event(campaign, _path_key(share.name, c.rel_path), share.technique, None,
+                                         "intake", "refused", EMPTY_REASON, "EmptyFile", "intake", None,
+                                         flow_run_id, c.rel_path))
+            else:
+                work.append((share, c))
     summary.seen = len(work)
 
     def take(item: tuple[Any, I.Candidate]) -> tuple[Any, I.Candidate, str, str, int]:
@@ -179,6 +194,10 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
                          "size_bytes": size, "is_bundle": cand.is_bundle, "store_path": dest, "first_seen": stamp})
         sight_rows.append({"raw_sha256": sha, "campaign": campaign.name, "share": share.name, "path": cand.rel_path,
                            "size_bytes": cand.size, "mtime": I.utc(cand.mtime), "first_seen": stamp})
+        if _path_key(share.name, cand.rel_path) in emptied:
+            event_rows.append(_event(campaign, _path_key(share.name, cand.rel_path), share.technique, None, "intake",
+                                     "ok", f"was empty when seen before; taken with content (sha256 {sha[:12]})",
+                                     None, "intake", None, flow_run_id, cand.rel_path))
         if err:
             summary.unmapped.append(f"{share.name}:{cand.rel_path}: {err}")
             event_rows.append(_event(campaign, sha, share.technique, None, "intake", "quarantined", err, None,
@@ -187,11 +206,23 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
     if raw_rows:
         tx.upsert(P.RAW_FILES, pd.DataFrame(raw_rows))
         tx.upsert(P.SIGHTINGS, pd.DataFrame(sight_rows))
-    if event_rows:
-        tx.upsert(P.INGEST_EVENTS, pd.DataFrame(event_rows))
+    if event_rows:  # a filled empty file replaces its refusal; others keep their first event
+        filled = any(e["status"] == "ok" for e in event_rows)
+        tx.upsert(P.INGEST_EVENTS, pd.DataFrame(event_rows), keep="new" if filled else "existing")
     if raw_rows or event_rows:
         tx.commit()
     return summary
+
+
+def _path_key(share: str, rel_path: str) -> str:
+    """The raw_sha256 of an event about a share path rather than a stored file (refusals)."""
+    return "path:" + hashlib.sha256(f"{share}/{rel_path}".encode()).hexdigest()
+
+
+def _empty_paths(wh: Warehouse) -> set[str]:
+    events = wh.query("select raw_sha256 from ingest_events where stage = 'intake' and error_type = 'EmptyFile' "
+                      "and status = 'refused'")
+    return set(events.raw_sha256)
 
 
 def _same_time(a: Any, b: float) -> bool:
@@ -295,14 +326,6 @@ def stamp_frame(df: pd.DataFrame, *, campaign: str, technique_name: str, sample_
         kept = kept.assign(**gaps)
     added = pd.DataFrame({c: [v] * len(df) for c, v in constant.items()}, index=df.index)
     return pd.concat([kept, added], axis=1)
-
-
-#: the error_type of a file stopped by a limit starts with one of these and ends with "@<limits id>"
-LIMIT_ERRORS = ("TimeLimitExceeded", "MemoryLimitExceeded", "WorkerDied")
-#: the reason of an empty file (intake and process)
-EMPTY_REASON = ("the file is empty (0 bytes): nothing to read; if it is still being written, it will be tried "
-                "again when it changes")
-TRACEBACK_LIMIT = 8000
 
 
 def process_file(item: WorkItem, campaign: Campaign, wh_url: str, flow_run_id: str | None) -> FileResult:
