@@ -34,6 +34,9 @@ from typing import Any, Callable, Iterator
 #: how long a new worker may take to start and import the plugins (not counted in a file's limit)
 START_TIMEOUT_S = 300.0
 
+#: variables that change from task to task (and that no reader reads): not a reason for new workers
+VOLATILE_ENV = ("PYTEST_CURRENT_TEST", "PREFECT_")
+
 BOOT = ("import sys, json; sys.path[:] = json.loads(sys.argv[3]); "
         "from socscope.isolation import serve; serve(int(sys.argv[1]), int(sys.argv[2]))")
 
@@ -159,7 +162,8 @@ def pool(slots: int) -> Pool:
     global _POOL, _POOL_KEY
     from tasks import registry as reg
 
-    key = (tuple(sorted(reg.TECHNIQUE_MODULES.items())), tuple(sys.path), tuple(sorted(os.environ.items())))
+    env = tuple(sorted((k, v) for k, v in os.environ.items() if not k.startswith(VOLATILE_ENV)))
+    key = (tuple(sorted(reg.TECHNIQUE_MODULES.items())), tuple(sys.path), env)
     with _POOL_LOCK:
         if _POOL is None or _POOL_KEY != key:
             if _POOL is not None:
