@@ -19,9 +19,10 @@ import atexit
 import contextlib
 import json
 import os
+import pickle  # nosec B403 — only between this process and its own workers, over a private socketpair
 import signal
 import socket
-import subprocess
+import subprocess  # nosec B404 — starts sys.executable with fixed arguments, no shell
 import sys
 import threading
 import time
@@ -214,22 +215,27 @@ def serve(fd: int, parent_pid: int) -> None:
     reg.TECHNIQUE_MODULES = conn.recv()
     import socscope.pipeline  # noqa: F401  (the imports a file needs, before its clock starts)
 
-    reg.ordered_techniques()
+    with contextlib.suppress(Exception):  # best effort: a plugin that fails to import fails its files
+        reg.ordered_techniques()
     conn.send("ready")
     while True:
         try:
-            fn, args, memory_mb = conn.recv()
+            job = conn.recv_bytes()
         except EOFError:
             return
         retire = False
         try:
+            fn, args, memory_mb = pickle.loads(job)  # nosec B301 — sent by the parent that started us
             with address_space(memory_mb):
                 reply = ("ok", fn(*args))
         except MemoryError:
             reply, retire = ("memory", traceback.format_exc()), True  # its heap may be in pieces: start afresh
         except BaseException:  # noqa: BLE001 — the caller turns it into a quarantine reason
             reply = ("error", traceback.format_exc())
-        conn.send(reply)
+        try:
+            conn.send(reply)
+        except Exception:  # noqa: BLE001 — a value that cannot be pickled
+            conn.send(("error", traceback.format_exc()))
         if retire:
             return
 

@@ -161,7 +161,7 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
                                      "refused", r.reason, None, "intake", None, flow_run_id, r.rel_path))
         for c in complete:
             if c.size == 0 and not c.is_bundle:  # nothing to store or read; its sha256 would be every empty file's
-                summary.refused.append(f"{share.name}:{c.rel_path}: {EMPTY_REASON}")
+                summary.refused.append(safe_reason(f"{share.name}:{c.rel_path}: {EMPTY_REASON}"))
                 event_rows.append(_event(campaign, _path_key(share.name, c.rel_path), share.technique, None,
                                          "intake", "refused", EMPTY_REASON, "EmptyFile", "intake", None,
                                          flow_run_id, c.rel_path))
