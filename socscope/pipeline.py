@@ -333,7 +333,7 @@ def process_file(item: WorkItem, campaign: Campaign, wh_url: str, flow_run_id: s
     (``processing:`` in the config). Never raises: a file beyond a limit is quarantined with the limit
     named, and the rest of the batch goes on."""
     limits = campaign.processing.limits_for(item.technique)
-    outcome = isolation.run(process_file_here, (item, campaign, wh_url, flow_run_id, limits),
+    outcome = isolation.run(process_file_here, (item, campaign, wh_url, flow_run_id),
                             seconds=limits.seconds, memory_mb=limits.memory_mb, slots=campaign.execution.max_workers)
     if outcome.failure is None:
         return outcome.value
@@ -379,8 +379,7 @@ def bounded_traceback(tb: str, limit: int = TRACEBACK_LIMIT) -> str:
     return "\n".join(reversed(out))
 
 
-def process_file_here(item: WorkItem, campaign: Campaign, wh_url: str, flow_run_id: str | None,
-                      limits: ResolvedLimits | None = None) -> FileResult:
+def process_file_here(item: WorkItem, campaign: Campaign, wh_url: str, flow_run_id: str | None) -> FileResult:
     """Read one raw file, compute its features, write its rows, in this process (a worker's job;
     call it directly to debug a file). Failures are quarantined, except a MemoryError, which the
     worker turns into the memory limit's reason."""
