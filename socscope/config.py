@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -117,11 +118,62 @@ class Execution(_Strict):
     dask_address: str | None = None
 
 
+class FileLimits(_Strict):
+    """Per-technique overrides of the per-file limits (unset: the campaign-wide value)."""
+
+    max_seconds_per_file: float | None = Field(default=None, gt=0, le=86400)
+    max_memory_mb_per_file: int | None = Field(default=None, ge=64, le=1 << 20)
+
+
+@dataclass(frozen=True)
+class ResolvedLimits:
+    """The limits one file is processed under, with the config keys that set them (for reasons)."""
+
+    seconds: float
+    memory_mb: int
+    seconds_key: str
+    memory_key: str
+
+    @property
+    def id(self) -> str:
+        """Recorded on every process event: a file stopped by a limit is tried again when it changes."""
+        return f"{self.seconds:g}s/{self.memory_mb}MB"
+
+
+class Processing(_Strict):
+    """Every file is read in a worker process under these limits; a file beyond them is quarantined
+    (the worker is stopped) and the rest of the batch goes on."""
+
+    max_seconds_per_file: float = Field(default=120.0, gt=0, le=86400)
+    #: memory a file's read and features may take on top of the worker's own (its address space)
+    max_memory_mb_per_file: int = Field(default=4096, ge=64, le=1 << 20)
+    #: technique -> overrides, e.g. {afm: {max_seconds_per_file: 600}}
+    techniques: dict[str, FileLimits] = Field(default_factory=dict)
+
+    @field_validator("techniques")
+    @classmethod
+    def _known(cls, v: dict[str, FileLimits]) -> dict[str, FileLimits]:
+        unknown = sorted(set(v) - set(known_techniques()))
+        if unknown:
+            raise ValueError(f"unknown technique(s) {unknown}; use one of {list(known_techniques())}")
+        return v
+
+    def limits_for(self, technique: str) -> ResolvedLimits:
+        own = self.techniques.get(technique) or FileLimits()
+        at = f"processing.techniques.{technique}."
+        return ResolvedLimits(
+            seconds=own.max_seconds_per_file or self.max_seconds_per_file,
+            memory_mb=own.max_memory_mb_per_file or self.max_memory_mb_per_file,
+            seconds_key=at + "max_seconds_per_file" if own.max_seconds_per_file else "processing.max_seconds_per_file",
+            memory_key=at + "max_memory_mb_per_file" if own.max_memory_mb_per_file else "processing.max_memory_mb_per_file")
+
+
 class Campaign(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
     storage: Storage = Field(default_factory=Storage)
     execution: Execution = Field(default_factory=Execution)
+    processing: Processing = Field(default_factory=Processing)
     samples: list[Sample] = Field(min_length=1)
     cells: list[Cell] = Field(default_factory=list)
     shares: list[Share] = Field(default_factory=list)

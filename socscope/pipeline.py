@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import tempfile
 import threading
 import traceback
@@ -21,11 +22,22 @@ import pandas as pd
 
 import socscope
 from schemas import platform as P
-from socscope.config import Campaign, load_campaign
+from socscope import isolation
+from socscope.config import Campaign, ResolvedLimits, load_campaign
 from tasks import intake as I
-from tasks.contract import FinalizeContext, ProcessContext, UnreadableFile
+from tasks.contract import FinalizeContext, ProcessContext, UnreadableFile, safe_reason
 from tasks.registry import ordered_techniques, params_for, read_measurements, reader_override, technique
 from warehouse.store import FileEntry, Manifest, Warehouse, unit_key, write_unit
+
+log = logging.getLogger(__name__)
+
+#: the error_type of a file stopped by a limit starts with one of these and ends with "@<limits id>"
+LIMIT_ERRORS = ("TimeLimitExceeded", "MemoryLimitExceeded", "WorkerDied")
+#: the reason of an empty file (intake and process)
+EMPTY_REASON = ("the file is empty (0 bytes): nothing to read; if it is still being written, it will be tried "
+                "again when it changes")
+TRACEBACK_LIMIT = 8000
+
 
 Progress = Callable[[str, int, int], None]
 Mapper = Callable[[Callable[[Any], Any], list[Any]], list[Any]]
@@ -131,6 +143,7 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
     known_idx = {(r.share, r.path): r for r in known.itertuples()}
     known_sha = set(wh.query("select raw_sha256 from raw_files").raw_sha256)
     raw_rows, sight_rows, event_rows = [], [], []
+    emptied = _empty_paths(wh)  # paths refused as empty before: an event each, superseded once filled
     stamp = now_utc()
     work: list[tuple[Any, I.Candidate]] = []
     for share in campaign.shares:
@@ -144,10 +157,16 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
         summary.pending += [f"{share.name}:{c.rel_path}" for c in pending]
         for r in refused:
             summary.refused.append(f"{share.name}:{r.rel_path}: {r.reason}")
-            event_rows.append(_event(campaign, "path:" + hashlib.sha256(f"{share.name}/{r.rel_path}".encode()).hexdigest(),
-                                     share.technique, None, "intake", "refused", r.reason, None, "intake", None,
-                                     flow_run_id, r.rel_path))
-        work += [(share, c) for c in complete]
+            event_rows.append(_event(campaign, _path_key(share.name, r.rel_path), share.technique, None, "intake",
+                                     "refused", r.reason, None, "intake", None, flow_run_id, r.rel_path))
+        for c in complete:
+            if c.size == 0 and not c.is_bundle:  # nothing to store or read; its sha256 would be every empty file's
+                summary.refused.append(safe_reason(f"{share.name}:{c.rel_path}: {EMPTY_REASON}"))
+                event_rows.append(_event(campaign, _path_key(share.name, c.rel_path), share.technique, None,
+                                         "intake", "refused", EMPTY_REASON, "EmptyFile", "intake", None,
+                                         flow_run_id, c.rel_path))
+            else:
+                work.append((share, c))
     summary.seen = len(work)
 
     def take(item: tuple[Any, I.Candidate]) -> tuple[Any, I.Candidate, str, str, int]:
@@ -175,6 +194,10 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
                          "size_bytes": size, "is_bundle": cand.is_bundle, "store_path": dest, "first_seen": stamp})
         sight_rows.append({"raw_sha256": sha, "campaign": campaign.name, "share": share.name, "path": cand.rel_path,
                            "size_bytes": cand.size, "mtime": I.utc(cand.mtime), "first_seen": stamp})
+        if _path_key(share.name, cand.rel_path) in emptied:
+            event_rows.append(_event(campaign, _path_key(share.name, cand.rel_path), share.technique, None, "intake",
+                                     "ok", f"was empty when seen before; taken with content (sha256 {sha[:12]})",
+                                     None, "intake", None, flow_run_id, cand.rel_path))
         if err:
             summary.unmapped.append(f"{share.name}:{cand.rel_path}: {err}")
             event_rows.append(_event(campaign, sha, share.technique, None, "intake", "quarantined", err, None,
@@ -183,11 +206,23 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
     if raw_rows:
         tx.upsert(P.RAW_FILES, pd.DataFrame(raw_rows))
         tx.upsert(P.SIGHTINGS, pd.DataFrame(sight_rows))
-    if event_rows:
-        tx.upsert(P.INGEST_EVENTS, pd.DataFrame(event_rows))
+    if event_rows:  # a filled empty file replaces its refusal; others keep their first event
+        filled = any(e["status"] == "ok" for e in event_rows)
+        tx.upsert(P.INGEST_EVENTS, pd.DataFrame(event_rows), keep="new" if filled else "existing")
     if raw_rows or event_rows:
         tx.commit()
     return summary
+
+
+def _path_key(share: str, rel_path: str) -> str:
+    """The raw_sha256 of an event about a share path rather than a stored file (refusals)."""
+    return "path:" + hashlib.sha256(f"{share}/{rel_path}".encode()).hexdigest()
+
+
+def _empty_paths(wh: Warehouse) -> set[str]:
+    events = wh.query("select raw_sha256 from ingest_events where stage = 'intake' and error_type = 'EmptyFile' "
+                      "and status = 'refused'")
+    return set(events.raw_sha256)
 
 
 def _same_time(a: Any, b: float) -> bool:
@@ -201,6 +236,8 @@ def _event(campaign: Campaign, sha: str, tech: str | None, sample_id: str | None
            reason: str | None, error_type: str | None, params_id: str, reader: str | None,
            flow_run_id: str | None, name: str | None, rows: int = 0, tb: str | None = None,
            code: str | None = None) -> dict[str, Any]:
+    if tb:  # the whole traceback goes to the log, bounded and escaped; the event keeps its digest
+        log.info("%s %s of %s: %s\n%s", stage, status, safe_reason(repr(name), 200), reason, bounded_traceback(tb))
     return {"raw_sha256": sha, "campaign": campaign.name, "technique": tech, "sample_id": sample_id, "stage": stage,
             "status": status, "reason": reason, "error_type": error_type,
             "traceback_digest": hashlib.sha256(tb.encode()).hexdigest()[:12] if tb else None,
@@ -229,13 +266,17 @@ class WorkItem:
 
 
 def pending_work(campaign: Campaign, wh: Warehouse, technique_name: str, force: bool = False) -> list[WorkItem]:
-    """Raw files of a technique not yet attempted with the active parameters and code (the cache);
-    with ``force``, every raw file of the technique that intake accepted."""
+    """Raw files of a technique not yet attempted with the active parameters and code (the cache),
+    and files stopped by a limit that has changed since; with ``force``, every raw file of the
+    technique that intake accepted."""
     ps = params_for(campaign, technique_name)
     code = code_version(technique_name)
+    limits = campaign.processing.limits_for(technique_name).id  # digits, 's', '/', 'MB' only
+    stopped = " or ".join(f"coalesce(error_type, '') like '{e}@%'" for e in LIMIT_ERRORS)
     attempted = "" if force else f"""
           and r.raw_sha256 not in (select raw_sha256 from ingest_events
-                                   where stage = 'process' and params_id = '{ps.id}' and code_version = '{code}')"""
+                                   where stage = 'process' and params_id = '{ps.id}' and code_version = '{code}'
+                                     and not (({stopped}) and not ends_with(error_type, '@{limits}')))"""
     df = wh.query(f"""
         select r.raw_sha256, r.technique, r.sample_id, r.cell_id, r.original_name, r.store_path,
                (select first(s.share order by s.first_seen, s.share, s.path) from sightings s where s.raw_sha256 = r.raw_sha256) as share,
@@ -288,7 +329,60 @@ def stamp_frame(df: pd.DataFrame, *, campaign: str, technique_name: str, sample_
 
 
 def process_file(item: WorkItem, campaign: Campaign, wh_url: str, flow_run_id: str | None) -> FileResult:
-    """Read one raw file, compute its features, write its rows. Never raises: failures are quarantined."""
+    """``process_file_here`` in a worker process under the technique's time and memory limits
+    (``processing:`` in the config). Never raises: a file beyond a limit is quarantined with the limit
+    named, and the rest of the batch goes on."""
+    limits = campaign.processing.limits_for(item.technique)
+    outcome = isolation.run(process_file_here, (item, campaign, wh_url, flow_run_id),
+                            seconds=limits.seconds, memory_mb=limits.memory_mb, slots=campaign.execution.max_workers)
+    if outcome.failure is None:
+        return outcome.value
+    reason, error_type = _failure_reason(outcome, item, limits)
+    ps = params_for(campaign, item.technique)
+    event = _event(campaign, item.raw_sha256, item.technique, item.sample_id, "process", "quarantined", reason,
+                   error_type, ps.id, None, flow_run_id, item.original_name, 0, outcome.detail or reason,
+                   code=code_version(item.technique))
+    return FileResult(unit_key(item.technique, item.raw_sha256, ps.id), {}, event)
+
+
+def _failure_reason(outcome: isolation.Outcome, item: WorkItem, limits: ResolvedLimits) -> tuple[str, str]:
+    """The quarantine reason and error_type of a file whose worker was stopped or failed."""
+    name = safe_reason(repr(item.original_name), 200)
+    then = "the file may be damaged; raise the limit if it is a large valid file"
+    if outcome.failure == "time":
+        return (f"reading {name} took longer than {limits.seconds:g} s (limit {limits.seconds_key}); the worker "
+                f"was stopped — {then}", f"TimeLimitExceeded@{limits.id}")
+    if outcome.failure == "memory":
+        return (f"reading {name} needed more than {limits.memory_mb} MB of memory (limit {limits.memory_key}); "
+                f"the worker was stopped — {then}", f"MemoryLimitExceeded@{limits.id}")
+    if outcome.failure == "died":
+        return (f"the worker reading {name} died ({outcome.detail}): a crash in a reader library, or memory beyond "
+                f"{limits.memory_mb} MB (limit {limits.memory_key}) — the file may be damaged; report it with the "
+                f"traceback digest if it is valid", f"WorkerDied@{limits.id}")
+    last = outcome.detail.strip().splitlines()[-1] if outcome.detail.strip() else "no message"
+    return (safe_reason(f"unexpected failure around {name}: {last} — this is a bug in the platform; report it "
+                        f"with the traceback digest"), "WorkerError")
+
+
+def bounded_traceback(tb: str, limit: int = TRACEBACK_LIMIT) -> str:
+    """A traceback for logs: every line escaped and cut (an exception text may hold a file's bytes),
+    the whole cut to ``limit`` characters keeping its end, where the error is."""
+    lines = [safe_reason(line, 500) for line in tb.splitlines()]
+    out: list[str] = []
+    used = 0
+    for line in reversed(lines):
+        if used + len(line) + 1 > limit:
+            out.append(f"… [{len(lines) - len(out)} earlier lines cut]")
+            break
+        out.append(line)
+        used += len(line) + 1
+    return "\n".join(reversed(out))
+
+
+def process_file_here(item: WorkItem, campaign: Campaign, wh_url: str, flow_run_id: str | None) -> FileResult:
+    """Read one raw file, compute its features, write its rows, in this process (a worker's job;
+    call it directly to debug a file). Failures are quarantined, except a MemoryError, which the
+    worker turns into the memory limit's reason."""
     tech = technique(item.technique)
     ps = params_for(campaign, item.technique)
     code = code_version(item.technique)
@@ -300,6 +394,8 @@ def process_file(item: WorkItem, campaign: Campaign, wh_url: str, flow_run_id: s
     reader_id = None
     path, cleanup = _local_copy(item.store_path, campaign)
     try:
+        if path.is_file() and path.stat().st_size == 0:  # stored before intake refused empty files
+            raise UnreadableFile(EMPTY_REASON)
         reader, measurements = read_measurements(
             path, item.raw_sha256, item.original_name, technique_name=item.technique, override=override,
             options=options, sample_id=item.sample_id, cell_id=item.cell_id)
@@ -330,14 +426,16 @@ def process_file(item: WorkItem, campaign: Campaign, wh_url: str, flow_run_id: s
         event = _event(campaign, item.raw_sha256, item.technique, item.sample_id, "process", "ok", None, None,
                        ps.id, reader_id, flow_run_id, item.original_name, rows, code=code)
         return FileResult(unit, entries, event)
+    except MemoryError:
+        raise
     except Exception as exc:  # quarantine, keep the batch going
         tb = traceback.format_exc()
         if isinstance(exc, (UnreadableFile, ValueError)) and not isinstance(exc, (KeyError,)):
-            reason = str(exc)
+            reason = safe_reason(str(exc))
         else:
-            reason = (f"unexpected {type(exc).__name__} while processing {item.original_name!r}: {exc} — this is a "
-                      f"bug in {reader_id or 'the reader'} or the {item.technique} features; report it with the "
-                      f"traceback digest")
+            reason = safe_reason(f"unexpected {type(exc).__name__} while processing {item.original_name!r}: "
+                                 f"{safe_reason(str(exc), 300)} — this is a bug in {reader_id or 'the reader'} or "
+                                 f"the {item.technique} features; report it with the traceback digest")
         event = _event(campaign, item.raw_sha256, item.technique, item.sample_id, "process", "quarantined", reason,
                        type(exc).__name__, ps.id, reader_id, flow_run_id, item.original_name, 0, tb, code=code)
         return FileResult(unit, {}, event)
@@ -388,13 +486,13 @@ def finalize_technique(campaign: Campaign, wh: Warehouse, technique_name: str, f
             rows += len(df)
     except Exception as exc:
         tx = wh.transaction(flow_run_id)
-        status, reason, err, tb = "quarantined", f"{technique_name} finalize failed: {exc}", type(exc).__name__, traceback.format_exc()
+        status, reason, err, tb = "quarantined", safe_reason(f"{technique_name} finalize failed: {exc}"), type(exc).__name__, traceback.format_exc()
     tx.upsert(P.INGEST_EVENTS, pd.DataFrame([_event(campaign, f"fin:{fingerprint}", technique_name, None, "finalize",
                                                     status, reason, err, ps.id, None, flow_run_id, None, rows, tb,
                                                     code=code)]), keep="new")
     tx.commit()
     if status != "ok":
-        raise RuntimeError(reason + "\n" + (tb or ""))
+        raise RuntimeError(reason + "\n" + bounded_traceback(tb or ""))
     return rows
 
 
@@ -424,7 +522,7 @@ def process_items(wh: Warehouse, name: str, todo: list[WorkItem], flow_run_id: s
                 summary.processed += 1
                 summary.rows += r.event["rows_written"]
                 if r.event["status"] != "ok":
-                    summary.quarantined.append(f"{r.event['original_name']}: {r.event['reason']}")
+                    summary.quarantined.append(f"{safe_reason(str(r.event['original_name']), 200)}: {r.event['reason']}")
             done += len(part)
             progress(f"process {name}", done, len(todo))
 
