@@ -39,12 +39,15 @@ def _progress():
 def _print_table(rows, columns, title=None) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
+
+    from tasks.intake import shown
 
     t = Table(title=title)
     for i, c in enumerate(columns):
         t.add_column(str(c), no_wrap=i == 0)  # the key column stays whole; the others wrap to the terminal
-    for r in rows:
-        t.add_row(*["" if v is None else str(v) for v in r])
+    for r in rows:  # plain text, control characters escaped: a file name is data, never markup or a line break
+        t.add_row(*[Text("" if v is None else shown(str(v))) for v in r])
     Console().print(t)
 
 

@@ -124,15 +124,31 @@ class IntakeSummary:
 
 def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, shares: list[str] | None = None,
            progress: Progress = no_progress, mapper: Mapper | None = None) -> IntakeSummary:
-    """Take every complete file of every share into the raw store; record files, sightings, refusals."""
+    """Take every complete file of every share into the raw store; record files, sightings, refusals.
+
+    Only what changed is written: new raw files, new or replaced sightings (a file replaced under
+    the same name is a new version; the old sighting gets ``superseded_at``), new or changed
+    refusals, and an 'ok' event for a path refused before that is taken now.
+    """
     summary = IntakeSummary()
-    known = wh.query("select s.share, s.path, s.size_bytes, s.mtime, s.raw_sha256, r.store_path from sightings s "
-                     "join raw_files r using (raw_sha256)")
-    known_idx = {(r.share, r.path): r for r in known.itertuples()}
+    known = wh.query("select s.share, s.path, s.size_bytes, s.mtime, s.raw_sha256, s.first_seen, s.superseded_at, "
+                     "r.store_path from sightings s join raw_files r using (raw_sha256)")
+    current = {(r.share, r.path): r for r in known.itertuples() if pd.isna(r.superseded_at)}
     known_sha = set(wh.query("select raw_sha256 from raw_files").raw_sha256)
-    raw_rows, sight_rows, event_rows = [], [], []
+    events = wh.query("select raw_sha256, status, reason from ingest_events where stage = 'intake'")
+    past_events = {r.raw_sha256: (r.status, r.reason) for r in events.itertuples()}
+    raw_rows, event_rows = [], []
     stamp = now_utc()
     work: list[tuple[Any, I.Candidate]] = []
+
+    def path_event(share, rel: str, status: str, reason: str) -> None:
+        key = I.path_key(share.name, rel)
+        before = past_events.get(key)
+        changed = (before is not None and before[0] != "ok") if status == "ok" else before != (status, reason)
+        if changed:
+            event_rows.append(_event(campaign, key, share.technique, None, "intake", status, reason, None, "intake",
+                                     None, flow_run_id, rel))
+
     for share in campaign.shares:
         if shares and share.name not in shares:
             continue
@@ -141,22 +157,24 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
         except FileNotFoundError as exc:  # one unreachable share must not stop the others
             summary.unreachable.append(str(exc))
             continue
-        summary.pending += [f"{share.name}:{c.rel_path}" for c in pending]
+        summary.pending += [f"{share.name}:{I.shown(c.rel_path)}" for c in pending]
         for r in refused:
-            summary.refused.append(f"{share.name}:{r.rel_path}: {r.reason}")
-            event_rows.append(_event(campaign, "path:" + hashlib.sha256(f"{share.name}/{r.rel_path}".encode()).hexdigest(),
-                                     share.technique, None, "intake", "refused", r.reason, None, "intake", None,
-                                     flow_run_id, r.rel_path))
+            summary.refused.append(f"{share.name}:{I.shown(r.rel_path)}: {r.reason}")
+            path_event(share, r.rel_path, "refused", r.reason)
+        for c in complete + pending:  # a path refused earlier (symlink, size) that is fine now
+            path_event(share, c.rel_path, "ok", "taken after an earlier refusal")
         work += [(share, c) for c in complete]
-    summary.seen = len(work)
 
-    def take(item: tuple[Any, I.Candidate]) -> tuple[Any, I.Candidate, str, str, int]:
+    def take(item: tuple[Any, I.Candidate]) -> tuple[Any, I.Candidate, str | None, str, int]:
         share, cand = item
-        prev = known_idx.get((share.name, cand.rel_path))
+        prev = current.get((share.name, cand.rel_path))
         if prev is not None and prev.size_bytes == cand.size and _same_time(prev.mtime, cand.mtime) and not cand.is_bundle:
             return share, cand, prev.raw_sha256, prev.store_path, cand.size
-        sha, dest, size = I.store_candidate(cand, share, campaign, raw_store_url(campaign),
-                                            campaign.storage.storage_options)
+        try:
+            sha, dest, size = I.store_candidate(cand, share, campaign, raw_store_url(campaign),
+                                                campaign.storage.storage_options)
+        except (I.StillWriting, FileNotFoundError) as exc:  # growing, replaced or removed since the listing
+            return share, cand, None, str(exc), 0
         return share, cand, sha, dest, size
 
     results = []
@@ -165,7 +183,13 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
     for i in range(0, len(work), batch):
         results += mapper(take, work[i:i + batch])
         progress("intake", min(i + batch, len(work)), len(work))
+    taken = []
     for share, cand, sha, dest, size in results:
+        if sha is None:
+            summary.pending.append(f"{share.name}:{I.shown(cand.rel_path)}")
+            continue
+        summary.seen += 1
+        taken.append((share.name, cand.rel_path, sha, cand.size, I.utc(cand.mtime)))
         sample_id, cell_id, err = I.map_sample(cand, share, campaign)
         if sha not in known_sha:
             summary.new_files += 1
@@ -173,19 +197,20 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
         raw_rows.append({"raw_sha256": sha, "campaign": campaign.name, "technique": share.technique,
                          "sample_id": sample_id, "cell_id": cell_id, "original_name": Path(cand.rel_path).name,
                          "size_bytes": size, "is_bundle": cand.is_bundle, "store_path": dest, "first_seen": stamp})
-        sight_rows.append({"raw_sha256": sha, "campaign": campaign.name, "share": share.name, "path": cand.rel_path,
-                           "size_bytes": cand.size, "mtime": I.utc(cand.mtime), "first_seen": stamp})
         if err:
-            summary.unmapped.append(f"{share.name}:{cand.rel_path}: {err}")
-            event_rows.append(_event(campaign, sha, share.technique, None, "intake", "quarantined", err, None,
-                                     "intake", None, flow_run_id, cand.rel_path))
+            summary.unmapped.append(f"{share.name}:{I.shown(cand.rel_path)}: {err}")
+            if sha not in past_events:
+                event_rows.append(_event(campaign, sha, share.technique, None, "intake", "quarantined", err, None,
+                                         "intake", None, flow_run_id, cand.rel_path))
+    sight_rows = I.sighting_changes(known, taken, campaign.name, stamp)
     tx = wh.transaction(flow_run_id)
     if raw_rows:
         tx.upsert(P.RAW_FILES, pd.DataFrame(raw_rows))
-        tx.upsert(P.SIGHTINGS, pd.DataFrame(sight_rows))
+    if sight_rows:
+        tx.upsert(P.SIGHTINGS, pd.DataFrame(sight_rows), keep="new")
     if event_rows:
-        tx.upsert(P.INGEST_EVENTS, pd.DataFrame(event_rows))
-    if raw_rows or event_rows:
+        tx.upsert(P.INGEST_EVENTS, pd.DataFrame(event_rows), keep="new")
+    if raw_rows or sight_rows or event_rows:
         tx.commit()
     return summary
 
@@ -424,7 +449,7 @@ def process_items(wh: Warehouse, name: str, todo: list[WorkItem], flow_run_id: s
                 summary.processed += 1
                 summary.rows += r.event["rows_written"]
                 if r.event["status"] != "ok":
-                    summary.quarantined.append(f"{r.event['original_name']}: {r.event['reason']}")
+                    summary.quarantined.append(f"{I.shown(r.event['original_name'] or '')}: {r.event['reason']}")
             done += len(part)
             progress(f"process {name}", done, len(todo))
 
