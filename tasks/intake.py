@@ -300,7 +300,7 @@ def store_candidate(cand: Candidate, share: Share, campaign: Campaign, raw_store
     store_root = store_root.rstrip("/")
     _check_unchanged(fs, cand, "since it was listed")
     if cand.is_bundle:
-        with tempfile.SpooledTemporaryFile(max_size=64 * CHUNK) as tmp:
+        with tempfile.SpooledTemporaryFile(max_size=4 * CHUNK) as tmp:
             bundle_zip(fs, cand.full_path, tmp)
             _check_unchanged(fs, cand, "while it was packed")
             tmp.seek(0)
