@@ -388,3 +388,28 @@ def test_awkward_names_are_escaped_in_summaries(tmp_path):
     assert s.pending == ["lab:S1/new\\nline.csv"]
     assert len(s.refused) == 1 and "\n" not in s.refused[0] and "evil\\nlink.csv" in s.refused[0]
     assert I.shown("é µ 中文\t\x1b[31m") == "é µ 中文\\t\\x1b[31m"
+
+
+def test_a_warehouse_written_before_superseded_at_existed_still_opens_and_versions(tmp_path):
+    """sightings gained a column: its older Parquet files read it as NULL (the view fills columns the
+    files lack), and the next intake rewrites the table in the new contract."""
+    import dataclasses
+
+    import pyarrow.parquet as pq
+
+    cfg = toy_campaign(tmp_path)
+    f = write_csv(tmp_path / "share/S1/a.csv", [(1, 2)])
+    _old(f, 100)
+    wh, _ = _intake(cfg)
+    m = wh.manifest()
+    (entry,) = m.tables["sightings"]
+    path = Path(wh._abs(entry.path))
+    pq.write_table(pq.read_table(path).drop_columns(["superseded_at"]), path)
+    tables = {**m.tables, "sightings": [dataclasses.replace(entry, schema="older")]}
+    wh._replace_manifest(dataclasses.replace(m, version=m.version + 1, tables=tables))
+    wh = pipeline.open_warehouse(load_campaign(cfg))
+    assert wh.query("select count(*) as n from share_files").n[0] == 1
+    write_csv(f, [(5, 6)])
+    _old(f, 50)
+    wh, s = _intake(cfg)
+    assert s.new_files == 1 and _versions(wh).current.tolist() == [False, True]
