@@ -161,11 +161,13 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
         for r in refused:
             summary.refused.append(f"{share.name}:{I.shown(r.rel_path)}: {r.reason}")
             path_event(share, r.rel_path, "refused", r.reason)
-        for c in complete + pending:  # a path refused earlier (symlink, size) that is fine now
-            path_event(share, c.rel_path, "ok", "taken after an earlier refusal")
+        for c in pending:  # a path refused earlier (symlink, size) that is fine now
+            path_event(share, c.rel_path, "ok", "no longer refused")
         work += [(share, c) for c in complete]
 
     def take(item: tuple[Any, I.Candidate]) -> tuple[Any, I.Candidate, str | None, str, int]:
+        """(share, candidate, sha256, store path, size); sha256 None and a reason instead of the store
+        path when the file is to be taken later ('pending: ...') or cannot be read ('refused: ...')."""
         share, cand = item
         prev = current.get((share.name, cand.rel_path))
         if prev is not None and prev.size_bytes == cand.size and _same_time(prev.mtime, cand.mtime) and not cand.is_bundle:
@@ -174,7 +176,10 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
             sha, dest, size = I.store_candidate(cand, share, campaign, raw_store_url(campaign),
                                                 campaign.storage.storage_options)
         except (I.StillWriting, FileNotFoundError) as exc:  # growing, replaced or removed since the listing
-            return share, cand, None, str(exc), 0
+            return share, cand, None, f"pending: {exc}", 0
+        except PermissionError as exc:  # one unreadable file must not stop the share
+            return share, cand, None, (f"refused: {I.shown(cand.rel_path)!r} cannot be read ({exc.strerror}); give "
+                                       f"the platform's account read access to it"), 0
         return share, cand, sha, dest, size
 
     results = []
@@ -185,8 +190,15 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
         progress("intake", min(i + batch, len(work)), len(work))
     taken = []
     for share, cand, sha, dest, size in results:
-        if sha is None:
+        if sha is not None or dest.startswith("pending"):
+            path_event(share, cand.rel_path, "ok", "no longer refused")
+        if sha is None and dest.startswith("pending"):
             summary.pending.append(f"{share.name}:{I.shown(cand.rel_path)}")
+            continue
+        if sha is None:
+            reason = dest.split(": ", 1)[1]
+            summary.refused.append(f"{share.name}:{I.shown(cand.rel_path)}: {reason}")
+            path_event(share, cand.rel_path, "refused", reason)
             continue
         summary.seen += 1
         taken.append((share.name, cand.rel_path, sha, cand.size, I.utc(cand.mtime)))

@@ -150,7 +150,10 @@ def _walk_local(root: str) -> dict[str, dict]:
                 out[e.path] = {"type": "directory", "size": 0}
                 stack.append(e.path)
             else:
-                out[e.path] = _info(e.stat(follow_symlinks=False), None, rel)
+                try:
+                    out[e.path] = _info(e.stat(follow_symlinks=False), None, rel)
+                except FileNotFoundError:  # removed since the folder was read
+                    continue
     return out
 
 

@@ -413,3 +413,23 @@ def test_a_warehouse_written_before_superseded_at_existed_still_opens_and_versio
     _old(f, 50)
     wh, s = _intake(cfg)
     assert s.new_files == 1 and _versions(wh).current.tolist() == [False, True]
+
+
+def test_an_unreadable_file_is_refused_and_the_rest_of_the_share_is_taken(tmp_path, monkeypatch):
+    cfg = toy_campaign(tmp_path)
+    write_csv(tmp_path / "share/S1/locked.csv", [(1, 2)])
+    write_csv(tmp_path / "share/S1/ok.csv", [(3, 4)])
+    real = I.store_candidate
+
+    def store(cand, *a, **k):  # as the share answers for a file without read permission (root reads anything)
+        if cand.rel_path == "S1/locked.csv":
+            raise PermissionError(13, "Permission denied")
+        return real(cand, *a, **k)
+
+    monkeypatch.setattr(I, "store_candidate", store)
+    wh, s = _intake(cfg)
+    assert s.seen == 1 and len(s.refused) == 1 and "read access" in s.refused[0]
+    assert wh.query("select original_name, status from quarantine").values.tolist() == [["S1/locked.csv", "refused"]]
+    monkeypatch.setattr(I, "store_candidate", real)
+    wh, s = _intake(cfg)  # permission given: taken, and the refusal is gone
+    assert s.seen == 2 and len(wh.query("select * from quarantine")) == 0
