@@ -210,11 +210,15 @@ def list_share(share: Share, campaign: Campaign, now: float | None = None) -> tu
     names = {f for f, _ in files}
 
     def sort(cand: Candidate, problem: str | None) -> None:
-        problem = problem or _escapes(fs, root, cand.full_path, cand.rel_path) or _too_big(share, cand.rel_path, cand.size)
+        problem = (problem or _escapes(fs, root, cand.full_path, cand.rel_path)
+                   or _too_big(share, cand.rel_path, cand.size))
         if problem:
             refused.append(Refusal(share.name, cand.rel_path, problem))
             return
-        done = (marker and (cand.full_path + marker) in names) or (not marker and now - cand.mtime >= share.settle_seconds)
+        if marker:
+            done = (cand.full_path + marker) in names
+        else:
+            done = now - cand.mtime >= share.settle_seconds
         (complete if done else pending).append(cand)
 
     for full, info in files:
@@ -247,7 +251,8 @@ def _signature(fs: fsspec.AbstractFileSystem, cand: Candidate) -> tuple[int, flo
     """(size, mtime) of a candidate now: a second listing of the one file (or bundle folder)."""
     if cand.is_bundle:
         members = [(f, i) for f, i in _listing(fs, cand.full_path).items() if i.get("type") != "directory"]
-        return sum(int(i.get("size") or 0) for _, i in members), max((_mtime(i, fs, f) for f, i in members), default=0.0)
+        size = sum(int(i.get("size") or 0) for _, i in members)
+        return size, max((_mtime(i, fs, f) for f, i in members), default=0.0)
     info = fs.info(cand.full_path)
     return int(info.get("size") or 0), _mtime(info, fs, cand.full_path)
 

@@ -102,9 +102,8 @@ def attach_views(con, wh: "Warehouse", manifest: "Manifest", strict: bool = Fals
         files = wh.files(spec.name, manifest, relative=relative)
         present = None
         if files and schemas - {schema_digest(spec)}:  # files older than the contract: read their footers
-            listing = ", ".join(_quote(f) for f in files)
-            present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet([{listing}], "
-                                                 f"union_by_name = true)").fetchall()}
+            head = con.execute("SELECT * FROM read_parquet(?, union_by_name = true) LIMIT 0", [files])
+            present = {d[0] for d in head.description}
         con.execute(table_view_sql(spec, files, mixed_schemas=len(schemas) > 1 or present is not None,
                                    present=present))
     for spec in specs.values():
