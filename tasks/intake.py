@@ -136,6 +136,8 @@ def _walk_local(root: str) -> dict[str, dict]:
             with os.scandir(folder) as it:
                 entries = list(it)
         except OSError as exc:
+            if folder == root:  # the share itself: unreachable, like a share that is not mounted
+                raise FileNotFoundError(f"share folder {root} cannot be listed ({exc.strerror})") from None
             out[folder] = {"type": "file", "size": 0, "mtime": 0.0,
                            "refused": f"folder {shown(folder[len(root) + 1:])!r} cannot be listed ({exc.strerror})"}
             continue
