@@ -85,6 +85,16 @@ def shown(name: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)
 
 
+def _text(name: str) -> str:
+    """A local file name that is not valid UTF-8 (its bytes arrive as surrogates, which no table can
+    hold) as text: the odd bytes written as ``\\xff``. The file itself is still opened by its real path."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
 class StillWriting(Exception):
     """The file changed (size, mtime or content) between the listing and the copy: take it next run."""
 
@@ -193,17 +203,17 @@ def list_share(share: Share, campaign: Campaign, now: float | None = None) -> tu
     if not fs.exists(root):
         raise FileNotFoundError(f"share {share.name!r}: {campaign.resolve(share.url)} does not exist or is not "
                                 f"reachable; check its url in the campaign config")
-    bundles: dict[str, list[tuple[str, dict]]] = {}
+    bundles: dict[str, tuple[str, list[tuple[str, dict]]]] = {}  # rel -> (real path, members)
     files: list[tuple[str, dict]] = []
     for full, info in sorted(_listing(fs, root).items()):
-        rel = full[len(root) + 1:] if full.startswith(root + "/") else posixpath.relpath(full, root)
+        rel = _text(full[len(root) + 1:] if full.startswith(root + "/") else posixpath.relpath(full, root))
         if info.get("type") == "directory":
             if _matches(rel, share.bundle_patterns):
-                bundles[rel] = []
+                bundles[rel] = (full, [])
             continue
         owner = next((b for b in bundles if rel.startswith(b + "/")), None)
         if owner is not None:
-            bundles[owner].append((full, info))
+            bundles[owner][1].append((full, info))
         else:
             files.append((full, info))
 
@@ -224,16 +234,16 @@ def list_share(share: Share, campaign: Campaign, now: float | None = None) -> tu
         (complete if done else pending).append(cand)
 
     for full, info in files:
-        rel = full[len(root) + 1:]
+        rel = _text(full[len(root) + 1:])
         if marker and rel.endswith(marker):
             continue
         if not _matches(rel, share.patterns) or _matches(rel, share.exclude):
             continue
         sort(Candidate(share.name, rel, full, int(info.get("size") or 0), _mtime(info, fs, full)), info.get("refused"))
-    for rel, members in sorted(bundles.items()):
+    for rel, (full, members) in sorted(bundles.items()):
         problem = next((i["refused"] for _, i in members if i.get("refused")), None)
         mtime = max((_mtime(i, fs, f) for f, i in members), default=0.0)
-        sort(Candidate(share.name, rel, f"{root}/{rel}", sum(int(i.get("size") or 0) for _, i in members), mtime, True),
+        sort(Candidate(share.name, rel, full, sum(int(i.get("size") or 0) for _, i in members), mtime, True),
              problem and f"bundle {shown(rel)!r}: {problem}")
     return complete, pending, refused
 
@@ -273,7 +283,7 @@ def bundle_zip(fs: fsspec.AbstractFileSystem, folder: str, out: IO[bytes]) -> No
     members = sorted((f, i) for f, i in _listing(fs, folder).items() if i.get("type") != "directory")
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for full, meta in members:
-            info = zipfile.ZipInfo(full[len(folder) + 1:], date_time=(1980, 1, 1, 0, 0, 0))
+            info = zipfile.ZipInfo(_text(full[len(folder) + 1:]), date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             info.file_size = int(meta.get("size") or 0)  # as ZipFile.writestr sets it: same bytes, same sha

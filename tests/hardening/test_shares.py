@@ -433,3 +433,25 @@ def test_an_unreadable_file_is_refused_and_the_rest_of_the_share_is_taken(tmp_pa
     monkeypatch.setattr(I, "store_candidate", real)
     wh, s = _intake(cfg)  # permission given: taken, and the refusal is gone
     assert s.seen == 2 and len(wh.query("select * from quarantine")) == 0
+
+
+def test_a_name_that_is_not_utf8_is_taken_under_an_escaped_name(tmp_path):
+    """Linux names are bytes: one with a Latin-1 byte cannot go into a string column as it is."""
+    cfg = toy_campaign(tmp_path, bundle_patterns=["**/*.run"])
+    write_csv(tmp_path / "share/S1/ok.csv", [(1, 2)])
+    raw = os.fsencode(tmp_path / "share/S1") + b"/caf\xe9.csv"
+    with open(raw, "wb") as fh:
+        fh.write(b"#toy-csv\n5,6\n")
+    os.makedirs(os.fsencode(tmp_path / "share/S1") + b"/ch\xe9.run")  # a bundle folder and member, too
+    with open(os.fsencode(tmp_path / "share/S1") + b"/ch\xe9.run/d\xe9.bin", "wb") as fh:
+        fh.write(b"data")
+    pipeline.run_local(cfg)
+    wh = pipeline.open_warehouse(load_campaign(cfg))
+    got = wh.query("select r.original_name, count(*) as n from toy_values join raw_files r using (raw_sha256) "
+                   "group by 1 order by 1").values.tolist()
+    assert got == [["caf\\xe9.csv", 1], ["ok.csv", 1]]
+    bundle = wh.query("select store_path from raw_files where original_name = 'ch\\xe9.run'").store_path
+    assert zipfile.ZipFile(bundle[0]).namelist() == ["d\\xe9.bin"]
+    tables = wh.manifest().tables
+    pipeline.intake(load_campaign(cfg), wh, "again")
+    assert wh.manifest().tables == tables  # the same name on every run: not a new sighting each time
