@@ -199,8 +199,9 @@ def _versions(wh):
                     "where s.path = 'S1/a.csv' order by s.first_seen")
 
 
-def test_a_replaced_file_is_a_new_version_and_the_old_one_is_kept(tmp_path):
+def test_a_replaced_file_is_a_new_version_and_the_old_one_is_kept(tmp_path, capsys):
     cfg = toy_campaign(tmp_path)
+    cfg.write_text(cfg.read_text() + "expected: {S1: {toy: 1}}\n")
     f = write_csv(tmp_path / "share/S1/a.csv", [(1, 2), (3, 4)])
     v1 = f.read_bytes()
     _old(f, 100)
@@ -219,6 +220,10 @@ def test_a_replaced_file_is_a_new_version_and_the_old_one_is_kept(tmp_path):
     assert wh.query("select raw_sha256, older_versions from share_files").values.tolist() == [[sha2, 1]]
     rows = wh.query("select raw_sha256, count(*) as n from toy_values group by 1 order by n")
     assert rows.values.tolist() == [[sha1, 2], [sha2, 3]]  # both versions' rows, told apart by raw_sha256
+    capsys.readouterr()
+    main(["status", "--config", str(cfg)])
+    rows = [[c.strip() for c in ln.split("│")[1:-1]] for ln in capsys.readouterr().out.splitlines() if "S1" in ln]
+    assert rows == [["S1", "toy", "1", "1", "ok"]]  # received: the file the share holds, counted once
 
     tables = wh.manifest().tables
     pipeline.intake(load_campaign(cfg), wh, "again")
