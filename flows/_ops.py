@@ -12,6 +12,7 @@ from typing import Any
 from socscope import pipeline
 from socscope.config import Campaign
 from socscope.secrecy import redact, redact_obj
+from tasks.intake import shown
 from tasks.registry import params_for
 from warehouse.store import Manifest, Warehouse
 
@@ -112,6 +113,7 @@ def run_report(wh: Warehouse, flow_run_id: str, before: Manifest,
                "still_being_written": len(r["pending"]), "refused": len(r["refused"]), "without_sample": len(r["unmapped"])}
               for name, r in (intake or [])]
     quarantined = events[events.status != "ok"][["technique", "stage", "original_name", "reason"]]
+    quarantined = quarantined.assign(original_name=quarantined.original_name.map(lambda n: shown(n) if n else n))
     processed = events[events.stage.isin(["process", "finalize"])]
     validation = []
     for tech, grp in processed.groupby("technique", dropna=False, sort=True):

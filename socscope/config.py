@@ -77,6 +77,13 @@ class SampleMapping(_Strict):
         return self
 
 
+#: largest file (MB) a share of each technique takes before refusing it unread; ``Share.max_file_mb``
+#: overrides. Sized well above the biggest real export of each kind (AFM maps of a few hundred MB,
+#: months-long cycler files of a few GB), so that only a runaway or misplaced file is refused.
+DEFAULT_MAX_FILE_MB: dict[str, float] = {"afm": 2048, "echem": 4096, "sxpd": 4096, "nexafs": 1024}
+FALLBACK_MAX_FILE_MB = 2048.0
+
+
 class ReaderOverride(_Strict):
     pattern: str = Field(description="glob on the path relative to the share")
     reader: str = Field(description="reader name, e.g. 'bruker-nanoscope'")
@@ -94,6 +101,8 @@ class Share(_Strict):
     settle_seconds: float = Field(default=60.0, ge=0)
     done_marker_suffix: str | None = Field(default=None, description="e.g. '.done': a file counts as "
                                                                        "complete once FILE.done exists")
+    max_file_mb: float | None = Field(default=None, gt=0, description="files (or bundles) larger than this are "
+                                      "refused before they are read; default per technique (DEFAULT_MAX_FILE_MB)")
     readers: list[ReaderOverride] = Field(default_factory=list)
     reader_options: dict[str, Any] = Field(default_factory=dict)
     storage_options: dict[str, Any] = Field(default_factory=dict)
@@ -104,6 +113,12 @@ class Share(_Strict):
         if v not in known_techniques():
             raise ValueError(f"unknown technique; use one of {list(known_techniques())}")
         return v
+
+    @property
+    def size_limit_mb(self) -> float:
+        if self.max_file_mb is not None:
+            return self.max_file_mb
+        return DEFAULT_MAX_FILE_MB.get(self.technique, FALLBACK_MAX_FILE_MB)
 
 
 class Storage(_Strict):

@@ -136,16 +136,31 @@ class IntakeSummary:
 
 def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, shares: list[str] | None = None,
            progress: Progress = no_progress, mapper: Mapper | None = None) -> IntakeSummary:
-    """Take every complete file of every share into the raw store; record files, sightings, refusals."""
+    """Take every complete file of every share into the raw store; record files, sightings, refusals.
+
+    Only what changed is written: new raw files, new or replaced sightings (a file replaced under
+    the same name is a new version; the old sighting gets ``superseded_at``), new or changed
+    refusals, and an 'ok' event for a path refused before that is taken now.
+    """
     summary = IntakeSummary()
-    known = wh.query("select s.share, s.path, s.size_bytes, s.mtime, s.raw_sha256, r.store_path from sightings s "
-                     "join raw_files r using (raw_sha256)")
-    known_idx = {(r.share, r.path): r for r in known.itertuples()}
+    known = wh.query("select s.share, s.path, s.size_bytes, s.mtime, s.raw_sha256, s.first_seen, s.superseded_at, "
+                     "r.store_path from sightings s join raw_files r using (raw_sha256)")
+    current = {(r.share, r.path): r for r in known.itertuples() if pd.isna(r.superseded_at)}
     known_sha = set(wh.query("select raw_sha256 from raw_files").raw_sha256)
-    raw_rows, sight_rows, event_rows = [], [], []
-    emptied = _empty_paths(wh)  # paths refused as empty before: an event each, superseded once filled
+    events = wh.query("select raw_sha256, status, reason from ingest_events where stage = 'intake'")
+    past_events = {r.raw_sha256: (r.status, r.reason) for r in events.itertuples()}
+    raw_rows, event_rows = [], []
     stamp = now_utc()
     work: list[tuple[Any, I.Candidate]] = []
+
+    def path_event(share, rel: str, status: str, reason: str, error_type: str | None = None) -> None:
+        key = I.path_key(share.name, rel)
+        before = past_events.get(key)
+        changed = (before is not None and before[0] != "ok") if status == "ok" else before != (status, reason)
+        if changed:
+            event_rows.append(_event(campaign, key, share.technique, None, "intake", status, reason, error_type,
+                                     "intake", None, flow_run_id, rel))
+
     for share in campaign.shares:
         if shares and share.name not in shares:
             continue
@@ -154,28 +169,35 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
         except FileNotFoundError as exc:  # one unreachable share must not stop the others
             summary.unreachable.append(str(exc))
             continue
-        summary.pending += [f"{share.name}:{c.rel_path}" for c in pending]
+        summary.pending += [f"{share.name}:{I.shown(c.rel_path)}" for c in pending]
         for r in refused:
-            summary.refused.append(f"{share.name}:{r.rel_path}: {r.reason}")
-            event_rows.append(_event(campaign, _path_key(share.name, r.rel_path), share.technique, None, "intake",
-                                     "refused", r.reason, None, "intake", None, flow_run_id, r.rel_path))
+            summary.refused.append(f"{share.name}:{I.shown(r.rel_path)}: {r.reason}")
+            path_event(share, r.rel_path, "refused", r.reason)
+        for c in pending:  # a path refused earlier (symlink, size) that is fine now
+            path_event(share, c.rel_path, "ok", "no longer refused")
         for c in complete:
             if c.size == 0 and not c.is_bundle:  # nothing to store or read; its sha256 would be every empty file's
-                summary.refused.append(safe_reason(f"{share.name}:{c.rel_path}: {EMPTY_REASON}"))
-                event_rows.append(_event(campaign, _path_key(share.name, c.rel_path), share.technique, None,
-                                         "intake", "refused", EMPTY_REASON, "EmptyFile", "intake", None,
-                                         flow_run_id, c.rel_path))
+                summary.refused.append(f"{share.name}:{I.shown(c.rel_path)}: {EMPTY_REASON}")
+                path_event(share, c.rel_path, "refused", EMPTY_REASON, "EmptyFile")
             else:
+                path_event(share, c.rel_path, "ok", "taken (refused when seen before, e.g. empty)")
                 work.append((share, c))
-    summary.seen = len(work)
 
-    def take(item: tuple[Any, I.Candidate]) -> tuple[Any, I.Candidate, str, str, int]:
+    def take(item: tuple[Any, I.Candidate]) -> tuple[Any, I.Candidate, str | None, str, int]:
+        """(share, candidate, sha256, store path, size); sha256 None and a reason instead of the store
+        path when the file is to be taken later ('pending: ...') or cannot be read ('refused: ...')."""
         share, cand = item
-        prev = known_idx.get((share.name, cand.rel_path))
+        prev = current.get((share.name, cand.rel_path))
         if prev is not None and prev.size_bytes == cand.size and _same_time(prev.mtime, cand.mtime) and not cand.is_bundle:
             return share, cand, prev.raw_sha256, prev.store_path, cand.size
-        sha, dest, size = I.store_candidate(cand, share, campaign, raw_store_url(campaign),
-                                            campaign.storage.storage_options)
+        try:
+            sha, dest, size = I.store_candidate(cand, share, campaign, raw_store_url(campaign),
+                                                campaign.storage.storage_options)
+        except (I.StillWriting, FileNotFoundError) as exc:  # growing, replaced or removed since the listing
+            return share, cand, None, f"pending: {exc}", 0
+        except PermissionError as exc:  # one unreadable file must not stop the share
+            return share, cand, None, (f"refused: {I.shown(cand.rel_path)!r} cannot be read ({exc.strerror}); give "
+                                       f"the platform's account read access to it"), 0
         return share, cand, sha, dest, size
 
     results = []
@@ -184,7 +206,20 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
     for i in range(0, len(work), batch):
         results += mapper(take, work[i:i + batch])
         progress("intake", min(i + batch, len(work)), len(work))
+    taken = []
     for share, cand, sha, dest, size in results:
+        if sha is not None or dest.startswith("pending"):
+            path_event(share, cand.rel_path, "ok", "no longer refused")
+        if sha is None and dest.startswith("pending"):
+            summary.pending.append(f"{share.name}:{I.shown(cand.rel_path)}")
+            continue
+        if sha is None:
+            reason = dest.split(": ", 1)[1]
+            summary.refused.append(f"{share.name}:{I.shown(cand.rel_path)}: {reason}")
+            path_event(share, cand.rel_path, "refused", reason)
+            continue
+        summary.seen += 1
+        taken.append((share.name, cand.rel_path, sha, cand.size, I.utc(cand.mtime)))
         sample_id, cell_id, err = I.map_sample(cand, share, campaign)
         if sha not in known_sha:
             summary.new_files += 1
@@ -192,37 +227,24 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
         raw_rows.append({"raw_sha256": sha, "campaign": campaign.name, "technique": share.technique,
                          "sample_id": sample_id, "cell_id": cell_id, "original_name": Path(cand.rel_path).name,
                          "size_bytes": size, "is_bundle": cand.is_bundle, "store_path": dest, "first_seen": stamp})
-        sight_rows.append({"raw_sha256": sha, "campaign": campaign.name, "share": share.name, "path": cand.rel_path,
-                           "size_bytes": cand.size, "mtime": I.utc(cand.mtime), "first_seen": stamp})
-        if _path_key(share.name, cand.rel_path) in emptied:
-            event_rows.append(_event(campaign, _path_key(share.name, cand.rel_path), share.technique, None, "intake",
-                                     "ok", f"was empty when seen before; taken with content (sha256 {sha[:12]})",
-                                     None, "intake", None, flow_run_id, cand.rel_path))
         if err:
-            summary.unmapped.append(f"{share.name}:{cand.rel_path}: {err}")
-            event_rows.append(_event(campaign, sha, share.technique, None, "intake", "quarantined", err, None,
-                                     "intake", None, flow_run_id, cand.rel_path))
+            summary.unmapped.append(f"{share.name}:{I.shown(cand.rel_path)}: {err}")
+            if sha not in past_events:
+                event_rows.append(_event(campaign, sha, share.technique, None, "intake", "quarantined", err, None,
+                                         "intake", None, flow_run_id, cand.rel_path))
+    sight_rows = I.sighting_changes(known, taken, campaign.name, stamp)
     tx = wh.transaction(flow_run_id)
     if raw_rows:
         tx.upsert(P.RAW_FILES, pd.DataFrame(raw_rows))
-        tx.upsert(P.SIGHTINGS, pd.DataFrame(sight_rows))
-    if event_rows:  # a filled empty file replaces its refusal; others keep their first event
-        filled = any(e["status"] == "ok" for e in event_rows)
-        tx.upsert(P.INGEST_EVENTS, pd.DataFrame(event_rows), keep="new" if filled else "existing")
-    if raw_rows or event_rows:
+    if sight_rows:
+        tx.upsert(P.SIGHTINGS, pd.DataFrame(sight_rows), keep="new")
+    if event_rows:
+        tx.upsert(P.INGEST_EVENTS, pd.DataFrame(event_rows), keep="new")
+    if raw_rows or sight_rows or event_rows:
         tx.commit()
     return summary
 
 
-def _path_key(share: str, rel_path: str) -> str:
-    """The raw_sha256 of an event about a share path rather than a stored file (refusals)."""
-    return "path:" + hashlib.sha256(f"{share}/{rel_path}".encode()).hexdigest()
-
-
-def _empty_paths(wh: Warehouse) -> set[str]:
-    events = wh.query("select raw_sha256 from ingest_events where stage = 'intake' and error_type = 'EmptyFile' "
-                      "and status = 'refused'")
-    return set(events.raw_sha256)
 
 
 def _same_time(a: Any, b: float) -> bool:
@@ -522,7 +544,7 @@ def process_items(wh: Warehouse, name: str, todo: list[WorkItem], flow_run_id: s
                 summary.processed += 1
                 summary.rows += r.event["rows_written"]
                 if r.event["status"] != "ok":
-                    summary.quarantined.append(f"{safe_reason(str(r.event['original_name']), 200)}: {r.event['reason']}")
+                    summary.quarantined.append(f"{I.shown(r.event['original_name'] or '')}: {r.event['reason']}")
             done += len(part)
             progress(f"process {name}", done, len(todo))
 
