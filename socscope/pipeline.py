@@ -7,6 +7,7 @@ runner in flows) and a ``progress`` callback (a rich progress bar in the CLI).
 from __future__ import annotations
 
 import hashlib
+import re
 import json
 import logging
 import tempfile
@@ -293,21 +294,23 @@ def pending_work(campaign: Campaign, wh: Warehouse, technique_name: str, force: 
     technique that intake accepted."""
     ps = params_for(campaign, technique_name)
     code = code_version(technique_name)
-    limits = campaign.processing.limits_for(technique_name).id  # digits, 's', '/', 'MB' only
-    stopped = " or ".join(f"coalesce(error_type, '') like '{e}@%'" for e in LIMIT_ERRORS)
-    attempted = "" if force else f"""
-          and r.raw_sha256 not in (select raw_sha256 from ingest_events
-                                   where stage = 'process' and params_id = '{ps.id}' and code_version = '{code}'
-                                     and not (({stopped}) and not ends_with(error_type, '@{limits}')))"""
-    df = wh.query(f"""
+    limits = campaign.processing.limits_for(technique_name).id
+    stopped = "^(" + "|".join(re.escape(e) for e in LIMIT_ERRORS) + ")@"
+    df = wh.query("""
         select r.raw_sha256, r.technique, r.sample_id, r.cell_id, r.original_name, r.store_path,
                (select first(s.share order by s.first_seen, s.share, s.path) from sightings s where s.raw_sha256 = r.raw_sha256) as share,
                (select first(s.path order by s.first_seen, s.share, s.path) from sightings s where s.raw_sha256 = r.raw_sha256) as rel_path
         from raw_files r
-        where r.technique = '{technique_name}' and r.campaign = '{campaign.name}'
+        where r.technique = $technique and r.campaign = $campaign
           and r.raw_sha256 not in (select raw_sha256 from ingest_events where stage = 'intake' and status <> 'ok')
-          {attempted}
-        order by r.sample_id nulls first, r.original_name, r.raw_sha256""")
+          and ($force or r.raw_sha256 not in (
+                select raw_sha256 from ingest_events
+                where stage = 'process' and params_id = $params_id and code_version = $code
+                  -- a file stopped by a limit is tried again once its technique's limits change
+                  and not (regexp_matches(coalesce(error_type, ''), $stopped) and not ends_with(error_type, $limits))))
+        order by r.sample_id nulls first, r.original_name, r.raw_sha256""",
+                  {"technique": technique_name, "campaign": campaign.name, "force": force, "params_id": ps.id,
+                   "code": code, "stopped": stopped, "limits": "@" + limits})
     df = df.astype(object).where(df.notna(), None)  # a missing sample is None, never NaN
     return [WorkItem(**rec) for rec in df.to_dict("records")]
 
@@ -485,11 +488,12 @@ def finalize_technique(campaign: Campaign, wh: Warehouse, technique_name: str, f
     ps = params_for(campaign, technique_name)
     code = code_version(technique_name)
     inputs = [technique_name, *tech.after]
-    listing = ",".join(f"'{t}'" for t in inputs)
-    state = wh.query(f"select raw_sha256, params_id, code_version, status from ingest_events "
-                     f"where stage = 'process' and technique in ({listing}) order by 1, 2, 3")
+    state = wh.query("select raw_sha256, params_id, code_version, status from ingest_events "
+                     "where stage = 'process' and list_contains($techniques, technique) order by 1, 2, 3",
+                     {"techniques": list(inputs)})
     fingerprint = hashlib.sha256((state.to_csv(index=False) + ps.id + code).encode()).hexdigest()
-    done = wh.query(f"select 1 from ingest_events where stage = 'finalize' and raw_sha256 = 'fin:{fingerprint}'")
+    done = wh.query("select 1 from ingest_events where stage = 'finalize' and raw_sha256 = $key",
+                    {"key": f"fin:{fingerprint}"})
     if len(done) and not force:
         return 0
     ctx = FinalizeContext(campaign=campaign, params=ps, query=wh.query)
