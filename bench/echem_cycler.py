@@ -31,7 +31,7 @@ import pyarrow.csv as pacsv
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-REAL = Path(os.environ.get("SOCSCOPE_REAL_FIXTURES", ROOT.parent / "shared" / "fixtures" / "real")) / "echem"
+REAL = Path(os.environ.get("SOCSCOPE_REAL_FIXTURES", ROOT / "tests" / "data" / "real")) / "echem"
 
 from tasks.echem.plugin import READERS  # noqa: E402
 

@@ -11,6 +11,8 @@ from typing import Any
 
 from socscope import pipeline
 from socscope.config import Campaign
+from socscope.secrecy import redact, redact_obj
+from tasks.intake import shown
 from tasks.registry import params_for
 from warehouse.store import Manifest, Warehouse
 
@@ -72,7 +74,7 @@ def record_param_set(campaign: Campaign, wh: Warehouse, technique_name: str, act
     from schemas import platform as P
 
     ps = params_for(campaign, technique_name)
-    known = wh.query(f"select params_id from param_sets where params_id = '{ps.id}'")
+    known = wh.query("select params_id from param_sets where params_id = ?", [ps.id])
     if len(known):
         return ps.id
     tx = wh.transaction(flow_run_id)
@@ -104,13 +106,14 @@ def run_report(wh: Warehouse, flow_run_id: str, before: Manifest,
 
     ``run_ids``: the run and its subflow runs (rows carry the id of the subflow that wrote them).
     """
-    listing = ", ".join(f"'{r}'" for r in (run_ids or [flow_run_id]))
-    events = wh.query(f"select technique, stage, status, reason, error_type, original_name, rows_written "
-                      f"from ingest_events where flow_run_id in ({listing}) order by technique, original_name")
+    events = wh.query("select technique, stage, status, reason, error_type, original_name, rows_written "
+                      "from ingest_events where list_contains(?::VARCHAR[], flow_run_id) order by technique, original_name",
+                      [list(run_ids or [flow_run_id])])
     shares = [{"share": name, "complete_files": r["seen"], "new_files": r["new_files"],
                "still_being_written": len(r["pending"]), "refused": len(r["refused"]), "without_sample": len(r["unmapped"])}
               for name, r in (intake or [])]
     quarantined = events[events.status != "ok"][["technique", "stage", "original_name", "reason"]]
+    quarantined = quarantined.assign(original_name=quarantined.original_name.map(lambda n: shown(n) if n else n))
     processed = events[events.stage.isin(["process", "finalize"])]
     validation = []
     for tech, grp in processed.groupby("technique", dropna=False, sort=True):
@@ -145,26 +148,37 @@ def run_family(flow_run_id: str) -> list[str]:
     return family
 
 
+def table_artifact(rows: Any, key: str, description: str) -> None:
+    """A Prefect table artifact, with secrets masked (socscope.secrecy): artifacts are read by anyone with the UI."""
+    from prefect.artifacts import create_table_artifact
+
+    create_table_artifact(redact_obj(rows), key=key, description=redact(description))
+
+
+def markdown_artifact(markdown: str, key: str, description: str) -> None:
+    from prefect.artifacts import create_markdown_artifact
+
+    create_markdown_artifact(redact(markdown), key=key, description=redact(description))
+
+
 def publish_run_report(report: dict[str, Any], prefix: str) -> None:
     """Table artifacts on the flow run: a summary, the quarantine, rows per table, validation results."""
-    from prefect.artifacts import create_markdown_artifact, create_table_artifact
-
     rows = report["rows_written"]
     lines = [f"### {prefix} run {report['flow_run_id']}", "",
              f"- files ingested (new): {sum(s['new_files'] for s in report['shares'])} "
              f"of {sum(s['complete_files'] for s in report['shares'])} complete files seen",
              f"- files quarantined: {len(report['quarantined'])}",
              f"- rows written: {sum(r['rows_written'] for r in rows)} in {len(rows)} tables"]
-    create_markdown_artifact("\n".join(lines), key=f"{prefix}-summary", description="what this run did")
+    markdown_artifact("\n".join(lines), key=f"{prefix}-summary", description="what this run did")
     if report["shares"]:
-        create_table_artifact(report["shares"], key=f"{prefix}-intake", description="files per share")
-    create_table_artifact(rows or [{"table": "(none)", "new_files": 0, "rows_written": 0, "rows_now": None}],
+        table_artifact(report["shares"], key=f"{prefix}-intake", description="files per share")
+    table_artifact(rows or [{"table": "(none)", "new_files": 0, "rows_written": 0, "rows_now": None}],
                           key=f"{prefix}-rows-written", description="rows written per table by this run")
     if report["quarantined"]:
-        create_table_artifact(report["quarantined"], key=f"{prefix}-quarantined",
+        table_artifact(report["quarantined"], key=f"{prefix}-quarantined",
                               description="files quarantined by this run, with reasons")
     if report["validation"] or report["quality_checks"]:
-        create_table_artifact(report["validation"] + report["quality_checks"], key=f"{prefix}-validation",
+        table_artifact(report["validation"] + report["quality_checks"], key=f"{prefix}-validation",
                               description="table contracts (pandera) per technique, and quality checks")
 
 
@@ -182,6 +196,6 @@ class ProgressReporter:
             return
         pct = 100.0 * done / total
         if self.id is None:
-            self.id = create_progress_artifact(pct, description=f"{self.description} - {label}: {done}/{total}")
+            self.id = create_progress_artifact(pct, description=redact(f"{self.description} - {label}: {done}/{total}"))
         else:
-            update_progress_artifact(self.id, pct, description=f"{self.description} - {label}: {done}/{total}")
+            update_progress_artifact(self.id, pct, description=redact(f"{self.description} - {label}: {done}/{total}"))

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from prefect import flow
-from prefect.artifacts import create_table_artifact
 
 from flows import _ops
 from flows._runtime import current_run_id, guarded_warehouse
@@ -25,9 +24,9 @@ def campaign_flow(config: str, techniques: list[str] | None = None, build_marts:
     processed = process_flow(config, techniques)
     marts = marts_flow(config) if build_marts else {}
     summary = pipeline.run_summary(campaign, wh)
-    create_table_artifact(summary["tables"], key="warehouse-rows", description="rows per warehouse table")
+    _ops.table_artifact(summary["tables"], key="warehouse-rows", description="rows per warehouse table")
     if summary["quarantine"]:
-        create_table_artifact(summary["quarantine"], key="quarantine", description="quarantined files and reasons")
+        _ops.table_artifact(summary["quarantine"], key="quarantine", description="quarantined files and reasons")
     run_id = current_run_id()
     _ops.publish_run_report(_ops.run_report(wh, run_id, before, list(zip(shares, intake)), _ops.run_family(run_id)),
                             "campaign")

@@ -17,8 +17,8 @@ def marts_flow(config: str, force: bool = False) -> dict:
     if built.get("report"):
         from pathlib import Path
 
-        from prefect.artifacts import create_markdown_artifact
+        from flows._ops import markdown_artifact
 
         md = Path(built["report"]).with_suffix(".md").read_text(encoding="utf-8")
-        create_markdown_artifact(md, key="findings-report", description="findings of SCIENCE.md checked on the warehouse")
+        markdown_artifact(md, key="findings-report", description="findings of SCIENCE.md checked on the warehouse")
     return built

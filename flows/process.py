@@ -13,11 +13,13 @@ from tasks.registry import ordered_techniques, params_for
 
 
 def file_cache_key(context: TaskRunContext, parameters: dict) -> str:
-    """sha256 of the raw file + parameter-set id + code version: unchanged inputs are not recomputed."""
+    """sha256 of the raw file + parameter-set id + code version + per-file limits: unchanged inputs are
+    not recomputed (the limits, so that a file stopped by one is tried again when it is raised)."""
     item = parameters["item"]
     campaign: Campaign = parameters["campaign"]
     return (f"{item.raw_sha256}:{params_for(campaign, item.technique).id}:"
-            f"{pipeline.code_version(item.technique)}:{parameters['wh_url']}")
+            f"{pipeline.code_version(item.technique)}:{campaign.processing.limits_for(item.technique).id}:"
+            f"{parameters['wh_url']}")
 
 
 @task(cache_key_fn=file_cache_key, persist_result=True, task_run_name="{item.technique}-{item.original_name}")

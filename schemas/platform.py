@@ -72,6 +72,8 @@ SIGHTINGS = TableSpec(
         Column("size_bytes", "int64", "B"),
         Column("mtime", "timestamp"),
         Column("first_seen", "timestamp"),
+        Column("superseded_at", "timestamp", description="when other content replaced this file at this path; "
+                                                          "NULL while it is what the share holds there now"),
     ),
 )
 

@@ -22,4 +22,7 @@ PY=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --upgrade pip
 # every optional extra, GPL readers included, so that every reader is installed and tested
 .venv/bin/python -m pip install -q -e '.[all]'
+# beep (a test-only cross-check reader) requires the long-dead msgpack-python 0.5, which writes the same
+# msgpack/ files as msgpack 1.x: whichever pip installs last wins, and 0.5 breaks Dask. msgpack 1.x last:
+.venv/bin/python -m pip install -q --force-reinstall --no-deps "msgpack>=1.0"
 echo "socscope is set up in .venv (activate with: . .venv/bin/activate)"

@@ -39,12 +39,15 @@ def _progress():
 def _print_table(rows, columns, title=None) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
+
+    from tasks.intake import shown
 
     t = Table(title=title)
     for i, c in enumerate(columns):
         t.add_column(str(c), no_wrap=i == 0)  # the key column stays whole; the others wrap to the terminal
-    for r in rows:
-        t.add_row(*["" if v is None else str(v) for v in r])
+    for r in rows:  # plain text, control characters escaped: a file name is data, never markup or a line break
+        t.add_row(*[Text("" if v is None else shown(str(v))) for v in r])
     Console().print(t)
 
 
@@ -133,9 +136,11 @@ def cmd_status(args) -> int:
     campaign = load_campaign(args.config)
     wh = pipeline.open_warehouse(campaign)
     got = wh.query("""
-        select sample_id, technique, count(*) as n from raw_files group by 1, 2
+        with now_on_shares as (  -- a file replaced under the same name counts once: its newest version
+            select * from raw_files where raw_sha256 in (select raw_sha256 from sightings where superseded_at is null))
+        select sample_id, technique, count(*) as n from now_on_shares group by 1, 2
         union all
-        select s.sample_id, 'echem', count(*) from raw_files r join sample_config s on s.cell_id = r.cell_id
+        select s.sample_id, 'echem', count(*) from now_on_shares r join sample_config s on s.cell_id = r.cell_id
         where r.technique = 'echem' and r.sample_id is distinct from s.sample_id group by 1""")
     received = {(r.sample_id, r.technique): int(r.n) for r in got.itertuples()}
     rows, missing = [], 0

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from socscope.secrecy import redact
 
 Series = Literal["cumulative", "polished", "operando", "gitt"]
 Branch = Literal["pristine", "charge", "discharge", "cycle"]
@@ -74,6 +77,13 @@ class SampleMapping(_Strict):
         return self
 
 
+#: largest file (MB) a share of each technique takes before refusing it unread; ``Share.max_file_mb``
+#: overrides. Sized well above the biggest real export of each kind (AFM maps of a few hundred MB,
+#: months-long cycler files of a few GB), so that only a runaway or misplaced file is refused.
+DEFAULT_MAX_FILE_MB: dict[str, float] = {"afm": 2048, "echem": 4096, "sxpd": 4096, "nexafs": 1024}
+FALLBACK_MAX_FILE_MB = 2048.0
+
+
 class ReaderOverride(_Strict):
     pattern: str = Field(description="glob on the path relative to the share")
     reader: str = Field(description="reader name, e.g. 'bruker-nanoscope'")
@@ -91,6 +101,8 @@ class Share(_Strict):
     settle_seconds: float = Field(default=60.0, ge=0)
     done_marker_suffix: str | None = Field(default=None, description="e.g. '.done': a file counts as "
                                                                        "complete once FILE.done exists")
+    max_file_mb: float | None = Field(default=None, gt=0, description="files (or bundles) larger than this are "
+                                      "refused before they are read; default per technique (DEFAULT_MAX_FILE_MB)")
     readers: list[ReaderOverride] = Field(default_factory=list)
     reader_options: dict[str, Any] = Field(default_factory=dict)
     storage_options: dict[str, Any] = Field(default_factory=dict)
@@ -101,6 +113,12 @@ class Share(_Strict):
         if v not in known_techniques():
             raise ValueError(f"unknown technique; use one of {list(known_techniques())}")
         return v
+
+    @property
+    def size_limit_mb(self) -> float:
+        if self.max_file_mb is not None:
+            return self.max_file_mb
+        return DEFAULT_MAX_FILE_MB.get(self.technique, FALLBACK_MAX_FILE_MB)
 
 
 class Storage(_Strict):
@@ -115,11 +133,62 @@ class Execution(_Strict):
     dask_address: str | None = None
 
 
+class FileLimits(_Strict):
+    """Per-technique overrides of the per-file limits (unset: the campaign-wide value)."""
+
+    max_seconds_per_file: float | None = Field(default=None, gt=0, le=86400)
+    max_memory_mb_per_file: int | None = Field(default=None, ge=64, le=1 << 20)
+
+
+@dataclass(frozen=True)
+class ResolvedLimits:
+    """The limits one file is processed under, with the config keys that set them (for reasons)."""
+
+    seconds: float
+    memory_mb: int
+    seconds_key: str
+    memory_key: str
+
+    @property
+    def id(self) -> str:
+        """Recorded on every process event: a file stopped by a limit is tried again when it changes."""
+        return f"{self.seconds:g}s/{self.memory_mb}MB"
+
+
+class Processing(_Strict):
+    """Every file is read in a worker process under these limits; a file beyond them is quarantined
+    (the worker is stopped) and the rest of the batch goes on."""
+
+    max_seconds_per_file: float = Field(default=120.0, gt=0, le=86400)
+    #: memory a file's read and features may take on top of the worker's own (its address space)
+    max_memory_mb_per_file: int = Field(default=4096, ge=64, le=1 << 20)
+    #: technique -> overrides, e.g. {afm: {max_seconds_per_file: 600}}
+    techniques: dict[str, FileLimits] = Field(default_factory=dict)
+
+    @field_validator("techniques")
+    @classmethod
+    def _known(cls, v: dict[str, FileLimits]) -> dict[str, FileLimits]:
+        unknown = sorted(set(v) - set(known_techniques()))
+        if unknown:
+            raise ValueError(f"unknown technique(s) {unknown}; use one of {list(known_techniques())}")
+        return v
+
+    def limits_for(self, technique: str) -> ResolvedLimits:
+        own = self.techniques.get(technique) or FileLimits()
+        at = f"processing.techniques.{technique}."
+        return ResolvedLimits(
+            seconds=own.max_seconds_per_file or self.max_seconds_per_file,
+            memory_mb=own.max_memory_mb_per_file or self.max_memory_mb_per_file,
+            seconds_key=at + "max_seconds_per_file" if own.max_seconds_per_file else "processing.max_seconds_per_file",
+            memory_key=at + "max_memory_mb_per_file" if own.max_memory_mb_per_file else "processing.max_memory_mb_per_file")
+
+
 class Campaign(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
     storage: Storage = Field(default_factory=Storage)
     execution: Execution = Field(default_factory=Execution)
+    processing: Processing = Field(default_factory=Processing)
     samples: list[Sample] = Field(min_length=1)
     cells: list[Cell] = Field(default_factory=list)
     shares: list[Share] = Field(default_factory=list)
@@ -174,11 +243,12 @@ class ConfigError(ValueError):
 def _describe(err: dict[str, Any]) -> str:
     loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
     value = err.get("input")
-    shown = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
+    shown = redact(repr(value)) if not isinstance(value, (dict, list)) else type(value).__name__
     return f"  {loc}: {err['msg']} (got {shown})"
 
 
 def parse_campaign(data: dict[str, Any], source: str = "<dict>", base_dir: Path | None = None) -> Campaign:
+    data = resolve_secrets(data, source)
     try:
         campaign = Campaign.model_validate(data)
     except ValidationError as exc:
@@ -200,3 +270,21 @@ def load_campaign(path: str | Path) -> Campaign:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of keys, got {type(data).__name__}")
     return parse_campaign(data, str(path), path.parent.resolve())
+
+
+def resolve_secrets(data: dict[str, Any], source: str) -> dict[str, Any]:
+    """Refuse secrets written in the file; fill ``${ENV_VAR}`` references from the environment and
+    register what they hold, so that logs, artifacts and warehouse text mask it (socscope.secrecy)."""
+    from socscope import secrecy
+
+    literal = secrecy.literal_secrets(data)
+    if literal:
+        raise ConfigError(f"{source}: {len(literal)} secret(s) written in the campaign config:\n" + "\n".join(literal)
+                          + "\nSecrets come from the environment: the file names them as ${ENV_VAR}.")
+    data, missing = secrecy.interpolate(data)
+    if missing:
+        raise ConfigError(f"{source}: {len(missing)} environment variable(s) the campaign config refers to "
+                          f"are not set:\n" + "\n".join(missing))
+    secrecy.register_environment()
+    secrecy.install_log_redaction()
+    return data

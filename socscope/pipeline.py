@@ -7,7 +7,9 @@ runner in flows) and a ``progress`` callback (a rich progress bar in the CLI).
 from __future__ import annotations
 
 import hashlib
+import re
 import json
+import logging
 import tempfile
 import threading
 import traceback
@@ -21,12 +23,23 @@ import pandas as pd
 
 import socscope
 from schemas import platform as P
-from socscope.config import Campaign, load_campaign
+from socscope import isolation
+from socscope.config import Campaign, ResolvedLimits, load_campaign
 from tasks import intake as I
-from tasks.contract import FinalizeContext, ProcessContext, UnreadableFile
+from tasks.contract import FinalizeContext, ProcessContext, UnreadableFile, safe_reason
 from tasks.registry import ordered_techniques, params_for, read_measurements, reader_override, technique
-from warehouse.faults import DISK_ERRNOS, as_storage_error, fault_point, is_storage_error
+from warehouse.faults import DISK_ERRNOS, as_storage_error, fault_point, is_storage_error, storage_error_in
 from warehouse.store import FileEntry, Manifest, Warehouse, unit_key, write_unit
+
+log = logging.getLogger(__name__)
+
+#: the error_type of a file stopped by a limit starts with one of these and ends with "@<limits id>"
+LIMIT_ERRORS = ("TimeLimitExceeded", "MemoryLimitExceeded", "WorkerDied")
+#: the reason of an empty file (intake and process)
+EMPTY_REASON = ("the file is empty (0 bytes): nothing to read; if it is still being written, it will be tried "
+                "again when it changes")
+TRACEBACK_LIMIT = 8000
+
 
 Progress = Callable[[str, int, int], None]
 Mapper = Callable[[Callable[[Any], Any], list[Any]], list[Any]]
@@ -125,15 +138,31 @@ class IntakeSummary:
 
 def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, shares: list[str] | None = None,
            progress: Progress = no_progress, mapper: Mapper | None = None) -> IntakeSummary:
-    """Take every complete file of every share into the raw store; record files, sightings, refusals."""
+    """Take every complete file of every share into the raw store; record files, sightings, refusals.
+
+    Only what changed is written: new raw files, new or replaced sightings (a file replaced under
+    the same name is a new version; the old sighting gets ``superseded_at``), new or changed
+    refusals, and an 'ok' event for a path refused before that is taken now.
+    """
     summary = IntakeSummary()
-    known = wh.query("select s.share, s.path, s.size_bytes, s.mtime, s.raw_sha256, r.store_path from sightings s "
-                     "join raw_files r using (raw_sha256)")
-    known_idx = {(r.share, r.path): r for r in known.itertuples()}
+    known = wh.query("select s.share, s.path, s.size_bytes, s.mtime, s.raw_sha256, s.first_seen, s.superseded_at, "
+                     "r.store_path from sightings s join raw_files r using (raw_sha256)")
+    current = {(r.share, r.path): r for r in known.itertuples() if pd.isna(r.superseded_at)}
     known_sha = set(wh.query("select raw_sha256 from raw_files").raw_sha256)
-    raw_rows, sight_rows, event_rows = [], [], []
+    events = wh.query("select raw_sha256, status, reason from ingest_events where stage = 'intake'")
+    past_events = {r.raw_sha256: (r.status, r.reason) for r in events.itertuples()}
+    raw_rows, event_rows = [], []
     stamp = now_utc()
     work: list[tuple[Any, I.Candidate]] = []
+
+    def path_event(share, rel: str, status: str, reason: str, error_type: str | None = None) -> None:
+        key = I.path_key(share.name, rel)
+        before = past_events.get(key)
+        changed = (before is not None and before[0] != "ok") if status == "ok" else before != (status, reason)
+        if changed:
+            event_rows.append(_event(campaign, key, share.technique, None, "intake", status, reason, error_type,
+                                     "intake", None, flow_run_id, rel))
+
     for share in campaign.shares:
         if shares and share.name not in shares:
             continue
@@ -142,23 +171,36 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
         except FileNotFoundError as exc:  # one unreachable share must not stop the others
             summary.unreachable.append(str(exc))
             continue
-        summary.pending += [f"{share.name}:{c.rel_path}" for c in pending]
+        summary.pending += [f"{share.name}:{I.shown(c.rel_path)}" for c in pending]
         for r in refused:
-            summary.refused.append(f"{share.name}:{r.rel_path}: {r.reason}")
-            event_rows.append(_event(campaign, "path:" + hashlib.sha256(f"{share.name}/{r.rel_path}".encode()).hexdigest(),
-                                     share.technique, None, "intake", "refused", r.reason, None, "intake", None,
-                                     flow_run_id, r.rel_path))
-        work += [(share, c) for c in complete]
-    summary.seen = len(work)
+            summary.refused.append(f"{share.name}:{I.shown(r.rel_path)}: {r.reason}")
+            path_event(share, r.rel_path, "refused", r.reason)
+        for c in pending:  # a path refused earlier (symlink, size) that is fine now
+            path_event(share, c.rel_path, "ok", "no longer refused")
+        for c in complete:
+            if c.size == 0 and not c.is_bundle:  # nothing to store or read; its sha256 would be every empty file's
+                summary.refused.append(f"{share.name}:{I.shown(c.rel_path)}: {EMPTY_REASON}")
+                path_event(share, c.rel_path, "refused", EMPTY_REASON, "EmptyFile")
+            else:
+                path_event(share, c.rel_path, "ok", "taken (refused when seen before, e.g. empty)")
+                work.append((share, c))
 
-    def take(item: tuple[Any, I.Candidate]) -> tuple[Any, I.Candidate, str, str, int]:
+    def take(item: tuple[Any, I.Candidate]) -> tuple[Any, I.Candidate, str | None, str, int]:
+        """(share, candidate, sha256, store path, size); sha256 None and a reason instead of the store
+        path when the file is to be taken later ('pending: ...') or cannot be read ('refused: ...')."""
         share, cand = item
-        prev = known_idx.get((share.name, cand.rel_path))
+        prev = current.get((share.name, cand.rel_path))
         if prev is not None and prev.size_bytes == cand.size and _same_time(prev.mtime, cand.mtime) and not cand.is_bundle:
             return share, cand, prev.raw_sha256, prev.store_path, cand.size
-        with wh.writing(f"{share.name}:{cand.rel_path} into the raw store", errnos=DISK_ERRNOS):
-            sha, dest, size = I.store_candidate(cand, share, campaign, raw_store_url(campaign),
-                                                campaign.storage.storage_options)
+        try:
+            with wh.writing(f"{share.name}:{I.shown(cand.rel_path)} into the raw store", errnos=DISK_ERRNOS):
+                sha, dest, size = I.store_candidate(cand, share, campaign, raw_store_url(campaign),
+                                                    campaign.storage.storage_options)
+        except (I.StillWriting, FileNotFoundError) as exc:  # growing, replaced or removed since the listing
+            return share, cand, None, f"pending: {exc}", 0
+        except PermissionError as exc:  # one unreadable file must not stop the share
+            return share, cand, None, (f"refused: {I.shown(cand.rel_path)!r} cannot be read ({exc.strerror}); give "
+                                       f"the platform's account read access to it"), 0
         fault_point("intake.raw_stored")
         return share, cand, sha, dest, size
 
@@ -168,7 +210,20 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
     for i in range(0, len(work), batch):
         results += mapper(take, work[i:i + batch])
         progress("intake", min(i + batch, len(work)), len(work))
+    taken = []
     for share, cand, sha, dest, size in results:
+        if sha is not None or dest.startswith("pending"):
+            path_event(share, cand.rel_path, "ok", "no longer refused")
+        if sha is None and dest.startswith("pending"):
+            summary.pending.append(f"{share.name}:{I.shown(cand.rel_path)}")
+            continue
+        if sha is None:
+            reason = dest.split(": ", 1)[1]
+            summary.refused.append(f"{share.name}:{I.shown(cand.rel_path)}: {reason}")
+            path_event(share, cand.rel_path, "refused", reason)
+            continue
+        summary.seen += 1
+        taken.append((share.name, cand.rel_path, sha, cand.size, I.utc(cand.mtime)))
         sample_id, cell_id, err = I.map_sample(cand, share, campaign)
         if sha not in known_sha:
             summary.new_files += 1
@@ -176,22 +231,25 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
         raw_rows.append({"raw_sha256": sha, "campaign": campaign.name, "technique": share.technique,
                          "sample_id": sample_id, "cell_id": cell_id, "original_name": Path(cand.rel_path).name,
                          "size_bytes": size, "is_bundle": cand.is_bundle, "store_path": dest, "first_seen": stamp})
-        sight_rows.append({"raw_sha256": sha, "campaign": campaign.name, "share": share.name, "path": cand.rel_path,
-                           "size_bytes": cand.size, "mtime": I.utc(cand.mtime), "first_seen": stamp})
         if err:
-            summary.unmapped.append(f"{share.name}:{cand.rel_path}: {err}")
-            event_rows.append(_event(campaign, sha, share.technique, None, "intake", "quarantined", err, None,
-                                     "intake", None, flow_run_id, cand.rel_path))
+            summary.unmapped.append(f"{share.name}:{I.shown(cand.rel_path)}: {err}")
+            if sha not in past_events:
+                event_rows.append(_event(campaign, sha, share.technique, None, "intake", "quarantined", err, None,
+                                         "intake", None, flow_run_id, cand.rel_path))
+    sight_rows = I.sighting_changes(known, taken, campaign.name, stamp)
     tx = wh.transaction(flow_run_id)
     if raw_rows:
         tx.upsert(P.RAW_FILES, pd.DataFrame(raw_rows))
-        tx.upsert(P.SIGHTINGS, pd.DataFrame(sight_rows))
+    if sight_rows:
+        tx.upsert(P.SIGHTINGS, pd.DataFrame(sight_rows), keep="new")
     if event_rows:
-        tx.upsert(P.INGEST_EVENTS, pd.DataFrame(event_rows))
-    if raw_rows or event_rows:
+        tx.upsert(P.INGEST_EVENTS, pd.DataFrame(event_rows), keep="new")
+    if raw_rows or sight_rows or event_rows:
         fault_point("intake.rows_ready")
         tx.commit()
     return summary
+
+
 
 
 def _same_time(a: Any, b: float) -> bool:
@@ -205,6 +263,8 @@ def _event(campaign: Campaign, sha: str, tech: str | None, sample_id: str | None
            reason: str | None, error_type: str | None, params_id: str, reader: str | None,
            flow_run_id: str | None, name: str | None, rows: int = 0, tb: str | None = None,
            code: str | None = None) -> dict[str, Any]:
+    if tb:  # the whole traceback goes to the log, bounded and escaped; the event keeps its digest
+        log.info("%s %s of %s: %s\n%s", stage, status, safe_reason(repr(name), 200), reason, bounded_traceback(tb))
     return {"raw_sha256": sha, "campaign": campaign.name, "technique": tech, "sample_id": sample_id, "stage": stage,
             "status": status, "reason": reason, "error_type": error_type,
             "traceback_digest": hashlib.sha256(tb.encode()).hexdigest()[:12] if tb else None,
@@ -233,22 +293,28 @@ class WorkItem:
 
 
 def pending_work(campaign: Campaign, wh: Warehouse, technique_name: str, force: bool = False) -> list[WorkItem]:
-    """Raw files of a technique not yet attempted with the active parameters and code (the cache);
-    with ``force``, every raw file of the technique that intake accepted."""
+    """Raw files of a technique not yet attempted with the active parameters and code (the cache),
+    and files stopped by a limit that has changed since; with ``force``, every raw file of the
+    technique that intake accepted."""
     ps = params_for(campaign, technique_name)
     code = code_version(technique_name)
-    attempted = "" if force else f"""
-          and r.raw_sha256 not in (select raw_sha256 from ingest_events
-                                   where stage = 'process' and params_id = '{ps.id}' and code_version = '{code}')"""
-    df = wh.query(f"""
+    limits = campaign.processing.limits_for(technique_name).id
+    stopped = "^(" + "|".join(re.escape(e) for e in LIMIT_ERRORS) + ")@"
+    df = wh.query("""
         select r.raw_sha256, r.technique, r.sample_id, r.cell_id, r.original_name, r.store_path,
                (select first(s.share order by s.first_seen, s.share, s.path) from sightings s where s.raw_sha256 = r.raw_sha256) as share,
                (select first(s.path order by s.first_seen, s.share, s.path) from sightings s where s.raw_sha256 = r.raw_sha256) as rel_path
         from raw_files r
-        where r.technique = '{technique_name}' and r.campaign = '{campaign.name}'
+        where r.technique = $technique and r.campaign = $campaign
           and r.raw_sha256 not in (select raw_sha256 from ingest_events where stage = 'intake' and status <> 'ok')
-          {attempted}
-        order by r.sample_id nulls first, r.original_name, r.raw_sha256""")
+          and ($force or r.raw_sha256 not in (
+                select raw_sha256 from ingest_events
+                where stage = 'process' and params_id = $params_id and code_version = $code
+                  -- a file stopped by a limit is tried again once its technique's limits change
+                  and not (regexp_matches(coalesce(error_type, ''), $stopped) and not ends_with(error_type, $limits))))
+        order by r.sample_id nulls first, r.original_name, r.raw_sha256""",
+                  {"technique": technique_name, "campaign": campaign.name, "force": force, "params_id": ps.id,
+                   "code": code, "stopped": stopped, "limits": "@" + limits})
     df = df.astype(object).where(df.notna(), None)  # a missing sample is None, never NaN
     return [WorkItem(**rec) for rec in df.to_dict("records")]
 
@@ -292,7 +358,63 @@ def stamp_frame(df: pd.DataFrame, *, campaign: str, technique_name: str, sample_
 
 
 def process_file(item: WorkItem, campaign: Campaign, wh_url: str, flow_run_id: str | None) -> FileResult:
-    """Read one raw file, compute its features, write its rows. Never raises: failures are quarantined."""
+    """``process_file_here`` in a worker process under the technique's time and memory limits
+    (``processing:`` in the config). Never raises: a file beyond a limit is quarantined with the limit
+    named, and the rest of the batch goes on."""
+    limits = campaign.processing.limits_for(item.technique)
+    outcome = isolation.run(process_file_here, (item, campaign, wh_url, flow_run_id),
+                            seconds=limits.seconds, memory_mb=limits.memory_mb, slots=campaign.execution.max_workers)
+    if outcome.failure is None:
+        return outcome.value
+    storage = storage_error_in(outcome.detail) if outcome.failure == "error" else None
+    if storage is not None:  # the worker's disk is full or read-only: not the file's fault, stop the run
+        raise storage
+    reason, error_type = _failure_reason(outcome, item, limits)
+    ps = params_for(campaign, item.technique)
+    event = _event(campaign, item.raw_sha256, item.technique, item.sample_id, "process", "quarantined", reason,
+                   error_type, ps.id, None, flow_run_id, item.original_name, 0, outcome.detail or reason,
+                   code=code_version(item.technique))
+    return FileResult(unit_key(item.technique, item.raw_sha256, ps.id), {}, event)
+
+
+def _failure_reason(outcome: isolation.Outcome, item: WorkItem, limits: ResolvedLimits) -> tuple[str, str]:
+    """The quarantine reason and error_type of a file whose worker was stopped or failed."""
+    name = safe_reason(repr(item.original_name), 200)
+    then = "the file may be damaged; raise the limit if it is a large valid file"
+    if outcome.failure == "time":
+        return (f"reading {name} took longer than {limits.seconds:g} s (limit {limits.seconds_key}); the worker "
+                f"was stopped — {then}", f"TimeLimitExceeded@{limits.id}")
+    if outcome.failure == "memory":
+        return (f"reading {name} needed more than {limits.memory_mb} MB of memory (limit {limits.memory_key}); "
+                f"the worker was stopped — {then}", f"MemoryLimitExceeded@{limits.id}")
+    if outcome.failure == "died":
+        return (f"the worker reading {name} died ({outcome.detail}): a crash in a reader library, or memory beyond "
+                f"{limits.memory_mb} MB (limit {limits.memory_key}) — the file may be damaged; report it with the "
+                f"traceback digest if it is valid", f"WorkerDied@{limits.id}")
+    last = outcome.detail.strip().splitlines()[-1] if outcome.detail.strip() else "no message"
+    return (safe_reason(f"unexpected failure around {name}: {last} — this is a bug in the platform; report it "
+                        f"with the traceback digest"), "WorkerError")
+
+
+def bounded_traceback(tb: str, limit: int = TRACEBACK_LIMIT) -> str:
+    """A traceback for logs: every line escaped and cut (an exception text may hold a file's bytes),
+    the whole cut to ``limit`` characters keeping its end, where the error is."""
+    lines = [safe_reason(line, 500) for line in tb.splitlines()]
+    out: list[str] = []
+    used = 0
+    for line in reversed(lines):
+        if used + len(line) + 1 > limit:
+            out.append(f"… [{len(lines) - len(out)} earlier lines cut]")
+            break
+        out.append(line)
+        used += len(line) + 1
+    return "\n".join(reversed(out))
+
+
+def process_file_here(item: WorkItem, campaign: Campaign, wh_url: str, flow_run_id: str | None) -> FileResult:
+    """Read one raw file, compute its features, write its rows, in this process (a worker's job;
+    call it directly to debug a file). Failures are quarantined, except a MemoryError, which the
+    worker turns into the memory limit's reason."""
     tech = technique(item.technique)
     ps = params_for(campaign, item.technique)
     code = code_version(item.technique)
@@ -304,6 +426,8 @@ def process_file(item: WorkItem, campaign: Campaign, wh_url: str, flow_run_id: s
     reader_id = None
     path, cleanup = _local_copy(item.store_path, campaign)
     try:
+        if path.is_file() and path.stat().st_size == 0:  # stored before intake refused empty files
+            raise UnreadableFile(EMPTY_REASON)
         reader, measurements = read_measurements(
             path, item.raw_sha256, item.original_name, technique_name=item.technique, override=override,
             options=options, sample_id=item.sample_id, cell_id=item.cell_id)
@@ -334,16 +458,18 @@ def process_file(item: WorkItem, campaign: Campaign, wh_url: str, flow_run_id: s
         event = _event(campaign, item.raw_sha256, item.technique, item.sample_id, "process", "ok", None, None,
                        ps.id, reader_id, flow_run_id, item.original_name, rows, code=code)
         return FileResult(unit, entries, event)
+    except MemoryError:
+        raise
     except Exception as exc:  # quarantine, keep the batch going
         if is_storage_error(exc):  # a full or read-only disk is not the file's fault: stop the run
             raise as_storage_error(exc, f"the rows of {item.original_name!r}", wh.unchanged()) from exc
         tb = traceback.format_exc()
         if isinstance(exc, (UnreadableFile, ValueError)) and not isinstance(exc, (KeyError,)):
-            reason = str(exc)
+            reason = safe_reason(str(exc))
         else:
-            reason = (f"unexpected {type(exc).__name__} while processing {item.original_name!r}: {exc} — this is a "
-                      f"bug in {reader_id or 'the reader'} or the {item.technique} features; report it with the "
-                      f"traceback digest")
+            reason = safe_reason(f"unexpected {type(exc).__name__} while processing {item.original_name!r}: "
+                                 f"{safe_reason(str(exc), 300)} — this is a bug in {reader_id or 'the reader'} or "
+                                 f"the {item.technique} features; report it with the traceback digest")
         event = _event(campaign, item.raw_sha256, item.technique, item.sample_id, "process", "quarantined", reason,
                        type(exc).__name__, ps.id, reader_id, flow_run_id, item.original_name, 0, tb, code=code)
         return FileResult(unit, {}, event)
@@ -371,11 +497,12 @@ def finalize_technique(campaign: Campaign, wh: Warehouse, technique_name: str, f
     ps = params_for(campaign, technique_name)
     code = code_version(technique_name)
     inputs = [technique_name, *tech.after]
-    listing = ",".join(f"'{t}'" for t in inputs)
-    state = wh.query(f"select raw_sha256, params_id, code_version, status from ingest_events "
-                     f"where stage = 'process' and technique in ({listing}) order by 1, 2, 3")
+    state = wh.query("select raw_sha256, params_id, code_version, status from ingest_events "
+                     "where stage = 'process' and list_contains($techniques, technique) order by 1, 2, 3",
+                     {"techniques": list(inputs)})
     fingerprint = hashlib.sha256((state.to_csv(index=False) + ps.id + code).encode()).hexdigest()
-    done = wh.query(f"select 1 from ingest_events where stage = 'finalize' and raw_sha256 = 'fin:{fingerprint}'")
+    done = wh.query("select 1 from ingest_events where stage = 'finalize' and raw_sha256 = $key",
+                    {"key": f"fin:{fingerprint}"})
     if len(done) and not force:
         return 0
     ctx = FinalizeContext(campaign=campaign, params=ps, query=wh.query)
@@ -396,14 +523,14 @@ def finalize_technique(campaign: Campaign, wh: Warehouse, technique_name: str, f
         if is_storage_error(exc):
             raise
         tx = wh.transaction(flow_run_id)
-        status, reason, err, tb = "quarantined", f"{technique_name} finalize failed: {exc}", type(exc).__name__, traceback.format_exc()
+        status, reason, err, tb = "quarantined", safe_reason(f"{technique_name} finalize failed: {exc}"), type(exc).__name__, traceback.format_exc()
     tx.upsert(P.INGEST_EVENTS, pd.DataFrame([_event(campaign, f"fin:{fingerprint}", technique_name, None, "finalize",
                                                     status, reason, err, ps.id, None, flow_run_id, None, rows, tb,
                                                     code=code)]), keep="new")
     fault_point(f"finalize.{technique_name}.written")
     tx.commit()
     if status != "ok":
-        raise RuntimeError(reason + "\n" + (tb or ""))
+        raise RuntimeError(reason + "\n" + bounded_traceback(tb or ""))
     return rows
 
 
@@ -435,7 +562,7 @@ def process_items(wh: Warehouse, name: str, todo: list[WorkItem], flow_run_id: s
                 summary.processed += 1
                 summary.rows += r.event["rows_written"]
                 if r.event["status"] != "ok":
-                    summary.quarantined.append(f"{r.event['original_name']}: {r.event['reason']}")
+                    summary.quarantined.append(f"{I.shown(r.event['original_name'] or '')}: {r.event['reason']}")
             done += len(part)
             progress(f"process {name}", done, len(todo))
 

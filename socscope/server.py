@@ -19,10 +19,13 @@ from typing import Any
 
 import yaml
 
+from socscope.exposure import CLIENT_AUTH, SERVER_AUTH, ExposureError, check_server_bind
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PREFECT_FILE = PROJECT_ROOT / "deployments" / "prefect.yaml"
 DEFAULT_HOME = Path("var/prefect")
 DEFAULT_PORT = 4200
+DEFAULT_HOST = "127.0.0.1"
 WATCH_TEMPLATE = "watch-share"
 
 
@@ -66,13 +69,20 @@ def is_ours(info: dict[str, Any]) -> bool:
     return info.get("start") is not None and _start_ticks(info["pid"]) == info["start"]
 
 
-def prefect_environment(home: Path, port: int, database_url: str | None = None) -> dict[str, str]:
+def api_host(host: str) -> str:
+    """Where this machine's clients reach a server listening on ``host`` (a wildcard answers on loopback)."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
+def prefect_environment(home: Path, port: int, database_url: str | None = None,
+                        host: str = DEFAULT_HOST) -> dict[str, str]:
     """Environment of every process `up` starts (STACK_NOTES: writable home, no telemetry, long start-up)."""
     env = dict(os.environ)
+    url_host = api_host(host)
     env.update({
         "PREFECT_HOME": str(home),
-        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
-        "PREFECT_SERVER_API_HOST": "127.0.0.1",
+        "PREFECT_API_URL": f"http://{f'[{url_host}]' if ':' in url_host else url_host}:{port}/api",
+        "PREFECT_SERVER_API_HOST": host,
         "PREFECT_SERVER_API_PORT": str(port),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
@@ -84,10 +94,14 @@ def prefect_environment(home: Path, port: int, database_url: str | None = None) 
     })
     if database_url:
         env["PREFECT_API_DATABASE_CONNECTION_URL"] = database_url
+    if env.get(SERVER_AUTH) and not env.get(CLIENT_AUTH):  # the worker and deploy must log in too
+        env[CLIENT_AUTH] = env[SERVER_AUTH]
     return env
 
 
 def api_healthy(api_url: str, timeout_s: float = 2.0) -> bool:
+    if not api_url.startswith(("http://", "https://")):  # state.json is a file: no file:// or ftp:// probes
+        raise ValueError(f"not an HTTP API URL: {api_url!r}")
     try:
         with urllib.request.urlopen(f"{api_url}/health", timeout=timeout_s) as resp:
             return resp.status == 200
@@ -103,6 +117,16 @@ def _spawn(state: ServerState, name: str, cmd: list[str], env: dict[str, str]) -
                             stdin=subprocess.DEVNULL, start_new_session=True)
     state.record(name, proc)
     return proc
+
+
+def client_settings(api_url: str):
+    """Prefect settings for a client of our server, logged in when the server has an auth string."""
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
+
+    updates: dict[Any, Any] = {PREFECT_API_URL: api_url}
+    if os.environ.get(SERVER_AUTH) and not os.environ.get(CLIENT_AUTH):
+        updates[PREFECT_API_AUTH_STRING] = os.environ[SERVER_AUTH]
+    return temporary_settings(updates=updates)
 
 
 # ------------------------------------------------------------------------------------------ deployments
@@ -133,10 +157,9 @@ def provision(api_url: str, project: dict[str, Any]) -> None:
     from prefect.client.schemas.actions import (GlobalConcurrencyLimitCreate, GlobalConcurrencyLimitUpdate,
                                                 WorkPoolCreate)
     from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
-    from prefect.settings import PREFECT_API_URL, temporary_settings
 
     extra = project.get("socscope", {})
-    with temporary_settings(updates={PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
+    with client_settings(api_url), get_client(sync_client=True) as client:
         pool = extra.get("work_pool", {"name": "socscope-process", "type": "process"})
         try:
             client.create_work_pool(WorkPoolCreate(name=pool["name"], type=pool["type"]))
@@ -173,15 +196,17 @@ def start_worker(state: ServerState, env: dict[str, str], pool: str, index: int)
 
 
 def up(config: Path, home: Path = DEFAULT_HOME, port: int = DEFAULT_PORT, workers: int = 1,
-       database_url: str | None = None, startup_timeout_s: float = 240.0, log=print) -> dict[str, Any]:
+       database_url: str | None = None, startup_timeout_s: float = 240.0, log=print,
+       host: str = DEFAULT_HOST) -> dict[str, Any]:
     from socscope.config import load_campaign
 
+    check_server_bind(host, os.environ)  # no API on the network without its auth string
     campaign = load_campaign(config)  # fail before starting anything if the config is wrong
     state = ServerState(home)
     state.home.mkdir(parents=True, exist_ok=True)
     prev = state.read()
     port = int(prev.get("port", port)) if _alive(state, "server") else port
-    env = prefect_environment(state.home, port, database_url)
+    env = prefect_environment(state.home, port, database_url, host)
     api_url = env["PREFECT_API_URL"]
     t0 = time.monotonic()
     if _alive(state, "server") and api_healthy(api_url):
@@ -189,7 +214,7 @@ def up(config: Path, home: Path = DEFAULT_HOME, port: int = DEFAULT_PORT, worker
     else:
         if api_healthy(api_url):
             raise RuntimeError(f"something else already serves {api_url}; choose another --port")
-        _spawn(state, "server", [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+        _spawn(state, "server", [sys.executable, "-m", "prefect", "server", "start", "--host", host,
                                  "--port", str(port)], env)
         while not api_healthy(api_url):
             if not _alive(state, "server"):
@@ -268,9 +293,7 @@ def status(home: Path = DEFAULT_HOME) -> dict[str, Any]:
     out["api_healthy"] = bool(api_url) and api_healthy(api_url)
     if out["api_healthy"]:
         from prefect.client.orchestration import get_client
-        from prefect.settings import PREFECT_API_URL, temporary_settings
-
-        with temporary_settings(updates={PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
+        with client_settings(api_url), get_client(sync_client=True) as client:
             out["deployments"] = sorted(f"{d.name}" for d in client.read_deployments())
             out["work_pools"] = [p.name for p in client.read_work_pools()]
             out["concurrency_limits"] = {g.name: {"limit": g.limit, "active_slots": g.active_slots}
@@ -287,17 +310,24 @@ def add_subcommand(subparsers) -> None:
     p.add_argument("--config", default=None, help="campaign file the deployments run on (up)")
     p.add_argument("--home", default=str(DEFAULT_HOME), help="project-local PREFECT_HOME (default var/prefect)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT)
+    p.add_argument("--host", default=DEFAULT_HOST,
+                   help=f"address the API listens on (default loopback only; any other needs {SERVER_AUTH})")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--database-url", default=os.environ.get("SOCSCOPE_PREFECT_DATABASE_URL"),
                    help="PostgreSQL for busy or multi-worker installations, e.g. "
-                        "postgresql+asyncpg://prefect:secret@127.0.0.1:5432/prefect (default: SQLite in --home)")
+                        "postgresql+asyncpg://prefect:PASSWORD@127.0.0.1:5432/prefect (default: SQLite in --home); "
+                        "give it through $SOCSCOPE_PREFECT_DATABASE_URL so the password stays out of shell history")
     p.set_defaults(fn=cmd_server)
 
 
 def cmd_server(args) -> int:
     home = Path(args.home)
     if args.action == "up":
-        up(Path(args.config), home, args.port, args.workers, args.database_url)
+        try:
+            up(Path(args.config), home, args.port, args.workers, args.database_url, host=args.host)
+        except ExposureError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     elif args.action == "down":
         down(home)
     else:

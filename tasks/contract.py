@@ -131,9 +131,10 @@ class ProcessContext:
     sample: "Sample | None"
     params: ParamSet
     options: Mapping[str, Any]
-    #: read-only SQL on the committed warehouse (e.g. calibration rows, cycler records); the
-    #: pipeline answers each distinct question once per committed version (``Warehouse.lookup``)
-    query: Callable[[str], "pd.DataFrame"]
+    #: read-only SQL on the committed warehouse (e.g. calibration rows, cycler records):
+    #: ``query(sql, params=None)``, values bound as ``?`` parameters, never formatted into the SQL;
+    #: the pipeline answers each distinct question once per committed version (``Warehouse.lookup``)
+    query: Callable[..., "pd.DataFrame"]
 
 
 @dataclass
@@ -142,7 +143,7 @@ class FinalizeContext:
 
     campaign: "Campaign"
     params: ParamSet
-    query: Callable[[str], "pd.DataFrame"]
+    query: Callable[..., "pd.DataFrame"]  # query(sql, params=None), as in ProcessContext
 
 
 @dataclass
@@ -183,3 +184,26 @@ class Technique:
     views: list[Path] = field(default_factory=list)
     #: measurement kinds that ``process`` accepts; any other kind is quarantined with that reason
     accepts: tuple[str, ...] = ()
+
+
+def safe_reason(text: str, limit: int = 500) -> str:
+    """``text`` as one printable line of at most ``limit`` characters, for reasons and log lines.
+
+    A message built from an exception may carry a file's bytes (a decoded header, a whole line of
+    binary): every character that is not printable (controls, newlines, surrogates of undecodable
+    bytes, bidi overrides) becomes ``\\xNN``/``\\uNNNN``, and the text is cut with a note of its length.
+    """
+    text = str(text)
+    pieces: list[str] = []
+    used = 0
+    for ch in text:  # escape only as much as can be shown: the text may be a megabyte
+        pieces.append(ch if ch.isprintable() else ascii(ch)[1:-1])
+        used += len(pieces[-1])
+        if used > limit:
+            break
+    else:
+        return "".join(pieces)
+    note = f" … [cut: {len(text)} characters in all]"
+    while pieces and used > limit - len(note):  # whole escapes only, never half of one
+        used -= len(pieces.pop())
+    return ("".join(pieces) + note)[:limit]

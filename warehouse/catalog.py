@@ -60,10 +60,14 @@ def _quote(path: str) -> str:
     return "'" + path.replace("'", "''") + "'"
 
 
-def table_view_sql(spec: TableSpec, files: list[str], mixed_schemas: bool = False) -> str:
+def table_view_sql(spec: TableSpec, files: list[str], mixed_schemas: bool = False,
+                   present: set[str] | None = None) -> str:
+    """``present``: the columns the files hold, when some were written before a column was added to
+    the contract; the missing ones read as typed NULLs."""
     if files:
         listing = ", ".join(_quote(f) for f in files)
-        cols = ", ".join(f'"{c}"' for c in spec.column_names)
+        cols = ", ".join(f'"{c.name}"' if present is None or c.name in present
+                         else f'CAST(NULL AS {SQL_TYPES[c.dtype]}) AS "{c.name}"' for c in spec.all_columns)
         # union_by_name reads every file's footer (seconds on many files): only when contracts changed
         return (f'CREATE OR REPLACE VIEW "{spec.name}" AS SELECT {cols} FROM read_parquet([{listing}], '
                 f"union_by_name = {'true' if mixed_schemas else 'false'}, hive_partitioning = false)")
@@ -91,11 +95,18 @@ def attach_views(con, wh: "Warehouse", manifest: "Manifest", strict: bool = Fals
 
     ``relative``: views name their files relative to the warehouse root, which ``con`` must have as
     its ``file_search_path`` (the catalog file; see ``open_catalog``)."""
+    from warehouse.store import schema_digest
+
     specs = all_specs()
     for spec in specs.values():
         schemas = {e.schema for e in manifest.tables.get(spec.name, []) if e.rows > 0}
         files = wh.files(spec.name, manifest, relative=relative)
-        con.execute(table_view_sql(spec, files, mixed_schemas=len(schemas) > 1))
+        present = None
+        if files and schemas - {schema_digest(spec)}:  # files older than the contract: read their footers
+            head = con.execute("SELECT * FROM read_parquet(?, union_by_name = true) LIMIT 0", [files])
+            present = {d[0] for d in head.description}
+        con.execute(table_view_sql(spec, files, mixed_schemas=len(schemas) > 1 or present is not None,
+                                   present=present))
     for spec in specs.values():
         if spec.measurement:
             con.execute(current_view_sql(spec))

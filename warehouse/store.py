@@ -28,7 +28,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import fsspec
 import pandas as pd
@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from schemas.core import TableSpec, conform
+from socscope.secrecy import redact_arrow
 from warehouse.faults import STORAGE_ERRNOS, RunInProgress, fault_point, storage_error
 
 MANIFEST = "MANIFEST.json"
@@ -89,6 +90,9 @@ class Manifest:
                           indent=1)
 
 
+#: bound values of a query: a sequence for ``?``/``$1``, a mapping for ``$name``
+Params = Sequence[Any] | Mapping[str, Any] | None
+
 #: answers ``Warehouse.lookup`` keeps per manifest version (lookups are few distinct questions)
 MAX_LOOKUPS = 256
 
@@ -111,7 +115,7 @@ class Warehouse:
         self._query_lock = threading.Lock()
         self._query_con = None
         self._query_version: tuple[int, str] | None = None
-        self._lookups: dict[str, pd.DataFrame] = {}
+        self._lookups: dict[tuple[str, str], pd.DataFrame] = {}
         self._lookup_key: tuple[int, str] | None = None
         #: extra guard around commits; flows set a Prefect global concurrency limit here
         self.commit_guard = contextlib.nullcontext
@@ -259,29 +263,33 @@ class Warehouse:
         attach_views(con, self, manifest or self.manifest())
         return con
 
-    def query(self, sql: str) -> pd.DataFrame:
-        """Read-only SQL on the current manifest; the views are built once per manifest version."""
-        return self._execute(sql, *self._current())
+    def query(self, sql: str, params: Params = None) -> pd.DataFrame:
+        """Read-only SQL on the current manifest; the views are built once per manifest version.
+        Values go in ``params`` (``?`` / ``$1`` with a sequence, ``$name`` with a mapping), never into
+        the SQL text (tests/hardening/test_sql_assembly.py)."""
+        return self._execute(sql, params, *self._current())
 
-    def lookup(self, sql: str) -> pd.DataFrame:
+    def lookup(self, sql: str, params: Params = None) -> pd.DataFrame:
         """``query`` for the lookups of per-file work (calibration rows, reference spectra, earlier
         cycles), answered once per manifest version: the files of a version never change, and the
         files of one commit chunk all ask the same question (NEXAFS joins every committed point for
         its end members). Each caller gets its own copy. Not for SQL whose answer changes without a
         commit (``now()``, ``random()``)."""
         key, manifest = self._current()
+        question = (sql, json.dumps(params, sort_keys=True, default=str))
         with self._query_lock:
             if self._lookup_key != key:
                 self._lookups, self._lookup_key = {}, key
-            answer = self._lookups.get(sql)
+            answer = self._lookups.get(question)
         if answer is None:
-            answer = self._execute(sql, key, manifest)
+            answer = self._execute(sql, params, key, manifest)
             with self._query_lock:
                 if self._lookup_key == key and len(self._lookups) < MAX_LOOKUPS:
-                    self._lookups[sql] = answer
+                    self._lookups[question] = answer
         return answer.copy()
 
-    def _execute(self, sql: str, key: tuple[int, str], manifest: Callable[[], Manifest]) -> pd.DataFrame:
+    def _execute(self, sql: str, params: Params, key: tuple[int, str],
+                 manifest: Callable[[], Manifest]) -> pd.DataFrame:
         with self._query_lock:
             if self._query_con is None or self._query_version != key:
                 if self._query_con is not None:
@@ -289,7 +297,7 @@ class Warehouse:
                 self._query_con, self._query_version = self.connect(manifest()), key
             cursor = self._query_con.cursor()
         try:
-            return cursor.execute(sql).df()
+            return (cursor.execute(sql) if params is None else cursor.execute(sql, params)).df()
         finally:
             cursor.close()
 
@@ -298,6 +306,7 @@ class Warehouse:
         """Write a new data file; returns the sha256 of its bytes (recorded in the manifest)."""
         # Dictionary-encode text only: keys, lineage and labels repeat; measured floats rarely do,
         # and trying to encode them costs more than it saves.
+        table = redact_arrow(table)  # a secret that reached a text column is masked, not published
         text = [f.name for f in table.schema if pa.types.is_string(f.type)]
         buf = pa.BufferOutputStream()  # in memory first: the bytes written are the bytes hashed
         pq.write_table(table, buf, compression="zstd", use_dictionary=text)

@@ -46,7 +46,13 @@ def dashboard_env(config: str | Path) -> dict[str, str]:
 
 def cmd_dashboard(args) -> int:
     from socscope.config import load_campaign
+    from socscope.exposure import ExposureError, check_dashboard_bind
 
+    try:
+        check_dashboard_bind(args.address, os.environ)  # the warehouse is not for the network unasked
+    except ExposureError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     campaign = load_campaign(args.config)  # fail early, with the config's own message
     from warehouse.catalog import open_catalog
 
@@ -65,5 +71,6 @@ def add_subcommand(subparsers) -> None:
     p.add_argument("--config", default=None,
                    help="campaign file (default: $SOCSCOPE_CONFIG, ./campaign.yaml, ./demo/campaign.yaml)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT)
-    p.add_argument("--address", default="127.0.0.1", help="interface to listen on (default loopback only)")
+    p.add_argument("--address", default="127.0.0.1", help="interface to listen on (default loopback only; any other needs "
+                        "SOCSCOPE_DASHBOARD_PASSWORD or SOCSCOPE_DASHBOARD_AUTH_HEADER)")
     p.set_defaults(fn=cmd_dashboard)

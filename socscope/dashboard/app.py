@@ -11,7 +11,7 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts only this folder on sys.pa
 
 import streamlit as st  # noqa: E402
 
-from socscope.dashboard import views  # noqa: E402
+from socscope.dashboard import gate, views  # noqa: E402
 
 
 def _config_path() -> str:
@@ -27,6 +27,7 @@ def _config_path() -> str:
 
 def main() -> None:
     st.set_page_config(page_title="socscope", layout="wide")
+    gate.require_login()  # before anything of the warehouse is read
     config = _config_path()
     try:
         ctx = views.context(config)

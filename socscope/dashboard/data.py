@@ -9,6 +9,7 @@ so a reader never holds a writer up (writers never touch a published snapshot an
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -107,9 +108,12 @@ class Catalog:
 
 
 # ----------------------------------------------------------------------------------------- helpers
-def sql_list(values: Sequence[str]) -> str:
-    """A SQL IN-list of string literals (values come from the warehouse itself, quoted anyway)."""
-    return "(" + ", ".join("'" + str(v).replace("'", "''") + "'" for v in values) + ")" if values else "(NULL)"
+def ident(name: str) -> str:
+    """A column name for SQL text, quoted; only plain names (the channel columns of CHANNELS) pass.
+    Values never go into SQL text: they are bound as ``?`` (lists as ``?::VARCHAR[]``)."""
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        raise ValueError(f"not a column name: {name!r}")
+    return f'"{name}"'
 
 
 def grid_step(n_px: int, target: int) -> int:
@@ -168,11 +172,11 @@ LAST_RUN_SQL = """
 def map_sql(channel: str, step: int) -> str:
     """Downsampled map: mean of ``channel`` over step × step pixel blocks, with the majority particle."""
     return f"""
-        with p as (select x_um, y_um, {channel} as v, particle_id from afm_pixels where measurement_id = ?),
+        with p as (select x_um, y_um, {ident(channel)} as v, particle_id from afm_pixels where measurement_id = ?),
         g as (select min(x_um) as x0, min(y_um) as y0 from p),
         s as (select (select max(x_um) - min(x_um) from p) / (count(distinct x_um) - 1) as dx from p)
-        select floor((x_um - g.x0) / (s.dx * {step}) + 1e-6)::int as ix,
-               floor((y_um - g.y0) / (s.dx * {step}) + 1e-6)::int as iy,
+        select floor((x_um - g.x0) / (s.dx * {int(step)}) + 1e-6)::int as ix,
+               floor((y_um - g.y0) / (s.dx * {int(step)}) + 1e-6)::int as iy,
                avg(x_um) as x_um, avg(y_um) as y_um, avg(v) as value, mode(particle_id) as particle_id
         from p, g, s group by all order by iy, ix"""
 
@@ -187,7 +191,7 @@ def line_profile_sql(channel: str) -> str:
     return f"""
         with seg as (select ?::double as x0, ?::double as y0, ?::double as x1, ?::double as y1, ?::double as w),
         p as (
-            select x_um, y_um, {channel} as v, region,
+            select x_um, y_um, {ident(channel)} as v, region,
                    ((x_um - x0) * (x1 - x0) + (y_um - y0) * (y1 - y0))
                        / nullif((x1 - x0) * (x1 - x0) + (y1 - y0) * (y1 - y0), 0) as t,
                    abs((x_um - x0) * (y1 - y0) - (y_um - y0) * (x1 - x0))
@@ -199,12 +203,15 @@ def line_profile_sql(channel: str) -> str:
         from p where t between 0 and 1 and d <= w * 0.75 group by 1 order by 1"""
 
 
-HIST_SQL = """
+def hist_sql(short: str, unit: str) -> str:
+    """Histograms of one channel (its columns ``<short>_bin_lo_<unit>``...) per sample, as densities."""
+    lo, hi, count = ident(f"{short}_bin_lo_{unit}"), ident(f"{short}_bin_hi_{unit}"), ident(f"{short}_count")
+    return f"""
     with h as (
         select h.sample_id, h.mode, h.bin_index,
-               h.{ch}_bin_lo_{u} as bin_lo, h.{ch}_bin_hi_{u} as bin_hi, sum(h.{ch}_count) as count
+               h.{lo} as bin_lo, h.{hi} as bin_hi, sum(h.{count}) as count
         from afm_histograms h
-        where h.region = ? and h.{ch}_count is not null
+        where h.region = ? and h.{count} is not null
         group by all)
     select h.*, s.series, s.branch, s.soc_nominal_pct, s.soc_pct,
            count / sum(count) over (partition by h.sample_id) / (bin_hi - bin_lo) as density
@@ -223,7 +230,7 @@ PROFILE_SQL = """
            soc_pct, soc_nominal_pct, mean, std, n, ci_low, ci_high, interpolated, unit, observation,
            source_samples, profile_key
     from soc_profile
-    where technique || ':' || coalesce(mode, '') || ':' || feature in {keys}
+    where list_contains(?::VARCHAR[], technique || ':' || coalesce(mode, '') || ':' || feature)
     order by key, series, soc_pct"""
 
 
@@ -249,17 +256,17 @@ def feature_values(cat: Catalog, feature: str, samples: Sequence[str], snap: Sna
     """Per-sample values of a correlation feature (``technique:mode:feature`` or ``soc_pct``) as the
     correlations mart used them: a measured value wins over an interpolated one."""
     if feature == "soc_pct":
-        return cat.query(f"""
+        return cat.query("""
             select sample_id, series, branch, soc_pct, soc_pct as value, false as interpolated,
                    null::varchar as profile_key
-            from samples where sample_id in {sql_list(samples)}""", snap=snap)
+            from samples where list_contains(?::VARCHAR[], sample_id)""", [list(samples)], snap=snap)
     tech, mode, name = (feature.split(":", 2) + ["", ""])[:3]
-    return cat.query(f"""
+    return cat.query("""
         select sample_id, series, branch, soc_pct, mean as value, interpolated, profile_key
         from soc_profile
-        where technique = ? and coalesce(mode, '') = ? and feature = ? and sample_id in {sql_list(samples)}
+        where technique = ? and coalesce(mode, '') = ? and feature = ? and list_contains(?::VARCHAR[], sample_id)
         qualify row_number() over (partition by sample_id order by interpolated, soc_pct) = 1""",
-        [tech, mode, name], snap=snap)
+        [tech, mode, name, list(samples)], snap=snap)
 
 
 LINEAGE_SQL = """
@@ -271,5 +278,5 @@ LINEAGE_SQL = """
                qualify row_number() over (partition by raw_sha256 order by attempted_at desc) = 1) e
            using (raw_sha256)
     left join param_sets ps on ps.params_id = e.params_id
-    where l.profile_key in {keys}
+    where list_contains(?::VARCHAR[], l.profile_key)
     order by r.original_name"""

@@ -35,6 +35,9 @@ CHANNELS = {  # label: (pixel column, histogram short name, unit suffix, unit)
     "current": ("current_pa", "current", "pa", "pA"),
     "phase": ("phase_deg", None, None, "deg"),
 }
+#: how many pixels of a map hold each channel (column names from CHANNELS, quoted by D.ident)
+CHANNEL_COUNTS_SQL = ("select " + ", ".join(f"count({D.ident(col)}) as \"{lab}\"" for lab, (col, *_r) in CHANNELS.items())
+                      + " from afm_pixels where measurement_id = ?")
 
 
 # --------------------------------------------------------------------------------------- plumbing
@@ -213,7 +216,7 @@ def page_soc_profiles() -> None:
     show_interp = c3.checkbox("include interpolated points", value=False, key="prof_interp")
     if not chosen:
         return empty("choose at least one feature")
-    df = q(D.PROFILE_SQL.format(keys=D.sql_list(chosen)))
+    df = q(D.PROFILE_SQL, [list(chosen)])
     df = df[df.series.isin(ser)]
     if not show_interp:
         df = df[~df.interpolated]
@@ -268,8 +271,7 @@ def page_afm_maps() -> None:
     labels = {r.measurement_id: f"{r.mode} · {r.original_name}" for r in mm.itertuples()}
     mid = c2.selectbox("Map", list(labels), format_func=labels.get, key=f"afm_map_{sample}")
     info = mm[mm.measurement_id == mid].iloc[0]
-    have = q(f"""select {', '.join(f'count({col}) as "{lab}"' for lab, (col, *_r) in CHANNELS.items())}
-                 from afm_pixels where measurement_id = ?""", [mid]).iloc[0]
+    have = q(CHANNEL_COUNTS_SQL, [mid]).iloc[0]
     channels = [lab for lab in CHANNELS if have[lab] > 0]
     default_ch = "ESM amplitude" if "ESM amplitude" in channels else channels[0]
     channel = c3.radio("Channel", channels, index=channels.index(default_ch), key=f"afm_channel_{mid}",
@@ -336,8 +338,9 @@ def page_afm_maps() -> None:
         pid = pc1.selectbox("Particle", list(parts.particle_id), key=f"afm_particle_{mid}",
                             format_func=lambda p: f"#{p} · {parts.set_index('particle_id').area_um2[p]:.1f} µm²")
         pc1.dataframe(parts[parts.particle_id == pid].T, height=330)
+        value = D.ident(f"{CHANNELS[channel][1] or 'esm'}_mean_{CHANNELS[channel][2] or 'pm_per_v'}")
         rp = q(f"""select bin_index, dist_lo_um, dist_hi_um, (dist_lo_um + dist_hi_um) / 2 as dist_um, n_px,
-                          {CHANNELS[channel][1] or 'esm'}_mean_{CHANNELS[channel][2] or 'pm_per_v'} as value
+                          {value} as value
                    from afm_profiles where measurement_id = ? and particle_id = ? order by bin_index""", [mid, pid]) \
             if CHANNELS[channel][1] else pd.DataFrame()
         with pc2:
@@ -357,7 +360,7 @@ def page_afm_maps() -> None:
     hseries = h3.radio("Series", series_opts, horizontal=True, key=f"hist_series_{info.series}",
                        index=series_opts.index(info.series) if info.series in series_opts else 0)
     _, short, usuf, hunit = CHANNELS[hch]
-    hist = q(D.HIST_SQL.format(ch=short, u=usuf), [region])
+    hist = q(D.hist_sql(short, usuf), [region])
     hist = hist[(hist.series == hseries) & (hist["count"] > 0)]
     if hist.empty:
         st.info("no histogram for this choice")
@@ -377,8 +380,7 @@ def _all_channels(maps: pd.DataFrame, info) -> None:
     same = maps[(maps.sample_id == info.sample_id) & (maps.location_tag == info.location_tag)]
     panels = []
     for r in same.itertuples():
-        have = q(f"""select {', '.join(f'count({col}) as "{lab}"' for lab, (col, *_r) in CHANNELS.items())}
-                     from afm_pixels where measurement_id = ?""", [r.measurement_id]).iloc[0]
+        have = q(CHANNEL_COUNTS_SQL, [r.measurement_id]).iloc[0]
         for lab, (col, *_r, unit) in CHANNELS.items():
             if have[lab] > 0 and lab != "phase" and not (r.mode == "CAFM" and lab == "topography"):
                 panels.append((r, lab, col, unit))
@@ -484,9 +486,9 @@ def page_nexafs() -> None:
     sel = spectra[(spectra.edge == edge) & (spectra["mode"] == mode) & spectra.sample_id.isin(chosen)]
     if sel.empty:
         return empty("no spectrum for this choice")
-    pts = q(f"""select p.measurement_id, p.energy_ev, p.mu_final from xas_points p
-                where p.measurement_id in {D.sql_list(list(sel.measurement_id))} and p.mu_final is not null
-                order by p.measurement_id, p.energy_ev""")
+    pts = q("""select p.measurement_id, p.energy_ev, p.mu_final from xas_points p
+               where list_contains(?::VARCHAR[], p.measurement_id) and p.mu_final is not null
+               order by p.measurement_id, p.energy_ev""", [list(sel.measurement_id)])
     pts = pts.merge(sel[["measurement_id", "sample_id", "soc_pct", "branch"]], on="measurement_id")
     pts["label"] = pts.sample_id + " (" + pts.soc_pct.round(0).astype(int).astype(str) + " %)"
     chart(alt.Chart(pts).mark_line().encode(
@@ -593,7 +595,7 @@ def page_correlations() -> None:
         point = st.selectbox("Sample", list(pts.sample_id), key=f"corr_point_{fx}_{fy}")
         p = pts[pts.sample_id == point].iloc[0]
         keys = [k for k in (p.get("profile_key_x"), p.get("profile_key_y")) if isinstance(k, str)]
-        lin = q(D.LINEAGE_SQL.format(keys=D.sql_list(keys))) if keys else pd.DataFrame()
+        lin = q(D.LINEAGE_SQL, [list(keys)]) if keys else pd.DataFrame()
         if lin.empty:
             st.caption("SOC comes from the samples table (cycler file of the cell)")
         else:

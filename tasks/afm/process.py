@@ -112,7 +112,7 @@ def _grid(frame: pd.DataFrame, column: str, ny: int, nx: int) -> np.ndarray:
 def _pixels(ctx: FinalizeContext, measurement_id: str, params_id: str) -> pd.DataFrame:
     return ctx.query(
         "select y_um, x_um, height_nm, esm_amp_pm_per_v, current_pa, particle_id, region from afm_pixels "
-        f"where measurement_id = '{measurement_id}' and params_id = '{params_id}' order by y_um, x_um")
+        "where measurement_id = ? and params_id = ? order by y_um, x_um", [measurement_id, params_id])
 
 
 def pair_maps(esm: pd.Series, cafm: pd.Series, esm_px: pd.DataFrame, cafm_px: pd.DataFrame,
@@ -158,7 +158,7 @@ def finalize(ctx: FinalizeContext) -> dict[str, pd.DataFrame]:
     pid = ctx.params.id
     maps = ctx.query(
         "select measurement_id, sample_id, mode, location_tag, n_x_px, n_y_px, pixel_size_um, raw_sha256 "
-        f"from afm_maps where location_tag is not null and params_id = '{pid}' order by measurement_id")
+        "from afm_maps where location_tag is not null and params_id = ? order by measurement_id", [pid])
     pair_frames, quality_rows = [], []
     for (sample, loc), group in maps.groupby(["sample_id", "location_tag"], dropna=True, sort=True):
         esm_rows, cafm_rows = group[group["mode"] == "ESM"], group[group["mode"] == "CAFM"]

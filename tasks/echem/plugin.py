@@ -46,12 +46,12 @@ def finalize(ctx: FinalizeContext) -> dict[str, pd.DataFrame]:
     """Measured SOC of every sample whose cell has a cycler file: SOC at the cell's last record."""
     tolerance = float(ctx.params.values.get("soc", {}).get("mismatch_tolerance_pct", 2.0))
     try:
-        last = ctx.query(f"""
+        last = ctx.query("""
             select cell_id, measurement_id, raw_sha256, soc_pct, "timestamp"
             from echem_series
-            where params_id = '{ctx.params.id}' and cell_id is not null
+            where params_id = ? and cell_id is not null
             qualify row_number() over (partition by cell_id
-                                       order by "timestamp" desc nulls last, measurement_id desc, record_index desc) = 1""")
+                                       order by "timestamp" desc nulls last, measurement_id desc, record_index desc) = 1""", [ctx.params.id])
     except Exception:  # no echem file processed yet: the view does not exist
         return {}
     by_cell = last.set_index("cell_id")

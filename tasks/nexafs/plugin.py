@@ -43,15 +43,11 @@ def role_of(m: Measurement, params: dict[str, Any], has_sample: bool) -> str:
     return role
 
 
-def _safe_query(ctx: ProcessContext, sql: str) -> pd.DataFrame | None:
+def _safe_query(ctx: ProcessContext, sql: str, params: list[Any] | None = None) -> pd.DataFrame | None:
     try:
-        return ctx.query(sql)
+        return ctx.query(sql, params)
     except Exception:  # reference tables not committed yet: the caller flags the spectrum
         return None
-
-
-def _sql_text(v: str) -> str:
-    return "'" + str(v).replace("'", "''") + "'"
 
 
 def calibration(m: Measurement, role: str, ctx: ProcessContext) -> tuple[float, str]:
@@ -77,7 +73,7 @@ def calibration(m: Measurement, role: str, ctx: ProcessContext) -> tuple[float, 
     beamtime = m.meta.get("beamtime")
     if beamtime:
         rows = _safe_query(ctx, "select avg(calibration_shift_ev) as shift from xas_spectra "
-                                f"where role = 'nio_calibration' and beamtime = {_sql_text(beamtime)}")
+                                "where role = 'nio_calibration' and beamtime = ?", [str(beamtime)])
         if rows is not None and len(rows) and pd.notna(rows["shift"].iloc[0]):
             return float(rows["shift"].iloc[0]), "nio_scan"
     return 0.0, "none"

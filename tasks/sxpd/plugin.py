@@ -89,10 +89,10 @@ def _scan_number(meta: dict[str, Any]) -> int | None:
     return None
 
 
-def _query(ctx, sql: str) -> pd.DataFrame:
+def _query(ctx, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
     """A query on a table that may not exist yet counts as empty."""
     try:
-        return ctx.query(sql)
+        return ctx.query(sql, params)
     except Exception as exc:  # noqa: BLE001 — the catalog raises engine-specific errors for missing views
         if "does not exist" in str(exc) or "not found" in str(exc).lower() or "Catalog" in type(exc).__name__:
             return pd.DataFrame()
@@ -290,8 +290,7 @@ def finalize(ctx: FinalizeContext) -> dict[str, pd.DataFrame]:
         cell_id = sample.cell if sample is not None else None
         series = pd.DataFrame()
         if cell_id is not None:
-            safe = str(cell_id).replace("'", "''")
-            series = _query(ctx, f"select * from echem_series where cell_id = '{safe}'")
+            series = _query(ctx, "select * from echem_series where cell_id = ?", [str(cell_id)])
             if not series.empty and "params_id" in series and series["params_id"].nunique() > 1:
                 # several cycler parameter sets: align on the most recently processed one
                 latest = series.sort_values("processed_at")["params_id"].iloc[-1] if "processed_at" in series \

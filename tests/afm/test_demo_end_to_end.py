@@ -60,7 +60,7 @@ def test_demo_pipeline_meets_acceptance(demo_dir):
         sha = hashlib.sha256(path.read_bytes()).hexdigest()
         _, (m,) = read_measurements(path, sha, f"{sample.id}/{path.name}", technique_name="afm", options=options)
         frames = process(m, ProcessContext(campaign=campaign, sample=sample, params=params, options=options,
-                                           query=lambda sql: None))
+                                           query=lambda sql, params=None: None))
         keys = {"sample_id": sample.id, "mode": m.mode, "measurement_id": m.measurement_id, "raw_sha256": sha,
                 "params_id": params.id}
         for name, df in frames.items():
@@ -83,7 +83,7 @@ def test_demo_pipeline_meets_acceptance(demo_dir):
         rim = t.loc[series, "esm_rim_core_ratio"].to_numpy()
         assert rim[0] > rim[2], rim
     assert t.loc["C-PRI", "esm_mean_pm_per_v"] > t.loc["C-F0", "esm_mean_pm_per_v"]
-    out = finalize(FinalizeContext(campaign=campaign, params=params, query=lambda sql: con.execute(sql).df()))
+    out = finalize(FinalizeContext(campaign=campaign, params=params, query=lambda sql, params=None: con.execute(sql, params).df()))
     reg = out["afm_registrations"]
     assert len(reg) == 9 and reg["quality_ok"].all()
     assert len(out["afm_pairs"]) > 0

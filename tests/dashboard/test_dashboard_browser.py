@@ -277,7 +277,7 @@ def test_lineage_query_traces_a_point_to_raw_file_reader_and_parameters(demo):
                         "order by abs(pearson_r) desc limit 1").iloc[0]
         pts = D.feature_values(cat, row.feature_x, row.samples.split(","))
         assert len(pts) == row.n
-        lin = cat.query(D.LINEAGE_SQL.format(keys=D.sql_list(list(pts.profile_key))))
+        lin = cat.query(D.LINEAGE_SQL, [list(pts.profile_key)])
         assert len(lin) and lin.original_name.notna().all() and lin.reader.notna().all()
         assert lin.params_id.notna().all() and lin.values_json.notna().all()
     finally:

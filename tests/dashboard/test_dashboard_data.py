@@ -42,9 +42,11 @@ def test_grid_step():
     assert D.grid_step(256, 64) == 4 and D.grid_step(128, 64) == 2 and D.grid_step(50, 64) == 1
 
 
-def test_sql_list_quotes():
-    assert D.sql_list(["a", "b'c"]) == "('a', 'b''c')"
-    assert D.sql_list([]) == "(NULL)"
+def test_ident_quotes_plain_column_names_only():
+    assert D.ident("esm_amp_pm_per_v") == '"esm_amp_pm_per_v"'
+    for bad in ['height_nm" as v from raw_files --', "x; drop", "", "Height"]:
+        with pytest.raises(ValueError, match="not a column name"):
+            D.ident(bad)
 
 
 @pytest.fixture()

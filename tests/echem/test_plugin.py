@@ -52,7 +52,7 @@ def test_process_and_finalize(tmp_path):
     for cell, sample, hours in (("c1", "S1", 0.5), ("c2", "S2", 1.0)):
         m = _measurement(tmp_path, f"{cell}.csv", hours)
         ctx = ProcessContext(campaign=CAMPAIGN, sample=CAMPAIGN.sample(sample), params=PARAMS, options={},
-                             query=lambda sql: pd.DataFrame())
+                             query=lambda sql, params=None: pd.DataFrame())
         out = TECHNIQUE.process(m, ctx)
         assert set(out) == {"echem_series", "echem_cycles"}
         for name, df in out.items():
@@ -63,7 +63,7 @@ def test_process_and_finalize(tmp_path):
     assert series.loc[series.cell_id == "c1", "soc_pct"].iloc[-1] == pytest.approx(50.0)
     con = duckdb.connect()
     con.register("echem_series", series)
-    fin = TECHNIQUE.finalize(FinalizeContext(campaign=CAMPAIGN, params=PARAMS, query=lambda q: con.execute(q).df()))
+    fin = TECHNIQUE.finalize(FinalizeContext(campaign=CAMPAIGN, params=PARAMS, query=lambda q, params=None: con.execute(q, params).df()))
     soc = fin["sample_soc"].set_index("sample_id")
     assert soc.loc["S1", "soc_measured_pct"] == pytest.approx(50.0)
     assert not soc.loc["S1", "soc_mismatch"]
@@ -74,7 +74,7 @@ def test_process_and_finalize(tmp_path):
 
 def test_no_cell_config_gives_null_soc(tmp_path):
     m = _measurement(tmp_path, "zz.csv", 0.5)
-    ctx = ProcessContext(campaign=CAMPAIGN, sample=None, params=PARAMS, options={}, query=lambda sql: pd.DataFrame())
+    ctx = ProcessContext(campaign=CAMPAIGN, sample=None, params=PARAMS, options={}, query=lambda sql, params=None: pd.DataFrame())
     out = TECHNIQUE.process(m, ctx)
     assert out["echem_series"]["soc_pct"].isna().all()
     assert out["echem_series"]["cell_id"].iloc[0] == "zz"

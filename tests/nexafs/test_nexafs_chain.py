@@ -158,7 +158,7 @@ def test_real_files_process_into_valid_tables(real, name):
     from tasks.registry import load_params, read_measurements
     from tasks.testing import sha256_of
 
-    def no_warehouse(sql):
+    def no_warehouse(sql, params=None):
         raise RuntimeError("no tables yet")
 
     path = real / name

@@ -25,11 +25,11 @@ def run_demo(tmp: Path, seed: int = 11) -> tuple[dict[str, pd.DataFrame], pd.Dat
     con = duckdb.connect()
     tables: dict[str, list[pd.DataFrame]] = {t.name: [] for t in TECHNIQUE.tables}
 
-    def query(sql):
+    def query(sql, params=None):
         for name, frames in tables.items():
             if frames:
                 con.register(name, pd.concat(frames, ignore_index=True))
-        return con.execute(sql).df()
+        return con.execute(sql, params).df()
 
     share = tmp / "share" / "nexafs"
     files = sorted(share.rglob("*.dat"), key=lambda p: (p.parent.name != "references", str(p)))

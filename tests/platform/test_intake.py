@@ -69,6 +69,16 @@ def test_symlink_out_of_the_share_is_refused(tmp_path):
     ev = wh.query("select status, reason from ingest_events")
     assert ev.status.tolist() == ["refused"]
     assert len(wh.query("select * from raw_files")) == 0
+    assert wh.query("select original_name from quarantine").original_name.tolist() == ["S1/link.csv"]
+
+
+def test_file_over_the_size_limit_is_refused_with_the_limit(tmp_path):
+    cfg = toy_campaign(tmp_path, max_file_mb=0.001)
+    (tmp_path / "share/S1").mkdir(parents=True)
+    (tmp_path / "share/S1/big.csv").write_bytes(b"#toy-csv\n" + b"1,2\n" * 1000)  # 4 kB > 1 kB
+    c, wh, s = _run_intake(cfg)
+    assert s.seen == 0 and len(s.refused) == 1 and "0.001 MB limit" in s.refused[0]
+    assert len(wh.query("select * from raw_files")) == 0
 
 
 def test_dotdot_path_is_refused():

@@ -24,11 +24,11 @@ CAMPAIGN = load_campaign(ROOT / "socscope" / "demo_campaign.yaml")
 
 
 def _query(frames: dict[str, pd.DataFrame]):
-    def run(sql: str) -> pd.DataFrame:
+    def run(sql: str, params=None) -> pd.DataFrame:
         con = duckdb.connect(":memory:")
         for name, df in frames.items():
             con.register(name, df)
-        return con.execute(sql).df()
+        return con.execute(sql, params).df()
     return run
 
 

@@ -91,7 +91,7 @@ def pixel_correlations(wh: Warehouse) -> pd.DataFrame:
 def build(campaign, wh: Warehouse, run_id: str | None, params: dict[str, Any], params_id: str) -> dict[str, Any]:
     from warehouse.marts.profile import samples_frame
 
-    profile = wh.query(f"select * from soc_profile where params_id = '{params_id}'")
+    profile = wh.query("select * from soc_profile where params_id = ?", [params_id])
     samples = samples_frame(wh)
     corr = compute(profile, samples, int(params["bootstrap"]["n_resamples"]), int(params["bootstrap"]["seed"]),
                    int(params["correlations"]["min_samples"]))

@@ -48,9 +48,8 @@ class FeatureDecl:
             conds.append(f"({self.where})")
         if self.source:  # a view over a table: keep the active parameter set only
             conds.append("params_id IN (SELECT params_id FROM param_sets WHERE active)")
-        if samples is not None:
-            listing = ", ".join("'" + s.replace("'", "''") + "'" for s in samples) or "NULL"
-            conds.append(f"sample_id IN ({listing})")
+        if samples is not None:  # bound by the caller: con.execute(decl.sql(samples), [samples])
+            conds.append("list_contains(?::VARCHAR[], sample_id)")
         soc = f'"{self.soc_column}"::DOUBLE' if self.soc == "row" else "NULL::DOUBLE"
         branch = f'"{self.branch_column}"::VARCHAR' if self.branch_column else "NULL::VARCHAR"
         mode = f"'{self.mode}'" if self.mode else "mode"

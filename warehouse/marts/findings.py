@@ -48,9 +48,9 @@ class Evidence:
     def __init__(self, wh: Warehouse, params_id: str):
         self.wh = wh
         self.params_id = params_id
-        self.profile = wh.query(f"select * from soc_profile where params_id = '{params_id}'")
-        self.lineage = wh.query(f"select l.profile_key, l.raw_sha256, r.original_name from soc_profile_lineage l "
-                                f"left join raw_files r using (raw_sha256) where l.params_id = '{params_id}'")
+        self.profile = wh.query("select * from soc_profile where params_id = ?", [params_id])
+        self.lineage = wh.query("select l.profile_key, l.raw_sha256, r.original_name from soc_profile_lineage l "
+                                "left join raw_files r using (raw_sha256) where l.params_id = ?", [params_id])
 
     def sql(self, technique: str, mode: str | None, feature: str, where: str = "") -> str:
         m = f"mode = '{mode}'" if mode else "mode is null"

@@ -158,7 +158,7 @@ def build(campaign, wh: Warehouse, run_id: str | None, decls: list[FeatureDecl],
           params_id: str, force: bool = False) -> dict[str, Any]:
     t0 = time.perf_counter()
     manifest = wh.manifest()
-    state = wh.query(f"select scope, fingerprint from mart_state where mart = '{MART}'")
+    state = wh.query("select scope, fingerprint from mart_state where mart = ?", [MART])
     known = dict(zip(state.scope, state.fingerprint))
     samples = samples_frame(wh)
     n_boot, seed = int(params["bootstrap"]["n_resamples"]), int(params["bootstrap"]["seed"])
@@ -224,7 +224,7 @@ def _feature_rows(con, decls: list[FeatureDecl], samples: list[str] | None) -> p
     frames = []
     for d in decls:
         try:
-            frames.append(con.execute(d.sql(samples)).df())
+            frames.append(con.execute(d.sql(samples), None if samples is None else [list(samples)]).df())
         except Exception as exc:
             if "does not exist" in str(exc):
                 continue
@@ -234,7 +234,7 @@ def _feature_rows(con, decls: list[FeatureDecl], samples: list[str] | None) -> p
 
 
 def _rebuild_interpolated(campaign, wh: Warehouse, run_id, params_id, samples, now, states: pd.DataFrame) -> None:
-    prof = wh.query(f"select * from soc_profile where params_id = '{params_id}' and not interpolated")
+    prof = wh.query("select * from soc_profile where params_id = ? and not interpolated", [params_id])
     if prof.empty:
         tx = wh.transaction(run_id)
         tx.upsert(MART_STATE, states, keep="new")
@@ -249,8 +249,8 @@ def _rebuild_interpolated(campaign, wh: Warehouse, run_id, params_id, samples, n
     tx.replace_unit(unit)
     if len(interp):
         interp["campaign"] = campaign.name
-        lin = wh.query(f"select profile_key, raw_sha256, n_observations from soc_profile_lineage "
-                       f"where params_id = '{params_id}'")
+        lin = wh.query("select profile_key, raw_sha256, n_observations from soc_profile_lineage "
+                       "where params_id = ?", [params_id])
         src = interp[["profile_key", "_sources"]].explode("_sources").rename(columns={"_sources": "source_key"})
         lin = src.merge(lin, left_on="source_key", right_on="profile_key", suffixes=("", "_src"))
         lin = lin.groupby(["profile_key", "raw_sha256"], as_index=False)["n_observations"].sum()

@@ -152,9 +152,9 @@ def render(profile: pd.DataFrame, corr: pd.DataFrame, findings: pd.DataFrame, ca
 
 
 def write(campaign, wh: Warehouse, params_id: str, report_dir: Path | None = None) -> Path:
-    profile = wh.query(f"select * from soc_profile where params_id = '{params_id}'")
-    corr = wh.query(f"select * from correlations where params_id = '{params_id}'")
-    findings = wh.query(f"select * from findings where params_id = '{params_id}'")
+    profile = wh.query("select * from soc_profile where params_id = ?", [params_id])
+    corr = wh.query("select * from correlations where params_id = ?", [params_id])
+    findings = wh.query("select * from findings where params_id = ?", [params_id])
     md, page = render(profile, corr, findings, campaign.name)
     if report_dir is None:
         report_dir = Path(wh.root) / "reports" if wh.is_local else Path("reports")
