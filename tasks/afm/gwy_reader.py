@@ -19,7 +19,7 @@ from tasks.afm.asylum_note import typed_metadata
 from tasks.afm.channels import ROLE_UNITS, asylum_role, mode_from_roles, split_direction
 from tasks.afm.gwyo import MAGIC as GWYO_MAGIC, GwyFormatError, read_gwyo
 from tasks.afm.units import to_si
-from tasks.contract import Measurement, Reader, UnreadableFile
+from tasks.contract import Measurement, Reader, UnreadableFile, cut_reason
 
 
 def _unit(si_unit: Any) -> str:
@@ -121,8 +121,8 @@ class GwyddionReader(Reader):
         try:
             return gwyfile.load(str(path)), "Gwyddion 2 (GWYP)"
         except Exception as exc:
-            raise UnreadableFile(f"gwyfile cannot parse {path.name}: {exc}; the file is damaged or not a "
-                                 "Gwyddion 2 container") from None
+            raise UnreadableFile(f"gwyfile cannot parse {path.name} ({type(exc).__name__}: {cut_reason(exc, 120)}): "
+                                 "the file is damaged, truncated or not a Gwyddion 2 container") from None
 
     @classmethod
     def _meta(cls, container: Mapping[str, Any], roles: dict[str, str], generation: str) -> dict[str, Any]:

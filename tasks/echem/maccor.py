@@ -86,7 +86,7 @@ def refuse_other_maccor_files(head: str, label: str) -> None:
                              "frequency sweep (Freq(Hz), Z', Z'') and no time/current/voltage records; "
                              "ingest it as impedance data, or the test's cycling export for the record")
     if any(m in first for m in PROCEDURE_MARK):
-        raise UnreadableFile(f"{label} is a Maccor test procedure (XML step program, <MaccorTestProcedure>), "
+        raise UnreadableFile(f"{label} is a Maccor test procedure (XML step program, root element MaccorTestProcedure), "
                              "not a data record; ingest the data file the test wrote (e.g. name.001)")
 
 

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from tasks.contract import UnreadableFile
+from tasks.contract import UnreadableFile, cut_reason
 from tasks.echem.canonical import localize_utc, utc_index
 
 NULLS = ["", "N/A", "NaN", "nan", "-"]
@@ -180,8 +180,11 @@ def read_delimited(source: Path | io.BytesIO, *, skip_rows: int, delimiter: str,
                 trimmed.pop()
             table = read_any(pa.py_buffer(trimmed_body), trimmed)
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        raise UnreadableFile(f"{label}: the data table after line {skip_rows} cannot be parsed ({exc}); "
-                             "the export may be truncated or use another delimiter") from None
+        # Arrow quotes the offending row: keep its diagnosis, never the file's bytes
+        problem = cut_reason(re.sub(r"(got \d+)[:,].*", r"\1", str(exc), flags=re.S), 120)
+        raise UnreadableFile(f"{label}: the data table after line {skip_rows} cannot be parsed ({problem}); "
+                             "a row is incomplete or malformed: the export is truncated, damaged or uses another "
+                             "delimiter") from None
     return Columns(table)
 
 
