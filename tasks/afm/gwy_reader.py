@@ -10,6 +10,7 @@ lateral unit has no physical size and is refused.
 from __future__ import annotations
 
 import re
+import struct
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -120,6 +121,9 @@ class GwyddionReader(Reader):
 
         try:
             return gwyfile.load(str(path)), "Gwyddion 2 (GWYP)"
+        except struct.error:  # a record read past the end of the data
+            raise UnreadableFile(f"{path.name}: a Gwyddion 2 record runs past the end of the file; the file is "
+                                 "truncated or damaged — save it again from Gwyddion") from None
         except Exception as exc:
             raise UnreadableFile(f"gwyfile cannot parse {path.name} ({type(exc).__name__}: {cut_reason(exc, 120)}): "
                                  "the file is damaged, truncated or not a Gwyddion 2 container") from None

@@ -66,8 +66,8 @@ class AthenaProjectReader(Reader):
         try:
             text = (gzip.decompress(raw) if raw.startswith(GZIP_MAGIC) else raw).decode("utf-8", errors="replace")
         except EOFError:
-            raise UnreadableFile(f"{path.name}: the Athena project is truncated (its gzip stream ends before the "
-                                 "end marker); copy it again, or save the project again in Athena") from None
+            raise UnreadableFile(f"{path.name}: the Athena project's gzip stream is damaged: it is truncated (it "
+                                 "ends before its end marker); copy it again, or save the project again in Athena") from None
         except Exception as exc:  # zlib.error, OSError, or the accelerated gzip's own error class
             raise UnreadableFile(f"{path.name}: the Athena project's gzip stream is damaged ({type(exc).__name__}: "
                                  f"{cut_reason(exc, 100)}); save the project again in Athena or export its groups "
