@@ -40,6 +40,14 @@ def cut_reason(text: object, limit: int = MAX_REASON_CHARS) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+def quote_names(names: Any, limit: int = 12, width: int = 16) -> str:
+    """Column names for a reason: the first ``limit``, each cut to ``width`` characters, so that a
+    reason never carries long runs of the file (a damaged header can make data rows look like names)."""
+    names = [str(n) for n in names]
+    shown = [cut_reason(n, width) for n in names[:limit]]
+    return f"{shown}{' …' if len(names) > limit else ''}"
+
+
 def describe_bytes(head: bytes) -> str:
     """What the start of a file looks like, for a reason, without quoting more than a few bytes of it."""
     if not head:

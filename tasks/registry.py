@@ -221,7 +221,7 @@ def _cut_last_line(tail: bytes) -> int:
     Only the rows of a table are judged (the ten lines before have one number of fields, at least
     two). A last line without a line end is cut when it has fewer fields than the line before it, or when
     its last field is shorter than the last field of each of the ten lines before it (a number cut
-    in the middle). A file that ends without a line end but with a whole row keeps that row.
+    in the middle), or has fewer decimals than a column printed with fixed precision. A file that ends without a line end but with a whole row keeps that row.
     """
     if not tail or tail.endswith((b"\n", b"\r")):
         return 0
@@ -231,6 +231,9 @@ def _cut_last_line(tail: bytes) -> int:
         return 0  # not rows of a table (a header, prose): nothing to compare the last line with
     last = _fields(lines[-1])
     if len(last) < len(before[-1]) or len(last[-1]) < min(len(f[-1]) for f in before):
+        return len(lines[-1])
+    decimals = {len(f[-1].partition(b".")[2]) for f in before}
+    if len(decimals) == 1 and len(last[-1].partition(b".")[2]) < decimals.pop():  # fixed precision, cut short
         return len(lines[-1])
     return 0
 

@@ -31,6 +31,7 @@ def mdb_export(path: Path, table: str, label: str) -> bytes:
         raise UnreadableFile(f"{label}: reading Arbin .res needs mdbtools (`apt-get install -y mdbtools`), "
                              "which is not installed on this worker")
     proc = subprocess.run([exe, str(path), table], capture_output=True)
+    check_stderr(proc.stderr, label)
     if proc.returncode != 0:
         msg = cut_reason(proc.stderr.decode(errors="replace"), 120)
         raise UnreadableFile(f"{label}: mdb-export cannot read table {table} ({msg}); the .res file may be "
@@ -91,6 +92,14 @@ class ArbinResReader(Reader):
         )
 
 
+def check_stderr(stderr: bytes, label: str) -> None:
+    """mdbtools exits 0 on a database cut short, exporting the rows it still finds and only warning that
+    a page lies beyond the end of the file: that is a truncated file, not a shorter test."""
+    if b"beyond EOF" in stderr or b"reading page" in stderr:
+        raise UnreadableFile(f"{label} is truncated: the database refers to pages beyond the end of the file; "
+                             "copy it again after the test ends")
+
+
 def check_pages(path: Path, label: str) -> None:
     """An Access database is whole pages (2 KiB for Jet 3, 4 KiB for Jet 4 and later); anything else is a
     file cut short, which mdbtools would misread or refuse with its own page-level messages."""
@@ -109,6 +118,7 @@ def mdb_export_tables(path: Path, label: str) -> set[str]:
         raise UnreadableFile(f"{label}: reading Arbin .res needs mdbtools (`apt-get install -y mdbtools`), "
                              "which is not installed on this worker")
     proc = subprocess.run([exe, "-1", str(path)], capture_output=True)
+    check_stderr(proc.stderr, label)
     if proc.returncode != 0:
         raise UnreadableFile(f"{label}: mdb-tables cannot open it ({cut_reason(proc.stderr.decode(errors='replace'), 120)}); "
                              "the database is damaged or truncated")

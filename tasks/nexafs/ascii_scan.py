@@ -22,7 +22,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from tasks.contract import Measurement, Reader, UnreadableFile
+from tasks.contract import Measurement, Reader, UnreadableFile, quote_names
 from tasks.nexafs.scan import build_scans, numeric_block, numeric_body, split_header, text_of
 
 KARA_MARKER = "# KARA"
@@ -131,7 +131,7 @@ def read_mapped(text: str, source: str, options: Mapping[str, Any]) -> list[Meas
 
     energy = column("energy")
     if energy is None:
-        raise UnreadableFile(f"{source}: no energy column {mapping.get('energy')!r} among {[c for c, _ in columns]}; "
+        raise UnreadableFile(f"{source}: no energy column {mapping.get('energy')!r} among {quote_names(c for c, _ in columns)}; "
                              f"set reader_options.columns.energy for this beamline")
     if energy[1] and energy[1].lower() == "kev":
         energy = (energy[0] * 1000.0, "eV")
