@@ -124,6 +124,9 @@ class MaccorReader(Reader):
         if first_data is None:
             raise UnreadableFile(f"{label}: the column row is not followed by any record")
         names = column_names(lines[h], first_data, delimiter)
+        if not lines[h].isascii():  # Maccor writes its column names in ASCII: a changed byte would rename one
+            raise UnreadableFile(f"{label}: the column row (line {h + 1}) holds a character no Maccor export writes; "
+                                 "the header is damaged — export the file again")
         wanted = [n for n in names if split_unit(n)[0].lower() in WANTED]
         text_cols = {"State", "Md", "DPt Time", "DPT Time", "TestTime", "Test Time"}
         frame = read_delimited(path, skip_rows=h + 1, delimiter=delimiter, encoding="latin-1", label=label,

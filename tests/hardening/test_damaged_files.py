@@ -12,6 +12,12 @@ import pytest
 from tests.hardening import corpus
 
 CASES = corpus.cases()
+#: variants no reader can tell from a valid file, each with why; the full corpus must fail on nothing else
+UNDETECTABLE = {
+    ("flip", "real/afm/PTO_110_Virgin0001.gwy"):
+        "the seeded position (byte 197) lies in the first value of the height data, which starts at byte 160: "
+        "a Gwyddion file has no checksum, so a changed data value is a valid file",
+}
 
 
 def _failures(verdicts: list[corpus.Verdict]) -> list[str]:
@@ -33,7 +39,11 @@ def test_quick_variants_of_every_file(tmp_path):
 def test_full_corpus(tmp_path):
     verdicts = corpus.run_corpus(CASES, corpus.ALL_KINDS, tmp_path)
     print("\n" + corpus.figures(verdicts))
-    assert not _failures(verdicts), "\n".join(_failures(verdicts))
+    failures = [v for v in verdicts if v.outcome == "other" and (v.kind, v.case.file) not in UNDETECTABLE]
+    assert not failures, "\n".join(_failures(failures))
+    # an exception that no longer happens must leave the list
+    still = {(v.kind, v.case.file) for v in verdicts if v.outcome == "other"}
+    assert set(UNDETECTABLE) <= still, f"no longer undetectable: {set(UNDETECTABLE) - still}"
     # the wrong suffix changes nothing: content decides
     suffix = [v for v in verdicts if v.kind == "suffix"]
     assert all(v.outcome in ("identical", "refused") for v in suffix)

@@ -23,9 +23,9 @@ for _case in sorted(cases(), key=lambda c: c.path.stat().st_size):
     if _case.outcome == "read":
         SEEDS.setdefault(_case.reader, _case.path)
 
-QUICK = settings(max_examples=25, deadline=None, derandomize=True, database=None,
+QUICK = settings(max_examples=50, deadline=None, derandomize=True, database=None,
                  suppress_health_check=list(HealthCheck))
-SLOW = settings(QUICK, max_examples=200)
+SLOW = settings(QUICK, max_examples=300)
 PER_READ_SECONDS = 20
 
 
