@@ -28,6 +28,46 @@ class UnreadableFile(Exception):
     """
 
 
+#: longest quarantine reason kept; a library message quoting a whole row or block is cut to this
+MAX_REASON_CHARS = 300
+
+
+def cut_reason(text: object, limit: int = MAX_REASON_CHARS) -> str:
+    """A library's message fit to go into a reason: one line, control characters escaped, at most
+    ``limit`` characters (libraries quote rows, pages or whole data blocks in their errors)."""
+    flat = " ".join(str(text).split())
+    flat = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in flat)
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def quote_names(names: Any, limit: int = 12, width: int = 16) -> str:
+    """Column names for a reason: the first ``limit``, each cut to ``width`` characters, so that a
+    reason never carries long runs of the file (a damaged header can make data rows look like names)."""
+    names = [str(n) for n in names]
+    shown = [cut_reason(n, width) for n in names[:limit]]
+    return f"{shown}{' …' if len(names) > limit else ''}"
+
+
+def describe_bytes(head: bytes) -> str:
+    """What the start of a file looks like, for a reason, without quoting more than a few bytes of it."""
+    if not head:
+        return "an empty file (0 bytes)"
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "UTF-16 text (it starts with a UTF-16 byte-order mark)"
+    if b"\0" in head:
+        return f"binary data starting with bytes {head[:8].hex(' ')}"
+    if b"\n" not in head and len(head) >= 65536:
+        return f"text whose first line is longer than {len(head)} bytes (no line end in the first {len(head)} bytes)"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not just a character cut by the end of the head
+            return (f"text that is not UTF-8 (byte {head[exc.start]:#04x} at offset {exc.start}), starting with "
+                    f"{cut_reason(head[:16].decode('latin-1'), 16)!r}")
+        text = head[:exc.start].decode("utf-8")
+    return f"text starting with {cut_reason(text.splitlines()[0] if text.strip() else text, 16)!r}"
+
+
 class MissingInformation(UnreadableFile):
     """The file is fine but something it needs is missing (a wavelength, a lock-in sidecar...)."""
 

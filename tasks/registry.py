@@ -7,6 +7,7 @@ import hashlib
 import importlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -16,7 +17,8 @@ from typing import Any, Iterator, Mapping
 
 import yaml
 
-from tasks.contract import Measurement, ParamSet, Provenance, Reader, Technique, UnreadableFile
+from tasks.contract import (Measurement, ParamSet, Provenance, Reader, Technique, UnreadableFile, cut_reason,
+                            describe_bytes)
 
 #: One entry per technique package; each exposes ``TECHNIQUE: Technique`` in its ``plugin`` module.
 TECHNIQUE_MODULES: dict[str, str] = {
@@ -111,7 +113,7 @@ def detect(path: Path, original_name: str, technique_name: str | None = None,
     candidates = [r for r in readers.values()
                   if (technique_name is None or technique_name in r.techniques) and r.sniff(head, original_name)]
     if not candidates:
-        kind = "folder" if path.is_dir() else f"file starting with {head[:24]!r}"
+        kind = "a folder" if path.is_dir() else describe_bytes(head)
         raise UnreadableFile(f"no {technique_name or ''} reader recognises {original_name!r} ({kind}); "
                              f"add a reader override for this pattern in the share config if it is a known format")
     suffix = Path(original_name).suffix.lower()
@@ -122,9 +124,18 @@ def detect(path: Path, original_name: str, technique_name: str | None = None,
 def read_measurements(path: Path, raw_sha256: str, original_name: str, *, technique_name: str | None = None,
                       override: str | None = None, options: Mapping[str, Any] | None = None,
                       sample_id: str | None = None, cell_id: str | None = None) -> tuple[Reader, list[Measurement]]:
-    reader = detect(path, original_name, technique_name, override)
-    with under_original_name(Path(path), original_name) as named:
-        out = reader.read(named, dict(options or {}))
+    with readable_text(Path(path), original_name) as (readable, flags):
+        try:
+            reader = detect(readable, original_name, technique_name, override)
+            with under_original_name(readable, original_name) as named:
+                out = reader.read(named, dict(options or {}))
+        except UnreadableFile as exc:
+            if "truncated" in flags:
+                raise type(exc)(f"{exc} — and the file ends inside a line: it is truncated") from None
+            if "unterminated" in flags and "truncat" not in str(exc):
+                raise type(exc)(f"{exc} (the text also ends without a line end: it may be truncated)") from None
+            raise
+    flags.pop("unterminated", None)
     measurements = out if isinstance(out, list) else [out]
     if not measurements:
         raise UnreadableFile(f"{reader.id} found no measurement in {original_name!r}")
@@ -132,7 +143,99 @@ def read_measurements(path: Path, raw_sha256: str, original_name: str, *, techni
                       sample_id=sample_id, cell_id=cell_id)
     for m in measurements:
         m.provenance = prov
+        for key, value in flags.items():
+            m.meta.setdefault(key, value)
     return reader, measurements
+
+
+#: how far back from the end a cut last line is looked for
+TAIL_BYTES = 65536
+
+
+@contextmanager
+def readable_text(path: Path, original_name: str) -> Iterator[tuple[Path, dict[str, str]]]:
+    """``path`` made fit for the readers, with meta flags saying what was done; refusals for empty files.
+
+    Every reader gets the same treatment of damage that is not format specific: an empty file is
+    refused; UTF-16 text (with its byte-order mark, as Windows tools write it) is read as UTF-8; a text
+    file that ends inside a line (a copy or a write cut short) is read without that incomplete row and
+    flagged ``truncated``. Files that need nothing are passed through untouched.
+    """
+    if path.is_dir():
+        yield path, {}
+        return
+    size = path.stat().st_size
+    if size == 0:
+        raise UnreadableFile(f"{original_name!r} is empty (0 bytes): nothing was written to it, or it was copied "
+                             "before it was; copy it again from the instrument")
+    flags: dict[str, str] = {}
+    with open(path, "rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+        fh.seek(max(0, size - TAIL_BYTES))
+        tail = fh.read()
+    text = head[:2] in (b"\xff\xfe", b"\xfe\xff")
+    if not text and (b"\0" in head or b"\0" in tail):
+        yield path, flags  # binary: the reader checks its own structure
+        return
+    with tempfile.TemporaryDirectory(prefix="socscope-text-") as folder:
+        if text:
+            path, tail = _utf8_copy(path, Path(folder) / "utf8", original_name), None
+            flags["transcoded"] = "UTF-16 text (byte-order mark), read as UTF-8"
+        tail = tail if tail is not None else _tail(path)
+        cut = _cut_last_line(tail)
+        if not tail.endswith((b"\n", b"\r")):
+            flags["unterminated"] = "yes"  # only a hint for a refusal, never a meta flag
+        if cut:
+            if not text:
+                shutil.copyfile(path, Path(folder) / "cut")
+                path = Path(folder) / "cut"
+            os.truncate(path, path.stat().st_size - cut)
+            flags["truncated"] = (f"the file ends inside a line: its last {cut} bytes (an incomplete row) were "
+                                  "left out; it was cut short while being written or copied")
+        yield path, flags
+
+
+def _tail(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        fh.seek(max(0, path.stat().st_size - TAIL_BYTES))
+        return fh.read()
+
+
+def _utf8_copy(path: Path, target: Path, original_name: str) -> Path:
+    try:
+        target.write_text(path.read_bytes().decode("utf-16"), encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(f"{original_name!r} starts with a UTF-16 byte-order mark but is not valid UTF-16 text "
+                             f"({cut_reason(exc.reason, 60)} at byte {exc.start}): the file is damaged or "
+                             "truncated; export it again") from None
+    return target
+
+
+def _fields(line: bytes) -> list[bytes]:
+    return re.split(rb"[\t,;]| +", line.strip(b" \r"))
+
+
+def _cut_last_line(tail: bytes) -> int:
+    """Length of the last line when it looks cut short, else 0.
+
+    Only the rows of a table are judged (the ten lines before have one number of fields, at least
+    two). A last line without a line end is cut when it has fewer fields than the line before it, or when
+    its last field is shorter than the last field of each of the ten lines before it (a number cut
+    in the middle), or has fewer decimals than a column printed with fixed precision. A file that ends without a line end but with a whole row keeps that row.
+    """
+    if not tail or tail.endswith((b"\n", b"\r")):
+        return 0
+    lines = tail.splitlines()
+    before = [_fields(line) for line in lines[-11:-1] if line.strip()]
+    if len(lines) < 2 or not before or len({len(f) for f in before}) > 1 or len(before[-1]) < 2:
+        return 0  # not rows of a table (a header, prose): nothing to compare the last line with
+    last = _fields(lines[-1])
+    if len(last) < len(before[-1]) or len(last[-1]) < min(len(f[-1]) for f in before):
+        return len(lines[-1])
+    decimals = {len(f[-1].partition(b".")[2]) for f in before}
+    if len(decimals) == 1 and len(last[-1].partition(b".")[2]) < decimals.pop():  # fixed precision, cut short
+        return len(lines[-1])
+    return 0
 
 
 @contextmanager

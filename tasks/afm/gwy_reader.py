@@ -10,6 +10,7 @@ lateral unit has no physical size and is refused.
 from __future__ import annotations
 
 import re
+import struct
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -19,7 +20,7 @@ from tasks.afm.asylum_note import typed_metadata
 from tasks.afm.channels import ROLE_UNITS, asylum_role, mode_from_roles, split_direction
 from tasks.afm.gwyo import MAGIC as GWYO_MAGIC, GwyFormatError, read_gwyo
 from tasks.afm.units import to_si
-from tasks.contract import Measurement, Reader, UnreadableFile
+from tasks.contract import Measurement, Reader, UnreadableFile, cut_reason
 
 
 def _unit(si_unit: Any) -> str:
@@ -120,9 +121,12 @@ class GwyddionReader(Reader):
 
         try:
             return gwyfile.load(str(path)), "Gwyddion 2 (GWYP)"
+        except struct.error:  # a record read past the end of the data
+            raise UnreadableFile(f"{path.name}: a Gwyddion 2 record runs past the end of the file; the file is "
+                                 "truncated or damaged — save it again from Gwyddion") from None
         except Exception as exc:
-            raise UnreadableFile(f"gwyfile cannot parse {path.name}: {exc}; the file is damaged or not a "
-                                 "Gwyddion 2 container") from None
+            raise UnreadableFile(f"gwyfile cannot parse {path.name} ({type(exc).__name__}: {cut_reason(exc, 120)}): "
+                                 "the file is damaged, truncated or not a Gwyddion 2 container") from None
 
     @classmethod
     def _meta(cls, container: Mapping[str, Any], roles: dict[str, str], generation: str) -> dict[str, Any]:

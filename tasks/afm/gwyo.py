@@ -90,7 +90,7 @@ def read_gwyo(buf: bytes) -> dict[str, Any]:
     size, pos = _unpack("<I", 4, buf, pos)
     end = pos + size
     if end > len(buf):
-        raise GwyFormatError(f"container announces {size} bytes but the file ends {end - len(buf)} bytes early")
+        raise GwyFormatError(f"the file is truncated: a container announces {size} bytes but the file ends {end - len(buf)} bytes early")
     items: dict[str, Any] = {}
     while pos < end:
         gtype, pos = _unpack("<I", 4, buf, pos)

@@ -18,7 +18,9 @@ that unit and no imaging mode is claimed for it.
 """
 from __future__ import annotations
 
+import logging
 import struct
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -27,7 +29,7 @@ import numpy as np
 from tasks.afm.asylum_note import parse_note, typed_metadata
 from tasks.afm.channels import ROLE_UNITS, asylum_role, mode_from_roles, split_direction
 from tasks.afm.units import to_si
-from tasks.contract import Measurement, Reader, UnreadableFile
+from tasks.contract import Measurement, Reader, UnreadableFile, cut_reason
 
 _V5_HEADER = 64 + 320  # BinHeader5 + WaveHeader5
 _LABEL_BYTES = 32
@@ -51,6 +53,40 @@ def _endian(head: bytes) -> str | None:
     if struct.unpack(">h", head[:2])[0] == 5:
         return ">"
     return None
+
+
+_BIN_HEADER5 = "hhiiii4i4iiii"  # version, checksum, wfmSize, formula, note, dataEUnits, dimEUnits[4], dimLabels[4], sIndices, options1, options2
+
+
+def check_sizes(name: str, raw: bytes, endian: str) -> None:
+    """The file is as long as its BinHeader5 says (sizes validated before igor2 allocates or reshapes
+    anything: on a short file it logs the whole data block and raises a bare ValueError)."""
+    if len(raw) < _V5_HEADER:
+        raise UnreadableFile(f"{name} is truncated: it ends at byte {len(raw)}, inside the {_V5_HEADER}-byte Igor "
+                             "wave header; copy it again from the instrument PC")
+    if not _checksum_ok(raw, _V5_HEADER, endian):
+        raise UnreadableFile(f"{name}: the Igor wave header is damaged (its checksum does not add up); "
+                             "copy the file again or re-save it from the Asylum software")
+    fields = struct.unpack(endian + _BIN_HEADER5, raw[:64])
+    sizes = fields[2:6] + fields[6:10] + fields[10:14] + fields[14:15]
+    if any(size < 0 for size in sizes) or fields[2] < 320:
+        raise UnreadableFile(f"{name}: the Igor wave header announces impossible block sizes; the header is damaged")
+    announced = 64 + sum(sizes)
+    if announced > len(raw):
+        raise UnreadableFile(f"{name} is truncated: its header announces {announced} bytes but the file ends at "
+                             f"byte {len(raw)}; copy it again from the instrument PC")
+
+
+@contextmanager
+def _quiet_igor2():
+    """igor2 logs whole data blocks (megabytes of bytes) at error level before it raises: mute it."""
+    logger = logging.getLogger("igor2")
+    before = logger.disabled
+    logger.disabled = True
+    try:
+        yield
+    finally:
+        logger.disabled = before
 
 
 def layer_labels(raw: bytes, bin_header: Mapping[str, Any], dim: int) -> list[str]:
@@ -151,8 +187,11 @@ class AsylumIbwReader(Reader):
     extra = ""
 
     def sniff(self, head: bytes, name: str) -> bool:
-        # Igor v5 files: version 5 and a zero 16-bit checksum over the two headers.
+        # Igor v5 files: version 5 and a zero 16-bit checksum over the two headers; a file cut inside
+        # its header is claimed too (with its suffix), so that read says it is truncated.
         endian = _endian(head)
+        if endian is not None and len(head) < _V5_HEADER:
+            return self.claims_suffix(Path(name).suffix.lower())
         return endian is not None and _checksum_ok(head, _V5_HEADER, endian)
 
     def read(self, path: Path, options: Mapping[str, Any]) -> Measurement:
@@ -160,14 +199,18 @@ class AsylumIbwReader(Reader):
 
         path = Path(path)
         raw = path.read_bytes()
-        if _endian(raw) is None:
+        endian = _endian(raw)
+        if endian is None:
             raise UnreadableFile(f"{path.name} is not an Igor binary wave version 5 (Asylum saves v5); "
                                  "re-save the image from the Asylum software")
+        check_sizes(path.name, raw, endian)
         try:
-            wave = binarywave.load(str(path))["wave"]
+            with _quiet_igor2():
+                wave = binarywave.load(str(path))["wave"]
         except Exception as exc:  # igor2 raises bare struct/ValueErrors on damage
-            raise UnreadableFile(f"igor2 cannot parse {path.name}: {exc}; the file is damaged or truncated "
-                                 "(compare its size with the original on the instrument PC)") from None
+            raise UnreadableFile(f"igor2 cannot parse {path.name} ({type(exc).__name__}: {cut_reason(exc, 120)}): "
+                                 "the file is damaged or truncated (compare its size with the original on the "
+                                 "instrument PC)") from None
         kind, labels = classify(path.name, wave, raw)
         note = parse_note(wave["note"].decode("latin-1", errors="replace"))
         meta = typed_metadata(note)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.csv as pacsv
 
-from tasks.contract import Measurement, Reader, UnreadableFile
+from tasks.contract import Measurement, Reader, UnreadableFile, cut_reason
 from tasks.echem import canonical as cn
 from tasks.echem.vendor import require, timezone_of
 
@@ -31,8 +31,9 @@ def mdb_export(path: Path, table: str, label: str) -> bytes:
         raise UnreadableFile(f"{label}: reading Arbin .res needs mdbtools (`apt-get install -y mdbtools`), "
                              "which is not installed on this worker")
     proc = subprocess.run([exe, str(path), table], capture_output=True)
+    check_stderr(proc.stderr, label)
     if proc.returncode != 0:
-        msg = proc.stderr.decode(errors="replace").strip()[:200]
+        msg = cut_reason(proc.stderr.decode(errors="replace"), 120)
         raise UnreadableFile(f"{label}: mdb-export cannot read table {table} ({msg}); the .res file may be "
                              "damaged or still open in MITS Pro — copy it again after the test ends")
     return proc.stdout
@@ -59,6 +60,7 @@ class ArbinResReader(Reader):
 
     def read(self, path: Path, options: Mapping[str, Any]) -> Measurement:
         label = f"Arbin .res {path.name}"
+        check_pages(path, label)
         tables = mdb_export_tables(path, label)
         if "Channel_Normal_Table" not in tables:
             raise UnreadableFile(f"{label}: an Access database without Channel_Normal_Table (tables: "
@@ -90,14 +92,35 @@ class ArbinResReader(Reader):
         )
 
 
+def check_stderr(stderr: bytes, label: str) -> None:
+    """mdbtools exits 0 on a database cut short, exporting the rows it still finds and only warning that
+    a page lies beyond the end of the file: that is a truncated file, not a shorter test."""
+    if b"beyond EOF" in stderr or b"reading page" in stderr:
+        raise UnreadableFile(f"{label} is truncated: the database refers to pages beyond the end of the file; "
+                             "copy it again after the test ends")
+
+
+def check_pages(path: Path, label: str) -> None:
+    """An Access database is whole pages (2 KiB for Jet 3, 4 KiB for Jet 4 and later); anything else is a
+    file cut short, which mdbtools would misread or refuse with its own page-level messages."""
+    with open(path, "rb") as fh:
+        head = fh.read(0x15)
+    page = 2048 if head[0x14:0x15] == b"\x00" else 4096
+    size = path.stat().st_size
+    if size < page or size % page:
+        raise UnreadableFile(f"{label} is truncated: {size} bytes is not a whole number of {page}-byte database "
+                             "pages; copy it again after the test ends")
+
+
 def mdb_export_tables(path: Path, label: str) -> set[str]:
     exe = shutil.which("mdb-tables")
     if exe is None:
         raise UnreadableFile(f"{label}: reading Arbin .res needs mdbtools (`apt-get install -y mdbtools`), "
                              "which is not installed on this worker")
     proc = subprocess.run([exe, "-1", str(path)], capture_output=True)
+    check_stderr(proc.stderr, label)
     if proc.returncode != 0:
-        raise UnreadableFile(f"{label}: mdb-tables cannot open it ({proc.stderr.decode(errors='replace')[:200]}); "
+        raise UnreadableFile(f"{label}: mdb-tables cannot open it ({cut_reason(proc.stderr.decode(errors='replace'), 120)}); "
                              "the database is damaged or truncated")
     return {t.strip() for t in proc.stdout.decode(errors="replace").splitlines() if t.strip()}
 

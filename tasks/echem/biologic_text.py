@@ -16,7 +16,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from tasks.contract import Measurement, Reader, UnreadableFile
+from tasks.contract import Measurement, Reader, UnreadableFile, quote_names
 from tasks.echem import canonical as cn
 from tasks.echem.biologic_units import (ChargeCheck, column_index, find_column, reconcile_charge, start_offset,
                                         time_zone)
@@ -50,7 +50,7 @@ def biologic_columns(frame: Any, label: str, absolute_time: bool = False) -> dic
     volt = find_column(index, "voltage", label)
     if volt is None:
         raise UnreadableFile(f"{label}: no working-electrode or cell potential column (Ewe, <Ewe>, Ecell, "
-                             f"Ewe-Ece) among {list(frame.columns)[:12]}...; export the potential")
+                             f"Ewe-Ece) among {quote_names(frame.columns)}; export the potential")
     meta: dict[str, Any] = {"voltage_column": volt[0]}
     t = None
     if not absolute_time:

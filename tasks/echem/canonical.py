@@ -280,7 +280,10 @@ def parse_datetime(values: pd.Series, formats: tuple[str, ...], tz: str | None) 
         few = _parse_few(values, formats, tz)
         if few is not None:
             return few
-    s = values.astype(str).str.strip()
+    try:
+        s = values.astype(str).str.strip()
+    except UnicodeDecodeError:  # raw bytes that are not UTF-8 (a damaged export): unparsable stamps
+        s = values.map(lambda v: v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)).str.strip()
     for fmt in formats:
         out = pd.to_datetime(s, format=fmt, errors="coerce")
         if out.notna().mean() > 0.95:
@@ -327,7 +330,10 @@ def numeric(frame: Any, column: str | None, divide_by: float | None = None) -> n
         out = values.astype("float64", copy=False)
         owned = out is not values and out.flags.owndata
     else:
-        text = pd.Series(values).astype(str).str.strip().str.replace(",", ".", regex=False)
+        series = pd.Series(values)
+        if len(series) and isinstance(series.iloc[0], bytes):  # Arrow keeps a non-UTF-8 column as bytes
+            series = series.map(lambda v: v.decode("utf-8", "replace") if isinstance(v, bytes) else v)
+        text = series.astype(str).str.strip().str.replace(",", ".", regex=False)
         out, owned = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64"), False
     if divide_by is None:
         return out

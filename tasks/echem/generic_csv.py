@@ -118,8 +118,9 @@ def read_prime(path: Path, head: list[str], options: Mapping[str, Any], label: s
     start = None
     if "date_stamp" in lower:  # Excel serial days, written with few decimals: its resolution goes to meta
         days = cn.numeric(frame, lower["date_stamp"])[keep]
+        days = days[np.isfinite(days)]  # a damaged stamp is no start time
         start = cn.start_time(EXCEL_EPOCH + pd.Timedelta(days=float(days[0])), tz) if days.size else None
-        steps = np.diff(np.unique(days[np.isfinite(days)]))
+        steps = np.diff(np.unique(days))
         meta["start_resolution_s"] = round(float(steps.min()) * 86400.0, 3) if steps.size else None
     return cn.build(reader_label=label, time_s=col("time_s"), start=start, current_a=col("current_a"),
                     voltage_v=col("voltage_v"), step=col("step"), cycle=col("cycle"),

@@ -86,7 +86,7 @@ def refuse_other_maccor_files(head: str, label: str) -> None:
                              "frequency sweep (Freq(Hz), Z', Z'') and no time/current/voltage records; "
                              "ingest it as impedance data, or the test's cycling export for the record")
     if any(m in first for m in PROCEDURE_MARK):
-        raise UnreadableFile(f"{label} is a Maccor test procedure (XML step program, <MaccorTestProcedure>), "
+        raise UnreadableFile(f"{label} is a Maccor test procedure (XML step program, root element MaccorTestProcedure), "
                              "not a data record; ingest the data file the test wrote (e.g. name.001)")
 
 
@@ -124,6 +124,9 @@ class MaccorReader(Reader):
         if first_data is None:
             raise UnreadableFile(f"{label}: the column row is not followed by any record")
         names = column_names(lines[h], first_data, delimiter)
+        if not lines[h].isascii():  # Maccor writes its column names in ASCII: a changed byte would rename one
+            raise UnreadableFile(f"{label}: the column row (line {h + 1}) holds a character no Maccor export writes; "
+                                 "the header is damaged — export the file again")
         wanted = [n for n in names if split_unit(n)[0].lower() in WANTED]
         text_cols = {"State", "Md", "DPt Time", "DPT Time", "TestTime", "Test Time"}
         frame = read_delimited(path, skip_rows=h + 1, delimiter=delimiter, encoding="latin-1", label=label,

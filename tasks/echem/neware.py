@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import io
 import zipfile
-from contextlib import redirect_stdout
+import tempfile
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 
@@ -22,6 +23,37 @@ NDAX_ENTRIES = (b"data.ndc", b"TestInfo.xml", b"Step.xml")
 
 def looks_like_ndax(head: bytes) -> bool:
     return head.startswith(b"PK\x03\x04") and any(e in head for e in NDAX_ENTRIES)
+
+
+#: .nda versions whose records (of this many bytes) run from the first record marker to the end of the file
+NDA_RECORDS_TO_EOF = {26: (b"\x55\x00\x01\x00\x00\x00", 86), 29: (b"\x55\x00\x01\x00\x00\x00", 86)}
+
+
+def check_nda_length(path: Path, label: str) -> None:
+    """A .nda whose records run to the end of the file ends on a whole record; fastnda silently drops a
+    partial last record, so a file cut short would read as a shorter test."""
+    raw = path.read_bytes()
+    if not raw.startswith(NDA_MAGIC) or len(raw) < 15 or raw[14] not in NDA_RECORDS_TO_EOF:
+        return
+    marker, size = NDA_RECORDS_TO_EOF[raw[14]]
+    start = raw.find(marker)
+    if start >= 0 and (len(raw) - start) % size:
+        raise UnreadableFile(f"{label} is truncated: its last record has {(len(raw) - start) % size} of {size} bytes; "
+                             "copy the file again from BTSDA after the test has stopped")
+
+
+@contextmanager
+def _with_suffix(path: Path) -> Iterator[Path]:
+    """``path`` under the suffix its content calls for: fastnda refuses a file by its name alone."""
+    with open(path, "rb") as fh:
+        wanted = ".ndax" if fh.read(4) == b"PK\x03\x04" else ".nda"
+    if path.suffix.lower() == wanted:
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="socscope-neware-") as folder:
+        named = Path(folder) / f"data{wanted}"
+        named.symlink_to(path.resolve())
+        yield named
 
 
 class NewareReader(Reader):
@@ -41,10 +73,11 @@ class NewareReader(Reader):
         label = f"Neware {path.name}"
         import fastnda
 
+        check_nda_length(path, label)
         try:
             # fastnda prints its clock-jump notice on stdout; we detect and flag the jumps ourselves
-            with redirect_stdout(io.StringIO()):
-                table = fastnda.read(str(path))
+            with redirect_stdout(io.StringIO()), _with_suffix(path) as named:
+                table = fastnda.read(str(named))
         except (zipfile.BadZipFile, EOFError) as exc:
             raise UnreadableFile(f"{label}: truncated or damaged archive ({exc}); copy the file again "
                                  "from BTSDA after the test has stopped") from None

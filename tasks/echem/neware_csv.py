@@ -91,6 +91,11 @@ def build_record(frame: Columns, per_record: dict[str, np.ndarray], label: str, 
     tcol, dcol = cn.pick(cols, *TIME_NAMES), cn.pick(cols, *DATE_NAMES)
     require({"Current(<unit>)": cur, "Voltage(<unit>)": volt, "time (Total/Cumulative Time or Date)": tcol or dcol},
             cols, label)
+    uneven = {k: len(per_record[k]) for k in ("step", "cycle", "discharge")
+              if k in per_record and len(per_record[k]) != len(frame)}
+    if uneven:  # the step rows name fewer (or more) records than the record rows hold
+        raise UnreadableFile(f"{label}: {len(frame)} record rows but the step rows account for "
+                             f"{next(iter(uneven.values()))}; the nested export is damaged or truncated")
     tz, meta = timezone_of(options)
     meta["layout"] = layout
     t = hms_seconds(frame.arrow(tcol)) if tcol else None

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from tasks.contract import UnreadableFile
+from tasks.contract import UnreadableFile, cut_reason
 from tasks.echem.canonical import localize_utc, utc_index
 
 NULLS = ["", "N/A", "NaN", "nan", "-"]
@@ -29,7 +29,7 @@ class Columns:
     def __init__(self, table: pa.Table | np.ndarray):
         self._table = table
         names = table.column_names if isinstance(table, pa.Table) else list(table.dtype.names)
-        self.columns = [str(c) for c in names]
+        self.columns = check_names([str(c) for c in names])
 
     def __len__(self) -> int:
         return self._table.num_rows if isinstance(self._table, pa.Table) else len(self._table)
@@ -67,6 +67,16 @@ class Columns:
         return np.asarray(self._table[name])
 
 
+def check_names(names: list[str]) -> list[str]:
+    """Column names as they are, or UnreadableFile when one is not valid text: a byte changed in the
+    header row would make that column go missing and a default silently take its place."""
+    damaged = [i for i, c in enumerate(names) if "\ufffd" in c or not c.replace("\t", " ").isprintable()]
+    if damaged:
+        raise UnreadableFile(f"the header row is damaged: column {damaged[0] + 1} has a name that is not valid "
+                             "text (a byte that no export writes); copy or export the file again")
+    return names
+
+
 def column_names(header_line: str, first_row: str, delimiter: str) -> list[str]:
     """Names for a header whose trailing delimiter does not match the data rows (BioLogic, Maccor):
     drop empty trailing names, then pad so that the count equals the fields of the first data row."""
@@ -80,7 +90,7 @@ def column_names(header_line: str, first_row: str, delimiter: str) -> list[str]:
     for n in names:  # duplicate vendor names (two Temperature columns) must stay distinct
         seen[n] = seen.get(n, 0) + 1
         unique.append(n if seen[n] == 1 else f"{n}.{seen[n] - 1}")
-    return unique
+    return check_names(unique)
 
 
 _EOL = re.compile(rb"\r\n|\n|\r")
@@ -179,18 +189,25 @@ def read_delimited(source: Path | io.BytesIO, *, skip_rows: int, delimiter: str,
             while trimmed and trimmed[-1].startswith("_unnamed"):
                 trimmed.pop()
             table = read_any(pa.py_buffer(trimmed_body), trimmed)
+        return Columns(table)  # column names are decoded here: a damaged header fails here
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        raise UnreadableFile(f"{label}: the data table after line {skip_rows} cannot be parsed ({exc}); "
-                             "the export may be truncated or use another delimiter") from None
-    return Columns(table)
+        # Arrow quotes the offending row: keep its diagnosis, never the file's bytes
+        problem = cut_reason(re.sub(r"(got \d+)[:,].*", r"\1", str(exc), flags=re.S), 120)
+        raise UnreadableFile(f"{label}: the data table after line {skip_rows} cannot be parsed ({problem}); "
+                             "a row is incomplete or malformed: the export is truncated, damaged or uses another "
+                             "delimiter") from None
 
 
 def header_names(path: Path, skip_rows: int, delimiter: str, encoding: str = "utf8") -> list[str]:
     """Column names of a header row, read without parsing the data."""
     with open(path, "rb") as fh:
         head = fh.read(1 << 16).decode(encoding, errors="replace").lstrip("\ufeff")
-    line = head.splitlines()[skip_rows]
-    return [n.strip().strip('"') for n in line.split(delimiter)]
+    lines = head.splitlines()
+    if len(lines) <= skip_rows:
+        raise UnreadableFile(f"{path.name}: the file ends before its header row (line {skip_rows + 1}); it is empty "
+                             "or truncated")
+    line = lines[skip_rows]
+    return check_names([n.strip().strip('"') for n in line.split(delimiter)])
 
 
 def hms_seconds(col: pa.ChunkedArray) -> np.ndarray:
@@ -199,7 +216,10 @@ def hms_seconds(col: pa.ChunkedArray) -> np.ndarray:
     lengths = pc.list_value_length(parts).to_numpy(zero_copy_only=False)
     if not np.all(lengths == 3):
         return np.full(len(col), np.nan)
-    flat = pc.cast(pc.list_flatten(parts), pa.float64()).to_numpy().reshape(-1, 3)
+    try:
+        flat = pc.cast(pc.list_flatten(parts), pa.float64()).to_numpy().reshape(-1, 3)
+    except pa.ArrowInvalid:  # a field that is not a number: not h:m:s durations
+        return np.full(len(col), np.nan)
     return flat[:, 0] * 3600 + flat[:, 1] * 60 + flat[:, 2]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable, Mapping
 
-from tasks.contract import UnreadableFile
+from tasks.contract import UnreadableFile, quote_names
 
 #: vendor unit spelling -> factor to the canonical unit of its quantity (A, V, Ah, s)
 TO_SI: dict[str, dict[str, float]] = {
@@ -54,9 +54,8 @@ def require(found: Mapping[str, str | None], columns: Iterable[str], label: str)
     for it (None when none was); the reason names the missing ones and lists the file's columns."""
     missing = [need for need, col in found.items() if col is None]
     if missing:
-        cols = list(columns)
-        raise UnreadableFile(f"{label}: no {' / '.join(missing)} column; the file has columns {cols[:30]}"
-                             f"{' …' if len(cols) > 30 else ''}; export those columns or map them in reader_options")
+        raise UnreadableFile(f"{label}: no {' / '.join(missing)} column; the file has columns "
+                             f"{quote_names(columns, 30)}; export those columns or map them in reader_options")
 
 
 def timezone_of(options: Mapping[str, Any]) -> tuple[str | None, dict[str, str]]:

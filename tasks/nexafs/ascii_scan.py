@@ -22,7 +22,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from tasks.contract import Measurement, Reader, UnreadableFile
+from tasks.contract import Measurement, Reader, UnreadableFile, quote_names
 from tasks.nexafs.scan import build_scans, numeric_block, numeric_body, split_header, text_of
 
 KARA_MARKER = "# KARA"
@@ -131,7 +131,7 @@ def read_mapped(text: str, source: str, options: Mapping[str, Any]) -> list[Meas
 
     energy = column("energy")
     if energy is None:
-        raise UnreadableFile(f"{source}: no energy column {mapping.get('energy')!r} among {[c for c, _ in columns]}; "
+        raise UnreadableFile(f"{source}: no energy column {mapping.get('energy')!r} among {quote_names(c for c, _ in columns)}; "
                              f"set reader_options.columns.energy for this beamline")
     if energy[1] and energy[1].lower() == "kev":
         energy = (energy[0] * 1000.0, "eV")
@@ -169,22 +169,27 @@ def read_ausync(text: str, source: str) -> list[Measurement]:
     meta: dict[str, Any] = {"layout": "ausync-sxr", "beamline": "Australian Synchrotron SXR"}
     for ln in lines:
         if ln.startswith("# Extra PV"):
-            body = ln.split(":", 1)[1]
+            body = ln.partition(":")[2]
             m = re.match(r'\s*(\S+),\s*(.*?),\s*"(.*?)"\s*(?:,\s*(.*))?$', body)
             if m:
                 pvs[m.group(1)] = (m.group(2), m.group(3), (m.group(4) or "").strip())
         elif re.match(r"^#\s+\d+\s+\[", ln):
             num = int(ln[1:7])
-            desc = ln.split("]", 1)[1].strip()
+            desc = ln.partition("]")[2].strip()
             columns[desc.split(",")[0].strip()] = num - 1
         elif ln.startswith("# Scan number"):
-            meta["scan_id"] = ln.split("=", 1)[1].strip()
+            meta["scan_id"] = ln.partition("=")[2].strip()
         elif ln.startswith("# Scan time"):
-            meta["scan_time"] = ln.split("=", 1)[1].strip()
+            meta["scan_time"] = ln.partition("=")[2].strip()
     data = numeric_block(lines, source)
     missing = [c for c in (AUSYNC_COLUMNS["energy"], AUSYNC_COLUMNS["i0"]) if c not in columns]
     if missing:
         raise UnreadableFile(f"{source}: SXR export lacks the columns {missing}; the scan cannot be normalised")
+
+    wanted = max(columns.values(), default=0)
+    if data.ndim != 2 or wanted >= data.shape[1]:
+        raise UnreadableFile(f"{source}: the header describes column {wanted + 1} but the rows have "
+                             f"{data.shape[1] if data.ndim == 2 else 0} columns; the file is damaged or truncated")
 
     def col(role: str) -> np.ndarray | None:
         name = AUSYNC_COLUMNS[role]

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from tasks.contract import Measurement, Reader, UnreadableFile
+from tasks.contract import cut_reason, Measurement, Reader, UnreadableFile
 from tasks.nexafs.scan import build_spectrum
 
 SIGNATURE = b"# Athena project file"
@@ -65,9 +65,13 @@ class AthenaProjectReader(Reader):
         raw = Path(path).read_bytes()
         try:
             text = (gzip.decompress(raw) if raw.startswith(GZIP_MAGIC) else raw).decode("utf-8", errors="replace")
-        except (OSError, EOFError, zlib.error) as exc:
-            raise UnreadableFile(f"{path.name}: the Athena project's gzip stream is damaged ({exc}); "
-                                 f"save the project again in Athena or export its groups to XDI") from None
+        except EOFError:
+            raise UnreadableFile(f"{path.name}: the Athena project's gzip stream is damaged: it is truncated (it "
+                                 "ends before its end marker); copy it again, or save the project again in Athena") from None
+        except Exception as exc:  # zlib.error, OSError, or the accelerated gzip's own error class
+            raise UnreadableFile(f"{path.name}: the Athena project's gzip stream is damaged ({type(exc).__name__}: "
+                                 f"{cut_reason(exc, 100)}); save the project again in Athena or export its groups "
+                                 "to XDI") from None
         records = _records(text)
         if not records:
             raise UnreadableFile(f"{path.name}: Athena project holds no data group ('$old_group' records)")

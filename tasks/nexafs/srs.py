@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from tasks.contract import Measurement, Reader, UnreadableFile
+from tasks.contract import Measurement, Reader, UnreadableFile, quote_names
 from tasks.nexafs.scan import build_scans, numeric_body, text_of
 
 #: role -> candidate column names (case-insensitive), first present wins; yield modes upper case
@@ -99,7 +99,7 @@ class DiamondSrsReader(Reader):
         roles, defaulted = _mapping(names, options)
         flags = [f"column_mapping_defaulted: {', '.join(defaulted)}"] if defaulted else []
         if "energy" not in roles:
-            raise UnreadableFile(f"{path.name}: no energy column among {names}; set reader_options.columns.energy")
+            raise UnreadableFile(f"{path.name}: no energy column among {quote_names(names)}; set reader_options.columns.energy")
         energy = data[:, roles["energy"]]
         unit = str(options.get("energy_unit") or "").lower()
         if unit == "kev" or (not unit and np.nanmax(energy) < 100.0):
@@ -109,7 +109,7 @@ class DiamondSrsReader(Reader):
         dark = {k: float(v) for k, v in (options.get("dark") or {}).items()}
         yields = {m: (data[:, roles[m]], "counts", dark.get(m, 0.0)) for m in ("TEY", "FY") if m in roles}
         if not yields:
-            raise UnreadableFile(f"{path.name}: no yield column (TEY or FY) among {names}; map them in "
+            raise UnreadableFile(f"{path.name}: no yield column (TEY or FY) among {quote_names(names)}; map them in "
                                  f"reader_options.columns (e.g. TEY: ca62sr)")
         ref = (data[:, roles["ref"]], "counts", dark.get("ref", 0.0)) if "ref" in roles else None
         meta = {"layout": "diamond-srs", "edge": options.get("edge"), "role": options.get("role"),

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from tasks.contract import UnreadableFile
+
 from tasks.sxpd.calibration import caglioti_fwhm
 from tasks.sxpd.crystallography import (Reflections, cubic_reflections, d_hexagonal, lorentz_polarisation,
                                         ncm_reflections, two_theta_deg)
@@ -196,6 +198,10 @@ def phase_widths(two_theta: np.ndarray, phase: np.ndarray, instrument: Instrumen
     return fwhm
 
 
+#: fewer usable points than this in the analysed 2θ range: no background, peak search or fit is possible
+MIN_ANALYSED_POINTS = 20
+
+
 def analyse_pattern(two_theta: np.ndarray, intensity: np.ndarray, sigma: np.ndarray, instrument: Instrument,
                     params: dict[str, Any]) -> PatternAnalysis:
     peaks_cfg = params["peaks"]
@@ -210,6 +216,12 @@ def analyse_pattern(two_theta: np.ndarray, intensity: np.ndarray, sigma: np.ndar
     good = np.isfinite(y) & (s > 0)
     if not good.all():
         x, y, s = x[good], y[good], s[good]
+    if x.size < MIN_ANALYSED_POINTS:
+        raise UnreadableFile(
+            f"the pattern covers 2θ {float(two_theta[0]):g}–{float(two_theta[-1]):g}° and has {x.size} usable points "
+            f"inside the analysed range {float(peaks_cfg['min_two_theta_deg']):g}–"
+            f"{float(peaks_cfg['max_two_theta_deg']):g}° (parameter set peaks.min/max_two_theta_deg): too few to "
+            "find peaks; it is a partial scan or needs a parameter set for its range")
     flags: list[str] = []
     d_min = lam / (2.0 * np.sin(np.radians(hi) / 2.0))
     signal = excess(x, y, float(peaks_cfg.get("background_window_deg", 0.6)), float(peaks_cfg.get("smooth_deg", 0.01)))

@@ -12,6 +12,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from tasks.contract import UnreadableFile
+
 #: approximate X-ray form factors at sin(theta)/lambda = s: f(s) = z * exp(-b s^2) + small constant
 _FORM = {"Li": (3.0, 6.0), "Ni": (28.0, 1.6), "Co": (27.0, 1.6), "Mn": (25.0, 1.7), "O": (8.0, 3.5),
          "Si": (14.0, 2.2), "Al": (13.0, 2.4)}
@@ -71,6 +73,9 @@ def hkl_label(h: int, k: int, l: int) -> str:
 
 
 def _merge(phase: str, hkl: np.ndarray, d: np.ndarray, f2: np.ndarray, d_min: float) -> Reflections:
+    if not f2.size:
+        raise UnreadableFile(f"no {phase} reflection has d ≥ {d_min:.3g} Å, the shortest spacing the pattern's "
+                             "2θ range reaches: the scan ends too low in 2θ to analyse this phase")
     keep = (d >= d_min) & (f2 > 1e-6 * f2.max())
     hkl, d, f2 = hkl[keep], d[keep], f2[keep]
     key = np.round(1.0 / d**2, 9)

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from tasks.contract import Measurement, Reader, UnreadableFile
+from tasks.contract import Measurement, Reader, UnreadableFile, quote_names
 
 KIND = "refinement_table"
 _ALIASES = {
@@ -102,7 +102,7 @@ class RefinementCsvReader(Reader):
         cols = _column_map(list(frame.columns))
         missing = [c for c in ("pattern", "a_angstrom", "c_angstrom") if c not in cols]
         if missing:
-            raise UnreadableFile(f"{source}: no column for {missing} among {list(frame.columns)}; name them "
+            raise UnreadableFile(f"{source}: no column for {missing} among {quote_names(frame.columns)}; name them "
                                  f"pattern, a, c (see tasks/sxpd/refinement_reader.py for accepted names)")
         if frame.empty:
             raise UnreadableFile(f"{source}: the table has a header but no rows")
