@@ -33,11 +33,32 @@ MAX_REASON_CHARS = 300
 
 
 def cut_reason(text: object, limit: int = MAX_REASON_CHARS) -> str:
-    """A library's message fit to go into a reason: one line, control characters escaped, at most
-    ``limit`` characters (libraries quote rows, pages or whole data blocks in their errors)."""
-    flat = " ".join(str(text).split())
-    flat = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in flat)
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    """A library's message fit to go into a reason (libraries quote rows, pages or whole data blocks
+    in their errors): ``safe_reason`` with the shorter limit of reader messages."""
+    return safe_reason(str(text), limit)
+
+
+def safe_reason(text: str, limit: int = 500) -> str:
+    """``text`` as one printable line of at most ``limit`` characters, for reasons and log lines.
+
+    A message built from an exception may carry a file's bytes (a decoded header, a whole line of
+    binary): every character that is not printable (controls, newlines, surrogates of undecodable
+    bytes, bidi overrides) becomes ``\\xNN``/``\\uNNNN``, and the text is cut with a note of its length.
+    """
+    text = str(text)
+    pieces: list[str] = []
+    used = 0
+    for ch in text:  # escape only as much as can be shown: the text may be a megabyte
+        pieces.append(ch if ch.isprintable() else ascii(ch)[1:-1])
+        used += len(pieces[-1])
+        if used > limit:
+            break
+    else:
+        return "".join(pieces)
+    note = f" … [cut: {len(text)} characters in all]"
+    while pieces and used > limit - len(note):  # whole escapes only, never half of one
+        used -= len(pieces.pop())
+    return ("".join(pieces) + note)[:limit]
 
 
 def quote_names(names: Any, limit: int = 12, width: int = 16) -> str:
@@ -224,26 +245,3 @@ class Technique:
     views: list[Path] = field(default_factory=list)
     #: measurement kinds that ``process`` accepts; any other kind is quarantined with that reason
     accepts: tuple[str, ...] = ()
-
-
-def safe_reason(text: str, limit: int = 500) -> str:
-    """``text`` as one printable line of at most ``limit`` characters, for reasons and log lines.
-
-    A message built from an exception may carry a file's bytes (a decoded header, a whole line of
-    binary): every character that is not printable (controls, newlines, surrogates of undecodable
-    bytes, bidi overrides) becomes ``\\xNN``/``\\uNNNN``, and the text is cut with a note of its length.
-    """
-    text = str(text)
-    pieces: list[str] = []
-    used = 0
-    for ch in text:  # escape only as much as can be shown: the text may be a megabyte
-        pieces.append(ch if ch.isprintable() else ascii(ch)[1:-1])
-        used += len(pieces[-1])
-        if used > limit:
-            break
-    else:
-        return "".join(pieces)
-    note = f" … [cut: {len(text)} characters in all]"
-    while pieces and used > limit - len(note):  # whole escapes only, never half of one
-        used -= len(pieces.pop())
-    return ("".join(pieces) + note)[:limit]
