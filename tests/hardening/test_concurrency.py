@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import fault_world as W
+from tests.support.fault_world import toy_plugin, world  # noqa: F401  (fixtures)
 from warehouse.catalog import open_catalog
 from warehouse.store import Warehouse
 
@@ -37,16 +38,6 @@ CONSISTENT = """select
     (select count(*) from toy_values) as toy_rows,
     (select coalesce(sum(rows_written), 0) from ingest_events
       where stage = 'process' and technique = 'toy') as toy_rows_logged"""
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    return W.reference_world(tmp_path_factory.getbasetemp() / "fault-world")
-
-
-@pytest.fixture(autouse=True)
-def toy_plugin(monkeypatch):
-    W.register_toy(monkeypatch)
 
 
 def _duplicates(cfg: Path) -> dict[str, int]:

@@ -106,18 +106,12 @@ def _fuzz_tests(reader_name: str, config: settings):
     return sniff, read_random, read_mutated
 
 
-@pytest.mark.parametrize("reader_name", sorted(READERS))
-def test_sniff_and_read_on_arbitrary_bytes(reader_name, tmp_path_factory):
-    sniff, read_random, read_mutated = _fuzz_tests(reader_name, QUICK)
-    sniff()
-    read_random(tmp_path_factory)
-    read_mutated(tmp_path_factory)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("reader_name", sorted(READERS))
-def test_sniff_and_read_on_arbitrary_bytes_long(reader_name, tmp_path_factory):
-    sniff, read_random, read_mutated = _fuzz_tests(reader_name, SLOW)
+@pytest.mark.parametrize("reader_name, budget", [
+    *((name, QUICK) for name in sorted(READERS)),
+    *(pytest.param(name, SLOW, marks=pytest.mark.slow, id=f"{name}-long") for name in sorted(READERS)),
+])
+def test_sniff_and_read_on_arbitrary_bytes(reader_name, budget, tmp_path_factory):
+    sniff, read_random, read_mutated = _fuzz_tests(reader_name, budget)
     sniff()
     read_random(tmp_path_factory)
     read_mutated(tmp_path_factory)

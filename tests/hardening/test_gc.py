@@ -12,19 +12,10 @@ import pytest
 
 from socscope.cli import main
 from tests.support import fault_world as W
+from tests.support.fault_world import toy_plugin, world  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.slow
 TWO_DAYS = 2 * 86400
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    return W.reference_world(tmp_path_factory.getbasetemp() / "fault-world")
-
-
-@pytest.fixture(autouse=True)
-def toy_plugin(monkeypatch):
-    W.register_toy(monkeypatch)
 
 
 def _named_by(wh: Path, last: int | None = None) -> set[str]:

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.support import fault_world as W
+from tests.support.fault_world import toy_plugin, world  # noqa: F401  (fixtures)
 from warehouse.store import Warehouse
 from warehouse.verify import CATALOG_BEHIND, verify_warehouse
 
@@ -42,16 +43,6 @@ KILL_POINTS = [
     "marts.findings.written",        # findings written, before their commit
     "marts.quality.written",         # quality checks written, before their commit
 ]
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    return W.reference_world(tmp_path_factory.getbasetemp() / "fault-world")
-
-
-@pytest.fixture(autouse=True)
-def toy_plugin(monkeypatch):
-    W.register_toy(monkeypatch)
 
 
 def _sweep_one(point: str, template, base, reference) -> tuple[str, str | None, float]:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -149,3 +150,14 @@ def register_toy(monkeypatch) -> None:
 
     name, module = PLUGINS.split("=")
     monkeypatch.setitem(reg.TECHNIQUE_MODULES, name, module)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """The fault world and its uninterrupted run's table digests, built once per test module."""
+    return reference_world(tmp_path_factory.getbasetemp() / "fault-world")
+
+
+@pytest.fixture(autouse=True)
+def toy_plugin(monkeypatch):
+    register_toy(monkeypatch)
