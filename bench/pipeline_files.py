@@ -32,10 +32,11 @@ from tasks.registry import params_for, read_measurements, technique  # noqa: E40
 
 def baseline_file(item, campaign, wh, params, answers: dict, out: Path) -> int:
     """Read, features and a plain Parquet write of one raw file; returns the rows written."""
-    def query(sql: str):
-        if sql not in answers:
-            answers[sql] = wh.query(sql)
-        return answers[sql]
+    def query(sql: str, params=None):
+        key = (sql, repr(params))
+        if key not in answers:
+            answers[key] = wh.query(sql, params)
+        return answers[key]
 
     tech = technique(item.technique)
     _, measurements = read_measurements(Path(item.store_path), item.raw_sha256, item.original_name,
