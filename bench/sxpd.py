@@ -56,7 +56,7 @@ def main() -> None:
                                  "wavelength_angstrom": DEMO_WAVELENGTH_ANGSTROM,
                                  "zero_offset_deg": DEMO_ZERO_OFFSET_DEG, "caglioti_u_deg2": DEMO_CAGLIOTI_DEG2[0],
                                  "caglioti_v_deg2": DEMO_CAGLIOTI_DEG2[1], "caglioti_w_deg2": DEMO_CAGLIOTI_DEG2[2]}])
-    ctx = ProcessContext(campaign, campaign.sample("O-1"), params, {}, lambda sql: calibration)
+    ctx = ProcessContext(campaign, campaign.sample("O-1"), params, {}, lambda sql, params=None: calibration)
     x = two_theta_axis(0.001)
     rng = np.random.default_rng(622)
     socs = rng.uniform(0.0, 100.0, n_total)
