@@ -455,8 +455,12 @@ def process_file_here(item: WorkItem, campaign: Campaign, wh_url: str, flow_run_
             df = pd.concat(dfs, ignore_index=True)
             entries[table] = write_unit(wh, specs[table], df, unit)
             rows += len(df)
-        event = _event(campaign, item.raw_sha256, item.technique, item.sample_id, "process", "ok", None, None,
-                       ps.id, reader_id, flow_run_id, item.original_name, rows, code=code)
+        # a file read with a part left out (a cut last row) lands, but says so where people look
+        warning = next((f"read with a warning: {m.meta['truncated']}" for m in measurements if m.meta.get("truncated")),
+                       None)
+        event = _event(campaign, item.raw_sha256, item.technique, item.sample_id, "process", "ok", warning,
+                       "Truncated" if warning else None, ps.id, reader_id, flow_run_id, item.original_name, rows,
+                       code=code)
         return FileResult(unit, entries, event)
     except MemoryError:
         raise

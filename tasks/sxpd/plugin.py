@@ -268,6 +268,9 @@ def process(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFrame]:
         return {"sxpd_refinements": m.data.reindex(columns=own)}  # absent optional columns → null
     if m.kind != PATTERN_KIND:
         raise UnreadableFile(f"sxpd cannot process a {m.kind!r} measurement")
+    if m.meta.get("truncated"):  # a pattern missing its high-angle end would bias the cell and the widths
+        raise UnreadableFile(f"the pattern file is truncated ({m.meta['truncated']}); copy it again from the "
+                             "beamline")
     if ctx.sample is None:
         return _calibration_frames(m, ctx)
     return _pattern_frames(m, ctx)

@@ -2,6 +2,8 @@
 any other address without one is refused before anything starts, in one line naming the setting."""
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from socscope import exposure, server
@@ -89,6 +91,9 @@ def test_gate_in_streamlit_hides_the_app_until_the_password_is_typed(monkeypatch
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv(exposure.DASHBOARD_PASSWORD, "correct horse")
+    # AppTest leaves its temporary script as __main__: a later spawned process (Dask's nanny) would
+    # re-run that script and fail, so the test's own __main__ comes back afterwards
+    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
     at = AppTest.from_function(_gated_app).run()
     assert not any("warehouse contents" in m.value for m in at.markdown)
     at.text_input(key="socscope_password").input("wrong").run()

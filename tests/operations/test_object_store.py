@@ -19,12 +19,16 @@ def _toy(monkeypatch):
     use_toy_registry(monkeypatch)
 
 
-def s3_campaign(tmp_path, storage_options) -> tuple:
-    """The toy campaign with a local share, its raw store and warehouse under a fresh bucket prefix."""
+def s3_campaign(tmp_path, storage_options, monkeypatch) -> tuple:
+    """The toy campaign with a local share, its raw store and warehouse under a fresh bucket prefix;
+    the store's key and secret come from the environment, as the config loader demands."""
     cfg = toy_campaign(tmp_path)
     prefix = f"s3://socscope/{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("SOCSCOPE_TEST_S3_KEY", storage_options["key"])
+    monkeypatch.setenv("SOCSCOPE_TEST_S3_SECRET", storage_options["secret"])
+    options = {**storage_options, "key": "${SOCSCOPE_TEST_S3_KEY}", "secret": "${SOCSCOPE_TEST_S3_SECRET}"}
     data = yaml.safe_load(cfg.read_text())
-    data["storage"] = {"warehouse": f"{prefix}/wh", "raw_store": f"{prefix}/raw", "storage_options": storage_options}
+    data["storage"] = {"warehouse": f"{prefix}/wh", "raw_store": f"{prefix}/raw", "storage_options": options}
     cfg.write_text(yaml.safe_dump(data))
     write_csv(tmp_path / "share/S1/a.csv", [(1, 2), (3, 4)])
     write_csv(tmp_path / "share/S2/b.csv", [(5, 6)])
@@ -43,7 +47,7 @@ def forbid_renames(monkeypatch, fs) -> None:
 
 
 def test_campaign_on_s3_queries_through_registered_fsspec(tmp_path, s3_server, monkeypatch):
-    cfg, prefix = s3_campaign(tmp_path, s3_server)
+    cfg, prefix = s3_campaign(tmp_path, s3_server, monkeypatch)
     campaign = load_campaign(cfg)
     wh = pipeline.open_warehouse(campaign)
     assert not wh.is_local
@@ -68,7 +72,7 @@ def test_campaign_on_s3_queries_through_registered_fsspec(tmp_path, s3_server, m
 
 
 def test_failed_commit_on_s3_leaves_the_warehouse_as_it_was(tmp_path, s3_server, monkeypatch):
-    cfg, _ = s3_campaign(tmp_path, s3_server)
+    cfg, _ = s3_campaign(tmp_path, s3_server, monkeypatch)
     campaign = load_campaign(cfg)
     pipeline.run_local(campaign)
     wh = pipeline.open_warehouse(campaign)
