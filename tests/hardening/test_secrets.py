@@ -3,6 +3,7 @@ never appear in logs, Prefect artifacts, ingest events or warehouse files."""
 from __future__ import annotations
 
 import io
+import time
 import logging
 from pathlib import Path
 
@@ -163,7 +164,13 @@ def test_a_campaign_run_with_secrets_leaves_no_trace(prefect_api, tmp_path, monk
     run_id = wh.query("select flow_run_id from toy_values").flow_run_id[0]
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts()
-        api_logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))
+        # run logs reach the API in batches from a background worker: wait (bounded) for them
+        deadline = time.monotonic() + 30
+        while True:
+            api_logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))
+            if api_logs or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
     assert artifacts and api_logs and captured.getvalue()
     haystacks = {"captured logs": captured.getvalue(),
                  "Prefect API logs": "\n".join(entry.message for entry in api_logs),
