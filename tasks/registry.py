@@ -177,6 +177,12 @@ def readable_text(path: Path, original_name: str) -> Iterator[tuple[Path, dict[s
     if not text and (b"\0" in head or b"\0" in tail):
         yield path, flags  # binary: the reader checks its own structure
         return
+    cut = 0 if text else _cut_last_line(tail)
+    if not text and not cut:  # the usual file: nothing to change, no temporary copy
+        if not tail.endswith((b"\n", b"\r")):
+            flags["unterminated"] = "yes"  # only a hint for a refusal, never a meta flag
+        yield path, flags
+        return
     with tempfile.TemporaryDirectory(prefix="socscope-text-") as folder:
         if text:
             path, tail = _utf8_copy(path, Path(folder) / "utf8", original_name), None
