@@ -22,11 +22,11 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from foundation.contract import ProcessContext  # noqa: E402
+from foundation.registry import all_readers, load_params, read_measurements  # noqa: E402
 from schemas.afm import AFM_MAPS, AFM_PARTICLES, AFM_PIXELS  # noqa: E402
 from schemas.core import _pandera_schema, conform  # noqa: E402
 from tasks.afm.writers import write_asylum_ibw  # noqa: E402
-from tasks.contract import ProcessContext  # noqa: E402
-from tasks.registry import all_readers, load_params, read_measurements  # noqa: E402
 
 CHANNELS = ("HeightRetrace", "AmplitudeRetrace", "DeflectionRetrace", "PhaseRetrace")
 

@@ -21,9 +21,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from foundation.config import parse_campaign  # noqa: E402
 from schemas.afm import AFM_MAPS, AFM_PAIRS, AFM_PIXELS  # noqa: E402
 from schemas.platform import PARAM_SETS, SAMPLE_CONFIG  # noqa: E402
-from socscope.config import parse_campaign  # noqa: E402
 from warehouse.marts import build_marts  # noqa: E402
 from warehouse.store import Warehouse, write_unit  # noqa: E402
 

@@ -19,13 +19,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from foundation.registry import load_params  # noqa: E402
 from tasks.nexafs import demo as demo_mod  # noqa: E402
 from tasks.nexafs.absorption import self_absorption_ratio  # noqa: E402
 from tasks.nexafs.ascii_scan import BeamlineAsciiReader  # noqa: E402
 from tasks.nexafs.features import edge_features  # noqa: E402
 from tasks.nexafs.plugin import TECHNIQUE  # noqa: E402
 from tasks.nexafs.reduce import reduce_scans, reference_peak_shift  # noqa: E402
-from tasks.registry import load_params  # noqa: E402
 
 
 def write_files(folder: Path, n_files: int, seed: int) -> list[Path]:

@@ -24,10 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
-from socscope import pipeline  # noqa: E402
+from foundation.contract import ProcessContext  # noqa: E402
+from foundation.registry import params_for, read_measurements, technique  # noqa: E402
 from socscope.demo import write_demo  # noqa: E402
-from tasks.contract import ProcessContext  # noqa: E402
-from tasks.registry import params_for, read_measurements, technique  # noqa: E402
+from tasks import pipeline  # noqa: E402
 
 
 def baseline_file(item, campaign, wh, params, answers: dict, out: Path) -> int:

@@ -21,13 +21,19 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from socscope.config import load_campaign  # noqa: E402
-from tasks.contract import ProcessContext, Provenance  # noqa: E402
+from foundation.config import load_campaign  # noqa: E402
+from foundation.contract import ProcessContext, Provenance  # noqa: E402
+from foundation.registry import load_params, technique  # noqa: E402
 from tasks.demo_world import target  # noqa: E402
-from tasks.registry import load_params, technique  # noqa: E402
 from tasks.sxpd.demo import two_theta_axis, xye_bytes  # noqa: E402
-from tasks.sxpd.synthesis import (DEMO_CAGLIOTI_DEG2, DEMO_WAVELENGTH_ANGSTROM, DEMO_ZERO_OFFSET_DEG, Sample,  # noqa: E402
-                                  counts, ncm_profile)
+from tasks.sxpd.synthesis import (  # noqa: E402
+    DEMO_CAGLIOTI_DEG2,
+    DEMO_WAVELENGTH_ANGSTROM,
+    DEMO_ZERO_OFFSET_DEG,
+    Sample,
+    counts,
+    ncm_profile,
+)
 
 
 def baseline_parse(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

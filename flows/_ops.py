@@ -9,11 +9,11 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from socscope import pipeline
-from socscope.config import Campaign
-from socscope.secrecy import redact, redact_obj
+from foundation.campaign import Campaign
+from foundation.registry import params_for
+from foundation.secrecy import redact, redact_obj
+from tasks import pipeline
 from tasks.intake import shown
-from tasks.registry import params_for
 from warehouse.store import Manifest, Warehouse
 
 
@@ -136,7 +136,10 @@ def run_family(flow_run_id: str) -> list[str]:
     if flow_run_id == "local":
         return [flow_run_id]
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterParentFlowRunId,
+    )
 
     family, frontier = [flow_run_id], [flow_run_id]
     with get_client(sync_client=True) as client:
@@ -149,7 +152,7 @@ def run_family(flow_run_id: str) -> list[str]:
 
 
 def table_artifact(rows: Any, key: str, description: str) -> None:
-    """A Prefect table artifact, with secrets masked (socscope.secrecy): artifacts are read by anyone with the UI."""
+    """A Prefect table artifact, with secrets masked (foundation.secrecy): artifacts are read by anyone with the UI."""
     from prefect.artifacts import create_table_artifact
 
     create_table_artifact(redact_obj(rows), key=key, description=redact(description))

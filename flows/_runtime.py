@@ -4,8 +4,8 @@ from __future__ import annotations
 from prefect.concurrency.sync import concurrency
 from prefect.runtime import flow_run
 
-from socscope.config import Campaign
-from socscope.pipeline import open_warehouse
+from foundation.campaign import Campaign
+from tasks.pipeline import open_warehouse
 from warehouse.store import Warehouse
 
 #: global concurrency limit (created by `socscope server up`) that serialises warehouse commits

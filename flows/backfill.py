@@ -13,9 +13,9 @@ from flows import _ops
 from flows._runtime import current_run_id, guarded_warehouse, task_runner
 from flows.intake import intake_share
 from flows.process import process_items
-from socscope import pipeline
-from socscope.config import load_campaign
-from tasks.registry import ordered_techniques
+from foundation.config import load_campaign
+from foundation.registry import ordered_techniques
+from tasks import pipeline
 
 
 @task(cache_policy=NO_CACHE)

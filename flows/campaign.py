@@ -8,8 +8,8 @@ from flows._runtime import current_run_id, guarded_warehouse
 from flows.intake import intake_flow
 from flows.marts import marts_flow
 from flows.process import process_flow
-from socscope import pipeline
-from socscope.config import load_campaign
+from foundation.config import load_campaign
+from tasks import pipeline
 
 
 @flow(name="campaign", log_prints=True, timeout_seconds=12 * 3600)

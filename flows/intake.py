@@ -6,8 +6,8 @@ from prefect.cache_policies import NO_CACHE
 
 from flows._ops import ProgressReporter
 from flows._runtime import current_run_id, guarded_warehouse
-from socscope import pipeline
-from socscope.config import load_campaign
+from foundation.config import load_campaign
+from tasks import pipeline
 
 
 # Share I/O (SMB/SFTP mounts, object stores) fails transiently: retry with growing delays and jitter.

@@ -4,7 +4,7 @@ from __future__ import annotations
 from prefect import flow
 
 from flows._runtime import current_run_id, guarded_warehouse
-from socscope.config import load_campaign
+from foundation.config import load_campaign
 from warehouse import marts
 
 

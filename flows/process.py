@@ -7,9 +7,10 @@ from prefect.context import TaskRunContext
 
 from flows._ops import ProgressReporter
 from flows._runtime import current_run_id, guarded_warehouse, task_runner
-from socscope import pipeline
-from socscope.config import Campaign, load_campaign
-from tasks.registry import ordered_techniques, params_for
+from foundation.campaign import Campaign
+from foundation.config import load_campaign
+from foundation.registry import ordered_techniques, params_for
+from tasks import pipeline
 
 
 def file_cache_key(context: TaskRunContext, parameters: dict) -> str:

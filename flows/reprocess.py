@@ -12,9 +12,9 @@ from prefect import flow
 from flows import _ops
 from flows._runtime import current_run_id, guarded_warehouse, task_runner
 from flows.process import finalize_task, process_items
-from socscope import pipeline
-from socscope.config import load_campaign
-from tasks.registry import params_for
+from foundation.config import load_campaign
+from foundation.registry import params_for
+from tasks import pipeline
 
 
 @flow(name="reprocess", log_prints=True, timeout_seconds=6 * 3600)

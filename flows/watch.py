@@ -13,7 +13,7 @@ from flows import _ops
 from flows._runtime import current_run_id, guarded_warehouse
 from flows.intake import intake_share
 from flows.process import process_flow
-from socscope.config import load_campaign
+from foundation.config import load_campaign
 
 
 @flow(name="watch-share", log_prints=True, timeout_seconds=3600)

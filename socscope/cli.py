@@ -31,7 +31,13 @@ def prefect_env(home: Path) -> None:
 
 
 def _progress():
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
 
@@ -62,8 +68,8 @@ def cmd_init(args) -> int:
 
 
 def _run_campaign(config: Path, techniques, local: bool) -> dict:
-    from socscope import pipeline
-    from socscope.config import load_campaign
+    from foundation.config import load_campaign
+    from tasks import pipeline
 
     if local:
         campaign = load_campaign(config)
@@ -130,8 +136,8 @@ def cmd_run(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from socscope import pipeline
-    from socscope.config import load_campaign
+    from foundation.config import load_campaign
+    from tasks import pipeline
 
     campaign = load_campaign(args.config)
     wh = pipeline.open_warehouse(campaign)
@@ -194,7 +200,7 @@ def _write_answer(df, args) -> int:
 
 
 def cmd_query(args) -> int:
-    from socscope.config import load_campaign
+    from foundation.config import load_campaign
     from warehouse.user_sql import RefusedQuery, run_user_sql
 
     campaign = load_campaign(args.config)
@@ -230,8 +236,8 @@ def cmd_query(args) -> int:
 
 
 def cmd_gc(args) -> int:
-    from socscope.config import load_campaign
-    from socscope.pipeline import open_warehouse, raw_store_url
+    from foundation.config import load_campaign
+    from tasks.pipeline import open_warehouse, raw_store_url
     from warehouse.store import collect_garbage, remove_temp_files
 
     campaign = load_campaign(args.config)
@@ -245,8 +251,8 @@ def cmd_gc(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from socscope.config import load_campaign
-    from socscope.pipeline import open_warehouse, raw_store_url
+    from foundation.config import load_campaign
+    from tasks.pipeline import open_warehouse, raw_store_url
     from warehouse.verify import verify_warehouse
 
     campaign = load_campaign(args.config)
@@ -350,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if getattr(args, "config", "unset") is None:
         args.config = default_config()
-    from socscope.config import ConfigError
+    from foundation.config import ConfigError
     from warehouse.faults import RunInProgress, StorageError
 
     try:

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import yaml
 
-from socscope.config import Campaign, load_campaign
-from tasks.contract import DemoRequest
-from tasks.registry import available_techniques, technique
+from foundation.campaign import Campaign
+from foundation.config import load_campaign
+from foundation.contract import DemoRequest
+from foundation.registry import available_techniques, technique
 
 #: the small profile (CI, quick looks) writes at most this many files per sample x technique
 SMALL_EXPECTED_CAP = 2

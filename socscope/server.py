@@ -121,7 +121,11 @@ def _spawn(state: ServerState, name: str, cmd: list[str], env: dict[str, str]) -
 
 def client_settings(api_url: str):
     """Prefect settings for a client of our server, logged in when the server has an auth string."""
-    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
+    from prefect.settings import (
+        PREFECT_API_AUTH_STRING,
+        PREFECT_API_URL,
+        temporary_settings,
+    )
 
     updates: dict[Any, Any] = {PREFECT_API_URL: api_url}
     if os.environ.get(SERVER_AUTH) and not os.environ.get(CLIENT_AUTH):
@@ -154,8 +158,11 @@ def expand_watchers(project: dict[str, Any], shares: list[str]) -> dict[str, Any
 def provision(api_url: str, project: dict[str, Any]) -> None:
     """Create the work pool and the global concurrency limits (idempotent)."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import (GlobalConcurrencyLimitCreate, GlobalConcurrencyLimitUpdate,
-                                                WorkPoolCreate)
+    from prefect.client.schemas.actions import (
+        GlobalConcurrencyLimitCreate,
+        GlobalConcurrencyLimitUpdate,
+        WorkPoolCreate,
+    )
     from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
     extra = project.get("socscope", {})
@@ -198,7 +205,7 @@ def start_worker(state: ServerState, env: dict[str, str], pool: str, index: int)
 def up(config: Path, home: Path = DEFAULT_HOME, port: int = DEFAULT_PORT, workers: int = 1,
        database_url: str | None = None, startup_timeout_s: float = 240.0, log=print,
        host: str = DEFAULT_HOST) -> dict[str, Any]:
-    from socscope.config import load_campaign
+    from foundation.config import load_campaign
 
     check_server_bind(host, os.environ)  # no API on the network without its auth string
     campaign = load_campaign(config)  # fail before starting anything if the config is wrong

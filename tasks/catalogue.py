@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tasks.registry import all_readers
+from foundation.registry import all_readers
 
 
 @dataclass(frozen=True)

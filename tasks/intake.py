@@ -28,7 +28,8 @@ import fsspec
 import pandas as pd
 import yaml
 
-from socscope.config import Campaign, Share
+from foundation.campaign import Campaign, Share
+from foundation.registry import technique
 from warehouse.faults import fault_point
 
 #: top-level share folders whose files belong to no sample (standards, calibration references)
@@ -182,8 +183,13 @@ def _listing(fs: fsspec.AbstractFileSystem, root: str) -> dict[str, dict]:
     return _walk_local(root) if _is_local(fs) else fs.find(root, withdirs=True, detail=True)
 
 
+def size_limit_mb(share: Share) -> float:
+    """The share's own limit, else its technique's."""
+    return share.max_file_mb if share.max_file_mb is not None else technique(share.technique).max_file_mb
+
+
 def _too_big(share: Share, rel: str, size: int) -> str | None:
-    limit = share.size_limit_mb
+    limit = size_limit_mb(share)
     if size <= limit * 1e6:
         return None
     return (f"{shown(rel)!r} is {size / 1e6:.0f} MB, over the {limit:g} MB limit for {share.technique} files on share "

@@ -12,8 +12,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from tasks.contract import Measurement, Reader, UnreadableFile
-from tasks.registry import read_head, read_measurements
+from foundation.contract import Measurement, Reader, UnreadableFile
+from foundation.registry import read_head, read_measurements
 
 
 def sha256_of(path: Path) -> str:

@@ -3,9 +3,8 @@ each with its manifest of source, commit, licence and sha256)."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
-
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -55,8 +54,8 @@ def demo_campaign(tmp_path_factory):
 
     Returns the loaded Campaign; tests must not write into it (copy it or use their own).
     """
-    from socscope import pipeline
     from socscope.demo import write_demo
+    from tasks import pipeline
     from warehouse.marts import build_marts
 
     root = tmp_path_factory.mktemp("demo-small")

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks.contract import UnreadableFile
-from tasks.registry import detect, read_measurements
+from foundation.contract import UnreadableFile
+from foundation.registry import detect, read_measurements
 from tasks.testing import assert_reader_conforms
 from tests.conftest import DATA
 

@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
+from foundation.registry import all_readers
 from socscope.cli import main
 from tasks.catalogue import catalogue_markdown, reader_catalogue
-from tasks.registry import all_readers
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "readers.md"
 

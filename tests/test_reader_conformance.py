@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.registry import all_readers
+from foundation.registry import all_readers
 from tasks.testing import assert_reader_conforms
 
 TESTS = Path(__file__).parent

@@ -29,15 +29,14 @@ SQL_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "int32": "INTEGER", "float6
 
 
 def all_specs() -> dict[str, TableSpec]:
-    from tasks.registry import TECHNIQUE_MODULES
+    from foundation.registry import TECHNIQUE_MODULES
 
     return _specs_for(tuple(sorted(TECHNIQUE_MODULES.items())))
 
 
 @lru_cache(maxsize=8)
 def _specs_for(modules: tuple[tuple[str, str], ...]) -> dict[str, TableSpec]:
-    from tasks.registry import available_techniques, technique
-
+    from foundation.registry import available_techniques, technique
     from schemas.marts import MART_TABLES
 
     specs = {s.name: s for s in PLATFORM_TABLES + MART_TABLES}

@@ -35,8 +35,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from foundation.secrecy import redact_arrow
 from schemas.core import TableSpec, conform
-from socscope.secrecy import redact_arrow
 from warehouse.faults import STORAGE_ERRNOS, RunInProgress, fault_point, storage_error
 
 MANIFEST = "MANIFEST.json"
@@ -253,9 +253,9 @@ class Warehouse:
 
     def connect(self, manifest: Manifest | None = None):
         """A fresh in-memory DuckDB connection with a view per table of the given (or current) manifest."""
-        from warehouse.catalog import attach_views
-
         import duckdb
+
+        from warehouse.catalog import attach_views
 
         con = duckdb.connect(":memory:")
         if not self.is_local:

@@ -45,7 +45,7 @@ def dashboard_env(config: str | Path) -> dict[str, str]:
 
 
 def cmd_dashboard(args) -> int:
-    from socscope.config import load_campaign
+    from foundation.config import load_campaign
     from socscope.exposure import ExposureError, check_dashboard_bind
 
     try:

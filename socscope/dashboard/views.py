@@ -55,7 +55,7 @@ def _catalog(root: str) -> D.Catalog:
 
 @st.cache_resource(show_spinner=False)
 def _load_campaign(config: str, mtime: float):
-    from socscope.config import load_campaign
+    from foundation.config import load_campaign
 
     return load_campaign(config)
 

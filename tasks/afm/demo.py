@@ -11,10 +11,10 @@ import zlib
 import numpy as np
 import yaml
 
+from foundation.contract import DemoRequest
 from tasks.afm import demo_world as w
 from tasks.afm.dart import sho_response
 from tasks.afm.writers import write_asylum_ibw, write_nanoscope
-from tasks.contract import DemoRequest
 
 DART_WIDTH_HZ = 10_000.0
 ESM_SNR = 3.5            # per sideband / lock-in input; the averaged amplitude stays below 5

@@ -16,11 +16,12 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from foundation.contract import Measurement, Reader, UnreadableFile, cut_reason
 from tasks.afm.asylum_note import typed_metadata
 from tasks.afm.channels import ROLE_UNITS, asylum_role, mode_from_roles, split_direction
-from tasks.afm.gwyo import MAGIC as GWYO_MAGIC, GwyFormatError, read_gwyo
+from tasks.afm.gwyo import MAGIC as GWYO_MAGIC
+from tasks.afm.gwyo import GwyFormatError, read_gwyo
 from tasks.afm.units import to_si
-from tasks.contract import Measurement, Reader, UnreadableFile, cut_reason
 
 
 def _unit(si_unit: Any) -> str:

@@ -26,10 +26,10 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from foundation.contract import Measurement, Reader, UnreadableFile, cut_reason
 from tasks.afm.asylum_note import parse_note, typed_metadata
 from tasks.afm.channels import ROLE_UNITS, asylum_role, mode_from_roles, split_direction
 from tasks.afm.units import to_si
-from tasks.contract import Measurement, Reader, UnreadableFile, cut_reason
 
 _V5_HEADER = 64 + 320  # BinHeader5 + WaveHeader5
 _LABEL_BYTES = 32

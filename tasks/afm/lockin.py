@@ -28,8 +28,8 @@ from typing import Any, Mapping
 import numpy as np
 import yaml
 
+from foundation.contract import MissingInformation
 from tasks.afm.channels import ROLE_UNITS
-from tasks.contract import MissingInformation
 
 SIDECAR_SUFFIXES = (".lockin.yaml", ".lockin.yml", ".lockin.json")
 

@@ -24,10 +24,10 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from foundation.contract import Measurement, MissingInformation, Reader, UnreadableFile
 from tasks.afm.channels import mode_from_roles
 from tasks.afm.lockin import apply_lockin, find_lockin_settings
 from tasks.afm.units import to_si
-from tasks.contract import Measurement, MissingInformation, Reader, UnreadableFile
 
 _END = b"\\*File list end"
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"

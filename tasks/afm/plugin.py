@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from foundation.contract import Technique
 from schemas.afm import TABLES
 from tasks.afm.demo import demo
 from tasks.afm.gwy_reader import GwyddionReader
 from tasks.afm.ibw_reader import AsylumIbwReader
 from tasks.afm.nanoscope_reader import NanoscopeReader
 from tasks.afm.process import finalize, process
-from tasks.contract import Technique
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]

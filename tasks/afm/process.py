@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from foundation.contract import FinalizeContext, Measurement, ProcessContext
 from tasks.afm import features, registration, segmentation
 from tasks.afm.corrections import flatten_height
 from tasks.afm.signals import MapSignals, extract_signals
-from tasks.contract import FinalizeContext, Measurement, ProcessContext
 
 PIXEL_CHANNEL_ORDER = ("height_nm", "esm_amp_pm_per_v", "phase_deg", "crf_khz", "current_pa")
 

@@ -6,8 +6,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from foundation.contract import Measurement, MissingInformation
 from tasks.afm.dart import dart_drive_amplitude
-from tasks.contract import Measurement, MissingInformation
 
 
 @dataclass

@@ -6,10 +6,16 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from tasks.contract import Measurement, Reader, UnreadableFile
+from foundation.contract import Measurement, Reader, UnreadableFile
 from tasks.echem import canonical as cn
 from tasks.echem.tabular import header_names, read_delimited
-from tasks.echem.vendor import find_quantity, require, split_unit, timezone_of, unit_factor
+from tasks.echem.vendor import (
+    find_quantity,
+    require,
+    split_unit,
+    timezone_of,
+    unit_factor,
+)
 
 #: base names (unit suffix removed, spaces as underscores, lower case) of the columns the record needs
 WANTED = {"test_time", "current", "voltage", "datetime", "date_time", "charge_capacity", "discharge_capacity",

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.csv as pacsv
 
-from tasks.contract import Measurement, Reader, UnreadableFile, cut_reason
+from foundation.contract import Measurement, Reader, UnreadableFile, cut_reason
 from tasks.echem import canonical as cn
 from tasks.echem.vendor import require, timezone_of
 

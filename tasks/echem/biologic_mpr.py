@@ -22,7 +22,7 @@ from typing import Any, Mapping
 import numpy as np
 import pyarrow as pa
 
-from tasks.contract import Measurement, Reader, UnreadableFile
+from foundation.contract import Measurement, Reader, UnreadableFile
 from tasks.echem import canonical as cn
 from tasks.echem.biologic_text import biologic_columns
 from tasks.echem.biologic_units import reconcile_charge, start_offset, time_zone

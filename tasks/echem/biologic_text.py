@@ -16,10 +16,16 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from tasks.contract import Measurement, Reader, UnreadableFile, quote_names
+from foundation.contract import Measurement, Reader, UnreadableFile, quote_names
 from tasks.echem import canonical as cn
-from tasks.echem.biologic_units import (ChargeCheck, column_index, find_column, reconcile_charge, start_offset,
-                                        time_zone)
+from tasks.echem.biologic_units import (
+    ChargeCheck,
+    column_index,
+    find_column,
+    reconcile_charge,
+    start_offset,
+    time_zone,
+)
 from tasks.echem.tabular import column_names, fixed_datetime_utc, read_delimited
 
 MAGIC = ("EC-Lab ASCII FILE", "BT-Lab ASCII FILE")

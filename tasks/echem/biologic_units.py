@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
-from tasks.contract import Measurement, UnreadableFile
+from foundation.contract import Measurement, UnreadableFile
 
 #: divisor from the vendor unit to the canonical one (V, A, Ah, s), per dimension
 UNIT_DIVISORS: dict[str, dict[str, float]] = {

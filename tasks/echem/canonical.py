@@ -14,7 +14,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from tasks.contract import Measurement, UnreadableFile
+from foundation.contract import Measurement, UnreadableFile
 
 KIND = "cycler_record"
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tasks.contract import DemoRequest
+from foundation.contract import DemoRequest
 from tasks.demo_world import OperandoProgram, ocv_v, target
 
 COIN_OFFSET_V = -0.07  # graphite anode vs Li

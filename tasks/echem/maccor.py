@@ -20,10 +20,16 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from tasks.contract import Measurement, Reader, UnreadableFile
+from foundation.contract import Measurement, Reader, UnreadableFile
 from tasks.echem import canonical as cn
 from tasks.echem.tabular import Columns, column_names, hms_seconds, read_delimited
-from tasks.echem.vendor import find_quantity, require, split_unit, timezone_of, unit_factor
+from tasks.echem.vendor import (
+    find_quantity,
+    require,
+    split_unit,
+    timezone_of,
+    unit_factor,
+)
 
 DATE_FORMATS = ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %I:%M:%S %p", "%d-%b-%y %I:%M:%S %p", "%m/%d/%Y %H:%M")
 #: the header's test date, alone or with its time ("04/01/2016", "11 December 2020, 12:22:12 PM")

@@ -6,15 +6,15 @@ Neware's Unix-time column can jump backwards (clock resyncs); the tester's own c
 from __future__ import annotations
 
 import io
-import zipfile
 import tempfile
+import zipfile
 from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 import numpy as np
 
-from tasks.contract import Measurement, Reader, UnreadableFile
+from foundation.contract import Measurement, Reader, UnreadableFile
 from tasks.echem import canonical as cn
 
 NDA_MAGIC = b"NEWARE"

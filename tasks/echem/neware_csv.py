@@ -19,10 +19,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tasks.contract import Measurement, Reader, UnreadableFile
+from foundation.contract import Measurement, Reader, UnreadableFile
 from tasks.echem import canonical as cn
 from tasks.echem.tabular import Columns, header_names, hms_seconds, read_delimited
-from tasks.echem.vendor import find_quantity, require, split_unit, timezone_of, unit_factor
+from tasks.echem.vendor import (
+    find_quantity,
+    require,
+    split_unit,
+    timezone_of,
+    unit_factor,
+)
 
 DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y/%m/%d %H:%M:%S")
 TIME_NAMES = ("Cumulative Time", "Total Time")

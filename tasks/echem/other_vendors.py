@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping
 
-from tasks.contract import Measurement, Reader, UnreadableFile
+from foundation.contract import Measurement, Reader, UnreadableFile
 from tasks.echem import canonical as cn
 from tasks.echem.tabular import read_delimited
 from tasks.echem.vendor import require, timezone_of

@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from foundation.contract import FinalizeContext, Measurement, ProcessContext, Technique
 from schemas.echem import TABLES
-from tasks.contract import FinalizeContext, Measurement, ProcessContext, Technique
 from tasks.echem import canonical, features
 from tasks.echem.arbin_csv import ArbinCsvReader
 from tasks.echem.arbin_res import ArbinResReader
@@ -88,4 +88,5 @@ TECHNIQUE = Technique(
     demo=_demo,
     views=[ROOT / "warehouse" / "views" / "echem.sql"],
     accepts=(canonical.KIND,),
+    max_file_mb=4096,
 )

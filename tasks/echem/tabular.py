@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from tasks.contract import UnreadableFile, cut_reason
+from foundation.contract import UnreadableFile, cut_reason
 from tasks.echem.canonical import localize_utc, utc_index
 
 NULLS = ["", "N/A", "NaN", "nan", "-"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable, Mapping
 
-from tasks.contract import UnreadableFile, quote_names
+from foundation.contract import UnreadableFile, quote_names
 
 #: vendor unit spelling -> factor to the canonical unit of its quantity (A, V, Ah, s)
 TO_SI: dict[str, dict[str, float]] = {

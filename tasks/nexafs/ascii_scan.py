@@ -22,8 +22,14 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from tasks.contract import Measurement, Reader, UnreadableFile, quote_names
-from tasks.nexafs.scan import build_scans, numeric_block, numeric_body, split_header, text_of
+from foundation.contract import Measurement, Reader, UnreadableFile, quote_names
+from tasks.nexafs.scan import (
+    build_scans,
+    numeric_block,
+    numeric_body,
+    split_header,
+    text_of,
+)
 
 KARA_MARKER = "# KARA"
 AUSYNC_MARKER = "## mda2ascii"

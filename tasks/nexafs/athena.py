@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from tasks.contract import cut_reason, Measurement, Reader, UnreadableFile
+from foundation.contract import Measurement, Reader, UnreadableFile, cut_reason
 from tasks.nexafs.scan import build_spectrum
 
 SIGNATURE = b"# Athena project file"

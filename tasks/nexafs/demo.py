@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tasks.contract import DemoRequest
+from foundation.contract import DemoRequest
 from tasks.demo_world import target
 from tasks.nexafs.absorption import self_absorption_ratio
 from tasks.nexafs.chain import self_absorb

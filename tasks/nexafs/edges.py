@@ -17,7 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from tasks.contract import UnreadableFile
+from foundation.contract import UnreadableFile
 
 #: spin-orbit pairs named as one edge: short name -> (lower-energy level, higher-energy level)
 PAIRS = {"L": ("L3", "L2"), "M": ("M5", "M4")}

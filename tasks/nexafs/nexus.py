@@ -14,10 +14,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from tasks.contract import Measurement, MissingInformation, Reader, UnreadableFile
+from foundation.contract import Measurement, MissingInformation, Reader, UnreadableFile
 from tasks.nexafs.nexus_head import declares_xas
 from tasks.nexafs.scan import build_scans
-
 
 
 def _text(v: Any) -> str:

@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from foundation.contract import Measurement, ProcessContext, Technique, UnreadableFile
 from schemas.nexafs import ROLES, TABLES
-from tasks.contract import Measurement, ProcessContext, Technique, UnreadableFile
+from tasks.nexafs import chain
 from tasks.nexafs.absorption import self_absorption_ratio
 from tasks.nexafs.ascii_scan import BeamlineAsciiReader
 from tasks.nexafs.athena import AthenaProjectReader
@@ -19,7 +20,6 @@ from tasks.nexafs.reduce import reduce_scans, reduce_spectra, reference_peak_shi
 from tasks.nexafs.srs import DiamondSrsReader
 from tasks.nexafs.two_column import ProcessedSpectrumReader
 from tasks.nexafs.xdi import XdiReader
-from tasks.nexafs import chain
 
 HERE = Path(__file__).parent
 POINT_COLUMNS = ("energy_raw_ev", "signal_raw", "i0_raw", "signal_dark_corrected", "i0_dark_corrected", "mu_over_i0",
@@ -178,4 +178,5 @@ TECHNIQUE = Technique(
     demo=_demo,
     views=[HERE.parents[1] / "warehouse" / "views" / "nexafs.sql"],
     accepts=("xas_scan", "xas_spectrum"),
+    max_file_mb=1024,
 )

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from tasks.contract import Measurement, UnreadableFile
+from foundation.contract import Measurement, UnreadableFile
 from tasks.nexafs.edges import resolve_edge
 
 TECHNIQUE = "nexafs"

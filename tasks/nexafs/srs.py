@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from tasks.contract import Measurement, Reader, UnreadableFile, quote_names
+from foundation.contract import Measurement, Reader, UnreadableFile, quote_names
 from tasks.nexafs.scan import build_scans, numeric_body, text_of
 
 #: role -> candidate column names (case-insensitive), first present wins; yield modes upper case

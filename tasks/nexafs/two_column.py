@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from tasks.contract import Measurement, Reader
+from foundation.contract import Measurement, Reader
 from tasks.nexafs.ascii_scan import AUSYNC_MARKER, KARA_MARKER
 from tasks.nexafs.scan import build_spectrum, numeric_block, text_of
 from tasks.nexafs.xdi import XDI_FIRST_LINE

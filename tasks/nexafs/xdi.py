@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from tasks.contract import Measurement, Reader, UnreadableFile
+from foundation.contract import Measurement, Reader, UnreadableFile
 from tasks.nexafs.scan import build_spectrum, numeric_block, text_of
 
 #: XDI column names of absorption, in order of preference, and the mode each implies.

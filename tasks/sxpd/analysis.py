@@ -11,11 +11,16 @@ from typing import Any
 
 import numpy as np
 
-from tasks.contract import UnreadableFile
-
+from foundation.contract import UnreadableFile
 from tasks.sxpd.calibration import caglioti_fwhm
-from tasks.sxpd.crystallography import (Reflections, cubic_reflections, d_hexagonal, lorentz_polarisation,
-                                        ncm_reflections, two_theta_deg)
+from tasks.sxpd.crystallography import (
+    Reflections,
+    cubic_reflections,
+    d_hexagonal,
+    lorentz_polarisation,
+    ncm_reflections,
+    two_theta_deg,
+)
 from tasks.sxpd.lattice import LatticeFit, WilliamsonHall, fit_lattice, williamson_hall
 from tasks.sxpd.peakfit import fit_groups, group_reflections
 from tasks.sxpd.search import excess, template_score

@@ -12,8 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from tasks.contract import UnreadableFile
-from tasks.sxpd.crystallography import Reflections, lorentz_polarisation, silicon_reflections, two_theta_deg
+from foundation.contract import UnreadableFile
+from tasks.sxpd.crystallography import (
+    Reflections,
+    lorentz_polarisation,
+    silicon_reflections,
+    two_theta_deg,
+)
 from tasks.sxpd.peakfit import fit_groups, group_reflections
 from tasks.sxpd.search import excess, template_score
 

@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from tasks.contract import UnreadableFile
+from foundation.contract import UnreadableFile
 
 #: approximate X-ray form factors at sin(theta)/lambda = s: f(s) = z * exp(-b s^2) + small constant
 _FORM = {"Li": (3.0, 6.0), "Ni": (28.0, 1.6), "Co": (27.0, 1.6), "Mn": (25.0, 1.7), "O": (8.0, 3.5),

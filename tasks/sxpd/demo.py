@@ -19,10 +19,17 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from tasks.contract import DemoRequest
+from foundation.contract import DemoRequest
 from tasks.demo_world import BEAMTIME_START, OperandoProgram, target
-from tasks.sxpd.synthesis import (DEMO_CAGLIOTI_DEG2, DEMO_WAVELENGTH_ANGSTROM, DEMO_ZERO_OFFSET_DEG, Sample,
-                                  counts, ncm_profile, silicon_profile)
+from tasks.sxpd.synthesis import (
+    DEMO_CAGLIOTI_DEG2,
+    DEMO_WAVELENGTH_ANGSTROM,
+    DEMO_ZERO_OFFSET_DEG,
+    Sample,
+    counts,
+    ncm_profile,
+    silicon_profile,
+)
 
 SAMPLE_ID = "O-1"
 EXPERIMENT = "cm40001-2"

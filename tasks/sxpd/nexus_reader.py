@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from tasks.contract import Measurement, MissingInformation, Reader, UnreadableFile
+from foundation.contract import Measurement, MissingInformation, Reader, UnreadableFile
 from tasks.nexafs.nexus_head import declares_powder, declares_xas, is_hdf5
 from tasks.sxpd.pattern import HC_KEV_ANGSTROM, pattern_measurement
 

@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from tasks.contract import Measurement, UnreadableFile
+from foundation.contract import Measurement, UnreadableFile
 
 KIND = "xrd_pattern"
 UNITS = {"two_theta_deg": "deg", "intensity_counts": "counts", "sigma_counts": "counts"}

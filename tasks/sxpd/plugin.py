@@ -20,8 +20,15 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from foundation.contract import (
+    FinalizeContext,
+    Measurement,
+    MissingInformation,
+    ProcessContext,
+    Technique,
+    UnreadableFile,
+)
 from schemas.sxpd import SXPD_REFINEMENTS, TABLES
-from tasks.contract import FinalizeContext, Measurement, MissingInformation, ProcessContext, Technique, UnreadableFile
 from tasks.sxpd.alignment import align_patterns
 from tasks.sxpd.analysis import Instrument, analyse_pattern
 from tasks.sxpd.calibration import calibrate
@@ -29,7 +36,8 @@ from tasks.sxpd.crystallography import hkl_label
 from tasks.sxpd.demo import demo
 from tasks.sxpd.nexus_reader import NexusReader
 from tasks.sxpd.pattern import KIND as PATTERN_KIND
-from tasks.sxpd.refinement_reader import KIND as REFINEMENT_KIND, RefinementCsvReader
+from tasks.sxpd.refinement_reader import KIND as REFINEMENT_KIND
+from tasks.sxpd.refinement_reader import RefinementCsvReader
 from tasks.sxpd.xye_reader import XyeReader
 
 HERE = Path(__file__).resolve().parent
@@ -316,5 +324,6 @@ TECHNIQUE = Technique(
     after=("echem",),
     views=[VIEWS],
     accepts=(PATTERN_KIND, REFINEMENT_KIND),
+    max_file_mb=4096,
 )
 

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from tasks.contract import Measurement, Reader, UnreadableFile, quote_names
+from foundation.contract import Measurement, Reader, UnreadableFile, quote_names
 
 KIND = "refinement_table"
 _ALIASES = {

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from tasks.contract import Measurement, Reader, UnreadableFile
+from foundation.contract import Measurement, Reader, UnreadableFile
 from tasks.sxpd.pattern import pattern_measurement
 
 _NUMBER_ROW = re.compile(rb"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?([\s,]+[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?){1,2}\s*$")

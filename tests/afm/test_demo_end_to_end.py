@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from socscope.config import load_campaign
+from foundation.config import load_campaign
+from foundation.contract import DemoRequest, FinalizeContext, ProcessContext
+from foundation.registry import load_params, read_measurements
 from tasks.afm.demo import demo
 from tasks.afm.process import finalize, process
 from tasks.afm.scoring import iou, truth_labels
-from tasks.contract import DemoRequest, FinalizeContext, ProcessContext
-from tasks.registry import load_params, read_measurements
 
 ROOT = Path(__file__).resolve().parents[2]
 

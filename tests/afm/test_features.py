@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from foundation.contract import MissingInformation
+from foundation.registry import all_readers
 from tasks.afm.dart import sho_from_sidebands, sho_response
 from tasks.afm.registration import register_shift
 from tasks.afm.segmentation import boundary_distance
 from tasks.afm.writers import write_nanoscope
-from tasks.contract import MissingInformation
-from tasks.registry import all_readers
 
 
 def test_dart_two_sideband_equations_are_exact_without_noise():

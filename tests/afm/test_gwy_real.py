@@ -8,8 +8,8 @@ import gwyfile
 import numpy as np
 import pytest
 
+from foundation.registry import all_readers
 from tasks.afm.gwyo import read_object
-from tasks.registry import all_readers
 from tasks.testing import assert_reader_conforms, assert_rejects
 
 GWYO_FILES = {"GwiddionReader_bipm.gwy": 500, "GwiddionReader_chip.gwy": 300}

@@ -8,7 +8,7 @@ import pytest
 from igor2 import binarywave
 from igorwriter import IgorWave
 
-from tasks.registry import all_readers
+from foundation.registry import all_readers
 from tasks.testing import assert_reader_conforms, assert_rejects
 
 STM_IMAGE = "20230110-152047_ScV6Sn6-2023-01-10-STM_NANOPROBE_AtomManipulation--37_1-I 3_Backward_Down.ibw"

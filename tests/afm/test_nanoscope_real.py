@@ -10,7 +10,7 @@ import pytest
 from SurfaceTopography.IO import DIReader
 from SurfaceTopography.Support.UnitConversion import get_unit_conversion_factor
 
-from tasks.registry import all_readers
+from foundation.registry import all_readers
 from tasks.testing import assert_reader_conforms, assert_rejects
 
 IMAGES = ["real/afm/di-1.di", "real/afm/di-3.di", "peer/nanoscope/di-4.di", "peer/nanoscope/di-6.di"]

@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from tasks.registry import all_readers
+from foundation.registry import all_readers
 from tasks.testing import assert_reader_conforms
 
 
@@ -53,9 +53,9 @@ def test_asylum_ibw_matches_igor2_raw(real, name):
 
 
 def test_topography_only_map_is_refused_by_process(real):
+    from foundation.contract import MissingInformation
+    from foundation.registry import load_params, read_measurements
     from tasks.afm.signals import extract_signals
-    from tasks.contract import MissingInformation
-    from tasks.registry import load_params, read_measurements
 
     _, (m,) = read_measurements(real / "afm" / "di-1.di", "0" * 64, "di-1.di", technique_name="afm")
     params = load_params("tasks/afm/params/default.yaml").values

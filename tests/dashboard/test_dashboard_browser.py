@@ -68,8 +68,8 @@ def _free_port() -> int:
 
 def _copy_demo(src: Path, dst: Path):
     """A private, writable copy of the session's demo campaign (tests must not write into that one)."""
-    from socscope import pipeline
-    from socscope.config import load_campaign
+    from foundation.config import load_campaign
+    from tasks import pipeline
     from warehouse.catalog import write_catalog
 
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".prefect", "catalogs", "catalog.duckdb"))
@@ -82,8 +82,8 @@ def _copy_demo(src: Path, dst: Path):
 @pytest.fixture(scope="module")
 def demo(request, tmp_path_factory):
     """(root, campaign): the small demo, processed with marts, plus one quarantined file."""
-    from socscope import pipeline
-    from socscope.config import load_campaign
+    from foundation.config import load_campaign
+    from tasks import pipeline
 
     given = os.environ.get("SOCSCOPE_DASHBOARD_TEST_DIR")
     if given:
@@ -339,8 +339,8 @@ def test_correlation_cell_click_shows_scatter_and_lineage(session):
 def test_pages_keep_answering_while_a_run_writes(session, demo, server, tmp_path):
     """A campaign run (new AFM files: intake, process, finalize, commits) writes the warehouse while
     pages are loaded one after the other."""
-    from socscope import pipeline
     from socscope.demo import write_demo
+    from tasks import pipeline
 
     root, campaign = demo
     extra = tmp_path / "extra"

@@ -20,11 +20,11 @@ from galvani import BioLogic
 from yadg.extractors.eclab import mpr_columns as yadg_columns
 from yadg.extractors.eclab.mpr import extract_raw_bytes
 
-from tasks.contract import UnreadableFile
+from foundation.contract import UnreadableFile
+from foundation.registry import detect
 from tasks.echem.biologic_mpr import mpr_modules, read_yadg
-from tasks.echem.plugin import READERS
 from tasks.echem.biologic_units import CHARGE_TOLERANCE
-from tasks.registry import detect
+from tasks.echem.plugin import READERS
 from tasks.testing import assert_reader_conforms, assert_rejects
 
 R = {r.name: r for r in READERS}

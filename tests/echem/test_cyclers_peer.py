@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tasks.contract import UnreadableFile
+from foundation.contract import UnreadableFile
+from foundation.registry import detect, read_head
 from tasks.echem.plugin import READERS
-from tasks.registry import detect, read_head
 
 R = {r.name: r for r in READERS}
 UTC = timezone.utc

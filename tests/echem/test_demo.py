@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from socscope.config import load_campaign
-from tasks.contract import DemoRequest
+from foundation.config import load_campaign
+from foundation.contract import DemoRequest
+from foundation.registry import load_params, read_measurements
 from tasks.demo_world import BEAMTIME_START, OperandoProgram
 from tasks.echem import features
 from tasks.echem.demo import demo
 from tasks.echem.plugin import TECHNIQUE
-from tasks.registry import load_params, read_measurements
 
 CAMPAIGN = Path(__file__).resolve().parents[2] / "socscope" / "demo_campaign.yaml"
 

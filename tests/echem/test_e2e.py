@@ -7,7 +7,7 @@ import pytest
 @pytest.mark.slow
 def test_demo_small_through_pipeline(tmp_path):
     from socscope.demo import write_demo
-    from socscope.pipeline import open_warehouse, run_local
+    from tasks.pipeline import open_warehouse, run_local
 
     camp = write_demo(tmp_path / "demo", "small", techniques=["echem"])
     intake, summary = run_local(camp, techniques=["echem"])

@@ -7,8 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.echem import canonical, cycles, diffusion, gitt, soc
-from tasks.echem import diffusion_length_nm
+from tasks.echem import canonical, cycles, diffusion, diffusion_length_nm, gitt, soc
 
 
 def test_diffusion_length_finding7():
@@ -51,7 +50,7 @@ def test_clock_jump_removed_and_flagged():
 
 
 def test_empty_file_rejected():
-    from tasks.contract import UnreadableFile
+    from foundation.contract import UnreadableFile
 
     with pytest.raises(UnreadableFile, match="no data records"):
         canonical.build(reader_label="x", time_s=np.array([]), current_a=np.array([]), voltage_v=np.array([]))

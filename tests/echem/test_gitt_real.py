@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from foundation.registry import load_params
 from tasks.echem import features, gitt
 from tasks.echem.arbin_res import ArbinResReader
-from tasks.registry import load_params
 from tasks.echem.plugin import TECHNIQUE
 
 GITT_FILE = "echem/arbin_gitt/20210210_FC_01_cc_02.res"

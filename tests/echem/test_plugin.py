@@ -6,13 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from foundation.config import parse_campaign
+from foundation.contract import FinalizeContext, ProcessContext, Provenance
+from foundation.registry import load_params
 from schemas.core import conform
 from schemas.echem import TABLES
-from socscope.config import parse_campaign
-from tasks.contract import FinalizeContext, ProcessContext, Provenance
-from tasks.echem.plugin import TECHNIQUE
-from tasks.registry import load_params
-from tasks.echem.plugin import READERS
+from tasks.echem.plugin import READERS, TECHNIQUE
 
 SPECS = {s.name: s for s in TABLES}
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tasks.registry import detect, read_head
-from tasks.testing import assert_reader_conforms, assert_rejects
+from foundation.registry import detect, read_head
 from tasks.echem.plugin import READERS
+from tasks.testing import assert_reader_conforms, assert_rejects
 
 R = {r.name: r for r in READERS}
 

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 
-from tasks.contract import UnreadableFile
+from foundation.contract import UnreadableFile
 from tasks.echem import canonical as cn
 from tasks.echem import tabular as tb
 

@@ -6,9 +6,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from tasks.registry import detect, read_head
-from tasks.testing import assert_reader_conforms, assert_rejects
+from foundation.registry import detect, read_head
 from tasks.echem.plugin import READERS
+from tasks.testing import assert_reader_conforms, assert_rejects
 
 _BY_NAME = {r.name: r for r in READERS}
 

@@ -148,8 +148,8 @@ def truncation_flags(measurements: list[Any]) -> list[str]:
 
 def read_in_child(path: str, name: str, technique: str) -> dict[str, Any]:
     """Detect by content among the technique's readers, read through the registry (run in the child)."""
-    from tasks.contract import UnreadableFile
-    from tasks.registry import read_measurements
+    from foundation.contract import UnreadableFile
+    from foundation.registry import read_measurements
 
     try:
         reader, ms = read_measurements(Path(path), "0" * 64, name, technique_name=technique)
@@ -193,7 +193,7 @@ def _child(conn: Any, fn: Callable[..., Any], args: tuple) -> None:
 
 #: imported once by the fork server, so that each child starts warm (a cold child spends seconds
 #: importing pandas, h5py, igor2... before it reads a byte)
-PRELOAD = ["tests.hardening.corpus", "tasks.registry", "tasks.echem.plugin", "tasks.afm.plugin", "tasks.sxpd.plugin",
+PRELOAD = ["tests.hardening.corpus", "foundation.registry", "tasks.echem.plugin", "tasks.afm.plugin", "tasks.sxpd.plugin",
            "tasks.nexafs.plugin", "pandas", "pyarrow.csv", "h5py", "igor2.binarywave", "gwyfile", "galvani",
            "fastnda", "scipy.signal"]
 

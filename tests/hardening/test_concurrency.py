@@ -76,7 +76,7 @@ def test_a_second_run_says_one_is_running_and_exits_cleanly(world, tmp_path):
 def test_two_pipeline_runs_at_once_commit_everything_once(world, tmp_path):
     template, reference = world
     cfg = W.copy_world(template, tmp_path / "w")
-    code = f"from socscope import pipeline; pipeline.run_local({str(cfg)!r})"
+    code = f"from tasks import pipeline; pipeline.run_local({str(cfg)!r})"
     runs = [subprocess.Popen([sys.executable, "-c", code], cwd=cfg.parent, env=W.env(), stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
     for proc in runs:

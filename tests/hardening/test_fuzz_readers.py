@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tasks.contract import UnreadableFile
-from tasks.registry import all_readers
+from foundation.contract import UnreadableFile
+from foundation.registry import all_readers
 from tests.hardening.corpus import cases
 
 READERS = all_readers()

@@ -9,9 +9,9 @@ import time
 import pytest
 import yaml
 
-from socscope import isolation, pipeline
-from socscope.config import ConfigError, load_campaign
-from tasks.contract import safe_reason
+from foundation.config import ConfigError, load_campaign
+from foundation.contract import safe_reason
+from tasks import isolation, pipeline
 from tests.support.toy_world import toy_campaign, write_csv
 
 RAW = bytes(range(256)) * 40  # every byte value, 10 kB: what a binary header looks like as text
@@ -19,7 +19,7 @@ RAW = bytes(range(256)) * 40  # every byte value, 10 kB: what a binary header lo
 
 @pytest.fixture(autouse=True)
 def _hostile(monkeypatch):
-    import tasks.registry as reg
+    import foundation.registry as reg
 
     monkeypatch.setattr(reg, "TECHNIQUE_MODULES", {"toy": "tests.support.hostile_toy"})
 
@@ -147,7 +147,7 @@ def test_an_empty_file_already_in_the_raw_store_is_quarantined_with_the_same_rea
 
 
 def test_limits_are_validated_and_name_their_key():
-    from socscope.config import Processing
+    from foundation.campaign import Processing
 
     p = Processing.model_validate({"techniques": {"toy": {"max_seconds_per_file": 600}}})
     assert p.limits_for("toy").seconds == 600 and p.limits_for("toy").memory_mb == 4096

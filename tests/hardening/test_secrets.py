@@ -3,16 +3,16 @@ never appear in logs, Prefect artifacts, ingest events or warehouse files."""
 from __future__ import annotations
 
 import io
-import time
 import logging
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from socscope import secrecy
-from socscope.config import ConfigError, load_campaign
+from foundation import secrecy
+from foundation.config import ConfigError, load_campaign
 from tests.support.toy_world import toy_campaign, use_toy_registry, write_csv
 
 STORE_SECRET = "wh-S3cr3t-7f1c0d9e"  # distinctive: a hit can only be this secret
@@ -136,7 +136,7 @@ def test_a_campaign_run_with_secrets_leaves_no_trace(prefect_api, tmp_path, monk
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 
     from flows.campaign import campaign_flow
-    from socscope import pipeline
+    from tasks import pipeline
 
     monkeypatch.setenv("TOY_STORE_SECRET", STORE_SECRET)
     monkeypatch.setenv("TOY_SHARE_PASSWORD", SHARE_PASSWORD)

@@ -16,10 +16,12 @@ from pathlib import Path
 import fsspec
 import pytest
 
-from socscope import pipeline
+from foundation.config import ConfigError, load_campaign, parse_campaign
+from foundation.contract import Technique
+from foundation.registry import technique
 from socscope.cli import main
-from socscope.config import DEFAULT_MAX_FILE_MB, FALLBACK_MAX_FILE_MB, ConfigError, load_campaign, parse_campaign
 from tasks import intake as I
+from tasks import pipeline
 from tests.support.toy_world import toy_campaign, use_toy_registry, write_csv
 
 
@@ -269,14 +271,18 @@ def test_a_file_over_the_share_limit_is_refused_before_it_is_read(tmp_path, monk
     assert "200 MB" in reason and "100 MB limit" in reason and "max_file_mb" in reason
 
 
-def test_size_limits_default_per_technique_and_validate(tmp_path):
+def test_size_limits_default_per_technique_and_validate(tmp_path, monkeypatch):
+    import foundation.registry as reg
+
+    monkeypatch.setitem(reg.TECHNIQUE_MODULES, "nexafs", "tasks.nexafs.plugin:TECHNIQUE")
     cfg = toy_campaign(tmp_path)
     c = load_campaign(cfg)
     share = c.shares[0]
-    assert share.max_file_mb is None and share.size_limit_mb == FALLBACK_MAX_FILE_MB  # toy: no default of its own
-    afm = share.model_copy(update={"technique": "afm"})
-    assert afm.size_limit_mb == DEFAULT_MAX_FILE_MB["afm"]
-    assert share.model_copy(update={"max_file_mb": 5.0}).size_limit_mb == 5.0
+    fallback = Technique.__dataclass_fields__["max_file_mb"].default
+    assert share.max_file_mb is None and I.size_limit_mb(share) == fallback  # toy: no default of its own
+    nexafs = share.model_copy(update={"technique": "nexafs"})
+    assert I.size_limit_mb(nexafs) == technique("nexafs").max_file_mb == 1024
+    assert I.size_limit_mb(share.model_copy(update={"max_file_mb": 5.0})) == 5.0
     data = c.model_dump()
     data["shares"][0]["max_file_mb"] = 0
     with pytest.raises(ConfigError, match="max_file_mb"):

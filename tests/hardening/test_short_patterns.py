@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.contract import ProcessContext, UnreadableFile
-from tasks.registry import read_measurements
+from foundation.contract import ProcessContext, UnreadableFile
+from foundation.registry import read_measurements
 from tests.conftest import REAL
 from tests.sxpd.test_plugin import CAMPAIGN, PARAMS, PLUGIN, _query
 

@@ -11,8 +11,8 @@ import shutil
 
 import pytest
 
-from socscope import pipeline
 from socscope.cli import main
+from tasks import pipeline
 from tests.support.fault_world import table_digests
 from tests.support.toy_world import toy_campaign, use_toy_registry, write_csv
 from warehouse import faults

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tasks.contract import UnreadableFile, cut_reason, describe_bytes
-from tasks.registry import _cut_last_line, read_measurements
+from foundation.contract import UnreadableFile, cut_reason, describe_bytes
+from foundation.registry import _cut_last_line, read_measurements
 from tests.conftest import DATA
 
 XYE = DATA / "real/sxpd/format_snippets/example_mythen.xye"

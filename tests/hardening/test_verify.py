@@ -10,8 +10,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from socscope import pipeline
 from socscope.cli import main
+from tasks import pipeline
 from tests.support.toy_world import toy_campaign, use_toy_registry, write_csv
 from warehouse.verify import verify_warehouse
 

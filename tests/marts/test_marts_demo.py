@@ -5,8 +5,8 @@ import time
 import pytest
 import yaml
 
-from socscope import pipeline
-from socscope.config import load_campaign
+from foundation.config import load_campaign
+from tasks import pipeline
 from warehouse.catalog import open_catalog
 from warehouse.marts import build_marts
 

@@ -7,11 +7,11 @@ from datetime import datetime
 import numpy as np
 import pytest
 
+from foundation.registry import load_params
 from tasks.nexafs import chain
+from tasks.nexafs.features import edge_features
 from tasks.nexafs.plugin import TECHNIQUE
 from tasks.nexafs.reduce import reduce_scans, reduce_spectra
-from tasks.nexafs.features import edge_features
-from tasks.registry import load_params
 
 PARAMS = load_params(TECHNIQUE.default_params).values
 AU = "xas/soft_OK_edge_ausync/sxr129598.asc"
@@ -153,9 +153,9 @@ def test_real_files_process_into_valid_tables(real, name):
 
     import pandas as pd
 
+    from foundation.contract import ProcessContext
+    from foundation.registry import load_params, read_measurements
     from schemas.core import conform
-    from tasks.contract import ProcessContext
-    from tasks.registry import load_params, read_measurements
     from tasks.testing import sha256_of
 
     def no_warehouse(sql, params=None):

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from socscope.config import load_campaign
-from tasks.contract import DemoRequest, ProcessContext
+from foundation.config import load_campaign
+from foundation.contract import DemoRequest, ProcessContext
+from foundation.registry import load_params, read_measurements
 from tasks.nexafs.plugin import TECHNIQUE
-from tasks.registry import load_params, read_measurements
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 import xraydb
 
-from tasks.contract import UnreadableFile
+from foundation.contract import UnreadableFile
+from foundation.registry import all_readers, detect
 from tasks.nexafs.athena import AthenaProjectReader
 from tasks.nexafs.edges import parse_edge, resolve_edge
 from tasks.nexafs.nexus import NxxasReader
 from tasks.nexafs.srs import DiamondSrsReader
 from tasks.nexafs.xdi import XdiReader
-from tasks.registry import all_readers, detect
 from tasks.testing import assert_reader_conforms, assert_rejects
 
 XDI_FILES = ["peer/xdi/fe_xanes_8ch.xdi", "peer/xdi/v_foil.xdi", "real/xas/NiK_references/ni_metal_rt.xdi"]

@@ -9,7 +9,7 @@ import pytest
 @pytest.mark.slow
 def test_demo_through_pipeline_shows_finding_3_in_sql(tmp_path):
     from socscope.demo import write_demo
-    from socscope.pipeline import open_warehouse, run_local
+    from tasks.pipeline import open_warehouse, run_local
 
     camp = write_demo(tmp_path, "small", techniques=["nexafs"])
     _, summary = run_local(camp, techniques=["nexafs"])

@@ -8,12 +8,12 @@ import h5py
 import numpy as np
 import pytest
 
-from tasks.contract import DemoRequest
+from foundation.contract import DemoRequest
 from tasks.nexafs.ascii_scan import BeamlineAsciiReader
 from tasks.nexafs.nexus import NxxasReader
+from tasks.nexafs.plugin import TECHNIQUE
 from tasks.nexafs.two_column import ProcessedSpectrumReader
 from tasks.nexafs.xdi import XdiReader
-from tasks.nexafs.plugin import TECHNIQUE
 from tasks.testing import assert_reader_conforms, assert_rejects
 
 
@@ -58,7 +58,7 @@ def test_processed_two_column_conforms(real, name):
 
 
 def test_other_files_are_not_claimed(real):
-    from tasks.registry import read_head
+    from foundation.registry import read_head
 
     mpt = real / "xas/LiNiO2_operando_NiK/220726cell4operandoxas_C06.mpt"
     for r in (BeamlineAsciiReader(), XdiReader(), ProcessedSpectrumReader(), NxxasReader()):
@@ -123,7 +123,7 @@ def test_nxxas_without_i0_is_rejected(tmp_path):
 
 
 def demo_file(tmp_path) -> Path:
-    from socscope.config import load_campaign
+    from foundation.config import load_campaign
     from tasks.nexafs.demo import demo
 
     camp = load_campaign(Path(__file__).resolve().parents[2] / "socscope/demo_campaign.yaml")

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from socscope import pipeline
-from socscope.config import load_campaign
+from foundation.config import load_campaign
+from tasks import pipeline
 from tests.support.toy_world import toy_campaign, use_toy_registry, write_csv
 
 pytestmark = pytest.mark.slow

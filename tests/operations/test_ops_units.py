@@ -6,8 +6,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from flows import _ops
-from socscope import pipeline, server
-from socscope.config import load_campaign
+from foundation.config import load_campaign
+from socscope import server
+from tasks import pipeline
 from tests.support.toy_world import toy_campaign, use_toy_registry, write_csv
 from warehouse.store import FileEntry, Manifest
 

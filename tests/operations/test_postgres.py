@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from socscope import pipeline, server
-from socscope.config import load_campaign
+from foundation.config import load_campaign
+from socscope import server
+from tasks import pipeline
 from tests.operations.conftest import free_port
 from tests.support.toy_world import toy_campaign, write_csv
 
@@ -58,7 +59,7 @@ def postgres_url():
 def test_server_on_postgresql_runs_a_campaign(postgres_url, tmp_path, monkeypatch):
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    import tasks.registry as reg
+    import foundation.registry as reg
     from flows.campaign import campaign_flow
 
     url, (bin_dir, port) = postgres_url

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from socscope import pipeline, server
-from socscope.config import load_campaign
+from foundation.config import load_campaign
+from socscope import server
+from tasks import pipeline
 from tests.operations.conftest import free_port
 from tests.support.toy_world import toy_campaign, write_csv
 
@@ -32,7 +33,7 @@ def ops(tmp_path_factory):
     (root / "share/S2/broken.csv").write_text("#toy-csv\n1,banana\n")
     mp = pytest.MonkeyPatch()
     mp.setenv("SOCSCOPE_PLUGINS", PLUGIN)  # for the processes the server starts
-    import tasks.registry as reg
+    import foundation.registry as reg
 
     mp.setitem(reg.TECHNIQUE_MODULES, "toy", "tests.operations.slow_toy")  # for this one
     mp.setenv("PREFECT_WORKER_QUERY_SECONDS", "1")  # the worker polls every 10 s by default

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from socscope.config import ConfigError, load_campaign, parse_campaign
+from foundation.config import ConfigError, load_campaign, parse_campaign
 from socscope.demo import demo_config_text
 
 

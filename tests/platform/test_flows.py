@@ -1,8 +1,8 @@
 """Flows against a real Prefect API (a temporary server), not mocks."""
 import pytest
 
-from socscope import pipeline
-from socscope.config import load_campaign
+from foundation.config import load_campaign
+from tasks import pipeline
 from tests.support.toy_world import toy_campaign, use_toy_registry, write_csv
 
 pytestmark = pytest.mark.slow

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from socscope import pipeline
-from socscope.config import load_campaign
+from foundation.config import load_campaign
+from tasks import pipeline
 from tests.support.toy_world import toy_campaign, use_toy_registry, write_csv
 
 

@@ -5,7 +5,7 @@ import shutil
 
 import pandas as pd
 
-from tasks.registry import read_measurements, under_original_name
+from foundation.registry import read_measurements, under_original_name
 from tasks.testing import sha256_of
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from socscope import pipeline
+from foundation.config import load_campaign
 from socscope.cli import main
-from socscope.config import load_campaign
+from tasks import pipeline
 from tests.support.toy_world import toy_campaign, use_toy_registry, write_csv
 from warehouse.catalog import open_catalog
 from warehouse.user_sql import RefusedQuery, run_user_sql

@@ -146,7 +146,7 @@ def reference_world(base: Path) -> tuple[Path, dict[str, tuple[int, str]]]:
 def register_toy(monkeypatch) -> None:
     """The toy technique beside the real ones in this process too (the runs get it from SOCSCOPE_PLUGINS),
     so that in-process readers and verify know its tables."""
-    import tasks.registry as reg
+    import foundation.registry as reg
 
     name, module = PLUGINS.split("=")
     monkeypatch.setitem(reg.TECHNIQUE_MODULES, name, module)

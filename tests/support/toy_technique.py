@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from foundation.contract import Measurement, Reader, Technique, UnreadableFile
 from schemas.core import Column, TableSpec
-from tasks.contract import Measurement, Reader, Technique, UnreadableFile
 
 PARAMS = Path(__file__).with_name("toy_params.yaml")
 

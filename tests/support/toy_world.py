@@ -5,11 +5,11 @@ from pathlib import Path
 
 import yaml
 
-from socscope.config import load_campaign
+from foundation.config import load_campaign
 
 
 def use_toy_registry(monkeypatch) -> None:
-    import tasks.registry as reg
+    import foundation.registry as reg
 
     monkeypatch.setattr(reg, "TECHNIQUE_MODULES", {"toy": "tests.support.toy_technique"})
 

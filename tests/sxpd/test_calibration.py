@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tasks.registry import load_params, technique
+from foundation.registry import load_params, technique
 from tasks.sxpd.calibration import calibrate
 from tasks.sxpd.synthesis import counts, silicon_profile
 
@@ -70,7 +70,7 @@ def test_synthetic_standard_recovers_known_wavelength_and_zero() -> None:
 
 
 def test_a_pattern_without_standard_reflections_is_refused() -> None:
-    from tasks.contract import UnreadableFile
+    from foundation.contract import UnreadableFile
 
     x = np.arange(2.0, 40.0, 0.002)
     rng = np.random.default_rng(0)

@@ -1,7 +1,6 @@
 """The demo small profile through the real pipeline (echem first, then sxpd), scored against truth in SQL."""
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +10,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory):
-    import socscope.pipeline as sp
+    import tasks.pipeline as sp
     from socscope.demo import write_demo
 
     root = tmp_path_factory.mktemp("sxpd_e2e")

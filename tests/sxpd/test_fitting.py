@@ -4,15 +4,27 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from foundation.registry import load_params, technique
 from tasks.demo_world import target
-from tasks.registry import load_params, technique
 from tasks.sxpd.analysis import Instrument, analyse_pattern
 from tasks.sxpd.crystallography import d_hexagonal, ncm_reflections, two_theta_deg
 from tasks.sxpd.lattice import fit_lattice, williamson_hall
-from tasks.sxpd.peakfit import PeakGroups, _pinv_diagonal, _windows, fit_groups, group_reflections
+from tasks.sxpd.peakfit import (
+    PeakGroups,
+    _pinv_diagonal,
+    _windows,
+    fit_groups,
+    group_reflections,
+)
 from tasks.sxpd.profiles import split_pseudo_voigt, split_pseudo_voigt_flat
-from tasks.sxpd.synthesis import (DEMO_CAGLIOTI_DEG2, DEMO_WAVELENGTH_ANGSTROM, DEMO_ZERO_OFFSET_DEG, Sample,
-                                  counts, ncm_profile)
+from tasks.sxpd.synthesis import (
+    DEMO_CAGLIOTI_DEG2,
+    DEMO_WAVELENGTH_ANGSTROM,
+    DEMO_ZERO_OFFSET_DEG,
+    Sample,
+    counts,
+    ncm_profile,
+)
 
 PARAMS = load_params(technique("sxpd").default_params).values
 

@@ -9,11 +9,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from foundation.config import load_campaign
+from foundation.contract import (
+    DemoRequest,
+    FinalizeContext,
+    MissingInformation,
+    ProcessContext,
+    Provenance,
+)
+from foundation.registry import load_params, technique
 from schemas.core import conform
-from socscope.config import load_campaign
-from tasks.contract import DemoRequest, FinalizeContext, MissingInformation, Provenance, ProcessContext
 from tasks.demo_world import BEAMTIME_START, OperandoProgram
-from tasks.registry import load_params, technique
 from tasks.sxpd.alignment import align_patterns
 
 ROOT = Path(__file__).resolve().parents[2]

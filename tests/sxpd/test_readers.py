@@ -8,8 +8,8 @@ import h5py
 import numpy as np
 import pytest
 
-from tasks.contract import MissingInformation, UnreadableFile
-from tasks.registry import read_head, technique
+from foundation.contract import MissingInformation, UnreadableFile
+from foundation.registry import read_head, technique
 from tasks.testing import assert_reader_conforms, assert_rejects
 
 # the registered instances: the conformance kit checks the registry picks exactly these

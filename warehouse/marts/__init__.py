@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from socscope.config import Campaign
-from tasks.registry import load_params
+from foundation.campaign import Campaign
+from foundation.registry import load_params
 from warehouse.store import Warehouse
 
 PARAMS_FILE = Path(__file__).with_name("params.yaml")

@@ -64,7 +64,7 @@ class FeatureDecl:
 
 
 def load_features(path: Path = FEATURES_FILE) -> list[FeatureDecl]:
-    from tasks.registry import available_techniques
+    from foundation.registry import available_techniques
 
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     installed = set(available_techniques())

@@ -1,10 +1,10 @@
 """The one contract every reader and every technique plugin follows.
 
 A *reader* turns one raw file into one or more canonical ``Measurement`` objects with explicit
-units. It never stamps provenance: the framework (``tasks.registry``) does, so that no reader can
+units. It never stamps provenance: the framework (``foundation.registry``) does, so that no reader can
 forget it. A *technique* bundles its readers, its table contracts, its parameter set, its pure
 feature functions and its demo generator; adding a technique is adding a folder under ``tasks/``
-and one line in ``tasks.registry.TECHNIQUE_MODULES``.
+and one line in ``foundation.registry.TECHNIQUE_MODULES``.
 """
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
 if TYPE_CHECKING:  # imported lazily: readers must stay importable without pandas/prefect cost
     import pandas as pd
 
+    from foundation.campaign import Campaign, Sample
     from schemas.core import TableSpec
-    from socscope.config import Campaign, Sample
 
 
 class UnreadableFile(Exception):
@@ -126,7 +126,7 @@ class Measurement:
     @property
     def measurement_id(self) -> str:
         if self.provenance is None:
-            raise RuntimeError("measurement has no provenance yet: read it through tasks.registry")
+            raise RuntimeError("measurement has no provenance yet: read it through foundation.registry")
         base = self.provenance.raw_sha256[:16]
         return f"{base}:{self.part}" if self.part else base
 
@@ -221,6 +221,17 @@ class DemoRequest:
 TableFrames = dict[str, "pd.DataFrame"]
 
 
+@dataclass(frozen=True)
+class Page:
+    """A dashboard page of a technique. ``render(kit)`` draws it with the kit the dashboard hands in
+    (queries on the read-only snapshot, charts, the main-plot record), so that a technique never
+    imports the app that shows it."""
+
+    slug: str
+    title: str
+    render: Callable[[Any], None]
+
+
 @dataclass
 class Technique:
     """A technique plugin. ``process`` and ``finalize`` are pure: frames in, frames out.
@@ -241,7 +252,19 @@ class Technique:
     demo: Callable[[DemoRequest], None] | None = None
     #: techniques whose finalize must have run first (e.g. sxpd after echem, for SOC alignment)
     after: tuple[str, ...] = ()
-    #: SQL files of views over this technique's tables (kept in warehouse/views/)
+    #: SQL files of views over this technique's tables; a view that fails to build fails the catalog
     views: list[Path] = field(default_factory=list)
     #: measurement kinds that ``process`` accepts; any other kind is quarantined with that reason
     accepts: tuple[str, ...] = ()
+    #: pydantic model of the parameter set (``foundation.parameters.ParameterModel``); None: unchecked
+    parameters: type | None = None
+    #: quality checks, name -> SQL over this technique's current tables yielding
+    #: (subject, passed, value, unit, detail); run after every processing run into the ``quality`` table
+    checks: Mapping[str, str] = field(default_factory=dict)
+    #: YAML file of the columns that are features in the SOC profile (format: warehouse/marts/features/)
+    features: Path | None = None
+    #: dashboard pages, shown after the campaign-wide ones
+    pages: list[Page] = field(default_factory=list)
+    #: largest file (MB) a share of this technique takes before refusing it unread (``Share.max_file_mb``
+    #: overrides); well above the biggest real export, so that only a runaway or misplaced file is refused
+    max_file_mb: float = 2048.0

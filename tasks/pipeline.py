@@ -7,9 +7,9 @@ runner in flows) and a ``progress`` callback (a rich progress bar in the CLI).
 from __future__ import annotations
 
 import hashlib
-import re
 import json
 import logging
+import re
 import tempfile
 import threading
 import traceback
@@ -21,14 +21,32 @@ from typing import Any, Callable, Iterable
 
 import pandas as pd
 
-import socscope
+import foundation
+from foundation.campaign import Campaign, ResolvedLimits
+from foundation.config import load_campaign
+from foundation.contract import (
+    FinalizeContext,
+    ProcessContext,
+    UnreadableFile,
+    safe_reason,
+)
+from foundation.registry import (
+    ordered_techniques,
+    params_for,
+    read_measurements,
+    reader_override,
+    technique,
+)
 from schemas import platform as P
-from socscope import isolation
-from socscope.config import Campaign, ResolvedLimits, load_campaign
 from tasks import intake as I
-from tasks.contract import FinalizeContext, ProcessContext, UnreadableFile, safe_reason
-from tasks.registry import ordered_techniques, params_for, read_measurements, reader_override, technique
-from warehouse.faults import DISK_ERRNOS, as_storage_error, fault_point, is_storage_error, storage_error_in
+from tasks import isolation
+from warehouse.faults import (
+    DISK_ERRNOS,
+    as_storage_error,
+    fault_point,
+    is_storage_error,
+    storage_error_in,
+)
 from warehouse.store import FileEntry, Manifest, Warehouse, unit_key, write_unit
 
 log = logging.getLogger(__name__)
@@ -89,7 +107,7 @@ def raw_store_url(campaign: Campaign) -> str:
 
 
 def code_version(technique_name: str | None) -> str:
-    parts = [socscope.__version__]
+    parts = [foundation.__version__]
     if technique_name:
         parts += sorted(r.id for r in technique(technique_name).readers)
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]

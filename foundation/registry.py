@@ -6,6 +6,7 @@ import fnmatch
 import hashlib
 import importlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -17,18 +18,39 @@ from typing import Any, Iterator, Mapping
 
 import yaml
 
-from tasks.contract import (Measurement, ParamSet, Provenance, Reader, Technique, UnreadableFile, cut_reason,
-                            describe_bytes)
+from foundation.contract import (
+    Measurement,
+    ParamSet,
+    Provenance,
+    Reader,
+    Technique,
+    UnreadableFile,
+    cut_reason,
+    describe_bytes,
+)
 
-#: One entry per technique package; each exposes ``TECHNIQUE: Technique`` in its ``plugin`` module.
-TECHNIQUE_MODULES: dict[str, str] = {
-    "echem": "tasks.echem.plugin",
-    "afm": "tasks.afm.plugin",
-    "sxpd": "tasks.sxpd.plugin",
-    "nexafs": "tasks.nexafs.plugin",
-}
+log = logging.getLogger(__name__)
 
-# Plugins from outside the package: SOCSCOPE_PLUGINS="raman=mylab.raman.plugin,toy=tests.support.toy_technique"
+#: Techniques are found through this entry-point group, the built-in four as any other package's:
+#: ``[project.entry-points."socscope.techniques"] raman = "mylab.raman.plugin:TECHNIQUE"``.
+ENTRY_POINT_GROUP = "socscope.techniques"
+
+
+def discover_techniques() -> dict[str, str]:
+    """name -> "module:attribute" of every installed technique plugin."""
+    from importlib.metadata import entry_points
+
+    found = {ep.name: ep.value for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)}
+    if not found:
+        log.warning("no technique plugin is installed (entry-point group %r): install socscope with "
+                    "`pip install -e .` so that its techniques are registered", ENTRY_POINT_GROUP)
+    return found
+
+
+#: name -> "module:attribute", filled once from the entry points (tests put their own in its place)
+TECHNIQUE_MODULES: dict[str, str] = discover_techniques()
+
+# Techniques from a package that is not installed (development): SOCSCOPE_PLUGINS="raman=mylab.raman.plugin"
 for _entry in filter(None, os.environ.get("SOCSCOPE_PLUGINS", "").split(",")):
     _name, _, _module = _entry.partition("=")
     TECHNIQUE_MODULES[_name.strip()] = _module.strip()
@@ -46,9 +68,13 @@ def technique(name: str) -> Technique:
 
 
 @lru_cache(maxsize=None)
-def _load_plugin(module_path: str) -> Technique:
-    # cached by module path, not by name, so that changing TECHNIQUE_MODULES never serves a stale plugin
-    return getattr(importlib.import_module(module_path), "TECHNIQUE")
+def _load_plugin(target: str) -> Technique:
+    # cached by target, not by name, so that changing TECHNIQUE_MODULES never serves a stale plugin
+    module_path, _, attribute = target.partition(":")
+    plugin = getattr(importlib.import_module(module_path), attribute or "TECHNIQUE")
+    if not isinstance(plugin, Technique):
+        raise TypeError(f"{target} is a {type(plugin).__name__}, not a foundation.contract.Technique")
+    return plugin
 
 
 def available_techniques() -> list[str]:
@@ -58,7 +84,7 @@ def available_techniques() -> list[str]:
         try:
             technique(name)
         except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith(TECHNIQUE_MODULES[name].rsplit(".", 1)[0]):
+            if exc.name and exc.name.startswith(TECHNIQUE_MODULES[name].partition(":")[0].rsplit(".", 1)[0]):
                 continue
             raise
         out.append(name)

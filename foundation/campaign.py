@@ -1,4 +1,8 @@
-"""Campaign configuration: one YAML file, validated with errors that name the key path and value."""
+"""The campaign model: samples, cells, shares, storage and processing settings, as pydantic models.
+
+Loading and validating a campaign file is ``foundation.config``; this module knows no technique by name
+(the loader passes the registered names in as validation context).
+"""
 from __future__ import annotations
 
 import re
@@ -6,17 +10,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
-from socscope.secrecy import redact
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 Series = Literal["cumulative", "polished", "operando", "gitt"]
 Branch = Literal["pristine", "charge", "discharge", "cycle"]
-def known_techniques() -> tuple[str, ...]:
-    from tasks.registry import TECHNIQUE_MODULES
 
-    return tuple(TECHNIQUE_MODULES)
+
+def _techniques(info: ValidationInfo) -> tuple[str, ...] | None:
+    """The registered technique names, given by the loader (``foundation.config``) as validation context;
+    None when a model is built without it (a copy, a test), which then skips the name check."""
+    return (info.context or {}).get("techniques")
 
 
 class _Strict(BaseModel):
@@ -77,13 +87,6 @@ class SampleMapping(_Strict):
         return self
 
 
-#: largest file (MB) a share of each technique takes before refusing it unread; ``Share.max_file_mb``
-#: overrides. Sized well above the biggest real export of each kind (AFM maps of a few hundred MB,
-#: months-long cycler files of a few GB), so that only a runaway or misplaced file is refused.
-DEFAULT_MAX_FILE_MB: dict[str, float] = {"afm": 2048, "echem": 4096, "sxpd": 4096, "nexafs": 1024}
-FALLBACK_MAX_FILE_MB = 2048.0
-
-
 class ReaderOverride(_Strict):
     pattern: str = Field(description="glob on the path relative to the share")
     reader: str = Field(description="reader name, e.g. 'bruker-nanoscope'")
@@ -102,23 +105,18 @@ class Share(_Strict):
     done_marker_suffix: str | None = Field(default=None, description="e.g. '.done': a file counts as "
                                                                        "complete once FILE.done exists")
     max_file_mb: float | None = Field(default=None, gt=0, description="files (or bundles) larger than this are "
-                                      "refused before they are read; default per technique (DEFAULT_MAX_FILE_MB)")
+                                      "refused before they are read; default: the technique's own (Technique.max_file_mb)")
     readers: list[ReaderOverride] = Field(default_factory=list)
     reader_options: dict[str, Any] = Field(default_factory=dict)
     storage_options: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("technique")
     @classmethod
-    def _known_technique(cls, v: str) -> str:
-        if v not in known_techniques():
-            raise ValueError(f"unknown technique; use one of {list(known_techniques())}")
+    def _known_technique(cls, v: str, info: ValidationInfo) -> str:
+        known = _techniques(info)
+        if known is not None and v not in known:
+            raise ValueError(f"unknown technique; use one of {list(known)}")
         return v
-
-    @property
-    def size_limit_mb(self) -> float:
-        if self.max_file_mb is not None:
-            return self.max_file_mb
-        return DEFAULT_MAX_FILE_MB.get(self.technique, FALLBACK_MAX_FILE_MB)
 
 
 class Storage(_Strict):
@@ -167,10 +165,11 @@ class Processing(_Strict):
 
     @field_validator("techniques")
     @classmethod
-    def _known(cls, v: dict[str, FileLimits]) -> dict[str, FileLimits]:
-        unknown = sorted(set(v) - set(known_techniques()))
+    def _known(cls, v: dict[str, FileLimits], info: ValidationInfo) -> dict[str, FileLimits]:
+        known = _techniques(info)
+        unknown = sorted(set(v) - set(known)) if known is not None else []
         if unknown:
-            raise ValueError(f"unknown technique(s) {unknown}; use one of {list(known_techniques())}")
+            raise ValueError(f"unknown technique(s) {unknown}; use one of {list(known)}")
         return v
 
     def limits_for(self, technique: str) -> ResolvedLimits:
@@ -203,7 +202,7 @@ class Campaign(_Strict):
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     @model_validator(mode="after")
-    def _references(self) -> "Campaign":
+    def _references(self, info: ValidationInfo) -> "Campaign":
         ids = [s.id for s in self.samples]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
@@ -215,9 +214,10 @@ class Campaign(_Strict):
         for sid, techs in self.expected.items():
             if sid not in ids:
                 raise ValueError(f"expected: sample {sid!r} is not among samples")
+            known = _techniques(info)
             for t in techs:
-                if t not in known_techniques():
-                    raise ValueError(f"expected.{sid}: unknown technique {t!r}; use one of {list(known_techniques())}")
+                if known is not None and t not in known:
+                    raise ValueError(f"expected.{sid}: unknown technique {t!r}; use one of {list(known)}")
         names = [s.name for s in self.shares]
         if len(set(names)) != len(names):
             raise ValueError(f"share names must be unique, got {names}")
@@ -234,57 +234,3 @@ class Campaign(_Strict):
         if "://" in path_or_url or Path(path_or_url).is_absolute():
             return path_or_url
         return str((self.base_dir / path_or_url).resolve())
-
-
-class ConfigError(ValueError):
-    """A campaign file that does not validate; the message lists every bad key path and value."""
-
-
-def _describe(err: dict[str, Any]) -> str:
-    loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-    value = err.get("input")
-    shown = redact(repr(value)) if not isinstance(value, (dict, list)) else type(value).__name__
-    return f"  {loc}: {err['msg']} (got {shown})"
-
-
-def parse_campaign(data: dict[str, Any], source: str = "<dict>", base_dir: Path | None = None) -> Campaign:
-    data = resolve_secrets(data, source)
-    try:
-        campaign = Campaign.model_validate(data)
-    except ValidationError as exc:
-        lines = [_describe(e) for e in exc.errors()]
-        raise ConfigError(f"{source}: {len(lines)} problem(s) in the campaign config:\n" + "\n".join(lines)
-                          + "\nFix these keys (see `socscope init` for a commented example).") from None
-    campaign.base_dir = base_dir or Path(".").resolve()
-    return campaign
-
-
-def load_campaign(path: str | Path) -> Campaign:
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"{path}: no such campaign file; create one with `socscope init {path}`")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of keys, got {type(data).__name__}")
-    return parse_campaign(data, str(path), path.parent.resolve())
-
-
-def resolve_secrets(data: dict[str, Any], source: str) -> dict[str, Any]:
-    """Refuse secrets written in the file; fill ``${ENV_VAR}`` references from the environment and
-    register what they hold, so that logs, artifacts and warehouse text mask it (socscope.secrecy)."""
-    from socscope import secrecy
-
-    literal = secrecy.literal_secrets(data)
-    if literal:
-        raise ConfigError(f"{source}: {len(literal)} secret(s) written in the campaign config:\n" + "\n".join(literal)
-                          + "\nSecrets come from the environment: the file names them as ${ENV_VAR}.")
-    data, missing = secrecy.interpolate(data)
-    if missing:
-        raise ConfigError(f"{source}: {len(missing)} environment variable(s) the campaign config refers to "
-                          f"are not set:\n" + "\n".join(missing))
-    secrecy.register_environment()
-    secrecy.install_log_redaction()
-    return data

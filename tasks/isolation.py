@@ -39,7 +39,7 @@ START_TIMEOUT_S = 300.0
 VOLATILE_ENV = ("PYTEST_CURRENT_TEST", "PREFECT_")
 
 BOOT = ("import sys, json; sys.path[:] = json.loads(sys.argv[3]); "
-        "from socscope.isolation import serve; serve(int(sys.argv[1]), int(sys.argv[2]))")
+        "from tasks.isolation import serve; serve(int(sys.argv[1]), int(sys.argv[2]))")
 
 
 @dataclass
@@ -58,7 +58,7 @@ class WorkerFailed(RuntimeError):
 
 # ------------------------------------------------------------------------------------------ caller side
 class _Worker:
-    def __init__(self, registry: dict[str, str]):
+    def __init__(self, boot: tuple[dict[str, str], str]):
         mine, theirs = socket.socketpair()
         argv = [sys.executable, "-c", BOOT, str(theirs.fileno()), str(os.getpid()), json.dumps(sys.path)]
         # started from one long-lived thread: Linux sends the worker its parent-death signal when the
@@ -68,7 +68,7 @@ class _Worker:
         theirs.close()
         self.conn = Connection(mine.detach())
         try:
-            self.conn.send(registry)
+            self.conn.send(boot)
             if not self.conn.poll(START_TIMEOUT_S):
                 raise WorkerFailed(f"a file worker did not start within {START_TIMEOUT_S:g} s")
             self.conn.recv()  # "ready": imports done, so a file's time limit counts only the file
@@ -104,9 +104,9 @@ def describe_exit(code: int | None) -> str:
 class Pool:
     """Up to ``slots`` workers, started on demand, reused, replaced when one is stopped or dies."""
 
-    def __init__(self, slots: int, registry: dict[str, str]):
+    def __init__(self, slots: int, boot: tuple[dict[str, str], str]):
         self.slots = slots
-        self.registry = registry
+        self.boot = boot  # (technique registry, module to preload) for each new worker
         self._idle: list[_Worker] = []
         self._count = 0
         self._closed = False
@@ -122,7 +122,7 @@ class Pool:
                 self._count += 1
         if w is None:
             try:
-                w = _Worker(self.registry)
+                w = _Worker(self.boot)
             except BaseException:
                 self._release(None)
                 raise
@@ -157,19 +157,20 @@ _POOL_KEY: tuple | None = None
 _POOL_LOCK = threading.Lock()
 
 
-def pool(slots: int) -> Pool:
+def pool(slots: int, preload: str = "") -> Pool:
     """This process's pool, started anew when the registry, sys.path or environment changed (the
-    workers hold copies of them); it grows to the largest ``slots`` asked for."""
+    workers hold copies of them); it grows to the largest ``slots`` asked for. ``preload``: a module the
+    workers import before they say they are ready (the caller's), so that no file's clock pays for it."""
     global _POOL, _POOL_KEY
-    from tasks import registry as reg
+    from foundation import registry as reg
 
     env = tuple(sorted((k, v) for k, v in os.environ.items() if not k.startswith(VOLATILE_ENV)))
-    key = (tuple(sorted(reg.TECHNIQUE_MODULES.items())), tuple(sys.path), env)
+    key = (tuple(sorted(reg.TECHNIQUE_MODULES.items())), tuple(sys.path), env, preload)
     with _POOL_LOCK:
         if _POOL is None or _POOL_KEY != key:
             if _POOL is not None:
                 _POOL.close()
-            _POOL, _POOL_KEY = Pool(slots, dict(reg.TECHNIQUE_MODULES)), key
+            _POOL, _POOL_KEY = Pool(slots, (dict(reg.TECHNIQUE_MODULES), preload)), key
         elif slots > _POOL.slots:
             with _POOL._cond:
                 _POOL.slots = slots
@@ -190,7 +191,7 @@ atexit.register(shutdown)
 
 def run(fn: Callable[..., Any], args: tuple, *, seconds: float, memory_mb: int | None, slots: int) -> Outcome:
     """``fn(*args)`` in a worker under the limits; never raises for what happens inside the worker."""
-    with pool(slots).worker() as w:
+    with pool(slots, fn.__module__).worker() as w:
         try:
             w.conn.send((fn, args, memory_mb))
             if not w.conn.poll(seconds):
@@ -210,10 +211,13 @@ def serve(fd: int, parent_pid: int) -> None:
     """The worker's loop: take a call, run it under the memory limit, answer; exit with the caller."""
     _die_with_parent(parent_pid)
     conn = Connection(fd)
-    from tasks import registry as reg
+    import importlib
 
-    reg.TECHNIQUE_MODULES = conn.recv()
-    import socscope.pipeline  # noqa: F401  (the imports a file needs, before its clock starts)
+    from foundation import registry as reg
+
+    reg.TECHNIQUE_MODULES, preload = conn.recv()
+    if preload:
+        importlib.import_module(preload)  # the imports a file needs, before its clock starts
 
     with contextlib.suppress(Exception):  # best effort: a plugin that fails to import fails its files
         reg.ordered_techniques()

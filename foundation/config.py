@@ -1,0 +1,76 @@
+"""Campaign files: one YAML file, validated before any work, with errors that name the key path and value.
+
+A campaign is checked against the registered techniques (share techniques, limits, expectations) and
+every parameter set it names is loaded and validated against its technique's model, so that a bad
+key is a configuration error here and not a quarantine of every file later.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from foundation.campaign import Campaign
+from foundation.secrecy import redact
+
+
+class ConfigError(ValueError):
+    """A campaign file that does not validate; the message lists every bad key path and value."""
+
+
+def _describe(err: dict[str, Any]) -> str:
+    loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    value = err.get("input")
+    shown = redact(repr(value)) if not isinstance(value, (dict, list)) else type(value).__name__
+    return f"  {loc}: {err['msg']} (got {shown})"
+
+
+def parse_campaign(data: dict[str, Any], source: str = "<dict>", base_dir: Path | None = None) -> Campaign:
+    data = resolve_secrets(data, source)
+    try:
+        campaign = Campaign.model_validate(data, context={"techniques": registered_names()})
+    except ValidationError as exc:
+        lines = [_describe(e) for e in exc.errors()]
+        raise ConfigError(f"{source}: {len(lines)} problem(s) in the campaign config:\n" + "\n".join(lines)
+                          + "\nFix these keys (see `socscope init` for a commented example).") from None
+    campaign.base_dir = base_dir or Path(".").resolve()
+    return campaign
+
+
+def load_campaign(path: str | Path) -> Campaign:
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: no such campaign file; create one with `socscope init {path}`")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys, got {type(data).__name__}")
+    return parse_campaign(data, str(path), path.parent.resolve())
+
+
+def resolve_secrets(data: dict[str, Any], source: str) -> dict[str, Any]:
+    """Refuse secrets written in the file; fill ``${ENV_VAR}`` references from the environment and
+    register what they hold, so that logs, artifacts and warehouse text mask it (foundation.secrecy)."""
+    from foundation import secrecy
+
+    literal = secrecy.literal_secrets(data)
+    if literal:
+        raise ConfigError(f"{source}: {len(literal)} secret(s) written in the campaign config:\n" + "\n".join(literal)
+                          + "\nSecrets come from the environment: the file names them as ${ENV_VAR}.")
+    data, missing = secrecy.interpolate(data)
+    if missing:
+        raise ConfigError(f"{source}: {len(missing)} environment variable(s) the campaign config refers to "
+                          f"are not set:\n" + "\n".join(missing))
+    secrecy.register_environment()
+    secrecy.install_log_redaction()
+    return data
+
+
+def registered_names() -> tuple[str, ...]:
+    from foundation.registry import TECHNIQUE_MODULES
+
+    return tuple(TECHNIQUE_MODULES)
