@@ -15,7 +15,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from foundation.contract import Measurement, MissingInformation, Reader, UnreadableFile
-from tasks.nexafs.nexus_head import declares_xas
+from tasks.formats.nexus_head import declares_xas
 from tasks.nexafs.scan import build_scans
 
 

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from foundation.contract import Measurement, MissingInformation, Reader, UnreadableFile
-from tasks.nexafs.nexus_head import declares_powder, declares_xas, is_hdf5
+from tasks.formats.nexus_head import declares_powder, declares_xas, is_hdf5
 from tasks.sxpd.pattern import HC_KEV_ANGSTROM, pattern_measurement
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
