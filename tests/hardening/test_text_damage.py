@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from foundation.contract import UnreadableFile, cut_reason, describe_bytes
-from foundation.registry import _cut_last_line, read_measurements
+from foundation.rawfile import _cut_last_line
+from foundation.registry import read_measurements
 from tests.conftest import DATA
 
 XYE = DATA / "real/sxpd/format_snippets/example_mythen.xye"

@@ -5,7 +5,8 @@ import shutil
 
 import pandas as pd
 
-from foundation.registry import read_measurements, under_original_name
+from foundation.rawfile import under_original_name
+from foundation.registry import read_measurements
 from tasks.testing import sha256_of
 
 
