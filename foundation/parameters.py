@@ -22,7 +22,7 @@ from __future__ import annotations
 import reprlib
 import types
 import typing
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Iterator, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictFloat, ValidationError
 from pydantic.fields import FieldInfo
@@ -103,6 +103,43 @@ def validate_parameters(model: type[ParameterModel], values: dict[str, Any], whe
         raise ParameterError(where, model, [_describe(model, e) for e in exc.errors(include_url=False)]) from None
 
 
+def field_at(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[FieldInfo | None, type[BaseModel] | None]:
+    """The field a key path points to (the last named one on the way: a dict entry or list item is
+    described by the field holding the dict or list), and the model that did not know the last part
+    of ``loc`` (None when every part was known). For error messages, catalogues and docs."""
+    annotation: Any = model
+    field: FieldInfo | None = None
+    for part in loc:
+        target = _model_in(annotation)
+        if target is not None:
+            if part not in target.model_fields:
+                return field, target
+            field = target.model_fields[part]
+            annotation = field.annotation
+        else:
+            annotation = _item_type(annotation)
+    return field, None
+
+
+def parameter_fields(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[str, FieldInfo]]:
+    """Every field of ``model`` and of its sections, depth first, with its dotted path ("*" stands
+    for the keys of a dict of sections, e.g. ``edges.*.grid``): what a catalogue or the docs list."""
+    for name, field in model.model_fields.items():
+        path = f"{prefix}{name}"
+        yield path, field
+        inner = _model_in(field.annotation)
+        if inner is None and typing.get_origin(_unwrap(field.annotation)) is dict:
+            inner, path = _model_in(_item_type(field.annotation)), f"{path}.*"
+        if inner is not None:
+            yield from parameter_fields(inner, f"{path}.")
+
+
+def field_kind(field: FieldInfo) -> tuple[str | None, str | None]:
+    """(kind, unit) of a field declared with quantity, setting or section; (None, None) otherwise."""
+    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+    return extra.get("kind"), extra.get("unit")
+
+
 # --------------------------------------------------------------------------- error messages
 
 def _describe(model: type[ParameterModel], error: dict[str, Any]) -> str:
@@ -110,7 +147,7 @@ def _describe(model: type[ParameterModel], error: dict[str, Any]) -> str:
     is_key_error = bool(loc) and loc[-1] == "[key]"  # a dict key that does not fit (loc ends in the key)
     path_loc = loc[:-1] if is_key_error else loc
     path = _dotted(path_loc) or "(top level)"
-    field, refusing_model = _field_at(model, path_loc)
+    field, refusing_model = field_at(model, path_loc)
     kind = error["type"]
     if kind == "missing":
         return f"{path}: missing; required{_about(field)}"
@@ -148,26 +185,9 @@ def _about(field: FieldInfo | None) -> str:
     """' (unit s: <doc>)' for the field, when known."""
     if field is None:
         return ""
-    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
-    unit = f"unit {extra['unit']}: " if extra.get("unit") else ""
+    unit = field_kind(field)[1]
+    unit = f"unit {unit}: " if unit else ""
     return f" ({unit}{field.description})" if field.description else ""
-
-
-def _field_at(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[FieldInfo | None, type[BaseModel] | None]:
-    """The field a location points to (the last named one on the way), and the model that did not
-    know the last part of ``loc`` (for an unknown key), walking models, dict values and list items."""
-    annotation: Any = model
-    field: FieldInfo | None = None
-    for part in loc:
-        target = _model_in(annotation)
-        if target is not None:
-            if part not in target.model_fields:
-                return field, target
-            field = target.model_fields[part]
-            annotation = field.annotation
-        else:
-            annotation = _item_type(annotation)
-    return field, None
 
 
 def _unwrap(annotation: Any) -> Any:
