@@ -22,7 +22,8 @@ from __future__ import annotations
 import reprlib
 import types
 import typing
-from typing import Annotated, Any, Iterator, Union
+from collections.abc import Iterator
+from typing import Annotated, Any, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictFloat, ValidationError
 from pydantic.fields import FieldInfo

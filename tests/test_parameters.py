@@ -4,16 +4,23 @@ dotted key path, without changing the values (their digest is the params id on e
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import annotated_types
 import pytest
 import yaml
 
-from foundation.parameters import (ParameterError, ParameterModel, field_at, field_kind, parameter_fields,
-                                   validate_parameters)
+from foundation.parameters import (
+    ParameterError,
+    ParameterModel,
+    field_at,
+    field_kind,
+    parameter_fields,
+    validate_parameters,
+)
 from tasks.afm.parameters import AfmParameters
 from tasks.echem.gitt import GittSettings
 from tasks.echem.parameters import EchemParameters, GittParameters

@@ -83,7 +83,7 @@ class ProfileParameters(ParameterModel):
     max_distance_um: StrictFloat = quantity("um", "the radial profile stops at this distance from the boundary", gt=0)
 
     @model_validator(mode="after")
-    def _at_least_one_bin(self) -> "ProfileParameters":
+    def _at_least_one_bin(self) -> ProfileParameters:
         if self.max_distance_um < self.bin_width_um:
             raise ValueError(f"max_distance_um ({self.max_distance_um}) is shorter than one bin "
                              f"(bin_width_um {self.bin_width_um}): make it at least one bin wide")

@@ -79,7 +79,7 @@ class CalibrationParameters(ParameterModel):
         "eV", "per edge, [low, high] where the reference channel's peak is searched", {})
 
     @model_validator(mode="after")
-    def _peaks_inside_windows(self) -> "CalibrationParameters":
+    def _peaks_inside_windows(self) -> CalibrationParameters:
         problems = []
         if not self.nio_peak_window[0] <= self.nio_ni_l3_peak_ev <= self.nio_peak_window[1]:
             problems.append(f"nio_ni_l3_peak_ev {self.nio_ni_l3_peak_ev} is outside nio_peak_window "
@@ -115,7 +115,7 @@ class EdgeParameters(ParameterModel):
     white_line_window: EnergyWindow | None = quantity("eV", "metal K: [low, high] of the white line", None)
 
     @model_validator(mode="after")
-    def _consistent(self) -> "EdgeParameters":
+    def _consistent(self) -> EdgeParameters:
         start, stop, _ = self.grid
         problems = [] if start < stop else [f"grid start {start} is not below its stop {stop}"]
         if len(self.steps_ev) != len(self.step_weights):
@@ -139,7 +139,7 @@ class SelfAbsorptionParameters(ParameterModel):
     edge_level: dict[EdgeName, EdgeLevel] = setting("per edge, the xraydb level its fluorescence line comes from")
 
     @model_validator(mode="after")
-    def _level_for_every_edge(self) -> "SelfAbsorptionParameters":
+    def _level_for_every_edge(self) -> SelfAbsorptionParameters:
         missing = sorted(set(self.below_above_ev) - set(self.edge_level))
         if missing:
             raise ValueError(f"below_above_ev has {missing} but edge_level does not: add their level (L3, K ...)")
@@ -162,7 +162,7 @@ class NexafsParameters(ParameterModel):
     features: FeatureParameters = section("Ni L3 feature windows")
 
     @model_validator(mode="after")
-    def _feature_windows(self) -> "NexafsParameters":
+    def _feature_windows(self) -> NexafsParameters:
         missing = [f"edges.{edge}.{name}" for edge, cfg in self.edges.items()
                    for name in windows_needed(edge) if getattr(cfg, name) is None]
         if missing:

@@ -84,7 +84,7 @@ class PeakParameters(ParameterModel):
                                  "widths", 2, ge=1)
 
     @model_validator(mode="after")
-    def _range(self) -> "PeakParameters":
+    def _range(self) -> PeakParameters:
         if not self.min_two_theta_deg < self.max_two_theta_deg:
             raise ValueError(f"min_two_theta_deg ({self.min_two_theta_deg}) must be below max_two_theta_deg "
                              f"({self.max_two_theta_deg})")
