@@ -37,7 +37,8 @@ REQUIRED: Any = ...
 
 class ParameterModel(BaseModel):
     """Base of every parameter model: unknown keys are refused (a typo must not pass silently as
-    an unused key), numbers are finite and not coerced from text or booleans, the model is frozen."""
+    an unused key), numbers must be finite, the model is frozen. Declare numbers and switches as
+    StrictFloat/StrictInt/StrictBool so that text ("5") and booleans are not taken for them."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -67,12 +68,13 @@ def setting(doc: str, default: Any = REQUIRED, **constraints: Any) -> Any:
     return Field(default, description=doc, json_schema_extra={"kind": "setting"}, **constraints)
 
 
-def section(doc: str, default: Any = REQUIRED, **kwargs: Any) -> Any:
-    """A nested group of parameters (pass ``default_factory`` for an optional section)."""
-    if "default_factory" in kwargs:
-        default = kwargs.pop("default_factory")
-        return Field(default_factory=default, description=doc, json_schema_extra={"kind": "section"}, **kwargs)
-    return Field(default, description=doc, json_schema_extra={"kind": "section"}, **kwargs)
+def section(doc: str, default_factory: Any = None) -> Any:
+    """A nested group of parameters: required, or optional built by ``default_factory`` (its model
+    class when every key of the section has a default, ``dict`` for a dict of sections)."""
+    extra = {"kind": "section"}
+    if default_factory is None:
+        return Field(REQUIRED, description=doc, json_schema_extra=extra)
+    return Field(default_factory=default_factory, description=doc, json_schema_extra=extra)
 
 
 def _increasing(bounds: tuple[float, ...]) -> tuple[float, ...]:
@@ -86,10 +88,6 @@ def interval(**bounds: Any) -> Any:
     ``bounds`` (gt/ge/lt/le)."""
     end = Annotated[StrictFloat, Field(**bounds)] if bounds else StrictFloat
     return Annotated[tuple[end, end], AfterValidator(_increasing)]
-
-
-#: a [low, high] interval of any two finite numbers
-Interval = interval()
 
 
 def validate_parameters(model: type[ParameterModel], values: dict[str, Any], where: str) -> None:
