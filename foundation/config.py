@@ -36,7 +36,22 @@ def parse_campaign(data: dict[str, Any], source: str = "<dict>", base_dir: Path 
         raise ConfigError(f"{source}: {len(lines)} problem(s) in the campaign config:\n" + "\n".join(lines)
                           + "\nFix these keys (see `socscope init` for a commented example).") from None
     campaign.base_dir = base_dir or Path(".").resolve()
+    check_parameter_sets(campaign, source)
     return campaign
+
+
+def check_parameter_sets(campaign: Campaign, source: str) -> None:
+    """Load every technique's parameter set (the one the campaign names, else the default) and check
+    it against the technique's model, so that a bad key stops the run here, before any file is read."""
+    from foundation.parameters import ParameterError
+    from foundation.registry import available_techniques, params_for
+
+    for name in available_techniques():
+        try:
+            params_for(campaign, name)
+        except (ParameterError, ValueError, OSError) as exc:
+            key = f"params.{name}" if name in campaign.params else f"the default parameter set of {name}"
+            raise ConfigError(f"{source}: {key}: {exc}") from None
 
 
 def load_campaign(path: str | Path) -> Campaign:

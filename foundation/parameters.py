@@ -19,14 +19,29 @@ Every leaf field says what it measures, in one of three ways (a catalogue or the
 """
 from __future__ import annotations
 
+import copy
+import hashlib
+import json
 import reprlib
 import types
 import typing
 from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Any, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictFloat, ValidationError
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    ValidationError,
+)
 from pydantic.fields import FieldInfo
+
+from foundation.contract import ParamSet
 
 #: unit of a pure number (fraction, count, ratio, multiple of a width), as in the table schemas
 UNITLESS = "1"
@@ -209,3 +224,28 @@ def _item_type(annotation: Any) -> Any:
     if typing.get_origin(annotation) is dict and len(args) == 2:
         return args[1]
     return args[0] if args else None
+
+
+def load_params(path: str | Path, model: type[ParameterModel] | None = None) -> ParamSet:
+    """The parameter set in ``path``, read on every call (an edited file takes effect at once) and
+    checked against ``model``; each caller gets its own copy of the values."""
+    path = Path(path)
+    name, version, values, digest = _parse_params(path.read_text(encoding="utf-8"), str(path), model)
+    return ParamSet(name=name, version=version, values=copy.deepcopy(values), digest=digest)
+
+
+@lru_cache(maxsize=64)
+def _parse_params(text: str, where: str, model: type[ParameterModel] | None) -> tuple[str, int, dict[str, Any], str]:
+    # parsed once per distinct text: every processed file asks for its parameter set, and parsing
+    # the YAML (~8 ms for sxpd's) cost more than reading and fitting a whole pattern
+    try:
+        values = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{where}: not valid YAML: {exc}") from None
+    if not isinstance(values, dict) or "name" not in values or "version" not in values:
+        raise ValueError(f"{where}: a parameter set needs top-level 'name' and 'version' keys")
+    name, version = str(values.pop("name")), int(values.pop("version"))
+    if model is not None:
+        validate_parameters(model, values, where)
+    digest = hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    return name, version, values, digest

@@ -1,18 +1,13 @@
 """The registry of techniques and readers, content-based detection, and provenance stamping."""
 from __future__ import annotations
 
-import copy
 import fnmatch
-import hashlib
 import importlib
-import json
 import logging
 import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
-
-import yaml
 
 from foundation.contract import (
     Measurement,
@@ -23,6 +18,7 @@ from foundation.contract import (
     UnreadableFile,
     describe_bytes,
 )
+from foundation.parameters import load_params
 from foundation.rawfile import SNIFF_BYTES, readable_text, under_original_name
 
 log = logging.getLogger(__name__)
@@ -176,28 +172,9 @@ def reader_override(overrides: list[Any], rel_path: str) -> str | None:
     return None
 
 
-def load_params(path: str | Path) -> ParamSet:
-    """The parameter set in ``path``, read on every call (an edited file takes effect at once);
-    each caller gets its own copy of the values."""
-    path = Path(path)
-    name, version, values, digest = _parse_params(path.read_text(encoding="utf-8"), str(path))
-    return ParamSet(name=name, version=version, values=copy.deepcopy(values), digest=digest)
-
-
-@lru_cache(maxsize=64)
-def _parse_params(text: str, where: str) -> tuple[str, int, dict[str, Any], str]:
-    # parsed once per distinct text: every processed file asks for its parameter set, and parsing
-    # the YAML (~8 ms for sxpd's) cost more than reading and fitting a whole pattern
-    values = yaml.safe_load(text)
-    if not isinstance(values, dict) or "name" not in values or "version" not in values:
-        raise ValueError(f"{where}: a parameter set needs top-level 'name' and 'version' keys")
-    name, version = str(values.pop("name")), int(values.pop("version"))
-    digest = hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:8]
-    return name, version, values, digest
-
-
 def params_for(campaign: Any, technique_name: str) -> ParamSet:
+    """The technique's parameter set that the campaign names (else its default), checked against the
+    technique's model (``ParameterError`` naming every bad key)."""
+    tech = technique(technique_name)
     chosen = campaign.params.get(technique_name) if campaign is not None else None
-    if chosen:
-        return load_params(campaign.resolve(chosen))
-    return load_params(technique(technique_name).default_params)
+    return load_params(campaign.resolve(chosen) if chosen else tech.default_params, tech.parameters)

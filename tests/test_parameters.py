@@ -25,7 +25,7 @@ from tasks.afm.parameters import AfmParameters
 from tasks.echem.gitt import GittSettings
 from tasks.echem.parameters import EchemParameters, GittParameters
 from tasks.nexafs.parameters import NexafsParameters
-from tasks.registry import load_params
+from foundation.parameters import load_params
 from tasks.sxpd.parameters import SxpdParameters
 from tests.support.toy_parameters import ToyParameters
 from warehouse.marts.parameters import MartsParameters

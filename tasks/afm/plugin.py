@@ -9,6 +9,7 @@ from tasks.afm.demo import demo
 from tasks.afm.gwy_reader import GwyddionReader
 from tasks.afm.ibw_reader import AsylumIbwReader
 from tasks.afm.nanoscope_reader import NanoscopeReader
+from tasks.afm.parameters import AfmParameters
 from tasks.afm.process import finalize, process
 
 HERE = Path(__file__).resolve().parent
@@ -19,6 +20,7 @@ TECHNIQUE = Technique(
     readers=[AsylumIbwReader(), NanoscopeReader(), GwyddionReader()],
     tables=TABLES,
     default_params=HERE / "params" / "default.yaml",
+    parameters=AfmParameters,
     process=process,
     finalize=finalize,
     demo=demo,

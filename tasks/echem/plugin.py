@@ -18,6 +18,7 @@ from tasks.echem.maccor import MaccorReader
 from tasks.echem.neware import NewareReader
 from tasks.echem.neware_csv import NewareCsvReader
 from tasks.echem.other_vendors import BasytecReader, NovonixReader
+from tasks.echem.parameters import EchemParameters
 from tasks.echem.toyo import ToyoReader
 
 HERE = Path(__file__).resolve().parent
@@ -83,6 +84,7 @@ TECHNIQUE = Technique(
     readers=READERS,
     tables=TABLES,
     default_params=HERE / "params" / "default.yaml",
+    parameters=EchemParameters,
     process=process,
     finalize=finalize,
     demo=_demo,

@@ -16,6 +16,7 @@ from tasks.nexafs.ascii_scan import BeamlineAsciiReader
 from tasks.nexafs.athena import AthenaProjectReader
 from tasks.nexafs.features import edge_features
 from tasks.nexafs.nexus import NxxasReader
+from tasks.nexafs.parameters import NexafsParameters
 from tasks.nexafs.reduce import reduce_scans, reduce_spectra, reference_peak_shift
 from tasks.nexafs.srs import DiamondSrsReader
 from tasks.nexafs.two_column import ProcessedSpectrumReader
@@ -173,6 +174,7 @@ TECHNIQUE = Technique(
              AthenaProjectReader()],
     tables=TABLES,
     default_params=HERE / "params" / "default.yaml",
+    parameters=NexafsParameters,
     process=process,
     finalize=None,
     demo=_demo,

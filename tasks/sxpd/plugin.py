@@ -35,6 +35,7 @@ from tasks.sxpd.calibration import calibrate
 from tasks.sxpd.crystallography import hkl_label
 from tasks.sxpd.demo import demo
 from tasks.sxpd.nexus_reader import NexusReader
+from tasks.sxpd.parameters import SxpdParameters
 from tasks.sxpd.pattern import KIND as PATTERN_KIND
 from tasks.sxpd.refinement_reader import KIND as REFINEMENT_KIND
 from tasks.sxpd.refinement_reader import RefinementCsvReader
@@ -318,6 +319,7 @@ TECHNIQUE = Technique(
     readers=[XyeReader(), NexusReader(), RefinementCsvReader()],
     tables=TABLES,
     default_params=HERE / "params" / "default.yaml",
+    parameters=SxpdParameters,
     process=process,
     finalize=finalize,
     demo=demo,

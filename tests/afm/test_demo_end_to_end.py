@@ -11,7 +11,8 @@ import pytest
 
 from foundation.config import load_campaign
 from foundation.contract import DemoRequest, FinalizeContext, ProcessContext
-from foundation.registry import load_params, read_measurements
+from foundation.parameters import load_params
+from foundation.registry import read_measurements
 from tasks.afm.demo import demo
 from tasks.afm.process import finalize, process
 from tasks.afm.scoring import iou, truth_labels

@@ -54,7 +54,8 @@ def test_asylum_ibw_matches_igor2_raw(real, name):
 
 def test_topography_only_map_is_refused_by_process(real):
     from foundation.contract import MissingInformation
-    from foundation.registry import load_params, read_measurements
+    from foundation.parameters import load_params
+    from foundation.registry import read_measurements
     from tasks.afm.signals import extract_signals
 
     _, (m,) = read_measurements(real / "afm" / "di-1.di", "0" * 64, "di-1.di", technique_name="afm")

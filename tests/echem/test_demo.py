@@ -12,7 +12,8 @@ import pytest
 
 from foundation.config import load_campaign
 from foundation.contract import DemoRequest
-from foundation.registry import load_params, read_measurements
+from foundation.parameters import load_params
+from foundation.registry import read_measurements
 from tasks.demo_world import BEAMTIME_START, OperandoProgram
 from tasks.echem import features
 from tasks.echem.demo import demo

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from foundation.registry import load_params
+from foundation.parameters import load_params
 from tasks.echem import features, gitt
 from tasks.echem.arbin_res import ArbinResReader
 from tasks.echem.plugin import TECHNIQUE

@@ -8,7 +8,7 @@ import pytest
 
 from foundation.config import parse_campaign
 from foundation.contract import FinalizeContext, ProcessContext, Provenance
-from foundation.registry import load_params
+from foundation.parameters import load_params
 from schemas.core import conform
 from schemas.echem import TABLES
 from tasks.echem.plugin import READERS, TECHNIQUE

@@ -7,7 +7,7 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from foundation.registry import load_params
+from foundation.parameters import load_params
 from tasks.nexafs import chain
 from tasks.nexafs.features import edge_features
 from tasks.nexafs.plugin import TECHNIQUE
@@ -154,7 +154,8 @@ def test_real_files_process_into_valid_tables(real, name):
     import pandas as pd
 
     from foundation.contract import ProcessContext
-    from foundation.registry import load_params, read_measurements
+    from foundation.parameters import load_params
+    from foundation.registry import read_measurements
     from schemas.core import conform
     from tasks.testing import sha256_of
 

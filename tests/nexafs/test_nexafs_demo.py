@@ -11,7 +11,8 @@ import pytest
 
 from foundation.config import load_campaign
 from foundation.contract import DemoRequest, ProcessContext
-from foundation.registry import load_params, read_measurements
+from foundation.parameters import load_params
+from foundation.registry import read_measurements
 from tasks.nexafs.plugin import TECHNIQUE
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -200,7 +200,7 @@ def test_file_workers_share_one_warehouse_whose_views_follow_the_manifest(tmp_pa
 
 
 def test_parameter_sets_are_parsed_once_but_edits_and_caller_changes_do_not_leak(tmp_path):
-    from foundation.registry import load_params
+    from foundation.parameters import load_params
 
     path = tmp_path / "p.yaml"
     path.write_text("name: toy-default\nversion: 1\nscale:\n  factor: 2.0\n")

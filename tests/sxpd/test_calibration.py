@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from foundation.registry import load_params, technique
+from foundation.parameters import load_params
+from foundation.registry import technique
 from tasks.sxpd.calibration import calibrate
 from tasks.sxpd.synthesis import counts, silicon_profile
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from foundation.registry import load_params, technique
+from foundation.parameters import load_params
+from foundation.registry import technique
 from tasks.demo_world import target
 from tasks.sxpd.analysis import Instrument, analyse_pattern
 from tasks.sxpd.crystallography import d_hexagonal, ncm_reflections, two_theta_deg

@@ -17,7 +17,8 @@ from foundation.contract import (
     ProcessContext,
     Provenance,
 )
-from foundation.registry import load_params, technique
+from foundation.parameters import load_params
+from foundation.registry import technique
 from schemas.core import conform
 from tasks.demo_world import BEAMTIME_START, OperandoProgram
 from tasks.sxpd.alignment import align_patterns

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from foundation.campaign import Campaign
-from foundation.registry import load_params
+from foundation.parameters import load_params
 from warehouse.store import Warehouse
 
 PARAMS_FILE = Path(__file__).with_name("params.yaml")
@@ -21,9 +21,10 @@ def build_marts(campaign: Campaign, wh: Warehouse, flow_run_id: str | None, forc
                 report_dir: Path | None = None) -> dict[str, Any]:
     from warehouse.marts import correlations, findings, profile, report
     from warehouse.marts.features import load_features
+    from warehouse.marts.parameters import MartsParameters
     from warehouse.quality import write_quality
 
-    params = load_params(PARAMS_FILE)
+    params = load_params(PARAMS_FILE, MartsParameters)
     t0 = time.perf_counter()
     prof = profile.build(campaign, wh, flow_run_id, load_features(), params.values, params.id, force=force)
     out: dict[str, Any] = {"soc_profile": prof}
