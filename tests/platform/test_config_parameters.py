@@ -42,4 +42,4 @@ def test_a_run_with_a_bad_parameter_set_touches_no_file(tmp_path, capsys):
     cfg = campaign_with_echem_params(tmp_path, {"soc": {"cutoff_tolerance_v": "tight"}})
     assert main(["run", "--local", "--config", str(cfg)]) != 0
     assert "soc.cutoff_tolerance_v" in capsys.readouterr().err
-    assert not (tmp_path / "var").exists()  # no raw store, no warehouse: nothing was read or written
+    assert not (tmp_path / "raw").exists() and not (tmp_path / "warehouse").exists()  # nothing read or written
