@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Protocol, Sequence, runtime_checkable
 
 if TYPE_CHECKING:  # imported lazily: readers must stay importable without pandas/prefect cost
     import pandas as pd
@@ -221,15 +221,60 @@ class DemoRequest:
 TableFrames = dict[str, "pd.DataFrame"]
 
 
+@runtime_checkable
+class PageKit(Protocol):
+    """What the dashboard hands a technique's page: the page draws with these and imports nothing of
+    the app (``socscope``). Third-party plotting libraries (streamlit, altair, pandas) it may import
+    itself; everything that ties a page to this dashboard (the snapshot its queries read, the footer
+    the browser test reads, the colours shared across pages) comes through the kit."""
+
+    @property
+    def st(self) -> Any:
+        """The ``streamlit`` module, for titles, columns, widgets and tables."""
+
+    @property
+    def SOC_SCALE(self) -> Any:
+        """Altair colour scale of SOC (%) shared by every page: viridis over 0–100."""
+
+    @property
+    def BRANCH_SHAPES(self) -> Any:
+        """Altair shape scale of the cycling branch (pristine, charge, discharge, cycle, rest)."""
+
+    @property
+    def BRANCH_COLORS(self) -> Any:
+        """Altair colour scale of the cycling branch, the same colours on every page."""
+
+    @property
+    def SERIES_DASH(self) -> Any:
+        """Altair stroke-dash scale of the sample series (cumulative, polished, operando, gitt)."""
+
+    def q(self, sql: str, params: Sequence[Any] = ()) -> "pd.DataFrame":
+        """Rows of read-only ``sql`` on the warehouse snapshot of this page run (one page, one
+        consistent view); values bound as ``?`` parameters, never formatted into the SQL. Cached per
+        snapshot; the frame is the caller's own copy."""
+
+    def chart(self, chart: Any, **kw: Any) -> Any:
+        """Draw an Altair chart at the page's width; keyword arguments go to ``st.altair_chart``."""
+
+    def main_plot(self, df: "pd.DataFrame", *cols: str) -> None:
+        """Record what the page's main plot shows (its rows, a digest of ``cols`` or of all columns)
+        for the footer the browser test reads; call it once per page, after drawing that plot."""
+
+    def empty(self, msg: str) -> None:
+        """Say that there is nothing to show (``msg`` says why and what to do) and record an empty
+        main plot; a page returns after it."""
+
+
 @dataclass(frozen=True)
 class Page:
     """A dashboard page of a technique. ``render(kit)`` draws it with the kit the dashboard hands in
-    (queries on the read-only snapshot, charts, the main-plot record), so that a technique never
-    imports the app that shows it."""
+    (``PageKit``: queries on the read-only snapshot, charts, the main-plot record), so that a
+    technique never imports the app that shows it. ``slug`` is the page's URL path, ``title`` its
+    name in the navigation."""
 
     slug: str
     title: str
-    render: Callable[[Any], None]
+    render: Callable[[PageKit], None]
 
 
 @dataclass

@@ -11,7 +11,7 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts only this folder on sys.pa
 
 import streamlit as st  # noqa: E402
 
-from socscope.dashboard import gate, views  # noqa: E402
+from socscope.dashboard import gate, kit, views  # noqa: E402
 
 
 def _config_path() -> str:
@@ -30,14 +30,11 @@ def main() -> None:
     gate.require_login()  # before anything of the warehouse is read
     config = _config_path()
     try:
-        ctx = views.context(config)
+        ctx = kit.context(config)
     except Exception as exc:  # noqa: BLE001 - a missing warehouse is a message, not a traceback
         st.error(f"cannot open the warehouse of {config}: {exc}")
         st.stop()
-    # no page icons: Streamlit would fetch each as a favicon from fonts.gstatic.com (offline here)
-    pages = [st.Page(fn, title=title, url_path=slug, default=(slug == "campaign"))
-             for slug, title, fn in views.PAGES]
-    nav = st.navigation(pages, position="sidebar")
+    nav = st.navigation(views.streamlit_pages(), position="sidebar")
     views.sidebar(ctx)
     views.run_page(nav, ctx)
 

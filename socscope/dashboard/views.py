@@ -1,4 +1,6 @@
-"""The dashboard's pages. Every number comes from plain SQL on the read-only catalog (data.py).
+"""The dashboard's campaign-wide pages and the navigation. Every number comes from plain SQL on the
+read-only catalog (data.py). A technique's own pages come from its plugin (``Technique.pages``) and are
+drawn with the kit (kit.py), so that nothing here names a technique's page.
 
 Each page records what its main plot shows (points and a digest of them) so the footer can print
 ``page-ready · main plot: N points · digest D · rendered in T s · snapshot S · run R``: the browser test
@@ -8,105 +10,36 @@ on the correlation matrix) still changes the footer.
 """
 from __future__ import annotations
 
-import hashlib
+import functools
 import json
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Sequence
 
 import altair as alt
 import pandas as pd
 import streamlit as st
+from streamlit.navigation.page import StreamlitPage
 
+from foundation.registry import available_techniques, technique
 from socscope.dashboard import data as D
-
-SOC_SCALE = alt.Scale(scheme="viridis", domain=[0, 100])
-BRANCH_SHAPES = alt.Scale(domain=["pristine", "charge", "discharge", "cycle", "rest"],
-                          range=["diamond", "triangle-up", "triangle-down", "circle", "square"])
-BRANCH_COLORS = alt.Scale(domain=["charge", "discharge", "rest", "pristine", "cycle"],
-                          range=["#d1495b", "#00798c", "#9a9a9a", "#edae49", "#66a182"])
-SERIES_DASH = alt.Scale(domain=["cumulative", "polished", "operando", "gitt"],
-                        range=[[1, 0], [6, 3], [2, 2], [8, 2, 2, 2]])
-CHANNELS = {  # label: (pixel column, histogram short name, unit suffix, unit)
-    "ESM amplitude": ("esm_amp_pm_per_v", "esm", "pm_per_v", "pm/V"),
-    "topography": ("height_nm", "height", "nm", "nm"),
-    "CRF": ("crf_khz", "crf", "khz", "kHz"),
-    "current": ("current_pa", "current", "pa", "pA"),
-    "phase": ("phase_deg", None, None, "deg"),
-}
-#: how many pixels of a map hold each channel (column names from CHANNELS, quoted by D.ident)
-CHANNEL_COUNTS_SQL = ("select " + ", ".join(f"count({D.ident(col)}) as \"{lab}\"" for lab, (col, *_r) in CHANNELS.items())
-                      + " from afm_pixels where measurement_id = ?")
+from socscope.dashboard.kit import (
+    BRANCH_SHAPES,
+    KIT,
+    SERIES_DASH,
+    SOC_SCALE,
+    Context,
+    catalog,
+    chart,
+    ctx,
+    empty,
+    main_plot,
+    q,
+    snap,
+)
 
 
-# --------------------------------------------------------------------------------------- plumbing
-@dataclass
-class Context:
-    config: str
-    campaign: Any
-    root: str
-
-
-@st.cache_resource(show_spinner=False)
-def _catalog(root: str) -> D.Catalog:
-    return D.Catalog(root)
-
-
-@st.cache_resource(show_spinner=False)
-def _load_campaign(config: str, mtime: float):
-    from foundation.config import load_campaign
-
-    return load_campaign(config)
-
-
-def context(config: str) -> Context:
-    path = Path(config).resolve()
-    campaign = _load_campaign(str(path), path.stat().st_mtime)
-    root = campaign.resolve(campaign.storage.warehouse)
-    D.newest_snapshot(root)  # raises a clear FileNotFoundError before any page runs
-    st.session_state["_ctx"] = Context(str(path), campaign, root)
-    return st.session_state["_ctx"]
-
-
-def ctx() -> Context:
-    return st.session_state["_ctx"]
-
-
-def snap() -> D.Snapshot:
-    """The snapshot of this page run (fixed at the start, so one page is one consistent view)."""
-    if "_snap" not in st.session_state or st.session_state.get("_snap_run") != st.session_state.get("_run"):
-        st.session_state["_snap"] = D.newest_snapshot(ctx().root)
-        st.session_state["_snap_run"] = st.session_state.get("_run")
-    return st.session_state["_snap"]
-
-
-@st.cache_data(max_entries=512, show_spinner=False)
-def _query(root: str, snap_path: str, version: int, sql: str, params: tuple) -> pd.DataFrame:
-    return _catalog(root).query(sql, params, snap=D.Snapshot(snap_path, version))
-
-
-def q(sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
-    s = snap()
-    return _query(ctx().root, s.path, s.version, sql, tuple(params)).copy()
-
-
-def main_plot(df: pd.DataFrame, *cols: str) -> None:
-    """Remember what the page's main plot shows (for the footer the browser test reads)."""
-    shown = df[list(cols)] if cols else df
-    digest = hashlib.sha256(pd.util.hash_pandas_object(shown.astype(str), index=False).values.tobytes()).hexdigest()
-    st.session_state["_main"] = (len(df), digest[:10])
-
-
-def chart(c: alt.Chart | alt.LayerChart, **kw):
-    return st.altair_chart(c, width="stretch", **kw)
-
-
-def empty(msg: str) -> None:
-    st.info(msg)
-    st.session_state["_main"] = (0, "empty")
-
-
+# ---------------------------------------------------------------------------------- page frame
 def sidebar(c: Context) -> None:
     s = D.newest_snapshot(c.root)
     with st.sidebar:
@@ -252,269 +185,6 @@ def page_soc_profiles() -> None:
         st.dataframe(df.drop(columns=["profile_key"], errors="ignore"), hide_index=True)
 
 
-# ------------------------------------------------------------------------------------------ AFM maps
-def page_afm_maps() -> None:
-    st.title("AFM maps")
-    st.caption("Maps of one sample with particle outlines (downsampled in SQL), histograms per SOC on common "
-               "bins, a particle's rim-to-core profile and a line profile across the map.")
-    maps = q("""select m.measurement_id, m.sample_id, m.mode, m.original_name, m.location_tag, m.scan_size_x_um,
-                       m.scan_size_y_um, m.n_x_px, m.pixel_size_um, m.n_particles, s.series, s.soc_pct, s.branch
-                from afm_maps m left join samples s using (sample_id) order by s.series, s.soc_pct, m.sample_id,
-                m.mode desc, m.original_name""")
-    if maps.empty:
-        return empty("no AFM maps in the warehouse")
-    samples = list(dict.fromkeys(maps.sample_id))
-    c1, c2, c3 = st.columns([2, 3, 2])
-    default_sample = "P-DC0" if "P-DC0" in samples else samples[0]
-    sample = c1.selectbox("Sample", samples, index=samples.index(default_sample), key="afm_sample")
-    mm = maps[maps.sample_id == sample]
-    labels = {r.measurement_id: f"{r.mode} · {r.original_name}" for r in mm.itertuples()}
-    mid = c2.selectbox("Map", list(labels), format_func=labels.get, key=f"afm_map_{sample}")
-    info = mm[mm.measurement_id == mid].iloc[0]
-    have = q(CHANNEL_COUNTS_SQL, [mid]).iloc[0]
-    channels = [lab for lab in CHANNELS if have[lab] > 0]
-    default_ch = "ESM amplitude" if "ESM amplitude" in channels else channels[0]
-    channel = c3.radio("Channel", channels, index=channels.index(default_ch), key=f"afm_channel_{mid}",
-                       horizontal=True)
-    col, _, _, unit = CHANNELS[channel]
-    step = D.grid_step(int(info.n_x_px), 64)
-    grid = q(D.map_sql(col, step), [mid])
-    dx = float(info.pixel_size_um) * step
-    half = dx * 0.52  # a little overlap: no anti-aliasing seams between blocks
-    grid["x0"], grid["x1"] = grid.x_um - half, grid.x_um + half
-    grid["y0"], grid["y1"] = grid.y_um - half, grid.y_um + half
-    outline = q(D.OUTLINE_SQL, [mid, float(info.pixel_size_um) * 1.01])
-    parts = q("""select particle_id, area_um2, equivalent_diameter_um, centroid_x_um, centroid_y_um, touches_edge,
-                        esm_rim_core_ratio, current_rim_core_ratio, crf_rim_core_ratio
-                 from afm_particles where measurement_id = ? order by area_um2 desc""", [mid])
-    size = float(info.scan_size_x_um)
-    # line profile: default through the largest particle, horizontally
-    if len(parts):
-        yc = float(parts.centroid_y_um.iloc[0])
-    else:
-        yc = size / 2
-    left, right = st.columns([3, 2])
-    with right:
-        st.markdown("**Line profile** (drag the ends)")
-        x0, x1 = st.slider("x from → to (µm)", 0.0, size, (0.0, size), step=size / 100, key=f"lp_x_{mid}")
-        y0, y1 = st.slider("y from → to (µm)", 0.0, size, (round(yc, 2), round(yc, 2)), step=size / 100,
-                           key=f"lp_y_{mid}")
-    seg = pd.DataFrame({"x_um": [x0, x1], "y_um": [y0, y1]})
-    xs = alt.Scale(domain=[0, size], nice=False)
-    ys = alt.Scale(domain=[0, size], nice=False)
-    heat = alt.Chart(grid).mark_rect().encode(
-        x=alt.X("x0:Q", scale=xs, title="x (µm)"), x2="x1:Q",
-        y=alt.Y("y0:Q", scale=ys, title="y (µm)"), y2="y1:Q",
-        color=alt.Color("value:Q", title=unit, scale=alt.Scale(scheme="inferno" if col != "height_nm" else "greys")),
-        tooltip=[alt.Tooltip("x_um:Q", format=".2f"), alt.Tooltip("y_um:Q", format=".2f"),
-                 alt.Tooltip("value:Q", format=".3g"), "particle_id"])
-    out = alt.Chart(outline).mark_square(size=3, color="#00e5ff", opacity=0.9).encode(x="x_um:Q", y="y_um:Q")
-    line = alt.Chart(seg).mark_line(color="white", strokeWidth=2, point=True).encode(x="x_um:Q", y="y_um:Q")
-    with left:
-        st.markdown(f"**{channel}** of {sample} · {labels[mid]} · {int(info.n_particles)} particles "
-                    f"(outlines in cyan) · {step}×{step} px blocks")
-        chart(alt.layer(heat, out, line).properties(height=460))
-    main_plot(grid, "value")
-    with right:
-        prof = q(D.line_profile_sql(col), [x0, y0, x1, y1, float(info.pixel_size_um) * 2, mid])
-        if len(prof):
-            pb = alt.Chart(prof).encode(
-                x=alt.X("distance_um:Q", title="distance along the line (µm)"),
-                y=alt.Y("value:Q", title=f"{channel} ({unit})", scale=alt.Scale(zero=False)))
-            chart(alt.layer(pb.mark_line(color="#999"), pb.mark_circle(size=30).encode(
-                color=alt.Color("region:N", scale=alt.Scale(domain=["matrix", "rim", "core"],
-                                                            range=["#7f7f7f", "#00a6c8", "#d1495b"])),
-                tooltip=["distance_um", "value", "n_px", "region"])).properties(height=220))
-        else:
-            st.info("the line is too short")
-    if st.toggle("All channels of this location side by side (ESM map and its C-AFM partner)", value=False,
-                 key="afm_all_channels"):
-        _all_channels(maps, info)
-    st.subheader("Particle: radial profile from rim to core")
-    if parts.empty:
-        st.info("no particle found in this map")
-    else:
-        pc1, pc2 = st.columns([2, 3])
-        pid = pc1.selectbox("Particle", list(parts.particle_id), key=f"afm_particle_{mid}",
-                            format_func=lambda p: f"#{p} · {parts.set_index('particle_id').area_um2[p]:.1f} µm²")
-        pc1.dataframe(parts[parts.particle_id == pid].T, height=330)
-        value = D.ident(f"{CHANNELS[channel][1] or 'esm'}_mean_{CHANNELS[channel][2] or 'pm_per_v'}")
-        rp = q(f"""select bin_index, dist_lo_um, dist_hi_um, (dist_lo_um + dist_hi_um) / 2 as dist_um, n_px,
-                          {value} as value
-                   from afm_profiles where measurement_id = ? and particle_id = ? order by bin_index""", [mid, pid]) \
-            if CHANNELS[channel][1] else pd.DataFrame()
-        with pc2:
-            if rp.empty or rp.value.isna().all():
-                st.info(f"no radial profile of {channel} for this particle")
-            else:
-                chart(alt.Chart(rp).mark_line(point=True).encode(
-                    x=alt.X("dist_um:Q", title="distance from the particle boundary (µm): rim → core"),
-                    y=alt.Y("value:Q", title=f"{channel} ({unit})", scale=alt.Scale(zero=False)),
-                    tooltip=["dist_lo_um", "dist_hi_um", "n_px", "value"]).properties(height=300))
-    st.subheader("Histograms per SOC (common bins)")
-    h1, h2, h3 = st.columns(3)
-    hist_channels = [k for k, v in CHANNELS.items() if v[1]]
-    hch = h1.selectbox("Histogram channel", hist_channels, index=0, key="hist_channel")
-    region = h2.radio("Region", ["particles", "all", "matrix"], horizontal=True, key="hist_region")
-    series_opts = ["polished", "cumulative"]
-    hseries = h3.radio("Series", series_opts, horizontal=True, key=f"hist_series_{info.series}",
-                       index=series_opts.index(info.series) if info.series in series_opts else 0)
-    _, short, usuf, hunit = CHANNELS[hch]
-    hist = q(D.hist_sql(short, usuf), [region])
-    hist = hist[(hist.series == hseries) & (hist["count"] > 0)]
-    if hist.empty:
-        st.info("no histogram for this choice")
-    else:
-        hist["label"] = hist.sample_id + " (" + hist.soc_pct.round(0).astype(int).astype(str) + " %, " + hist.branch + ")"
-        hist["x"] = (hist.bin_lo + hist.bin_hi) / 2
-        chart(alt.Chart(hist).mark_line(interpolate="step-after").encode(
-            x=alt.X("x:Q", title=f"{hch} ({hunit})"), y=alt.Y("density:Q", title=f"density (1/{hunit})"),
-            color=alt.Color("soc_pct:Q", scale=SOC_SCALE, title="SOC (%)"),
-            strokeDash=alt.StrokeDash("branch:N"), detail="label:N",
-            tooltip=["label", "bin_lo", "bin_hi", "count", alt.Tooltip("density:Q", format=".3g")])
-              .properties(height=300))
-
-
-def _all_channels(maps: pd.DataFrame, info) -> None:
-    """Small maps of every channel of the maps taken at the same location of the sample."""
-    same = maps[(maps.sample_id == info.sample_id) & (maps.location_tag == info.location_tag)]
-    panels = []
-    for r in same.itertuples():
-        have = q(CHANNEL_COUNTS_SQL, [r.measurement_id]).iloc[0]
-        for lab, (col, *_r, unit) in CHANNELS.items():
-            if have[lab] > 0 and lab != "phase" and not (r.mode == "CAFM" and lab == "topography"):
-                panels.append((r, lab, col, unit))
-    cols = st.columns(max(1, min(4, len(panels))))
-    for i, (r, lab, col, unit) in enumerate(panels):
-        step = D.grid_step(int(r.n_x_px), 48)
-        g = q(D.map_sql(col, step), [r.measurement_id])
-        half = float(r.pixel_size_um) * step * 0.52
-        g["x0"], g["x1"], g["y0"], g["y1"] = g.x_um - half, g.x_um + half, g.y_um - half, g.y_um + half
-        size = float(r.scan_size_x_um)
-        sc = alt.Scale(domain=[0, size], nice=False)
-        with cols[i % len(cols)]:
-            st.caption(f"{lab} ({unit}) · {r.mode} · {r.original_name}")
-            chart(alt.Chart(g).mark_rect().encode(
-                x=alt.X("x0:Q", scale=sc, title=None), x2="x1:Q", y=alt.Y("y0:Q", scale=sc, title=None), y2="y1:Q",
-                color=alt.Color("value:Q", title=unit, legend=alt.Legend(orient="right", gradientLength=110, title=None),
-                                scale=alt.Scale(scheme="greys" if col == "height_nm" else "inferno")))
-                  .properties(height=210))
-
-
-# --------------------------------------------------------------------------------------- diffraction
-SXPD_QUANTITIES = {"a (Å)": "a_angstrom", "c (Å)": "c_angstrom", "volume (Å³)": "volume_a3",
-                   "c/a": "c_over_a", "microstrain 00l (%)": "microstrain_00l_pct",
-                   "microstrain hk0 (%)": "microstrain_hk0_pct", "microstrain (%)": "microstrain_pct"}
-
-
-def page_diffraction() -> None:
-    st.title("Diffraction (operando SXPD)")
-    st.caption("Lattice parameters and microstrain of every pattern, aligned with the cycler: against time with "
-               "the voltage curve, and against SOC per branch (Figure 5).")
-    pats = q("""select sample_id, measurement_id, scan_number, measured_at, elapsed_s, voltage_v, soc_pct, branch,
-                       cell_id, a_angstrom, a_sigma_angstrom, c_angstrom, c_sigma_angstrom, volume_a3, c_over_a,
-                       microstrain_pct, microstrain_00l_pct, microstrain_hk0_pct, alignment_flag, quality_flags
-                from sxpd_patterns_soc where sample_id is not null order by measured_at""")
-    if pats.empty:
-        return empty("no SXPD patterns in the warehouse")
-    c1, c2, c3 = st.columns([3, 2, 2])
-    chosen = c1.multiselect("Quantities", list(SXPD_QUANTITIES), default=["a (Å)", "c (Å)", "volume (Å³)",
-                                                                        "microstrain 00l (%)"], key="sxpd_q")
-    branches = [b for b in ["charge", "discharge", "rest"] if b in set(pats.branch.dropna())]
-    br = c2.pills("Branch", branches, selection_mode="multi", default=branches, key="sxpd_branch")
-    sample = c3.selectbox("Sample", sorted(pats.sample_id.unique()), key="sxpd_sample")
-    pats = pats[(pats.sample_id == sample) & (pats.branch.isin(br) | pats.branch.isna())]
-    if not chosen or pats.empty:
-        return empty("choose a quantity and a branch")
-    pats["hours"] = pats.elapsed_s / 3600
-    long = pats.melt(id_vars=["measurement_id", "scan_number", "hours", "soc_pct", "branch", "voltage_v"],
-                     value_vars=[SXPD_QUANTITIES[k] for k in chosen], var_name="quantity", value_name="value")
-    long = long.dropna(subset=["value"])
-    cell = pats.cell_id.dropna().iloc[0] if pats.cell_id.notna().any() else None
-    t0 = pats.measured_at.min()
-    volt = q("""select time_s, timestamp, voltage_v, soc_pct from echem_series where cell_id = ?
-                qualify row_number() over (order by time_s) % greatest(1, (count(*) over () / 600)::int) = 0
-                order by time_s""", [cell]) if cell else pd.DataFrame()
-    tab1, tab2 = st.tabs(["vs time", "vs SOC"])
-    with tab1:
-        charts = []
-        if len(volt) and volt.timestamp.notna().any():
-            volt["hours"] = (volt.timestamp - t0).dt.total_seconds() / 3600
-            span = (pats.hours.min() - 0.5, pats.hours.max() + 0.5)
-            volt = volt[(volt.hours >= span[0]) & (volt.hours <= span[1])]
-            charts.append(alt.Chart(volt).mark_line(color="#444").encode(
-                x=alt.X("hours:Q", title="time since first pattern (h)"),
-                y=alt.Y("voltage_v:Q", title="cell voltage (V)", scale=alt.Scale(zero=False))).properties(height=140))
-        for qname in chosen:
-            sub = long[long.quantity == SXPD_QUANTITIES[qname]]
-            charts.append(alt.Chart(sub).mark_point(filled=True).encode(
-                x=alt.X("hours:Q", title="time since first pattern (h)"),
-                y=alt.Y("value:Q", title=qname, scale=alt.Scale(zero=False)),
-                color=alt.Color("branch:N", scale=BRANCH_COLORS), tooltip=["scan_number", "hours", "soc_pct", "voltage_v", "value"])
-                .properties(height=140))
-        chart(alt.vconcat(*charts).resolve_scale(x="shared"))
-    with tab2:
-        sub = long[long.soc_pct.notna()]
-        chart(alt.Chart(sub).mark_line(point=True).encode(
-            x=alt.X("soc_pct:Q", title="SOC (%)"), y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
-            color=alt.Color("branch:N", scale=BRANCH_COLORS), order="hours:Q",
-            tooltip=["scan_number", "soc_pct", "voltage_v", "value"])
-              .properties(height=170, width=700).facet(row=alt.Row("quantity:N", title=None))
-              .resolve_scale(y="independent"))
-    main_plot(long, "quantity", "value", "branch")
-    with st.expander("patterns"):
-        st.dataframe(pats, hide_index=True)
-
-
-# -------------------------------------------------------------------------------------------- NEXAFS
-def page_nexafs() -> None:
-    st.title("NEXAFS")
-    st.caption("Normalised spectra per edge and detection mode overlaid by SOC (Figure 4); Ni2+ fraction of Ni "
-               "against SOC for surface (TEY) and bulk (FY).")
-    spectra = q("""select x.measurement_id, x.sample_id, x.edge, x.mode, s.soc_pct, s.branch, x.quality_flags
-                   from xas_spectra x left join samples s using (sample_id) where x.role = 'sample'""")
-    if spectra.empty:
-        return empty("no NEXAFS spectra in the warehouse")
-    c1, c2, c3 = st.columns([2, 2, 3])
-    edges = sorted(spectra.edge.unique())
-    edge = c1.radio("Edge", edges, index=edges.index("Ni_L") if "Ni_L" in edges else 0, horizontal=True,
-                    key="xas_edge")
-    modes = sorted(spectra["mode"].unique(), reverse=True)
-    mode = c2.radio("Mode", modes, horizontal=True, key="xas_mode")
-    samples = sorted(spectra.sample_id.unique(), key=lambda s: spectra[spectra.sample_id == s].soc_pct.iloc[0])
-    chosen = c3.multiselect("Samples", samples, default=samples, key="xas_samples")
-    sel = spectra[(spectra.edge == edge) & (spectra["mode"] == mode) & spectra.sample_id.isin(chosen)]
-    if sel.empty:
-        return empty("no spectrum for this choice")
-    pts = q("""select p.measurement_id, p.energy_ev, p.mu_final from xas_points p
-               where list_contains(?::VARCHAR[], p.measurement_id) and p.mu_final is not null
-               order by p.measurement_id, p.energy_ev""", [list(sel.measurement_id)])
-    pts = pts.merge(sel[["measurement_id", "sample_id", "soc_pct", "branch"]], on="measurement_id")
-    pts["label"] = pts.sample_id + " (" + pts.soc_pct.round(0).astype(int).astype(str) + " %)"
-    chart(alt.Chart(pts).mark_line().encode(
-        x=alt.X("energy_ev:Q", title="energy (eV)", scale=alt.Scale(zero=False)),
-        y=alt.Y("mu_final:Q", title="normalised absorption"),
-        color=alt.Color("soc_pct:Q", scale=SOC_SCALE, title="SOC (%)"), detail="label:N",
-        tooltip=["label", "energy_ev", "mu_final"]).properties(height=380, title=f"{edge} · {mode}"))
-    main_plot(pts, "measurement_id", "energy_ev", "mu_final")
-    st.subheader("Ni2+ fraction vs SOC: surface (TEY) vs bulk (FY)")
-    ni = q("""select v.sample_id, v.mode, v.ni2_fraction, v.ni2_fraction_sigma, v.n_spectra, s.soc_pct, s.branch,
-                     s.series from nexafs_ni_valence v left join samples s using (sample_id) order by soc_pct""")
-    ni = ni[ni.sample_id.isin(chosen)]
-    if ni.empty:
-        st.info("no Ni2+ fractions (Ni L-edge fits) for these samples")
-    else:
-        ni["lo"] = ni.ni2_fraction - 1.96 * ni.ni2_fraction_sigma.fillna(0)
-        ni["hi"] = ni.ni2_fraction + 1.96 * ni.ni2_fraction_sigma.fillna(0)
-        base = alt.Chart(ni).encode(x=alt.X("soc_pct:Q", title="SOC (%)"), color=alt.Color("mode:N", title="mode"))
-        chart(alt.layer(
-            base.mark_line(point=True).encode(y=alt.Y("ni2_fraction:Q", title="Ni2+ fraction of Ni"),
-                                              shape=alt.Shape("branch:N", scale=BRANCH_SHAPES),
-                                              tooltip=["sample_id", "mode", "soc_pct", "ni2_fraction",
-                                                       "ni2_fraction_sigma", "n_spectra"]),
-            base.mark_rule().encode(y="lo:Q", y2="hi:Q")).properties(height=300))
-
-
 # -------------------------------------------------------------------------------------- correlations
 def page_correlations() -> None:
     st.title("Correlations")
@@ -574,8 +244,8 @@ def page_correlations() -> None:
     row = pairs.iloc[pair_labels.index(label)]
     fx, fy = row.feature_x, row.feature_y
     samples = row.samples.split(",")
-    xv = D.feature_values(_catalog(ctx().root), fx, samples, snap())
-    yv = D.feature_values(_catalog(ctx().root), fy, samples, snap())
+    xv = D.feature_values(catalog(), fx, samples, snap())
+    yv = D.feature_values(catalog(), fy, samples, snap())
     pts = xv.merge(yv[["sample_id", "value", "interpolated", "profile_key"]], on="sample_id", suffixes=("_x", "_y"))
     left, right = st.columns([1, 1])
     with left:
@@ -702,12 +372,32 @@ def page_findings() -> None:
         st.table(quarantine.head(200).set_index("original_name"))
 
 
-PAGES = [
-    ("campaign", "Campaign", page_campaign),
-    ("soc_profiles", "SOC profiles", page_soc_profiles),
-    ("afm_maps", "AFM maps", page_afm_maps),
-    ("diffraction", "Diffraction", page_diffraction),
-    ("nexafs", "NEXAFS", page_nexafs),
-    ("correlations", "Correlations", page_correlations),
-    ("findings", "Findings & quality", page_findings),
-]
+#: (slug, title, draw) of the campaign-wide pages around the techniques' own
+LEADING_PAGES = [("campaign", "Campaign", page_campaign), ("soc_profiles", "SOC profiles", page_soc_profiles)]
+TRAILING_PAGES = [("correlations", "Correlations", page_correlations), ("findings", "Findings & quality", page_findings)]
+
+
+def technique_pages() -> list[tuple[str, str, Callable[[], None]]]:
+    """(slug, title, draw) of every registered technique's pages, ordered by title (as the navigation
+    always listed them), each drawn with the kit."""
+    owned = [(name, page) for name in available_techniques() for page in technique(name).pages]
+    owners: dict[str, list[str]] = {slug: ["the dashboard"] for slug, _, _ in LEADING_PAGES + TRAILING_PAGES}
+    for name, page in owned:
+        owners.setdefault(page.slug, []).append(f"technique {name!r}")
+    clashes = {slug: who for slug, who in owners.items() if len(who) > 1}
+    if clashes:
+        raise RuntimeError(f"dashboard page slugs declared twice: {clashes}; give each page its own Page.slug "
+                           "(it is the page's URL path)")
+    return [(page.slug, page.title, functools.partial(page.render, KIT))
+            for _, page in sorted(owned, key=lambda owned_page: owned_page[1].title.lower())]
+
+
+def all_pages() -> list[tuple[str, str, Callable[[], None]]]:
+    """Every page in navigation order: campaign-wide, then the techniques', then the cross-technique ones."""
+    return LEADING_PAGES + technique_pages() + TRAILING_PAGES
+
+
+def streamlit_pages() -> list[StreamlitPage]:
+    """``all_pages`` as Streamlit pages: each at its slug's URL, the campaign page the default."""
+    # no page icons: Streamlit would fetch each as a favicon from fonts.gstatic.com (offline here)
+    return [st.Page(draw, title=title, url_path=slug, default=(slug == "campaign")) for slug, title, draw in all_pages()]

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from foundation.contract import Technique
+from foundation.contract import Page, Technique
 from schemas.afm import TABLES
 from tasks.afm.demo import demo
 from tasks.afm.gwy_reader import GwyddionReader
 from tasks.afm.ibw_reader import AsylumIbwReader
 from tasks.afm.nanoscope_reader import NanoscopeReader
+from tasks.afm.page import render as render_page
 from tasks.afm.parameters import AfmParameters
 from tasks.afm.process import finalize, process
 
@@ -26,4 +27,5 @@ TECHNIQUE = Technique(
     demo=demo,
     views=[ROOT / "warehouse" / "views" / "afm.sql"],
     accepts=("afm_map",),
+    pages=[Page("afm_maps", "AFM maps", render_page)],
 )

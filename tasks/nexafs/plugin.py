@@ -8,7 +8,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from foundation.contract import Measurement, ProcessContext, Technique, UnreadableFile
+from foundation.contract import (
+    Measurement,
+    Page,
+    ProcessContext,
+    Technique,
+    UnreadableFile,
+)
 from schemas.nexafs import ROLES, TABLES
 from tasks.nexafs import chain
 from tasks.nexafs.absorption import self_absorption_ratio
@@ -16,6 +22,7 @@ from tasks.nexafs.ascii_scan import BeamlineAsciiReader
 from tasks.nexafs.athena import AthenaProjectReader
 from tasks.nexafs.features import edge_features
 from tasks.nexafs.nexus import NxxasReader
+from tasks.nexafs.page import render as render_page
 from tasks.nexafs.parameters import NexafsParameters
 from tasks.nexafs.reduce import reduce_scans, reduce_spectra, reference_peak_shift
 from tasks.nexafs.srs import DiamondSrsReader
@@ -181,4 +188,5 @@ TECHNIQUE = Technique(
     views=[HERE.parents[1] / "warehouse" / "views" / "nexafs.sql"],
     accepts=("xas_scan", "xas_spectrum"),
     max_file_mb=1024,
+    pages=[Page("nexafs", "NEXAFS", render_page)],
 )

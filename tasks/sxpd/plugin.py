@@ -24,6 +24,7 @@ from foundation.contract import (
     FinalizeContext,
     Measurement,
     MissingInformation,
+    Page,
     ProcessContext,
     Technique,
     UnreadableFile,
@@ -35,6 +36,7 @@ from tasks.sxpd.calibration import calibrate
 from tasks.sxpd.crystallography import hkl_label
 from tasks.sxpd.demo import demo
 from tasks.sxpd.nexus_reader import NexusReader
+from tasks.sxpd.page import render as render_page
 from tasks.sxpd.parameters import SxpdParameters
 from tasks.sxpd.pattern import KIND as PATTERN_KIND
 from tasks.sxpd.refinement_reader import KIND as REFINEMENT_KIND
@@ -327,5 +329,6 @@ TECHNIQUE = Technique(
     views=[VIEWS],
     accepts=(PATTERN_KIND, REFINEMENT_KIND),
     max_file_mb=4096,
+    pages=[Page("diffraction", "Diffraction", render_page)],
 )
 

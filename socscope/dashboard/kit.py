@@ -1,0 +1,117 @@
+"""The page plumbing of the dashboard and the kit it hands every technique page.
+
+Every page reads through ``q`` (plain SQL on the read-only catalog snapshot of this page run, see
+data.py) and records what its main plot shows with ``main_plot``, for the footer the browser test
+reads (views.run_page). ``KIT`` bundles these with the shared scales as the
+``foundation.contract.PageKit`` a technique's ``Page.render(kit)`` gets, so that a technique page
+never imports this package.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from socscope.dashboard import data as D
+
+SOC_SCALE = alt.Scale(scheme="viridis", domain=[0, 100])
+BRANCH_SHAPES = alt.Scale(domain=["pristine", "charge", "discharge", "cycle", "rest"],
+                          range=["diamond", "triangle-up", "triangle-down", "circle", "square"])
+BRANCH_COLORS = alt.Scale(domain=["charge", "discharge", "rest", "pristine", "cycle"],
+                          range=["#d1495b", "#00798c", "#9a9a9a", "#edae49", "#66a182"])
+SERIES_DASH = alt.Scale(domain=["cumulative", "polished", "operando", "gitt"],
+                        range=[[1, 0], [6, 3], [2, 2], [8, 2, 2, 2]])
+
+
+@dataclass
+class Context:
+    config: str
+    campaign: Any
+    root: str
+
+
+@st.cache_resource(show_spinner=False)
+def _catalog(root: str) -> D.Catalog:
+    return D.Catalog(root)
+
+
+@st.cache_resource(show_spinner=False)
+def _load_campaign(config: str, mtime: float):
+    from foundation.config import load_campaign
+
+    return load_campaign(config)
+
+
+def context(config: str) -> Context:
+    path = Path(config).resolve()
+    campaign = _load_campaign(str(path), path.stat().st_mtime)
+    root = campaign.resolve(campaign.storage.warehouse)
+    D.newest_snapshot(root)  # raises a clear FileNotFoundError before any page runs
+    st.session_state["_ctx"] = Context(str(path), campaign, root)
+    return st.session_state["_ctx"]
+
+
+def ctx() -> Context:
+    return st.session_state["_ctx"]
+
+
+def catalog() -> D.Catalog:
+    """The catalog of this session's warehouse (for helpers that query it themselves)."""
+    return _catalog(ctx().root)
+
+
+def snap() -> D.Snapshot:
+    """The snapshot of this page run (fixed at the start, so one page is one consistent view)."""
+    if "_snap" not in st.session_state or st.session_state.get("_snap_run") != st.session_state.get("_run"):
+        st.session_state["_snap"] = D.newest_snapshot(ctx().root)
+        st.session_state["_snap_run"] = st.session_state.get("_run")
+    return st.session_state["_snap"]
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def _query(root: str, snap_path: str, version: int, sql: str, params: tuple) -> pd.DataFrame:
+    return _catalog(root).query(sql, params, snap=D.Snapshot(snap_path, version))
+
+
+def q(sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+    s = snap()
+    return _query(ctx().root, s.path, s.version, sql, tuple(params)).copy()
+
+
+def main_plot(df: pd.DataFrame, *cols: str) -> None:
+    """Remember what the page's main plot shows (for the footer the browser test reads)."""
+    shown = df[list(cols)] if cols else df
+    digest = hashlib.sha256(pd.util.hash_pandas_object(shown.astype(str), index=False).values.tobytes()).hexdigest()
+    st.session_state["_main"] = (len(df), digest[:10])
+
+
+def chart(c: alt.Chart | alt.LayerChart, **kw):
+    return st.altair_chart(c, width="stretch", **kw)
+
+
+def empty(msg: str) -> None:
+    st.info(msg)
+    st.session_state["_main"] = (0, "empty")
+
+
+class DashboardKit:
+    """This dashboard's ``foundation.contract.PageKit`` (the members are documented there)."""
+
+    st = st
+    SOC_SCALE = SOC_SCALE
+    BRANCH_SHAPES = BRANCH_SHAPES
+    BRANCH_COLORS = BRANCH_COLORS
+    SERIES_DASH = SERIES_DASH
+    q = staticmethod(q)
+    chart = staticmethod(chart)
+    main_plot = staticmethod(main_plot)
+    empty = staticmethod(empty)
+
+
+KIT = DashboardKit()
