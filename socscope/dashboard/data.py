@@ -16,12 +16,6 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-# The AFM page's SQL lives with the AFM technique (tasks/afm/page_sql.py) and column quoting in
-# foundation.sql; these names stay here only for tests/dashboard/test_dashboard_data.py, which tests
-# them on a catalog (moving those tests to tests/afm drops both imports).
-from foundation.sql import ident  # noqa: F401
-from tasks.afm.page_sql import OUTLINE_SQL, grid_step, line_profile_sql, map_sql  # noqa: F401
-
 KEEP_OPEN = 3
 
 

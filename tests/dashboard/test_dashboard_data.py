@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from foundation.sql import ident
 from socscope.dashboard import data as D
+from tasks.afm import page_sql
 
 
 def _campaign(expected):
@@ -39,14 +41,14 @@ def test_normalise_profile_puts_features_on_one_axis():
 
 
 def test_grid_step():
-    assert D.grid_step(256, 64) == 4 and D.grid_step(128, 64) == 2 and D.grid_step(50, 64) == 1
+    assert page_sql.grid_step(256, 64) == 4 and page_sql.grid_step(128, 64) == 2 and page_sql.grid_step(50, 64) == 1
 
 
 def test_ident_quotes_plain_column_names_only():
-    assert D.ident("esm_amp_pm_per_v") == '"esm_amp_pm_per_v"'
+    assert ident("esm_amp_pm_per_v") == '"esm_amp_pm_per_v"'
     for bad in ['height_nm" as v from raw_files --', "x; drop", "", "Height"]:
         with pytest.raises(ValueError, match="not a column name"):
-            D.ident(bad)
+            ident(bad)
 
 
 @pytest.fixture()
@@ -70,14 +72,14 @@ def test_map_downsampling_and_line_profile_in_sql(pixels):
     cat = D.Catalog(pixels)
     try:
         assert cat.snapshot().version == 1
-        grid = cat.query(D.map_sql("esm_amp_pm_per_v", 2), ["m"])
+        grid = cat.query(page_sql.map_sql("esm_amp_pm_per_v", 2), ["m"])
         assert len(grid) == 25 and grid.value.between(2, 10).all()
         assert grid.value.mean() == pytest.approx((16 * 10 + 84 * 2) / 100)
-        prof = cat.query(D.line_profile_sql("esm_amp_pm_per_v"), [0.0, 0.55, 1.0, 0.55, 0.1, "m"])
+        prof = cat.query(page_sql.line_profile_sql("esm_amp_pm_per_v"), [0.0, 0.55, 1.0, 0.55, 0.1, "m"])
         assert prof.value.max() == 10.0 and prof.value.min() == 2.0
         inside = prof[(prof.distance_um > 0.35) & (prof.distance_um < 0.65)]
         assert (inside.value == 10.0).all()
-        outline = cat.query(D.OUTLINE_SQL, ["m", 0.1])
+        outline = cat.query(page_sql.OUTLINE_SQL, ["m", 0.1])
         assert len(outline) == 16
     finally:
         cat.close()
