@@ -68,12 +68,13 @@ def page_campaign() -> None:
     received = q(D.RECEIVED_SQL)
     m = D.expected_vs_received(c.campaign, received)
     rows = q(D.ROWS_SQL)
-    echem_rows = q("""select s.sample_id, 'echem' as technique, sum(e.rows_written) as rows_written
-                      from ingest_events e join raw_files r using (raw_sha256)
-                      join sample_config s on s.cell_id = r.cell_id
-                      where e.stage = 'process' and r.technique = 'echem' and r.sample_id is distinct from s.sample_id
-                      group by 1""")
-    rows = pd.concat([rows, echem_rows]).groupby(["sample_id", "technique"], as_index=False)["rows_written"].sum()
+    # files of a cell (cycler records) count for every sample cut from that cell
+    cell_rows = q("""select s.sample_id, r.technique, sum(e.rows_written) as rows_written
+                     from ingest_events e join raw_files r using (raw_sha256)
+                     join sample_config s on s.cell_id = r.cell_id
+                     where e.stage = 'process' and r.sample_id is distinct from s.sample_id
+                     group by 1, 2""")
+    rows = pd.concat([rows, cell_rows]).groupby(["sample_id", "technique"], as_index=False)["rows_written"].sum()
     m = m.merge(rows, on=["sample_id", "technique"], how="left")
     m["rows_written"] = m["rows_written"].fillna(0).astype(int)
     techs = sorted(m.technique.unique())
@@ -332,36 +333,16 @@ def page_findings() -> None:
                    from quality group by all order by all""")
     for r in quality.itertuples():
         checks.append({"check": f"{r.technique}: {r.check_name}", "subjects": r.n, "failed": r.failed})
-    soc = q("select count(*) as n, sum(case when soc_mismatch then 1 else 0 end) as failed from sample_soc")
-    checks.append({"check": "echem: measured SOC within tolerance of nominal", "subjects": int(soc.n.iloc[0]),
-                   "failed": int(soc.failed.fillna(0).iloc[0])})
-    sx = q("""select count(*) as n, sum(case when quality_flags <> '' then 1 else 0 end) as flagged,
-                     sum(case when alignment_flag not in ('', 'ok') then 1 else 0 end) as misaligned
-              from sxpd_patterns_soc""")
-    checks.append({"check": "sxpd: patterns without quality flags", "subjects": int(sx.n.iloc[0]),
-                   "failed": int(sx.flagged.fillna(0).iloc[0])})
-    checks.append({"check": "sxpd: patterns aligned with the cycler", "subjects": int(sx.n.iloc[0]),
-                   "failed": int(sx.misaligned.fillna(0).iloc[0])})
-    xs = q("""select count(*) as n, sum(case when coalesce(quality_flags, '') <> '' then 1 else 0 end) as flagged
-              from xas_spectra""")
-    checks.append({"check": "nexafs: spectra without quality flags", "subjects": int(xs.n.iloc[0]),
-                   "failed": int(xs.flagged.fillna(0).iloc[0])})
-    reg = q("select count(*) as n, sum(case when quality_ok then 0 else 1 end) as failed from afm_registrations")
-    checks.append({"check": "afm: ESM × C-AFM registrations above the correlation threshold",
-                   "subjects": int(reg.n.iloc[0]), "failed": int(reg.failed.fillna(0).iloc[0])})
     ev = q("""select count(*) as n, sum(case when status = 'ok' then 0 else 1 end) as failed from
               (select * from ingest_events where stage = 'process'
                qualify row_number() over (partition by raw_sha256 order by attempted_at desc) = 1)""")
     checks.append({"check": "all: files read and validated (latest attempt ok)", "subjects": int(ev.n.iloc[0]),
                    "failed": int(ev.failed.fillna(0).iloc[0])})
     st.dataframe(pd.DataFrame(checks), hide_index=True)
-    flags = q("""select 'sxpd' as technique, measurement_id, quality_flags as flags, alignment_flag as detail
-                 from sxpd_patterns_soc where quality_flags <> '' or alignment_flag not in ('', 'ok')
-                 union all
-                 select 'nexafs', measurement_id, quality_flags, sample_id || ' ' || edge || ' ' || mode
-                 from xas_spectra where coalesce(quality_flags, '') <> ''""")
+    flags = q("""select technique, check_name, subject, detail from quality where not passed
+                 order by technique, check_name, subject""")
     if len(flags):
-        with st.expander(f"{len(flags)} flagged measurements"):
+        with st.expander(f"{len(flags)} measurements that failed a quality check"):
             st.dataframe(flags, hide_index=True)
     st.subheader("Quarantine")
     quarantine = q("""select technique, sample_id, original_name, stage, reason, error_type, reader, params_id,
