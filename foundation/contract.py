@@ -2,9 +2,10 @@
 
 A *reader* turns one raw file into one or more canonical ``Measurement`` objects with explicit
 units. It never stamps provenance: the framework (``foundation.registry``) does, so that no reader can
-forget it. A *technique* bundles its readers, its table contracts, its parameter set, its pure
-feature functions and its demo generator; adding a technique is adding a folder under ``tasks/``
-and one line in ``foundation.registry.TECHNIQUE_MODULES``.
+forget it. A *technique* bundles its readers, its table contracts, its parameter model and set,
+its pure feature functions, its views, quality checks, marts features, dashboard pages and its demo
+generator. The ``Technique`` object is the only place the platform learns about a technique:
+adding one is a package with a ``TECHNIQUE`` and one entry point in the group ``socscope.techniques``.
 """
 from __future__ import annotations
 
