@@ -90,11 +90,13 @@ def _solve_per_class(model: WindowModel, A: np.ndarray, rhs: np.ndarray, rows: n
     return step
 
 
-def damped_step(model: WindowModel, jtj: np.ndarray, grad: np.ndarray, params: np.ndarray, free: np.ndarray,
-                lower: np.ndarray, upper: np.ndarray, mu: np.ndarray, rows: np.ndarray,
+def damped_step(model: WindowModel, jtj: np.ndarray, grad: np.ndarray, params: np.ndarray,
+                space: ParameterSpace, mu: np.ndarray, rows: np.ndarray,
                 step_var: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Projected LM trial point of the windows ``rows`` and the χ² reduction the damped linear
-    model predicts for it. ``jtj`` is a private copy: it is damped in place.
+    model predicts for it (all arguments: those windows' rows). ``jtj`` is a private copy: it is
+    damped in place. With ``step_var``, the parameters' squared errors are written into it
+    (``_solve_per_class``).
 
     A parameter held at a bound by its gradient sits out this step: the others then take the
     step that is optimal with it held, not one that assumed it moves. Fixed parameters have zero
@@ -102,6 +104,7 @@ def damped_step(model: WindowModel, jtj: np.ndarray, grad: np.ndarray, params: n
     their step is exactly zero.
     """
     P = jtj.shape[-1]
+    free, lower, upper = space.free, space.lower, space.upper
     diag = np.einsum("gpp->gp", jtj)
     diag = np.where(free & (diag > 0), diag, 1.0)
     act = free & ~np.where(grad < 0, params <= lower, (params >= upper) & (grad > 0))
@@ -148,9 +151,9 @@ def iterate(model: WindowModel, state: LMState, space: ParameterSpace, dof: np.n
         return a if whole else a[rows]
 
     p_r, cur_r, mu_r = take(state.params), take(state.chi2), take(state.mu)
+    space_r = ParameterSpace(take(space.free), take(space.lower), take(space.upper))
     trial, predicted = damped_step(model, state.jtj.copy() if whole else state.jtj[rows], take(state.grad), p_r,
-                                   take(space.free), take(space.lower), take(space.upper), mu_r, rows,
-                                   state.step_var if first else None)
+                                   space_r, mu_r, rows, state.step_var if first else None)
     done = settled(trial, p_r, take(state.step_var), cur_r, take(dof), tol.step_sigma)
     if done.any():
         state.converged[rows[done]] = True
@@ -158,19 +161,29 @@ def iterate(model: WindowModel, state: LMState, space: ParameterSpace, dof: np.n
         rows, trial, cur_r, mu_r, predicted = rows[moving], trial[moving], cur_r[moving], mu_r[moving], predicted[moving]
         if not len(rows):
             return
-    jtj_t, grad_t, new = normal_equations(model, trial, rows)
-    better = new < cur_r
-    # (before the updates below: in a full pass cur_r is ``state.chi2`` itself)
-    stalled = cur_r - new < tol.chi2 * cur_r
-    rho = (cur_r - new) / np.where(predicted > 0, predicted, np.inf)
+    accept_or_refuse(state, rows, trial, normal_equations(model, trial, rows), cur_r, mu_r, predicted, tol.chi2)
+
+
+def accept_or_refuse(state: LMState, rows: np.ndarray, trial: np.ndarray,
+                     evaluated: tuple[np.ndarray, np.ndarray, np.ndarray], chi2: np.ndarray, mu: np.ndarray,
+                     predicted: np.ndarray, chi2_tolerance: float) -> None:
+    """Take each window's trial point where it lowers χ², mark converged the windows whose χ² no
+    longer moves (or whose steps LM keeps refusing), and update the damping of ``rows``.
+
+    ``evaluated``: (JᵀJ, Jᵀr, χ²) at ``trial``; ``chi2``/``mu``: the windows' current values — in a
+    full pass the state's own arrays, so everything is computed from them before they are updated.
+    """
+    jtj_t, grad_t, new = evaluated
+    better = new < chi2
+    stalled = chi2 - new < chi2_tolerance * chi2
+    rho = (chi2 - new) / np.where(predicted > 0, predicted, np.inf)
     acc = rows[better]
     state.params[acc] = trial[better]
     state.jtj[acc] = jtj_t[better]
     state.grad[acc] = grad_t[better]
     state.chi2[acc] = new[better]
-    # done when χ² no longer moves, or when LM keeps refusing steps
-    state.converged[rows] = np.where(better, stalled, mu_r > 1e4)
-    state.mu[rows], state.nu[rows] = nielsen_damping(mu_r, state.nu[rows], better, rho)
+    state.converged[rows] = np.where(better, stalled, mu > 1e4)
+    state.mu[rows], state.nu[rows] = nielsen_damping(mu, state.nu[rows], better, rho)
 
 
 def solve(model: WindowModel, params: np.ndarray, space: ParameterSpace, n_peaks: np.ndarray, dof: np.ndarray,

@@ -9,6 +9,11 @@ one optimiser call per peak. A window stops iterating when its step is a small f
 parameter's standard error or its χ² no longer moves. Positions of reflections flagged
 ``fixed_position`` (Al, Li: their positions come from their own lattices, Le Bail style) are not
 refined; their areas and widths are.
+
+This module groups the reflections and lays the results out per reflection; the parts of the fit:
+``fit_windows`` (the windows' data, stacked and rebinned), ``fit_parameters`` (a window's
+parameter vector: layout, starting values, bounds), ``window_model`` (model, Jacobian and normal
+equations of many windows) and ``lm_batch`` (the Levenberg–Marquardt loop and the errors).
 """
 from __future__ import annotations
 
@@ -154,7 +159,7 @@ def fit_groups(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, groups: PeakGrou
     iterations = 0
     for k_lo, k_hi in BUCKETS:
         sel = np.flatnonzero((n_members >= k_lo) & (n_members <= k_hi))
-        sel = sel[np.argsort(n_members[sel], kind="stable")]  # by size: see the size classes in _fit_bucket
+        sel = sel[np.argsort(n_members[sel], kind="stable")]  # by size: see window_model.size_classes
         if not len(sel):
             continue
         k = int(n_members[sel].max())
