@@ -7,7 +7,8 @@ answers in ``test_fitting.py``, ``test_calibration.py`` and the end-to-end tests
 
 Cases: the first patterns of ``bench/sxpd.py`` (same generator, seeds and .xye round trip through
 the registered reader), the demo-truth patterns of ``test_fitting``, the demo's Si standard through
-``calibrate``, and direct ``fit_groups`` calls with non-default options. Recorded: every
+``calibrate``, and ``fit_groups`` called again on a bench pattern's windows with the options that
+the analysis leaves at their defaults. Recorded: every
 ``fit_groups`` result inside the pattern analysis and the calibration (both passes), and the
 analysis' and calibration's own outputs (lattice, strain, peak table).
 
@@ -50,7 +51,7 @@ def flatten(prefix: str, value: Any, out: dict[str, np.ndarray]) -> None:
 
 @contextmanager
 def recording_fit_groups() -> Iterator[list]:
-    """Every ``fit_groups`` result that the analysis and the calibration compute, in call order."""
+    """Every ``fit_groups`` call of the analysis and the calibration: (args, kwargs, result) in call order."""
     import tasks.sxpd.analysis as analysis
     import tasks.sxpd.calibration as calibration
 
@@ -60,7 +61,7 @@ def recording_fit_groups() -> Iterator[list]:
     def wrap(fit: Callable) -> Callable:
         def recorded(*args, **kwargs):
             result = fit(*args, **kwargs)
-            results.append(result)
+            results.append((args, kwargs, result))
             return result
         return recorded
 
@@ -71,12 +72,14 @@ def recording_fit_groups() -> Iterator[list]:
         analysis.fit_groups, calibration.fit_groups = originals
 
 
-def _record(name: str, run: Callable[[], Any], out: dict[str, np.ndarray]) -> None:
+def _record(name: str, run: Callable[[], Any], out: dict[str, np.ndarray]) -> list:
+    """Record ``run()``'s result and every ``fit_groups`` call inside it; returns the calls."""
     with recording_fit_groups() as fits:
         result = run()
     flatten(name, result, out)
-    for i, fit in enumerate(fits):
+    for i, (_, _, fit) in enumerate(fits):
         flatten(f"{name}/fit_groups[{i}]", fit, out)
+    return fits
 
 
 def _bench_patterns() -> Iterator[tuple[str, dict[str, np.ndarray]]]:
@@ -115,31 +118,13 @@ def _demo_patterns() -> Iterator[tuple[str, dict[str, np.ndarray]]]:
         yield f"demo_soc{soc:g}", {"two_theta_deg": x, "intensity_counts": y, "sigma_counts": s}
 
 
-def _direct_fits() -> Iterator[tuple[str, Callable[[], Any]]]:
-    """``fit_groups`` called directly with the options the analysis leaves at their defaults."""
-    from tasks.sxpd.peakfit import fit_groups, group_reflections
-    from tasks.sxpd.profiles import split_pseudo_voigt
-    from tasks.sxpd.synthesis import counts
-
-    x = np.arange(9.0, 14.0, 0.001)
-    pos = np.array([9.5, 10.5, 10.56, 12.0, 12.05, 12.1, 12.17, 12.22])
-    shifted = pos + np.array([0.002, -0.003, 0.004, 0.001, -0.002, 0.003, 0.0, -0.001])
-    model = 300 + split_pseudo_voigt(x[None, :], shifted[None, :], np.full((1, 8), 0.03),
-                                     np.array([[30.0, 20, 12, 25, 10, 18, 9, 14]]), np.array([0.4]),
-                                     np.array([0.25]))[0].sum(axis=1)
-    y, s = counts(model, np.random.default_rng(5))
-    fwhm0 = np.full(8, 0.035)
-    groups, _ = group_reflections(pos, fwhm0, 4.0, 5.0, 8)
-    fixed = np.zeros(8, bool)
-    fixed[1] = True
-    asym = np.array([True, False, True])
-    common = (x, y, s, groups, pos, fwhm0, fixed, asym)
-    yield "direct/defaults", lambda: fit_groups(*common)
-    yield "direct/no_linear_start", lambda: fit_groups(*common, linear_start=False)
-    yield "direct/no_iterations", lambda: fit_groups(*common, max_iterations=0)
-    yield "direct/tight", lambda: fit_groups(*common, max_iterations=60, max_points=32, step_tolerance_sigma=1e-6,
-                                             tolerance=1e-14, eta0=0.3, fwhm_bounds=(0.5, 2.0),
-                                             position_slack_fwhm=0.5)
+#: options the analysis leaves at their defaults, for direct ``fit_groups`` calls on its own windows
+DIRECT_OPTIONS = {
+    "no_linear_start": {"linear_start": False},
+    "no_iterations": {"max_iterations": 0},
+    "tight": {"max_iterations": 60, "max_points": 32, "step_tolerance_sigma": 1e-6, "tolerance": 1e-14, "eta0": 0.3,
+              "fwhm_bounds": (0.5, 2.0), "position_slack_fwhm": 0.5},
+}
 
 
 def compute() -> dict[str, np.ndarray]:
@@ -148,20 +133,25 @@ def compute() -> dict[str, np.ndarray]:
     from tasks.sxpd.analysis import Instrument, analyse_pattern
     from tasks.sxpd.calibration import calibrate
     from tasks.sxpd.demo import two_theta_axis
+    from tasks.sxpd.peakfit import fit_groups
     from tasks.sxpd.synthesis import (DEMO_CAGLIOTI_DEG2, DEMO_WAVELENGTH_ANGSTROM, DEMO_ZERO_OFFSET_DEG, counts,
                                       silicon_profile)
 
     params = load_params(technique("sxpd").default_params).values
     instrument = Instrument(DEMO_WAVELENGTH_ANGSTROM, DEMO_ZERO_OFFSET_DEG, DEMO_CAGLIOTI_DEG2)
     out: dict[str, np.ndarray] = {}
+    calls = {}
     for name, d in (*_bench_patterns(), *_demo_patterns()):
-        _record(name, lambda d=d: analyse_pattern(d["two_theta_deg"], d["intensity_counts"], d["sigma_counts"],
-                                                  instrument, params), out)
+        calls[name] = _record(name, lambda d=d: analyse_pattern(d["two_theta_deg"], d["intensity_counts"],
+                                                                d["sigma_counts"], instrument, params), out)
     x_std = two_theta_axis(0.001)
     y_std, e_std = counts(silicon_profile(x_std), np.random.default_rng([BENCH_SEED, 0]))
     _record("si_standard", lambda: calibrate(x_std, y_std, e_std, params["calibration"]), out)
-    for name, run in _direct_fits():
-        _record(name, run, out)
+    # the windows of the first bench pattern's first pass (fixed positions, asymmetric windows) with
+    # the options the analysis does not vary
+    args, kwargs, _ = calls["bench[0]"][0]
+    for name, options in DIRECT_OPTIONS.items():
+        flatten(f"direct/{name}", fit_groups(*args, **{**kwargs, **options}), out)
     return out
 
 
