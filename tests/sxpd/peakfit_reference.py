@@ -14,6 +14,8 @@ analysis' and calibration's own outputs (lattice, strain, peak table).
 
 Regenerate (only when a change of the fit's numbers is intended, and say so in the commit):
     PYTHONPATH=. python -m tests.sxpd.peakfit_reference
+Bitwise results also depend on numpy's and the BLAS library's version (and the CPU's vector
+instructions): after such an upgrade, regenerate it with the fitting code of a commit that passed.
 """
 from __future__ import annotations
 
@@ -158,7 +160,8 @@ def compute() -> dict[str, np.ndarray]:
 def main() -> None:
     out = compute()
     REFERENCE.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(REFERENCE, _made_at_commit=np.array(MADE_AT_COMMIT), **out)
+    np.savez_compressed(REFERENCE, _made_at_commit=np.array(MADE_AT_COMMIT), _numpy_version=np.array(np.__version__),
+                        **out)
     print(f"{REFERENCE}: {len(out)} arrays, {REFERENCE.stat().st_size / 1024:.0f} kB")
 
 
