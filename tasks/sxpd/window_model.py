@@ -87,7 +87,7 @@ class WindowRows(NamedTuple):
     alpha_weight: np.ndarray  # [R, N] 1/σ, zero where α is held
     y: np.ndarray  # [R, N] observed bin means
     offset: np.ndarray  # [R] first Jacobian row of each window
-    unwritten: tuple[np.ndarray, np.ndarray]  # (window, column) of Jacobian rows no peak writes
+    unwritten: tuple[np.ndarray, np.ndarray]  # (window, column) pairs the model does not write
 
 
 @dataclass
@@ -101,7 +101,6 @@ class WindowModel:
     n_bins: int
     any_asymmetric: bool
     unwritten: np.ndarray  # [G, P] Jacobian columns inside a window's class that belong to no peak of it
-    peak_window: np.ndarray  # [F] window of each present peak
     every: WindowRows
 
 
@@ -120,11 +119,13 @@ def build_window_model(windows: Windows, xc: np.ndarray, present: np.ndarray, po
     wts = windows.weight
     # each profile is evaluated at two nodes per bin (``bin_nodes``) and averaged: the factor ½ of
     # that mean rides on the per-peak weights and on the membership matrix
-    every = WindowRows(peak_g, N_GROUP_PARAMS + 3 * peak_k, bin_nodes(windows.x, windows.spread)[peak_g],
-                       0.5 * wts[peak_g], 0.5 * (wts[peak_g] * position_free[peak_g, peak_k][:, None]),
-                       _membership(peak_g, G), wts, xc, xc * wts, wts * asymmetric[:, None], windows.y,
-                       run_starts(sizes.width), np.nonzero(unwritten))
-    return WindowModel(sizes, G, P, windows.x.shape[1], bool(np.any(asymmetric)), unwritten, peak_g, every)
+    every = WindowRows(peak_row=peak_g, peak_column=N_GROUP_PARAMS + 3 * peak_k,
+                       nodes=bin_nodes(windows.x, windows.spread)[peak_g], half_weight=0.5 * wts[peak_g],
+                       position_half_weight=0.5 * (wts[peak_g] * position_free[peak_g, peak_k][:, None]),
+                       member=_membership(peak_g, G), weight=wts, xc=xc, xc_weight=xc * wts,
+                       alpha_weight=wts * asymmetric[:, None], y=windows.y, offset=run_starts(sizes.width),
+                       unwritten=np.nonzero(unwritten))
+    return WindowModel(sizes, G, P, windows.x.shape[1], bool(np.any(asymmetric)), unwritten, every)
 
 
 def _select(model: WindowModel, rows: np.ndarray) -> WindowRows:
@@ -135,12 +136,13 @@ def _select(model: WindowModel, rows: np.ndarray) -> WindowRows:
     every = model.every
     slot = np.full(model.n_windows, -1)
     slot[rows] = np.arange(R)
-    f = np.flatnonzero(slot[model.peak_window] >= 0)
-    r_f = slot[model.peak_window[f]]
-    return WindowRows(r_f, every.peak_column[f], every.nodes[f], every.half_weight[f],
-                      every.position_half_weight[f], _membership(r_f, R), every.weight[rows], every.xc[rows],
-                      every.xc_weight[rows], every.alpha_weight[rows], every.y[rows],
-                      run_starts(model.sizes.width[rows]), np.nonzero(model.unwritten[rows]))
+    f = np.flatnonzero(slot[every.peak_row] >= 0)
+    r_f = slot[every.peak_row[f]]
+    return WindowRows(peak_row=r_f, peak_column=every.peak_column[f], nodes=every.nodes[f],
+                      half_weight=every.half_weight[f], position_half_weight=every.position_half_weight[f],
+                      member=_membership(r_f, R), weight=every.weight[rows], xc=every.xc[rows],
+                      xc_weight=every.xc_weight[rows], alpha_weight=every.alpha_weight[rows], y=every.y[rows],
+                      offset=run_starts(model.sizes.width[rows]), unwritten=np.nonzero(model.unwritten[rows]))
 
 
 def residuals_and_jacobian(model: WindowModel, params: np.ndarray, rows: np.ndarray
