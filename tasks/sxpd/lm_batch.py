@@ -158,7 +158,8 @@ def iterate(model: WindowModel, state: LMState, space: ParameterSpace, dof: np.n
     if done.any():
         state.converged[rows[done]] = True
         moving = ~done
-        rows, trial, cur_r, mu_r, predicted = rows[moving], trial[moving], cur_r[moving], mu_r[moving], predicted[moving]
+        rows, trial, predicted = rows[moving], trial[moving], predicted[moving]
+        cur_r, mu_r = cur_r[moving], mu_r[moving]
         if not len(rows):
             return
     accept_or_refuse(state, rows, trial, normal_equations(model, trial, rows), cur_r, mu_r, predicted, tol.chi2)

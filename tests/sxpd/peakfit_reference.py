@@ -54,8 +54,7 @@ def flatten(prefix: str, value: Any, out: dict[str, np.ndarray]) -> None:
 @contextmanager
 def recording_fit_groups() -> Iterator[list]:
     """Every ``fit_groups`` call of the analysis and the calibration: (args, kwargs, result) in call order."""
-    import tasks.sxpd.analysis as analysis
-    import tasks.sxpd.calibration as calibration
+    from tasks.sxpd import analysis, calibration
 
     originals = analysis.fit_groups, calibration.fit_groups
     results: list = []
@@ -136,8 +135,13 @@ def compute() -> dict[str, np.ndarray]:
     from tasks.sxpd.calibration import calibrate
     from tasks.sxpd.demo import two_theta_axis
     from tasks.sxpd.peakfit import fit_groups
-    from tasks.sxpd.synthesis import (DEMO_CAGLIOTI_DEG2, DEMO_WAVELENGTH_ANGSTROM, DEMO_ZERO_OFFSET_DEG, counts,
-                                      silicon_profile)
+    from tasks.sxpd.synthesis import (
+        DEMO_CAGLIOTI_DEG2,
+        DEMO_WAVELENGTH_ANGSTROM,
+        DEMO_ZERO_OFFSET_DEG,
+        counts,
+        silicon_profile,
+    )
 
     params = load_params(technique("sxpd").default_params).values
     instrument = Instrument(DEMO_WAVELENGTH_ANGSTROM, DEMO_ZERO_OFFSET_DEG, DEMO_CAGLIOTI_DEG2)

@@ -8,8 +8,8 @@ from tasks.demo_world import target
 from tasks.registry import load_params, technique
 from tasks.sxpd.analysis import Instrument, analyse_pattern
 from tasks.sxpd.crystallography import d_hexagonal, ncm_reflections, two_theta_deg
-from tasks.sxpd.lattice import fit_lattice, williamson_hall
 from tasks.sxpd.fit_windows import stack_windows
+from tasks.sxpd.lattice import fit_lattice, williamson_hall
 from tasks.sxpd.lm_batch import pinv_diagonal
 from tasks.sxpd.peakfit import PeakGroups, fit_groups, group_reflections
 from tasks.sxpd.profiles import split_pseudo_voigt, split_pseudo_voigt_flat
