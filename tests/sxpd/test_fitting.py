@@ -9,14 +9,10 @@ from foundation.registry import technique
 from tasks.demo_world import target
 from tasks.sxpd.analysis import Instrument, analyse_pattern
 from tasks.sxpd.crystallography import d_hexagonal, ncm_reflections, two_theta_deg
+from tasks.sxpd.fit_windows import stack_windows
 from tasks.sxpd.lattice import fit_lattice, williamson_hall
-from tasks.sxpd.peakfit import (
-    PeakGroups,
-    _pinv_diagonal,
-    _windows,
-    fit_groups,
-    group_reflections,
-)
+from tasks.sxpd.lm_batch import pinv_diagonal
+from tasks.sxpd.peakfit import PeakGroups, fit_groups, group_reflections
 from tasks.sxpd.profiles import split_pseudo_voigt, split_pseudo_voigt_flat
 from tasks.sxpd.synthesis import (
     DEMO_CAGLIOTI_DEG2,
@@ -92,7 +88,8 @@ def test_window_rebinning_matches_plain_bin_means() -> None:
     y, s = rng.poisson(500, len(x)).astype(float), rng.uniform(5, 30, len(x))
     lo = np.array([1.0, x[100], x[1200], 3.0, x[-40], x[4000]])
     hi = np.array([x[30], x[1100], x[1200], 3.0, 99.0, x[4003]])  # clipped, wide, empty, empty, at the end, tiny
-    xs, spread, ys, w, valid = _windows(x, y, s, lo, hi, 80)
+    win = stack_windows(x, y, s, lo, hi, 80)
+    xs, ys, w, valid = win.x, win.y, win.weight, win.valid
     for g in range(len(lo)):
         i0, i1 = np.searchsorted(x, lo[g]), np.searchsorted(x, hi[g])
         m = max(1, -(-max(i1 - i0, 1) // 80))
@@ -105,7 +102,7 @@ def test_window_rebinning_matches_plain_bin_means() -> None:
         assert np.all(w[g, ~valid[g]] == 0)
     # on a uniform axis (I11's) each bin's spread is the standard deviation of its 2θ values
     x = 2.0 + 0.001 * np.arange(5000)
-    xs, spread, *_ = _windows(x, y, s, lo, hi, 80)
+    spread = stack_windows(x, y, s, lo, hi, 80).spread
     for g in range(len(lo)):
         i0, i1 = np.searchsorted(x, lo[g]), np.searchsorted(x, hi[g])
         m = max(1, -(-max(i1 - i0, 1) // 80))
@@ -140,7 +137,7 @@ def test_covariance_diagonal_matches_pinv() -> None:
     J[2, :, 6] = J[2, :, 5] * 3.0  # two parameters that move the model identically
     J[3, :, 6] = J[3, :, 5] + 1e-9 * rng.normal(size=40)  # almost identically
     m = np.einsum("gnp,gnq->gpq", J, J)
-    got = _pinv_diagonal(m)
+    got = pinv_diagonal(m)
     for g in range(4):
         want = np.diag(np.linalg.pinv(m[g], rcond=1e-15, hermitian=True))
         np.testing.assert_allclose(got[g], want, rtol=1e-6, atol=1e-12 * want.max(), err_msg=f"matrix {g}")
