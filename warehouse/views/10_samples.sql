@@ -1,5 +1,5 @@
--- samples: one row per sample as the config registers it, its SOC the nominal one. The echem technique
--- (echem.sql) replaces this view by one that joins the SOC measured from the sample's cycler file.
+-- samples: one row per sample as the config registers it, its SOC the nominal one. A technique that
+-- measures the SOC of samples replaces this view (same columns) by one that joins its measurement.
 CREATE OR REPLACE VIEW samples AS
 SELECT c.campaign, c.sample_id, c.series, c.branch, c.soc_nominal_pct, c.cell_id, c.description,
        NULL::DOUBLE AS soc_measured_pct,
