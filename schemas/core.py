@@ -6,6 +6,7 @@ Parquet field metadata, so a file read by any tool still says what its numbers m
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -100,6 +101,12 @@ class TableSpec:
 
     def units(self) -> dict[str, str]:
         return {c.name: c.unit for c in self.all_columns}
+
+
+def schema_digest(spec: TableSpec) -> str:
+    """Short digest of a table's Arrow schema, kept per data file in the manifest: the catalog reads
+    the footers of files whose digest differs from the contract's (written before a column was added)."""
+    return hashlib.sha256(spec.arrow_schema().to_string(show_schema_metadata=False).encode()).hexdigest()[:12]
 
 
 #: value checks of Column.checks, as vectorised predicates on the non-null values of a column

@@ -6,7 +6,6 @@ snapshot (its data files are never rewritten), a new reader gets the new one.
 """
 from __future__ import annotations
 
-import logging
 import os
 import re
 import uuid
@@ -14,15 +13,17 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from schemas.core import TableSpec
+from schemas.core import TableSpec, schema_digest
 from schemas.platform import PLATFORM_TABLES
 from warehouse.faults import fault_point
 
 if TYPE_CHECKING:
     from warehouse.store import Manifest, Warehouse
 
-log = logging.getLogger(__name__)
 VIEWS_DIR = Path(__file__).parent / "views"
+#: the platform's own views (over its tables: samples, quarantine, share files); the techniques
+#: declare theirs in ``Technique.views``
+PLATFORM_VIEWS = (VIEWS_DIR / "10_samples.sql",)
 KEEP_CATALOGS = 20
 SQL_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "int32": "INTEGER", "float64": "DOUBLE",
              "float32": "FLOAT", "bool": "BOOLEAN", "timestamp": "TIMESTAMPTZ"}
@@ -79,8 +80,20 @@ def current_view_sql(spec: TableSpec) -> str:
             f"WHERE t.params_id IN (SELECT params_id FROM param_sets WHERE active)")
 
 
-def view_files() -> list[Path]:
-    return sorted(VIEWS_DIR.glob("*.sql"))
+def view_sources() -> list[tuple[str, Path]]:
+    """(owner, SQL file) of every view, in build order: the platform's own first, then those each
+    registered technique declares (``Technique.views``), techniques in dependency order, so that a
+    view may read the views of the platform and of the techniques it comes ``after``."""
+    from foundation.registry import ordered_techniques, technique
+
+    sources = [("the platform", path) for path in PLATFORM_VIEWS]
+    for name in ordered_techniques():
+        sources += [(f"technique {name!r}", Path(path)) for path in technique(name).views]
+    return sources
+
+
+class ViewBuildError(RuntimeError):
+    """A declared view's SQL does not run on the current tables: the catalog is not built without it."""
 
 
 def split_sql(text: str) -> list[str]:
@@ -88,14 +101,12 @@ def split_sql(text: str) -> list[str]:
     return [s.strip() for s in text.split(";") if s.strip()]
 
 
-def attach_views(con, wh: "Warehouse", manifest: "Manifest", strict: bool = False,
-                 relative: bool = False) -> list[str]:
-    """Create every view on ``con``; returns the errors of SQL views that could not be created.
+def attach_views(con, wh: "Warehouse", manifest: "Manifest", relative: bool = False) -> None:
+    """Create every view on ``con``: one per table, ``current_*`` per measurement table, then the
+    SQL views; a SQL view that fails raises ``ViewBuildError`` naming its owner, file and statement.
 
     ``relative``: views name their files relative to the warehouse root, which ``con`` must have as
     its ``file_search_path`` (the catalog file; see ``open_catalog``)."""
-    from warehouse.store import schema_digest
-
     specs = all_specs()
     for spec in specs.values():
         schemas = {e.schema for e in manifest.tables.get(spec.name, []) if e.rows > 0}
@@ -109,17 +120,15 @@ def attach_views(con, wh: "Warehouse", manifest: "Manifest", strict: bool = Fals
     for spec in specs.values():
         if spec.measurement:
             con.execute(current_view_sql(spec))
-    errors = []
-    for path in view_files():
+    for owner, path in view_sources():
         for stmt in split_sql(path.read_text(encoding="utf-8")):
             try:
                 con.execute(stmt)
-            except Exception as exc:  # a view of a technique that is not installed must not break the rest
-                if strict:
-                    raise RuntimeError(f"{path.name}: {exc}\n{stmt}") from exc
-                errors.append(f"{path.name}: {exc}")
-                log.warning("view in %s not created: %s", path.name, exc)
-    return errors
+            except Exception as exc:
+                raise ViewBuildError(
+                    f"a view of {owner} in {path} does not build: {exc}\n{stmt}\n"
+                    f"Fix the statement, or declare the technique whose tables it reads in the "
+                    f"technique's `after`.") from exc
 
 
 def write_catalog(wh: "Warehouse", manifest: "Manifest") -> Path | None:

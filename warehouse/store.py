@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from foundation.secrecy import redact_arrow
-from schemas.core import TableSpec, conform
+from schemas.core import TableSpec, conform, schema_digest
 from warehouse.faults import STORAGE_ERRNOS, RunInProgress, fault_point, storage_error
 
 MANIFEST = "MANIFEST.json"
@@ -64,10 +64,6 @@ class FileEntry:
         if self.sha256:
             out["sha256"] = self.sha256
         return out
-
-
-def schema_digest(spec: TableSpec) -> str:
-    return hashlib.sha256(spec.arrow_schema().to_string(show_schema_metadata=False).encode()).hexdigest()[:12]
 
 
 @dataclass

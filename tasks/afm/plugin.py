@@ -15,6 +15,19 @@ from tasks.afm.process import finalize, process
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
+FEATURES = ROOT / "warehouse" / "marts" / "features" / "afm.yaml"  # its soc_profile features
+
+QUALITY_CHECKS = {  # name -> SQL yielding subject, passed, value, unit, detail (warehouse/quality.py)
+    "afm_registration_ok": """
+        select pair_id, quality_ok, peak_correlation, '1',
+               'shift ' || round(shift_x_px, 2) || ', ' || round(shift_y_px, 2) || ' px; overlap ' || round(overlap_fraction, 3)
+        from current_afm_registrations""",
+    "afm_flattening_roughness": """
+        select measurement_id, roughness_rms_nm is not null and roughness_rms_nm < 50, roughness_rms_nm, 'nm',
+               'residual rms roughness of the flattened matrix'
+        from current_afm_maps""",
+}
+
 
 TECHNIQUE = Technique(
     name="afm",
@@ -26,6 +39,8 @@ TECHNIQUE = Technique(
     finalize=finalize,
     demo=demo,
     views=[ROOT / "warehouse" / "views" / "afm.sql"],
+    checks=QUALITY_CHECKS,
+    features=FEATURES,
     accepts=("afm_map",),
     pages=[Page("afm_maps", "AFM maps", render_page)],
 )

@@ -1,4 +1,4 @@
-"""Weppner–Huggins diffusion coefficients and the ESM diffusion length (SCIENCE.md, findings 5 and 7)."""
+"""Weppner–Huggins diffusion coefficients (SCIENCE.md, finding 5)."""
 from __future__ import annotations
 
 import numpy as np
@@ -25,8 +25,3 @@ def d_from_sqrt_slope(tau_s, delta_es_v, slope_v_per_sqrt_s, *, active_mass_g, m
     geom = active_mass_g * molar_volume_m3_mol / (molar_mass_g_mol * area_m2)
     with np.errstate(divide="ignore", invalid="ignore"):
         return 4.0 / np.pi * geom**2 * (np.asarray(delta_es_v) / (tau * np.asarray(slope_v_per_sqrt_s))) ** 2
-
-
-def diffusion_length_nm(d_m2_s, f_hz):
-    """Distance Li diffuses in one excitation cycle, √(D/f), in nm (finding 7: ~0.05 nm at 320 kHz)."""
-    return np.sqrt(np.asarray(d_m2_s, dtype="float64") / np.asarray(f_hz, dtype="float64")) * 1e9

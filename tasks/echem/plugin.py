@@ -23,6 +23,7 @@ from tasks.echem.toyo import ToyoReader
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
+FEATURES = ROOT / "warehouse" / "marts" / "features" / "echem.yaml"  # its soc_profile features
 
 READERS = [BiologicMprReader(), BiologicTextReader(), ArbinResReader(), ArbinCsvReader(), NewareReader(),
            NewareCsvReader(), MaccorReader(), ToyoReader(), BasytecReader(), NovonixReader(), GenericCsvReader()]
@@ -79,6 +80,19 @@ def _demo(req):
     return demo(req)
 
 
+QUALITY_CHECKS = {  # name -> SQL yielding subject, passed, value, unit, detail (warehouse/quality.py)
+    "soc_matches_label": """
+        select sample_id as subject, not soc_mismatch as passed,
+               soc_measured_pct - soc_nominal_pct as value, '%' as unit,
+               'measured ' || round(soc_measured_pct, 1) || ' % vs label ' || soc_nominal_pct || ' %' as detail
+        from current_sample_soc""",
+    "gitt_rest_relaxed": """
+        select measurement_id || ':pulse' || pulse_index, relaxed, end_rest_drift_mv_h, 'mV/h',
+               'end-of-rest drift ' || round(end_rest_drift_mv_h, 2) || ' mV/h'
+        from current_gitt_pulses""",
+}
+
+
 TECHNIQUE = Technique(
     name="echem",
     readers=READERS,
@@ -89,6 +103,8 @@ TECHNIQUE = Technique(
     finalize=finalize,
     demo=_demo,
     views=[ROOT / "warehouse" / "views" / "echem.sql"],
+    checks=QUALITY_CHECKS,
+    features=FEATURES,
     accepts=(canonical.KIND,),
     max_file_mb=4096,
 )

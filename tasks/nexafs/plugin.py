@@ -30,6 +30,7 @@ from tasks.nexafs.two_column import ProcessedSpectrumReader
 from tasks.nexafs.xdi import XdiReader
 
 HERE = Path(__file__).parent
+FEATURES = HERE.parents[1] / "warehouse" / "marts" / "features" / "nexafs.yaml"  # its soc_profile features
 POINT_COLUMNS = ("energy_raw_ev", "signal_raw", "i0_raw", "signal_dark_corrected", "i0_dark_corrected", "mu_over_i0",
                  "pre_edge_line", "mu_pre_edge_subtracted", "mu_normalised", "step_background", "mu_sa_corrected",
                  "mu_final", "mu_minus_step")
@@ -175,6 +176,14 @@ def _demo(req) -> None:
     demo(req)
 
 
+QUALITY_CHECKS = {  # name -> SQL yielding subject, passed, value, unit, detail (warehouse/quality.py)
+    "nexafs_spectrum_flags": """
+        select measurement_id || ':' || mode, coalesce(quality_flags, '') = '', edge_step, '1',
+               coalesce(nullif(quality_flags, ''), 'no flags')
+        from current_xas_spectra""",
+}
+
+
 TECHNIQUE = Technique(
     name="nexafs",
     readers=[BeamlineAsciiReader(), NxxasReader(), XdiReader(), ProcessedSpectrumReader(), DiamondSrsReader(),
@@ -186,6 +195,8 @@ TECHNIQUE = Technique(
     finalize=None,
     demo=_demo,
     views=[HERE.parents[1] / "warehouse" / "views" / "nexafs.sql"],
+    checks=QUALITY_CHECKS,
+    features=FEATURES,
     accepts=("xas_scan", "xas_spectrum"),
     max_file_mb=1024,
     pages=[Page("nexafs", "NEXAFS", render_page)],

@@ -45,6 +45,7 @@ from tasks.sxpd.xye_reader import XyeReader
 
 HERE = Path(__file__).resolve().parent
 VIEWS = HERE.parents[1] / "warehouse" / "views" / "sxpd.sql"
+FEATURES = HERE.parents[1] / "warehouse" / "marts" / "features" / "sxpd.yaml"  # its soc_profile features
 
 
 #: the same few dozen labels recur in every pattern
@@ -316,6 +317,18 @@ def finalize(ctx: FinalizeContext) -> dict[str, pd.DataFrame]:
     return {"sxpd_alignment": pd.concat(frames, ignore_index=True)}
 
 
+QUALITY_CHECKS = {  # name -> SQL yielding subject, passed, value, unit, detail (warehouse/quality.py)
+    "sxpd_calibration_residual": """
+        select calibration_id, rms_residual_deg <= 0.005, rms_residual_deg, 'deg',
+               'lambda ' || round(wavelength_angstrom, 6) || ' A from ' || n_reflections || ' reflections'
+        from current_sxpd_calibrations""",
+    "sxpd_pattern_fit": """
+        select measurement_id, coalesce(quality_flags, '') = '', fit_converged_fraction, '1',
+               coalesce(nullif(quality_flags, ''), 'no flags')
+        from current_sxpd_patterns""",
+}
+
+
 TECHNIQUE = Technique(
     name="sxpd",
     readers=[XyeReader(), NexusReader(), RefinementCsvReader()],
@@ -327,6 +340,8 @@ TECHNIQUE = Technique(
     demo=demo,
     after=("echem",),
     views=[VIEWS],
+    checks=QUALITY_CHECKS,
+    features=FEATURES,
     accepts=(PATTERN_KIND, REFINEMENT_KIND),
     max_file_mb=4096,
     pages=[Page("diffraction", "Diffraction", render_page)],

@@ -7,12 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.echem import canonical, cycles, diffusion, diffusion_length_nm, gitt, soc
-
-
-def test_diffusion_length_finding7():
-    # 1e3 nm²/s = 1e-15 m²/s at 320 kHz: sqrt(1e3/3.2e5) nm = 0.0559 nm
-    assert diffusion_length_nm(1e-15, 320e3) == pytest.approx(math.sqrt(1e3 / 3.2e5), rel=1e-12)
+from tasks.echem import canonical, cycles, diffusion, gitt, soc
 
 
 def test_weppner_huggins_hand_calculation():

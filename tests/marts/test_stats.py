@@ -1,9 +1,12 @@
 """Statistics of the marts against hand calculations."""
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from warehouse.marts.correlations import compute
+from warehouse.marts.findings import diffusion_length_nm
 from warehouse.marts.stats import bootstrap_mean_ci, bootstrap_r_ci, interpolate_soc, pearson_spearman
 
 
@@ -58,3 +61,8 @@ def test_correlations_per_series_and_branch_flag_interpolated_points():
     charge = out[(out.series == "polished") & (out.branch == "charge") & (out.feature_x == "soc_pct")
                  & (out.feature_y == "afm:ESM:esm")].iloc[0]
     assert charge.samples == "A,B,C"  # the charge branch includes its 0 % start point
+
+
+def test_diffusion_length_finding7():
+    # 1e3 nm²/s = 1e-15 m²/s at 320 kHz: sqrt(1e3/3.2e5) nm = 0.0559 nm
+    assert diffusion_length_nm(1e-15, 320e3) == pytest.approx(math.sqrt(1e3 / 3.2e5), rel=1e-12)

@@ -1,8 +1,18 @@
-"""Which columns of which technique tables are features, declared once in features.yaml.
+"""Which columns of which technique tables are features: each technique declares its own in a YAML
+file (``Technique.features``; the built-in ones are in warehouse/marts/features/<technique>.yaml).
 
 Each declaration turns one column of one table into long-form rows
 (sample_id, technique, mode, feature, unit, observation, value, raw_sha256, row SOC, row branch)
 that the SOC profile aggregates. A feature's unit is read from the table contract, never restated.
+
+The file holds ``features:``, a list with one entry per feature:
+  name         feature name in the marts (the unit comes from the table contract)
+  mode         filter on the mode column (ESM, CAFM, TEY, FY, GITT); absent: every mode
+  table        physical table (its current_ view, i.e. the active parameter set, is read)
+  column       the column;  observation: what one value is (map, particle, spectrum, pattern, pulse)
+  where        extra SQL filter;  soc: sample (the sample's SOC, default) or row (own SOC in soc_column,
+               branch in branch_column);  source: relation to read instead of current_<table>
+The technique of every entry is the one that declares the file.
 """
 from __future__ import annotations
 
@@ -12,8 +22,6 @@ from pathlib import Path
 import yaml
 
 from warehouse.catalog import table_spec
-
-FEATURES_FILE = Path(__file__).with_name("features.yaml")
 
 
 @dataclass(frozen=True)
@@ -63,16 +71,32 @@ class FeatureDecl:
         return self.source or f"current_{self.table}"
 
 
-def load_features(path: Path = FEATURES_FILE) -> list[FeatureDecl]:
-    from foundation.registry import available_techniques
+def load_features() -> list[FeatureDecl]:
+    """The features every registered technique declares, techniques in dependency order."""
+    from foundation.registry import ordered_techniques, technique
 
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    installed = set(available_techniques())
-    decls = [FeatureDecl(**d) for d in raw["features"] if d["technique"] in installed]
-    for d in decls:
-        table_spec(d.table).column(d.column)  # fails loudly on a typo
+    decls = []
+    for name in ordered_techniques():
+        path = technique(name).features
+        if path is not None:
+            decls += _read_declarations(Path(path), name)
     keys = [d.key for d in decls]
     dupes = {k for k in keys if keys.count(k) > 1}
     if dupes:
-        raise ValueError(f"features.yaml declares {sorted(dupes)} twice")
+        raise ValueError(f"features {sorted(dupes)} are declared twice (technique:mode:name); rename one")
+    return decls
+
+
+def _read_declarations(path: Path, technique_name: str) -> list[FeatureDecl]:
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        decls = [FeatureDecl(technique=technique_name, **entry) for entry in raw["features"]]
+    except (TypeError, KeyError) as exc:
+        raise ValueError(f"{path} (features of technique {technique_name!r}): {exc}; each entry of "
+                         "'features:' takes the keys listed in warehouse/marts/features.py") from None
+    for d in decls:
+        try:
+            table_spec(d.table).column(d.column)
+        except KeyError as exc:  # a typo fails here, not as an empty profile
+            raise ValueError(f"{path}: feature {d.name!r} of technique {technique_name!r}: {exc.args[0]}") from None
     return decls

@@ -40,13 +40,8 @@ def tables_fingerprint(manifest: Manifest, tables: set[str], extra: str) -> str:
 
 
 def samples_frame(wh: Warehouse) -> pd.DataFrame:
-    try:
-        return wh.query("select sample_id, series, branch, soc_nominal_pct, soc_measured_pct, soc_pct from samples")
-    except Exception:  # no echem technique installed: the nominal labels are all there is
-        df = wh.query("select sample_id, series, branch, soc_nominal_pct from sample_config")
-        df["soc_measured_pct"] = np.nan
-        df["soc_pct"] = df["soc_nominal_pct"]
-        return df
+    """Every sample with its SOC (the nominal one unless a technique's view measures it)."""
+    return wh.query("select sample_id, series, branch, soc_nominal_pct, soc_measured_pct, soc_pct from samples")
 
 
 def summarise(rows: pd.DataFrame, n_boot: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -1,12 +1,11 @@
--- samples: one row per sample, config joined with the SOC measured from its cell's cycler file.
--- Recomputing a sample's SOC rewrites one row of sample_soc, never the measurement tables.
+-- samples: one row per sample as the config registers it, its SOC the nominal one. A technique that
+-- measures the SOC of samples replaces this view (same columns) by one that joins its measurement.
 CREATE OR REPLACE VIEW samples AS
 SELECT c.campaign, c.sample_id, c.series, c.branch, c.soc_nominal_pct, c.cell_id, c.description,
-       s.soc_measured_pct,
-       coalesce(s.soc_measured_pct, c.soc_nominal_pct) AS soc_pct,
-       s.soc_measured_pct IS NULL AS soc_is_nominal
-FROM sample_config c
-LEFT JOIN current_sample_soc s ON s.sample_id = c.sample_id AND s.campaign = c.campaign;
+       NULL::DOUBLE AS soc_measured_pct,
+       c.soc_nominal_pct AS soc_pct,
+       true AS soc_is_nominal
+FROM sample_config c;
 
 -- quarantine: the latest attempt of every raw file that did not make it, with its reason. A path
 -- refused before it was read (a symlink out of the share, over the size limit) has no raw file: its
