@@ -11,14 +11,22 @@ import re
 import uuid
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from schemas.core import TableSpec, schema_digest
 from schemas.platform import PLATFORM_TABLES
 from warehouse.faults import fault_point
+from warehouse.manifest import Manifest
 
-if TYPE_CHECKING:
-    from warehouse.store import Manifest, Warehouse
+
+class StoredTables(Protocol):
+    """What the catalog needs of a warehouse (``warehouse.store.Warehouse`` is one): where it is, and
+    the data files of a table in a manifest version."""
+
+    root: str
+    is_local: bool
+
+    def files(self, table: str, manifest: Manifest, relative: bool = False) -> list[str]: ...
 
 VIEWS_DIR = Path(__file__).parent / "views"
 #: the platform's own views (over its tables: samples, quarantine, share files); the techniques
@@ -101,7 +109,7 @@ def split_sql(text: str) -> list[str]:
     return [s.strip() for s in text.split(";") if s.strip()]
 
 
-def attach_views(con, wh: "Warehouse", manifest: "Manifest", relative: bool = False) -> None:
+def attach_views(con, wh: StoredTables, manifest: Manifest, relative: bool = False) -> None:
     """Create every view on ``con``: one per table, ``current_*`` per measurement table, then the
     SQL views; a SQL view that fails raises ``ViewBuildError`` naming its owner, file and statement.
 
@@ -131,7 +139,7 @@ def attach_views(con, wh: "Warehouse", manifest: "Manifest", relative: bool = Fa
                     f"technique's `after`.") from exc
 
 
-def write_catalog(wh: "Warehouse", manifest: "Manifest") -> Path | None:
+def write_catalog(wh: StoredTables, manifest: Manifest) -> Path | None:
     """Rebuild catalog.duckdb for external read-only users (local warehouses only)."""
     if not wh.is_local:
         return None

@@ -25,7 +25,6 @@ import re
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -38,6 +37,7 @@ import pyarrow.parquet as pq
 from foundation.secrecy import redact_arrow
 from schemas.core import TableSpec, conform, schema_digest
 from warehouse.faults import STORAGE_ERRNOS, RunInProgress, fault_point, storage_error
+from warehouse.manifest import FileEntry, Manifest
 
 MANIFEST = "MANIFEST.json"
 CATALOG = "catalog.duckdb"
@@ -46,44 +46,6 @@ CATALOG = "catalog.duckdb"
 def _safe(value: Any) -> str:
     text = "__null__" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
     return "".join(ch if ch.isalnum() or ch in "-_.+" else "_" for ch in text)
-
-
-@dataclass
-class FileEntry:
-    path: str  # relative to the warehouse root
-    unit: str
-    rows: int
-    #: digest of the table contract the file was written with; views union by name only when they differ
-    schema: str = ""
-    #: sha256 of the file's bytes, so that `socscope verify` finds a file changed behind our back
-    #: ("" in manifests written before it was recorded)
-    sha256: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        out = {"path": self.path, "unit": self.unit, "rows": self.rows, "schema": self.schema}
-        if self.sha256:
-            out["sha256"] = self.sha256
-        return out
-
-
-@dataclass
-class Manifest:
-    version: int = 0
-    tables: dict[str, list[FileEntry]] = field(default_factory=dict)
-    created_at: str = ""
-    flow_run_id: str | None = None
-
-    @classmethod
-    def from_json(cls, text: str) -> "Manifest":
-        raw = json.loads(text)
-        return cls(version=raw["version"],
-                   tables={t: [FileEntry(**e) for e in es] for t, es in raw["tables"].items()},
-                   created_at=raw.get("created_at", ""), flow_run_id=raw.get("flow_run_id"))
-
-    def to_json(self) -> str:
-        return json.dumps({"version": self.version, "created_at": self.created_at, "flow_run_id": self.flow_run_id,
-                           "tables": {t: [e.as_dict() for e in es] for t, es in sorted(self.tables.items())}},
-                          indent=1)
 
 
 #: bound values of a query: a sequence for ``?``/``$1``, a mapping for ``$name``
