@@ -311,6 +311,9 @@ class Technique:
     features: Path | None = None
     #: dashboard pages, shown after the campaign-wide ones
     pages: list[Page] = field(default_factory=list)
+    #: its files record a whole cell (cycler records), not one sample: in the campaign's expected-vs-received
+    #: counts they count for every sample cut from that cell
+    cell_files: bool = False
     #: largest file (MB) a share of this technique takes before refusing it unread (``Share.max_file_mb``
     #: overrides); well above the biggest real export, so that only a runaway or misplaced file is refused
     max_file_mb: float = 2048.0

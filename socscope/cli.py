@@ -137,17 +137,12 @@ def cmd_run(args) -> int:
 
 def cmd_status(args) -> int:
     from foundation.config import load_campaign
+    from socscope.dashboard import data as D
     from tasks import pipeline
 
     campaign = load_campaign(args.config)
     wh = pipeline.open_warehouse(campaign)
-    got = wh.query("""
-        with now_on_shares as (  -- a file replaced under the same name counts once: its newest version
-            select * from raw_files where raw_sha256 in (select raw_sha256 from sightings where superseded_at is null))
-        select sample_id, technique, count(*) as n from now_on_shares group by 1, 2
-        union all
-        select s.sample_id, 'echem', count(*) from now_on_shares r join sample_config s on s.cell_id = r.cell_id
-        where r.technique = 'echem' and r.sample_id is distinct from s.sample_id group by 1""")
+    got = wh.query(D.RECEIVED_SQL, [D.cell_file_techniques()])
     received = {(r.sample_id, r.technique): int(r.n) for r in got.itertuples()}
     rows, missing = [], 0
     for sample in campaign.samples:

@@ -132,11 +132,24 @@ def expected_vs_received(campaign, received: pd.DataFrame) -> pd.DataFrame:
 
 REFERENCES = "(references)"
 
+#: files per sample and technique on the shares now (a file replaced under the same name counts once, its
+#: newest version); files of a cell (techniques with ``cell_files``, bound as the one parameter) count
+#: for every sample cut from that cell
 RECEIVED_SQL = """
-    select sample_id, technique, count(*) as n from raw_files group by 1, 2
+    with now_on_shares as (
+        select * from raw_files where raw_sha256 in (select raw_sha256 from sightings where superseded_at is null))
+    select sample_id, technique, count(*) as n from now_on_shares group by 1, 2
     union all
-    select s.sample_id, 'echem', count(*) from raw_files r join sample_config s on s.cell_id = r.cell_id
-    where r.technique = 'echem' and r.sample_id is distinct from s.sample_id group by 1"""
+    select s.sample_id, r.technique, count(*) from now_on_shares r join sample_config s on s.cell_id = r.cell_id
+    where list_contains(?::VARCHAR[], r.technique) and r.sample_id is distinct from s.sample_id group by 1, 2"""
+
+
+def cell_file_techniques() -> list[str]:
+    """The registered techniques whose files record a whole cell (the parameter of RECEIVED_SQL)."""
+    from foundation.registry import available_techniques, technique
+
+    return [name for name in available_techniques() if technique(name).cell_files]
+
 
 ROWS_SQL = """
     select coalesce(e.sample_id, '(references)') as sample_id, e.technique, sum(e.rows_written) as rows_written,

@@ -65,15 +65,16 @@ def page_campaign() -> None:
     st.title("Campaign")
     st.caption("Files expected by the campaign config against files received in the raw store, "
                "rows written, quarantined files and the latest runs.")
-    received = q(D.RECEIVED_SQL)
+    received = q(D.RECEIVED_SQL, [D.cell_file_techniques()])
     m = D.expected_vs_received(c.campaign, received)
     rows = q(D.ROWS_SQL)
-    # files of a cell (cycler records) count for every sample cut from that cell
+    # rows from files of a cell (cycler records) count for every sample cut from that cell
     cell_rows = q("""select s.sample_id, r.technique, sum(e.rows_written) as rows_written
                      from ingest_events e join raw_files r using (raw_sha256)
                      join sample_config s on s.cell_id = r.cell_id
-                     where e.stage = 'process' and r.sample_id is distinct from s.sample_id
-                     group by 1, 2""")
+                     where e.stage = 'process' and list_contains(?::VARCHAR[], r.technique)
+                       and r.sample_id is distinct from s.sample_id
+                     group by 1, 2""", [D.cell_file_techniques()])
     rows = pd.concat([rows, cell_rows]).groupby(["sample_id", "technique"], as_index=False)["rows_written"].sum()
     m = m.merge(rows, on=["sample_id", "technique"], how="left")
     m["rows_written"] = m["rows_written"].fillna(0).astype(int)

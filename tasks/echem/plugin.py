@@ -107,4 +107,5 @@ TECHNIQUE = Technique(
     features=FEATURES,
     accepts=(canonical.KIND,),
     max_file_mb=4096,
+    cell_files=True,
 )
