@@ -130,8 +130,11 @@ def page_campaign() -> None:
 
 
 # ------------------------------------------------------------------------------------- SOC profiles
-DEFAULT_FEATURES = ["afm:ESM:esm_particles_mean", "afm:CAFM:current_all_mean", "nexafs:TEY:ni2_fraction",
-                    "nexafs:FY:ni2_fraction", "sxpd::a", "echem:GITT:d"]
+def headline_features() -> list[str]:
+    """The features the techniques declare as telling (``headline``), shown first."""
+    from warehouse.marts.features import load_features
+
+    return [d.key for d in load_features() if d.headline]
 
 
 def page_soc_profiles() -> None:
@@ -144,7 +147,7 @@ def page_soc_profiles() -> None:
     keys = list(feats.key)
     c1, c2, c3 = st.columns([4, 2, 2])
     chosen = c1.multiselect("Features (technique:mode:feature)", keys,
-                            default=[k for k in DEFAULT_FEATURES if k in keys] or keys[:3], key="prof_features")
+                            default=[k for k in headline_features() if k in keys] or keys[:3], key="prof_features")
     series = sorted(q("select distinct series from soc_profile where series is not null").series)
     ser = c2.pills("Series", series, selection_mode="multi", default=series, key="prof_series")
     scale = c3.radio("Axis", ["one axis (min–max scaled)", "one panel per feature"], key="prof_scale")

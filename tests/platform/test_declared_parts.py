@@ -81,3 +81,13 @@ def test_marts_features_come_from_the_declaring_technique(tmp_path, monkeypatch)
     with pytest.raises(ValueError, match="feature 'y' of technique 'toy'.*no column 'no_such_column'"):
         load_features()
 
+
+
+def test_headline_features_are_the_ones_techniques_mark(tmp_path, monkeypatch):
+    from socscope.dashboard.views import headline_features
+
+    features = tmp_path / "features.yaml"
+    features.write_text("features:\n  - {name: y, table: toy_values, column: y_v, observation: point, headline: true}\n"
+                        "  - {name: x, table: toy_values, column: x_m, observation: point}\n")
+    register(monkeypatch, tmp_path, toy=f"features=Path({str(features)!r})")
+    assert headline_features() == ["toy::y"]

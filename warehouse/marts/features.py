@@ -12,6 +12,7 @@ The file holds ``features:``, a list with one entry per feature:
   column       the column;  observation: what one value is (map, particle, spectrum, pattern, pulse)
   where        extra SQL filter;  soc: sample (the sample's SOC, default) or row (own SOC in soc_column,
                branch in branch_column);  source: relation to read instead of current_<table>
+  headline     true for the technique's telling features, shown first (dashboard SOC profiles)
 The technique of every entry is the one that declares the file.
 """
 from __future__ import annotations
@@ -39,6 +40,8 @@ class FeatureDecl:
     branch_column: str | None = None
     #: relation to read when it is not current_<table> (e.g. a view joining the SOC alignment)
     source: str | None = None
+    #: one of the technique's telling features, shown first where a page offers a choice of features
+    headline: bool = False
 
     @property
     def key(self) -> str:
