@@ -27,7 +27,7 @@ from tasks.echem.parameters import EchemParameters, GittParameters
 from tasks.nexafs.parameters import NexafsParameters
 from foundation.parameters import load_params
 from tasks.sxpd.parameters import SxpdParameters
-from tests.support.toy_parameters import ToyParameters
+from tests.toy_plugin.socscope_toy.parameters import ToyParameters
 from warehouse.marts.parameters import MartsParameters
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,7 +39,7 @@ MODELS: dict[str, type[ParameterModel]] = {
     "tasks/nexafs/params/default.yaml": NexafsParameters,
     "tasks/sxpd/params/default.yaml": SxpdParameters,
     "warehouse/marts/params.yaml": MartsParameters,
-    "tests/support/toy_params.yaml": ToyParameters,
+    "tests/toy_plugin/socscope_toy/params/default.yaml": ToyParameters,
 }
 FILES = sorted(MODELS)
 

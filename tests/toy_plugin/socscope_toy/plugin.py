@@ -8,6 +8,7 @@ import pandas as pd
 from foundation.contract import Measurement, Page, Technique
 
 from .page import render
+from .parameters import ToyParameters
 from .readers import KIND, ToyCsvReader, ToyJsonReader
 from .tables import TOY_SUMMARY, TOY_VALUES
 
@@ -42,6 +43,7 @@ TECHNIQUE = Technique(
     readers=[ToyCsvReader(), ToyJsonReader()],
     tables=[TOY_VALUES, TOY_SUMMARY],
     default_params=PARAMS,
+    parameters=ToyParameters,
     process=process,
     finalize=finalize,
     accepts=(KIND,),

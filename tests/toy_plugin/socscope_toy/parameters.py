@@ -1,4 +1,4 @@
-"""The model of the toy technique's parameter set (toy_params.yaml and the versions tests write)."""
+"""The model of the toy technique's parameter set (params/default.yaml and the versions tests write)."""
 from __future__ import annotations
 
 from pydantic import StrictFloat
