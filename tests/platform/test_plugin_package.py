@@ -32,6 +32,32 @@ print(json.dumps({"module": type(toy.readers[0]).__module__, "pages": [p.slug fo
 """
 
 
+# the dashboard (its own frame, app.py's steps) on the toy's page, in Streamlit's AppTest
+DASHBOARD_PAGE = """
+import json
+from streamlit.testing.v1 import AppTest
+
+APP = '''
+import os
+
+import streamlit as st
+
+from socscope.dashboard import kit, views
+
+context = kit.context(os.environ["TOY_CONFIG"])
+pages = views.streamlit_pages()
+nav = st.navigation(pages, position="sidebar")
+if nav.url_path != "toy":  # switch_page refuses a page that is not in the navigation
+    st.switch_page(next(page for page in pages if page.url_path == "toy"))
+views.run_page(nav, context)
+'''
+
+at = AppTest.from_string(APP).run(timeout=120)
+print(json.dumps({"errors": [e.value for e in at.exception], "tables": len(at.dataframe),
+                  "footer": [c.value for c in at.caption if c.value.startswith("page-ready")]}))
+"""
+
+
 def install(target: Path, build_dir: Path) -> None:
     source = build_dir / "toy_plugin"  # a copy: building writes build/ and *.egg-info next to the sources
     shutil.copytree(PACKAGE, source, ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info"))
@@ -40,8 +66,8 @@ def install(target: Path, build_dir: Path) -> None:
     assert done.returncode == 0, f"pip could not install the toy plugin:\n{done.stdout}\n{done.stderr}"
 
 
-def in_fresh_python(args: list[str], target: Path, cwd: Path) -> str:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), str(PROJECT)])}
+def in_fresh_python(args: list[str], target: Path, cwd: Path, **extra_env: str) -> str:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), str(PROJECT)]), **extra_env}
     env.pop("SOCSCOPE_PLUGINS", None)  # the entry point alone must find the toy
     done = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
     assert done.returncode == 0, f"{args} failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
@@ -72,3 +98,7 @@ def test_installed_toy_package_gets_tables_views_checks_features_and_a_page(tmp_
         assert profile == [("S1", 2), ("S2", 1)]
     finally:
         con.close()
+
+    page = json.loads(in_fresh_python(["-c", DASHBOARD_PAGE], target, tmp_path, TOY_CONFIG=str(cfg)).splitlines()[-1])
+    assert page["errors"] == [] and page["tables"] == 1, page
+    assert page["footer"] and page["footer"][0].startswith("page-ready · main plot: 2 points"), page  # S1, S2 means
