@@ -9,18 +9,16 @@ from flows._ops import ProgressReporter
 from flows._runtime import current_run_id, guarded_warehouse, task_runner
 from foundation.campaign import Campaign
 from foundation.config import load_campaign
-from foundation.registry import ordered_techniques, params_for
+from foundation.ledger import AttemptKey
+from foundation.registry import ordered_techniques
 from tasks import pipeline
 
 
 def file_cache_key(context: TaskRunContext, parameters: dict) -> str:
-    """sha256 of the raw file + parameter-set id + code version + per-file limits: unchanged inputs are
-    not recomputed (the limits, so that a file stopped by one is tried again when it is raised)."""
+    """The file's attempt key (foundation.ledger): unchanged inputs are not recomputed, and a file
+    stopped by a limit is tried again when the limit changes. The warehouse URL keeps warehouses apart."""
     item = parameters["item"]
-    campaign: Campaign = parameters["campaign"]
-    return (f"{item.raw_sha256}:{params_for(campaign, item.technique).id}:"
-            f"{pipeline.code_version(item.technique)}:{campaign.processing.limits_for(item.technique).id}:"
-            f"{parameters['wh_url']}")
+    return AttemptKey.of(parameters["campaign"], item.technique, item.raw_sha256).cache_key(parameters["wh_url"])
 
 
 @task(cache_key_fn=file_cache_key, persist_result=True, task_run_name="{item.technique}-{item.original_name}")

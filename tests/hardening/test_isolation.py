@@ -143,7 +143,7 @@ def test_an_empty_file_already_in_the_raw_store_is_quarantined_with_the_same_rea
     empty.write_bytes(b"")
     item = pipeline.WorkItem("e3b0c442" * 8, "toy", "S1", None, "old.csv", str(empty), "lab", "S1/old.csv")
     result = pipeline.process_file(item, c, pipeline.open_warehouse(c).url, "t")
-    assert result.event["status"] == "quarantined" and result.event["reason"] == pipeline.EMPTY_REASON
+    assert result.event.status == "quarantined" and result.event.reason == pipeline.EMPTY_REASON
 
 
 def test_limits_are_validated_and_name_their_key():
