@@ -56,7 +56,6 @@ from warehouse.faults import (
 )
 from warehouse.store import FileEntry, Manifest, Warehouse, unit_key, write_unit
 
-
 #: the reason of an empty file (intake and process)
 EMPTY_REASON = ("the file is empty (0 bytes): nothing to read; if it is still being written, it will be tried "
                 "again when it changes")
@@ -520,8 +519,12 @@ class ProcessSummary:
     finalize_rows: dict[str, int] = field(default_factory=dict)
 
 
+#: how a chunk of files runs: a thread pool (process), one Prefect task per file (flows)
+RunFiles = Callable[[list[WorkItem]], list[FileResult]]
+
+
 def process_items(wh: Warehouse, name: str, todo: list[WorkItem], flow_run_id: str | None,
-                  run_files: Callable[[list[WorkItem]], list[FileResult]], summary: ProcessSummary,
+                  run_files: RunFiles, summary: ProcessSummary,
                   progress: Progress = no_progress, chunk: int = 32) -> None:
     """Process work items of one technique, references first, committing every ``chunk`` files.
 
@@ -545,20 +548,36 @@ def process_items(wh: Warehouse, name: str, todo: list[WorkItem], flow_run_id: s
             progress(f"process {name}", done, len(todo))
 
 
+def process_techniques(campaign: Campaign, wh: Warehouse, flow_run_id: str | None, techniques: list[str] | None, *,
+                       run_files: RunFiles, finalize: Callable[[str], int],
+                       progress_for: Callable[[str, list[WorkItem]], Progress] = lambda name, todo: no_progress,
+                       chunk: int = 32) -> ProcessSummary:
+    """Every pending file of each technique (in dependency order), then that technique's cross-file step.
+
+    The one loop over techniques, for the pipeline and every flow. The caller says how a chunk of files
+    runs (``run_files``: a thread pool here, Prefect tasks in flows), how a technique's finalize runs
+    (``finalize(name)`` returns its rows; a backfill forces it) and how progress is shown.
+    """
+    summary = ProcessSummary()
+    for name in ordered_techniques(techniques):
+        todo = pending_work(campaign, wh, name)
+        process_items(wh, name, todo, flow_run_id, run_files, summary, progress_for(name, todo), chunk)
+        summary.finalize_rows[name] = finalize(name)
+    return summary
+
+
 def process(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None,
             techniques: list[str] | None = None, mapper: Mapper | None = None,
             progress: Progress = no_progress, chunk: int = 32) -> ProcessSummary:
     """Process every pending raw file, technique by technique, then each technique's finalize."""
     mapper = mapper or thread_mapper(campaign.execution.max_workers)
-    summary = ProcessSummary()
 
     def run_files(part: list[WorkItem]) -> list[FileResult]:
         return mapper(lambda w: process_file(w, campaign, wh.url, flow_run_id), part)
 
-    for name in ordered_techniques(techniques):
-        process_items(wh, name, pending_work(campaign, wh, name), flow_run_id, run_files, summary, progress, chunk)
-        summary.finalize_rows[name] = finalize_technique(campaign, wh, name, flow_run_id)
-    return summary
+    return process_techniques(campaign, wh, flow_run_id, techniques, run_files=run_files,
+                              finalize=lambda name: finalize_technique(campaign, wh, name, flow_run_id),
+                              progress_for=lambda name, todo: progress, chunk=chunk)
 
 
 def log_run(campaign: Campaign, wh: Warehouse, flow_run_id: str, step: str, started: datetime,
