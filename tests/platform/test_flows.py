@@ -47,6 +47,7 @@ def test_a_campaign_run_reads_its_config_once_and_prefect_stores_only_its_path(p
     from prefect.client.orchestration import get_client
 
     import foundation.config
+    from flows._ops import run_family
     from flows.campaign import campaign_flow
 
     cfg = toy_campaign(tmp_path)
@@ -57,6 +58,7 @@ def test_a_campaign_run_reads_its_config_once_and_prefect_stores_only_its_path(p
     state = campaign_flow(str(cfg), return_state=True)
     assert state.is_completed(), state
     assert loads == [str(cfg)]
+    family = run_family(str(state.state_details.flow_run_id))  # this run and its subflows
     with get_client(sync_client=True) as client:
-        stored = [v for run in client.read_flow_runs() for v in run.parameters.values() if isinstance(v, dict)]
-    assert stored and all(v == {"config": str(cfg)} for v in stored), stored
+        stored = [v for run in family for v in client.read_flow_run(run).parameters.values() if isinstance(v, dict)]
+    assert len(family) >= 4 and stored and all(v == {"config": str(cfg)} for v in stored), stored
