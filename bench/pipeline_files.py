@@ -86,8 +86,8 @@ def main() -> None:
                         else:
                             result = pipeline.process_file(item, campaign, wh.url, "bench")
                             t_ours += time.perf_counter() - s0
-                            if result.event["status"] != "ok":
-                                raise SystemExit(f"{item.original_name}: {result.event['reason']}")
+                            if result.event.status != "ok":
+                                raise SystemExit(f"{item.original_name}: {result.event.reason}")
                     n += 1
             ours_ms, base_ms = 1000 * t_ours / n, 1000 * t_base / n
             print(f"{name}: {len(items)} files × {passes}: pipeline {ours_ms:.1f} ms/file, "

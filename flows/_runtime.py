@@ -1,15 +1,58 @@
-"""Prefect runtime glue shared by the flows: task runner choice and the warehouse write limit."""
+"""Prefect runtime glue shared by the flows: the campaign of a run, task runner choice, the warehouse write limit."""
 from __future__ import annotations
+
+from typing import Any, Union
 
 from prefect.concurrency.sync import concurrency
 from prefect.runtime import flow_run
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
+from foundation import secrecy
 from foundation.campaign import Campaign
+from foundation.config import load_campaign
 from tasks.pipeline import open_warehouse
 from warehouse.store import Warehouse
 
 #: global concurrency limit (created by `socscope server up`) that serialises warehouse commits
 WRITE_LIMIT = "socscope-warehouse-write"
+
+
+class LoadedCampaign(BaseModel):
+    """The campaign of one flow run, loaded once at the run's start and passed to its subflows and tasks.
+
+    Prefect stores a subflow's parameters in its database, and a loaded campaign holds the secrets
+    filled in from the environment: so the config path is the only field (what Prefect stores and
+    shows), and the campaign is private — it travels in memory, or pickled to a Dask worker, which
+    registers its secrets for masking on arrival as loading the file would have.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    config: str
+    _campaign: Campaign = PrivateAttr()
+
+    @classmethod
+    def of(cls, campaign: Campaign, config: str) -> LoadedCampaign:
+        loaded = cls(config=config)
+        loaded._campaign = campaign
+        return loaded
+
+    @classmethod
+    def load(cls, config: CampaignArg) -> LoadedCampaign:
+        """The campaign a parent flow passed, or the one in the file ``config`` names."""
+        return config if isinstance(config, LoadedCampaign) else cls.of(load_campaign(config), str(config))
+
+    @property
+    def campaign(self) -> Campaign:
+        return self._campaign
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        super().__setstate__(state)
+        secrecy.register_config_secrets(self._campaign.model_dump(mode="json"))
+
+
+#: a flow's ``config``: the campaign file (deployments, the CLI), or the campaign a parent flow loaded
+CampaignArg = Union[str, LoadedCampaign]
 
 
 def current_run_id() -> str:

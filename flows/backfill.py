@@ -6,46 +6,39 @@ step and the marts are rebuilt at the end even if their inputs look unchanged.
 """
 from __future__ import annotations
 
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
 
 from flows import _ops
-from flows._runtime import current_run_id, guarded_warehouse, task_runner
+from flows._runtime import (
+    LoadedCampaign,
+    current_run_id,
+    guarded_warehouse,
+    task_runner,
+)
 from flows.intake import intake_share
-from flows.process import process_items
-from foundation.config import load_campaign
-from foundation.registry import ordered_techniques
+from flows.process import process_techniques
 from tasks import pipeline
-
-
-@task(cache_policy=NO_CACHE)
-def refinalize_task(config: str, technique_name: str, flow_run_id: str) -> int:
-    campaign = load_campaign(config)
-    return pipeline.finalize_technique(campaign, guarded_warehouse(campaign), technique_name, flow_run_id, force=True)
 
 
 @flow(name="backfill", log_prints=True, timeout_seconds=24 * 3600)
 def backfill_flow(config: str, techniques: list[str] | None = None, chunk: int = 64, build_marts: bool = True) -> dict:
-    campaign = load_campaign(config)
-    return _backfill.with_options(task_runner=task_runner(campaign))(config, techniques, chunk, build_marts)
+    loaded = LoadedCampaign.load(config)
+    return _backfill.with_options(task_runner=task_runner(loaded.campaign))(loaded, techniques, chunk, build_marts)
 
 
 @flow(name="backfill-files")
-def _backfill(config: str, techniques: list[str] | None, chunk: int, build_marts: bool) -> dict:
-    campaign = load_campaign(config)
+def _backfill(loaded: LoadedCampaign, techniques: list[str] | None, chunk: int, build_marts: bool) -> dict:
+    campaign = loaded.campaign
     wh = guarded_warehouse(campaign)
     run_id = current_run_id()
     before = wh.manifest()
     pipeline.register_campaign(campaign, wh, run_id)
     shares = [s.name for s in campaign.shares if not techniques or s.technique in techniques]
-    intake = [(name, intake_share.submit(config, name).result()) for name in shares]
-    summary = pipeline.ProcessSummary()
-    for name in ordered_techniques(techniques):
-        process_items(campaign, wh, name, pipeline.pending_work(campaign, wh, name), run_id, chunk, summary)
-        summary.finalize_rows[name] = refinalize_task(config, name, run_id)
+    intake = [(name, intake_share.submit(loaded, name).result()) for name in shares]
+    summary = process_techniques(loaded, wh, run_id, techniques, chunk, force_finalize=True)
     if build_marts:
         from flows.marts import marts_flow
 
-        marts_flow(config, force=True)
+        marts_flow(loaded, force=True)
     _ops.publish_run_report(_ops.run_report(wh, run_id, before, intake, _ops.run_family(run_id)), "backfill")
     return {"intake": dict(intake), **summary.__dict__}

@@ -4,25 +4,25 @@ from __future__ import annotations
 from prefect import flow
 
 from flows import _ops
-from flows._runtime import current_run_id, guarded_warehouse
+from flows._runtime import LoadedCampaign, current_run_id, guarded_warehouse
 from flows.intake import intake_flow
 from flows.marts import marts_flow
 from flows.process import process_flow
-from foundation.config import load_campaign
 from tasks import pipeline
 
 
 @flow(name="campaign", log_prints=True, timeout_seconds=12 * 3600)
 def campaign_flow(config: str, techniques: list[str] | None = None, build_marts: bool = True) -> dict:
-    campaign = load_campaign(config)
+    loaded = LoadedCampaign.load(config)
+    campaign = loaded.campaign
     wh = guarded_warehouse(campaign)
     started = pipeline.now_utc()
     before = wh.manifest()
     pipeline.register_campaign(campaign, wh, current_run_id())
     shares = [s.name for s in campaign.shares if not techniques or s.technique in techniques]
-    intake = intake_flow(config, shares)
-    processed = process_flow(config, techniques)
-    marts = marts_flow(config) if build_marts else {}
+    intake = intake_flow(loaded, shares)
+    processed = process_flow(loaded, techniques)
+    marts = marts_flow(loaded) if build_marts else {}
     summary = pipeline.run_summary(campaign, wh)
     _ops.table_artifact(summary["tables"], key="warehouse-rows", description="rows per warehouse table")
     if summary["quarantine"]:

@@ -3,14 +3,18 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows._runtime import current_run_id, guarded_warehouse
-from foundation.config import load_campaign
+from flows._runtime import (
+    CampaignArg,
+    LoadedCampaign,
+    current_run_id,
+    guarded_warehouse,
+)
 from warehouse import marts
 
 
 @flow(name="marts", log_prints=True)
-def marts_flow(config: str, force: bool = False) -> dict:
-    campaign = load_campaign(config)
+def marts_flow(config: CampaignArg, force: bool = False) -> dict:
+    campaign = LoadedCampaign.load(config).campaign
     built = marts.build_marts(campaign, guarded_warehouse(campaign), current_run_id(), force=force)
     for name, info in built.items():
         print(f"mart {name}: {info}")

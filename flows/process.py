@@ -6,68 +6,70 @@ from prefect.cache_policies import NO_CACHE
 from prefect.context import TaskRunContext
 
 from flows._ops import ProgressReporter
-from flows._runtime import current_run_id, guarded_warehouse, task_runner
-from foundation.campaign import Campaign
-from foundation.config import load_campaign
-from foundation.registry import ordered_techniques, params_for
+from flows._runtime import (
+    CampaignArg,
+    LoadedCampaign,
+    current_run_id,
+    guarded_warehouse,
+    task_runner,
+)
+from foundation.ledger import AttemptKey
 from tasks import pipeline
+from warehouse.store import Warehouse
 
 
 def file_cache_key(context: TaskRunContext, parameters: dict) -> str:
-    """sha256 of the raw file + parameter-set id + code version + per-file limits: unchanged inputs are
-    not recomputed (the limits, so that a file stopped by one is tried again when it is raised)."""
+    """The file's attempt key (foundation.ledger): unchanged inputs are not recomputed, and a file
+    stopped by a limit is tried again when the limit changes. The warehouse URL keeps warehouses apart."""
     item = parameters["item"]
-    campaign: Campaign = parameters["campaign"]
-    return (f"{item.raw_sha256}:{params_for(campaign, item.technique).id}:"
-            f"{pipeline.code_version(item.technique)}:{campaign.processing.limits_for(item.technique).id}:"
-            f"{parameters['wh_url']}")
+    campaign = parameters["loaded"].campaign
+    return AttemptKey.of(campaign, item.technique, item.raw_sha256).cache_key(parameters["wh_url"])
 
 
 @task(cache_key_fn=file_cache_key, persist_result=True, task_run_name="{item.technique}-{item.original_name}")
-def process_file_task(item: pipeline.WorkItem, campaign: Campaign, wh_url: str, flow_run_id: str) -> pipeline.FileResult:
-    return pipeline.process_file(item, campaign, wh_url, flow_run_id)
+def process_file_task(item: pipeline.WorkItem, loaded: LoadedCampaign, wh_url: str,
+                      flow_run_id: str) -> pipeline.FileResult:
+    return pipeline.process_file(item, loaded.campaign, wh_url, flow_run_id)
 
 
 @task(cache_policy=NO_CACHE)
-def finalize_task(config: str, technique_name: str, flow_run_id: str) -> int:
-    campaign = load_campaign(config)
-    return pipeline.finalize_technique(campaign, guarded_warehouse(campaign), technique_name, flow_run_id)
+def finalize_task(loaded: LoadedCampaign, technique_name: str, flow_run_id: str, force: bool = False) -> int:
+    campaign = loaded.campaign
+    return pipeline.finalize_technique(campaign, guarded_warehouse(campaign), technique_name, flow_run_id, force=force)
 
 
-def process_items(campaign: Campaign, wh, name: str, todo: list[pipeline.WorkItem], run_id: str, chunk: int,
-                  summary: pipeline.ProcessSummary, refresh: bool = False) -> None:
-    """pipeline.process_items with one Prefect task per file; ``refresh`` ignores the task cache."""
+def file_tasks(loaded: LoadedCampaign, wh: Warehouse, run_id: str, refresh: bool = False) -> pipeline.RunFiles:
+    """How a flow runs a chunk of files: one Prefect task per file; ``refresh`` ignores the task cache."""
     runner = process_file_task.with_options(refresh_cache=True) if refresh else process_file_task
 
     def run_files(part: list[pipeline.WorkItem]) -> list[pipeline.FileResult]:
-        return runner.map(part, campaign=unmapped(campaign), wh_url=unmapped(wh.url),
-                          flow_run_id=unmapped(run_id)).result()
+        return runner.map(part, loaded=unmapped(loaded), wh_url=unmapped(wh.url), flow_run_id=unmapped(run_id)).result()
 
-    progress = ProgressReporter(f"{name}: {len(todo)} files") if todo else pipeline.no_progress
-    pipeline.process_items(wh, name, todo, run_id, run_files, summary, progress, chunk)
+    return run_files
 
 
-def _process(config: str, techniques: list[str] | None, chunk: int) -> dict:
-    campaign = load_campaign(config)
-    wh = guarded_warehouse(campaign)
-    run_id = current_run_id()
-    summary = pipeline.ProcessSummary()
-    for name in ordered_techniques(techniques):
-        process_items(campaign, wh, name, pipeline.pending_work(campaign, wh, name), run_id, chunk, summary)
-        summary.finalize_rows[name] = finalize_task(config, name, run_id)
-    return summary.__dict__
+def progress_artifact(name: str, todo: list[pipeline.WorkItem]) -> pipeline.Progress:
+    return ProgressReporter(f"{name}: {len(todo)} files") if todo else pipeline.no_progress
+
+
+def process_techniques(loaded: LoadedCampaign, wh: Warehouse, run_id: str, techniques: list[str] | None, chunk: int,
+                       force_finalize: bool = False) -> pipeline.ProcessSummary:
+    """pipeline.process_techniques with a Prefect task per file and per finalize (forced for a backfill)."""
+    return pipeline.process_techniques(
+        loaded.campaign, wh, run_id, techniques, run_files=file_tasks(loaded, wh, run_id),
+        finalize=lambda name: finalize_task(loaded, name, run_id, force=force_finalize),
+        progress_for=progress_artifact, chunk=chunk)
 
 
 @flow(name="process", log_prints=True)
-def process_flow(config: str, techniques: list[str] | None = None, chunk: int = 32) -> dict:
-    campaign = load_campaign(config)
-    runner_flow = _process_flow.with_options(task_runner=task_runner(campaign))
-    return runner_flow(config, techniques, chunk)
+def process_flow(config: CampaignArg, techniques: list[str] | None = None, chunk: int = 32) -> dict:
+    loaded = LoadedCampaign.load(config)
+    runner_flow = _process_flow.with_options(task_runner=task_runner(loaded.campaign))
+    return runner_flow(loaded, techniques, chunk)
 
 
 @flow(name="process-files")
-def _process_flow(config: str, techniques: list[str] | None, chunk: int) -> dict:
-    result = _process(config, techniques, chunk)
-    print(f"processed {result['processed']} files, {len(result['quarantined'])} quarantined, "
-          f"{result['rows']} rows")
-    return result
+def _process_flow(loaded: LoadedCampaign, techniques: list[str] | None, chunk: int) -> dict:
+    summary = process_techniques(loaded, guarded_warehouse(loaded.campaign), current_run_id(), techniques, chunk)
+    print(f"processed {summary.processed} files, {len(summary.quarantined)} quarantined, {summary.rows} rows")
+    return summary.__dict__

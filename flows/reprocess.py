@@ -10,9 +10,13 @@ from __future__ import annotations
 from prefect import flow
 
 from flows import _ops
-from flows._runtime import current_run_id, guarded_warehouse, task_runner
-from flows.process import finalize_task, process_items
-from foundation.config import load_campaign
+from flows._runtime import (
+    LoadedCampaign,
+    current_run_id,
+    guarded_warehouse,
+    task_runner,
+)
+from flows.process import file_tasks, finalize_task, progress_artifact
 from foundation.registry import params_for
 from tasks import pipeline
 
@@ -25,28 +29,29 @@ def reprocess_flow(config: str, technique: str, params: str | None = None, sampl
     params: a parameter-set file, relative to the config (default: the one the config names).
     samples: glob patterns on sample ids, e.g. ["C-CH*"] (default: every file, references included).
     """
-    base = load_campaign(config)
-    campaign = _ops.with_params(base, technique, params)
-    runner_flow = _reprocess_files.with_options(task_runner=task_runner(campaign))
-    return runner_flow(config, technique, params, samples, force, chunk)
+    base = LoadedCampaign.load(config)
+    loaded = LoadedCampaign.of(_ops.with_params(base.campaign, technique, params), config)
+    is_current = params_for(loaded.campaign, technique).id == params_for(base.campaign, technique).id
+    runner_flow = _reprocess_files.with_options(task_runner=task_runner(loaded.campaign))
+    return runner_flow(loaded, technique, is_current, samples, force, chunk)
 
 
 @flow(name="reprocess-files")
-def _reprocess_files(config: str, technique: str, params: str | None, samples: list[str] | None, force: bool,
-                     chunk: int) -> dict:
-    base = load_campaign(config)
-    campaign = _ops.with_params(base, technique, params)
+def _reprocess_files(loaded: LoadedCampaign, technique: str, is_current: bool, samples: list[str] | None,
+                     force: bool, chunk: int) -> dict:
+    """``is_current``: the parameter set is the one the config names (then the cross-file step follows)."""
+    campaign = loaded.campaign
     wh = guarded_warehouse(campaign)
     run_id = current_run_id()
     before = wh.manifest()
-    is_current = params_for(campaign, technique).id == params_for(base, technique).id
     params_id = _ops.record_param_set(campaign, wh, technique, is_current, run_id)
     todo = _ops.select_work(campaign, wh, technique, samples, force)
     print(f"reprocess {technique} with {params_id}: {len(todo)} files"
           + (f" of samples {samples}" if samples else "") + (" (forced)" if force else ""))
     summary = pipeline.ProcessSummary()
-    process_items(campaign, wh, technique, todo, run_id, chunk, summary, refresh=force)
+    pipeline.process_items(wh, technique, todo, run_id, file_tasks(loaded, wh, run_id, refresh=force), summary,
+                           progress_artifact(technique, todo), chunk)
     if is_current and todo:
-        summary.finalize_rows[technique] = finalize_task(config, technique, run_id)
+        summary.finalize_rows[technique] = finalize_task(loaded, technique, run_id)
     _ops.publish_run_report(_ops.run_report(wh, run_id, before, run_ids=_ops.run_family(run_id)), "reprocess")
     return {"params_id": params_id, **summary.__dict__}

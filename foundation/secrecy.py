@@ -210,3 +210,17 @@ def interpolate(data: Any, env: dict[str, str] | None = None) -> tuple[Any, list
         return filled
 
     return fill(data, "", ""), missing
+
+
+def register_config_secrets(data: Any) -> None:
+    """Register the secrets a loaded config holds (values of secret-named keys, URL passwords), as
+    :func:`interpolate` did when it was loaded: for a process that receives a loaded campaign
+    (a Dask worker) instead of loading it."""
+    register_environment()
+    install_log_redaction()
+    for path, name, value in _walk(data):
+        if not isinstance(value, str):
+            continue
+        if _is_secret_key(path, name) and value.lower() not in NOT_SECRET_VALUES:
+            register(value)
+        register(_url_password(value))

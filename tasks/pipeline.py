@@ -6,22 +6,18 @@ runner in flows) and a ``progress`` callback (a rich progress bar in the CLI).
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import logging
-import re
 import tempfile
 import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import pandas as pd
 
-import foundation
 from foundation.campaign import Campaign, ResolvedLimits
 from foundation.config import load_campaign
 from foundation.contract import (
@@ -29,6 +25,17 @@ from foundation.contract import (
     ProcessContext,
     UnreadableFile,
     safe_reason,
+)
+from foundation.ledger import (
+    AttemptKey,
+    IngestEvent,
+    already_finalized,
+    bounded_traceback,
+    code_version,
+    done_files,
+    finalize_fingerprint,
+    now_utc,
+    write_events,
 )
 from foundation.registry import (
     ordered_techniques,
@@ -49,14 +56,9 @@ from warehouse.faults import (
 )
 from warehouse.store import FileEntry, Manifest, Warehouse, unit_key, write_unit
 
-log = logging.getLogger(__name__)
-
-#: the error_type of a file stopped by a limit starts with one of these and ends with "@<limits id>"
-LIMIT_ERRORS = ("TimeLimitExceeded", "MemoryLimitExceeded", "WorkerDied")
 #: the reason of an empty file (intake and process)
 EMPTY_REASON = ("the file is empty (0 bytes): nothing to read; if it is still being written, it will be tried "
                 "again when it changes")
-TRACEBACK_LIMIT = 8000
 
 
 Progress = Callable[[str, int, int], None]
@@ -72,10 +74,6 @@ def thread_mapper(max_workers: int = 2) -> Mapper:
         with ThreadPoolExecutor(max_workers=max_workers) as pool:
             return list(pool.map(fn, items))
     return run
-
-
-def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def open_warehouse(campaign: Campaign) -> Warehouse:
@@ -104,13 +102,6 @@ def worker_warehouse(url: str, storage_options: dict[str, Any] | None) -> Wareho
 
 def raw_store_url(campaign: Campaign) -> str:
     return campaign.resolve(campaign.storage.raw_store)
-
-
-def code_version(technique_name: str | None) -> str:
-    parts = [foundation.__version__]
-    if technique_name:
-        parts += sorted(r.id for r in technique(technique_name).readers)
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
 
 
 # ------------------------------------------------------------------------------------------ campaign
@@ -178,8 +169,9 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
         before = past_events.get(key)
         changed = (before is not None and before[0] != "ok") if status == "ok" else before != (status, reason)
         if changed:
-            event_rows.append(_event(campaign, key, share.technique, None, "intake", status, reason, error_type,
-                                     "intake", None, flow_run_id, rel))
+            event_rows.append(IngestEvent.intake(campaign=campaign.name, raw_sha256=key, technique=share.technique,
+                                                 status=status, reason=reason, error_type=error_type,
+                                                 flow_run_id=flow_run_id, original_name=rel))
 
     for share in campaign.shares:
         if shares and share.name not in shares:
@@ -252,16 +244,16 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
         if err:
             summary.unmapped.append(f"{share.name}:{I.shown(cand.rel_path)}: {err}")
             if sha not in past_events:
-                event_rows.append(_event(campaign, sha, share.technique, None, "intake", "quarantined", err, None,
-                                         "intake", None, flow_run_id, cand.rel_path))
+                event_rows.append(IngestEvent.intake(campaign=campaign.name, raw_sha256=sha, technique=share.technique,
+                                                     status="quarantined", reason=err, flow_run_id=flow_run_id,
+                                                     original_name=cand.rel_path))
     sight_rows = I.sighting_changes(known, taken, campaign.name, stamp)
     tx = wh.transaction(flow_run_id)
     if raw_rows:
         tx.upsert(P.RAW_FILES, pd.DataFrame(raw_rows))
     if sight_rows:
         tx.upsert(P.SIGHTINGS, pd.DataFrame(sight_rows), keep="new")
-    if event_rows:
-        tx.upsert(P.INGEST_EVENTS, pd.DataFrame(event_rows), keep="new")
+    write_events(tx, event_rows)
     if raw_rows or sight_rows or event_rows:
         fault_point("intake.rows_ready")
         tx.commit()
@@ -277,25 +269,12 @@ def _same_time(a: Any, b: float) -> bool:
         return False
 
 
-def _event(campaign: Campaign, sha: str, tech: str | None, sample_id: str | None, stage: str, status: str,
-           reason: str | None, error_type: str | None, params_id: str, reader: str | None,
-           flow_run_id: str | None, name: str | None, rows: int = 0, tb: str | None = None,
-           code: str | None = None) -> dict[str, Any]:
-    if tb:  # the whole traceback goes to the log, bounded and escaped; the event keeps its digest
-        log.info("%s %s of %s: %s\n%s", stage, status, safe_reason(repr(name), 200), reason, bounded_traceback(tb))
-    return {"raw_sha256": sha, "campaign": campaign.name, "technique": tech, "sample_id": sample_id, "stage": stage,
-            "status": status, "reason": reason, "error_type": error_type,
-            "traceback_digest": hashlib.sha256(tb.encode()).hexdigest()[:12] if tb else None,
-            "reader": reader, "params_id": params_id, "code_version": code or code_version(None),
-            "rows_written": rows, "flow_run_id": flow_run_id, "attempted_at": now_utc(), "original_name": name}
-
-
 # ------------------------------------------------------------------------------------------ process
 @dataclass
 class FileResult:
     unit: str
     entries: dict[str, list[FileEntry]]
-    event: dict[str, Any]
+    event: IngestEvent
 
 
 @dataclass
@@ -311,13 +290,8 @@ class WorkItem:
 
 
 def pending_work(campaign: Campaign, wh: Warehouse, technique_name: str, force: bool = False) -> list[WorkItem]:
-    """Raw files of a technique not yet attempted with the active parameters and code (the cache),
-    and files stopped by a limit that has changed since; with ``force``, every raw file of the
-    technique that intake accepted."""
-    ps = params_for(campaign, technique_name)
-    code = code_version(technique_name)
-    limits = campaign.processing.limits_for(technique_name).id
-    stopped = "^(" + "|".join(re.escape(e) for e in LIMIT_ERRORS) + ")@"
+    """Raw files of a technique that intake accepted and the run ledger does not hold as done under
+    the technique's attempt key (foundation.ledger.AttemptKey); with ``force``, every one of them."""
     df = wh.query("""
         select r.raw_sha256, r.technique, r.sample_id, r.cell_id, r.original_name, r.store_path,
                (select first(s.share order by s.first_seen, s.share, s.path) from sightings s where s.raw_sha256 = r.raw_sha256) as share,
@@ -325,14 +299,10 @@ def pending_work(campaign: Campaign, wh: Warehouse, technique_name: str, force: 
         from raw_files r
         where r.technique = $technique and r.campaign = $campaign
           and r.raw_sha256 not in (select raw_sha256 from ingest_events where stage = 'intake' and status <> 'ok')
-          and ($force or r.raw_sha256 not in (
-                select raw_sha256 from ingest_events
-                where stage = 'process' and params_id = $params_id and code_version = $code
-                  -- a file stopped by a limit is tried again once its technique's limits change
-                  and not (regexp_matches(coalesce(error_type, ''), $stopped) and not ends_with(error_type, $limits))))
         order by r.sample_id nulls first, r.original_name, r.raw_sha256""",
-                  {"technique": technique_name, "campaign": campaign.name, "force": force, "params_id": ps.id,
-                   "code": code, "stopped": stopped, "limits": "@" + limits})
+                  {"technique": technique_name, "campaign": campaign.name})
+    done = set() if force else done_files(wh, AttemptKey.of(campaign, technique_name))
+    df = df[~df.raw_sha256.isin(done)]
     df = df.astype(object).where(df.notna(), None)  # a missing sample is None, never NaN
     return [WorkItem(**rec) for rec in df.to_dict("records")]
 
@@ -387,46 +357,33 @@ def process_file(item: WorkItem, campaign: Campaign, wh_url: str, flow_run_id: s
     storage = storage_error_in(outcome.detail) if outcome.failure == "error" else None
     if storage is not None:  # the worker's disk is full or read-only: not the file's fault, stop the run
         raise storage
-    reason, error_type = _failure_reason(outcome, item, limits)
-    ps = params_for(campaign, item.technique)
-    event = _event(campaign, item.raw_sha256, item.technique, item.sample_id, "process", "quarantined", reason,
-                   error_type, ps.id, None, flow_run_id, item.original_name, 0, outcome.detail or reason,
-                   code=code_version(item.technique))
-    return FileResult(unit_key(item.technique, item.raw_sha256, ps.id), {}, event)
+    key = AttemptKey.of(campaign, item.technique, item.raw_sha256)
+    reason, error_type = _failure_reason(outcome, item, limits, key)
+    event = IngestEvent.process(key=key, campaign=campaign.name, technique=item.technique, sample_id=item.sample_id,
+                                status="quarantined", reason=reason, error_type=error_type, reader=None,
+                                flow_run_id=flow_run_id, original_name=item.original_name,
+                                traceback=outcome.detail or reason)
+    return FileResult(unit_key(item.technique, item.raw_sha256, key.params_id), {}, event)
 
 
-def _failure_reason(outcome: isolation.Outcome, item: WorkItem, limits: ResolvedLimits) -> tuple[str, str]:
+def _failure_reason(outcome: isolation.Outcome, item: WorkItem, limits: ResolvedLimits,
+                    key: AttemptKey) -> tuple[str, str]:
     """The quarantine reason and error_type of a file whose worker was stopped or failed."""
     name = safe_reason(repr(item.original_name), 200)
     then = "the file may be damaged; raise the limit if it is a large valid file"
     if outcome.failure == "time":
         return (f"reading {name} took longer than {limits.seconds:g} s (limit {limits.seconds_key}); the worker "
-                f"was stopped — {then}", f"TimeLimitExceeded@{limits.id}")
+                f"was stopped — {then}", key.limit_error("TimeLimitExceeded"))
     if outcome.failure == "memory":
         return (f"reading {name} needed more than {limits.memory_mb} MB of memory (limit {limits.memory_key}); "
-                f"the worker was stopped — {then}", f"MemoryLimitExceeded@{limits.id}")
+                f"the worker was stopped — {then}", key.limit_error("MemoryLimitExceeded"))
     if outcome.failure == "died":
         return (f"the worker reading {name} died ({outcome.detail}): a crash in a reader library, or memory beyond "
                 f"{limits.memory_mb} MB (limit {limits.memory_key}) — the file may be damaged; report it with the "
-                f"traceback digest if it is valid", f"WorkerDied@{limits.id}")
+                f"traceback digest if it is valid", key.limit_error("WorkerDied"))
     last = outcome.detail.strip().splitlines()[-1] if outcome.detail.strip() else "no message"
     return (safe_reason(f"unexpected failure around {name}: {last} — this is a bug in the platform; report it "
                         f"with the traceback digest"), "WorkerError")
-
-
-def bounded_traceback(tb: str, limit: int = TRACEBACK_LIMIT) -> str:
-    """A traceback for logs: every line escaped and cut (an exception text may hold a file's bytes),
-    the whole cut to ``limit`` characters keeping its end, where the error is."""
-    lines = [safe_reason(line, 500) for line in tb.splitlines()]
-    out: list[str] = []
-    used = 0
-    for line in reversed(lines):
-        if used + len(line) + 1 > limit:
-            out.append(f"… [{len(lines) - len(out)} earlier lines cut]")
-            break
-        out.append(line)
-        used += len(line) + 1
-    return "\n".join(reversed(out))
 
 
 def process_file_here(item: WorkItem, campaign: Campaign, wh_url: str, flow_run_id: str | None) -> FileResult:
@@ -435,7 +392,7 @@ def process_file_here(item: WorkItem, campaign: Campaign, wh_url: str, flow_run_
     worker turns into the memory limit's reason."""
     tech = technique(item.technique)
     ps = params_for(campaign, item.technique)
-    code = code_version(item.technique)
+    key = AttemptKey.of(campaign, item.technique, item.raw_sha256)
     wh = worker_warehouse(wh_url, campaign.storage.storage_options)
     unit = unit_key(item.technique, item.raw_sha256, ps.id)
     share = next((s for s in campaign.shares if s.name == item.share), None)
@@ -476,9 +433,10 @@ def process_file_here(item: WorkItem, campaign: Campaign, wh_url: str, flow_run_
         # a file read with a part left out (a cut last row) lands, but says so where people look
         warning = next((f"read with a warning: {m.meta['truncated']}" for m in measurements if m.meta.get("truncated")),
                        None)
-        event = _event(campaign, item.raw_sha256, item.technique, item.sample_id, "process", "ok", warning,
-                       "Truncated" if warning else None, ps.id, reader_id, flow_run_id, item.original_name, rows,
-                       code=code)
+        event = IngestEvent.process(key=key, campaign=campaign.name, technique=item.technique,
+                                    sample_id=item.sample_id, status="ok", reason=warning,
+                                    error_type="Truncated" if warning else None, reader=reader_id,
+                                    flow_run_id=flow_run_id, original_name=item.original_name, rows_written=rows)
         return FileResult(unit, entries, event)
     except MemoryError:
         raise
@@ -492,8 +450,10 @@ def process_file_here(item: WorkItem, campaign: Campaign, wh_url: str, flow_run_
             reason = safe_reason(f"unexpected {type(exc).__name__} while processing {item.original_name!r}: "
                                  f"{safe_reason(str(exc), 300)} — this is a bug in {reader_id or 'the reader'} or "
                                  f"the {item.technique} features; report it with the traceback digest")
-        event = _event(campaign, item.raw_sha256, item.technique, item.sample_id, "process", "quarantined", reason,
-                       type(exc).__name__, ps.id, reader_id, flow_run_id, item.original_name, 0, tb, code=code)
+        event = IngestEvent.process(key=key, campaign=campaign.name, technique=item.technique,
+                                    sample_id=item.sample_id, status="quarantined", reason=reason,
+                                    error_type=type(exc).__name__, reader=reader_id, flow_run_id=flow_run_id,
+                                    original_name=item.original_name, traceback=tb)
         return FileResult(unit, {}, event)
     finally:
         cleanup()
@@ -506,7 +466,7 @@ def commit_results(wh: Warehouse, results: Iterable[FileResult], flow_run_id: st
     tx = wh.transaction(flow_run_id)
     for r in results:
         tx.adopt(r.unit, r.entries)
-    tx.upsert(P.INGEST_EVENTS, pd.DataFrame([r.event for r in results]), keep="new")
+    write_events(tx, (r.event for r in results))
     return tx.commit()
 
 
@@ -518,14 +478,8 @@ def finalize_technique(campaign: Campaign, wh: Warehouse, technique_name: str, f
         return 0
     ps = params_for(campaign, technique_name)
     code = code_version(technique_name)
-    inputs = [technique_name, *tech.after]
-    state = wh.query("select raw_sha256, params_id, code_version, status from ingest_events "
-                     "where stage = 'process' and list_contains($techniques, technique) order by 1, 2, 3",
-                     {"techniques": list(inputs)})
-    fingerprint = hashlib.sha256((state.to_csv(index=False) + ps.id + code).encode()).hexdigest()
-    done = wh.query("select 1 from ingest_events where stage = 'finalize' and raw_sha256 = $key",
-                    {"key": f"fin:{fingerprint}"})
-    if len(done) and not force:
+    fingerprint = finalize_fingerprint(wh, [technique_name, *tech.after], ps.id, code)
+    if not force and already_finalized(wh, fingerprint):
         return 0
     ctx = FinalizeContext(campaign=campaign, params=ps, query=wh.query)
     when = now_utc()
@@ -546,9 +500,10 @@ def finalize_technique(campaign: Campaign, wh: Warehouse, technique_name: str, f
             raise
         tx = wh.transaction(flow_run_id)
         status, reason, err, tb = "quarantined", safe_reason(f"{technique_name} finalize failed: {exc}"), type(exc).__name__, traceback.format_exc()
-    tx.upsert(P.INGEST_EVENTS, pd.DataFrame([_event(campaign, f"fin:{fingerprint}", technique_name, None, "finalize",
-                                                    status, reason, err, ps.id, None, flow_run_id, None, rows, tb,
-                                                    code=code)]), keep="new")
+    write_events(tx, [IngestEvent.finalize(fingerprint=fingerprint, campaign=campaign.name, technique=technique_name,
+                                           params_id=ps.id, code_version=code, status=status, reason=reason,
+                                           error_type=err, flow_run_id=flow_run_id, rows_written=rows,
+                                           traceback=tb)])
     fault_point(f"finalize.{technique_name}.written")
     tx.commit()
     if status != "ok":
@@ -564,8 +519,12 @@ class ProcessSummary:
     finalize_rows: dict[str, int] = field(default_factory=dict)
 
 
+#: how a chunk of files runs: a thread pool (process), one Prefect task per file (flows)
+RunFiles = Callable[[list[WorkItem]], list[FileResult]]
+
+
 def process_items(wh: Warehouse, name: str, todo: list[WorkItem], flow_run_id: str | None,
-                  run_files: Callable[[list[WorkItem]], list[FileResult]], summary: ProcessSummary,
+                  run_files: RunFiles, summary: ProcessSummary,
                   progress: Progress = no_progress, chunk: int = 32) -> None:
     """Process work items of one technique, references first, committing every ``chunk`` files.
 
@@ -582,11 +541,29 @@ def process_items(wh: Warehouse, name: str, todo: list[WorkItem], flow_run_id: s
             fault_point(f"process.{name}.committed")
             for r in results:
                 summary.processed += 1
-                summary.rows += r.event["rows_written"]
-                if r.event["status"] != "ok":
-                    summary.quarantined.append(f"{I.shown(r.event['original_name'] or '')}: {r.event['reason']}")
+                summary.rows += r.event.rows_written
+                if r.event.status != "ok":
+                    summary.quarantined.append(f"{I.shown(r.event.original_name or '')}: {r.event.reason}")
             done += len(part)
             progress(f"process {name}", done, len(todo))
+
+
+def process_techniques(campaign: Campaign, wh: Warehouse, flow_run_id: str | None, techniques: list[str] | None, *,
+                       run_files: RunFiles, finalize: Callable[[str], int],
+                       progress_for: Callable[[str, list[WorkItem]], Progress] = lambda name, todo: no_progress,
+                       chunk: int = 32) -> ProcessSummary:
+    """Every pending file of each technique (in dependency order), then that technique's cross-file step.
+
+    The one loop over techniques, for the pipeline and every flow. The caller says how a chunk of files
+    runs (``run_files``: a thread pool here, Prefect tasks in flows), how a technique's finalize runs
+    (``finalize(name)`` returns its rows; a backfill forces it) and how progress is shown.
+    """
+    summary = ProcessSummary()
+    for name in ordered_techniques(techniques):
+        todo = pending_work(campaign, wh, name)
+        process_items(wh, name, todo, flow_run_id, run_files, summary, progress_for(name, todo), chunk)
+        summary.finalize_rows[name] = finalize(name)
+    return summary
 
 
 def process(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None,
@@ -594,15 +571,13 @@ def process(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None,
             progress: Progress = no_progress, chunk: int = 32) -> ProcessSummary:
     """Process every pending raw file, technique by technique, then each technique's finalize."""
     mapper = mapper or thread_mapper(campaign.execution.max_workers)
-    summary = ProcessSummary()
 
     def run_files(part: list[WorkItem]) -> list[FileResult]:
         return mapper(lambda w: process_file(w, campaign, wh.url, flow_run_id), part)
 
-    for name in ordered_techniques(techniques):
-        process_items(wh, name, pending_work(campaign, wh, name), flow_run_id, run_files, summary, progress, chunk)
-        summary.finalize_rows[name] = finalize_technique(campaign, wh, name, flow_run_id)
-    return summary
+    return process_techniques(campaign, wh, flow_run_id, techniques, run_files=run_files,
+                              finalize=lambda name: finalize_technique(campaign, wh, name, flow_run_id),
+                              progress_for=lambda name, todo: progress, chunk=chunk)
 
 
 def log_run(campaign: Campaign, wh: Warehouse, flow_run_id: str, step: str, started: datetime,

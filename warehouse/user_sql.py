@@ -33,10 +33,6 @@ class QueryResult:
     truncated: bool
 
 
-def _sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 #: connections of one process to the same file share one database instance and its global
 #: settings, so two threads opening a snapshot at once must not both try to lock it
 _LOCKING = threading.Lock()
@@ -49,9 +45,8 @@ def lock_down(con: Any, warehouse_root: str | Path) -> Any:
         if con.execute("SELECT current_setting('lock_configuration')").fetchone()[0]:
             return con  # an earlier open of this snapshot in this process locked it, to the same warehouse
         # views name their files relative to the warehouse: resolve them there, whatever the cwd
-        con.execute(f"SET GLOBAL file_search_path = {_sql_string(str(root))}")  # GLOBAL: cursors inherit it
-        allowed = ", ".join(_sql_string(p) for p in (f"{root}/", "data/", "./data/"))
-        con.execute(f"SET allowed_directories = [{allowed}]")
+        con.execute("SET GLOBAL file_search_path = ?", [str(root)])  # GLOBAL: cursors inherit it
+        con.execute("SET allowed_directories = ?", [[f"{root}/", "data/", "./data/"]])
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
     return con

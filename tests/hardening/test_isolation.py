@@ -143,7 +143,7 @@ def test_an_empty_file_already_in_the_raw_store_is_quarantined_with_the_same_rea
     empty.write_bytes(b"")
     item = pipeline.WorkItem("e3b0c442" * 8, "toy", "S1", None, "old.csv", str(empty), "lab", "S1/old.csv")
     result = pipeline.process_file(item, c, pipeline.open_warehouse(c).url, "t")
-    assert result.event["status"] == "quarantined" and result.event["reason"] == pipeline.EMPTY_REASON
+    assert result.event.status == "quarantined" and result.event.reason == pipeline.EMPTY_REASON
 
 
 def test_limits_are_validated_and_name_their_key():
@@ -171,13 +171,14 @@ def test_bad_limits_are_config_errors(tmp_path, processing, words):
 
 def test_prefect_cache_key_changes_with_the_limits(tmp_path):
     pytest.importorskip("prefect")
+    from flows._runtime import LoadedCampaign
     from flows.process import file_cache_key
 
     cfg = toy_campaign(tmp_path)
     item = pipeline.WorkItem("ab" * 32, "toy", "S1", None, "a.csv", "x", "lab", "S1/a.csv")
-    first = file_cache_key(None, {"item": item, "campaign": load_campaign(cfg), "wh_url": "wh"})
+    first = file_cache_key(None, {"item": item, "loaded": LoadedCampaign.load(str(cfg)), "wh_url": "wh"})
     _limits(cfg, max_seconds_per_file=500)
-    second = file_cache_key(None, {"item": item, "campaign": load_campaign(cfg), "wh_url": "wh"})
+    second = file_cache_key(None, {"item": item, "loaded": LoadedCampaign.load(str(cfg)), "wh_url": "wh"})
     assert first != second and "500s/4096MB" in second
 
 

@@ -180,3 +180,28 @@ def test_a_campaign_run_with_secrets_leaves_no_trace(prefect_api, tmp_path, monk
     for secret in (STORE_SECRET, SHARE_PASSWORD):
         hits = [where for where, text in haystacks.items() if secret in text]
         assert hits == [], f"{secret} found in {hits}"
+
+
+def test_a_campaign_passed_between_flows_keeps_its_secrets_out_of_prefect_and_masked_on_arrival(tmp_path, monkeypatch):
+    """Flows load the campaign once and pass it down (flows._runtime.LoadedCampaign): Prefect stores a
+    subflow's parameters, so only the config path may go there; a Dask worker that gets the campaign
+    pickled, instead of loading the file, must still mask its secrets."""
+    pytest.importorskip("prefect")
+    import pickle
+
+    from flows._runtime import LoadedCampaign
+    from flows.process import process_flow
+
+    monkeypatch.setenv("TOY_STORE_S", STORE_SECRET)  # names that do not look secret: only the config says so
+    monkeypatch.setenv("TOY_NAS_PW", SHARE_PASSWORD)
+    cfg = _config(tmp_path, **{"storage.storage_options.secret": "${TOY_STORE_S}",
+                               "shares.0.storage_options.password": "${TOY_NAS_PW}"})
+    loaded = LoadedCampaign.load(str(cfg))
+    stored = process_flow.serialize_parameters({"config": loaded, "techniques": None, "chunk": 32})
+    assert stored["config"] == {"config": str(cfg)}
+    assert process_flow.validate_parameters({"config": loaded})["config"] is loaded
+
+    monkeypatch.setattr(secrecy, "_secrets", set())  # a fresh worker process has registered nothing
+    arrived = pickle.loads(pickle.dumps(loaded))
+    assert arrived.campaign.storage.storage_options["secret"] == STORE_SECRET
+    assert {STORE_SECRET, SHARE_PASSWORD} <= secrecy.registered()

@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("socscope", "tasks", "flows", "warehouse", "schemas")
+PACKAGES = ("foundation", "socscope", "tasks", "flows", "warehouse", "schemas")
 ALLOWLIST = Path(__file__).with_name("sql_allowlist.tsv")
 SQL_START = re.compile(r"^\s*\(?\s*(SELECT|INSERT|CREATE|COPY|DELETE|UPDATE|WITH|ATTACH|DETACH|DROP|ALTER|PRAGMA|"
                        r"SET|RESET|INSTALL|LOAD|MERGE|EXPORT|IMPORT|DESCRIBE|SUMMARIZE|CALL|USE|FROM)\b", re.I)
