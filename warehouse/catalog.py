@@ -149,7 +149,7 @@ def write_catalog(wh: StoredTables, manifest: Manifest) -> Path | None:
     tmp = final.with_name(f".catalog-{uuid.uuid4().hex}.duckdb")
     con = duckdb.connect(str(tmp))
     try:
-        con.execute("SET GLOBAL file_search_path = " + _quote(str(Path(wh.root).resolve())))
+        con.execute("SET GLOBAL file_search_path = ?", [str(Path(wh.root).resolve())])
         attach_views(con, wh, manifest, relative=True)
         con.execute("CHECKPOINT")
     finally:
