@@ -66,3 +66,23 @@ def test_correlations_per_series_and_branch_flag_interpolated_points():
 def test_diffusion_length_finding7():
     # 1e3 nm²/s = 1e-15 m²/s at 320 kHz: sqrt(1e3/3.2e5) nm = 0.0559 nm
     assert diffusion_length_nm(1e-15, 320e3) == pytest.approx(math.sqrt(1e3 / 3.2e5), rel=1e-12)
+
+
+def test_a_profile_interval_depends_on_its_group_alone():
+    """The same values give the same interval whatever their row order and whatever other groups are
+    summarised with them (two runs of one campaign gave different intervals when rows came in another order)."""
+    import pandas as pd
+
+    from warehouse.marts.profile import summarise
+
+    rng = np.random.default_rng(1)
+    rows = pd.DataFrame({"sample_id": ["S1"] * 10 + ["S2"] * 10, "technique": "toy", "mode": "A", "feature": "y",
+                         "unit": "V", "observation": "point", "value": rng.normal(size=20),
+                         "raw_sha256": ["a"] * 10 + ["b"] * 10})
+    together, _ = summarise(rows, 500, 7)
+    shuffled, _ = summarise(rows.sample(frac=1, random_state=3), 500, 7)
+    alone, _ = summarise(rows[rows.sample_id == "S2"], 500, 7)
+    cols = ["sample_id", "mean", "ci_low", "ci_high"]
+    pd.testing.assert_frame_equal(together[cols], shuffled[cols])
+    pd.testing.assert_frame_equal(together[cols].iloc[[1]].reset_index(drop=True), alone[cols])
+    assert together.ci_low.iloc[0] < together["mean"].iloc[0] < together.ci_high.iloc[0]

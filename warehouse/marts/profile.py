@@ -44,9 +44,18 @@ def samples_frame(wh: Warehouse) -> pd.DataFrame:
     return wh.query("select sample_id, series, branch, soc_nominal_pct, soc_measured_pct, soc_pct from samples")
 
 
+def group_rng(seed: int, key: tuple) -> np.random.Generator:
+    """A generator for one group, seeded from the parameter set's seed and the group's key."""
+    digest = hashlib.sha256(repr(tuple(str(k) for k in key)).encode()).digest()
+    return np.random.default_rng([seed, int.from_bytes(digest[:8], "little")])
+
+
 def summarise(rows: pd.DataFrame, n_boot: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Group long-form feature rows by (sample, technique, mode, feature[, soc bin, branch])."""
-    rng = np.random.default_rng(seed)
+    """Group long-form feature rows by (sample, technique, mode, feature[, soc bin, branch]).
+
+    Each group's bootstrap draws come from its own generator, seeded by ``seed`` and the group's key, and
+    act on its values in sorted order: an interval depends on the group's values alone, not on the
+    order the rows arrived in nor on which other groups were summarised in the same call."""
     keys = ["sample_id", "technique", "mode", "feature", "unit", "observation", "soc_bin", "branch_bin"]
     out, lineage = [], []
     rows = rows.copy()
@@ -57,8 +66,8 @@ def summarise(rows: pd.DataFrame, n_boot: int, seed: int) -> tuple[pd.DataFrame,
     rows = rows.where(rows.notna(), None)
     for key, g in rows.groupby(keys, dropna=False, sort=True):
         k = dict(zip(keys, key))
-        v = g["value"].to_numpy(float)
-        lo, hi = bootstrap_mean_ci(v, n_boot, rng)
+        v = np.sort(g["value"].to_numpy(float))
+        lo, hi = bootstrap_mean_ci(v, n_boot, group_rng(seed, key))
         pk = profile_key(k["sample_id"], k["technique"], k["mode"], k["feature"], False, k["soc_bin"], k["branch_bin"])
         out.append({**k, "profile_key": pk, "mean": float(np.mean(v)),
                     "std": float(np.std(v, ddof=1)) if v.size > 1 else np.nan, "n": int(v.size),
