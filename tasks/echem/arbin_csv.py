@@ -31,7 +31,7 @@ def _header(head: bytes) -> str:
 
 class ArbinCsvReader(Reader):
     name = "arbin-csv"
-    version = "2"
+    version = "3"
     techniques = ("echem",)
     suffixes = (".csv",)
     formats = ("Arbin MITS Pro CSV exports (underscore names with Unix DateTime, or unit-suffixed names); "

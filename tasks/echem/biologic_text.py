@@ -126,7 +126,7 @@ def acquisition_start(header: list[str], tz: str | None, label: str) -> tuple[pd
 
 class BiologicTextReader(Reader):
     name = "biologic-text"
-    version = "2"
+    version = "3"
     techniques = ("echem",)
     suffixes = (".mpt", ".txt", ".csv")
     formats = ("BioLogic EC-Lab / BT-Lab text export (.mpt, .txt, semicolon .csv) of any technique "

@@ -92,7 +92,7 @@ def refuse_other_maccor_files(head: str, label: str) -> None:
 
 class MaccorReader(Reader):
     name = "maccor-text"
-    version = "2"
+    version = "3"
     techniques = ("echem",)
     suffixes = (".txt", ".csv", ".034", ".052", ".041", ".001")
     formats = ("Maccor text exports: classic tab export (Today's Date / Date of Test header), older 0d 00:00:00 "

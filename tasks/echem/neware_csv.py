@@ -57,7 +57,7 @@ def _has(line: str, quantity: str) -> bool:
 
 class NewareCsvReader(Reader):
     name = "neware-csv"
-    version = "2"
+    version = "3"
     techniques = ("echem",)
     suffixes = (".csv",)
     formats = ("Neware BTSDA CSV: flat record export (Step Type, Cumulative/Total Time, Date) and the "

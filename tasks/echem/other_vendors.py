@@ -19,7 +19,7 @@ BASYTEC_WANTED = {"Time[s]", "Time[h]", "I[A]", "U[V]", "Line", "Cyc-Count", "Ah
 
 class BasytecReader(Reader):
     name = "basytec-text"
-    version = "2"
+    version = "3"
     techniques = ("echem",)
     suffixes = (".txt",)
     formats = "Basytec result files (~-prefixed header, tab-separated Time[s]/Time[h], I[A], U[V] records)"
@@ -63,7 +63,7 @@ class BasytecReader(Reader):
 
 class NovonixReader(Reader):
     name = "novonix-csv"
-    version = "2"
+    version = "3"
     techniques = ("echem",)
     suffixes = (".csv",)
     formats = ("Novonix UHPC/HPC CSV ([Summary] ... [Data] sections), including exports whose every line "

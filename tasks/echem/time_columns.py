@@ -23,7 +23,8 @@ Rules, the same for every reader (never zeros in place of a time):
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
