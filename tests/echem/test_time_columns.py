@@ -142,3 +142,20 @@ def test_gitt_csv_with_day_hour_times_reaches_the_pulses(tmp_path):
     assert len(pulses) == 8 and (pulses["direction"] == "charge").all()
     np.testing.assert_allclose(pulses["tau_s"], 180)
     assert tables["echem_series"]["mode"].iloc[0] == "GITT"
+
+
+def test_neware_total_time_in_days_is_the_clock_not_the_date(tmp_path):
+    # BTSDA writes Total Time as d-hh:mm:ss past one day; the Date column (here 5 s apart on purpose)
+    # must only give the start, never replace the test time (it did when Total Time did not parse)
+    path = tmp_path / "neware.csv"
+    path.write_text("Cycle Index,Step Index,Step Type,Total Time,Voltage(V),Current(mA),Capacity(mAh),Date\n"
+                    "1,1,CC Chg,0-23:59:58.5,3.6,1.0,0.1,2024-03-01 01:00:00\n"
+                    "1,1,CC Chg,0-23:59:59.5,3.61,1.0,0.2,2024-03-01 01:00:05\n"
+                    "1,1,CC Chg,1-00:00:00.5,3.62,1.0,0.3,2024-03-01 01:00:10\n")
+    m = _BY_NAME["neware-csv"].read(path, {})
+    np.testing.assert_allclose(m.data["time_s"], [0, 1, 2])  # 86398.5, 86399.5, 86400.5 s
+    assert m.data["timestamp"].iloc[0] == pd.Timestamp("2024-03-01T01:00:00Z")
+    bad = tmp_path / "neware_bad.csv"
+    bad.write_text(path.read_text().replace("1-00:00:00.5", "0-23:00:00.5"))
+    with pytest.raises(UnreadableFile, match=r"'Total Time' decreases at data row 3"):
+        _BY_NAME["neware-csv"].read(bad, {})
