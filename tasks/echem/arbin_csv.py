@@ -8,6 +8,7 @@ import pandas as pd
 
 from foundation.contract import Measurement, Reader, UnreadableFile
 from tasks.echem import canonical as cn
+from tasks.echem import time_columns as tc
 from tasks.echem.tabular import header_names, read_delimited
 from tasks.echem.vendor import (
     find_quantity,
@@ -30,13 +31,14 @@ def _header(head: bytes) -> str:
 
 class ArbinCsvReader(Reader):
     name = "arbin-csv"
-    version = "2"
+    version = "3"
     techniques = ("echem",)
     suffixes = (".csv",)
     formats = ("Arbin MITS Pro CSV exports (underscore names with Unix DateTime, or unit-suffixed names); "
                "recognises and refuses the _Metadata.csv sidecar")
     detects_on = "first line with Data_Point/Data Point and Test_Time/Test Time (or the sidecar's Test_ID, IV_Ch_ID)"
-    options_doc = {"timezone": "IANA zone of a text Date Time column; default UTC, recorded in meta"}
+    options_doc = {"timezone": "IANA zone of a text Date Time column; default UTC, recorded in meta",
+                   tc.OPTION: "Test Time: " + tc.OPTION_DOC}
     extra = ""
 
     def sniff(self, head: bytes, name: str) -> bool:
@@ -64,7 +66,9 @@ class ArbinCsvReader(Reader):
         tz, meta = timezone_of(options)
         meta["columns"] = cols
         stamps, start, unix = None, None, None
-        t = None if time_col is None else cn.numeric(frame, time_col) * unit_factor(time_col, "time", label, "s")
+        t = None if time_col is None else tc.elapsed_seconds(
+            frame.arrow(time_col), column=time_col, label=label, form=tc.named_form(options, label),
+            scale=unit_factor(time_col, "time", label, "s"))
         if dt_col is not None:
             raw = frame.array(dt_col)
             if raw.dtype.kind in "fi":  # MITS Pro writes Unix seconds in the underscore variant

@@ -154,7 +154,7 @@ def read_with_fallback(path: Path, label: str) -> tuple[Columns, datetime | None
 
 class BiologicMprReader(Reader):
     name = "biologic-mpr"
-    version = "2"
+    version = "3"
     techniques = ("echem",)
     suffixes = (".mpr",)
     formats = "BioLogic EC-Lab / BT-Lab binary .mpr (any technique; modules galvani knows, else yadg's)"

@@ -18,6 +18,7 @@ import pandas as pd
 
 from foundation.contract import Measurement, Reader, UnreadableFile, quote_names
 from tasks.echem import canonical as cn
+from tasks.echem import time_columns as tc
 from tasks.echem.biologic_units import (
     ChargeCheck,
     column_index,
@@ -49,7 +50,8 @@ def _is_column_row(line: str) -> bool:
     return "time" in index and any(q in index for q in ("Ewe", "Ecell", "<Ewe>", "<Ecell>", "Ewe-Ece", "<Ewe-Ece>"))
 
 
-def biologic_columns(frame: Any, label: str, absolute_time: bool = False) -> dict[str, Any]:
+def biologic_columns(frame: Any, label: str, absolute_time: bool = False,
+                     time_form: str | None = None) -> dict[str, Any]:
     """Canonical arrays from BioLogic column names (shared by the text and the .mpr reader): each
     column found by its quantity, converted to SI by the unit in its name."""
     index = column_index(frame.columns)
@@ -61,7 +63,10 @@ def biologic_columns(frame: Any, label: str, absolute_time: bool = False) -> dic
     t = None
     if not absolute_time:
         tcol = find_column(index, "time", label)
-        t = None if tcol is None else cn.numeric(frame, tcol[0], divide_by=tcol[1])
+        t = None if tcol is None else tc.elapsed_seconds(frame.array(tcol[0]), column=tcol[0], label=label,
+                                                         form=time_form)
+        if t is not None and tcol[1] is not None:
+            t /= tcol[1]  # a divisor as the other columns use (same rounding as before)
     cur = find_column(index, "current", label)
     dq = find_column(index, "dq", label)
     if cur is not None:
@@ -121,7 +126,7 @@ def acquisition_start(header: list[str], tz: str | None, label: str) -> tuple[pd
 
 class BiologicTextReader(Reader):
     name = "biologic-text"
-    version = "2"
+    version = "3"
     techniques = ("echem",)
     suffixes = (".mpt", ".txt", ".csv")
     formats = ("BioLogic EC-Lab / BT-Lab text export (.mpt, .txt, semicolon .csv) of any technique "
@@ -130,7 +135,8 @@ class BiologicTextReader(Reader):
     detects_on = ("first line 'EC-Lab ASCII FILE' / 'BT-Lab ASCII FILE' (or the LOG FILE magic, refused), "
                   "or a first line of column names with a time and a potential column")
     options_doc = {"timezone": "IANA zone of the instrument PC's clock (EC-Lab writes local time without a "
-                               "zone); default UTC, recorded as a default in meta['time_zone_source']"}
+                               "zone); default UTC, recorded as a default in meta['time_zone_source']",
+                   tc.OPTION: "time/s: " + tc.OPTION_DOC}
     extra = ""
 
     def sniff(self, head: bytes, name: str) -> bool:
@@ -158,7 +164,7 @@ class BiologicTextReader(Reader):
                                names=names, include=wanted_columns(names), strings=[tcol] if absolute else ())
         tz, zone_meta = time_zone(options)
         start, start_meta = acquisition_start(header, tz, label)
-        arrays = biologic_columns(frame, label, absolute_time=absolute)
+        arrays = biologic_columns(frame, label, absolute_time=absolute, time_form=tc.named_form(options, label))
         check = arrays.pop("charge_check")
         timestamps = None
         t = arrays.pop("time_s")

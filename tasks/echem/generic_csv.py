@@ -2,6 +2,8 @@
 
     reader_options:
       columns: {time_s: "Test Time (s)", current_a: "I (mA)", voltage_v: "E (V)", timestamp: "Date"}
+      # or a time column with its form named: time_s: {column: "Elapsed", form: "d-hh:mm:ss"}
+      time_form: duration                 # the time column's form when its values do not say
       scale: {current_a: 0.001}          # vendor unit -> canonical unit
       delimiter: ","   skip_rows: 0   timezone: Europe/Berlin
 
@@ -19,9 +21,11 @@ from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from foundation.contract import Measurement, Reader, UnreadableFile
 from tasks.echem import canonical as cn
+from tasks.echem import time_columns as tc
 from tasks.echem.tabular import read_delimited
 from tasks.echem.vendor import timezone_of
 
@@ -34,14 +38,16 @@ EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 
 class GenericCsvReader(Reader):
     name = "generic-csv"
-    version = "2"
+    version = "3"
     techniques = ("echem",)
     suffixes = (".csv", ".txt", ".tsv")
     formats = ("any delimited cycler table mapped by reader_options.columns; files already in canonical "
                "column names; cellpy's custom-instrument example layout ('# PRIME INSTRUMENT FILE')")
     detects_on = "a first line naming time_s, current_a and voltage_v, or starting '# PRIME INSTRUMENT FILE'"
     options_doc = {"columns": "canonical name -> file column (time_s or timestamp, current_a, voltage_v; "
-                              "optional step, cycle, vendor_capacity_ah)",
+                              "optional step, cycle, vendor_capacity_ah); a time column may be given as "
+                              "{column: <name>, form: <time_form>}",
+                   tc.OPTION: "time_s/timestamp column: " + tc.OPTION_DOC,
                    "scale": "canonical name -> factor from the file's unit to the canonical unit",
                    "delimiter": "field separator (default ',')", "skip_rows": "lines before the column row",
                    "encoding": "text encoding (default utf8)", "date_formats": "strptime formats of timestamp",
@@ -58,14 +64,15 @@ class GenericCsvReader(Reader):
             head = cn.text_lines(fh.read(65536), 200)
         if head and head[0].startswith(PRIME_MARK) and not options.get("columns"):
             return read_prime(path, head, options, label)
-        mapping = dict(options.get("columns") or {c: c for c in CANONICAL})
+        mapping, forms = split_forms(options.get("columns") or {c: c for c in CANONICAL}, options, label)
         missing = [c for c in ("current_a", "voltage_v") if c not in mapping]
         if missing or ("time_s" not in mapping and "timestamp" not in mapping):
             raise UnreadableFile(f"{label}: reader_options.columns must map time_s (or timestamp), current_a and "
                                  f"voltage_v to the file's column names; missing {missing or ['time_s']}")
         frame = read_delimited(path, skip_rows=int(options.get("skip_rows", 0)),
                                delimiter=str(options.get("delimiter", ",")),
-                               encoding=str(options.get("encoding", "utf8")), label=label)
+                               encoding=str(options.get("encoding", "utf8")), label=label,
+                               strings=[mapping[k] for k in ("time_s", "timestamp") if k in mapping])
         absent = [v for v in mapping.values() if v not in frame.columns]
         if absent:
             raise UnreadableFile(f"{label}: mapped columns {absent} are not in the file (it has "
@@ -79,12 +86,49 @@ class GenericCsvReader(Reader):
 
         tz, meta = timezone_of(options)
         meta["mapping"] = mapping
-        stamps = None
-        if "timestamp" in mapping:
-            stamps = cn.parse_datetime(frame[mapping["timestamp"]], tuple(options.get("date_formats", ())), tz)
-        return cn.build(reader_label=label, time_s=col("time_s"), timestamps=stamps, current_a=col("current_a"),
+        t, stamps = time_axis(frame, mapping, forms, scale.get("time_s", 1.0), tz,
+                              tuple(options.get("date_formats", ())), label, meta)
+        return cn.build(reader_label=label, time_s=t, timestamps=stamps, current_a=col("current_a"),
                         voltage_v=col("voltage_v"), step=col("step"), cycle=col("cycle"),
                         vendor_capacity_ah=col("vendor_capacity_ah"), meta=meta)
+
+
+def split_forms(columns: Mapping[str, Any], options: Mapping[str, Any], label: str
+                ) -> tuple[dict[str, str], dict[str, str | None]]:
+    """The column map as canonical -> file column, and the time form each time column names
+    ({column, form} entries; else the share's time_form; else None: detected from the values)."""
+    mapping, forms = {}, {}
+    default = tc.named_form(options, label)
+    for key, value in columns.items():
+        if isinstance(value, Mapping):
+            if "column" not in value:
+                raise UnreadableFile(f"{label}: reader_options.columns.{key} = {dict(value)} lacks 'column' "
+                                     "(write {column: <file column>, form: <time form>})")
+            mapping[key] = str(value["column"])
+            forms[key] = tc.named_form({tc.OPTION: value.get("form")}, label) or default
+        else:
+            mapping[key], forms[key] = str(value), default
+    return mapping, forms
+
+
+def time_axis(frame: Any, mapping: dict[str, str], forms: dict[str, str | None], scale: float, tz: str | None,
+              date_formats: tuple[str, ...], label: str, meta: dict) -> tuple[Any, Any]:
+    """(elapsed seconds, wall-clock stamps) from the mapped time_s and timestamp columns; a time_s
+    column that holds date-times (ISO, Excel days) is the wall clock."""
+    t, stamps = None, None
+    if "time_s" in mapping:
+        name = mapping["time_s"]
+        form = forms["time_s"] or tc.detect_form(frame.arrow(name), name, label)
+        meta["time_form"] = form
+        if form in tc.WALL_FORMS:
+            stamps = tc.wall_clock(frame.arrow(name), column=name, label=label, form=form, tz=tz)
+        else:
+            t = tc.elapsed_seconds(frame.arrow(name), column=name, label=label, form=form, scale=scale)
+    if "timestamp" in mapping and stamps is None:
+        name = mapping["timestamp"]
+        stamps = tc.wall_clock(frame.arrow(name), column=name, label=label, form=forms["timestamp"], tz=tz,
+                               formats=date_formats)
+    return t, stamps
 
 
 def read_prime(path: Path, head: list[str], options: Mapping[str, Any], label: str) -> Measurement:
@@ -122,6 +166,8 @@ def read_prime(path: Path, head: list[str], options: Mapping[str, Any], label: s
         start = cn.start_time(EXCEL_EPOCH + pd.Timedelta(days=float(days[0])), tz) if days.size else None
         steps = np.diff(np.unique(days))
         meta["start_resolution_s"] = round(float(steps.min()) * 86400.0, 3) if steps.size else None
-    return cn.build(reader_label=label, time_s=col("time_s"), start=start, current_a=col("current_a"),
+    t = tc.elapsed_seconds(frame.arrow(found["time_s"]).filter(pa.array(keep)), column=found["time_s"],
+                           label=label, form=tc.named_form(options, label), scale=scale.get("time_s", 1.0))
+    return cn.build(reader_label=label, time_s=t, start=start, current_a=col("current_a"),
                     voltage_v=col("voltage_v"), step=col("step"), cycle=col("cycle"),
                     vendor_capacity_ah=None if charge is None or discharge is None else charge - discharge, meta=meta)

@@ -22,7 +22,8 @@ import pyarrow.compute as pc
 
 from foundation.contract import Measurement, Reader, UnreadableFile
 from tasks.echem import canonical as cn
-from tasks.echem.tabular import Columns, column_names, hms_seconds, read_delimited
+from tasks.echem import time_columns as tc
+from tasks.echem.tabular import Columns, column_names, read_delimited
 from tasks.echem.vendor import (
     find_quantity,
     require,
@@ -62,13 +63,6 @@ def find_header(lines: list[str]) -> int | None:
     return None
 
 
-def elapsed_s(values: pd.Series) -> np.ndarray:
-    """Seconds from '  1d 02:03:04.5000' strings (the older Maccor export)."""
-    parts = values.astype(str).str.extract(r"(?:(\d+)d\s+)?(\d+):(\d+):([\d.]+)")
-    nums = parts.apply(pd.to_numeric, errors="coerce").fillna({0: 0}).to_numpy("float64")
-    return nums[:, 0] * 86400 + nums[:, 1] * 3600 + nums[:, 2] * 60 + nums[:, 3]
-
-
 def header_test_date(lines: list[str]) -> datetime | None:
     """The test's start date from the header lines ('Date of Test:' or the MIMS 'Started' line)."""
     for line in lines:
@@ -98,7 +92,7 @@ def refuse_other_maccor_files(head: str, label: str) -> None:
 
 class MaccorReader(Reader):
     name = "maccor-text"
-    version = "2"
+    version = "3"
     techniques = ("echem",)
     suffixes = (".txt", ".csv", ".034", ".052", ".041", ".001")
     formats = ("Maccor text exports: classic tab export (Today's Date / Date of Test header), older 0d 00:00:00 "
@@ -106,7 +100,8 @@ class MaccorReader(Reader):
                "XML test procedures")
     detects_on = ("a column row with Rec#/Rec and Volts/Voltage within the first 40 lines plus a Maccor marker; "
                   "'MACCOR, INC. AC Impedance' or a Maccor Procedure File XML (refused by name)")
-    options_doc = {"timezone": "IANA zone of the tester's wall clock (naive DPt Time); default UTC, recorded in meta"}
+    options_doc = {"timezone": "IANA zone of the tester's wall clock (naive DPt Time); default UTC, recorded in meta",
+                   tc.OPTION: "Test Time: " + tc.OPTION_DOC}
     extra = ""
 
     def sniff(self, head: bytes, name: str) -> bool:
@@ -149,7 +144,7 @@ class MaccorReader(Reader):
         if state_col is not None:
             current = cn.sign_from_state(current, np.asarray(pc.utf8_trim_whitespace(frame.arrow(state_col))))
         clock = WallClock(frame, dpt, header_test_date(lines[:h]), tz, meta)
-        t = test_time_s(frame, tcol, clock, label, meta)
+        t = test_time_s(frame, tcol, clock, label, meta, tc.named_form(options, label))
         stamps, start = None, None
         if t is not None:
             start = clock.start(t)
@@ -175,17 +170,18 @@ def _divisor(column: str | None, quantity: str, default: str, label: str) -> flo
     return None if factor == 1.0 else 1.0 / factor
 
 
-def test_time_s(frame: Columns, tcol: str | None, clock: "WallClock", label: str, meta: dict) -> np.ndarray | None:
+def test_time_s(frame: Columns, tcol: str | None, clock: "WallClock", label: str, meta: dict,
+                form: str | None) -> np.ndarray | None:
     """Test time in seconds: by the unit in the column name ('Test (Min)'), from '0d 00:00:00' text,
-    or (MIMS 'TestTime', no unit) calibrated against the wall clock's span."""
+    by the share's time_form, or (MIMS 'TestTime', no unit) calibrated against the wall clock's span."""
     if tcol is None:
         return None
-    if split_unit(tcol)[1] is not None:
-        return cn.numeric(frame, tcol) * unit_factor(tcol, "time", label)
-    raw = frame[tcol]
-    if raw.dtype.kind in "OU" and str(raw.iloc[0]).count(":") >= 2:
-        return elapsed_s(raw)
-    t = cn.numeric(frame, tcol)
+    raw = frame.arrow(tcol)
+    unit = split_unit(tcol)[1] is not None
+    scale = unit_factor(tcol, "time", label) if unit else 1.0
+    t = tc.elapsed_seconds(raw, column=tcol, label=label, form=form, scale=scale)
+    if unit or form is not None or tc.detect_form(raw, tcol, label) != "seconds":
+        return t
     span = clock.span_s()
     dt = t[-1] - t[0]
     if span is not None and dt > 0 and span > 0:
@@ -216,7 +212,7 @@ class WallClock:
 
     def _time_of_day(self, rows: list[int] | None = None) -> np.ndarray:
         col = self.frame.arrow(self.column)
-        return hms_seconds(col if rows is None else col.take(rows))
+        return tc.parse_duration(col if rows is None else col.take(rows))
 
     def stamps(self) -> pd.Series | None:
         """Every record's wall clock (only needed when there is no test-time column)."""

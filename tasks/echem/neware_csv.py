@@ -21,7 +21,8 @@ import pyarrow.compute as pc
 
 from foundation.contract import Measurement, Reader, UnreadableFile
 from tasks.echem import canonical as cn
-from tasks.echem.tabular import Columns, header_names, hms_seconds, read_delimited
+from tasks.echem import time_columns as tc
+from tasks.echem.tabular import Columns, header_names, read_delimited
 from tasks.echem.vendor import (
     find_quantity,
     require,
@@ -56,7 +57,7 @@ def _has(line: str, quantity: str) -> bool:
 
 class NewareCsvReader(Reader):
     name = "neware-csv"
-    version = "2"
+    version = "3"
     techniques = ("echem",)
     suffixes = (".csv",)
     formats = ("Neware BTSDA CSV: flat record export (Step Type, Cumulative/Total Time, Date) and the "
@@ -64,7 +65,8 @@ class NewareCsvReader(Reader):
                "header names (A, mA, µA; V, mV; Ah, mAh)")
     detects_on = ("first line with Step Type, Voltage(<unit>) and Current(<unit>); or the three-level layout: "
                   "'Cycle Index,' then ',Step Index' then ',,' record header")
-    options_doc = {"timezone": "IANA zone of the tester's clock (naive Date column); default UTC, recorded in meta"}
+    options_doc = {"timezone": "IANA zone of the tester's clock (naive Date column); default UTC, recorded in meta",
+                   tc.OPTION: "Total/Cumulative Time: " + tc.OPTION_DOC}
     extra = ""
 
     def sniff(self, head: bytes, name: str) -> bool:
@@ -104,9 +106,8 @@ def build_record(frame: Columns, per_record: dict[str, np.ndarray], label: str, 
                              f"{next(iter(uneven.values()))}; the nested export is damaged or truncated")
     tz, meta = timezone_of(options)
     meta["layout"] = layout
-    t = hms_seconds(frame.arrow(tcol)) if tcol else None
-    if t is not None and np.isnan(t).all():
-        t = None
+    t = tc.elapsed_seconds(frame.arrow(tcol), column=tcol, label=label,
+                           form=tc.named_form(options, label)) if tcol else None
     stamps, start = None, None
     if dcol and t is None:
         stamps = cn.parse_datetime(frame[dcol], DATE_FORMATS, tz)

@@ -9,6 +9,7 @@ from typing import Any, Mapping
 
 from foundation.contract import Measurement, Reader, UnreadableFile
 from tasks.echem import canonical as cn
+from tasks.echem import time_columns as tc
 from tasks.echem.tabular import read_delimited
 from tasks.echem.vendor import require, timezone_of
 
@@ -18,12 +19,13 @@ BASYTEC_WANTED = {"Time[s]", "Time[h]", "I[A]", "U[V]", "Line", "Cyc-Count", "Ah
 
 class BasytecReader(Reader):
     name = "basytec-text"
-    version = "2"
+    version = "3"
     techniques = ("echem",)
     suffixes = (".txt",)
     formats = "Basytec result files (~-prefixed header, tab-separated Time[s]/Time[h], I[A], U[V] records)"
     detects_on = "starts with '~Resultfile from Basytec'"
-    options_doc = {"timezone": "IANA zone of the tester's clock ('Start of Test'); default UTC, recorded in meta"}
+    options_doc = {"timezone": "IANA zone of the tester's clock ('Start of Test'); default UTC, recorded in meta",
+                   tc.OPTION: "Time[s]/Time[h]: " + tc.OPTION_DOC}
     extra = ""
 
     def sniff(self, head: bytes, name: str) -> bool:
@@ -51,7 +53,8 @@ class BasytecReader(Reader):
             meta["absolute_time"] = f"null: 'Start of Test: {m.group(1).strip()}' is not dd.mm.yyyy HH:MM:SS"
         if m is None:
             meta["absolute_time"] = "null: the header has no 'Start of Test' line"
-        t = cn.numeric(frame, tcol) * (3600.0 if tcol == "Time[h]" else 1.0)
+        t = tc.elapsed_seconds(frame.arrow(tcol), column=tcol, label=label, form=tc.named_form(options, label),
+                               scale=3600.0 if tcol == "Time[h]" else 1.0)
         return cn.build(reader_label=label, time_s=t, start=start, current_a=cn.numeric(frame, cur),
                         voltage_v=cn.numeric(frame, volt), step=cn.numeric(frame, cn.pick(names, "Line")),
                         cycle=cn.numeric(frame, cn.pick(names, "Cyc-Count")),
@@ -60,13 +63,14 @@ class BasytecReader(Reader):
 
 class NovonixReader(Reader):
     name = "novonix-csv"
-    version = "2"
+    version = "3"
     techniques = ("echem",)
     suffixes = (".csv",)
     formats = ("Novonix UHPC/HPC CSV ([Summary] ... [Data] sections), including exports whose every line "
                "is one quoted field")
     detects_on = "starts with '[Summary]' and names Novonix in the first 4 KiB"
-    options_doc = {"timezone": "IANA zone of the tester's clock (naive Date and Time); default UTC, recorded in meta"}
+    options_doc = {"timezone": "IANA zone of the tester's clock (naive Date and Time); default UTC, recorded in meta",
+                   tc.OPTION: "Run Time (h): " + tc.OPTION_DOC}
     extra = ""
 
     def sniff(self, head: bytes, name: str) -> bool:
@@ -92,8 +96,9 @@ class NovonixReader(Reader):
         tz, meta = timezone_of(options)
         meta["summary_lines"] = skip - 1
         stamps = cn.parse_datetime(frame[dcol], NOVONIX_DATES, tz) if dcol else None
-        t = cn.numeric(frame, tcol)
-        return cn.build(reader_label=label, time_s=None if t is None else t * 3600.0, timestamps=stamps,
+        t = None if tcol is None else tc.elapsed_seconds(frame.arrow(tcol), column=tcol, label=label,
+                                                         form=tc.named_form(options, label), scale=3600.0)
+        return cn.build(reader_label=label, time_s=t, timestamps=stamps,
                         current_a=cn.numeric(frame, cur), voltage_v=cn.numeric(frame, volt),
                         step=cn.numeric(frame, cn.pick(cols, "Step Number")),
                         cycle=cn.numeric(frame, cn.pick(cols, "Cycle Number")),

@@ -210,19 +210,6 @@ def header_names(path: Path, skip_rows: int, delimiter: str, encoding: str = "ut
     return check_names([n.strip().strip('"') for n in line.split(delimiter)])
 
 
-def hms_seconds(col: pa.ChunkedArray) -> np.ndarray:
-    """'123:04:05.5' (hours may exceed 24) -> seconds, in Arrow kernels (no Python per row)."""
-    parts = pc.split_pattern(col, ":")
-    lengths = pc.list_value_length(parts).to_numpy(zero_copy_only=False)
-    if not np.all(lengths == 3):
-        return np.full(len(col), np.nan)
-    try:
-        flat = pc.cast(pc.list_flatten(parts), pa.float64()).to_numpy().reshape(-1, 3)
-    except pa.ArrowInvalid:  # a field that is not a number: not h:m:s durations
-        return np.full(len(col), np.nan)
-    return flat[:, 0] * 3600 + flat[:, 1] * 60 + flat[:, 2]
-
-
 def fixed_datetime_utc(col: pa.ChunkedArray, order: str, tz: str | None) -> pd.Series | None:
     """Zero-padded 'MM/DD/YYYY HH:MM:SS[.fff]' (order 'mdy') or 'DD/MM/YYYY ...' ('dmy') as UTC
     timestamps (fractional seconds kept); None when the strings are not fixed-width."""
