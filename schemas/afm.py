@@ -49,7 +49,8 @@ AFM_MAPS = TableSpec(
         Column("mode_evidence", "string", "", "what in the file decided the mode column (tasks/afm/modes.py)"),
         Column("quality_flags", "string", "", "comma-separated: a value not computed (esm_not_computed_no_q_source, "
                "..._no_drive_amplitude) or computed with a default (esm_q_from_config_default, "
-               "dart_sideband_width_from_config); empty = none", nullable=False),
+               "dart_sideband_width_from_config) or implausible particles (segmentation_low_contrast, "
+               "segmentation_one_segment_over_most_of_map, segmentation_stripes); empty = none", nullable=False),
         Column("channels", "string", "", "channels in the file, comma separated, with roles"),
         Column("scan_size_x_um", "float64", "um", nullable=False, checks=(("gt", 0),)),
         Column("scan_size_y_um", "float64", "um", nullable=False, checks=(("gt", 0),)),
@@ -63,7 +64,14 @@ AFM_MAPS = TableSpec(
         Column("roughness_rms_nm", "float64", "nm", "residual RMS roughness of the flattened matrix (quality)"),
         Column("n_scar_px", "int32", "1", "pixels replaced as scars"),
         Column("n_particles", "int32", "1", nullable=False, checks=(("ge", 0),)),
-        Column("particle_area_fraction", "float64", "1", checks=(("between", (0, 1)),)),
+        Column("particle_area_fraction", "float64", "1", "share of the map segmented as particles",
+               checks=(("between", (0, 1)),)),
+        Column("segmentation_class_contrast", "float64", "1", "(mean particles - mean matrix) / pooled std of the "
+               "z-scored segmentation channel; NaN when one class is empty; low = particles not to be believed"),
+        Column("largest_segment_fraction", "float64", "1", "share of the map in its largest connected particle region",
+               checks=(("between", (0, 1)),)),
+        Column("stripe_segment_fraction", "float64", "1", "share of the segmented area in stripe-like segments",
+               checks=(("between", (0, 1)),)),
         Column("esm_rim_core_ratio", "float64", "1", "mean ESM of rim pixels / mean of core pixels, all particles"),
         Column("current_rim_core_ratio", "float64", "1", "mean current of rim / core pixels, all particles"),
         Column("crf_rim_minus_core_khz", "float64", "kHz", "mean CRF of rim minus core pixels"),

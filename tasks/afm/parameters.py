@@ -49,6 +49,17 @@ class CafmParameters(ParameterModel):
         "A", "full scale of the current amplifier when the metadata does not give it; null: not flagged", None, gt=0)
 
 
+class SegmentationPlausibility(ParameterModel):
+    min_class_contrast: StrictFloat = quantity(
+        UNITLESS, "particles vs matrix: (difference of means) / pooled std of the segmentation channel below "
+        "this is flagged segmentation_low_contrast", ge=0)
+    max_segment_fraction: StrictFloat = quantity(
+        UNITLESS, "one segment covering more than this share of the map is flagged (not a particle)", gt=0, le=1)
+    stripe_span_fraction: StrictFloat = quantity(
+        UNITLESS, "a segment spanning this share of an image axis, 5x longer than wide, is stripe-like; "
+        "stripe-like segments holding most of the segmented area are flagged", gt=0, le=1)
+
+
 class SegmentationParameters(ParameterModel):
     cafm_current_sign: dict[StrictStr, Literal[-1, 1]] = quantity(
         UNITLESS, "per sample series, sign (+1 or -1) that makes particles bright in a C-AFM current map "
@@ -63,6 +74,7 @@ class SegmentationParameters(ParameterModel):
         "um", "watershed seeds (distance-transform maxima) are at least this far apart", gt=0)
     watershed_min_seed_depth_um: StrictFloat = quantity(
         "um", "seeds closer than this to the background are ignored (saddle noise)", ge=0)
+    plausibility: SegmentationPlausibility = section("when the particles of a map are flagged implausible")
 
 
 class RegionParameters(ParameterModel):

@@ -55,13 +55,15 @@ def analyse(m: Measurement, params: dict[str, Any], series: str | None) -> dict[
     primary = segmentation_channel(sig, m.mode, series, seg_p, rough_flat_nm)
     contrast = segmentation.contrast_image(primary, rough_flat, height_weight)
     labels = segmentation.segment_particles(contrast, pixel_um, seg_p)
+    seg_quality, seg_flags = segmentation.segmentation_quality(contrast, labels, seg_p)
     height_nm, quality = flatten_height(height_raw_nm, labels > 0, flat_p["scar_threshold_sigma"])
     dist = segmentation.boundary_distance(labels, pixel_um)
     region_code = features.regions(labels, dist, float(params["regions"]["rim_width_um"]))
     channels = {"height_nm": height_nm, "esm_amp_pm_per_v": sig.esm_amp_pm_per_v, "phase_deg": sig.phase_deg,
                 "crf_khz": sig.crf_khz, "current_pa": sig.current_pa, "potential_v": sig.potential_v}
     return {"signals": sig, "channels": channels, "labels": labels, "dist_um": dist, "region_code": region_code,
-            "pixel_um": pixel_um, "quality": quality}
+            "pixel_um": pixel_um, "quality": quality, "segmentation": seg_quality,
+            "flags": sig.info.get("flags", []) + seg_flags}
 
 
 def _saturated_fraction(m: Measurement, current_pa: np.ndarray | None, cafm: dict[str, Any]) -> float | None:
@@ -92,7 +94,7 @@ def process(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFrame]:
         "vendor": m.meta.get("vendor"),
         "imaging_mode_vendor": m.meta.get("imaging_mode") or None,
         "mode_evidence": m.meta.get("mode_evidence"),
-        "quality_flags": ",".join(info.get("flags", [])),
+        "quality_flags": ",".join(a["flags"]),
         "channels": ", ".join(f"{c}={r}" for c, r in roles.items()),
         "scan_size_x_um": float(m.meta["scan_size_x_m"]) * 1e6,
         "scan_size_y_um": float(m.meta["scan_size_y_m"]) * 1e6,
@@ -102,7 +104,7 @@ def process(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFrame]:
         "tilt_nm": a["quality"]["tilt"], "roughness_rms_nm": a["quality"]["roughness_rms"],
         "n_scar_px": np.int32(a["quality"]["n_scar_px"]),
         "saturated_fraction": _saturated_fraction(m, ch["current_pa"], params["cafm"]),
-    } | stats | features.potential_stats(ch["potential_v"], labels)
+    } | stats | a["segmentation"] | features.potential_stats(ch["potential_v"], labels)
     edge = segmentation.touches_edge(labels)
     particles = features.particle_table(ch, labels, code, edge, px)
     return {

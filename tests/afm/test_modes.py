@@ -83,7 +83,7 @@ def test_tapping_topography_lands_as_topography_without_pm_per_v(name):
     assert frames["afm_pixels"]["esm_amp_pm_per_v"].isna().all()
     # topography, roughness and grain statistics are there
     assert np.isfinite(row.height_all_std_nm) and row.height_all_std_nm > 0 and np.isfinite(row.roughness_rms_nm)
-    assert row.n_particles == len(frames["afm_particles"]) and row.quality_flags == ""
+    assert row.n_particles == len(frames["afm_particles"]) and "esm" not in row.quality_flags
     assert "Tapping" in row.mode_evidence
 
 
@@ -102,7 +102,7 @@ def test_real_pfm_map_without_q_gives_no_pm_per_v_and_says_why():
     frames = _process(_read(path))
     row = frames["afm_maps"].iloc[0]
     assert np.isnan(row.esm_all_mean_pm_per_v) and row.q_source is None
-    assert row.quality_flags == "esm_not_computed_no_q_source" and row.drive_amplitude_v == 1.0
+    assert "esm_not_computed_no_q_source" in row.quality_flags.split(",") and row.drive_amplitude_v == 1.0
     assert row.n_particles == len(frames["afm_particles"])  # segmented on the raw amplitude
 
 
@@ -112,7 +112,7 @@ def test_real_pfm_map_with_config_q_is_computed_and_flagged():
     drive = float(note["DriveAmplitude"])
     frames = _process(_read(path), esm__contact_q=40.0)
     row = frames["afm_maps"].iloc[0]
-    assert row.q_source == "config" and row.quality_flags == "esm_q_from_config_default"
+    assert row.q_source == "config" and "esm_q_from_config_default" in row.quality_flags.split(",")
     assert row.esm_all_mean_pm_per_v == pytest.approx(amp.mean() / (40.0 * drive) * 1e12, rel=1e-5)
 
 
@@ -182,3 +182,58 @@ def test_single_frequency_esm_needs_a_drive(tmp_path):
 def test_classifier_vocabulary_spec_built(meta, roles, expected):
     call = classify_mode(meta, roles)
     assert call.mode == expected and call.evidence
+
+
+# ---------------------------------------------------------------- segmentation confidence
+
+def _segment_flags(frames) -> list[str]:
+    return [f for f in frames["afm_maps"].iloc[0].quality_flags.split(",") if f.startswith("segmentation")]
+
+
+def test_grating_lines_are_flagged_as_stripes_not_particles(peer):
+    """A BIPM calibration grating (parallel lines): its 'particles' are stripes."""
+    m = _read(peer / "gwy" / "GwiddionReader_bipm.gwy")
+    (height,) = m.data.values()
+    # independently of the segmentation: with each line's offset removed, the relief is one-dimensional
+    # (the profile across the lines, the column means, carries most of it)
+    lines = height - height.mean(axis=1, keepdims=True)
+    assert lines.mean(axis=0).std() > 0.8 * lines.std()
+    frames = _process(m)
+    row = frames["afm_maps"].iloc[0]
+    assert _segment_flags(frames) == ["segmentation_stripes"] and row.stripe_segment_fraction > 0.9
+
+
+def test_two_grains_are_plausible(tmp_path):
+    """Spec-built: two bumps on a flat film are two well separated particles, no flag."""
+    frames = _process(_read(_spec_asylum(tmp_path, {"HeightRetrace": _bumps()}, {"ImagingMode": "Contact"})))
+    row = frames["afm_maps"].iloc[0]
+    assert row.n_particles == 2 and row.segmentation_class_contrast > 3 and _segment_flags(frames) == []
+    assert row.largest_segment_fraction < 0.1
+
+
+def test_one_segment_over_most_of_the_map_is_flagged(tmp_path):
+    """Spec-built PFM map: one domain covering ~70 % of the map is one segment, not a particle."""
+    n = 64
+    yy, xx = (np.mgrid[0:n, 0:n] + 0.5) / n
+    domain = (xx - 0.5) ** 2 + (yy - 0.5) ** 2 < 0.7 / np.pi
+    rng = np.random.default_rng(3)
+    channels = {"HeightRetrace": rng.normal(0, 1e-10, (n, n)), "AmplitudeRetrace": 2e-12 + 20e-12 * domain}
+    note = {"ImagingMode": "PFM Mode", "DriveAmplitude": 1.0, "ContactQ": 10.0}
+    frames = _process(_read(_spec_asylum(tmp_path, channels, note)))
+    row = frames["afm_maps"].iloc[0]
+    assert _segment_flags(frames) == ["segmentation_one_segment_over_most_of_map"]
+    assert row.largest_segment_fraction == pytest.approx(domain.mean(), abs=0.03)
+
+
+def test_weak_contrast_is_flagged():
+    from tasks.afm.segmentation import segmentation_quality
+
+    params = load_params(PARAMS).values["segmentation"]
+    rng = np.random.default_rng(1)
+    labels = np.zeros((40, 40), np.int32)
+    labels[10:20, 10:20] = 1
+    contrast = rng.normal(size=labels.shape) + 0.3 * (labels > 0)  # classes 0.3 sigma apart
+    values, flags = segmentation_quality(contrast, labels, params)
+    assert flags == ["segmentation_low_contrast"] and 0 < values["segmentation_class_contrast"] < 1
+    values, flags = segmentation_quality(contrast + 5 * (labels > 0), labels, params)
+    assert flags == [] and values["segmentation_class_contrast"] > 3
