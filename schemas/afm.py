@@ -50,7 +50,8 @@ AFM_MAPS = TableSpec(
         Column("quality_flags", "string", "", "comma-separated: a value not computed (esm_not_computed_no_q_source, "
                "..._no_drive_amplitude) or computed with a default (esm_q_from_config_default, "
                "dart_sideband_width_from_config) or implausible particles (segmentation_low_contrast, "
-               "segmentation_one_segment_over_most_of_map, segmentation_stripes); empty = none", nullable=False),
+               "segmentation_one_segment_over_most_of_map, segmentation_stripes, segmentation_no_particles); "
+               "empty = none", nullable=False),
         Column("channels", "string", "", "channels in the file, comma separated, with roles"),
         Column("scan_size_x_um", "float64", "um", nullable=False, checks=(("gt", 0),)),
         Column("scan_size_y_um", "float64", "um", nullable=False, checks=(("gt", 0),)),
@@ -68,7 +69,7 @@ AFM_MAPS = TableSpec(
                checks=(("between", (0, 1)),)),
         Column("segmentation_class_contrast", "float64", "1", "(mean particles - mean matrix) / pooled std of the "
                "z-scored segmentation channel; NaN when one class is empty; low = particles not to be believed"),
-        Column("largest_segment_fraction", "float64", "1", "share of the map in its largest connected particle region",
+        Column("largest_segment_fraction", "float64", "1", "share of the map in its largest segment (particle)",
                checks=(("between", (0, 1)),)),
         Column("stripe_segment_fraction", "float64", "1", "share of the segmented area in stripe-like segments",
                checks=(("between", (0, 1)),)),

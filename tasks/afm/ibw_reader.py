@@ -14,7 +14,8 @@ Two Asylum quirks are handled here:
 - the wave stores ONE unit for all layers, so each channel's unit follows its name
   (``channels.ROLE_UNITS``); phase is degrees, currents amperes, frequencies hertz.
 A wave of another instrument has one channel whose unit is the wave's data unit; its role follows
-that unit and no imaging mode is claimed for it.
+that unit. The map's mode comes from ``modes.classify_mode`` (a bare height image is TOPO; an image
+with neither a height nor a stated mode, such as an STM current, gets none).
 """
 from __future__ import annotations
 

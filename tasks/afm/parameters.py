@@ -34,11 +34,13 @@ class FlattenParameters(ParameterModel):
 class EsmParameters(ParameterModel):
     contact_q: StrictFloat | None = quantity(
         UNITLESS, "contact quality factor Q used when the file has no DART channels and no contact_q of its own; "
-        "null leaves the amplitude uncorrected for Q", None, gt=0)
+        "a value here is a default, flagged esm_q_from_config_default; null: no ESM in pm/V without a Q from "
+        "the file (flagged esm_not_computed_no_q_source)", None, gt=0)
     dart_smooth_px: StrictInt = quantity(
         "px", "median-filter window of the per-pixel DART f0 and Q (1: the closed form unfiltered)", ge=1)
     dart_sideband_width_hz: StrictFloat | None = quantity(
-        "Hz", "DART sideband spacing when the file's note lacks DFRTFrequencyWidth", None, gt=0)
+        "Hz", "DART sideband spacing when the file's note lacks DFRTFrequencyWidth (flagged "
+        "dart_sideband_width_from_config)", None, gt=0)
 
 
 class CafmParameters(ParameterModel):

@@ -157,8 +157,8 @@ def segmentation_quality(contrast: np.ndarray, labels: np.ndarray, p: Mapping[st
 
     - class contrast: (mean of particles - mean of matrix) / pooled std of the segmentation channel
       (z-scored), NaN when one class is empty;
-    - largest segment: share of the map in its largest connected particle region (taken before the
-      watershed split, which would cut one plateau into pieces): over most of the map it is no particle;
+    - largest segment: share of the map in its largest segment (after the watershed split, so that
+      touching particles of a dense electrode count apart): over most of the map it is no particle;
     - stripe segments: share of the segmented area in connected regions whose bounding box spans most
       of one image axis and is at least 5 times longer than wide (scan lines or gratings, not particles).
     Flags name each implausibility against the thresholds of ``segmentation.plausibility``.
@@ -168,9 +168,11 @@ def segmentation_quality(contrast: np.ndarray, labels: np.ndarray, p: Mapping[st
     inside, outside = contrast[particles], contrast[~particles]
     pooled = float(np.sqrt(0.5 * (inside.var() + outside.var()))) if inside.size and outside.size else np.nan
     separation = (float(inside.mean() - outside.mean()) / pooled if pooled > 0 else np.inf) if np.isfinite(pooled) else np.nan
+    sizes = np.bincount(labels.ravel())[1:]
+    largest = float(sizes.max() / labels.size) if sizes.size else 0.0
+    # stripes on connected regions: the watershed may cut one long stripe into short pieces
     regions = measure.label(particles, connectivity=1)
     areas = np.bincount(regions.ravel())[1:]
-    largest = float(areas.max() / labels.size) if areas.size else 0.0
     stripe_px = 0
     for pid, box in enumerate(ndimage.find_objects(regions), start=1):
         if box is None:
@@ -180,7 +182,7 @@ def segmentation_quality(contrast: np.ndarray, labels: np.ndarray, p: Mapping[st
         if spans and max(h, w) >= 5 * min(h, w):
             stripe_px += int(areas[pid - 1])
     stripes = float(stripe_px / particles.sum()) if particles.any() else 0.0
-    flags = []
+    flags = [] if particles.any() else ["segmentation_no_particles"]  # the contrast is then NaN
     if np.isfinite(separation) and separation < limits["min_class_contrast"]:
         flags.append("segmentation_low_contrast")
     if largest > limits["max_segment_fraction"]:
