@@ -72,5 +72,6 @@ def classify_mode(meta: Mapping[str, Any], roles: Mapping[str, str]) -> ModeCall
     if _SAYS_AC.search(said):
         return ModeCall("AC", f"{quoted}: intermittent contact; its amplitude is the cantilever oscillation")
     if strain:
-        return ModeCall("TOPO", f"amplitude channel but {quoted} as PFM/ESM: not claimed as a strain amplitude")
+        return ModeCall("TOPO", f"amplitude channel, but nothing states PFM/ESM ({quoted}): not claimed as a "
+                                "strain amplitude")
     return ModeCall("TOPO", f"topography channels {sorted(present)} ({quoted})")
