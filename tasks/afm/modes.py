@@ -20,18 +20,19 @@ channel nor a stated mode (an STM current image) gets no mode (None).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 MODES = ("TOPO", "AC", "ESM", "CR", "CAFM", "KPFM")
 
 _STRAIN_ROLES = {"amplitude", "amplitude1", "amplitude2"}
 # the vendor's words for each mode (Asylum ImagingMode, Nanoscope Operating mode / MicroscopeList)
-_SAYS_ESM = re.compile(r"pfm|piezo|\besm\b|electrochem.*strain|dart|contact[ -]?resonance|\bcr\b", re.I)
-_SAYS_AC = re.compile(r"\bac mode|tapping|peak ?force|scanasyst|intermittent|non-?contact|\bfm mode|\bam mode", re.I)
-_SAYS_CAFM = re.compile(r"orca|tuna|c-?afm|conductive|current", re.I)
-_SAYS_KPFM = re.compile(r"kelvin|kpfm|surface potential|\bskpm\b|\bnap\b|lift", re.I)
-_SAYS_CR = re.compile(r"contact[ -]?resonance|\bcr\b", re.I)
+_SAYS_ESM = re.compile(r"pfm|piezo|\besm\b|electrochem.*strain|dart|contact[ -]?resonance|\bcr\b", re.IGNORECASE)
+_SAYS_AC = re.compile(r"\bac mode|tapping|peak ?force|scanasyst|intermittent|non-?contact|\bfm mode|\bam mode", re.IGNORECASE)
+_SAYS_CAFM = re.compile(r"orca|tuna|c-?afm|conductive|current", re.IGNORECASE)
+_SAYS_KPFM = re.compile(r"kelvin|kpfm|surface potential|\bskpm\b|\bnap\b|lift", re.IGNORECASE)
+_SAYS_CR = re.compile(r"contact[ -]?resonance|\bcr\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
