@@ -14,6 +14,7 @@ PIXEL_CHANNELS: tuple[tuple[str, str, str], ...] = (
     ("phase_deg", "deg", "ESM phase (DART: mean of the two sidebands)"),
     ("crf_khz", "kHz", "contact-resonance frequency (DART f0 or lock-in PLL)"),
     ("current_pa", "pA", "C-AFM current"),
+    ("potential_v", "V", "KPFM surface potential"),
 )
 #: channels summarised per particle and per map (phase is not averaged: it wraps):
 #: short name, pixel column, unit suffix used in derived column names
@@ -45,6 +46,12 @@ AFM_MAPS = TableSpec(
         Column("location_tag", "string", "", "location of the map on the sample (pairs ESM with C-AFM maps)"),
         Column("vendor", "string", "", "asylum | bruker | gwyddion"),
         Column("imaging_mode_vendor", "string", "", "imaging mode as the instrument wrote it"),
+        Column("mode_evidence", "string", "", "what in the file decided the mode column (tasks/afm/modes.py)"),
+        Column("quality_flags", "string", "", "comma-separated: a value not computed (esm_not_computed_no_q_source, "
+               "..._no_drive_amplitude) or computed with a default (esm_q_from_config_default, "
+               "dart_sideband_width_from_config) or implausible particles (segmentation_low_contrast, "
+               "segmentation_one_segment_over_most_of_map, segmentation_stripes, segmentation_no_particles); "
+               "empty = none", nullable=False),
         Column("channels", "string", "", "channels in the file, comma separated, with roles"),
         Column("scan_size_x_um", "float64", "um", nullable=False, checks=(("gt", 0),)),
         Column("scan_size_y_um", "float64", "um", nullable=False, checks=(("gt", 0),)),
@@ -52,13 +59,20 @@ AFM_MAPS = TableSpec(
         Column("n_y_px", "int32", "1", nullable=False, checks=(("gt", 1),)),
         Column("pixel_size_um", "float64", "um", nullable=False, checks=(("gt", 0),)),
         Column("drive_amplitude_v", "float64", "V", "ESM drive amplitude"),
-        Column("q_source", "string", "", "dart | metadata | config | none (uncorrected for Q)"),
+        Column("q_source", "string", "", "dart | metadata | config (a default: flagged); null = no Q, no pm/V"),
         Column("q_mean", "float64", "1", "mean contact-resonance Q used for the correction"),
         Column("tilt_nm", "float64", "nm", "height range of the removed plane (sample tilt)"),
         Column("roughness_rms_nm", "float64", "nm", "residual RMS roughness of the flattened matrix (quality)"),
         Column("n_scar_px", "int32", "1", "pixels replaced as scars"),
         Column("n_particles", "int32", "1", nullable=False, checks=(("ge", 0),)),
-        Column("particle_area_fraction", "float64", "1", checks=(("between", (0, 1)),)),
+        Column("particle_area_fraction", "float64", "1", "share of the map segmented as particles",
+               checks=(("between", (0, 1)),)),
+        Column("segmentation_class_contrast", "float64", "1", "(mean particles - mean matrix) / pooled std of the "
+               "z-scored segmentation channel; NaN when one class is empty; low = particles not to be believed"),
+        Column("largest_segment_fraction", "float64", "1", "share of the map in its largest segment (particle)",
+               checks=(("between", (0, 1)),)),
+        Column("stripe_segment_fraction", "float64", "1", "share of the segmented area in stripe-like segments",
+               checks=(("between", (0, 1)),)),
         Column("esm_rim_core_ratio", "float64", "1", "mean ESM of rim pixels / mean of core pixels, all particles"),
         Column("current_rim_core_ratio", "float64", "1", "mean current of rim / core pixels, all particles"),
         Column("crf_rim_minus_core_khz", "float64", "kHz", "mean CRF of rim minus core pixels"),
@@ -69,7 +83,8 @@ AFM_MAPS = TableSpec(
                checks=(("between", (0, 1)),)),
         Column("saturated_fraction", "float64", "1", "current pixels at the amplifier full scale"),
         Column("esm_particles_cv", "float64", "1", "std/mean of ESM over particle pixels (distribution width)"),
-    ) + _stat_columns(("mean", "std", "median"), ("all", "particles", "matrix")),
+    ) + tuple(Column(f"potential_{scope}_{stat}_v", "float64", "V", f"KPFM potential {stat} over {scope}")
+              for scope in ("all", "particles", "matrix") for stat in ("mean", "std")) + _stat_columns(("mean", "std", "median"), ("all", "particles", "matrix")),
     key=("measurement_id",),
 )
 

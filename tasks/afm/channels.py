@@ -61,25 +61,3 @@ def asylum_role(label: str) -> str:
         if re.search(pattern, key):
             return role
     return "other"
-
-
-#: intermittent-contact topography modes: their 'Amplitude' channel is the cantilever's oscillation, not a strain
-_TOPOGRAPHY_MODES = re.compile(r"^\s*(ac mode|tapping)", re.IGNORECASE)
-
-
-def mode_from_roles(roles: dict[str, str], imaging_mode: str = "") -> str | None:
-    """ESM when a strain amplitude is recorded, CAFM when a current is; None for topography only.
-
-    A map that has both (rare: current recorded during PFM) follows the vendor's imaging mode. An
-    amplitude recorded in a tapping/AC topography mode is not a strain amplitude: no ESM is claimed.
-    """
-    present = set(roles.values())
-    has_esm = bool(present & {"amplitude", "amplitude1", "amplitude2"}) and not _TOPOGRAPHY_MODES.search(imaging_mode)
-    has_current = "current" in present
-    if has_esm and has_current:
-        return "CAFM" if re.search(r"contact|orca|current|cafm", imaging_mode, re.IGNORECASE) else "ESM"
-    if has_esm:
-        return "ESM"
-    if has_current:
-        return "CAFM"
-    return None

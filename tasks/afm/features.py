@@ -153,6 +153,17 @@ def map_stats(channels: Mapping[str, np.ndarray | None], labels: np.ndarray, reg
     return out
 
 
+def potential_stats(potential_v: np.ndarray | None, labels: np.ndarray) -> dict[str, float]:
+    """KPFM surface potential (V) over the map, the particles and the matrix (NaN: no potential recorded)."""
+    out = {}
+    for scope, sel in (("all", np.ones(labels.shape, bool)), ("particles", labels > 0), ("matrix", labels == 0)):
+        v = potential_v[sel] if potential_v is not None else np.array([])
+        v = v[np.isfinite(v)]
+        out[f"potential_{scope}_mean_v"] = float(v.mean()) if v.size else np.nan
+        out[f"potential_{scope}_std_v"] = float(v.std()) if v.size else np.nan
+    return out
+
+
 def _bin_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Bin of each value on the (uniform) edges as ``np.histogram`` counts it: edges[i] <= v < edges[i+1],
     the last bin closed; values outside [edges[0], edges[-1]] or NaN get len(edges) - 1 (a spill bin)."""

@@ -18,9 +18,10 @@ import numpy as np
 
 from foundation.contract import Measurement, Reader, UnreadableFile, cut_reason
 from tasks.afm.asylum_note import typed_metadata
-from tasks.afm.channels import ROLE_UNITS, asylum_role, mode_from_roles, split_direction
+from tasks.afm.channels import ROLE_UNITS, asylum_role, split_direction
 from tasks.afm.gwyo import MAGIC as GWYO_MAGIC
 from tasks.afm.gwyo import GwyFormatError, read_gwyo
+from tasks.afm.modes import classify_mode
 from tasks.afm.units import to_si
 
 
@@ -51,7 +52,7 @@ def field_values(df: Mapping[str, Any]) -> np.ndarray:
 
 class GwyddionReader(Reader):
     name = "gwyddion-gwy"
-    version = "1.1"
+    version = "1.2"
     techniques = ("afm",)
     suffixes = (".gwy",)
     formats = "Gwyddion native files (.gwy), Gwyddion 2 (GWYP) and Gwyddion 1.x (GWYO)"
@@ -106,9 +107,9 @@ class GwyddionReader(Reader):
             meta["unit_prefixes_dropped"] = dropped  # values are base SI, as Gwyddion reads them
         if inferred:
             meta["roles_from_units"] = inferred
-        # Only an Asylum note states an imaging mode; a bare Gwyddion field claims none.
-        mode = mode_from_roles(roles, meta["imaging_mode"]) if "raw_note" in meta else None
-        return Measurement(technique="afm", kind="afm_map", data=channels, units=units, meta=meta, mode=mode)
+        call = classify_mode(meta, roles)
+        meta["mode_evidence"] = call.evidence
+        return Measurement(technique="afm", kind="afm_map", data=channels, units=units, meta=meta, mode=call.mode)
 
     @staticmethod
     def _load(path: Path) -> tuple[Mapping[str, Any], str]:

@@ -14,7 +14,8 @@ Two Asylum quirks are handled here:
 - the wave stores ONE unit for all layers, so each channel's unit follows its name
   (``channels.ROLE_UNITS``); phase is degrees, currents amperes, frequencies hertz.
 A wave of another instrument has one channel whose unit is the wave's data unit; its role follows
-that unit and no imaging mode is claimed for it.
+that unit. The map's mode comes from ``modes.classify_mode`` (a bare height image is TOPO; an image
+with neither a height nor a stated mode, such as an STM current, gets none).
 """
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ import numpy as np
 
 from foundation.contract import Measurement, Reader, UnreadableFile, cut_reason
 from tasks.afm.asylum_note import parse_note, typed_metadata
-from tasks.afm.channels import ROLE_UNITS, asylum_role, mode_from_roles, split_direction
+from tasks.afm.channels import ROLE_UNITS, asylum_role, split_direction
+from tasks.afm.modes import classify_mode
 from tasks.afm.units import to_si
 
 _V5_HEADER = 64 + 320  # BinHeader5 + WaveHeader5
@@ -177,7 +179,7 @@ def lateral_size(name: str, wave: Mapping[str, Any], meta: Mapping[str, Any], nx
 
 class AsylumIbwReader(Reader):
     name = "asylum-ibw"
-    version = "1.1"
+    version = "1.2"
     techniques = ("afm",)
     suffixes = (".ibw",)
     formats = ("Igor binary wave v5 (.ibw): Asylum Research images (labelled layer stacks, PFM/DART/ORCA) and "
@@ -233,9 +235,9 @@ class AsylumIbwReader(Reader):
         })
         if not asylum:
             meta["roles_from_units"] = True  # no Asylum layer names: the role follows the wave's data unit
-        # Only an Asylum file states its imaging mode; another instrument's image claims none.
-        mode = mode_from_roles(roles, meta["imaging_mode"]) if asylum else None
-        return Measurement(technique="afm", kind="afm_map", data=channels, units=units, meta=meta, mode=mode)
+        call = classify_mode(meta, roles)
+        meta["mode_evidence"] = call.evidence
+        return Measurement(technique="afm", kind="afm_map", data=channels, units=units, meta=meta, mode=call.mode)
 
     @staticmethod
     def _asylum_layers(data: np.ndarray, labels: list[str]) -> tuple[dict, dict, dict]:

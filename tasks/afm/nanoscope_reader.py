@@ -25,8 +25,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from foundation.contract import Measurement, MissingInformation, Reader, UnreadableFile
-from tasks.afm.channels import mode_from_roles
 from tasks.afm.lockin import apply_lockin, find_lockin_settings
+from tasks.afm.modes import classify_mode
 from tasks.afm.units import to_si
 
 _END = b"\\*File list end"
@@ -207,6 +207,12 @@ def _check_layout(name: str, blocks: list[ImageBlock], size: int, version: int) 
                 f"ends at byte {size}, inside layer {b.name!r} (offset {b.offset}); copy the complete file again")
 
 
+def _quoted(value: str) -> str:
+    """The quoted text of a Nanoscope string parameter ('S [TMMode] "Tapping"' -> 'Tapping')."""
+    m = re.search(r'"([^"]*)"', value)
+    return m.group(1).strip() if m else value.strip()
+
+
 def _version(glob: dict[str, str]) -> int:
     try:
         return int(glob.get("version", "0").strip(), 16)
@@ -216,7 +222,7 @@ def _version(glob: dict[str, str]) -> int:
 
 class NanoscopeReader(Reader):
     name = "bruker-nanoscope"
-    version = "1.1"
+    version = "1.2"
     techniques = ("afm",)
     # .000-.999: NanoScope numbers each capture of a session (v5.x and later); content decides anyway
     suffixes = (".spm", ".di", ".000", ".001")  # and every numbered suffix up to .999: claims_suffix
@@ -279,8 +285,9 @@ class NanoscopeReader(Reader):
             meta["scale_problems"] = problems  # channels whose physical scale the header does not fully give
         if any(r == "user_in" for r in roles.values()):
             self._lockin(path, options, channels, units, roles, meta)
-        return Measurement(technique="afm", kind="afm_map", data=channels, units=units, meta=meta,
-                           mode=mode_from_roles(roles, meta["imaging_mode"]))
+        call = classify_mode(meta, roles)
+        meta["mode_evidence"] = call.evidence
+        return Measurement(technique="afm", kind="afm_map", data=channels, units=units, meta=meta, mode=call.mode)
 
     @staticmethod
     def _meta(path: Path, glob: dict[str, str], first: ImageBlock, roles: dict[str, str],
@@ -298,6 +305,8 @@ class NanoscopeReader(Reader):
             "directions": directions,
             "raw_units": raw_units,
             "imaging_mode": glob.get("operating mode", "") or glob.get("microscope", ""),
+            # the feedback mode the scan ran in ('\\@MicroscopeList: S [TMMode] "Tapping"')
+            "acquisition_mode": _quoted(glob.get("@microscopelist", "")),
             "acquired_at": glob.get("date", ""),
             "location_note": glob.get("note", "") or first.fields.get("note", ""),
         }

@@ -34,11 +34,13 @@ class FlattenParameters(ParameterModel):
 class EsmParameters(ParameterModel):
     contact_q: StrictFloat | None = quantity(
         UNITLESS, "contact quality factor Q used when the file has no DART channels and no contact_q of its own; "
-        "null leaves the amplitude uncorrected for Q", None, gt=0)
+        "a value here is a default, flagged esm_q_from_config_default; null: no ESM in pm/V without a Q from "
+        "the file (flagged esm_not_computed_no_q_source)", None, gt=0)
     dart_smooth_px: StrictInt = quantity(
         "px", "median-filter window of the per-pixel DART f0 and Q (1: the closed form unfiltered)", ge=1)
     dart_sideband_width_hz: StrictFloat | None = quantity(
-        "Hz", "DART sideband spacing when the file's note lacks DFRTFrequencyWidth", None, gt=0)
+        "Hz", "DART sideband spacing when the file's note lacks DFRTFrequencyWidth (flagged "
+        "dart_sideband_width_from_config)", None, gt=0)
 
 
 class CafmParameters(ParameterModel):
@@ -47,6 +49,17 @@ class CafmParameters(ParameterModel):
         UNITLESS, "pixels within this fraction of the amplifier's full scale are flagged saturated", gt=0, le=1)
     full_scale_a: StrictFloat | None = quantity(
         "A", "full scale of the current amplifier when the metadata does not give it; null: not flagged", None, gt=0)
+
+
+class SegmentationPlausibility(ParameterModel):
+    min_class_contrast: StrictFloat = quantity(
+        UNITLESS, "particles vs matrix: (difference of means) / pooled std of the segmentation channel below "
+        "this is flagged segmentation_low_contrast", ge=0)
+    max_segment_fraction: StrictFloat = quantity(
+        UNITLESS, "one segment covering more than this share of the map is flagged (not a particle)", gt=0, le=1)
+    stripe_span_fraction: StrictFloat = quantity(
+        UNITLESS, "a segment spanning this share of an image axis, 5x longer than wide, is stripe-like; "
+        "stripe-like segments holding most of the segmented area are flagged", gt=0, le=1)
 
 
 class SegmentationParameters(ParameterModel):
@@ -63,6 +76,7 @@ class SegmentationParameters(ParameterModel):
         "um", "watershed seeds (distance-transform maxima) are at least this far apart", gt=0)
     watershed_min_seed_depth_um: StrictFloat = quantity(
         "um", "seeds closer than this to the background are ignored (saddle noise)", ge=0)
+    plausibility: SegmentationPlausibility = section("when the particles of a map are flagged implausible")
 
 
 class RegionParameters(ParameterModel):

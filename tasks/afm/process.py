@@ -1,7 +1,9 @@
 """process (one map -> its rows) and finalize (ESM x C-AFM pairs) of the AFM technique."""
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -12,7 +14,7 @@ from tasks.afm import features, registration, segmentation
 from tasks.afm.corrections import flatten_height
 from tasks.afm.signals import MapSignals, extract_signals
 
-PIXEL_CHANNEL_ORDER = ("height_nm", "esm_amp_pm_per_v", "phase_deg", "crf_khz", "current_pa")
+PIXEL_CHANNEL_ORDER = ("height_nm", "esm_amp_pm_per_v", "phase_deg", "crf_khz", "current_pa", "potential_v")
 
 
 def location_tag(original_name: str, note: str, pattern: str) -> str | None:
@@ -23,13 +25,18 @@ def location_tag(original_name: str, note: str, pattern: str) -> str | None:
     return None
 
 
-def segmentation_channel(sig: MapSignals, mode: str | None, series: str | None, seg: dict[str, Any]) -> np.ndarray:
+def segmentation_channel(sig: MapSignals, mode: str | None, series: str | None, seg: dict[str, Any],
+                         flat_height_nm: Callable[[], np.ndarray]) -> np.ndarray:
+    """The channel particles stand out in: ESM amplitude (pm/V, else the amplitude before drive and Q),
+    C-AFM friction or signed current; for every other mode the (roughly flattened) topography."""
     if mode == "ESM":
-        return sig.esm_amp_pm_per_v
-    if sig.friction is not None:
-        return sig.friction
-    sign = float(seg["cafm_current_sign"].get(series or "cumulative", -1))
-    return sign * sig.current_pa
+        return sig.esm_amp_pm_per_v if sig.esm_amp_pm_per_v is not None else sig.amplitude_m
+    if mode == "CAFM":
+        if sig.friction is not None:
+            return sig.friction
+        sign = float(seg["cafm_current_sign"].get(series or "cumulative", -1))
+        return sign * sig.current_pa
+    return flat_height_nm()
 
 
 def analyse(m: Measurement, params: dict[str, Any], series: str | None) -> dict[str, Any]:
@@ -40,19 +47,24 @@ def analyse(m: Measurement, params: dict[str, Any], series: str | None) -> dict[
     seg_p, flat_p = params["segmentation"], params["flatten"]
     height_raw_nm = sig.height_m * 1e9
     height_weight = float(seg_p["height_weight"])
-    # the unmasked (rough) flattening only feeds the contrast when topography is mixed in
-    rough_flat = (flatten_height(height_raw_nm, None, flat_p["scar_threshold_sigma"])[0]
-                  if height_weight else None)
-    primary = segmentation_channel(sig, m.mode, series, seg_p)
+
+    @functools.cache
+    def rough_flat_nm() -> np.ndarray:  # unmasked flattening: topography contrast (computed only if used)
+        return flatten_height(height_raw_nm, None, flat_p["scar_threshold_sigma"])[0]
+
+    rough_flat = rough_flat_nm() if height_weight else None
+    primary = segmentation_channel(sig, m.mode, series, seg_p, rough_flat_nm)
     contrast = segmentation.contrast_image(primary, rough_flat, height_weight)
     labels = segmentation.segment_particles(contrast, pixel_um, seg_p)
+    seg_quality, seg_flags = segmentation.segmentation_quality(contrast, labels, seg_p)
     height_nm, quality = flatten_height(height_raw_nm, labels > 0, flat_p["scar_threshold_sigma"])
     dist = segmentation.boundary_distance(labels, pixel_um)
     region_code = features.regions(labels, dist, float(params["regions"]["rim_width_um"]))
     channels = {"height_nm": height_nm, "esm_amp_pm_per_v": sig.esm_amp_pm_per_v, "phase_deg": sig.phase_deg,
-                "crf_khz": sig.crf_khz, "current_pa": sig.current_pa}
+                "crf_khz": sig.crf_khz, "current_pa": sig.current_pa, "potential_v": sig.potential_v}
     return {"signals": sig, "channels": channels, "labels": labels, "dist_um": dist, "region_code": region_code,
-            "pixel_um": pixel_um, "quality": quality}
+            "pixel_um": pixel_um, "quality": quality, "segmentation": seg_quality,
+            "flags": sig.info.get("flags", []) + seg_flags}
 
 
 def _saturated_fraction(m: Measurement, current_pa: np.ndarray | None, cafm: dict[str, Any]) -> float | None:
@@ -82,6 +94,8 @@ def process(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFrame]:
                                      params["pairing"]["location_pattern"]),
         "vendor": m.meta.get("vendor"),
         "imaging_mode_vendor": m.meta.get("imaging_mode") or None,
+        "mode_evidence": m.meta.get("mode_evidence"),
+        "quality_flags": ",".join(a["flags"]),
         "channels": ", ".join(f"{c}={r}" for c, r in roles.items()),
         "scan_size_x_um": float(m.meta["scan_size_x_m"]) * 1e6,
         "scan_size_y_um": float(m.meta["scan_size_y_m"]) * 1e6,
@@ -91,7 +105,7 @@ def process(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFrame]:
         "tilt_nm": a["quality"]["tilt"], "roughness_rms_nm": a["quality"]["roughness_rms"],
         "n_scar_px": np.int32(a["quality"]["n_scar_px"]),
         "saturated_fraction": _saturated_fraction(m, ch["current_pa"], params["cafm"]),
-    } | stats
+    } | stats | a["segmentation"] | features.potential_stats(ch["potential_v"], labels)
     edge = segmentation.touches_edge(labels)
     particles = features.particle_table(ch, labels, code, edge, px)
     return {

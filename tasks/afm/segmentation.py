@@ -150,3 +150,44 @@ def touches_edge(labels: np.ndarray) -> np.ndarray:
         flags[np.unique(edge)] = True
     flags[0] = False
     return flags
+
+
+def segmentation_quality(contrast: np.ndarray, labels: np.ndarray, p: Mapping[str, Any]) -> tuple[dict[str, float], list[str]]:
+    """How far the particles can be believed: class contrast, largest segment, stripe-like segments.
+
+    - class contrast: (mean of particles - mean of matrix) / pooled std of the segmentation channel
+      (z-scored), NaN when one class is empty;
+    - largest segment: share of the map in its largest segment (after the watershed split, so that
+      touching particles of a dense electrode count apart): over most of the map it is no particle;
+    - stripe segments: share of the segmented area in connected regions whose bounding box spans most
+      of one image axis and is at least 5 times longer than wide (scan lines or gratings, not particles).
+    Flags name each implausibility against the thresholds of ``segmentation.plausibility``.
+    """
+    limits = p["plausibility"]
+    particles = labels > 0
+    inside, outside = contrast[particles], contrast[~particles]
+    pooled = float(np.sqrt(0.5 * (inside.var() + outside.var()))) if inside.size and outside.size else np.nan
+    separation = (float(inside.mean() - outside.mean()) / pooled if pooled > 0 else np.inf) if np.isfinite(pooled) else np.nan
+    sizes = np.bincount(labels.ravel())[1:]
+    largest = float(sizes.max() / labels.size) if sizes.size else 0.0
+    # stripes on connected regions: the watershed may cut one long stripe into short pieces
+    regions = measure.label(particles, connectivity=1)
+    areas = np.bincount(regions.ravel())[1:]
+    stripe_px = 0
+    for pid, box in enumerate(ndimage.find_objects(regions), start=1):
+        if box is None:
+            continue
+        h, w = box[0].stop - box[0].start, box[1].stop - box[1].start
+        spans = w >= limits["stripe_span_fraction"] * labels.shape[1] or h >= limits["stripe_span_fraction"] * labels.shape[0]
+        if spans and max(h, w) >= 5 * min(h, w):
+            stripe_px += int(areas[pid - 1])
+    stripes = float(stripe_px / particles.sum()) if particles.any() else 0.0
+    flags = [] if particles.any() else ["segmentation_no_particles"]  # the contrast is then NaN
+    if np.isfinite(separation) and separation < limits["min_class_contrast"]:
+        flags.append("segmentation_low_contrast")
+    if largest > limits["max_segment_fraction"]:
+        flags.append("segmentation_one_segment_over_most_of_map")
+    if stripes > 0.5:
+        flags.append("segmentation_stripes")
+    return {"segmentation_class_contrast": separation, "largest_segment_fraction": largest,
+            "stripe_segment_fraction": stripes}, flags

@@ -69,6 +69,10 @@ def test_demo_pipeline_meets_acceptance(demo_dir):
         labels = frames["afm_pixels"]["particle_id"].to_numpy().reshape(int(frames["afm_maps"].n_y_px[0]), -1)
         ious.append(iou(labels, truth_labels(root / "truth", sample.id, path.name)))
     assert np.median(ious) >= 0.85, ious
+    maps = pd.concat(tables["afm_maps"], ignore_index=True)
+    # the demo's drives and Qs come from its files, and its particles are real: nothing defaulted or implausible
+    assert set(maps["mode"]) == {"ESM", "CAFM"} and (maps["quality_flags"] == "").all(), maps["quality_flags"]
+    assert (maps["segmentation_class_contrast"] > 1).all() and (maps["largest_segment_fraction"] < 0.8).all()
     con = duckdb.connect()
     for name, parts in tables.items():
         con.register(name, pd.concat(parts, ignore_index=True))

@@ -84,7 +84,7 @@ def test_gwyddion1_file_read_as_its_bytes_say(peer, name):
     assert m.units[channel] == "m" and m.meta["roles"][channel] == "height"
     assert m.meta["unit_prefixes_dropped"] == {f"{channel} z": "nm", f"{channel} xy": "µm"}
     assert 1e-9 < np.ptp(values) < xreal  # a relief of nanometres to micrometres over the scan
-    assert m.mode is None
+    assert m.mode == "TOPO" and "no imaging mode stated" in m.meta["mode_evidence"]  # a bare height field
 
 
 def test_damaged_gwyddion1_file_is_refused(peer, tmp_path):

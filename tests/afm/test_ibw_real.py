@@ -111,4 +111,4 @@ def test_ac_mode_topography_is_not_claimed_as_esm(tmp_path):
     write_asylum_ibw(tmp_path / "tapping.ibw", channels, {"ImagingMode": "AC Mode", "ScanSize": 1e-6},
                      1e-6, "tapping0001")
     (m,) = assert_reader_conforms(IbwReader(), tmp_path / "tapping.ibw")
-    assert m.meta["imaging_mode"] == "AC Mode" and m.mode is None
+    assert m.meta["imaging_mode"] == "AC Mode" and m.mode == "AC"

@@ -52,13 +52,17 @@ def test_asylum_ibw_matches_igor2_raw(real, name):
     assert m.mode == "ESM"
 
 
-def test_topography_only_map_is_refused_by_process(real):
+def test_map_without_an_afm_mode_is_refused_by_process(peer):
+    """An STM tunnelling-current image (no height, no AFM mode stated) is kept raw, not processed; a
+    tapping topography is processed (tests/afm/test_modes.py)."""
     from foundation.contract import MissingInformation
     from foundation.parameters import load_params
     from foundation.registry import read_measurements
     from tasks.afm.signals import extract_signals
 
-    _, (m,) = read_measurements(real / "afm" / "di-1.di", "0" * 64, "di-1.di", technique_name="afm")
+    name = "20230110-152047_ScV6Sn6-2023-01-10-STM_NANOPROBE_AtomManipulation--37_1-I 3_Backward_Down.ibw"
+    _, (m,) = read_measurements(peer / "ibw" / name, "0" * 64, name, technique_name="afm")
     params = load_params("tasks/afm/params/default.yaml").values
-    with pytest.raises(MissingInformation, match="neither an ESM amplitude"):
+    assert m.mode is None
+    with pytest.raises(MissingInformation, match="no AFM imaging mode"):
         extract_signals(m, params)
