@@ -58,7 +58,7 @@ def _map_rows(sample: str, k: int, mode: str, esm: float, cur: float) -> dict:
                 "processed_at": pd.Timestamp.now(tz="UTC"), "scan_size_x_um": 20.0, "scan_size_y_um": 20.0,
                 "n_x_px": SIDE, "n_y_px": SIDE, "pixel_size_um": 20.0 / SIDE, "n_particles": 5,
                 "esm_all_mean_pm_per_v": esm if mode == "ESM" else None,
-                "current_all_mean_pa": cur if mode == "CAFM" else None})
+                "current_all_mean_pa": cur if mode == "CAFM" else None, "quality_flags": ""})
     return row
 
 
@@ -88,6 +88,7 @@ def write_warehouse(root: Path, pixel_rows: int, seed: int = 0) -> Warehouse:
                            "esm_amp_pm_per_v": (esm * (1 + 0.3 * noise)).ravel() if mode == "ESM" else np.nan,
                            "phase_deg": np.float32(0.0), "crf_khz": np.float32(350.0),
                            "current_pa": (cur * (1 + 0.3 * noise)).ravel() if mode == "CAFM" else np.nan,
+                           "potential_v": np.nan,
                            "particle_id": particle.ravel(), "dist_to_boundary_um": np.float32(0.1),
                            "region": region.ravel()})
         meta = maps[-1]
