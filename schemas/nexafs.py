@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from schemas.core import Column, TableSpec
 
-EDGES = ["O_K", "Mn_L", "Co_L", "Ni_L", "Mn_K", "Co_K", "Ni_K"]
+EDGE_SOURCES = ["header", "energy_range", "configuration"]
+WINDOW_MODES = ["relative", "absolute"]
 ROLES = ["sample", "nio_calibration", "ni2_reference", "ni3_reference", "reference"]
 
 XAS_SPECTRA = TableSpec(
@@ -11,8 +12,19 @@ XAS_SPECTRA = TableSpec(
     grain="spectrum (one detection mode of one scan)",
     key=("measurement_id",),
     columns=(
-        Column("edge", "string", "", "absorption edge, e.g. Ni_L, O_K, Ni_K", nullable=False, checks=(("isin", EDGES),)),
+        Column("edge", "string", "", "absorption edge <Element>_<level> of any xraydb edge, e.g. Ni_L, O_K, Fe_K, La_M",
+               nullable=False),
         Column("element", "string", "", "absorbing element", nullable=False),
+        Column("edge_source", "string", "", "who named the edge: header | energy_range | configuration "
+               "(reader_options.edge)", checks=(("isin", EDGE_SOURCES),)),
+        Column("e0_ev", "float64", "eV", "E0: steepest rise near the tabulated edge energy, on the calibrated axis "
+               "(null when the scan does not show the edge: flag e0_not_measured)"),
+        Column("window_mode", "string", "", "relative (to E0) or absolute pre-/post-edge windows",
+               nullable=False, checks=(("isin", WINDOW_MODES),)),
+        Column("pre_edge_from_ev", "float64", "eV", "pre-edge window used, low end (calibrated energy)"),
+        Column("pre_edge_to_ev", "float64", "eV", "pre-edge window used, high end"),
+        Column("post_edge_from_ev", "float64", "eV", "post-edge window used, low end"),
+        Column("post_edge_to_ev", "float64", "eV", "post-edge window used, high end"),
         Column("role", "string", "", "sample | nio_calibration | ni2_reference | ni3_reference | reference",
                nullable=False, checks=(("isin", ROLES),)),
         Column("input_kind", "string", "", "xas_scan (raw channels) or xas_spectrum (already reduced)", nullable=False),
@@ -33,7 +45,8 @@ XAS_SPECTRA = TableSpec(
         Column("dwell_s", "float64", "s", "counting time per point"),
         Column("self_absorption_ratio", "float64", "1",
                "r = (mu_background + g mu(E_fluo)) / mu_edge_jump used for FY (null when not corrected)"),
-        Column("quality_flags", "string", "", "comma-separated: uncalibrated, dropped channels, low_i0, ..."),
+        Column("quality_flags", "string", "", "comma-separated: uncalibrated, dropped channels, "
+               "<window>_too_short, e0_not_measured, ..."),
     ),
 )
 
@@ -80,7 +93,8 @@ XAS_FEATURES = TableSpec(
         Column("k_half_step_ev", "float64", "eV", "K edge: energy at half of the normalised step"),
         Column("k_white_line_ev", "float64", "eV", "K edge: energy of the white-line maximum"),
         Column("k_first_inflection_ev", "float64", "eV", "K edge: first strong maximum of dmu/dE"),
-        Column("fit_flags", "string", "", "why a feature is missing (e.g. no_end_member_references)"),
+        Column("fit_flags", "string", "", "why a feature is missing (e.g. no_end_member_references, "
+               "post_edge_too_short: <window> holds <n> measured points)"),
     ),
 )
 

@@ -164,7 +164,8 @@ def step_function(energy: np.ndarray, edges_ev: list[float], weights: list[float
     total = np.zeros_like(energy)
     for e0, w in zip(edges_ev, weights):
         total += w * (0.5 + np.arctan((energy - e0) / width_ev) / np.pi)
-    level = total[window_mask(energy, post_window)].mean()
+    inside = window_mask(energy, post_window)
+    level = total[inside].mean() if inside.any() else np.nan  # an empty window: no step (flagged upstream)
     return total / level
 
 
