@@ -1,8 +1,11 @@
 """The model of the NEXAFS parameter set (tasks/nexafs/params/default.yaml). Energies in eV.
 
 ``roles``, ``calibration.reference_channel_*`` are read with defaults (tasks/nexafs/plugin.py) and
-are optional here. ``edges`` is open: any edge a reader can name (``Ni_L``, ``Fe_K``, ``La_M``) may
-have a section; the feature windows it needs depend on its name, as in features.edge_features.
+are optional here. ``edges`` is open and optional per edge: any edge a reader can name (``Ni_L``,
+``Fe_K``, ``La_M``) is processed without a section (grid, steps and windows from xraydb and
+``normalisation``, tasks/nexafs/windows.py); a section fixes them, and the feature windows it needs
+depend on its name, as in features.edge_features. Pre-/post-edge windows are relative to E0 unless
+``windows: absolute`` (per section, or ``normalisation.windows``).
 """
 from __future__ import annotations
 

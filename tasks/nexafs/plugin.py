@@ -23,7 +23,7 @@ from tasks.nexafs.athena import AthenaProjectReader
 from tasks.nexafs.features import FEATURE_COLUMNS, edge_features
 from tasks.nexafs.nexus import NxxasReader
 from tasks.nexafs.page import render as render_page
-from tasks.nexafs.parameters import NexafsParameters
+from tasks.nexafs.parameters import NexafsParameters, windows_needed
 from tasks.nexafs.reduce import reduce_scans, reduce_spectra, reference_peak_shift
 from tasks.nexafs.srs import DiamondSrsReader
 from tasks.nexafs.two_column import ProcessedSpectrumReader
@@ -167,6 +167,8 @@ def features_of(m: Measurement, ctx: ProcessContext, role: str, setup: EdgeSetup
         for column in WINDOW_FEATURES[window]:
             feats[column] = np.full(1, np.nan)
         reasons.append(why)
+    reasons += [f"{window}_not_configured: edges.{edge}.{window} is not set" for window in windows_needed(edge)
+                if setup.cfg.get(window) is None]
     return feats, reasons
 
 

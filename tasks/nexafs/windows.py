@@ -82,13 +82,16 @@ def edge_setup(meta: Mapping[str, Any], energy: np.ndarray, mu: np.ndarray | Non
     top = level_energy(element, PAIRS[level][1]) if level in PAIRS else tabulated
     rel = norm["soft"] if tabulated < float(norm["soft_below_ev"]) else norm["hard"]
     e0 = measured_e0(energy, mu, tabulated, float(norm["e0_search_ev"]))
-    flags = [] if e0 is not None else [
+    flags = [] if e0 is not None else [(
         f"e0_not_measured: no rise of the absorption at the tabulated {name} energy {tabulated:.1f} eV in "
-        f"{np.nanmin(energy):.1f}-{np.nanmax(energy):.1f} eV; windows placed around the tabulated energy"]
+        f"{np.nanmin(energy):.1f}-{np.nanmax(energy):.1f} eV; windows placed around the tabulated energy")]
     anchor = e0 if e0 is not None else tabulated
     section = params["edges"].get(name)
     cfg = dict(section) if section else _generated(element, level, energy, rel, anchor, tabulated)
     mode = (section or {}).get("windows") or norm["windows"]
+    if mode == "absolute" and (cfg.get("pre_edge") is None or cfg.get("post_edge") is None):
+        mode = "relative"
+        flags.append(f"windows_relative: absolute windows asked for but edges.{name} gives no pre_edge/post_edge")
     if mode == "relative":
         cfg["pre_edge"] = _shifted(rel["pre_edge"], anchor)
         cfg["post_edge"] = _shifted(rel["post_edge"], anchor + top - tabulated)

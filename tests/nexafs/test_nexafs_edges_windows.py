@@ -282,3 +282,10 @@ def test_nxxas_edge_holding_only_the_level_takes_the_element_beside_it(tmp_path)
     s = out["xas_spectra"].iloc[0]
     assert (s.edge, s.edge_source) == ("Fe_K", "header")
     assert abs(s.e0_ev - xraydb.xray_edge("Fe", "K").energy) <= E0_TOLERANCE_EV
+
+
+def test_absolute_mode_for_an_edge_without_absolute_windows_falls_back_to_relative_with_a_flag(peer):
+    (out,) = process_file(peer / "xdi/v_foil.xdi", params_with(**{"normalisation.windows": "absolute"}))
+    s = out["xas_spectra"].iloc[0]
+    assert s.window_mode == "relative" and "windows_relative: absolute windows asked for" in s.quality_flags
+    assert np.isfinite(s.edge_step)
