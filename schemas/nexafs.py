@@ -5,7 +5,8 @@ from schemas.core import Column, TableSpec
 
 EDGE_SOURCES = ["header", "energy_range", "configuration"]
 WINDOW_MODES = ["relative", "absolute"]
-ROLES = ["sample", "nio_calibration", "ni2_reference", "ni3_reference", "reference"]
+ROLES = ["sample", "nio_calibration", "ni2_reference", "ni3_reference", "low_valence_reference",
+         "high_valence_reference", "reference"]
 
 XAS_SPECTRA = TableSpec(
     name="xas_spectra",
@@ -25,7 +26,8 @@ XAS_SPECTRA = TableSpec(
         Column("pre_edge_to_ev", "float64", "eV", "pre-edge window used, high end"),
         Column("post_edge_from_ev", "float64", "eV", "post-edge window used, low end"),
         Column("post_edge_to_ev", "float64", "eV", "post-edge window used, high end"),
-        Column("role", "string", "", "sample | nio_calibration | ni2_reference | ni3_reference | reference",
+        Column("role", "string", "", "sample | nio_calibration | ni2_reference | ni3_reference | "
+               "low_valence_reference | high_valence_reference | reference",
                nullable=False, checks=(("isin", ROLES),)),
         Column("input_kind", "string", "", "xas_scan (raw channels) or xas_spectrum (already reduced)", nullable=False),
         Column("layout", "string", "", "file layout the reader recognised (kara, ausync-sxr, nxxas, xdi, ...)"),
@@ -83,6 +85,11 @@ XAS_FEATURES = TableSpec(
         Column("ni2_fraction", "float64", "1", "Ni2+ share of Ni from the Ni L3 linear combination fit"),
         Column("ni2_fraction_sigma", "float64", "1", "standard error of ni2_fraction"),
         Column("lcf_residual_rms", "float64", "1", "rms residual of the Ni L3 fit"),
+        Column("valence_fraction", "float64", "1", "share of the low-valence end member (params valence.<edge>), "
+               "non-negative fit bounded to [0, 1]; at a bound: fit_flags valence_fraction_at_bound",
+               checks=(("between", (0.0, 1.0)),)),
+        Column("valence_fraction_sigma", "float64", "1", "standard error of valence_fraction (free fit)"),
+        Column("valence_end_members", "string", "", "low/high end member labels of valence_fraction, e.g. Fe2+/Fe3+"),
         Column("l3_low_high_ratio", "float64", "1", "mean intensity of the low- over the high-energy L3 feature"),
         Column("l3_centroid_ev", "float64", "eV", "centroid of the step-subtracted L3 white line (Ni, Co or Mn)"),
         Column("l3_l2_branching_ratio", "float64", "1", "I(L3) / (I(L3) + I(L2)) of the step-subtracted spectrum"),

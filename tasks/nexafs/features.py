@@ -9,7 +9,8 @@ from tasks.nexafs import chain
 
 FEATURE_COLUMNS = ("ni2_fraction", "ni2_fraction_sigma", "lcf_residual_rms", "l3_low_high_ratio", "l3_centroid_ev",
                    "l3_l2_branching_ratio", "ok_preedge_intensity_ev", "ok_peak_529_ev", "ok_peak_530_ev",
-                   "k_half_step_ev", "k_white_line_ev", "k_first_inflection_ev")
+                   "k_half_step_ev", "k_white_line_ev", "k_first_inflection_ev", "valence_fraction",
+                   "valence_fraction_sigma")
 
 
 def edge_features(edge: str, grid: np.ndarray, reduced: Mapping[str, np.ndarray], edge_cfg: Mapping[str, Any],

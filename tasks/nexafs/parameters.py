@@ -192,6 +192,15 @@ class FeatureParameters(ParameterModel):
     l3_high_window: EnergyWindow = quantity("eV", "[low, high] of the Ni3+-like high-energy Ni L3 feature")
 
 
+class ValenceParameters(ParameterModel):
+    low: StrictStr = setting("label of the lower-valence end member (e.g. Fe2+); its reference scans have role "
+                             "low_valence_reference", min_length=1)
+    high: StrictStr = setting("label of the higher-valence end member (e.g. Fe3+); its reference scans have role "
+                              "high_valence_reference", min_length=1)
+    window: EnergyWindow = quantity("eV", "[low, high] where each sample spectrum is fitted as a non-negative "
+                                          "combination of the two end members")
+
+
 class NexafsParameters(ParameterModel):
     """NEXAFS/XAS correction chain (calibration, normalisation, self-absorption) and features."""
 
@@ -203,6 +212,8 @@ class NexafsParameters(ParameterModel):
         "per edge (optional: any xraydb edge works without one): common grid, windows, steps, feature windows")
     self_absorption: SelfAbsorptionParameters = section("fluorescence-yield self-absorption correction")
     features: FeatureParameters = section("Ni L3 feature windows")
+    valence: dict[EdgeName, ValenceParameters] = section(
+        "per edge: the two end members whose bounded mixture gives xas_features.valence_fraction", default_factory=dict)
 
     @model_validator(mode="after")
     def _feature_windows(self) -> NexafsParameters:

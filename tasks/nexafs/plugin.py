@@ -89,20 +89,39 @@ def calibration(m: Measurement, role: str, ctx: ProcessContext) -> tuple[float, 
     return 0.0, "none"
 
 
-def end_member_spectra(ctx: ProcessContext, grid: np.ndarray) -> np.ndarray | None:
-    """Mean Ni2+ and Ni3+ reference spectra (mu_final) on ``grid`` from the committed references."""
-    rows = _safe_query(ctx, "select s.role, p.energy_ev, avg(p.mu_final) as mu from xas_points p "
-                            "join xas_spectra s using (measurement_id) "
-                            "where s.role in ('ni2_reference', 'ni3_reference') and s.edge = 'Ni_L' "
-                            "group by s.role, p.energy_ev order by s.role, p.energy_ev")
-    if rows is None or rows.empty or set(rows["role"]) != {"ni2_reference", "ni3_reference"}:
+def end_member_roles(edge: str) -> tuple[list[str], list[str]]:
+    """Roles of the low- and high-valence reference scans of ``edge`` (Ni keeps its ni2/ni3 names)."""
+    legacy = edge.startswith("Ni_")
+    return (["low_valence_reference"] + (["ni2_reference"] if legacy else []),
+            ["high_valence_reference"] + (["ni3_reference"] if legacy else []))
+
+
+def end_member_spectra(ctx: ProcessContext, grid: np.ndarray, edge: str) -> np.ndarray | None:
+    """Mean low- and high-valence reference spectra (mu_final) of ``edge`` on ``grid`` from the committed
+    references, or None unless both exist."""
+    low, high = end_member_roles(edge)
+    marks = ", ".join("?" * len(low + high))
+    rows = _safe_query(ctx, f"select s.role in ({', '.join('?' * len(low))}) as is_low, p.energy_ev, "
+                            f"avg(p.mu_final) as mu from xas_points p join xas_spectra s using (measurement_id) "
+                            f"where s.role in ({marks}) and s.edge = ? group by 1, 2 order by 1 desc, 2",
+                       [*low, *low, *high, edge])
+    if rows is None or rows.empty or rows["is_low"].nunique() != 2:
         return None
     comps = []
-    for role in ("ni2_reference", "ni3_reference"):
-        r = rows[rows["role"] == role]
+    for is_low in (True, False):
+        r = rows[rows["is_low"] == is_low]
         comps.append(np.interp(grid, r["energy_ev"].to_numpy(float), r["mu"].to_numpy(float), left=np.nan,
                                right=np.nan))
     return np.vstack(comps)
+
+
+def valence_of(edge: str, grid: np.ndarray, reduced: dict[str, np.ndarray], members: np.ndarray,
+               cfg: dict[str, Any]) -> tuple[dict[str, np.ndarray], list[str]]:
+    """valence_fraction (bounded to [0, 1]) and its sigma; a fit at a bound is flagged."""
+    frac, sigma, free, at_bound = chain.bounded_fraction(grid, reduced["mu_final"], members, tuple(cfg["window"]))
+    reasons = [f"valence_fraction_at_bound: {cfg['low']}/{cfg['high']} free fit gives {free[0]:.3f}, "
+               f"reported {frac[0]:g}"] if at_bound[0] else []
+    return {"valence_fraction": frac, "valence_fraction_sigma": sigma}, reasons
 
 
 def sa_ratio_for(m: Measurement, ctx: ProcessContext) -> float | None:
@@ -158,9 +177,15 @@ def features_of(m: Measurement, ctx: ProcessContext, role: str, setup: EdgeSetup
     grid = reduced["energy_ev"]
     if too_short:
         return {c: np.full(1, np.nan) for c in FEATURE_COLUMNS}, list(too_short.values())
-    members = end_member_spectra(ctx, grid) if edge == "Ni_L" and role == "sample" else None
+    valence = params.get("valence", {}).get(edge)
+    wants_members = role == "sample" and (edge == "Ni_L" or valence is not None)
+    members = end_member_spectra(ctx, grid, edge) if wants_members else None
     feats = edge_features(edge, grid, reduced, setup.cfg, params["features"], members)
-    reasons = ["no_end_member_references"] if edge == "Ni_L" and role == "sample" and members is None else []
+    reasons = ["no_end_member_references"] if wants_members and members is None else []
+    if valence is not None and members is not None:
+        values, why = valence_of(edge, grid, reduced, members, valence)
+        feats.update(values)
+        reasons += why
     short = short_windows(energy, valid, setup.cfg, int(params["normalisation"]["min_points"]),
                           tuple(WINDOW_FEATURES))
     for window, why in short.items():
@@ -219,7 +244,9 @@ def process(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFrame]:
         points[col] = np.full(n, np.nan) if v is None else np.asarray(chain.as_stack(v)[0], dtype=float)
     points_df = pd.DataFrame(points)
     points_df = points_df[points_df["mu_over_i0"].notna()].reset_index(drop=True)
+    valence = params.get("valence", {}).get(edge)
     features = pd.DataFrame([{"edge": edge, "role": role, **{k: float(v[0]) for k, v in feats.items()},
+                              "valence_end_members": f"{valence['low']}/{valence['high']}" if valence else None,
                               "fit_flags": ",".join(reasons)}])
     features = features.astype({k: "float64" for k in feats})
     return {"xas_spectra": spectra, "xas_points": points_df, "xas_features": features}

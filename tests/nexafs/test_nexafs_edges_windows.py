@@ -289,3 +289,55 @@ def test_absolute_mode_for_an_edge_without_absolute_windows_falls_back_to_relati
     s = out["xas_spectra"].iloc[0]
     assert s.window_mode == "relative" and "windows_relative: absolute windows asked for" in s.quality_flags
     assert np.isfinite(s.edge_step)
+
+
+# --- end members per element and edge: bounded valence fraction --------------------------------------
+
+def _fe_l(e: np.ndarray, shift: float) -> np.ndarray:
+    """Normalised Fe L2,3 of one valence: 2:1 steps at xraydb's L3/L2 and white lines 1.2 eV above them,
+    all moved by the chemical ``shift`` (a higher valence moves the whole edge up)."""
+    l3, l2 = xraydb.xray_edges("Fe")["L3"].energy + shift, xraydb.xray_edges("Fe")["L2"].energy + shift
+    g = lambda c: np.exp(-0.5 * ((e - c) / 0.6) ** 2)  # noqa: E731
+    return (2 * arctan_step(e, l3, 0.8) + arctan_step(e, l2, 0.8)) / 3 + 2.0 * g(l3 + 1.2) + g(l2 + 1.2)
+
+
+def test_valence_fraction_of_fe_l_from_declared_end_members_is_bounded_and_flagged(tmp_path):
+    import duckdb
+
+    e = np.arange(695.0, 740.0, 0.1)
+    fe2, fe3 = _fe_l(e, 0.0), _fe_l(e, 1.6)
+    params = params_with(**{"valence.Fe_L": {"low": "Fe2+", "high": "Fe3+", "window": [704.0, 712.0]}})
+    header = {"Element.symbol": "Fe", "Element.edge": "L3"}
+    frames: dict[str, list[pd.DataFrame]] = {"xas_spectra": [], "xas_points": []}
+    for name, mu, role in (("fe2.xdi", fe2, "low_valence_reference"), ("fe3.xdi", fe3, "high_valence_reference")):
+        (out,) = process_file(write_xdi(tmp_path / name, e, 0.2 + 0.5 * mu, header), params, {"role": role})
+        for table in frames:
+            frames[table].append(out[table].assign(measurement_id=name))
+    con = duckdb.connect()
+    for table, dfs in frames.items():
+        con.register(table, pd.concat(dfs, ignore_index=True))
+
+    def query(sql, args=None):
+        return con.execute(sql, args or []).df()
+
+    results = {}
+    for name, f in (("mix.xdi", 0.3), ("beyond.xdi", 1.25)):  # 1.25 Fe2+ - 0.25 Fe3+: outside [0, 1]
+        p = write_xdi(tmp_path / name, e, 0.2 + 0.5 * (f * fe2 + (1 - f) * fe3), header)
+        _, (m,) = read_measurements(p, sha256_of(p), p.name, technique_name="nexafs", options={"role": "sample"})
+        ctx = ProcessContext(campaign=None, sample=None, params=params, options={}, query=query)
+        results[name] = TECHNIQUE.process(m, ctx)["xas_features"].iloc[0]
+    mix, beyond = results["mix.xdi"], results["beyond.xdi"]
+    assert mix.valence_end_members == "Fe2+/Fe3+"
+    assert mix.valence_fraction == pytest.approx(0.3, abs=0.03) and 0 < mix.valence_fraction_sigma < 0.05
+    assert "valence_fraction_at_bound" not in mix.fit_flags
+    assert beyond.valence_fraction == 1.0 and np.isfinite(beyond.valence_fraction_sigma)
+    assert "valence_fraction_at_bound: Fe2+/Fe3+ free fit gives 1.2" in beyond.fit_flags
+
+
+def test_valence_fraction_without_references_is_null_with_a_reason(tmp_path):
+    e = np.arange(695.0, 740.0, 0.1)
+    params = params_with(**{"valence.Fe_L": {"low": "Fe2+", "high": "Fe3+", "window": [704.0, 712.0]}})
+    p = write_xdi(tmp_path / "s.xdi", e, 0.2 + 0.5 * _fe_l(e, 0.5), {"Element.symbol": "Fe", "Element.edge": "L3"})
+    (out,) = process_file(p, params, {"role": "sample"})
+    f = out["xas_features"].iloc[0]
+    assert pd.isna(f.valence_fraction) and "no_end_member_references" in f.fit_flags
