@@ -1,6 +1,7 @@
 """NEXAFS technique plugin: readers, tables, process (the chain + features) and the demo."""
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 from pathlib import Path
 from typing import Any
@@ -156,7 +157,8 @@ NORMALISED = ("pre_edge_line", "mu_pre_edge_subtracted", "mu_normalised", "mu_sa
 def reduce_one(m: Measurement, setup: EdgeSetup, shift: float, sa_ratio: float | None,
                too_short: dict[str, str]) -> dict[str, np.ndarray]:
     d = m.data
-    with np.errstate(invalid="ignore" if too_short else "warn"):  # empty windows: the nulls are replaced below
+    quiet = np.errstate(invalid="ignore") if too_short else contextlib.nullcontext()
+    with quiet:  # fits through empty windows: their nulls are replaced below
         if m.kind == "xas_scan":
             reduced = reduce_scans(setup.cfg, d["energy_ev"], d["signal"], d["i0"],
                                    np.array([m.meta["dark_signal"]]), np.array([m.meta["dark_i0"]]),
@@ -182,12 +184,13 @@ def features_of(m: Measurement, ctx: ProcessContext, role: str, setup: EdgeSetup
     members = end_member_spectra(ctx, grid, edge) if wants_members else None
     feats = edge_features(edge, grid, reduced, setup.cfg, params["features"], members)
     reasons = ["no_end_member_references"] if wants_members and members is None else []
+    min_points = int(params["normalisation"]["min_points"])
     if valence is not None and members is not None:
-        values, why = valence_of(edge, grid, reduced, members, valence)
+        why_not = short_windows(energy, valid, {"valence_window": valence["window"]}, min_points, ("valence_window",))
+        values, why = valence_of(edge, grid, reduced, members, valence) if not why_not else ({}, [])
         feats.update(values)
-        reasons += why
-    short = short_windows(energy, valid, setup.cfg, int(params["normalisation"]["min_points"]),
-                          tuple(WINDOW_FEATURES))
+        reasons += why + list(why_not.values())
+    short = short_windows(energy, valid, setup.cfg, min_points, tuple(WINDOW_FEATURES))
     for window, why in short.items():
         for column in WINDOW_FEATURES[window]:
             feats[column] = np.full(1, np.nan)
