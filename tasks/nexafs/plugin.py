@@ -101,11 +101,10 @@ def end_member_spectra(ctx: ProcessContext, grid: np.ndarray, edge: str) -> np.n
     """Mean low- and high-valence reference spectra (mu_final) of ``edge`` on ``grid`` from the committed
     references, or None unless both exist."""
     low, high = end_member_roles(edge)
-    marks = ", ".join("?" * len(low + high))
-    rows = _safe_query(ctx, f"select s.role in ({', '.join('?' * len(low))}) as is_low, p.energy_ev, "
-                            f"avg(p.mu_final) as mu from xas_points p join xas_spectra s using (measurement_id) "
-                            f"where s.role in ({marks}) and s.edge = ? group by 1, 2 order by 1 desc, 2",
-                       [*low, *low, *high, edge])
+    rows = _safe_query(ctx, "select list_contains(?, s.role) as is_low, p.energy_ev, avg(p.mu_final) as mu "
+                            "from xas_points p join xas_spectra s using (measurement_id) "
+                            "where (list_contains(?, s.role) or list_contains(?, s.role)) and s.edge = ? "
+                            "group by 1, 2 order by 1 desc, 2", [low, low, high, edge])
     if rows is None or rows.empty or rows["is_low"].nunique() != 2:
         return None
     comps = []
