@@ -3,17 +3,31 @@ from __future__ import annotations
 
 from schemas.core import Column, TableSpec
 
-EDGES = ["O_K", "Mn_L", "Co_L", "Ni_L", "Mn_K", "Co_K", "Ni_K"]
-ROLES = ["sample", "nio_calibration", "ni2_reference", "ni3_reference", "reference"]
+EDGE_SOURCES = ["header", "energy_range", "configuration"]
+WINDOW_MODES = ["relative", "absolute"]
+ROLES = ["sample", "nio_calibration", "ni2_reference", "ni3_reference", "low_valence_reference",
+         "high_valence_reference", "reference"]
 
 XAS_SPECTRA = TableSpec(
     name="xas_spectra",
     grain="spectrum (one detection mode of one scan)",
     key=("measurement_id",),
     columns=(
-        Column("edge", "string", "", "absorption edge, e.g. Ni_L, O_K, Ni_K", nullable=False, checks=(("isin", EDGES),)),
+        Column("edge", "string", "", "absorption edge <Element>_<level> of any xraydb edge, e.g. Ni_L, O_K, Fe_K, La_M",
+               nullable=False),
         Column("element", "string", "", "absorbing element", nullable=False),
-        Column("role", "string", "", "sample | nio_calibration | ni2_reference | ni3_reference | reference",
+        Column("edge_source", "string", "", "who named the edge: header | energy_range | configuration "
+               "(reader_options.edge)", checks=(("isin", EDGE_SOURCES),)),
+        Column("e0_ev", "float64", "eV", "E0: steepest rise near the tabulated edge energy, on the calibrated axis "
+               "(null when the scan does not show the edge: flag e0_not_measured)"),
+        Column("window_mode", "string", "", "relative (to E0) or absolute pre-/post-edge windows",
+               nullable=False, checks=(("isin", WINDOW_MODES),)),
+        Column("pre_edge_from_ev", "float64", "eV", "pre-edge window used, low end (calibrated energy)"),
+        Column("pre_edge_to_ev", "float64", "eV", "pre-edge window used, high end"),
+        Column("post_edge_from_ev", "float64", "eV", "post-edge window used, low end"),
+        Column("post_edge_to_ev", "float64", "eV", "post-edge window used, high end"),
+        Column("role", "string", "", "sample | nio_calibration | ni2_reference | ni3_reference | "
+               "low_valence_reference | high_valence_reference | reference",
                nullable=False, checks=(("isin", ROLES),)),
         Column("input_kind", "string", "", "xas_scan (raw channels) or xas_spectrum (already reduced)", nullable=False),
         Column("layout", "string", "", "file layout the reader recognised (kara, ausync-sxr, nxxas, xdi, ...)"),
@@ -33,7 +47,8 @@ XAS_SPECTRA = TableSpec(
         Column("dwell_s", "float64", "s", "counting time per point"),
         Column("self_absorption_ratio", "float64", "1",
                "r = (mu_background + g mu(E_fluo)) / mu_edge_jump used for FY (null when not corrected)"),
-        Column("quality_flags", "string", "", "comma-separated: uncalibrated, dropped channels, low_i0, ..."),
+        Column("quality_flags", "string", "", "comma-separated: uncalibrated, dropped channels, "
+               "<window>_too_short, e0_not_measured, ..."),
     ),
 )
 
@@ -70,6 +85,11 @@ XAS_FEATURES = TableSpec(
         Column("ni2_fraction", "float64", "1", "Ni2+ share of Ni from the Ni L3 linear combination fit"),
         Column("ni2_fraction_sigma", "float64", "1", "standard error of ni2_fraction"),
         Column("lcf_residual_rms", "float64", "1", "rms residual of the Ni L3 fit"),
+        Column("valence_fraction", "float64", "1", "share of the low-valence end member (params valence.<edge>), "
+               "non-negative fit bounded to [0, 1]; at a bound: fit_flags valence_fraction_at_bound",
+               checks=(("between", (0.0, 1.0)),)),
+        Column("valence_fraction_sigma", "float64", "1", "standard error of valence_fraction (free fit)"),
+        Column("valence_end_members", "string", "", "low/high end member labels of valence_fraction, e.g. Fe2+/Fe3+"),
         Column("l3_low_high_ratio", "float64", "1", "mean intensity of the low- over the high-energy L3 feature"),
         Column("l3_centroid_ev", "float64", "eV", "centroid of the step-subtracted L3 white line (Ni, Co or Mn)"),
         Column("l3_l2_branching_ratio", "float64", "1", "I(L3) / (I(L3) + I(L2)) of the step-subtracted spectrum"),
@@ -80,7 +100,8 @@ XAS_FEATURES = TableSpec(
         Column("k_half_step_ev", "float64", "eV", "K edge: energy at half of the normalised step"),
         Column("k_white_line_ev", "float64", "eV", "K edge: energy of the white-line maximum"),
         Column("k_first_inflection_ev", "float64", "eV", "K edge: first strong maximum of dmu/dE"),
-        Column("fit_flags", "string", "", "why a feature is missing (e.g. no_end_member_references)"),
+        Column("fit_flags", "string", "", "why a feature is missing (e.g. no_end_member_references, "
+               "post_edge_too_short: <window> holds <n> measured points)"),
     ),
 )
 

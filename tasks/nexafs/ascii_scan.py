@@ -78,13 +78,14 @@ def parse_kara_header(lines: list[str]) -> tuple[dict[str, tuple[str, str]], lis
 
 class BeamlineAsciiReader(Reader):
     name = "nexafs-beamline-ascii"
-    version = "2"
+    version = "3"
     techniques = ("nexafs",)
     suffixes = (".dat", ".txt", ".asc")
     formats = ("beamline ASCII scans: KARA soft X-ray layout, Australian Synchrotron SXR mda2ascii exports, "
                "and any '# key: value' + column-name text layout mapped in reader_options")
     detects_on = "first line '# KARA', or '## mda2ascii' with SR14ID01 channels in the head"
     options_doc = {"columns": "role -> column name: energy, i0, TEY, FY, PEY, ref, ring_current",
+                   "edge": "edge (e.g. 'Fe_L') when neither the header's edge field nor the energy range decides it",
                    "dark": "role -> dark value in the channel's unit (else '# Dark <column>:' lines, else 0)",
                    "header": "meaning -> header key name (edge, sample, role, beamtime, scan_id, ...)"}
     extra = ""
@@ -98,7 +99,7 @@ class BeamlineAsciiReader(Reader):
     def read(self, path: Path, options: Mapping[str, Any]) -> Measurement | list[Measurement]:
         text = text_of(path)
         if text.startswith(AUSYNC_MARKER):
-            return read_ausync(text, path.name)
+            return read_ausync(text, path.name, options.get("edge"))
         return read_mapped(text, path.name, options)
 
 
@@ -153,7 +154,7 @@ def read_mapped(text: str, source: str, options: Mapping[str, Any]) -> list[Meas
     ref = column("ref")
     meta: dict[str, Any] = {
         "layout": "kara" if text.startswith(KARA_MARKER) else "mapped",
-        "edge": head("edge"), "sample": head("sample"), "role": head("role"),
+        "edge": head("edge"), "edge_configured": options.get("edge"), "sample": head("sample"), "role": head("role"),
         "beamtime": head("beamtime"), "scan_id": head("scan_id"), "beamline": head("beamline"),
         "ring_current_ma": _float(head("ring_current_ma")), "dwell_s": _float(head("dwell_s")),
         "incidence_deg": _float(head("incidence_deg")), "exit_deg": _float(head("exit_deg")),
@@ -167,12 +168,13 @@ def read_mapped(text: str, source: str, options: Mapping[str, Any]) -> list[Meas
                        ref=(ref[0], ref[1] or "counts", dark("ref")) if ref is not None else None, meta=meta)
 
 
-def read_ausync(text: str, source: str) -> list[Measurement]:
+def read_ausync(text: str, source: str, configured_edge: str | None = None) -> list[Measurement]:
     """Australian Synchrotron SXR export: counts per dwell; dark rates (cps) x dwell = dark counts."""
     lines = text.splitlines()
     pvs: dict[str, tuple[str, str, str]] = {}  # name -> (description, value, unit)
     columns: dict[str, int] = {}
-    meta: dict[str, Any] = {"layout": "ausync-sxr", "beamline": "Australian Synchrotron SXR"}
+    meta: dict[str, Any] = {"layout": "ausync-sxr", "beamline": "Australian Synchrotron SXR",
+                            "edge_configured": configured_edge}
     for ln in lines:
         if ln.startswith("# Extra PV"):
             body = ln.partition(":")[2]

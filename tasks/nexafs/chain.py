@@ -164,7 +164,8 @@ def step_function(energy: np.ndarray, edges_ev: list[float], weights: list[float
     total = np.zeros_like(energy)
     for e0, w in zip(edges_ev, weights):
         total += w * (0.5 + np.arctan((energy - e0) / width_ev) / np.pi)
-    level = total[window_mask(energy, post_window)].mean()
+    inside = window_mask(energy, post_window)
+    level = total[inside].mean() if inside.any() else np.nan  # an empty window: no step (flagged upstream)
     return total / level
 
 
@@ -296,3 +297,26 @@ def fraction_of_first(fit: LinearCombination) -> tuple[np.ndarray, np.ndarray]:
     cov = fit.covariance
     var = g0**2 * cov[:, 0, 0] + g1**2 * cov[:, 1, 1] + 2 * g0 * g1 * cov[:, 0, 1]
     return frac, np.sqrt(np.clip(var, 0, None))
+
+
+def bounded_fraction(energy: np.ndarray, spectra: np.ndarray, components: np.ndarray,
+                     window: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Share of the first of two end members with both weights non-negative, so within [0, 1].
+
+    Returns (fraction, sigma, unconstrained fraction, at_bound). Where the free fit gives a negative
+    weight, the constrained optimum is one end member alone (the one with the smaller residual):
+    fraction 1 or 0, flagged by ``at_bound``. ``sigma`` is the free fit's standard error, the
+    uncertainty of the fraction the data determine, also at a bound.
+    """
+    fit = linear_combination_fit(energy, spectra, components, window)
+    free, sigma = fraction_of_first(fit)
+    inside = window_mask(energy, window) & np.all(np.isfinite(as_stack(components)), axis=0)
+    y = np.nan_to_num(as_stack(spectra)[:, inside])
+    comps = as_stack(components)[:, inside]
+    residual = []
+    for c in comps:  # two end members: the fit with each alone (non-negative scale)
+        scale = np.clip(y @ c / (c @ c), 0.0, None)
+        residual.append(((y - scale[:, None] * c[None, :]) ** 2).sum(axis=1))
+    at_bound = np.any(fit.coefficients < 0, axis=1)
+    alone = np.where(residual[0] <= residual[1], 1.0, 0.0)
+    return np.where(at_bound, alone, free), sigma, free, at_bound & np.isfinite(free)

@@ -38,6 +38,7 @@ class Edge:
     level: str  # xraydb level (K, L3, ...) or a pair name (L, M)
     energy_ev: float
     flags: list[str] = field(default_factory=list)
+    source: str = "header"  # who decided: header | energy_range | configuration
 
 
 @lru_cache(maxsize=1)
@@ -143,9 +144,23 @@ def edge_from_scan(energy: np.ndarray, mu: np.ndarray | None) -> Edge:
                                    f"near {centre:.1f} eV; the file does not name its edge"])
 
 
-def resolve_edge(text: str | None, energy: np.ndarray, mu: np.ndarray | None = None) -> Edge:
-    """The header's edge when it names one (flagged if the scan does not reach it), else the scan's."""
+def resolve_edge(text: str | None, energy: np.ndarray, mu: np.ndarray | None = None,
+                 configured: str | None = None) -> Edge:
+    """The header's edge when it names one (flagged if the scan does not reach it), else the one the
+    energy range singles out, else the share's configured edge (reader_options.edge) — in that order,
+    so a file that says what it is never takes a share-wide default. ``source`` records which."""
     energy = np.asarray(energy, dtype=float)
     if text and str(text).strip():
         return edge_from_header(str(text), energy)
-    return edge_from_scan(energy, mu)
+    try:
+        edge = edge_from_scan(energy, mu)
+    except UnreadableFile as no_guess:
+        if not (configured and str(configured).strip()):
+            raise
+        edge = edge_from_header(str(configured), energy)
+        edge.flags.insert(0, f"edge_from_configuration: {edge.name} from reader_options.edge; the file does not "
+                             f"name its edge and its energy range does not single one out ({no_guess})")
+        edge.source = "configuration"
+        return edge
+    edge.source = "energy_range"
+    return edge

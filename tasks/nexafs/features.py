@@ -9,7 +9,8 @@ from tasks.nexafs import chain
 
 FEATURE_COLUMNS = ("ni2_fraction", "ni2_fraction_sigma", "lcf_residual_rms", "l3_low_high_ratio", "l3_centroid_ev",
                    "l3_l2_branching_ratio", "ok_preedge_intensity_ev", "ok_peak_529_ev", "ok_peak_530_ev",
-                   "k_half_step_ev", "k_white_line_ev", "k_first_inflection_ev")
+                   "k_half_step_ev", "k_white_line_ev", "k_first_inflection_ev", "valence_fraction",
+                   "valence_fraction_sigma")
 
 
 def edge_features(edge: str, grid: np.ndarray, reduced: Mapping[str, np.ndarray], edge_cfg: Mapping[str, Any],
@@ -22,7 +23,8 @@ def edge_features(edge: str, grid: np.ndarray, reduced: Mapping[str, np.ndarray]
     white = chain.as_stack(reduced["mu_minus_step"])
     n = final.shape[0]
     out = {c: np.full(n, np.nan) for c in FEATURE_COLUMNS}
-    if edge.endswith("_L"):
+    edge_cfg = {k: v for k, v in edge_cfg.items() if v is not None}  # a window not configured: feature stays null
+    if edge.endswith("_L") and {"l3_window", "l2_window"} <= edge_cfg.keys():
         l3, l2 = tuple(edge_cfg["l3_window"]), tuple(edge_cfg["l2_window"])
         out["l3_centroid_ev"] = chain.centroid(grid, white, l3)
         i3 = chain.integrate(grid, np.clip(white, 0, None), l3)
@@ -39,11 +41,11 @@ def edge_features(edge: str, grid: np.ndarray, reduced: Mapping[str, np.ndarray]
             frac, sigma = chain.fraction_of_first(fit)
             out["ni2_fraction"], out["ni2_fraction_sigma"] = frac, sigma
             out["lcf_residual_rms"] = fit.residual_rms
-    if edge == "O_K":
+    if edge == "O_K" and {"preedge_window", "peak_529_window", "peak_530_window"} <= edge_cfg.keys():
         out["ok_preedge_intensity_ev"] = chain.integrate(grid, white, tuple(edge_cfg["preedge_window"]))
         out["ok_peak_529_ev"] = chain.peak_position(grid, white, tuple(edge_cfg["peak_529_window"]))
         out["ok_peak_530_ev"] = chain.peak_position(grid, white, tuple(edge_cfg["peak_530_window"]))
-    if edge.endswith("_K") and edge != "O_K":
+    if edge.endswith("_K") and edge != "O_K" and {"edge_window", "white_line_window"} <= edge_cfg.keys():
         out["k_half_step_ev"] = chain.half_step_energy(grid, final, tuple(edge_cfg["edge_window"]))
         out["k_white_line_ev"] = chain.peak_position(grid, final, tuple(edge_cfg["white_line_window"]))
         out["k_first_inflection_ev"] = chain.first_inflection(grid, final, tuple(edge_cfg["edge_window"]))

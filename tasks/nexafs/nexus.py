@@ -55,13 +55,14 @@ def xas_entries(fh) -> list[str]:
 
 class NxxasReader(Reader):
     name = "nexafs-nxxas"
-    version = "2"
+    version = "3"
     techniques = ("nexafs",)
     suffixes = (".nxs", ".h5", ".hdf5", ".nx5")
     formats = "NeXus/HDF5 with NXentry definition NXxas (or NXxas_*): monochromator energy, incoming and absorbed beam"
     detects_on = ("HDF5 signature and, in the first 64 KiB, 'NXxas' or the NXxas detector group names "
                   "incoming_beam and absorbed_beam")
     options_doc = {"mode": "detection mode (TEY, FY) when the absorbed_beam detector does not say",
+                   "edge": "edge (e.g. 'Fe_K') when neither entry/edge (with entry/element) nor the energy range decides it",
                    "role": "sample / reference role when sample/role is absent"}
     extra = ""
 
@@ -127,7 +128,10 @@ class NxxasReader(Reader):
         sample, source_grp = child(entry, "NXsample", "sample"), child(inst, "NXsource", "source")
         reference = get(inst, "reference")
         ref_ds = get(reference, "data")
-        meta = {"layout": "nxxas", "sample": text(sample, "name"), "edge": text(entry, "edge"),
+        edge = text(entry, "edge")
+        if edge and text(entry, "element") and edge.strip().upper().rstrip(",0123456789") in ("K", "L", "M", "N"):
+            edge = f"{text(entry, 'element')} {edge}"  # edge holding only the level, element beside it
+        meta = {"layout": "nxxas", "sample": text(sample, "name"), "edge": edge, "edge_configured": options.get("edge"),
                 "role": text(sample, "role") or options.get("role"), "beamline": text(source_grp, "name"),
                 "scan_id": key, "title": text(entry, "title"), "definition": text(entry, "definition")}
         ms = build_scans(source=source, energy_ev=energy, i0=None if i0_ds is None else i0_ds[()],

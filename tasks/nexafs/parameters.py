@@ -1,15 +1,18 @@
 """The model of the NEXAFS parameter set (tasks/nexafs/params/default.yaml). Energies in eV.
 
 ``roles``, ``calibration.reference_channel_*`` are read with defaults (tasks/nexafs/plugin.py) and
-are optional here. ``edges`` is open: any edge a reader can name (``Ni_L``, ``Fe_K``, ``La_M``) may
-have a section; the feature windows it needs depend on its name, as in features.edge_features.
+are optional here. ``edges`` is open and optional per edge: any edge a reader can name (``Ni_L``,
+``Fe_K``, ``La_M``) is processed without a section (grid, steps and windows from xraydb and
+``normalisation``, tasks/nexafs/windows.py); a section fixes them, and the feature windows it needs
+depend on its name, as in features.edge_features. Pre-/post-edge windows are relative to E0 unless
+``windows: absolute`` (per section, or ``normalisation.windows``).
 """
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, StrictFloat, StrictStr, field_validator, model_validator
+from pydantic import AfterValidator, Field, StrictFloat, StrictInt, StrictStr, field_validator, model_validator
 
 from foundation.parameters import UNITLESS, ParameterModel, interval, quantity, section, setting
 from schemas.nexafs import ROLES
@@ -36,6 +39,9 @@ EdgeName = Annotated[StrictStr, AfterValidator(_edge_name)]
 EdgeLevel = Annotated[StrictStr, AfterValidator(_edge_level)]
 Energy = Annotated[StrictFloat, Field(gt=0)]
 EnergyWindow = interval(gt=0)
+#: [low, high] in eV from E0 (negative below the edge)
+RelativeWindow = interval()
+WindowMode = Literal["relative", "absolute"]
 
 #: feature windows each kind of edge needs (tasks/nexafs/features.edge_features reads them)
 L_EDGE_WINDOWS = ("l3_window", "l2_window")
@@ -98,8 +104,13 @@ class CalibrationParameters(ParameterModel):
 
 class EdgeParameters(ParameterModel):
     grid: tuple[Energy, Energy, Energy] = quantity("eV", "start, stop, step of the common energy grid")
-    pre_edge: EnergyWindow = quantity("eV", "[low, high] where the linear background is fitted")
-    post_edge: EnergyWindow = quantity("eV", "[low, high] where the edge step is the mean of the subtracted signal")
+    windows: WindowMode | None = setting(
+        "relative: pre/post-edge windows from normalisation.<soft|hard> around each spectrum's E0; absolute: "
+        "this section's pre_edge/post_edge in eV (default: normalisation.windows)", None)
+    pre_edge: EnergyWindow | None = quantity("eV", "absolute windows: [low, high] where the linear background is "
+                                             "fitted", None)
+    post_edge: EnergyWindow | None = quantity("eV", "absolute windows: [low, high] where the edge step is fitted",
+                                              None)
     steps_ev: list[Energy] = quantity("eV", "positions of the arctan steps (L3, L2 ...)", min_length=1)
     step_weights: list[Annotated[StrictFloat, Field(ge=0)]] = quantity(
         UNITLESS, "relative heights of the steps (statistical 2:1 for L3:L2)", min_length=1)
@@ -118,6 +129,8 @@ class EdgeParameters(ParameterModel):
     def _consistent(self) -> EdgeParameters:
         start, stop, _ = self.grid
         problems = [] if start < stop else [f"grid start {start} is not below its stop {stop}"]
+        if self.windows == "absolute" and (self.pre_edge is None or self.post_edge is None):
+            problems.append("windows: absolute needs pre_edge and post_edge (eV)")
         if len(self.steps_ev) != len(self.step_weights):
             problems.append(f"steps_ev has {len(self.steps_ev)} steps but step_weights {len(self.step_weights)} weights")
         for name in ("pre_edge", "post_edge") + L_EDGE_WINDOWS + OXYGEN_K_WINDOWS + METAL_K_WINDOWS:
@@ -127,6 +140,33 @@ class EdgeParameters(ParameterModel):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+
+class RelativeWindowParameters(ParameterModel):
+    pre_edge: RelativeWindow = quantity("eV", "[low, high] from E0 where the linear background is fitted")
+    post_edge: RelativeWindow = quantity(
+        "eV", "[low, high] from E0 where the edge step is fitted; for a spin-orbit pair (L2,3, M4,5) from E0 plus "
+              "the pair's tabulated splitting, i.e. above the L2 (M4) edge")
+    grid_step_ev: StrictFloat = quantity("eV", "step of the grid of an edge without an 'edges' section", gt=0)
+    step_width_ev: StrictFloat = quantity("eV", "width of the arctan steps of an edge without an 'edges' section",
+                                          gt=0)
+    edge_window: RelativeWindow = quantity("eV", "K edges without a section: [low, high] from E0 where the half "
+                                                 "step and first inflection are searched")
+    white_line_window: RelativeWindow = quantity("eV", "K edges without a section: [low, high] from E0 of the "
+                                                       "white line")
+
+
+class NormalisationParameters(ParameterModel):
+    windows: WindowMode = setting("relative (larch/Athena: windows follow each spectrum's E0) or absolute (each "
+                                  "edge section's pre_edge/post_edge in eV); an edge section's 'windows' wins")
+    min_points: StrictInt = quantity(UNITLESS, "fewest measured points a pre-edge, post-edge or feature window "
+                                               "needs; fewer leave its features null with a flag", ge=2)
+    soft_below_ev: StrictFloat = quantity("eV", "edges below this energy take the 'soft' relative windows, the "
+                                                "others the 'hard' ones", gt=0)
+    e0_search_ev: StrictFloat = quantity("eV", "E0 (steepest rise) is searched this far around the tabulated "
+                                               "edge energy (or 0.5 % of it, whichever is larger)", gt=0)
+    soft: RelativeWindowParameters = section("relative windows of soft X-ray edges (scans of tens of eV)")
+    hard: RelativeWindowParameters = section("relative windows of hard X-ray edges (Athena's defaults)")
 
 
 class SelfAbsorptionParameters(ParameterModel):
@@ -152,14 +192,28 @@ class FeatureParameters(ParameterModel):
     l3_high_window: EnergyWindow = quantity("eV", "[low, high] of the Ni3+-like high-energy Ni L3 feature")
 
 
+class ValenceParameters(ParameterModel):
+    low: StrictStr = setting("label of the lower-valence end member (e.g. Fe2+); its reference scans have role "
+                             "low_valence_reference", min_length=1)
+    high: StrictStr = setting("label of the higher-valence end member (e.g. Fe3+); its reference scans have role "
+                              "high_valence_reference", min_length=1)
+    window: EnergyWindow = quantity("eV", "[low, high] where each sample spectrum is fitted as a non-negative "
+                                          "combination of the two end members")
+
+
 class NexafsParameters(ParameterModel):
     """NEXAFS/XAS correction chain (calibration, normalisation, self-absorption) and features."""
 
     roles: RoleParameters = section("how a file declares its role", default_factory=RoleParameters)
     calibration: CalibrationParameters = section("energy calibration from NiO scans and reference channels")
-    edges: dict[EdgeName, EdgeParameters] = section("per edge: common grid, background windows, steps, feature windows")
+    normalisation: NormalisationParameters = section(
+        "pre-/post-edge windows (relative to E0 or absolute), E0 search, and what an edge without a section gets")
+    edges: dict[EdgeName, EdgeParameters] = section(
+        "per edge (optional: any xraydb edge works without one): common grid, windows, steps, feature windows")
     self_absorption: SelfAbsorptionParameters = section("fluorescence-yield self-absorption correction")
     features: FeatureParameters = section("Ni L3 feature windows")
+    valence: dict[EdgeName, ValenceParameters] = section(
+        "per edge: the two end members whose bounded mixture gives xas_features.valence_fraction", default_factory=dict)
 
     @model_validator(mode="after")
     def _feature_windows(self) -> NexafsParameters:

@@ -1,6 +1,7 @@
 """NEXAFS technique plugin: readers, tables, process (the chain + features) and the demo."""
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 from pathlib import Path
 from typing import Any
@@ -20,13 +21,14 @@ from tasks.nexafs import chain
 from tasks.nexafs.absorption import self_absorption_ratio
 from tasks.nexafs.ascii_scan import BeamlineAsciiReader
 from tasks.nexafs.athena import AthenaProjectReader
-from tasks.nexafs.features import edge_features
+from tasks.nexafs.features import FEATURE_COLUMNS, edge_features
 from tasks.nexafs.nexus import NxxasReader
 from tasks.nexafs.page import render as render_page
-from tasks.nexafs.parameters import NexafsParameters
+from tasks.nexafs.parameters import NexafsParameters, windows_needed
 from tasks.nexafs.reduce import reduce_scans, reduce_spectra, reference_peak_shift
 from tasks.nexafs.srs import DiamondSrsReader
 from tasks.nexafs.two_column import ProcessedSpectrumReader
+from tasks.nexafs.windows import WINDOW_FEATURES, EdgeSetup, edge_setup, short_windows
 from tasks.nexafs.xdi import XdiReader
 
 HERE = Path(__file__).parent
@@ -88,20 +90,38 @@ def calibration(m: Measurement, role: str, ctx: ProcessContext) -> tuple[float, 
     return 0.0, "none"
 
 
-def end_member_spectra(ctx: ProcessContext, grid: np.ndarray) -> np.ndarray | None:
-    """Mean Ni2+ and Ni3+ reference spectra (mu_final) on ``grid`` from the committed references."""
-    rows = _safe_query(ctx, "select s.role, p.energy_ev, avg(p.mu_final) as mu from xas_points p "
-                            "join xas_spectra s using (measurement_id) "
-                            "where s.role in ('ni2_reference', 'ni3_reference') and s.edge = 'Ni_L' "
-                            "group by s.role, p.energy_ev order by s.role, p.energy_ev")
-    if rows is None or rows.empty or set(rows["role"]) != {"ni2_reference", "ni3_reference"}:
+def end_member_roles(edge: str) -> tuple[list[str], list[str]]:
+    """Roles of the low- and high-valence reference scans of ``edge`` (Ni keeps its ni2/ni3 names)."""
+    legacy = edge.startswith("Ni_")
+    return (["low_valence_reference"] + (["ni2_reference"] if legacy else []),
+            ["high_valence_reference"] + (["ni3_reference"] if legacy else []))
+
+
+def end_member_spectra(ctx: ProcessContext, grid: np.ndarray, edge: str) -> np.ndarray | None:
+    """Mean low- and high-valence reference spectra (mu_final) of ``edge`` on ``grid`` from the committed
+    references, or None unless both exist."""
+    low, high = end_member_roles(edge)
+    rows = _safe_query(ctx, "select list_contains(?, s.role) as is_low, p.energy_ev, avg(p.mu_final) as mu "
+                            "from xas_points p join xas_spectra s using (measurement_id) "
+                            "where (list_contains(?, s.role) or list_contains(?, s.role)) and s.edge = ? "
+                            "group by 1, 2 order by 1 desc, 2", [low, low, high, edge])
+    if rows is None or rows.empty or rows["is_low"].nunique() != 2:
         return None
     comps = []
-    for role in ("ni2_reference", "ni3_reference"):
-        r = rows[rows["role"] == role]
+    for is_low in (True, False):
+        r = rows[rows["is_low"] == is_low]
         comps.append(np.interp(grid, r["energy_ev"].to_numpy(float), r["mu"].to_numpy(float), left=np.nan,
                                right=np.nan))
     return np.vstack(comps)
+
+
+def valence_of(edge: str, grid: np.ndarray, reduced: dict[str, np.ndarray], members: np.ndarray,
+               cfg: dict[str, Any]) -> tuple[dict[str, np.ndarray], list[str]]:
+    """valence_fraction (bounded to [0, 1]) and its sigma; a fit at a bound is flagged."""
+    frac, sigma, free, at_bound = chain.bounded_fraction(grid, reduced["mu_final"], members, tuple(cfg["window"]))
+    reasons = [f"valence_fraction_at_bound: {cfg['low']}/{cfg['high']} free fit gives {free[0]:.3f}, "
+               f"reported {frac[0]:g}"] if at_bound[0] else []
+    return {"valence_fraction": frac, "valence_fraction_sigma": sigma}, reasons
 
 
 def sa_ratio_for(m: Measurement, ctx: ProcessContext) -> float | None:
@@ -119,33 +139,94 @@ def sa_ratio_for(m: Measurement, ctx: ProcessContext) -> float | None:
                                  float(m.meta.get("exit_deg") or sa["exit_deg"]))
 
 
+def absorption_of(m: Measurement) -> np.ndarray:
+    """The raw absorption (dark-corrected signal / I0, or the file's mu) on the raw energy axis."""
+    d = m.data
+    if m.kind != "xas_scan":
+        return np.asarray(d["mu"], dtype=float)
+    return chain.divide_by_i0(chain.subtract_dark(d["signal"], np.array([m.meta["dark_signal"]])),
+                              chain.subtract_dark(d["i0"], np.array([m.meta["dark_i0"]])))[0]
+
+
+#: what normalisation writes; all null when a pre-/post-edge window is too short
+NORMALISED = ("pre_edge_line", "mu_pre_edge_subtracted", "mu_normalised", "mu_sa_corrected", "mu_final",
+              "mu_minus_step", "edge_step")
+
+
+def reduce_one(m: Measurement, setup: EdgeSetup, shift: float, sa_ratio: float | None,
+               too_short: dict[str, str]) -> dict[str, np.ndarray]:
+    d = m.data
+    quiet = np.errstate(invalid="ignore") if too_short else contextlib.nullcontext()
+    with quiet:  # fits through empty windows: their nulls are replaced below
+        if m.kind == "xas_scan":
+            reduced = reduce_scans(setup.cfg, d["energy_ev"], d["signal"], d["i0"],
+                                   np.array([m.meta["dark_signal"]]), np.array([m.meta["dark_i0"]]),
+                                   np.array([shift]), sa_ratio)
+        else:
+            reduced = reduce_spectra(setup.cfg, d["energy_ev"], d["mu"], np.array([shift]))
+    if too_short:  # a line or step through too few points is no background: null, flagged
+        for key in NORMALISED:
+            if reduced.get(key) is not None:
+                reduced[key] = np.full(np.shape(reduced[key]), np.nan)
+    return reduced
+
+
+def features_of(m: Measurement, ctx: ProcessContext, role: str, setup: EdgeSetup, reduced: dict[str, np.ndarray],
+                too_short: dict[str, str], energy: np.ndarray, valid: np.ndarray) -> tuple[dict[str, Any], list[str]]:
+    """Feature values of the spectrum and why any of them is null (window shortfalls, references)."""
+    params, edge = ctx.params.values, m.meta["edge"]
+    grid = reduced["energy_ev"]
+    if too_short:
+        return {c: np.full(1, np.nan) for c in FEATURE_COLUMNS}, list(too_short.values())
+    valence = params.get("valence", {}).get(edge)
+    wants_members = role == "sample" and (edge == "Ni_L" or valence is not None)
+    members = end_member_spectra(ctx, grid, edge) if wants_members else None
+    feats = edge_features(edge, grid, reduced, setup.cfg, params["features"], members)
+    reasons = ["no_end_member_references"] if wants_members and members is None else []
+    min_points = int(params["normalisation"]["min_points"])
+    if valence is not None and members is not None:
+        why_not = short_windows(energy, valid, {"valence_window": valence["window"]}, min_points, ("valence_window",))
+        values, why = valence_of(edge, grid, reduced, members, valence) if not why_not else ({}, [])
+        feats.update(values)
+        reasons += why + list(why_not.values())
+    short = short_windows(energy, valid, setup.cfg, min_points, tuple(WINDOW_FEATURES))
+    for window, why in short.items():
+        for column in WINDOW_FEATURES[window]:
+            feats[column] = np.full(1, np.nan)
+        reasons.append(why)
+    reasons += [f"{window}_not_configured: edges.{edge}.{window} is not set" for window in windows_needed(edge)
+                if setup.cfg.get(window) is None]
+    return feats, reasons
+
+
 def process(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFrame]:
     params = ctx.params.values
     edge = m.meta["edge"]
-    edge_cfg = params["edges"].get(edge)
     role = role_of(m, params, ctx.sample is not None)
     flags = [f"dropped_{mode.lower()}: {why}" for mode, why in (m.meta.get("dropped_channels") or {}).items()]
     flags += list(m.meta.get("flags") or [])  # what the reader decided by default (edge, column mapping)
-    if edge_cfg is None:
-        raise UnreadableFile(f"edge {edge} has no section under 'edges' in parameter set {ctx.params.id}")
     shift, source = calibration(m, role, ctx)
     if source == "none":
         flags.append("uncalibrated")
     d = m.data
-    sa_ratio = sa_ratio_for(m, ctx)
-    if m.kind == "xas_scan":
-        reduced = reduce_scans(edge_cfg, d["energy_ev"], d["signal"], d["i0"], np.array([m.meta["dark_signal"]]),
-                               np.array([m.meta["dark_i0"]]), np.array([shift]), sa_ratio)
-    else:
-        reduced = reduce_spectra(edge_cfg, d["energy_ev"], d["mu"], np.array([shift]))
-    grid = reduced["energy_ev"]
-    members = end_member_spectra(ctx, grid) if edge == "Ni_L" and role == "sample" else None
-    feats = edge_features(edge, grid, reduced, edge_cfg, params["features"], members)
-    fit_flags = "no_end_member_references" if edge == "Ni_L" and role == "sample" and members is None else ""
-
     energy = np.asarray(d["energy_ev"], dtype=float)
+    mu = absorption_of(m)
+    valid = np.isfinite(mu)
+    setup = edge_setup(m.meta, energy + shift, mu, params)
+    too_short = short_windows(energy + shift, valid, setup.cfg, int(params["normalisation"]["min_points"]),
+                              ("pre_edge", "post_edge"))
+    flags += setup.flags + list(too_short.values())
+    sa_ratio = sa_ratio_for(m, ctx)
+    reduced = reduce_one(m, setup, shift, sa_ratio, too_short)
+    feats, reasons = features_of(m, ctx, role, setup, reduced, too_short, energy + shift, valid)
+    grid = reduced["energy_ev"]
+    (pre_lo, pre_hi), (post_lo, post_hi) = setup.cfg["pre_edge"], setup.cfg["post_edge"]
     spectra = pd.DataFrame([{
-        "edge": edge, "element": m.meta["element"], "role": role, "input_kind": m.kind,
+        "edge": edge, "element": m.meta["element"], "edge_source": m.meta.get("edge_source"),
+        "e0_ev": setup.e0_ev, "window_mode": setup.window_mode,
+        "pre_edge_from_ev": float(pre_lo), "pre_edge_to_ev": float(pre_hi),
+        "post_edge_from_ev": float(post_lo), "post_edge_to_ev": float(post_hi),
+        "role": role, "input_kind": m.kind,
         "layout": m.meta.get("layout"), "beamline": m.meta.get("beamline"),
         "beamtime": None if m.meta.get("beamtime") is None else str(m.meta.get("beamtime")),
         "scan_id": None if m.meta.get("scan_id") is None else str(m.meta.get("scan_id")),
@@ -157,6 +238,7 @@ def process(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFrame]:
         "ring_current_ma": m.meta.get("ring_current_ma"), "dwell_s": m.meta.get("dwell_s"),
         "self_absorption_ratio": sa_ratio, "quality_flags": ",".join(flags),
     }])
+    spectra = spectra.astype({"e0_ev": "float64"})
     n = grid.size
     points = {"edge": np.full(n, edge), "energy_ev": grid}
     for col in POINT_COLUMNS:
@@ -164,8 +246,10 @@ def process(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFrame]:
         points[col] = np.full(n, np.nan) if v is None else np.asarray(chain.as_stack(v)[0], dtype=float)
     points_df = pd.DataFrame(points)
     points_df = points_df[points_df["mu_over_i0"].notna()].reset_index(drop=True)
+    valence = params.get("valence", {}).get(edge)
     features = pd.DataFrame([{"edge": edge, "role": role, **{k: float(v[0]) for k, v in feats.items()},
-                              "fit_flags": fit_flags}])
+                              "valence_end_members": f"{valence['low']}/{valence['high']}" if valence else None,
+                              "fit_flags": ",".join(reasons)}])
     features = features.astype({k: "float64" for k in feats})
     return {"xas_spectra": spectra, "xas_points": points_df, "xas_features": features}
 

@@ -19,10 +19,11 @@ from tasks.nexafs.edges import resolve_edge
 TECHNIQUE = "nexafs"
 
 def with_edge(meta: dict[str, Any], energy: np.ndarray, mu: np.ndarray | None) -> dict[str, Any]:
-    """``meta`` with ``edge``, ``element`` and ``edge_energy_ev`` decided (see tasks.nexafs.edges);
-    how it was decided, when not by the file, goes to ``meta['flags']``."""
-    edge = resolve_edge(meta.get("edge"), energy, mu)
-    out = dict(meta, edge=edge.name, element=edge.element, edge_level=edge.level)
+    """``meta`` with ``edge``, ``element``, ``edge_source`` and ``edge_energy_ev`` decided (see
+    tasks.nexafs.edges): ``meta['edge']`` is what the file's header says, ``meta['edge_configured']``
+    the share's reader_options.edge; how it was decided, when not by the file, goes to ``meta['flags']``."""
+    edge = resolve_edge(meta.get("edge"), energy, mu, meta.get("edge_configured"))
+    out = dict(meta, edge=edge.name, element=edge.element, edge_level=edge.level, edge_source=edge.source)
     out["edge_energy_ev"] = meta.get("edge_energy_ev") or edge.energy_ev
     out["flags"] = list(meta.get("flags") or []) + edge.flags
     return out

@@ -73,7 +73,7 @@ def _mapping(names: list[str], options: Mapping[str, Any]) -> tuple[dict[str, in
 
 class DiamondSrsReader(Reader):
     name = "nexafs-diamond-srs"
-    version = "1"
+    version = "2"
     techniques = ("nexafs",)
     suffixes = (".dat",)
     formats = "Diamond Light Source SRS .dat scans written by GDA (I06-1, I10, B07 and other beamlines)"
@@ -83,7 +83,7 @@ class DiamondSrsReader(Reader):
                    "ca61sr/i0, ca62sr/idio, ca63sr, ca64sr; a defaulted mapping is flagged)",
         "energy_unit": "eV or keV (default: eV, keV when every energy is below 100, flagged)",
         "dark": "role -> dark value in the channel's unit (default 0)",
-        "edge": "edge of the scan, e.g. 'Ni_L' (default: from the header, else guessed from the data, flagged)",
+        "edge": "edge of the scan, e.g. 'Ni_L', used when the energy range does not single one out (flagged)",
         "role": "sample / reference role",
     }
     extra = ""
@@ -112,7 +112,7 @@ class DiamondSrsReader(Reader):
             raise UnreadableFile(f"{path.name}: no yield column (TEY or FY) among {quote_names(names)}; map them in "
                                  f"reader_options.columns (e.g. TEY: ca62sr)")
         ref = (data[:, roles["ref"]], "counts", dark.get("ref", 0.0)) if "ref" in roles else None
-        meta = {"layout": "diamond-srs", "edge": options.get("edge"), "role": options.get("role"),
+        meta = {"layout": "diamond-srs", "edge_configured": options.get("edge"), "role": options.get("role"),
                 "sample": options.get("sample") or header.get("sample") or header.get("srstle") or None,
                 "scan_id": header.get("srsrun") or header.get("scannumber"), "beamline": header.get("beamline"),
                 "scan_command": header.get("cmd"), "header": header, "column_names": names, "flags": flags}

@@ -18,12 +18,12 @@ _ROW = re.compile(r"^\s*[-+]?\d+(\.\d*)?([eE][-+]?\d+)?(\s+[-+]?(\d+\.?\d*|\.\d+
 
 class ProcessedSpectrumReader(Reader):
     name = "nexafs-processed-columns"
-    version = "2"
+    version = "3"
     techniques = ("nexafs",)
     suffixes = (".txt", ".dat", ".nor")
     formats = "processed spectra as text columns (energy eV, absorption), e.g. Athena/Larch/extranormal exports"
     detects_on = "'#' comments then at least 5 numeric rows whose first column is a monotonic 100-40000 eV axis"
-    options_doc = {"edge": "edge of the spectra, e.g. 'Ni_K' (default: guessed from the data, flagged)",
+    options_doc = {"edge": "edge of the spectra, e.g. 'Ni_K', used when the energy range does not single one out (flagged)",
                    "sample": "sample name", "role": "sample / reference role", "mode": "detection mode"}
     extra = ""
 
@@ -46,7 +46,7 @@ class ProcessedSpectrumReader(Reader):
         data = numeric_block(lines, path.name)
         names = comments[-1].split("\t") if comments and "\t" in comments[-1] else []
         normalised = any("normaliz" in c.lower() or "normalis" in c.lower() for c in comments)
-        meta = {"edge": options.get("edge"), "sample": options.get("sample"), "role": options.get("role"),
+        meta = {"edge_configured": options.get("edge"), "sample": options.get("sample"), "role": options.get("role"),
                 "layout": "processed-columns", "normalised_input": normalised,
                 "column_names": [n.strip() for n in names], "header": "\n".join(comments)}
         for c in comments:

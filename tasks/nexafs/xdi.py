@@ -68,7 +68,7 @@ def _edge_energy(fields: Mapping[str, str]) -> float | None:
 
 class XdiReader(Reader):
     name = "nexafs-xdi"
-    version = "2"
+    version = "3"
     techniques = ("nexafs",)
     suffixes = (".xdi",)
     formats = "XDI 1.0/1.1 (XAS Data Interchange) text files, any element and edge"
@@ -77,7 +77,7 @@ class XdiReader(Reader):
         "columns": "role -> column name(s): energy, i0, itrans, ifluor, mu (a list is summed); "
                    "defaults are the XDI names, then IT/I1 (itrans) and IF (ifluor), flagged",
         "mode": "detection mode of a configured 'mu' column (TRANS, FY, TEY)",
-        "edge": "edge when the header has no Element.symbol/Element.edge (e.g. 'Fe_K')",
+        "edge": "edge when neither the header (Element.symbol/Element.edge) nor the energy range decides it (e.g. 'Fe_K')",
         "role": "sample / reference role of the spectrum",
     }
     extra = ""
@@ -101,7 +101,8 @@ class XdiReader(Reader):
         if units.get(self._chosen_name("energy", index, options) or "", "").lower() == "kev":
             energy = energy * 1000.0
         mu, mode = self._absorption(index, data, options, flags, path.name)
-        meta = {"edge": header_edge(fields) or options.get("edge"), "sample": fields.get("sample.name"),
+        meta = {"edge": header_edge(fields), "edge_configured": options.get("edge"),
+                "sample": fields.get("sample.name"),
                 "role": options.get("role"), "beamline": fields.get("beamline.name"),
                 "facility": fields.get("facility.name"), "edge_energy_ev": _edge_energy(fields),
                 "layout": "xdi", "header": fields, "flags": flags}
