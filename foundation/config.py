@@ -27,7 +27,10 @@ def _describe(err: dict[str, Any]) -> str:
     return f"  {loc}: {err['msg']} (got {shown})"
 
 
-def parse_campaign(data: dict[str, Any], source: str = "<dict>", base_dir: Path | None = None) -> Campaign:
+def parse_campaign(data: dict[str, Any], source: str = "<dict>", base_dir: Path | None = None, *,
+                   parameters: bool = True) -> Campaign:
+    """The campaign in ``data``, validated; with ``parameters``, every technique's parameter set too (which
+    imports every technique plugin: read-only commands that only find the warehouse pass False)."""
     data = resolve_secrets(data, source)
     try:
         campaign = Campaign.model_validate(data, context={"techniques": registered_names()})
@@ -36,7 +39,8 @@ def parse_campaign(data: dict[str, Any], source: str = "<dict>", base_dir: Path 
         raise ConfigError(f"{source}: {len(lines)} problem(s) in the campaign config:\n" + "\n".join(lines)
                           + "\nFix these keys (see `socscope init` for a commented example).") from None
     campaign.base_dir = base_dir or Path(".").resolve()
-    check_parameter_sets(campaign, source)
+    if parameters:
+        check_parameter_sets(campaign, source)
     return campaign
 
 
@@ -54,7 +58,7 @@ def check_parameter_sets(campaign: Campaign, source: str) -> None:
             raise ConfigError(f"{source}: {key}: {exc}") from None
 
 
-def load_campaign(path: str | Path) -> Campaign:
+def load_campaign(path: str | Path, *, parameters: bool = True) -> Campaign:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: no such campaign file; create one with `socscope init {path}`")
@@ -64,7 +68,7 @@ def load_campaign(path: str | Path) -> Campaign:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of keys, got {type(data).__name__}")
-    return parse_campaign(data, str(path), path.parent.resolve())
+    return parse_campaign(data, str(path), path.parent.resolve(), parameters=parameters)
 
 
 def resolve_secrets(data: dict[str, Any], source: str) -> dict[str, Any]:

@@ -198,7 +198,7 @@ def cmd_query(args) -> int:
     from foundation.config import load_campaign
     from warehouse.user_sql import RefusedQuery, run_user_sql
 
-    campaign = load_campaign(args.config)
+    campaign = load_campaign(args.config, parameters=False)  # reads the catalog only
     params: dict[str, str] = {}
     if args.list:
         from warehouse.queries import list_queries

@@ -43,3 +43,14 @@ def test_a_run_with_a_bad_parameter_set_touches_no_file(tmp_path, capsys):
     assert main(["run", "--local", "--config", str(cfg)]) != 0
     assert "soc.cutoff_tolerance_v" in capsys.readouterr().err
     assert not (tmp_path / "raw").exists() and not (tmp_path / "warehouse").exists()  # nothing read or written
+
+
+def test_a_query_needs_no_parameter_set(tmp_path, capsys):
+    """`socscope query` only reads the catalog: it loads the campaign without the parameter check, which
+    would import every technique plugin (and refuse a file it has no use for)."""
+    cfg = campaign_with_echem_params(tmp_path, {"gitt": {"min_rest_s": -5}})
+    with pytest.raises(ConfigError, match="gitt.min_rest_s"):
+        load_campaign(cfg)
+    assert load_campaign(cfg, parameters=False).params == {"echem": "echem-params.yaml"}
+    assert main(["query", "--config", str(cfg), "select 1 as one"]) != 0  # no warehouse yet: a clear one-line refusal
+    assert "gitt.min_rest_s" not in capsys.readouterr().err
