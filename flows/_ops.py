@@ -11,6 +11,7 @@ from typing import Any
 
 from foundation.campaign import Campaign
 from foundation.registry import params_for
+from foundation.progress import announce
 from foundation.secrecy import redact, redact_obj
 from tasks import pipeline
 from tasks.intake import shown
@@ -186,19 +187,22 @@ def publish_run_report(report: dict[str, Any], prefix: str) -> None:
 
 
 class ProgressReporter:
-    """A Prefect progress artifact that a long loop updates; created at the first update."""
+    """A Prefect progress artifact that a long loop updates, created at the first update; the same
+    progress goes to this process's listeners (the CLI's bar when the flow runs in its process)."""
 
     def __init__(self, description: str):
         self.description = description
         self.id = None
 
-    def __call__(self, label: str, done: int, total: int) -> None:
+    def __call__(self, label: str, done: int, total: int, current: str = "") -> None:
         from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
+        announce(label, done, total, current)
         if not total:
             return
         pct = 100.0 * done / total
+        text = redact(f"{self.description} - {label}: {done}/{total}" + (f", last: {current}" if current else ""))
         if self.id is None:
-            self.id = create_progress_artifact(pct, description=redact(f"{self.description} - {label}: {done}/{total}"))
+            self.id = create_progress_artifact(pct, description=text)
         else:
-            update_progress_artifact(self.id, pct, description=redact(f"{self.description} - {label}: {done}/{total}"))
+            update_progress_artifact(self.id, pct, description=text)

@@ -9,13 +9,15 @@ from flows._runtime import (
     current_run_id,
     guarded_warehouse,
 )
+from flows._ops import ProgressReporter
 from warehouse import marts
 
 
 @flow(name="marts", log_prints=True)
 def marts_flow(config: CampaignArg, force: bool = False) -> dict:
     campaign = LoadedCampaign.load(config).campaign
-    built = marts.build_marts(campaign, guarded_warehouse(campaign), current_run_id(), force=force)
+    built = marts.build_marts(campaign, guarded_warehouse(campaign), current_run_id(), force=force,
+                              progress=ProgressReporter("marts"))
     for name, info in built.items():
         print(f"mart {name}: {info}")
     if built.get("report"):

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from schemas.failures import describe_failures
+
 DTYPES: dict[str, pa.DataType] = {
     "string": pa.string(),
     "int64": pa.int64(),
@@ -207,8 +209,9 @@ def conform(spec: TableSpec, df: pd.DataFrame) -> pa.Table:
         if not _certainly_valid(spec, df):
             _pandera_schema(spec).validate(df, lazy=True)
     except pe.SchemaErrors as exc:
-        cases = exc.failure_cases.head(5).to_dict("records")
-        raise ContractViolation(f"table {spec.name!r} failed its checks: {cases}") from None
+        failures = describe_failures(exc.failure_cases)
+        raise ContractViolation(f"table {spec.name!r} failed {len(failures)} check{'s' if len(failures) > 1 else ''}:\n"
+                                + "\n".join(f"- {line}" for line in failures)) from None
     for desc, fn in spec.frame_checks:
         if not fn(df):
             raise ContractViolation(f"table {spec.name!r} failed frame check: {desc}")

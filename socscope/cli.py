@@ -30,19 +30,38 @@ def prefect_env(home: Path) -> None:
     os.environ.setdefault("PREFECT_LOGGING_LOG_PRINTS", "true")
 
 
-def _progress():
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
+class _StageBars:
+    """The terminal's view of a run: one bar per stage (intake, each technique, marts) with counts,
+    elapsed time and the item it just finished; fed by foundation.progress listeners."""
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    def __init__(self):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bars = Progress(TextColumn("{task.description:<16}"), BarColumn(bar_width=20), MofNCompleteColumn(),
+                             TimeElapsedColumn(), TextColumn("{task.fields[current]}", style="dim"))
+        self.ids: dict[str, int] = {}
+
+    def __call__(self, label: str, done: int, total: int, current: str = "") -> None:
+        if label not in self.ids:
+            self.ids[label] = self.bars.add_task(label, total=total or None, current="")
+        self.bars.update(self.ids[label], completed=done, total=total or None, current=current)
+
+    def __enter__(self):
+        from foundation.progress import listening
+
+        self.bars.__enter__()
+        self._listening = listening(self)
+        self._listening.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._listening.__exit__(*exc)
+        return self.bars.__exit__(*exc)
 
 
-def _print_table(rows, columns, title=None) -> None:
+def _print_table(rows, columns, title=None, multiline=("reason",)) -> None:
+    """A table that fits the terminal and cuts nothing; ``multiline`` columns keep their line breaks
+    (a reason listing failed checks), every other cell is one line (a file name is never two)."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -51,9 +70,13 @@ def _print_table(rows, columns, title=None) -> None:
 
     t = Table(title=title)
     for i, c in enumerate(columns):
-        t.add_column(str(c), no_wrap=i == 0)  # the key column stays whole; the others wrap to the terminal
+        # the key column stays whole; the others wrap to the terminal, and a word longer than its column
+        # (a path, a setting's name) folds onto the next line instead of ending in "…": nothing is cut
+        t.add_column(str(c), no_wrap=i == 0, overflow="fold")
+    keeps_lines = [c in multiline for c in columns]
     for r in rows:  # plain text, control characters escaped: a file name is data, never markup or a line break
-        t.add_row(*[Text("" if v is None else shown(str(v))) for v in r])
+        t.add_row(*[Text("" if v is None else "\n".join(map(shown, str(v).split("\n"))) if keep else shown(str(v)))
+                    for v, keep in zip(r, keeps_lines)])
     Console().print(t)
 
 
@@ -68,25 +91,21 @@ def cmd_init(args) -> int:
 
 
 def _run_campaign(config: Path, techniques, local: bool) -> dict:
-    from foundation.config import load_campaign
-    from tasks import pipeline
+    """Run the campaign (locally or as the Prefect flow in this process) with a bar per stage."""
+    from foundation.progress import announce
 
     if local:
+        from foundation.config import load_campaign
+        from tasks import pipeline
+        from warehouse import marts
+
         campaign = load_campaign(config)
-        with pipeline.open_warehouse(campaign).run_lock(), _progress() as bar:
-            ids: dict[str, int] = {}
-
-            def progress(label: str, done: int, total: int) -> None:
-                if label not in ids:
-                    ids[label] = bar.add_task(label, total=total)
-                bar.update(ids[label], completed=done, total=total)
-
-            pipeline.run_local(campaign, techniques, progress=progress)
+        with pipeline.open_warehouse(campaign).run_lock(), _StageBars():
+            intake, processed = pipeline.run_local(campaign, techniques, progress=announce)
             wh = pipeline.open_warehouse(campaign)
-            from warehouse import marts
-
-            marts.build_marts(campaign, wh, "local")
-        return pipeline.run_summary(campaign, wh)
+            built = marts.build_marts(campaign, wh, "local", progress=announce)
+        return {**pipeline.run_summary(campaign, wh), "intake": [intake.__dict__], "process": processed.__dict__,
+                "marts": built}
     prefect_env(config.parent / ".prefect")
     from prefect.client.orchestration import get_client
 
@@ -95,23 +114,51 @@ def _run_campaign(config: Path, techniques, local: bool) -> dict:
 
     with get_client(sync_client=True) as client:  # one warehouse writer at a time
         client.upsert_global_concurrency_limit_by_name(WRITE_LIMIT, 1)
-
-    with _progress() as bar:
-        task = bar.add_task("campaign flow (Prefect)", total=None)
-        result = campaign_flow(str(config), techniques)
-        bar.update(task, total=1, completed=1)
-    return result
+    with _StageBars():
+        return campaign_flow(str(config), techniques)
 
 
 def _report(summary: dict, config: Path) -> None:
+    """The end of a run: what it did, what the warehouse holds, what was refused, where to look next."""
     _print_table([(t["table"], t["rows"], t["files"]) for t in summary["tables"]], ["table", "rows", "files"],
-                 title=f"warehouse {summary['warehouse']} (manifest v{summary['manifest_version']})")
+                 title=f"rows per table (manifest v{summary['manifest_version']})")
     if summary["quarantine"]:
         _print_table([(q["technique"], q["original_name"], q["stage"], q["reason"]) for q in summary["quarantine"]],
                      ["technique", "file", "stage", "reason"], title="quarantined (raw files kept in the raw store)")
-    else:
-        print("no file quarantined")
-    print(f"\ntry:  socscope query --config {config} \"select technique, count(*) from raw_files group by 1\"")
+    print("\n" + _run_sentence(summary))
+    verdicts = _findings_verdicts(config)
+    if verdicts:
+        print("findings: " + ", ".join(f"{n} {v}" for v, n in verdicts))
+    print(f"\nlook at (warehouse {summary['warehouse']}):")
+    report = (summary.get("marts") or {}).get("report")
+    if report:
+        print(f"  report     {report}")
+    print(f"  dashboard  socscope dashboard --config {config}")
+    print(f"  status     socscope status --config {config}")
+    print(f"  query      socscope query --config {config} \"select technique, count(*) from raw_files group by 1\"")
+
+
+def _run_sentence(summary: dict) -> str:
+    """One sentence of what this run did, from the intake and process summaries of the flow."""
+    intake, processed = summary.get("intake") or [], summary.get("process") or {}
+    new = sum(s.get("new_files", 0) for s in intake if isinstance(s, dict))
+    seen = sum(s.get("seen", 0) for s in intake if isinstance(s, dict))
+    quarantined = len(processed.get("quarantined", []))
+    return (f"this run: {new} new of {seen} files seen; {processed.get('processed', 0)} processed, "
+            f"{quarantined} quarantined, {processed.get('rows', 0)} rows written"
+            + ("" if quarantined else "; no file quarantined"))
+
+
+def _findings_verdicts(config: Path) -> list[tuple[str, int]]:
+    """Findings verdicts counted (pass/fail/...), or nothing when the marts were not built."""
+    from foundation.config import load_campaign
+    from tasks import pipeline
+
+    wh = pipeline.open_warehouse(load_campaign(config, parameters=False))
+    if "findings" not in wh.manifest().tables:
+        return []
+    df = wh.query("select verdict, count(*) as n from findings group by 1 order by 1")
+    return [(str(r.verdict), int(r.n)) for r in df.itertuples()]
 
 
 def cmd_demo(args) -> int:

@@ -37,6 +37,7 @@ from foundation.ledger import (
     now_utc,
     write_events,
 )
+from foundation.progress import Progress, no_progress
 from foundation.registry import (
     ordered_techniques,
     params_for,
@@ -61,12 +62,7 @@ EMPTY_REASON = ("the file is empty (0 bytes): nothing to read; if it is still be
                 "again when it changes")
 
 
-Progress = Callable[[str, int, int], None]
 Mapper = Callable[[Callable[[Any], Any], list[Any]], list[Any]]
-
-
-def no_progress(label: str, done: int, total: int) -> None:
-    return None
 
 
 def thread_mapper(max_workers: int = 2) -> Mapper:
@@ -219,7 +215,8 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
     batch = 64
     for i in range(0, len(work), batch):
         results += mapper(take, work[i:i + batch])
-        progress("intake", min(i + batch, len(work)), len(work))
+        taken_so_far = min(i + batch, len(work))
+        progress("intake", taken_so_far, len(work), current=I.shown(work[taken_so_far - 1][1].rel_path))
     taken = []
     for share, cand, sha, dest, size in results:
         if sha is not None or dest.startswith("pending"):
@@ -545,7 +542,7 @@ def process_items(wh: Warehouse, name: str, todo: list[WorkItem], flow_run_id: s
                 if r.event.status != "ok":
                     summary.quarantined.append(f"{I.shown(r.event.original_name or '')}: {r.event.reason}")
             done += len(part)
-            progress(f"process {name}", done, len(todo))
+            progress(f"process {name}", done, len(todo), current=I.shown(part[-1].original_name))
 
 
 def process_techniques(campaign: Campaign, wh: Warehouse, flow_run_id: str | None, techniques: list[str] | None, *,

@@ -26,11 +26,18 @@ def test_demo_twice_changes_no_row_and_query_answers(tmp_path):
     first = _run(["demo"], tmp_path, env)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert "no file quarantined" in first.stdout
+    out = first.stdout
+    # progress per stage, through the flow's progress reports, with counts
+    assert all(f"{stage} " in out for stage in ("intake", "process sxpd", "process afm", "marts")), out[-3000:]
+    assert "findings: 23 pass" in out and "look at" in out and "socscope dashboard --config" in out
+    report = next(line.split()[-1] for line in out.splitlines() if line.strip().startswith("report "))
+    assert Path(report).is_file()
     assert (tmp_path / "demo/.prefect").is_dir()  # a project-local Prefect home, not the user's
     before = _counts(tmp_path)
     assert before["raw_files"] > 50 and before["findings"] == 23
     second = _run(["demo"], tmp_path, env)
     assert second.returncode == 0, second.stderr[-3000:]
+    assert "this run: 0 new of" in second.stdout and "0 processed" in second.stdout
     after = _counts(tmp_path)
     assert {t: n for t, n in after.items() if t != "flow_runs"} == {t: n for t, n in before.items() if t != "flow_runs"}
     q = _run(["query", "select technique, count(*) as n from raw_files group by 1 order by 1", "--format", "csv"],

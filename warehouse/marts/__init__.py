@@ -12,13 +12,16 @@ from typing import Any
 
 from foundation.campaign import Campaign
 from foundation.parameters import load_params
+from foundation.progress import Progress, no_progress
 from warehouse.store import Warehouse
 
 PARAMS_FILE = Path(__file__).with_name("params.yaml")
+#: what build_marts reports progress over: the profile, then the marts derived from it
+MART_STEPS = ("soc_profile", "correlations", "findings", "quality", "report")
 
 
 def build_marts(campaign: Campaign, wh: Warehouse, flow_run_id: str | None, force: bool = False,
-                report_dir: Path | None = None) -> dict[str, Any]:
+                report_dir: Path | None = None, progress: Progress = no_progress) -> dict[str, Any]:
     from warehouse.marts import correlations, findings, profile, report
     from warehouse.marts.features import load_features
     from warehouse.marts.parameters import MartsParameters
@@ -26,20 +29,27 @@ def build_marts(campaign: Campaign, wh: Warehouse, flow_run_id: str | None, forc
 
     params = load_params(PARAMS_FILE, MartsParameters)
     t0 = time.perf_counter()
+    progress("marts", 0, len(MART_STEPS), current="soc_profile")
     prof = profile.build(campaign, wh, flow_run_id, load_features(), params.values, params.id, force=force)
     out: dict[str, Any] = {"soc_profile": prof}
+    progress("marts", 1, len(MART_STEPS), current="soc_profile")
     # The derived marts are several commits; the mark that they match this profile is committed
     # after all of them, so a run killed half-way rebuilds them next time instead of keeping half.
     state = _profile_state(wh, params.id)
     done = wh.query("select fingerprint from mart_state where mart = 'derived' and scope = 'all'")  # DERIVED
     if prof["rebuilt"] or force or done.empty or done.fingerprint.iloc[0] != state:
         t1 = time.perf_counter()
-        out["correlations"] = correlations.build(campaign, wh, flow_run_id, params.values, params.id)
-        out["findings"] = findings.build(campaign, wh, flow_run_id, params.values, params.id)
-        out["quality"] = write_quality(campaign, wh, flow_run_id, params.id)
-        out["report"] = str(report.write(campaign, wh, params.id, report_dir))
+        steps = {"correlations": lambda: correlations.build(campaign, wh, flow_run_id, params.values, params.id),
+                 "findings": lambda: findings.build(campaign, wh, flow_run_id, params.values, params.id),
+                 "quality": lambda: write_quality(campaign, wh, flow_run_id, params.id),
+                 "report": lambda: str(report.write(campaign, wh, params.id, report_dir))}
+        for step_no, (name, build) in enumerate(steps.items(), start=2):
+            out[name] = build()
+            progress("marts", step_no, len(MART_STEPS), current=name)
         out["derived_seconds"] = round(time.perf_counter() - t1, 3)
         _mark_derived(wh, flow_run_id, state, out["derived_seconds"])
+    else:
+        progress("marts", len(MART_STEPS), len(MART_STEPS), current="unchanged since the last build")
     out["seconds"] = round(time.perf_counter() - t0, 3)
     return out
 
