@@ -10,8 +10,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from foundation.campaign import Campaign
-from foundation.registry import params_for
 from foundation.progress import announce
+from foundation.registry import params_for
 from foundation.secrecy import redact, redact_obj
 from tasks import pipeline
 from tasks.intake import shown

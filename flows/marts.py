@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from prefect import flow
 
+from flows._ops import ProgressReporter
 from flows._runtime import (
     CampaignArg,
     LoadedCampaign,
     current_run_id,
     guarded_warehouse,
 )
-from flows._ops import ProgressReporter
 from warehouse import marts
 
 

@@ -35,7 +35,13 @@ class _StageBars:
     elapsed time and the item it just finished; fed by foundation.progress listeners."""
 
     def __init__(self):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         self.bars = Progress(TextColumn("{task.description:<16}"), BarColumn(bar_width=20), MofNCompleteColumn(),
                              TimeElapsedColumn(), TextColumn("{task.fields[current]}", style="dim"))
