@@ -109,6 +109,11 @@ class Share(_Strict):
     readers: list[ReaderOverride] = Field(default_factory=list)
     reader_options: dict[str, Any] = Field(default_factory=dict)
     storage_options: dict[str, Any] = Field(default_factory=dict)
+    raw_store_mode: Literal["copy", "link", "reference"] = Field(
+        default="copy", description="copy: a read-only copy in the raw store (shares people write to); link: a "
+        "reflink or hard link where the filesystem allows, else a copy; reference: nothing copied (an immutable "
+        "facility archive): path, sha256, size and mtime are kept, the file is re-hashed before it is read and "
+        "by `socscope verify`, and a changed or vanished file is reported, never silently re-read")
 
     @field_validator("technique")
     @classmethod

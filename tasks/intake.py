@@ -308,7 +308,7 @@ def _blocks(fh: IO[bytes]) -> Iterator[bytes]:
     yield from iter(lambda: fh.read(CHUNK), b"")
 
 
-def _sha256(fh: IO[bytes]) -> str:
+def sha256_of_stream(fh: IO[bytes]) -> str:
     h = hashlib.sha256()
     for block in _blocks(fh):
         h.update(block)
@@ -331,31 +331,67 @@ def store_candidate(cand: Candidate, share: Share, campaign: Campaign, raw_store
             bundle_zip(fs, cand.full_path, tmp)
             _check_unchanged(fs, cand, "while it was packed")
             tmp.seek(0)
-            sha = _sha256(tmp)
+            sha = sha256_of_stream(tmp)
             dest = f"{store_root}/{sha[:2]}/{sha}"
             if not store_fs.exists(dest):
                 tmp.seek(0)
                 _write_readonly(store_fs, dest, _blocks(tmp))
             return sha, dest, int(store_fs.size(dest))
     with fs.open(cand.full_path, "rb") as fh:
-        sha = _sha256(fh)
+        sha = sha256_of_stream(fh)
     _check_unchanged(fs, cand, "while it was hashed")
+    if share.raw_store_mode == "reference":  # the archive is the store: keep where it is
+        return sha, cand.full_path if _is_local(fs) else fs.unstrip_protocol(cand.full_path), int(cand.size)
     dest = f"{store_root}/{sha[:2]}/{sha}"
-    if not store_fs.exists(dest):
-        def blocks():
-            with fs.open(cand.full_path, "rb") as fh:
-                yield from _blocks(fh)
-        _write_readonly(store_fs, dest, blocks())
-        if not _verify(store_fs, dest, sha):
-            store_fs.rm(dest)
-            raise StillWriting(f"{shown(cand.rel_path)} changed while it was copied (sha256 mismatch); it is taken "
-                               f"on a later run once it is stable")
+    if store_fs.exists(dest):
+        return sha, dest, int(store_fs.size(dest))
+    if share.raw_store_mode == "link" and _is_local(fs) and _is_local(store_fs) and _link_into_store(cand.full_path, dest):
+        return sha, dest, int(store_fs.size(dest))
+
+    def blocks():
+        with fs.open(cand.full_path, "rb") as fh:
+            yield from _blocks(fh)
+    _write_readonly(store_fs, dest, blocks())
+    if not _verify(store_fs, dest, sha):
+        store_fs.rm(dest)
+        raise StillWriting(f"{shown(cand.rel_path)} changed while it was copied (sha256 mismatch); it is taken "
+                           f"on a later run once it is stable")
     return sha, dest, int(store_fs.size(dest))
+
+
+#: Linux FICLONE ioctl: a copy-on-write clone (btrfs, XFS, bcachefs), a true copy that costs no space
+_FICLONE = 0x40049409
+
+
+def _link_into_store(source: str, dest: str) -> bool:
+    """A reflink of ``source`` at ``dest`` where the filesystem can clone, else a hard link on the same
+    device; False when neither works (the caller copies). A hard link shares the file: an edit in place
+    on the share changes the stored bytes too, which `socscope verify` and the check before each read
+    report (mode documented in Share.raw_store_mode)."""
+    import fcntl
+
+    Path(dest).parent.mkdir(parents=True, exist_ok=True)
+    tmp = f"{dest}.{uuid.uuid4().hex}.tmp"
+    try:
+        with open(source, "rb") as src, open(tmp, "wb") as out:
+            fcntl.ioctl(out.fileno(), _FICLONE, src.fileno())
+        os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)  # a clone has its own inode and mode
+        os.replace(tmp, dest)
+        return True
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)  # no chmod: the mode is the share file's own
+        os.replace(tmp, dest)
+        return True
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)
+        return False
 
 
 def _verify(fs: fsspec.AbstractFileSystem, path: str, sha: str) -> bool:
     with fs.open(path, "rb") as fh:
-        return _sha256(fh) == sha
+        return sha256_of_stream(fh) == sha
 
 
 def _write_readonly(fs: fsspec.AbstractFileSystem, dest: str, blocks: Iterable[bytes]) -> None:

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable
 
 import pandas as pd
 
-from foundation.campaign import Campaign, ResolvedLimits
+from foundation.campaign import Campaign, ResolvedLimits, Share
 from foundation.config import load_campaign
 from foundation.contract import (
     FinalizeContext,
@@ -304,17 +304,43 @@ def pending_work(campaign: Campaign, wh: Warehouse, technique_name: str, force: 
     return [WorkItem(**rec) for rec in df.to_dict("records")]
 
 
-def _local_copy(store_path: str, campaign: Campaign) -> tuple[Path, Callable[[], None]]:
-    local = Path(store_path)
-    if local.exists():
-        return local, lambda: None
-    import fsspec
+def _local_copy(item: WorkItem, share: Share | None, campaign: Campaign) -> tuple[Path, Callable[[], None]]:
+    """The raw file as a local path (a temporary copy when the store is remote) and its clean-up.
 
-    fs, _ = fsspec.core.url_to_fs(raw_store_url(campaign), **campaign.storage.storage_options)
+    A file the store does not own (``reference`` mode: the archive's own file; ``link``: maybe a hard
+    link that shares the archive's bytes) is hashed first: a changed or vanished file is an error that
+    says so, never read as if it were what intake hashed."""
+    import fsspec
+    from fsspec.implementations.local import LocalFileSystem
+
+    in_place = share is not None and share.raw_store_mode != "copy"
+    if "://" in item.store_path:  # a reference into a remote archive
+        fs, path = fsspec.core.url_to_fs(item.store_path, **(share.storage_options if share else {}))
+    elif in_place or Path(item.store_path).exists():
+        fs, path = LocalFileSystem(), item.store_path
+    else:
+        fs, path = fsspec.core.url_to_fs(raw_store_url(campaign), **campaign.storage.storage_options)[0], item.store_path
+    if in_place:
+        _check_in_place(fs, path, item, share.raw_store_mode)
+    if isinstance(fs, LocalFileSystem):
+        return Path(path), lambda: None
     tmp = tempfile.NamedTemporaryFile(delete=False, suffix=".raw")
-    tmp.write(fs.cat_file(store_path))
+    tmp.write(fs.cat_file(path))
     tmp.close()
     return Path(tmp.name), lambda: Path(tmp.name).unlink(missing_ok=True)
+
+
+def _check_in_place(fs: Any, path: str, item: WorkItem, mode: str) -> None:
+    where = f"{I.shown(item.original_name)!r} ({I.shown(path)}; share {item.share!r}, raw_store_mode {mode})"
+    if not fs.exists(path):
+        raise UnreadableFile(f"{where} has vanished since intake took it: restore it, or use raw_store_mode: copy "
+                             f"for shares whose files move or are deleted")
+    with fs.open(path, "rb") as fh:
+        sha = I.sha256_of_stream(fh)
+    if sha != item.raw_sha256:
+        raise UnreadableFile(f"{where} changed since intake hashed it (sha256 {item.raw_sha256[:12]}… → {sha[:12]}…); "
+                             f"files kept in place must not change: restore the original, or write the new version "
+                             f"under a new name (it is then taken as a new file)")
 
 
 #: key and lineage columns only the framework writes, whatever a plugin put there
@@ -396,8 +422,9 @@ def process_file_here(item: WorkItem, campaign: Campaign, wh_url: str, flow_run_
     options = dict(share.reader_options) if share else {}
     override = reader_override(share.readers, item.rel_path) if share and item.rel_path else None
     reader_id = None
-    path, cleanup = _local_copy(item.store_path, campaign)
+    cleanup = lambda: None  # noqa: E731 - replaced once the raw file is at hand
     try:
+        path, cleanup = _local_copy(item, share, campaign)
         if path.is_file() and path.stat().st_size == 0:  # stored before intake refused empty files
             raise UnreadableFile(EMPTY_REASON)
         reader, measurements = read_measurements(

@@ -118,6 +118,17 @@ def _parquet_rows(wh: Warehouse, full: str) -> int | str:
         return f"no readable Parquet footer ({type(exc).__name__})"
 
 
+def _raw_file_home(store_fs: Any, store_root: str | None, store_path: str,
+                   storage_options: dict[str, Any] | None) -> tuple[Any, str]:
+    """The filesystem that holds a raw file and how to name it: the raw store, or — for a share kept
+    in place (raw_store_mode reference) — the archive it was found in."""
+    if "://" in store_path:
+        return fsspec.core.url_to_fs(store_path)[0], "its archive (kept in place, not copied)"
+    if store_root and not store_path.startswith(store_root.rstrip("/")) and store_path.startswith("/"):
+        return fsspec.filesystem("file"), "its share (kept in place, not copied)"
+    return store_fs, "the raw store"
+
+
 def _check_raw_files(wh: Warehouse, current: Manifest, raw_store: str | None,
                      storage_options: dict[str, Any] | None, report: VerifyReport) -> None:
     fs, root = fsspec.core.url_to_fs(raw_store, **(storage_options or {})) if raw_store else (wh.fs, None)
@@ -128,10 +139,11 @@ def _check_raw_files(wh: Warehouse, current: Manifest, raw_store: str | None,
                 t = pq.read_table(fh, columns=["raw_sha256", "store_path"])
             named.update(zip(t.column("store_path").to_pylist(), t.column("raw_sha256").to_pylist()))
     for store_path, sha in sorted(named.items()):
-        if not fs.exists(store_path):
-            report.errors.append(f"raw file {store_path} (sha256 {sha[:12]}…, in raw_files) is missing from the raw store")
-        elif sha256_of(fs, store_path) != sha:
-            report.errors.append(f"raw file {store_path} does not hash to its sha256 {sha[:12]}…: it changed in the raw store")
+        file_fs, where = _raw_file_home(fs, root, store_path, storage_options)
+        if not file_fs.exists(store_path):
+            report.errors.append(f"raw file {store_path} (sha256 {sha[:12]}…, in raw_files) is missing from {where}")
+        elif sha256_of(file_fs, store_path) != sha:
+            report.errors.append(f"raw file {store_path} does not hash to its sha256 {sha[:12]}…: it changed in {where}")
     report.checked["raw_files"] = len(named)
     if root is None or not fs.exists(root.rstrip("/")):
         return
