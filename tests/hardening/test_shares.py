@@ -152,7 +152,7 @@ def test_a_file_growing_under_an_old_mtime_between_listing_and_hash_is_left_for_
     cfg = toy_campaign(tmp_path, settle_seconds=30)
     f = write_csv(tmp_path / "share/S1/a.csv", [(1, 2)])
     _old(f)
-    real_sha = I._sha256
+    real_sha = I.sha256_of_stream
     grown = []
 
     def hash_while_growing(fh):
@@ -165,7 +165,7 @@ def test_a_file_growing_under_an_old_mtime_between_listing_and_hash_is_left_for_
             grown.append(True)
         return digest
 
-    monkeypatch.setattr(I, "_sha256", hash_while_growing)
+    monkeypatch.setattr(I, "sha256_of_stream", hash_while_growing)
     wh, s = _intake(cfg)
     assert s.seen == 0 and s.pending == ["lab:S1/a.csv"] and not s.refused
     assert len(wh.query("select * from raw_files")) == 0 and not list((tmp_path / "raw").rglob("*.tmp"))
