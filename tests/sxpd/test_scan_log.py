@@ -20,7 +20,7 @@ from tasks.sxpd.demo import xye_bytes
 PLUGIN = technique("sxpd")
 SPECS = {s.name: s for s in PLUGIN.tables}
 PARAMS = load_params(PLUGIN.default_params)
-READER = scan_log.ScanLogReader()
+READER = {r.name: r for r in PLUGIN.readers}["sxpd-scan-log"]
 
 
 def _read(tmp_path: Path, text: str, options=None, name="scanlog.csv"):
@@ -79,6 +79,14 @@ def test_a_log_that_does_not_parse_names_the_row(tmp_path, text, words) -> None:
 def test_ambiguous_slash_dates_follow_the_share_option(tmp_path) -> None:
     m = _read(tmp_path, "scan,start_time\n1,04/05/2026 09:00\n", {"scan_log_date_order": "mdy"})
     assert _rows(m, options={"scan_log_timezone": "UTC"})["start_time"].iloc[0] == pd.Timestamp("2026-04-05T09:00", tz="UTC")
+
+
+def test_scan_log_reader_conforms(tmp_path) -> None:
+    from tasks.testing import assert_reader_conforms
+
+    path = tmp_path / "i11_scanlog.csv"
+    path.write_text("# timezone: Europe/London\nscan,file,start_time\n1,a.xye,2026-05-04 09:00:00\n")
+    assert assert_reader_conforms(READER, path)
 
 
 def test_refinement_tables_are_not_scan_logs() -> None:
