@@ -99,9 +99,11 @@ def parse_log(text: str, source: str, options: Mapping[str, Any]) -> tuple[pd.Da
     data = pd.DataFrame({"row_number": np.arange(1, len(frame) + 1, dtype=np.int64), "scan_number": scans,
                          "file_name": files.to_numpy(dtype=object),
                          "start_local": times.dt.tz_localize(None) if stated else times,
-                         "start_utc": times if stated else pd.NaT,
+                         "start_utc": times if stated else pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us, UTC]"),
                          "counting_time_s": _counting(frame, cols, source),
                          "time_zone": "UTC (offsets in the log)" if stated else _zones(frame, cols, comments, source)})
+    if not np.isfinite(data["counting_time_s"]).any():
+        data = data.drop(columns="counting_time_s")  # the log has none: the pattern file's counting time is used
     return data, {"comments": "\n".join(comments), "n_rows": len(data), "columns": cols}
 
 
@@ -156,7 +158,7 @@ def log_rows(data: pd.DataFrame, options: Mapping[str, Any], settings: Mapping[s
         sources.append("stated in the log" if name == zone else source)
     return pd.DataFrame({"row_number": data["row_number"].to_numpy(), "scan_number": data["scan_number"],
                          "file_name": data["file_name"].to_numpy(dtype=object), "start_time": pd.DatetimeIndex(starts),
-                         "counting_time_s": data["counting_time_s"].to_numpy(dtype=float),
+                         "counting_time_s": data.get("counting_time_s", pd.Series(np.nan, index=data.index)).to_numpy(dtype=float),
                          "time_zone": zones, "time_zone_source": sources})
 
 
