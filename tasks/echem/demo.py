@@ -4,7 +4,7 @@
   harvest point), 3.0-4.2 V, 150 mAh/g.
 - half1..half6: BioLogic .mpt exports of the first charge (and discharge) at 0.05 C, 180 mAh/g,
   stopping at the sample's harvest point.
-- half7: the operando first cycle, exactly ``demo_world.OperandoProgram`` from ``BEAMTIME_START``.
+- half7 (and lfp1 of the olivine campaign): the operando first cycle, exactly ``demo_world.OPERANDO_PROGRAMS[cell]``.
 - half8: a GITT run whose D(SOC) follows ``demo_world.target('d_m2_s', soc)`` on a 5 um particle basis,
   with sampling jitter, an IR drop and a few rests cut short before they relax.
 
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from foundation.contract import DemoRequest
-from tasks.demo_world import OperandoProgram, ocv_v, target
+from tasks.demo_world import OPERANDO_PROGRAMS, ocv_v, target
 
 COIN_OFFSET_V = -0.07  # graphite anode vs Li
 R_COIN_OHM, R_HALF_OHM = 10.0, 30.0
@@ -284,8 +284,8 @@ def demo(req: DemoRequest) -> None:
             cycles = np.cumsum(np.r_[0, np.diff((rec["current_a"] > 0).astype(int)) > 0])  # +1 per charge start
             write_toyo(share / cid / f"{cid}_toscat", rec, CYCLING_START, np.maximum(cycles, 1))
             soc_truth.append((sample.id, cid, cell.counted * 100, sample.soc_nominal_pct))
-        elif cid == "half7":
-            prog = OperandoProgram()
+        elif cid in OPERANDO_PROGRAMS:
+            prog = OPERANDO_PROGRAMS[cid]
             dt = 60.0 if small else 10.0
             t = np.arange(0.0, prog.total_s + 1e-9, dt)
             st = prog.state(t)
