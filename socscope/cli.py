@@ -119,7 +119,7 @@ def cmd_demo(args) -> int:
 
     root = Path(args.dir).resolve()
     t0 = time.monotonic()
-    write_demo(root, args.profile, args.seed)
+    write_demo(root, args.profile, args.seed, campaign_name=args.campaign)
     print(f"demo files written under {root / 'share'} ({time.monotonic() - t0:.1f} s)")
     if args.no_run:
         return 0
@@ -296,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dir", default="demo")
     p.add_argument("--profile", choices=["small", "full"], default="small")
     p.add_argument("--seed", type=int, default=622)
+    p.add_argument("--campaign", choices=["ncm622", "olivine"], default="ncm622",
+                   help="ncm622: 14 NCM622 samples, five techniques; olivine: operando LiFePO4/FePO4 (SXPD + cycler)")
     p.add_argument("--no-run", action="store_true", help="only write the files")
     p.add_argument("--local", action="store_true", help="run without Prefect (debugging)")
     p.set_defaults(fn=cmd_demo)

@@ -59,6 +59,7 @@ class OperandoProgram:
     start: datetime = BEAMTIME_START
     #: open-circuit voltage vs Li of the SOC fraction (the cathode's own curve)
     ocv: Callable[[np.ndarray], np.ndarray] = ocv_v
+    material: str = "NCM622"
 
     @property
     def current_a(self) -> float:
@@ -108,5 +109,5 @@ OPERANDO_PROGRAMS: dict[str, OperandoProgram] = {
     "half7": OperandoProgram(),
     # LiFePO4/Li at C/2, 170 mAh/g; 10 % of the charge is not returned on discharge (SOC 0 -> 100 -> 10 %)
     "lfp1": OperandoProgram(active_mass_mg=6.0, nominal_mah_g=170.0, c_rate=0.5, overpotential_v=0.02,
-                            start=OLIVINE_BEAMTIME_START, ocv=lfp_ocv_v),
+                            start=OLIVINE_BEAMTIME_START, ocv=lfp_ocv_v, material="LiFePO4"),
 }

@@ -177,7 +177,8 @@ MPT_COLUMNS = ["mode", "ox/red", "error", "Ns", "time/s", "control/V/mA", "Ewe/V
                "cycle number"]
 
 
-def write_mpt(path: Path, rec: pd.DataFrame, start: datetime, technique: str, mass_mg: float) -> None:
+def write_mpt(path: Path, rec: pd.DataFrame, start: datetime, technique: str, mass_mg: float,
+              material: str = "NCM622") -> None:
     """An EC-Lab ASCII export: 'Nb header lines' counts every header line including the column row."""
     t = rec["time_s"].to_numpy()
     i_ma = rec["current_a"].to_numpy() * 1e3
@@ -191,7 +192,7 @@ def write_mpt(path: Path, rec: pd.DataFrame, start: datetime, technique: str, ma
         "Run on channel : 3 (SN 1234)",
         "User : demo",
         f"Acquisition started on : {start:%m/%d/%Y %H:%M:%S}.000",
-        "Electrode material : NCM622",
+        f"Electrode material : {material}",
         "Electrolyte : LP57",
         f"Mass of active material : {mass_mg:.3f} mg",
         "Cycle Definition : Charge/Discharge alternance",
@@ -296,7 +297,7 @@ def demo(req: DemoRequest) -> None:
             step = 1 + (t_all >= prog.rest_s).astype(int) + (t_all >= prog.rest_s + prog.charge_s).astype(int)
             rec = pd.DataFrame({"time_s": t_all, "current_a": st["current_a"], "voltage_v": st["voltage_v"], "step": step})
             write_mpt(share / cid / f"{cid}_operando_C01.mpt", rec, prog.start, "Galvanostatic Cycling with Potential Limitation",
-                      cell_cfg.active_mass_mg)
+                      cell_cfg.active_mass_mg, prog.material)
             soc_truth.append((sample.id, cid, float(st["soc_pct"][-1]), sample.soc_nominal_pct))
         elif cid == "half8":
             rec, pulses = gitt_records(small, rng)

@@ -34,7 +34,8 @@ from tasks.sxpd.alignment import align_patterns
 from tasks.sxpd.analysis import Instrument, analyse_pattern
 from tasks.sxpd.calibration import calibrate
 from tasks.sxpd.crystallography import hkl_label
-from tasks.sxpd.demo import demo
+from tasks.sxpd import olivine_demo
+from tasks.sxpd.demo import demo as ncm_demo
 from tasks.sxpd.nexus_reader import NexusReader
 from tasks.sxpd.page import render as render_page
 from tasks.sxpd.parameters import SxpdParameters
@@ -349,6 +350,11 @@ def finalize(ctx: FinalizeContext) -> dict[str, pd.DataFrame]:
         aligned["raw_sha256"] = group["raw_sha256"].to_numpy()
         frames.append(aligned)
     return {"sxpd_alignment": pd.concat(frames, ignore_index=True)}
+
+
+def demo(req) -> None:
+    """The demo campaign's patterns: the olivine campaign's, else the NCM622 one's."""
+    (olivine_demo.demo if req.campaign.name == olivine_demo.CAMPAIGN_NAME else ncm_demo)(req)
 
 
 QUALITY_CHECKS = {  # name -> SQL yielding subject, passed, value, unit, detail (warehouse/quality.py)
