@@ -86,7 +86,7 @@ def _fraction_and_absence_checks(both: pd.DataFrame) -> list[dict]:
 
 def _time_check(both: pd.DataFrame) -> dict:
     found = pd.to_datetime(both[f"{LITHIATED}_measured_at_found"], utc=True)
-    err = (found - pd.to_datetime(both["measured_at"], utc=True)).dt.total_seconds().abs()
+    err = (found - pd.to_datetime(both["measured_at"], utc=True, format="ISO8601")).dt.total_seconds().abs()
     worst = float(err.max()) if err.notna().all() else np.nan
     return _row("pattern_times_from_scan_log", worst, "max_abs_error_s", f"<= {TIME_TOLERANCE_S} s on every pattern",
                 bool(np.isfinite(worst) and worst <= TIME_TOLERANCE_S),
