@@ -32,6 +32,18 @@ def demo_config_text(profile: str, campaign: str = "ncm622") -> str:
     return header + yaml.safe_dump(data, sort_keys=False)
 
 
+def write_config(root: Path, profile: str = "small", campaign_name: str = "ncm622") -> Campaign:
+    """Only the campaign file (and the files it names, e.g. phase CIFs under config/) of a demo campaign."""
+    root = Path(root).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    for extra in CAMPAIGNS[campaign_name][1]:
+        (root / "config").mkdir(exist_ok=True)
+        (root / "config" / Path(extra).name).write_bytes(resources.files("socscope").joinpath(extra).read_bytes())
+    config = root / "campaign.yaml"
+    config.write_text(demo_config_text(profile, campaign_name), encoding="utf-8")
+    return load_campaign(config)
+
+
 def write_demo(root: Path, profile: str = "small", seed: int = 622, techniques: list[str] | None = None,
                campaign_name: str = "ncm622") -> Campaign:
     """Write campaign.yaml, every technique's vendor files under share/, and truth/ (for scoring).
@@ -43,13 +55,9 @@ def write_demo(root: Path, profile: str = "small", seed: int = 622, techniques: 
     if campaign_name not in CAMPAIGNS:
         raise ValueError(f"unknown demo campaign {campaign_name!r}: use one of {sorted(CAMPAIGNS)}")
     root = Path(root).resolve()
-    for folder in ("share", "truth") + (("config",) if CAMPAIGNS[campaign_name][1] else ()):
+    for folder in ("share", "truth"):
         (root / folder).mkdir(parents=True, exist_ok=True)
-    for extra in CAMPAIGNS[campaign_name][1]:
-        (root / "config" / Path(extra).name).write_bytes(resources.files("socscope").joinpath(extra).read_bytes())
-    config = root / "campaign.yaml"
-    config.write_text(demo_config_text(profile, campaign_name), encoding="utf-8")
-    campaign = load_campaign(config)
+    campaign = write_config(root, profile, campaign_name)
     # a second campaign gets files only for the techniques it has shares for (the default: every technique)
     shared = {share.technique for share in campaign.shares} if campaign_name != "ncm622" else None
     for name in available_techniques():
