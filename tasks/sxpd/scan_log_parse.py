@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from foundation.contract import UnreadableFile, quote_names
+from tasks.sxpd.refinement_reader import _split_comments as split_comments  # the same '#'-comments-then-header layout
 
 ALIASES = {
     "scan_number": ("scan", "scan_number", "scannumber", "scan_no", "scanno", "scan#", "scan_#", "run", "run_number",
@@ -71,14 +72,6 @@ def looks_like_log(header: list[str]) -> bool:
     cols = column_map(header)
     timed = "start" in cols or {"date", "clock"} <= set(cols)
     return timed and bool({"scan_number", "file_name"} & set(cols))
-
-
-def split_comments(text: str) -> tuple[list[str], str]:
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines) and (not lines[i].strip() or lines[i].lstrip().startswith("#")):
-        i += 1
-    return [ln.strip() for ln in lines[:i] if ln.strip()], "\n".join(lines[i:])
 
 
 def delimiter(line: str) -> str:
