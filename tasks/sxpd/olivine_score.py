@@ -23,9 +23,11 @@ CELL_TOLERANCE_ANGSTROM = 0.001
 FRACTION_TOLERANCE = 0.03
 MIN_FRACTION = 0.05
 TIME_TOLERANCE_S = 1.0
+SOC_TOLERANCE_PCT = 1.0
 CELLS_SQL = """select r.original_name, c.phase, c.role, c.measured_at, c.a_angstrom, c.b_angstrom, c.c_angstrom,
-                      c.weight_fraction, c.quality_flags
-               from sxpd_phase_cells c join raw_files r using (raw_sha256)"""
+                      c.weight_fraction, c.quality_flags, al.soc_pct
+               from sxpd_phase_cells c join raw_files r using (raw_sha256)
+               left join (select distinct measurement_id, soc_pct from sxpd_alignment) al using (measurement_id)"""
 
 
 def _row(name: str, statistic: float, statistic_name: str, expected: str, passed: bool, why: str) -> dict:
@@ -40,7 +42,8 @@ def _per_pattern(cells: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     for phase in (LITHIATED, DELITHIATED):
         mine = cells[cells["phase"] == phase].drop_duplicates("original_name")
         mine = mine.set_index("original_name")
-        for col in ("a_angstrom", "b_angstrom", "c_angstrom", "weight_fraction", "quality_flags", "measured_at"):
+        for col in ("a_angstrom", "b_angstrom", "c_angstrom", "weight_fraction", "quality_flags", "measured_at",
+                    "soc_pct"):
             wide[f"{phase}_{col}_found"] = wide["original_name"].map(mine[col]) if col in mine else np.nan
     wf = wide[f"{DELITHIATED}_weight_fraction_found"].astype(float)
     wl = wide[f"{LITHIATED}_weight_fraction_found"].astype(float)
@@ -93,6 +96,14 @@ def _time_check(both: pd.DataFrame) -> dict:
                 f"{int(err.notna().sum())} of {len(both)} patterns timed (their files carry no time: the scan log's)")
 
 
+def _soc_check(both: pd.DataFrame) -> dict:
+    err = (both[f"{LITHIATED}_soc_pct_found"].astype(float) - both["soc_pct"]).abs()
+    worst = float(err.max()) if err.notna().all() else np.nan
+    return _row("soc_from_cycler", worst, "max_abs_error_pct", f"<= {SOC_TOLERANCE_PCT} % SOC on every pattern",
+                bool(np.isfinite(worst) and worst <= SOC_TOLERANCE_PCT),
+                f"{int(err.notna().sum())} of {len(both)} patterns placed on the cycler record (scan-log time)")
+
+
 def score(cells: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     """Score rows for the phase-cell table of a processed olivine demo against its truth."""
     both = _per_pattern(cells, truth)
@@ -100,7 +111,8 @@ def score(cells: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
                  f"{len(truth)} (every pattern of the truth)",
                  bool(both[f"{LITHIATED}_measured_at_found"].notna().sum() == len(truth)),
                  f"{len(both)} truth patterns matched by file name")]
-    return pd.DataFrame(rows + _cell_checks(both) + _fraction_and_absence_checks(both) + [_time_check(both)])
+    return pd.DataFrame(rows + _cell_checks(both) + _fraction_and_absence_checks(both)
+                        + [_time_check(both), _soc_check(both)])
 
 
 def score_warehouse(query, truth_root: Path) -> pd.DataFrame:

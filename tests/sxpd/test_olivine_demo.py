@@ -119,7 +119,7 @@ def _cells_from(truth: pd.DataFrame) -> pd.DataFrame:
                          "measured_at": pd.Timestamp(t["measured_at"]),
                          **{f"{k}_angstrom": t[f"{phase}_{k}_angstrom"] if present else np.nan for k in "abc"},
                          "weight_fraction": share * 0.9,  # normalised with cell parts: the score renormalises
-                         "quality_flags": "" if present else "phase_not_observed"})
+                         "quality_flags": "" if present else "phase_not_observed", "soc_pct": t["soc_pct"] + 0.3})
     return pd.DataFrame(rows)
 
 
@@ -129,7 +129,7 @@ def test_score_passes_on_the_truth_and_fails_on_each_defect(demo) -> None:
     perfect = _cells_from(truth)
     rows = olivine_score.score(perfect, truth)
     assert (rows["verdict"] == "pass").all(), rows
-    assert len(rows) == 1 + 6 + 2 + 1
+    assert len(rows) == 1 + 6 + 2 + 2
 
     def verdict(cells, name):
         return olivine_score.score(cells, truth).set_index("check_name").loc[name, "verdict"]
@@ -145,6 +145,7 @@ def test_score_passes_on_the_truth_and_fails_on_each_defect(demo) -> None:
     off = perfect.assign(measured_at=perfect["measured_at"] + pd.Timedelta(seconds=10))
     assert verdict(off, "pattern_times_from_scan_log") == "fail"
     assert verdict(perfect.iloc[2:], "every_pattern_refined") == "fail"
+    assert verdict(perfect.assign(soc_pct=perfect["soc_pct"] + 2.0), "soc_from_cycler") == "fail"
 
 
 def test_ncm_demo_is_still_the_default() -> None:

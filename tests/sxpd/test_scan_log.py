@@ -132,3 +132,27 @@ def test_pattern_without_a_time_takes_its_log_row_or_stays_null_with_a_flag(tmp_
     m.provenance = Provenance(m.provenance.raw_sha256, reader.id, "i11-1500099_L-1.xye")
     when, flags = pattern_time(m, _ctx({"sxpd_scan_log": log}))
     assert when is None and "in no scan-log row" in flags[0]
+
+
+def test_scan_logs_are_committed_before_references_and_patterns(monkeypatch) -> None:
+    """process_items: files marked first (a scan log) go in their own commit before the standard and the patterns."""
+    from types import SimpleNamespace
+
+    from tasks import pipeline
+
+    commits: list[list[str]] = []
+    monkeypatch.setattr(pipeline, "commit_results", lambda wh, results, run: commits.append([r.name for r in results]))
+
+    def run_files(part):
+        return [SimpleNamespace(name=w.original_name, event=SimpleNamespace(rows_written=0, status="ok",
+                                                                          original_name=w.original_name, reason=""))
+                for w in part]
+
+    def item(name, sample, first=False):
+        return pipeline.WorkItem("0" * 64, "sxpd", sample, None, name, "x", "i11", f"{sample or 'references'}/{name}",
+                                 first)
+
+    todo = [item("p1.xye", "L-1"), item("si.xye", None), item("i11_scanlog.csv", "L-1", first=True)]
+    pipeline.process_items(None, "sxpd", todo, None, run_files, pipeline.ProcessSummary())
+    assert commits == [["i11_scanlog.csv"], ["si.xye"], ["p1.xye"]]
+    assert PLUGIN.process_first("L-1/i11_scanlog.csv", {}) and not PLUGIN.process_first("L-1/p1.xye", {})
