@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from foundation.registry import read_measurements, technique
+from foundation.registry import read_measurements
 from tasks.sxpd import olivine_score
 from tasks.sxpd.olivine_demo import DELITHIATED, LITHIATED
 from tasks.sxpd.powder_gemmi import declared_phases, reflections
@@ -148,9 +148,11 @@ def test_score_passes_on_the_truth_and_fails_on_each_defect(demo) -> None:
     assert verdict(perfect.assign(soc_pct=perfect["soc_pct"] + 2.0), "soc_from_cycler") == "fail"
 
 
-def test_ncm_demo_is_still_the_default() -> None:
+def test_cli_writes_the_olivine_campaign_and_refuses_unknown_ones(tmp_path) -> None:
     from socscope.cli import main
 
     with pytest.raises(SystemExit):
-        main(["demo", "--campaign", "nacl"])
-    assert technique("sxpd").demo is not None
+        main(["demo", "--campaign", "nacl", "--dir", str(tmp_path / "x"), "--no-run"])
+    assert main(["demo", "--campaign", "olivine", "--dir", str(tmp_path / "o"), "--no-run"]) == 0
+    assert (tmp_path / "o/config/FePO4.cif").exists() and (tmp_path / "o/share/sxpd/L-1/i11_scanlog.csv").exists()
+    assert "olivine-demo" in (tmp_path / "o/campaign.yaml").read_text()
