@@ -166,9 +166,14 @@ def _stem(name: str) -> str:
     return posixpath.splitext(posixpath.basename(str(name).replace("\\", "/")))[0].lower()
 
 
+#: a scan number in a file name only where the name says so: leading digits, after a beamline prefix
+#: (``i11-``), or after ``scan``; never any run of digits (a date in the name is not a scan)
+SCAN_IN_NAME = re.compile(r"^(\d{4,})(?!\d|-\d)|^i\d\d-(\d+)|scan[ _#-]*(\d+)", re.I)
+
+
 def scan_of(original_name: str | None) -> int | None:
-    m = re.search(r"(\d{4,})", original_name or "")
-    return int(m.group(1)) if m else None
+    m = SCAN_IN_NAME.search(posixpath.basename(str(original_name or "").replace("\\", "/")))
+    return int(next(g for g in m.groups() if g)) if m else None
 
 
 def lookup(rows: pd.DataFrame, original_name: str | None, scan_number: int | None, counting_time_s: float

@@ -94,6 +94,13 @@ def test_refinement_tables_are_not_scan_logs() -> None:
     assert not READER.sniff(b"scan,a,c,time\n1,2.87,14.2,2026-05-04\n", "t.csv")
 
 
+@pytest.mark.parametrize("name, scan", [("i11-1700001_L-1.xye", 1700001), ("1410696_summed_mythen3.xye", 1410696),
+                                        ("LFP_2024-05-03_scan12.xye", 12), ("LFP_2024-05-03.xye", None),
+                                        ("cell4_pattern_0042.xye", None)])
+def test_scan_numbers_are_read_from_names_only_where_the_name_says(name, scan) -> None:
+    assert scan_log.scan_of(name) == scan
+
+
 def test_declared_and_default_scan_log_names() -> None:
     assert scan_log.is_scan_log("references/i11_scanlog.csv", {})
     assert not scan_log.is_scan_log("L-1/fullprof_L-1.csv", {})
