@@ -327,10 +327,11 @@ def finalize(ctx: FinalizeContext) -> dict[str, pd.DataFrame]:
     cfg = ctx.params.values["alignment"]
     settings = _settings(ctx)
     offset = float(settings.get("clock_offset_s", cfg["clock_offset_s"]))
-    columns = "measurement_id, sample_id, measured_at, raw_sha256, params_id"
-    patterns = _query(ctx, f"select {columns} from sxpd_patterns where sample_id is not null")
+    patterns = _query(ctx, "select measurement_id, sample_id, measured_at, raw_sha256, params_id from sxpd_patterns "
+                           "where sample_id is not null")
     # patterns refined phase by phase (sxpd_phase_cells) are placed on the cycle too, once each
-    cells = _query(ctx, f"select distinct {columns} from sxpd_phase_cells where sample_id is not null")
+    cells = _query(ctx, "select distinct measurement_id, sample_id, measured_at, raw_sha256, params_id "
+                        "from sxpd_phase_cells where sample_id is not null")
     if not cells.empty:
         patterns = cells if patterns.empty else pd.concat([patterns, cells], ignore_index=True)
     if patterns.empty:
