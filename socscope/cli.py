@@ -117,7 +117,7 @@ def _report(summary: dict, config: Path) -> None:
 def cmd_demo(args) -> int:
     from socscope.demo import write_demo
 
-    root = Path(args.dir).resolve()
+    root = Path(args.dir or ("demo" if args.campaign == "ncm622" else f"demo-{args.campaign}")).resolve()
     t0 = time.monotonic()
     write_demo(root, args.profile, args.seed, campaign_name=args.campaign)
     print(f"demo files written under {root / 'share'} ({time.monotonic() - t0:.1f} s)")
@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(fn=cmd_init)
 
     p = sub.add_parser("demo", help="write the 14-sample demo campaign and run it through Prefect")
-    p.add_argument("--dir", default="demo")
+    p.add_argument("--dir", default=None, help="default: demo (ncm622), demo-olivine (olivine)")
     p.add_argument("--profile", choices=["small", "full"], default="small")
     p.add_argument("--seed", type=int, default=622)
     p.add_argument("--campaign", choices=["ncm622", "olivine"], default="ncm622",
