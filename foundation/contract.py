@@ -314,6 +314,9 @@ class Technique:
     #: its files record a whole cell (cycler records), not one sample: in the campaign's expected-vs-received
     #: counts they count for every sample cut from that cell
     cell_files: bool = False
+    #: ``process_first(rel_path, share reader_options)``: files other files of the technique need while they
+    #: are processed (a scan log giving patterns their times); processed and committed before the rest
+    process_first: Callable[[str, Mapping[str, Any]], bool] | None = None
     #: largest file (MB) a share of this technique takes before refusing it unread (``Share.max_file_mb``
     #: overrides); well above the biggest real export, so that only a runaway or misplaced file is refused
     max_file_mb: float = 2048.0

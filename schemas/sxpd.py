@@ -153,4 +153,20 @@ SXPD_ALIGNMENT = TableSpec(
     ),
 )
 
-TABLES = [SXPD_CALIBRATIONS, SXPD_PATTERNS, SXPD_PEAKS, SXPD_REFINEMENTS, SXPD_ALIGNMENT]
+SXPD_SCAN_LOG = TableSpec(
+    name="sxpd_scan_log",
+    grain="one row of a scan log (I11 / lab operando CSV): a pattern's scan number or file and start time",
+    key=("measurement_id", "row_number"),
+    columns=(
+        Column("row_number", "int64", "1", "data row of the log (1-based, after the header)", nullable=False),
+        Column("scan_number", "int64", "1", "scan number, when the log has one"),
+        Column("file_name", "string", description="pattern file named by the log, when it has one"),
+        Column("start_time", "timestamp", description="start of the scan (UTC)", nullable=False),
+        Column("counting_time_s", "float64", "s", "counting time, when the log has one", checks=_POS),
+        Column("time_zone", "string", description="zone the log's times were read in", nullable=False),
+        Column("time_zone_source", "string", nullable=False,
+               description="stated in the log | share option scan_log_timezone | assumed: campaign settings.sxpd.timezone"),
+    ),
+)
+
+TABLES = [SXPD_CALIBRATIONS, SXPD_PATTERNS, SXPD_PEAKS, SXPD_REFINEMENTS, SXPD_ALIGNMENT, SXPD_SCAN_LOG]

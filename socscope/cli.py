@@ -170,9 +170,9 @@ def _findings_verdicts(config: Path) -> list[tuple[str, int]]:
 def cmd_demo(args) -> int:
     from socscope.demo import write_demo
 
-    root = Path(args.dir).resolve()
+    root = Path(args.dir or ("demo" if args.campaign == "ncm622" else f"demo-{args.campaign}")).resolve()
     t0 = time.monotonic()
-    write_demo(root, args.profile, args.seed)
+    write_demo(root, args.profile, args.seed, campaign_name=args.campaign)
     print(f"demo files written under {root / 'share'} ({time.monotonic() - t0:.1f} s)")
     if args.no_run:
         return 0
@@ -346,9 +346,11 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(fn=cmd_init)
 
     p = sub.add_parser("demo", help="write the 14-sample demo campaign and run it through Prefect")
-    p.add_argument("--dir", default="demo")
+    p.add_argument("--dir", default=None, help="default: demo (ncm622), demo-olivine (olivine)")
     p.add_argument("--profile", choices=["small", "full"], default="small")
     p.add_argument("--seed", type=int, default=622)
+    p.add_argument("--campaign", choices=["ncm622", "olivine"], default="ncm622",
+                   help="ncm622: 14 NCM622 samples, five techniques; olivine: operando LiFePO4/FePO4 (SXPD + cycler)")
     p.add_argument("--no-run", action="store_true", help="only write the files")
     p.add_argument("--local", action="store_true", help="run without Prefect (debugging)")
     p.set_defaults(fn=cmd_demo)

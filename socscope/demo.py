@@ -15,8 +15,13 @@ from foundation.registry import available_techniques, technique
 SMALL_EXPECTED_CAP = 2
 
 
-def demo_config_text(profile: str) -> str:
-    text = resources.files("socscope").joinpath("demo_campaign.yaml").read_text(encoding="utf-8")
+#: the demo campaigns: name -> (campaign file, files copied beside it into config/)
+CAMPAIGNS = {"ncm622": ("demo_campaign.yaml", ()),
+             "olivine": ("demo_olivine_campaign.yaml", ("demo_olivine/LiFePO4.cif", "demo_olivine/FePO4.cif"))}
+
+
+def demo_config_text(profile: str, campaign: str = "ncm622") -> str:
+    text = resources.files("socscope").joinpath(CAMPAIGNS[campaign][0]).read_text(encoding="utf-8")
     if profile == "full":
         return text
     data = yaml.safe_load(text)
@@ -27,18 +32,36 @@ def demo_config_text(profile: str) -> str:
     return header + yaml.safe_dump(data, sort_keys=False)
 
 
-def write_demo(root: Path, profile: str = "small", seed: int = 622, techniques: list[str] | None = None) -> Campaign:
-    """Write campaign.yaml, every technique's vendor files under share/, and truth/ (for scoring)."""
+def write_config(root: Path, profile: str = "small", campaign_name: str = "ncm622") -> Campaign:
+    """Only the campaign file (and the files it names, e.g. phase CIFs under config/) of a demo campaign."""
+    root = Path(root).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    for extra in CAMPAIGNS[campaign_name][1]:
+        (root / "config").mkdir(exist_ok=True)
+        (root / "config" / Path(extra).name).write_bytes(resources.files("socscope").joinpath(extra).read_bytes())
+    config = root / "campaign.yaml"
+    config.write_text(demo_config_text(profile, campaign_name), encoding="utf-8")
+    return load_campaign(config)
+
+
+def write_demo(root: Path, profile: str = "small", seed: int = 622, techniques: list[str] | None = None,
+               campaign_name: str = "ncm622") -> Campaign:
+    """Write campaign.yaml, every technique's vendor files under share/, and truth/ (for scoring).
+
+    ``campaign_name``: ncm622 (the default, 14 samples, five techniques) or olivine (one operando
+    LiFePO4 cell: cycler + diffraction, phases from CIFs under config/)."""
     if profile not in ("small", "full"):
         raise ValueError(f"unknown demo profile {profile!r}: use 'small' or 'full'")
+    if campaign_name not in CAMPAIGNS:
+        raise ValueError(f"unknown demo campaign {campaign_name!r}: use one of {sorted(CAMPAIGNS)}")
     root = Path(root).resolve()
-    (root / "share").mkdir(parents=True, exist_ok=True)
-    (root / "truth").mkdir(parents=True, exist_ok=True)
-    config = root / "campaign.yaml"
-    config.write_text(demo_config_text(profile), encoding="utf-8")
-    campaign = load_campaign(config)
+    for folder in ("share", "truth"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    campaign = write_config(root, profile, campaign_name)
+    # a second campaign gets files only for the techniques it has shares for (the default: every technique)
+    shared = {share.technique for share in campaign.shares} if campaign_name != "ncm622" else None
     for name in available_techniques():
-        if techniques and name not in techniques:
+        if (techniques and name not in techniques) or (shared is not None and name not in shared):
             continue
         plugin = technique(name)
         if plugin.demo is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Callable
 
 import numpy as np
 
@@ -56,6 +57,9 @@ class OperandoProgram:
     first_cycle_loss: float = 0.10
     overpotential_v: float = 0.03
     start: datetime = BEAMTIME_START
+    #: open-circuit voltage vs Li of the SOC fraction (the cathode's own curve)
+    ocv: Callable[[np.ndarray], np.ndarray] = ocv_v
+    material: str = "NCM622"
 
     @property
     def current_a(self) -> float:
@@ -86,6 +90,24 @@ class OperandoProgram:
         eta = np.where(on_charge, self.overpotential_v, np.where(on_discharge, -self.overpotential_v, 0.0))
         # the last 10 % of discharge capacity is lost: voltage falls to the cut-off as SOC nears 10 %
         tail = np.where(on_discharge, np.clip((20.0 - soc) / 10.0, 0.0, 1.0) ** 3 * 0.4, 0.0)
-        voltage = np.clip(ocv_v(soc / 100.0) + eta - tail, 3.0, 4.3)
+        voltage = np.clip(self.ocv(soc / 100.0) + eta - tail, 3.0, 4.3)
         branch = np.where(t < self.rest_s, "rest", np.where(on_charge, "charge", "discharge"))
         return {"current_a": current, "voltage_v": voltage, "soc_pct": soc, "branch": branch}
+
+
+def lfp_ocv_v(soc_frac: np.ndarray | float) -> np.ndarray:
+    """LiFePO4 vs Li: the two-phase plateau near 3.43 V with steep single-phase ends (3.07 .. 3.71 V)."""
+    s = np.clip(np.asarray(soc_frac, dtype=float), 0.0, 1.0)
+    return 3.42 + 0.04 * s - 0.35 * (1.0 - s) ** 20 + 0.25 * s**30
+
+
+#: Start of the olivine beamtime (a second demo campaign, socscope/demo_olivine_campaign.yaml), UTC.
+OLIVINE_BEAMTIME_START = datetime(2026, 6, 15, 7, 30, 0, tzinfo=timezone.utc)
+
+#: The operando cells of the demo campaigns, by cell id: the SXPD generator and the cycler file follow the same one.
+OPERANDO_PROGRAMS: dict[str, OperandoProgram] = {
+    "half7": OperandoProgram(),
+    # LiFePO4/Li at C/2, 170 mAh/g; 10 % of the charge is not returned on discharge (SOC 0 -> 100 -> 10 %)
+    "lfp1": OperandoProgram(active_mass_mg=6.0, nominal_mah_g=170.0, c_rate=0.5, overpotential_v=0.02,
+                            start=OLIVINE_BEAMTIME_START, ocv=lfp_ocv_v, material="LiFePO4"),
+}

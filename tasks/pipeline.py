@@ -284,6 +284,8 @@ class WorkItem:
     store_path: str
     share: str | None
     rel_path: str | None
+    #: the technique's ``process_first`` says other files need this one (a scan log): committed before them
+    first: bool = False
 
 
 def pending_work(campaign: Campaign, wh: Warehouse, technique_name: str, force: bool = False) -> list[WorkItem]:
@@ -301,7 +303,13 @@ def pending_work(campaign: Campaign, wh: Warehouse, technique_name: str, force: 
     done = set() if force else done_files(wh, AttemptKey.of(campaign, technique_name))
     df = df[~df.raw_sha256.isin(done)]
     df = df.astype(object).where(df.notna(), None)  # a missing sample is None, never NaN
-    return [WorkItem(**rec) for rec in df.to_dict("records")]
+    items = [WorkItem(**rec) for rec in df.to_dict("records")]
+    first = technique(technique_name).process_first
+    if first is not None:
+        shares = {sh.name: dict(sh.reader_options) for sh in campaign.shares}
+        for item in items:
+            item.first = bool(item.rel_path) and bool(first(item.rel_path, shares.get(item.share, {})))
+    return items
 
 
 def _local_copy(item: WorkItem, share: Share | None, campaign: Campaign) -> tuple[Path, Callable[[], None]]:
@@ -550,13 +558,16 @@ RunFiles = Callable[[list[WorkItem]], list[FileResult]]
 def process_items(wh: Warehouse, name: str, todo: list[WorkItem], flow_run_id: str | None,
                   run_files: RunFiles, summary: ProcessSummary,
                   progress: Progress = no_progress, chunk: int = 32) -> None:
-    """Process work items of one technique, references first, committing every ``chunk`` files.
+    """Process work items of one technique, committing every ``chunk`` files: first the files others need
+    (``Technique.process_first``), then references (no sample), then the samples' files.
 
     Each chunk is its own commit: a run killed half-way keeps the chunks it committed, and the next
     run picks up the rest. ``run_files`` runs a chunk (a thread pool here, Prefect tasks in flows).
     """
     done = 0
-    for phase in ([w for w in todo if w.sample_id is None], [w for w in todo if w.sample_id is not None]):
+    phases = ([w for w in todo if w.first], [w for w in todo if not w.first and w.sample_id is None],
+              [w for w in todo if not w.first and w.sample_id is not None])
+    for phase in phases:
         for i in range(0, len(phase), chunk):
             part = phase[i:i + chunk]
             results = run_files(part)

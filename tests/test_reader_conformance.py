@@ -31,7 +31,7 @@ REAL = {
     "novonix-csv": "echem/other/sample_data_novonix.csv",
 }
 #: readers of formats with no real file here: tested in their technique's suite on spec-built files
-SPEC_BUILT = {"generic-csv": "echem", "nexafs-diamond-srs": "nexafs", "nexafs-nxxas": "nexafs", "refinement-csv": "sxpd", "toyo-toscat": "echem"}
+SPEC_BUILT = {"generic-csv": "echem", "nexafs-diamond-srs": "nexafs", "nexafs-nxxas": "nexafs", "refinement-csv": "sxpd", "sxpd-scan-log": "sxpd", "toyo-toscat": "echem"}
 
 
 def test_every_reader_has_a_conformance_case():

@@ -4,7 +4,7 @@
   harvest point), 3.0-4.2 V, 150 mAh/g.
 - half1..half6: BioLogic .mpt exports of the first charge (and discharge) at 0.05 C, 180 mAh/g,
   stopping at the sample's harvest point.
-- half7: the operando first cycle, exactly ``demo_world.OperandoProgram`` from ``BEAMTIME_START``.
+- half7 (and lfp1 of the olivine campaign): the operando first cycle, exactly ``demo_world.OPERANDO_PROGRAMS[cell]``.
 - half8: a GITT run whose D(SOC) follows ``demo_world.target('d_m2_s', soc)`` on a 5 um particle basis,
   with sampling jitter, an IR drop and a few rests cut short before they relax.
 
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from foundation.contract import DemoRequest
-from tasks.demo_world import OperandoProgram, ocv_v, target
+from tasks.demo_world import OPERANDO_PROGRAMS, ocv_v, target
 
 COIN_OFFSET_V = -0.07  # graphite anode vs Li
 R_COIN_OHM, R_HALF_OHM = 10.0, 30.0
@@ -177,7 +177,8 @@ MPT_COLUMNS = ["mode", "ox/red", "error", "Ns", "time/s", "control/V/mA", "Ewe/V
                "cycle number"]
 
 
-def write_mpt(path: Path, rec: pd.DataFrame, start: datetime, technique: str, mass_mg: float) -> None:
+def write_mpt(path: Path, rec: pd.DataFrame, start: datetime, technique: str, mass_mg: float,
+              material: str = "NCM622") -> None:
     """An EC-Lab ASCII export: 'Nb header lines' counts every header line including the column row."""
     t = rec["time_s"].to_numpy()
     i_ma = rec["current_a"].to_numpy() * 1e3
@@ -191,7 +192,7 @@ def write_mpt(path: Path, rec: pd.DataFrame, start: datetime, technique: str, ma
         "Run on channel : 3 (SN 1234)",
         "User : demo",
         f"Acquisition started on : {start:%m/%d/%Y %H:%M:%S}.000",
-        "Electrode material : NCM622",
+        f"Electrode material : {material}",
         "Electrolyte : LP57",
         f"Mass of active material : {mass_mg:.3f} mg",
         "Cycle Definition : Charge/Discharge alternance",
@@ -284,8 +285,8 @@ def demo(req: DemoRequest) -> None:
             cycles = np.cumsum(np.r_[0, np.diff((rec["current_a"] > 0).astype(int)) > 0])  # +1 per charge start
             write_toyo(share / cid / f"{cid}_toscat", rec, CYCLING_START, np.maximum(cycles, 1))
             soc_truth.append((sample.id, cid, cell.counted * 100, sample.soc_nominal_pct))
-        elif cid == "half7":
-            prog = OperandoProgram()
+        elif cid in OPERANDO_PROGRAMS:
+            prog = OPERANDO_PROGRAMS[cid]
             dt = 60.0 if small else 10.0
             t = np.arange(0.0, prog.total_s + 1e-9, dt)
             st = prog.state(t)
@@ -296,7 +297,7 @@ def demo(req: DemoRequest) -> None:
             step = 1 + (t_all >= prog.rest_s).astype(int) + (t_all >= prog.rest_s + prog.charge_s).astype(int)
             rec = pd.DataFrame({"time_s": t_all, "current_a": st["current_a"], "voltage_v": st["voltage_v"], "step": step})
             write_mpt(share / cid / f"{cid}_operando_C01.mpt", rec, prog.start, "Galvanostatic Cycling with Potential Limitation",
-                      cell_cfg.active_mass_mg)
+                      cell_cfg.active_mass_mg, prog.material)
             soc_truth.append((sample.id, cid, float(st["soc_pct"][-1]), sample.soc_nominal_pct))
         elif cid == "half8":
             rec, pulses = gitt_records(small, rng)

@@ -34,13 +34,15 @@ from tasks.sxpd.alignment import align_patterns
 from tasks.sxpd.analysis import Instrument, analyse_pattern
 from tasks.sxpd.calibration import calibrate
 from tasks.sxpd.crystallography import hkl_label
-from tasks.sxpd.demo import demo
+from tasks.sxpd import olivine_demo
+from tasks.sxpd.demo import demo as ncm_demo
 from tasks.sxpd.nexus_reader import NexusReader
 from tasks.sxpd.page import render as render_page
 from tasks.sxpd.parameters import SxpdParameters
 from tasks.sxpd.pattern import KIND as PATTERN_KIND
 from tasks.sxpd.refinement_reader import KIND as REFINEMENT_KIND
 from tasks.sxpd.refinement_reader import RefinementCsvReader
+from tasks.sxpd import scan_log
 from tasks.sxpd.xye_reader import XyeReader
 
 HERE = Path(__file__).resolve().parent
@@ -87,6 +89,20 @@ def measured_at(meta: dict[str, Any], timezone: str) -> pd.Timestamp | None:
     return ts
 
 
+def pattern_time(m: Measurement, ctx: ProcessContext) -> tuple[pd.Timestamp | None, list[str]]:
+    """(UTC time, flags): the file's own time, else its row in a scan log of the campaign (committed first)."""
+    when = measured_at(m.meta, _settings(ctx).get("timezone", "Europe/London"))
+    if when is not None:
+        return when, []
+    rows = _query(ctx, "select file_name, scan_number, start_time, counting_time_s, time_zone, time_zone_source "
+                       "from sxpd_scan_log")
+    try:
+        counting = float(m.meta.get("counting_time_s", 0.0))
+    except (TypeError, ValueError):
+        counting = 0.0
+    return scan_log.lookup(rows, m.provenance.original_name if m.provenance else None, _scan_number(m.meta), counting)
+
+
 def _beamtime(meta: dict[str, Any], settings: dict[str, Any]) -> str | None:
     value = meta.get("experiment") or meta.get("visit") or meta.get("beamtime") or settings.get("beamtime")
     return str(value) if value else None
@@ -116,6 +132,22 @@ def _instrument_from(row: dict[str, Any]) -> Instrument:
                       (float(row["caglioti_u_deg2"]), float(row["caglioti_v_deg2"]), float(row["caglioti_w_deg2"])))
 
 
+def _with_log_times(rows: list[dict[str, Any]], ctx: ProcessContext) -> list[dict[str, Any]]:
+    """Standards without a time in their file take it from the scan log (committed with them, so
+    their own row could not see it)."""
+    if all(r.get("measured_at") is not None and not pd.isna(r["measured_at"]) for r in rows):
+        return rows
+    log = _query(ctx, "select file_name, scan_number, start_time, counting_time_s, time_zone, time_zone_source "
+                      "from sxpd_scan_log")
+    out = []
+    for r in rows:
+        if r.get("measured_at") is None or pd.isna(r["measured_at"]):
+            scan = None if r.get("scan_number") is None or pd.isna(r["scan_number"]) else int(r["scan_number"])
+            r = {**r, "measured_at": scan_log.lookup(log, None, scan, 0.0)[0] if scan is not None else None}
+        out.append(r)
+    return out
+
+
 def choose_instrument(meta: dict[str, Any], ctx: ProcessContext, when: pd.Timestamp | None
                       ) -> tuple[Instrument, str, str | None, list[str]]:
     """(instrument, wavelength source, calibration id, flags) for a sample pattern."""
@@ -138,7 +170,7 @@ def choose_instrument(meta: dict[str, Any], ctx: ProcessContext, when: pd.Timest
     beamtime = _beamtime(meta, settings)
     if beamtime is not None and any(r.get("beamtime") == beamtime for r in rows):
         rows = [r for r in rows if r.get("beamtime") == beamtime]
-    timed = [r for r in rows if r.get("measured_at") is not None and not pd.isna(r["measured_at"])]
+    timed = [r for r in _with_log_times(rows, ctx) if r.get("measured_at") is not None and not pd.isna(r["measured_at"])]
     limit_h = float(ctx.params.values["wavelength"]["max_calibration_distance_h"])
     if when is not None and timed:
         distance = [abs((pd.Timestamp(r["measured_at"]) - when).total_seconds()) / 3600.0 for r in timed]
@@ -163,9 +195,10 @@ def _calibration_frames(m: Measurement, ctx: ProcessContext) -> dict[str, pd.Dat
     d = m.data
     cal = calibrate(d["two_theta_deg"], d["intensity_counts"], d["sigma_counts"], settings,
                     source=m.provenance.original_name if m.provenance else "standard")
-    when = measured_at(m.meta, _settings(ctx).get("timezone", "Europe/London"))
+    when, _ = pattern_time(m, ctx)
     row = {"calibration_id": m.measurement_id, "beamtime": _beamtime(m.meta, _settings(ctx)),
-           "measured_at": when, "scan_number": _scan_number(m.meta), "standard": cal.standard,
+           "measured_at": when, "scan_number": _scan_number(m.meta) or scan_log.scan_of(
+               m.provenance.original_name if m.provenance else None), "standard": cal.standard,
            "standard_a_angstrom": cal.standard_a_angstrom, "wavelength_angstrom": cal.wavelength_angstrom,
            "wavelength_sigma_angstrom": cal.wavelength_sigma_angstrom, "zero_offset_deg": cal.zero_offset_deg,
            "zero_offset_sigma_deg": cal.zero_offset_sigma_deg, "caglioti_u_deg2": cal.caglioti_u_deg2,
@@ -219,9 +252,9 @@ def _finite_median(values: np.ndarray) -> float | None:
 
 def _pattern_frames(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFrame]:
     params = ctx.params.values
-    settings = _settings(ctx)
-    when = measured_at(m.meta, settings.get("timezone", "Europe/London"))
+    when, time_flags = pattern_time(m, ctx)
     instrument, source, calibration_id, flags = choose_instrument(m.meta, ctx, when)
+    flags = time_flags + flags
     d = m.data
     res = analyse_pattern(d["two_theta_deg"], d["intensity_counts"], d["sigma_counts"], instrument, params)
     flags += res.flags
@@ -275,6 +308,8 @@ def _pattern_frames(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFra
 
 
 def process(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFrame]:
+    if m.kind == scan_log.KIND:
+        return {"sxpd_scan_log": scan_log.log_rows(m.data, ctx.options, _settings(ctx))}
     if m.kind == REFINEMENT_KIND:
         own = [c.name for c in SXPD_REFINEMENTS.columns]
         return {"sxpd_refinements": m.data.reindex(columns=own)}  # absent optional columns → null
@@ -294,6 +329,11 @@ def finalize(ctx: FinalizeContext) -> dict[str, pd.DataFrame]:
     offset = float(settings.get("clock_offset_s", cfg["clock_offset_s"]))
     patterns = _query(ctx, "select measurement_id, sample_id, measured_at, raw_sha256, params_id from sxpd_patterns "
                            "where sample_id is not null")
+    # patterns refined phase by phase (sxpd_phase_cells) are placed on the cycle too, once each
+    cells = _query(ctx, "select distinct measurement_id, sample_id, measured_at, raw_sha256, params_id "
+                        "from sxpd_phase_cells where sample_id is not null")
+    if not cells.empty:
+        patterns = cells if patterns.empty else pd.concat([patterns, cells], ignore_index=True)
     if patterns.empty:
         return {}
     if "params_id" in patterns and (patterns["params_id"] == ctx.params.id).any():
@@ -317,6 +357,11 @@ def finalize(ctx: FinalizeContext) -> dict[str, pd.DataFrame]:
     return {"sxpd_alignment": pd.concat(frames, ignore_index=True)}
 
 
+def demo(req) -> None:
+    """The demo campaign's patterns: the olivine campaign's, else the NCM622 one's."""
+    (olivine_demo.demo if req.campaign.name == olivine_demo.CAMPAIGN_NAME else ncm_demo)(req)
+
+
 QUALITY_CHECKS = {  # name -> SQL yielding subject, passed, value, unit, detail (warehouse/quality.py)
     "sxpd_calibration_residual": """
         select calibration_id, rms_residual_deg <= 0.005, rms_residual_deg, 'deg',
@@ -331,7 +376,7 @@ QUALITY_CHECKS = {  # name -> SQL yielding subject, passed, value, unit, detail 
 
 TECHNIQUE = Technique(
     name="sxpd",
-    readers=[XyeReader(), NexusReader(), RefinementCsvReader()],
+    readers=[XyeReader(), NexusReader(), RefinementCsvReader(), scan_log.ScanLogReader()],
     tables=TABLES,
     default_params=HERE / "params" / "default.yaml",
     parameters=SxpdParameters,
@@ -342,7 +387,8 @@ TECHNIQUE = Technique(
     views=[VIEWS],
     checks=QUALITY_CHECKS,
     features=FEATURES,
-    accepts=(PATTERN_KIND, REFINEMENT_KIND),
+    accepts=(PATTERN_KIND, REFINEMENT_KIND, scan_log.KIND),
+    process_first=scan_log.is_scan_log,
     max_file_mb=4096,
     pages=[Page("diffraction", "Diffraction", render_page)],
 )

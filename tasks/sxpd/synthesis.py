@@ -55,6 +55,10 @@ def _add_peaks(x: np.ndarray, out: np.ndarray, pos: np.ndarray, fwhm: np.ndarray
                                          np.array([eta]), np.array([al]))[0, :, 0]
 
 
+#: the peak adder, for the other demo generators (olivine_demo.py)
+add_peaks = _add_peaks
+
+
 def ncm_profile(x: np.ndarray, sample: Sample, wavelength: float = DEMO_WAVELENGTH_ANGSTROM,
                 zero_offset: float = DEMO_ZERO_OFFSET_DEG, scale: float = 1.0) -> np.ndarray:
     """Expected counts of the NCM, Al and Li reflections plus background (no noise)."""

@@ -170,3 +170,16 @@ def test_finalize_without_cycler_rows_leaves_nulls() -> None:
     _stamp(out, "sxpd_alignment", None, "finalize:sxpd")
     assert out["voltage_v"].isna().all() and out["cell_id"].iloc[0] == "half7"
     assert "echem_series has no rows for cell half7" in out["alignment_flag"].iloc[0]
+
+
+def test_finalize_places_phase_refined_patterns_on_the_cycle() -> None:
+    """Patterns that only the multi-phase refinement wrote (sxpd_phase_cells, one row per phase) are aligned once."""
+    program = OperandoProgram()
+    t = np.array([1200.0, 6000.0])
+    when = pd.Timestamp(BEAMTIME_START) + pd.to_timedelta(t, unit="s")
+    cells = pd.DataFrame({"measurement_id": ["m1", "m1", "m2", "m2"], "sample_id": "O-1", "raw_sha256": "0" * 64,
+                          "params_id": PARAMS.id, "measured_at": np.repeat(when, 2), "phase": ["A", "B"] * 2})
+    ctx = FinalizeContext(CAMPAIGN, PARAMS, _query({"sxpd_phase_cells": cells, "echem_series": _series(program)}))
+    out = PLUGIN.finalize(ctx)["sxpd_alignment"]
+    assert list(out["measurement_id"]) == ["m1", "m2"]
+    np.testing.assert_allclose(out["soc_pct"], program.state(t)["soc_pct"], atol=0.05)
