@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from schemas.nulls import NullRule
+
 DTYPES: dict[str, pa.DataType] = {
     "string": pa.string(),
     "int64": pa.int64(),
@@ -71,6 +73,8 @@ class TableSpec:
     partition_by: tuple[str, ...] = ("technique", "sample_id")
     #: extra frame-level checks: (description, fn(df) -> bool)
     frame_checks: tuple[tuple[str, Callable[[pd.DataFrame], bool]], ...] = field(default=(), compare=False)
+    #: which columns are features and where the reason for a null lives (schemas/nulls.py); None: the default rule
+    nulls: NullRule | None = field(default=None, compare=False)
 
     @property
     def all_columns(self) -> tuple[Column, ...]:
