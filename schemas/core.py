@@ -43,6 +43,12 @@ class Column:
             raise ValueError(f"column {self.name!r}: unknown dtype {self.dtype!r}; use one of {sorted(DTYPES)}")
 
 
+#: the reasons column of a table whose flags are about quality, not about missing values (schemas/nulls.py)
+NULL_REASONS = Column("null_reasons", "string", "", "why feature columns of the row are null: '<columns>: <why>' "
+                      "entries separated by '; ' (column names or flag words of the table's null rule); empty = none",
+                      nullable=False)
+
+
 KEY_COLUMNS: tuple[Column, ...] = (
     Column("campaign", "string", description="campaign name from the config", nullable=False),
     Column("sample_id", "string", description="sample (or cell for cycler files) the row belongs to"),

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from schemas.core import Column, TableSpec
+from schemas.nulls import NullRule
+from schemas.platform import NOMINAL_SOC
 
 CELL = Column("cell_id", "string", description="cycler cell id from the campaign config (share mapping)")
 
@@ -28,6 +30,7 @@ ECHEM_SERIES = TableSpec(
                nullable=False),
         Column("vendor_capacity_ah", "float64", "Ah", "the file's own net capacity counter, when it has one"),
     ),
+    nulls=NullRule(not_features=(("vendor_capacity_ah", "copied from the file: null in files without such a counter"),)),
 )
 
 ECHEM_CYCLES = TableSpec(
@@ -47,6 +50,11 @@ ECHEM_CYCLES = TableSpec(
         Column("dqdv_peak_charge_v", "float64", "V", "voltage of the largest dQ/dV on charge"),
         Column("dqdv_peak_discharge_v", "float64", "V", "voltage of the largest dQ/dV on discharge"),
     ),
+    nulls=NullRule(when=(
+        ("*discharge*", "coalesce(discharge_capacity_ah, 0) = 0", "the cycle holds no discharge"),
+        ("dqdv_peak_charge_v", "coalesce(charge_capacity_ah, 0) = 0", "the cycle holds no charge"),
+        ("charge_capacity_mah_g", "coalesce(charge_capacity_ah, 0) = 0", "the cycle holds no charge"),
+        ("coulombic_efficiency", "coalesce(charge_capacity_ah, 0) = 0", "no charge to divide by"))),
 )
 
 GITT_PULSES = TableSpec(
@@ -93,6 +101,7 @@ SAMPLE_SOC = TableSpec(
         Column("tolerance_pct", "float64", "%", "tolerance used for soc_mismatch"),
         Column("harvested_at", "timestamp", "UTC", "timestamp of the last record of the cell"),
     ),
+    nulls=NullRule(not_features=(NOMINAL_SOC,)),
 )
 
 TABLES = [ECHEM_SERIES, ECHEM_CYCLES, GITT_PULSES, SAMPLE_SOC]

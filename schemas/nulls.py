@@ -28,8 +28,8 @@ FLOAT_DTYPES = ("float64", "float32")
 
 @dataclass(frozen=True)
 class NullRule:
-    #: column holding the reasons in words (comma/semicolon separated), on the row or on the ``via`` row
-    reasons: str | None = None
+    #: column(s) holding the reasons in words, on the row or on the ``via`` row
+    reasons: str | tuple[str, ...] | None = None
     #: (parent table, join columns): the reasons live on the parent row (pixels of a map, points of a spectrum)
     via: tuple[str, tuple[str, ...]] | None = None
     #: feature columns; None = every float column of the table's own
@@ -40,6 +40,10 @@ class NullRule:
     when: tuple[tuple[str, str, str], ...] = ()
     #: (column, why it is no feature): copied from the file or the configuration, null when not stated there
     not_features: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def reason_columns(self) -> tuple[str, ...]:
+        return (self.reasons,) if isinstance(self.reasons, str) else tuple(self.reasons or ())
 
     def explained_by_words(self, column: str) -> list[str]:
         return [word for word, globs in self.covers if any(fnmatch(column, g) for g in globs)]

@@ -24,13 +24,15 @@ def _sql_text(value: str) -> str:
 def _source(spec: TableSpec) -> str:
     """The table with its reasons as one column ``_null_reason`` ('' when the table has none)."""
     rule = rule_of(spec)
+    cols = rule.reason_columns
     if rule.via is None:
-        reason = f"coalesce(t.{rule.reasons}, '')" if rule.reasons else "''"
+        reason = f"concat_ws('; ', {', '.join(f't.{c}' for c in cols)})" if cols else "''"
         return f"(select t.*, {reason} as {REASON} from {spec.name} t)"
     parent, keys = rule.via
     on = " and ".join(f"t.{k} is not distinct from p.{k}" for k in keys)
-    return (f"(select t.*, coalesce(p.{rule.reasons}, '') as {REASON} from {spec.name} t "
-            f"left join (select distinct {', '.join(keys)}, {rule.reasons} from {parent}) p on {on})")
+    return (f"(select t.*, coalesce(p.{REASON}, '') as {REASON} from {spec.name} t left join "
+            f"(select distinct {', '.join(keys)}, concat_ws('; ', {', '.join(cols)}) as {REASON} from {parent}) p "
+            f"on {on})")
 
 
 def _explained(spec: TableSpec, column: str) -> str:
