@@ -17,8 +17,12 @@ moment it is registered.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from fnmatch import fnmatch
+from typing import Callable, Iterable
+
+import pandas as pd
 
 #: columns the platform stamps; never features
 _FRAMEWORK = {"campaign", "sample_id", "technique", "mode", "measurement_id", "raw_sha256", "reader", "params_id",
@@ -76,3 +80,55 @@ def feature_columns(spec) -> list[str]:
     if unknown:
         raise ValueError(f"table {spec.name!r} declares features {unknown} it does not have")
     return [c for c in rule.features if c not in skip]
+
+
+# --- the check: one SQL count per feature column (warehouse/null_reasons.py, tasks/testing.py) ---
+
+REASON = "_null_reason"
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _source(spec) -> str:
+    """The table with its reasons as one column ``_null_reason`` ('' when the table has none)."""
+    rule = rule_of(spec)
+    cols = rule.reason_columns
+    if rule.via is None:
+        reason = f"concat_ws('; ', {', '.join(f't.{c}' for c in cols)})" if cols else "''"
+        return f"(select t.*, {reason} as {REASON} from {spec.name} t)"
+    parent, keys = rule.via
+    on = " and ".join(f"t.{k} is not distinct from p.{k}" for k in keys)
+    return (f"(select t.*, coalesce(p.{REASON}, '') as {REASON} from {spec.name} t left join "
+            f"(select distinct {', '.join(keys)}, concat_ws('; ', {', '.join(cols)}) as {REASON} from {parent}) p "
+            f"on {on})")
+
+
+def _explained(spec, column: str) -> str:
+    rule = rule_of(spec)
+    word = re.escape(column)
+    terms = [f"regexp_matches({REASON}, {_sql_text(f'(^|[^A-Za-z0-9_]){word}([^A-Za-z0-9_]|$)')})"]
+    terms += [f"contains({REASON}, {_sql_text(w)})" for w in rule.explained_by_words(column)]
+    terms += [f"coalesce(({cond}), false)" for cond in rule.conditions(column)]
+    return " or ".join(terms)
+
+
+def column_sql(spec, column: str) -> str:
+    """Rows of ``column`` null (or NaN) without a reason, and one example row's id."""
+    is_float = spec.column(column).dtype in FLOAT_DTYPES
+    missing = f"({column} is null{f' or isnan({column})' if is_float else ''})"
+    example = "measurement_id" if spec.measurement else spec.key[0] if spec.key else "null"
+    return (f"select count(*) as n, any_value({example}::varchar) as example from {_source(spec)} "
+            f"where {missing} and not ({_explained(spec, column)})")
+
+
+def unexplained_nulls(query: Callable[[str], pd.DataFrame], specs: Iterable) -> pd.DataFrame:
+    """One row per (table, column) holding nulls without a reason: how many rows, one example id."""
+    rows = []
+    for spec in specs:
+        for column in feature_columns(spec):
+            got = query(column_sql(spec, column)).iloc[0]
+            if int(got["n"]):
+                rows.append({"table": spec.name, "column": column, "rows": int(got["n"]), "example": got["example"]})
+    return pd.DataFrame(rows, columns=["table", "column", "rows", "example"])

@@ -18,7 +18,7 @@ def map_null_reasons(mode: str | None, channels: Mapping[str, np.ndarray | None]
     kind = f"{mode} map" if mode else "map of no known mode"
     reasons = [f"no {column} channel in this {kind}" for column, arr in channels.items() if arr is None]
     if row.get("drive_amplitude_v") is None and mode != "ESM":
-        reasons.append(f"drive_amplitude_v, q_mean: no piezoresponse drive in a {kind}")
+        reasons.append(f"drive_amplitude_v, q_mean: no piezoresponse drive in this {kind}")
     if channels.get("current_pa") is not None and row.get("saturated_fraction") is None:
         reasons.append("saturated_fraction: no amplifier full scale (params cafm.full_scale_a, or the ORCA gain "
                        "in the file)")

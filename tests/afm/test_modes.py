@@ -14,8 +14,10 @@ from tasks.afm.gwy_reader import GwyddionReader
 from tasks.afm.ibw_reader import AsylumIbwReader
 from tasks.afm.modes import MODES, classify_mode
 from tasks.afm.nanoscope_reader import NanoscopeReader
+from tasks.afm.plugin import TECHNIQUE
 from tasks.afm.process import process
 from tasks.afm.writers import write_asylum_ibw
+from tasks.testing import assert_nulls_have_reasons
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL = ROOT / "tests" / "data" / "real"
@@ -51,7 +53,9 @@ def _process(m, **overrides):
         values[section][key] = value
     m.provenance = None
     ctx = ProcessContext(campaign=None, sample=None, params=params, options={}, query=lambda *a, **k: None)
-    return process(m, ctx)
+    frames = process(m, ctx)
+    assert_nulls_have_reasons(TECHNIQUE.tables, frames)  # every null of a map's features says why (issue 18)
+    return frames
 
 
 def test_manifest_names_the_modes_of_five_real_files():

@@ -24,7 +24,7 @@ from tasks.nexafs.edges import resolve_edge
 from tasks.nexafs.features import FEATURE_COLUMNS
 from tasks.nexafs.parameters import NexafsParameters
 from tasks.nexafs.plugin import TECHNIQUE
-from tasks.testing import sha256_of
+from tasks.testing import assert_nulls_have_reasons, sha256_of
 
 #: E0 (steepest rise) of a foil against xraydb's tabulated edge energy: metal foils put the first
 #: inflection at the tabulated value within the monochromator calibration (~1 eV at 13-BM/13-ID)
@@ -51,7 +51,8 @@ def params_with(**changes):
 
 def process_file(path: Path, params=None, options=None) -> list[dict[str, pd.DataFrame]]:
     """Read through the registry, process with an empty warehouse; every frame passes its contract and
-    no numerical warning escapes (a NaN must come with a flag, not with a RuntimeWarning)."""
+    no numerical warning escapes and every null of a feature column has its reason (a NaN must come with
+    a flag, not with a RuntimeWarning)."""
     _, ms = read_measurements(path, sha256_of(path), path.name, technique_name="nexafs", options=options)
     ctx = ProcessContext(campaign=None, sample=None, params=params or load_params(TECHNIQUE.default_params),
                          options={}, query=_no_warehouse)
@@ -66,6 +67,7 @@ def process_file(path: Path, params=None, options=None) -> list[dict[str, pd.Dat
                 campaign="c", sample_id=None, technique="nexafs", mode=m.mode, measurement_id=m.measurement_id,
                 raw_sha256=m.provenance.raw_sha256, reader=m.provenance.reader, params_id="p", flow_run_id=None,
                 processed_at=pd.Timestamp(datetime(2026, 1, 1, tzinfo=timezone.utc))))
+        assert_nulls_have_reasons(TECHNIQUE.tables, {t: df.assign(mode=m.mode) for t, df in out.items()})
         outs.append(out)
     return outs
 

@@ -16,7 +16,8 @@ import pytest
 from schemas.core import Column, TableSpec
 from schemas.nulls import FLOAT_DTYPES, NullRule, feature_columns, rule_of
 from warehouse.catalog import all_specs
-from warehouse.null_reasons import check_warehouse, unexplained_nulls
+from schemas.nulls import unexplained_nulls
+from warehouse.null_reasons import check_warehouse
 
 
 def _spec(name: str, nulls: NullRule | None, *extra: Column) -> TableSpec:
