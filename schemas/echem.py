@@ -1,7 +1,7 @@
 """Table contracts of the electrochemistry technique (cycler records, cycles, GITT pulses, sample SOC)."""
 from __future__ import annotations
 
-from schemas.core import Column, TableSpec
+from schemas.core import NULL_REASONS, Column, TableSpec
 from schemas.nulls import NullRule
 from schemas.platform import NOMINAL_SOC
 
@@ -29,8 +29,9 @@ ECHEM_SERIES = TableSpec(
         Column("clock_jump", "bool", "", "the vendor wall clock stepped backwards just before this record",
                nullable=False),
         Column("vendor_capacity_ah", "float64", "Ah", "the file's own net capacity counter, when it has one"),
+        NULL_REASONS,
     ),
-    nulls=NullRule(not_features=(("vendor_capacity_ah", "copied from the file: null in files without such a counter"),)),
+    nulls=NullRule(reasons="null_reasons", not_features=(("vendor_capacity_ah", "copied from the file: null in files without such a counter"),)),
 )
 
 ECHEM_CYCLES = TableSpec(
@@ -49,8 +50,9 @@ ECHEM_CYCLES = TableSpec(
         Column("coulombic_efficiency", "float64", "1", "discharge / charge capacity"),
         Column("dqdv_peak_charge_v", "float64", "V", "voltage of the largest dQ/dV on charge"),
         Column("dqdv_peak_discharge_v", "float64", "V", "voltage of the largest dQ/dV on discharge"),
+        NULL_REASONS,
     ),
-    nulls=NullRule(when=(
+    nulls=NullRule(reasons="null_reasons", when=(
         ("*discharge*", "coalesce(discharge_capacity_ah, 0) = 0", "the cycle holds no discharge"),
         ("dqdv_peak_charge_v", "coalesce(charge_capacity_ah, 0) = 0", "the cycle holds no charge"),
         ("charge_capacity_mah_g", "coalesce(charge_capacity_ah, 0) = 0", "the cycle holds no charge"),
@@ -86,7 +88,10 @@ GITT_PULSES = TableSpec(
         Column("molar_volume_m3_mol", "float64", "m^3/mol", "molar volume V_M of the active material"),
         Column("molar_mass_g_mol", "float64", "g/mol", "molar mass M_B of the active material"),
         Column("active_mass_mg", "float64", "mg", "active mass m_B"),
+        NULL_REASONS,
     ),
+    nulls=NullRule(reasons="null_reasons", when=(
+        ("particle_radius_um", "area_basis <> 'particle'", "a radius belongs to the particle area basis only"),)),
 )
 
 SAMPLE_SOC = TableSpec(
