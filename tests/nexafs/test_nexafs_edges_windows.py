@@ -242,6 +242,49 @@ def test_energy_range_wins_over_the_configuration_and_configuration_is_the_last_
     assert (s.edge, s.edge_source) == ("Co_L", "configuration") and "edge_from_configuration" in s.quality_flags
 
 
+def _manifest_what(real: Path, rel: str) -> str:
+    """The 'what it is' words of a real file in tests/data/real/MANIFEST.md (written when it was added)."""
+    row = next(ln for ln in (real / "MANIFEST.md").read_text(encoding="utf-8").splitlines() if f"`{rel}`" in ln)
+    return row.split("|")[-2]
+
+
+@pytest.mark.parametrize("rel,edge,words", [
+    ("xas/LiNiO2_operando_NiK/norm_op2_cell4_pos1_dq1_0001_av240_00001.txt", "Ni_K", "Ni K-edge"),
+    ("xas/soft_OK_edge_ausync/sxr129598.asc", "O_K", "O K-edge")])
+def test_real_files_that_do_not_name_their_edge_get_it_from_the_energy_range(real, rel, edge, words):
+    """Neither file's header names an edge; MANIFEST.md (their source's description) says which it is."""
+    assert words in _manifest_what(real, rel)
+    for out in process_file(real / rel, options={"edge": "Co_L"}):  # the range wins over the share's edge
+        s = out["xas_spectra"].iloc[0]
+        assert (s.edge, s.edge_source) == (edge, "energy_range") and "edge_from_energy_range" in s.quality_flags
+
+
+def _v_foil_without_element(peer: Path, tmp_path: Path, e_max: float | None = None) -> Path:
+    """The real V foil XDI with its Element.* header lines removed (and its rows cut at ``e_max``)."""
+    lines = [ln for ln in (peer / "xdi/v_foil.xdi").read_text().splitlines() if not ln.startswith("# Element.")]
+    if e_max is not None:
+        lines = [ln for ln in lines if ln.startswith("#") or float(ln.split()[0]) <= e_max]
+    p = tmp_path / "v_foil_no_element.xdi"
+    p.write_text("\n".join(lines) + "\n")
+    return p
+
+
+def test_real_v_foil_header_then_range_then_configuration(peer, tmp_path):
+    """One real scan through the three sources: its header (Element.symbol V, Element.edge K) beats the
+    share's edge; without those lines the range (V K at xraydb's 5465 eV inside 5385-6090 eV) does; cut
+    below the edge, only the share's configured edge is left, flagged, and its features null with reasons."""
+    (out,) = process_file(peer / "xdi/v_foil.xdi", options={"edge": "Ti_K"})
+    assert (out["xas_spectra"].edge.iloc[0], out["xas_spectra"].edge_source.iloc[0]) == ("V_K", "header")
+    v_k = xraydb.xray_edge("V", "K").energy
+    (out,) = process_file(_v_foil_without_element(peer, tmp_path), options={"edge": "Ti_K"})
+    s = out["xas_spectra"].iloc[0]
+    assert (s.edge, s.edge_source) == ("V_K", "energy_range") and abs(s.e0_ev - v_k) <= E0_TOLERANCE_EV
+    (out,) = process_file(_v_foil_without_element(peer, tmp_path, e_max=v_k - 25.0), options={"edge": "V_K"})
+    s = out["xas_spectra"].iloc[0]
+    assert (s.edge, s.edge_source) == ("V_K", "configuration") and "edge_from_configuration" in s.quality_flags
+    assert "e0_not_measured" in s.quality_flags
+
+
 # --- the parameter model --------------------------------------------------------------------------
 
 def test_absolute_windows_need_their_energies():
