@@ -18,9 +18,9 @@ moment it is registered.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatch
-from typing import Callable, Iterable
 
 import pandas as pd
 

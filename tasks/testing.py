@@ -8,8 +8,9 @@ output against the null rule of its tables (issue 18: never a bare NaN).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd

@@ -6,7 +6,8 @@ names the pixel column ("no current_pa channel in this ESM map"), and the AFM ta
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 

@@ -1,7 +1,7 @@
 """Why echem feature columns are null, in words (the ``null_reasons`` column; schemas/nulls.py)."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -10,6 +10,7 @@ NO_SOC = "soc_pct: no SOC counted (no cell config with active mass and nominal c
 NO_MASS = "no active mass (campaign cell config or the file)"
 FIT = ("ir_drop_v, delta_et_v, sqrt_t_slope_v_per_sqrt_s, sqrt_t_r2, d_m2_s, d_sqrt_t_m2_s: fewer than 2 records "
        "in the pulse's sqrt(t) fit window (params gitt.fit_start_fraction)")
+NO_AREA = "area_m2, d_m2_s, d_sqrt_t_m2_s: no electrode_area_cm2 in the cell config (gitt.area_basis geometric)"
 DRIFT = ("end_rest_drift_mv_h: fewer than 2 records at the end of the following rest "
          "(params gitt.drift_window_fraction)")
 
@@ -36,9 +37,8 @@ def pulse_reasons(pulses: pd.DataFrame, active_mass_mg: float | None, electrode_
     geometric = pulses["area_basis"].eq("geometric").to_numpy()
     return join_reasons(len(pulses), [
         (not active_mass_mg, f"active_mass_mg, d_m2_s, d_sqrt_t_m2_s: {NO_MASS}"),
-        (~geometric & (not active_mass_mg), f"area_m2: the particle-basis area needs the active mass"),
-        (geometric & (electrode_area_cm2 is None), "area_m2, d_m2_s, d_sqrt_t_m2_s: no electrode_area_cm2 in "
-                                                  "the cell config (gitt.area_basis geometric)"),
+        (~geometric & (not active_mass_mg), "area_m2: the particle-basis area needs the active mass"),
+        (geometric & (electrode_area_cm2 is None), NO_AREA),
         (pulses["soc_pct"].isna().to_numpy(), NO_SOC),
         (pulses["sqrt_t_slope_v_per_sqrt_s"].isna().to_numpy(), FIT),
         (pulses["end_rest_drift_mv_h"].isna().to_numpy(), DRIFT),

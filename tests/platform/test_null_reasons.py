@@ -14,9 +14,14 @@ import pandas as pd
 import pytest
 
 from schemas.core import Column, TableSpec
-from schemas.nulls import FLOAT_DTYPES, NullRule, feature_columns, rule_of
+from schemas.nulls import (
+    FLOAT_DTYPES,
+    NullRule,
+    feature_columns,
+    rule_of,
+    unexplained_nulls,
+)
 from warehouse.catalog import all_specs
-from schemas.nulls import unexplained_nulls
 from warehouse.null_reasons import check_warehouse
 
 
