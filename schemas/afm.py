@@ -33,7 +33,9 @@ def _unit_of(column: str) -> str:
 _COVERS = tuple((f"no {column} channel", (f"{short}_*",)) for short, column, _ in STAT_CHANNELS) + (
     ("no current_pa channel", ("conductive_*", "saturated_fraction")),
     ("no potential_v channel", ("potential_*",)),
-    ("esm_not_computed", ("esm_*", "q_mean", "drive_amplitude_v")),
+    ("esm_not_computed", ("esm_*",)),
+    ("esm_not_computed_no_q_source", ("q_mean",)),
+    ("esm_not_computed_no_drive_amplitude", ("drive_amplitude_v",)),
     ("segmentation_no_particles", ("*_particles_*", "*rim*", "*core*", "segmentation_class_contrast",
                                    "conductive_area_fraction_particles")),
 )
