@@ -4,8 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-import pandas as pd
-
 from foundation.contract import Measurement, Reader, UnreadableFile
 from tasks.echem import canonical as cn
 from tasks.echem import time_columns as tc
@@ -75,7 +73,7 @@ class ArbinCsvReader(Reader):
                 unix = raw
                 meta.update(timezone="UTC", timezone_source="file: DateTime in Unix seconds")
             else:  # Test Time is the clock; the text date only gives the start
-                clock = dict(column=dt_col, label=label, formats=DATE_FORMATS, tz=tz)
+                clock = {"column": dt_col, "label": label, "formats": DATE_FORMATS, "tz": tz}
                 start = tc.vendor_clock(raw[:1], **clock).iloc[0]
                 if t is None:
                     stamps = tc.vendor_clock(raw, **clock)

@@ -109,7 +109,7 @@ def build_record(frame: Columns, per_record: dict[str, np.ndarray], label: str, 
     t = tc.elapsed_seconds(frame.arrow(tcol), column=tcol, label=label,
                            form=tc.named_form(options, label)) if tcol else None
     stamps, start = None, None
-    clock = dict(column=dcol, label=label, formats=DATE_FORMATS, tz=tz)
+    clock = {"column": dcol, "label": label, "formats": DATE_FORMATS, "tz": tz}
     if dcol and t is None:
         stamps = tc.vendor_clock(frame.arrow(dcol), **clock)
     elif dcol:  # the cumulative time is the clock; the date only gives the start
