@@ -58,7 +58,7 @@ def _map_rows(sample: str, k: int, mode: str, esm: float, cur: float) -> dict:
                 "processed_at": pd.Timestamp.now(tz="UTC"), "scan_size_x_um": 20.0, "scan_size_y_um": 20.0,
                 "n_x_px": SIDE, "n_y_px": SIDE, "pixel_size_um": 20.0 / SIDE, "n_particles": 5,
                 "esm_all_mean_pm_per_v": esm if mode == "ESM" else None,
-                "current_all_mean_pa": cur if mode == "CAFM" else None, "quality_flags": ""})
+                "current_all_mean_pa": cur if mode == "CAFM" else None, "quality_flags": "", "null_reasons": ""})
     return row
 
 

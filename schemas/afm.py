@@ -5,7 +5,8 @@ same way (``esm_amp_pm_per_v``, ``current_pa``, ``crf_khz``, ``height_nm``, ``ph
 """
 from __future__ import annotations
 
-from schemas.core import Column, TableSpec
+from schemas.core import NULL_REASONS, Column, TableSpec
+from schemas.nulls import NullRule
 
 #: canonical pixel channels: column name, unit, description
 PIXEL_CHANNELS: tuple[tuple[str, str, str], ...] = (
@@ -26,6 +27,21 @@ STAT_CHANNELS: tuple[tuple[str, str, str], ...] = (
 
 def _unit_of(column: str) -> str:
     return next(u for c, u, _ in PIXEL_CHANNELS if c == column)
+
+
+#: phrases of afm_maps.null_reasons / quality_flags and the columns each explains (schemas/nulls.py)
+_COVERS = tuple((f"no {column} channel", (f"{short}_*",)) for short, column, _ in STAT_CHANNELS) + (
+    ("no current_pa channel", ("conductive_*", "saturated_fraction")),
+    ("no potential_v channel", ("potential_*",)),
+    ("esm_not_computed", ("esm_*",)),
+    ("esm_not_computed_no_q_source", ("q_mean",)),
+    ("esm_not_computed_no_drive_amplitude", ("drive_amplitude_v",)),
+    ("segmentation_no_particles", ("*_particles_*", "*rim*", "*core*", "segmentation_class_contrast",
+                                   "conductive_area_fraction_particles")),
+)
+_MAP_KEYS = ("measurement_id", "params_id")
+#: child rows of a map take their reasons from the map's row
+_FROM_MAP = NullRule(reasons=("quality_flags", "null_reasons"), via=("afm_maps", _MAP_KEYS), covers=_COVERS)
 
 
 def _stat_columns(prefix_stats: tuple[str, ...], scopes: tuple[str, ...]) -> tuple[Column, ...]:
@@ -52,6 +68,7 @@ AFM_MAPS = TableSpec(
                "dart_sideband_width_from_config) or implausible particles (segmentation_low_contrast, "
                "segmentation_one_segment_over_most_of_map, segmentation_stripes, segmentation_no_particles); "
                "empty = none", nullable=False),
+        NULL_REASONS,
         Column("channels", "string", "", "channels in the file, comma separated, with roles"),
         Column("scan_size_x_um", "float64", "um", nullable=False, checks=(("gt", 0),)),
         Column("scan_size_y_um", "float64", "um", nullable=False, checks=(("gt", 0),)),
@@ -86,6 +103,7 @@ AFM_MAPS = TableSpec(
     ) + tuple(Column(f"potential_{scope}_{stat}_v", "float64", "V", f"KPFM potential {stat} over {scope}")
               for scope in ("all", "particles", "matrix") for stat in ("mean", "std")) + _stat_columns(("mean", "std", "median"), ("all", "particles", "matrix")),
     key=("measurement_id",),
+    nulls=NullRule(reasons=("quality_flags", "null_reasons"), covers=_COVERS),
 )
 
 AFM_PIXELS = TableSpec(
@@ -98,6 +116,7 @@ AFM_PIXELS = TableSpec(
         Column("dist_to_boundary_um", "float32", "um", "distance to the particle boundary (matrix: to nearest particle)"),
         Column("region", "string", "", "rim | core | matrix", nullable=False, checks=(("isin", ["rim", "core", "matrix"]),)),
     ),
+    nulls=_FROM_MAP,
 )
 
 AFM_PARTICLES = TableSpec(
@@ -117,6 +136,9 @@ AFM_PARTICLES = TableSpec(
       + _stat_columns(("mean",), ("rim", "core"))
       + tuple(Column(f"{short}_rim_core_ratio", "float64", "1") for short in ("esm", "current", "crf")),
     key=("measurement_id", "particle_id"),
+    nulls=NullRule(reasons=_FROM_MAP.reasons, via=_FROM_MAP.via, covers=_COVERS, when=(
+        ("*core*", "n_core_px = 0", "no core pixels: the particle is all rim"),
+        ("*rim*", "n_rim_px = 0", "no rim pixels"))),
 )
 
 AFM_HISTOGRAMS = TableSpec(
@@ -130,6 +152,7 @@ AFM_HISTOGRAMS = TableSpec(
         Column(f"{short}_count", "int64", "1", f"pixels of {column} in the bin (null: channel absent)"),
     )),
     key=("measurement_id", "region", "bin_index"),
+    nulls=_FROM_MAP,
 )
 
 AFM_PROFILES = TableSpec(
@@ -142,6 +165,8 @@ AFM_PROFILES = TableSpec(
         Column("n_px", "int32", "1"),
     ) + tuple(Column(f"{short}_mean_{suffix}", "float64", _unit_of(column)) for short, column, suffix in STAT_CHANNELS),
     key=("measurement_id", "particle_id", "bin_index"),
+    nulls=NullRule(reasons=_FROM_MAP.reasons, via=_FROM_MAP.via, covers=_COVERS,
+                   when=(("*_mean_*", "n_px = 0", "no pixel of the particle at this distance"),)),
 )
 
 AFM_PAIRS = TableSpec(

@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 
 from schemas.failures import describe_failures
+from schemas.nulls import NullRule
 
 DTYPES: dict[str, pa.DataType] = {
     "string": pa.string(),
@@ -41,6 +42,12 @@ class Column:
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
             raise ValueError(f"column {self.name!r}: unknown dtype {self.dtype!r}; use one of {sorted(DTYPES)}")
+
+
+#: the reasons column of a table whose flags are about quality, not about missing values (schemas/nulls.py)
+NULL_REASONS = Column("null_reasons", "string", "", "why feature columns of the row are null: '<columns>: <why>' "
+                      "entries separated by '; ' (column names or flag words of the table's null rule); empty = none",
+                      nullable=False)
 
 
 KEY_COLUMNS: tuple[Column, ...] = (
@@ -73,6 +80,8 @@ class TableSpec:
     partition_by: tuple[str, ...] = ("technique", "sample_id")
     #: extra frame-level checks: (description, fn(df) -> bool)
     frame_checks: tuple[tuple[str, Callable[[pd.DataFrame], bool]], ...] = field(default=(), compare=False)
+    #: which columns are features and where the reason for a null lives (schemas/nulls.py); None: the default rule
+    nulls: NullRule | None = field(default=None, compare=False)
 
     @property
     def all_columns(self) -> tuple[Column, ...]:

@@ -1,7 +1,9 @@
 """Table contracts of the electrochemistry technique (cycler records, cycles, GITT pulses, sample SOC)."""
 from __future__ import annotations
 
-from schemas.core import Column, TableSpec
+from schemas.core import NULL_REASONS, Column, TableSpec
+from schemas.nulls import NullRule
+from schemas.platform import NOMINAL_SOC
 
 CELL = Column("cell_id", "string", description="cycler cell id from the campaign config (share mapping)")
 
@@ -27,7 +29,9 @@ ECHEM_SERIES = TableSpec(
         Column("clock_jump", "bool", "", "the vendor wall clock stepped backwards just before this record",
                nullable=False),
         Column("vendor_capacity_ah", "float64", "Ah", "the file's own net capacity counter, when it has one"),
+        NULL_REASONS,
     ),
+    nulls=NullRule(reasons="null_reasons", not_features=(("vendor_capacity_ah", "copied from the file: null in files without such a counter"),)),
 )
 
 ECHEM_CYCLES = TableSpec(
@@ -46,7 +50,13 @@ ECHEM_CYCLES = TableSpec(
         Column("coulombic_efficiency", "float64", "1", "discharge / charge capacity"),
         Column("dqdv_peak_charge_v", "float64", "V", "voltage of the largest dQ/dV on charge"),
         Column("dqdv_peak_discharge_v", "float64", "V", "voltage of the largest dQ/dV on discharge"),
+        NULL_REASONS,
     ),
+    nulls=NullRule(reasons="null_reasons", when=(
+        ("*discharge*", "coalesce(discharge_capacity_ah, 0) = 0", "the cycle holds no discharge"),
+        ("dqdv_peak_charge_v", "coalesce(charge_capacity_ah, 0) = 0", "the cycle holds no charge"),
+        ("charge_capacity_mah_g", "coalesce(charge_capacity_ah, 0) = 0", "the cycle holds no charge"),
+        ("coulombic_efficiency", "coalesce(charge_capacity_ah, 0) = 0", "no charge to divide by"))),
 )
 
 GITT_PULSES = TableSpec(
@@ -78,7 +88,10 @@ GITT_PULSES = TableSpec(
         Column("molar_volume_m3_mol", "float64", "m^3/mol", "molar volume V_M of the active material"),
         Column("molar_mass_g_mol", "float64", "g/mol", "molar mass M_B of the active material"),
         Column("active_mass_mg", "float64", "mg", "active mass m_B"),
+        NULL_REASONS,
     ),
+    nulls=NullRule(reasons="null_reasons", when=(
+        ("particle_radius_um", "area_basis <> 'particle'", "a radius belongs to the particle area basis only"),)),
 )
 
 SAMPLE_SOC = TableSpec(
@@ -93,6 +106,7 @@ SAMPLE_SOC = TableSpec(
         Column("tolerance_pct", "float64", "%", "tolerance used for soc_mismatch"),
         Column("harvested_at", "timestamp", "UTC", "timestamp of the last record of the cell"),
     ),
+    nulls=NullRule(not_features=(NOMINAL_SOC,)),
 )
 
 TABLES = [ECHEM_SERIES, ECHEM_CYCLES, GITT_PULSES, SAMPLE_SOC]

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from schemas.core import Column, TableSpec
+from schemas.nulls import NullRule
+from schemas.platform import NOMINAL_SOC
 
 MART_LINEAGE = (
     Column("params_id", "string", description="marts parameter set name@version#digest", nullable=False),
@@ -40,6 +42,12 @@ SOC_PROFILE = TableSpec(
         Column("source_samples", "string", description="samples the value comes from (comma separated)"),
         *MART_LINEAGE,
     ),
+    nulls=NullRule(not_features=(NOMINAL_SOC,), when=(
+        ("std", "n < 2", "a standard deviation needs two observations"),
+        ("std", "interpolated", "an interpolated value has no spread of its own"),
+        ("ci_*", "interpolated", "an interpolated value has no bootstrap interval"),
+        ("soc_measured_pct", "sample_id not in (select sample_id from samples where soc_measured_pct is not null)",
+         "no cycler record measures the sample's SOC"))),
 )
 
 SOC_PROFILE_LINEAGE = TableSpec(
@@ -92,9 +100,10 @@ PIXEL_CORRELATIONS = TableSpec(
         Column("particle_id", "int64", "1", "0 = whole overlap", nullable=False),
         Column("n_pixels", "int64", "1"),
         Column("pearson_r", "float64", "1", "ESM amplitude vs current over co-registered pixels"),
-        Column("spearman_rho", "float64", "1"),
+        Column("spearman_rho", "float64", "1", "over the whole overlap only (particle_id 0)"),
         *MART_LINEAGE,
     ),
+    nulls=NullRule(when=(("spearman_rho", "particle_id > 0", "ranks are computed over the whole overlap only"),)),
 )
 
 FINDINGS = TableSpec(

@@ -2,6 +2,13 @@
 from __future__ import annotations
 
 from schemas.core import Column, TableSpec
+from schemas.nulls import NullRule
+
+#: flag words of quality_flags / fit_flags and the columns they leave null (schemas/nulls.py)
+_NO_BACKGROUND = (("pre_edge_too_short", ("*",)), ("post_edge_too_short", ("*",)), ("e0_not_measured", ("*",)))
+_SA_ONLY_FY = ("self-absorption is corrected on raw fluorescence-yield scans only")
+_REDUCED = "measurement_id in (select measurement_id from xas_spectra where input_kind = 'xas_spectrum')"
+_HEADER = "copied from the file header: null when the file does not say"
 
 EDGE_SOURCES = ["header", "energy_range", "configuration"]
 WINDOW_MODES = ["relative", "absolute"]
@@ -50,6 +57,11 @@ XAS_SPECTRA = TableSpec(
         Column("quality_flags", "string", "", "comma-separated: uncalibrated, dropped channels, "
                "<window>_too_short, e0_not_measured, ..."),
     ),
+    nulls=NullRule(reasons="quality_flags", covers=_NO_BACKGROUND, when=(
+        ("self_absorption_ratio", "mode <> 'FY' or input_kind <> 'xas_scan'", _SA_ONLY_FY),
+        ("i0_drift_pct", "input_kind <> 'xas_scan'", "a reduced spectrum carries no I0")),
+        not_features=(("dark_signal", _HEADER), ("dark_i0", _HEADER), ("ring_current_ma", _HEADER),
+                      ("dwell_s", _HEADER))),
 )
 
 XAS_POINTS = TableSpec(
@@ -73,6 +85,12 @@ XAS_POINTS = TableSpec(
         Column("mu_final", "float64", "1", "the spectrum the features use: SA-corrected FY, else normalised"),
         Column("mu_minus_step", "float64", "1", "mu_final minus the step background (white-line intensity)"),
     ),
+    nulls=NullRule(reasons="quality_flags", via=("xas_spectra", ("measurement_id", "params_id")),
+                   covers=_NO_BACKGROUND + (("self_absorption_ratio: not corrected", ("mu_sa_corrected",)),), when=(
+        ("mu_sa_corrected", "mode <> 'FY'", _SA_ONLY_FY),
+        ("mu_sa_corrected", _REDUCED, _SA_ONLY_FY),
+        ("*_raw", _REDUCED, "a reduced spectrum has no raw channels"),
+        ("*_dark_corrected", _REDUCED, "a reduced spectrum has no raw channels"))),
 )
 
 XAS_FEATURES = TableSpec(
@@ -103,6 +121,9 @@ XAS_FEATURES = TableSpec(
         Column("fit_flags", "string", "", "why a feature is missing (e.g. no_end_member_references, "
                "post_edge_too_short: <window> holds <n> measured points)"),
     ),
+    nulls=NullRule(reasons="fit_flags", covers=_NO_BACKGROUND + (
+        ("no_end_member_references", ("ni2_fraction*", "lcf_residual_rms", "valence_fraction*")),
+        ("valence_window_too_short", ("valence_fraction*",)))),
 )
 
 TABLES = [XAS_SPECTRA, XAS_POINTS, XAS_FEATURES]

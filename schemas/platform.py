@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 from schemas.core import Column, TableSpec
+from schemas.nulls import NullRule
+
+#: a sample's nominal SOC is configuration, not a feature: null where the config gives no label
+NOMINAL_SOC = ("soc_nominal_pct", "the label of the campaign config; samples without one (operando, GITT) have none")
 
 SAMPLE_CONFIG = TableSpec(
     name="sample_config",
@@ -18,6 +22,7 @@ SAMPLE_CONFIG = TableSpec(
         Column("cell_id", "string"),
         Column("description", "string"),
     ),
+    nulls=NullRule(not_features=(NOMINAL_SOC,)),
 )
 
 CELLS = TableSpec(
@@ -117,10 +122,11 @@ QUALITY = TableSpec(
         Column("passed", "bool", nullable=False),
         Column("value", "float64", description="the number checked (unit in `unit`)"),
         Column("unit", "string"),
-        Column("detail", "string"),
+        Column("detail", "string", description="what the check saw, in words; names `value` when it is null and why"),
         Column("params_id", "string", nullable=False),
         Column("checked_at", "timestamp"),
     ),
+    nulls=NullRule(reasons="detail"),
 )
 
 PARAM_SETS = TableSpec(

@@ -9,6 +9,7 @@ table and never refits a pattern.
 from __future__ import annotations
 
 from schemas.core import Column, TableSpec
+from schemas.nulls import NullRule
 
 _POS = (("ge", 0),)
 _FLAGS = "semicolon-separated quality flags; empty when none"
@@ -81,6 +82,9 @@ SXPD_PATTERNS = TableSpec(
         Column("n_reflections_hk0", "int64", "1", "usable hk0 reflections", checks=_POS),
         Column("quality_flags", "string", description=_FLAGS, nullable=False),
     ),
+    nulls=NullRule(reasons="quality_flags", covers=(
+        ("strain 00l", ("microstrain_00l_*",)), ("strain hk0", ("microstrain_hk0_*",)),
+        ("strain overall", ("microstrain_pct", "microstrain_sigma_pct", "size_nm")))),
 )
 
 SXPD_PEAKS = TableSpec(
@@ -111,6 +115,11 @@ SXPD_PEAKS = TableSpec(
         Column("used", "bool", description="used for the lattice (NCM) or the calibration (Si)", nullable=False),
         Column("residual_deg", "float64", "deg", "observed − calculated position in the lattice/calibration fit"),
     ),
+    nulls=NullRule(when=(
+        ("*", "not fitted", "its window was too crowded to fit (fitted = false)"),
+        ("residual_deg", "not used", "a residual exists only for reflections used in the lattice or calibration"),
+        ("eta", "phase = 'Si'", "the calibration fit of the standard reports no Lorentz fraction"),
+        ("window_chi2_red", "phase = 'Si'", "the calibration fit of the standard reports no window χ²"))),
 )
 
 SXPD_REFINEMENTS = TableSpec(

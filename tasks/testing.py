@@ -2,18 +2,23 @@
 
 Technique test suites call ``assert_reader_conforms`` for each reader and fixture, and
 ``assert_rejects`` for each damaged file; ``tests/test_reader_conformance.py`` checks that every
-registered reader has at least one conformance case.
+registered reader has at least one conformance case. ``assert_nulls_have_reasons`` checks a technique's
+output against the null rule of its tables (issue 18: never a bare NaN).
 """
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from foundation.contract import Measurement, Reader, UnreadableFile
 from foundation.registry import read_head, read_measurements
+from schemas.core import TableSpec
+from schemas.nulls import unexplained_nulls
 
 
 def sha256_of(path: Path) -> str:
@@ -72,3 +77,22 @@ def assert_rejects(reader: Reader, path: Path, match: str, options: Mapping[str,
         assert match.lower() in reason.lower(), f"reason {reason!r} does not mention {match!r}"
         return reason
     raise AssertionError(f"{reader.id} read {path} without complaint; expected a quarantine reason with {match!r}")
+
+
+def assert_nulls_have_reasons(tables: Sequence[TableSpec], frames: Mapping[str, pd.DataFrame]) -> None:
+    """Every null of a feature column in ``frames`` (a technique's output, table name -> rows) comes with a
+    reason its table's null rule accepts (schemas/nulls.py). Key and lineage columns a frame lacks are
+    filled with placeholders, so ``process`` output can be checked as it is."""
+    import duckdb
+
+    con = duckdb.connect()
+    specs = [s for s in tables if s.name in frames]
+    for spec in specs:
+        df = frames[spec.name].copy()
+        for col in spec.column_names:
+            if col not in df.columns:
+                df[col] = "placeholder" if col in ("measurement_id", "params_id") else None
+        con.register(spec.name, df)
+    offenders = unexplained_nulls(lambda sql: con.execute(sql).df(), specs)
+    assert offenders.empty, "feature columns null without a reason (say why in the row's flags):\n" + \
+        offenders.to_string(index=False)

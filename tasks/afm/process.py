@@ -12,6 +12,7 @@ import pandas as pd
 from foundation.contract import FinalizeContext, Measurement, ProcessContext
 from tasks.afm import features, registration, segmentation
 from tasks.afm.corrections import flatten_height
+from tasks.afm.null_reasons import map_null_reasons
 from tasks.afm.signals import MapSignals, extract_signals
 
 PIXEL_CHANNEL_ORDER = ("height_nm", "esm_amp_pm_per_v", "phase_deg", "crf_khz", "current_pa", "potential_v")
@@ -106,6 +107,7 @@ def process(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFrame]:
         "n_scar_px": np.int32(a["quality"]["n_scar_px"]),
         "saturated_fraction": _saturated_fraction(m, ch["current_pa"], params["cafm"]),
     } | stats | a["segmentation"] | features.potential_stats(ch["potential_v"], labels)
+    map_row["null_reasons"] = map_null_reasons(m.mode, ch, map_row, code)
     edge = segmentation.touches_edge(labels)
     particles = features.particle_table(ch, labels, code, edge, px)
     return {

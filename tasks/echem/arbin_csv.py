@@ -4,8 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-import pandas as pd
-
 from foundation.contract import Measurement, Reader, UnreadableFile
 from tasks.echem import canonical as cn
 from tasks.echem import time_columns as tc
@@ -31,7 +29,7 @@ def _header(head: bytes) -> str:
 
 class ArbinCsvReader(Reader):
     name = "arbin-csv"
-    version = "3"
+    version = "4"
     techniques = ("echem",)
     suffixes = (".csv",)
     formats = ("Arbin MITS Pro CSV exports (underscore names with Unix DateTime, or unit-suffixed names); "
@@ -75,9 +73,10 @@ class ArbinCsvReader(Reader):
                 unix = raw
                 meta.update(timezone="UTC", timezone_source="file: DateTime in Unix seconds")
             else:  # Test Time is the clock; the text date only gives the start
-                start = cn.parse_datetime(pd.Series(raw[:1]), DATE_FORMATS, tz).iloc[0]
+                clock = {"column": dt_col, "label": label, "formats": DATE_FORMATS, "tz": tz}
+                start = tc.vendor_clock(raw[:1], **clock).iloc[0]
                 if t is None:
-                    stamps = cn.parse_datetime(pd.Series(raw), DATE_FORMATS, tz)
+                    stamps = tc.vendor_clock(raw, **clock)
         charge = _si(frame, find_quantity(cols, "Charge_Capacity", "Charge Capacity"), "capacity", "Ah", label)
         discharge = _si(frame, find_quantity(cols, "Discharge_Capacity", "Discharge Capacity"), "capacity", "Ah", label)
         vendor = None if charge is None or discharge is None else charge - discharge

@@ -126,7 +126,7 @@ def acquisition_start(header: list[str], tz: str | None, label: str) -> tuple[pd
 
 class BiologicTextReader(Reader):
     name = "biologic-text"
-    version = "3"
+    version = "4"
     techniques = ("echem",)
     suffixes = (".mpt", ".txt", ".csv")
     formats = ("BioLogic EC-Lab / BT-Lab text export (.mpt, .txt, semicolon .csv) of any technique "
@@ -171,7 +171,7 @@ class BiologicTextReader(Reader):
         if absolute:
             timestamps = fixed_datetime_utc(frame.arrow(tcol), "mdy", tz)
             if timestamps is None:
-                timestamps = cn.parse_datetime(frame[tcol], DATE_FORMATS, tz)
+                timestamps = tc.vendor_clock(frame.arrow(tcol), column=tcol, label=label, formats=DATE_FORMATS, tz=tz)
             t = None
         meta = {"software": header[0].strip() if header else "", "header_lines": skip + 1 if header else 0,
                 "technique": header[3].strip() if len(header) > 3 else "", **arrays.pop("meta"), **start_meta}

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from tasks.echem import cycles, gitt, soc
+from tasks.echem.null_reasons import cycle_reasons, pulse_reasons, series_reasons
 
 
 def cell_figures(cell: Any | None, meta: Mapping[str, Any]) -> dict[str, Any]:
@@ -51,6 +52,8 @@ def compute(records: pd.DataFrame, cell_id: str | None, figures: Mapping[str, An
     per_cycle = cycles.per_cycle(series, figures.get("active_mass_mg"),
                                  float(params.get("cycles", {}).get("dqdv_bin_v", 0.005)))
     per_cycle.insert(0, "cell_id", cell_id)
+    series["null_reasons"] = series_reasons(series)
+    per_cycle["null_reasons"] = cycle_reasons(per_cycle, figures.get("active_mass_mg"))
     gp = dict(params.get("gitt", {}))
     settings = gitt.GittSettings.from_params(gp)
     pulses = gitt.analyse(pulse_soc(series, figures, tol), settings, active_mass_mg=figures.get("active_mass_mg"),
@@ -60,6 +63,7 @@ def compute(records: pd.DataFrame, cell_id: str | None, figures: Mapping[str, An
     tables = {"echem_series": series, "echem_cycles": per_cycle}
     if is_gitt:
         pulses.insert(0, "cell_id", cell_id)
+        pulses["null_reasons"] = pulse_reasons(pulses, figures.get("active_mass_mg"), figures.get("electrode_area_cm2"))
         tables["gitt_pulses"] = pulses
     for df in tables.values():
         df["mode"] = mode

@@ -92,7 +92,7 @@ def refuse_other_maccor_files(head: str, label: str) -> None:
 
 class MaccorReader(Reader):
     name = "maccor-text"
-    version = "3"
+    version = "4"
     techniques = ("echem",)
     suffixes = (".txt", ".csv", ".034", ".052", ".041", ".001")
     formats = ("Maccor text exports: classic tab export (Today's Date / Date of Test header), older 0d 00:00:00 "
@@ -143,7 +143,7 @@ class MaccorReader(Reader):
         state_col = cn.pick(cols, "State", "Md")
         if state_col is not None:
             current = cn.sign_from_state(current, np.asarray(pc.utf8_trim_whitespace(frame.arrow(state_col))))
-        clock = WallClock(frame, dpt, header_test_date(lines[:h]), tz, meta)
+        clock = WallClock(frame, dpt, header_test_date(lines[:h]), tz, meta, label)
         t = test_time_s(frame, tcol, clock, label, meta, tc.named_form(options, label))
         stamps, start = None, None
         if t is not None:
@@ -197,8 +197,10 @@ class WallClock:
     """The DPt Time column as absolute time: full date-times as they are; a time of day alone dated
     by the header's test date (rolling over at midnight); neither -> no absolute time, flagged."""
 
-    def __init__(self, frame: Columns, column: str | None, test_date: datetime | None, tz: str | None, meta: dict):
+    def __init__(self, frame: Columns, column: str | None, test_date: datetime | None, tz: str | None, meta: dict,
+                 label: str = "Maccor export"):
         self.frame, self.column, self.test_date, self.tz, self.meta = frame, column, test_date, tz, meta
+        self.label = label
         first = str(frame.arrow(column)[0]) if column is not None and len(frame) else ""
         self.time_only = bool(TIME_OF_DAY.match(first))
         if column is None:
@@ -219,7 +221,8 @@ class WallClock:
         if self.column is None:
             return None
         if not self.time_only:
-            return cn.parse_datetime(self.frame[self.column], DATE_FORMATS, self.tz)
+            return tc.vendor_clock(self.frame.arrow(self.column), column=self.column, label=self.label,
+                                   formats=DATE_FORMATS, tz=self.tz)
         seconds = self.rolled_time_of_day()
         base = pd.Timestamp(self.test_date)
         return cn.localize_utc(pd.Series(base + pd.to_timedelta(seconds, unit="s")), self.tz)
@@ -235,7 +238,8 @@ class WallClock:
         if self.column is None or self.time_only:
             return None
         n = len(self.frame)
-        return cn.parse_datetime(self.frame.arrow(self.column).take([0, n - 1]).to_pandas(), DATE_FORMATS, self.tz)
+        return tc.vendor_clock(self.frame.arrow(self.column).take([0, n - 1]), column=self.column,
+                               label=self.label, formats=DATE_FORMATS, tz=self.tz)
 
     def _ends(self) -> pd.Series | None:
         return self._end_stamps

@@ -57,7 +57,7 @@ def _has(line: str, quantity: str) -> bool:
 
 class NewareCsvReader(Reader):
     name = "neware-csv"
-    version = "3"
+    version = "4"
     techniques = ("echem",)
     suffixes = (".csv",)
     formats = ("Neware BTSDA CSV: flat record export (Step Type, Cumulative/Total Time, Date) and the "
@@ -109,10 +109,11 @@ def build_record(frame: Columns, per_record: dict[str, np.ndarray], label: str, 
     t = tc.elapsed_seconds(frame.arrow(tcol), column=tcol, label=label,
                            form=tc.named_form(options, label)) if tcol else None
     stamps, start = None, None
+    clock = {"column": dcol, "label": label, "formats": DATE_FORMATS, "tz": tz}
     if dcol and t is None:
-        stamps = cn.parse_datetime(frame[dcol], DATE_FORMATS, tz)
+        stamps = tc.vendor_clock(frame.arrow(dcol), **clock)
     elif dcol:  # the cumulative time is the clock; the date only gives the start
-        start = cn.parse_datetime(frame.arrow(dcol).slice(0, 1).to_pandas(), DATE_FORMATS, tz).iloc[0]
+        start = tc.vendor_clock(frame.arrow(dcol).slice(0, 1), **clock).iloc[0]
     if t is None and stamps is None:
         raise UnreadableFile(f"{label}: neither a Cumulative Time nor a Date column; export them from BTSDA")
     step = per_record.get("step")

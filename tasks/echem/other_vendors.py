@@ -63,7 +63,7 @@ class BasytecReader(Reader):
 
 class NovonixReader(Reader):
     name = "novonix-csv"
-    version = "3"
+    version = "4"
     techniques = ("echem",)
     suffixes = (".csv",)
     formats = ("Novonix UHPC/HPC CSV ([Summary] ... [Data] sections), including exports whose every line "
@@ -95,7 +95,8 @@ class NovonixReader(Reader):
         require({"Current (A)": cur, "Potential (V)": volt, "Run Time (h) or Date and Time": tcol or dcol}, cols, label)
         tz, meta = timezone_of(options)
         meta["summary_lines"] = skip - 1
-        stamps = cn.parse_datetime(frame[dcol], NOVONIX_DATES, tz) if dcol else None
+        stamps = tc.vendor_clock(frame.arrow(dcol), column=dcol, label=label, formats=NOVONIX_DATES, tz=tz) \
+            if dcol else None
         t = None if tcol is None else tc.elapsed_seconds(frame.arrow(tcol), column=tcol, label=label,
                                                          form=tc.named_form(options, label), scale=3600.0)
         return cn.build(reader_label=label, time_s=t, timestamps=stamps,

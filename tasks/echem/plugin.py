@@ -84,7 +84,9 @@ QUALITY_CHECKS = {  # name -> SQL yielding subject, passed, value, unit, detail 
     "soc_matches_label": """
         select sample_id as subject, not soc_mismatch as passed,
                soc_measured_pct - soc_nominal_pct as value, '%' as unit,
-               'measured ' || round(soc_measured_pct, 1) || ' % vs label ' || soc_nominal_pct || ' %' as detail
+               coalesce('measured ' || round(soc_measured_pct, 1) || ' % vs label ' || soc_nominal_pct || ' %',
+                        'value: null, ' || if(soc_nominal_pct is null, 'the campaign config gives the sample no '
+                        || 'nominal SOC label', 'no SOC measured for the sample')) as detail
         from current_sample_soc""",
     "gitt_rest_relaxed": """
         select measurement_id || ':pulse' || pulse_index, relaxed, end_rest_drift_mv_h, 'mV/h',

@@ -98,6 +98,14 @@ def wall_clock(values: Any, *, column: str, label: str, form: str | None = None,
         return localize_utc(stamps, tz)
 
 
+def vendor_clock(values: Any, *, column: str, label: str, formats: tuple[str, ...], tz: str | None) -> pd.Series:
+    """A vendor's own date-time column (Arbin ``Date Time``, Neware ``Date``, BioLogic absolute time, Maccor
+    ``DPt Time``, Novonix ``Date and Time``) as UTC: the vendor's formats first (they fix day/month order),
+    ISO 8601 else. A value that parses in neither is an UnreadableFile naming the column, its first bad
+    data row and the value — never a silent NaT."""
+    return wall_clock(values, column=column, label=label, form="datetime", tz=tz, formats=formats)
+
+
 def wall_clock_us(values: Any, *, column: str, label: str, form: str | None = None,
                   formats: tuple[str, ...] = ()) -> tuple[np.ndarray, bool]:
     """Microseconds since 1970 of a date-time column, and whether they are UTC already (the text

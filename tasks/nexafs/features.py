@@ -13,6 +13,31 @@ FEATURE_COLUMNS = ("ni2_fraction", "ni2_fraction_sigma", "lcf_residual_rms", "l3
                    "valence_fraction_sigma")
 
 
+def applicable_features(edge: str, role: str, valence_declared: bool) -> tuple[str, ...]:
+    """The feature columns that apply to a spectrum of ``edge`` and ``role`` (the same rules as
+    edge_features and features_of); the others are null by nature, and said so in fit_flags."""
+    cols = []
+    if edge.endswith("_L"):
+        cols += ["l3_centroid_ev", "l3_l2_branching_ratio"]
+    if edge == "Ni_L":
+        cols += ["l3_low_high_ratio"] + (["ni2_fraction", "ni2_fraction_sigma", "lcf_residual_rms"]
+                                         if role == "sample" else [])
+    if edge == "O_K":
+        cols += ["ok_preedge_intensity_ev", "ok_peak_529_ev", "ok_peak_530_ev"]
+    if edge.endswith("_K") and edge != "O_K":
+        cols += ["k_half_step_ev", "k_white_line_ev", "k_first_inflection_ev"]
+    if role == "sample" and valence_declared:
+        cols += ["valence_fraction", "valence_fraction_sigma"]
+    return tuple(c for c in FEATURE_COLUMNS if c in cols)
+
+
+def not_applicable_reason(edge: str, role: str, valence_declared: bool) -> list[str]:
+    """``["<columns>: not applicable to <edge> <role> spectra"]``, or [] when every feature applies."""
+    applicable = applicable_features(edge, role, valence_declared)
+    rest = [c for c in FEATURE_COLUMNS if c not in applicable]
+    return [f"{', '.join(rest)}: not applicable to {edge} {role} spectra"] if rest else []
+
+
 def edge_features(edge: str, grid: np.ndarray, reduced: Mapping[str, np.ndarray], edge_cfg: Mapping[str, Any],
                   feature_cfg: Mapping[str, Any], end_members: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Feature vectors (n,) for the edge; columns that do not apply to the edge stay NaN.

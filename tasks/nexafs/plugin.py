@@ -21,7 +21,7 @@ from tasks.nexafs import chain
 from tasks.nexafs.absorption import self_absorption_ratio
 from tasks.nexafs.ascii_scan import BeamlineAsciiReader
 from tasks.nexafs.athena import AthenaProjectReader
-from tasks.nexafs.features import FEATURE_COLUMNS, edge_features
+from tasks.nexafs.features import FEATURE_COLUMNS, edge_features, not_applicable_reason
 from tasks.nexafs.nexus import NxxasReader
 from tasks.nexafs.page import render as render_page
 from tasks.nexafs.parameters import NexafsParameters, windows_needed
@@ -182,7 +182,9 @@ def features_of(m: Measurement, ctx: ProcessContext, role: str, setup: EdgeSetup
     wants_members = role == "sample" and (edge == "Ni_L" or valence is not None)
     members = end_member_spectra(ctx, grid, edge) if wants_members else None
     feats = edge_features(edge, grid, reduced, setup.cfg, params["features"], members)
-    reasons = ["no_end_member_references"] if wants_members and members is None else []
+    reasons = not_applicable_reason(edge, role, valence is not None)
+    if wants_members and members is None:
+        reasons.append("no_end_member_references: no committed low- and high-valence reference scans of " + edge)
     min_points = int(params["normalisation"]["min_points"])
     if valence is not None and members is not None:
         why_not = short_windows(energy, valid, {"valence_window": valence["window"]}, min_points, ("valence_window",))
@@ -193,9 +195,9 @@ def features_of(m: Measurement, ctx: ProcessContext, role: str, setup: EdgeSetup
     for window, why in short.items():
         for column in WINDOW_FEATURES[window]:
             feats[column] = np.full(1, np.nan)
-        reasons.append(why)
-    reasons += [f"{window}_not_configured: edges.{edge}.{window} is not set" for window in windows_needed(edge)
-                if setup.cfg.get(window) is None]
+        reasons.append(f"{why} ({', '.join(WINDOW_FEATURES[window])} null)")
+    reasons += [f"{window}_not_configured: edges.{edge}.{window} is not set ({', '.join(WINDOW_FEATURES[window])} "
+                "null)" for window in windows_needed(edge) if setup.cfg.get(window) is None]
     return feats, reasons
 
 
@@ -217,6 +219,8 @@ def process(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFrame]:
                               ("pre_edge", "post_edge"))
     flags += setup.flags + list(too_short.values())
     sa_ratio = sa_ratio_for(m, ctx)
+    if sa_ratio is None and m.mode == "FY" and m.kind == "xas_scan":
+        flags.append(f"self_absorption_ratio: not corrected, params self_absorption.below_above_ev has no {edge}")
     reduced = reduce_one(m, setup, shift, sa_ratio, too_short)
     feats, reasons = features_of(m, ctx, role, setup, reduced, too_short, energy + shift, valid)
     grid = reduced["energy_ev"]

@@ -14,8 +14,10 @@ from tasks.afm.gwy_reader import GwyddionReader
 from tasks.afm.ibw_reader import AsylumIbwReader
 from tasks.afm.modes import MODES, classify_mode
 from tasks.afm.nanoscope_reader import NanoscopeReader
+from tasks.afm.plugin import TECHNIQUE
 from tasks.afm.process import process
 from tasks.afm.writers import write_asylum_ibw
+from tasks.testing import assert_nulls_have_reasons
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL = ROOT / "tests" / "data" / "real"
@@ -51,7 +53,9 @@ def _process(m, **overrides):
         values[section][key] = value
     m.provenance = None
     ctx = ProcessContext(campaign=None, sample=None, params=params, options={}, query=lambda *a, **k: None)
-    return process(m, ctx)
+    frames = process(m, ctx)
+    assert_nulls_have_reasons(TECHNIQUE.tables, frames)  # every null of a map's features says why (issue 18)
+    return frames
 
 
 def test_manifest_names_the_modes_of_five_real_files():
@@ -86,6 +90,36 @@ def test_tapping_topography_lands_as_topography_without_pm_per_v(name):
     assert row.n_particles == len(frames["afm_particles"]) and "esm" not in row.quality_flags
     assert (row.n_particles == 0) == ("segmentation_no_particles" in row.quality_flags)
     assert "Tapping" in row.mode_evidence
+
+
+def _peakforce_file(tmp_path: Path) -> Path:
+    """The real ScanAsyst / PeakForce header of peer bruker_data_header.000 (a header-only export, which
+    the reader refuses) with pixel data spec-built where that header puts it: each layer's 'Data offset',
+    512 x 512 little-endian int16 (the Nanoscope layout), height bumps and a small error signal."""
+    raw = (PEER / "nanoscope" / "bruker_data_header.000").read_bytes()
+    offsets = [int(v) for v in re.findall(rb"\\Data offset: (\d+)", raw)]
+    assert offsets == [40960, 565248]  # the header's own layer table, read from its text
+    yy, xx = np.mgrid[0:512, 0:512]
+    bumps = sum(np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * 30.0 ** 2)) for cx, cy in ((150, 150), (360, 300)))
+    height = (bumps * 20000 - 5000).astype("<i2").tobytes()
+    error = (np.random.default_rng(0).normal(0, 200, (512, 512))).astype("<i2").tobytes()
+    body = raw.ljust(offsets[0], b"\x00") + height
+    path = tmp_path / "peakforce.di"
+    path.write_bytes(body.ljust(offsets[1], b"\x00") + error)
+    return path
+
+
+def test_nanoscope_peakforce_header_is_intermittent_contact_topography(tmp_path):
+    path = _peakforce_file(tmp_path)
+    head = path.read_bytes()[:40960]
+    assert b'[SoftHarmoniXAutoPilot] "ScanAsyst"' in head and b'[SPMFb] "Peak Force"' in head
+    m = _read(path)
+    assert m.mode == "AC" and "ScanAsyst" in m.meta["mode_evidence"]
+    frames = _process(m)  # checks that every null feature says why
+    row = frames["afm_maps"].iloc[0]
+    assert np.isnan(row.esm_all_mean_pm_per_v) and row.q_source is None and row.drive_amplitude_v is None
+    assert np.isfinite(row.height_all_std_nm) and row.height_all_std_nm > 0
+    assert "no esm_amp_pm_per_v channel in this AC map" in row.null_reasons
 
 
 def _raw_asylum_channel(path: Path, label: str) -> tuple[np.ndarray, dict[str, str]]:
@@ -138,6 +172,21 @@ def test_amplitude_without_a_stated_mode_is_not_esm(tmp_path):
     assert m.mode == "TOPO" and "not claimed as a strain amplitude" in m.meta["mode_evidence"]
     row = _process(m)["afm_maps"].iloc[0]
     assert np.isnan(row.esm_all_mean_pm_per_v) and row.n_particles == 2  # the two bumps are the grains
+
+
+def test_asylum_ac_mode_tapping_with_drive_is_topography_not_esm(tmp_path):
+    """Spec-built Asylum AC Mode (tapping) map as the MFP-3D/Cypher software writes it: Height, Amplitude and
+    Phase retrace layers, 'ImagingMode: AC Mode' and a DriveAmplitude in the note (no real Asylum AC file is
+    in tests/data). The drive shakes the cantilever, not the sample: no pm/V, and the map says why."""
+    h = _bumps()
+    channels = {"HeightRetrace": h, "AmplitudeRetrace": h * 0 + 80e-9, "PhaseRetrace": h * 0 + 75.0}
+    m = _read(_spec_asylum(tmp_path, channels, {"ImagingMode": "AC Mode", "DriveAmplitude": 0.2}))
+    assert m.mode == "AC" and "AC Mode" in m.meta["mode_evidence"]
+    frames = _process(m)
+    row = frames["afm_maps"].iloc[0]
+    assert np.isnan(row.esm_all_mean_pm_per_v) and row.q_source is None and "esm" not in row.quality_flags
+    assert frames["afm_pixels"]["esm_amp_pm_per_v"].isna().all() and row.n_particles == 2
+    assert "no esm_amp_pm_per_v channel in this AC map" in row.null_reasons
 
 
 def test_kpfm_potential_lands_in_volts(tmp_path):

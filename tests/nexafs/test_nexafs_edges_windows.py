@@ -24,7 +24,7 @@ from tasks.nexafs.edges import resolve_edge
 from tasks.nexafs.features import FEATURE_COLUMNS
 from tasks.nexafs.parameters import NexafsParameters
 from tasks.nexafs.plugin import TECHNIQUE
-from tasks.testing import sha256_of
+from tasks.testing import assert_nulls_have_reasons, sha256_of
 
 #: E0 (steepest rise) of a foil against xraydb's tabulated edge energy: metal foils put the first
 #: inflection at the tabulated value within the monochromator calibration (~1 eV at 13-BM/13-ID)
@@ -51,7 +51,8 @@ def params_with(**changes):
 
 def process_file(path: Path, params=None, options=None) -> list[dict[str, pd.DataFrame]]:
     """Read through the registry, process with an empty warehouse; every frame passes its contract and
-    no numerical warning escapes (a NaN must come with a flag, not with a RuntimeWarning)."""
+    no numerical warning escapes and every null of a feature column has its reason (a NaN must come with
+    a flag, not with a RuntimeWarning)."""
     _, ms = read_measurements(path, sha256_of(path), path.name, technique_name="nexafs", options=options)
     ctx = ProcessContext(campaign=None, sample=None, params=params or load_params(TECHNIQUE.default_params),
                          options={}, query=_no_warehouse)
@@ -66,6 +67,7 @@ def process_file(path: Path, params=None, options=None) -> list[dict[str, pd.Dat
                 campaign="c", sample_id=None, technique="nexafs", mode=m.mode, measurement_id=m.measurement_id,
                 raw_sha256=m.provenance.raw_sha256, reader=m.provenance.reader, params_id="p", flow_run_id=None,
                 processed_at=pd.Timestamp(datetime(2026, 1, 1, tzinfo=timezone.utc))))
+        assert_nulls_have_reasons(TECHNIQUE.tables, {t: df.assign(mode=m.mode) for t, df in out.items()})
         outs.append(out)
     return outs
 
@@ -98,8 +100,12 @@ def test_real_foils_have_e0_at_the_tabulated_edge(real, rel, element, level):
     assert s.edge == f"{element}_{level}" and s.edge_source == "header"
     assert abs(s.e0_ev - xraydb.xray_edge(element, level).energy) <= E0_TOLERANCE_EV
     assert np.isfinite(s.edge_step) and s.edge_step > 0
-    assert "too_short" not in s.quality_flags and f.fit_flags == ""
-    assert np.isfinite([f.k_half_step_ev, f.k_white_line_ev, f.k_first_inflection_ev]).all()
+    assert "too_short" not in s.quality_flags and "too_short" not in f.fit_flags
+    # the K-edge features are computed; the L- and O K-edge ones are null and named as not applicable
+    k_features = ("k_half_step_ev", "k_white_line_ev", "k_first_inflection_ev")
+    assert f.fit_flags.endswith(f"not applicable to {element}_{level} reference spectra")
+    assert not any(c in f.fit_flags for c in k_features) and "ok_peak_529_ev" in f.fit_flags
+    assert np.isfinite([f[c] for c in k_features]).all()
 
 
 def test_v_foil_without_a_section_gets_athena_windows_around_its_e0(peer):
@@ -234,6 +240,49 @@ def test_energy_range_wins_over_the_configuration_and_configuration_is_the_last_
     (out,) = process_file(q, options={"edge": "Co_L"})
     s = out["xas_spectra"].iloc[0]
     assert (s.edge, s.edge_source) == ("Co_L", "configuration") and "edge_from_configuration" in s.quality_flags
+
+
+def _manifest_what(real: Path, rel: str) -> str:
+    """The 'what it is' words of a real file in tests/data/real/MANIFEST.md (written when it was added)."""
+    row = next(ln for ln in (real / "MANIFEST.md").read_text(encoding="utf-8").splitlines() if f"`{rel}`" in ln)
+    return row.split("|")[-2]
+
+
+@pytest.mark.parametrize("rel,edge,words", [
+    ("xas/LiNiO2_operando_NiK/norm_op2_cell4_pos1_dq1_0001_av240_00001.txt", "Ni_K", "Ni K-edge"),
+    ("xas/soft_OK_edge_ausync/sxr129598.asc", "O_K", "O K-edge")])
+def test_real_files_that_do_not_name_their_edge_get_it_from_the_energy_range(real, rel, edge, words):
+    """Neither file's header names an edge; MANIFEST.md (their source's description) says which it is."""
+    assert words in _manifest_what(real, rel)
+    for out in process_file(real / rel, options={"edge": "Co_L"}):  # the range wins over the share's edge
+        s = out["xas_spectra"].iloc[0]
+        assert (s.edge, s.edge_source) == (edge, "energy_range") and "edge_from_energy_range" in s.quality_flags
+
+
+def _v_foil_without_element(peer: Path, tmp_path: Path, e_max: float | None = None) -> Path:
+    """The real V foil XDI with its Element.* header lines removed (and its rows cut at ``e_max``)."""
+    lines = [ln for ln in (peer / "xdi/v_foil.xdi").read_text().splitlines() if not ln.startswith("# Element.")]
+    if e_max is not None:
+        lines = [ln for ln in lines if ln.startswith("#") or float(ln.split()[0]) <= e_max]
+    p = tmp_path / "v_foil_no_element.xdi"
+    p.write_text("\n".join(lines) + "\n")
+    return p
+
+
+def test_real_v_foil_header_then_range_then_configuration(peer, tmp_path):
+    """One real scan through the three sources: its header (Element.symbol V, Element.edge K) beats the
+    share's edge; without those lines the range (V K at xraydb's 5465 eV inside 5385-6090 eV) does; cut
+    below the edge, only the share's configured edge is left, flagged, and its features null with reasons."""
+    (out,) = process_file(peer / "xdi/v_foil.xdi", options={"edge": "Ti_K"})
+    assert (out["xas_spectra"].edge.iloc[0], out["xas_spectra"].edge_source.iloc[0]) == ("V_K", "header")
+    v_k = xraydb.xray_edge("V", "K").energy
+    (out,) = process_file(_v_foil_without_element(peer, tmp_path), options={"edge": "Ti_K"})
+    s = out["xas_spectra"].iloc[0]
+    assert (s.edge, s.edge_source) == ("V_K", "energy_range") and abs(s.e0_ev - v_k) <= E0_TOLERANCE_EV
+    (out,) = process_file(_v_foil_without_element(peer, tmp_path, e_max=v_k - 25.0), options={"edge": "V_K"})
+    s = out["xas_spectra"].iloc[0]
+    assert (s.edge, s.edge_source) == ("V_K", "configuration") and "edge_from_configuration" in s.quality_flags
+    assert "e0_not_measured" in s.quality_flags
 
 
 # --- the parameter model --------------------------------------------------------------------------

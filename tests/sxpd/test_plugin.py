@@ -22,6 +22,7 @@ from foundation.registry import technique
 from schemas.core import conform
 from tasks.demo_world import BEAMTIME_START, OperandoProgram
 from tasks.sxpd.alignment import align_patterns
+from tasks.testing import assert_nulls_have_reasons
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = technique("sxpd")
@@ -99,6 +100,7 @@ def test_pattern_without_wavelength_is_quarantined(demo_share: Path) -> None:
 def test_standard_then_patterns_through_process(demo_share: Path) -> None:
     std = _read(next((demo_share / "share/sxpd/references").glob("*.xye")))
     out = PLUGIN.process(std, ProcessContext(CAMPAIGN, None, PARAMS, {}, _query({})))
+    assert_nulls_have_reasons(PLUGIN.tables, out)
     cal = _stamp(out["sxpd_calibrations"], "sxpd_calibrations", None, std.measurement_id)
     _stamp(out["sxpd_peaks"], "sxpd_peaks", None, std.measurement_id)
     assert abs(cal["wavelength_angstrom"].iloc[0] - 0.489951) < 2e-6
@@ -114,6 +116,7 @@ def test_standard_then_patterns_through_process(demo_share: Path) -> None:
             continue
         m = _read(path)
         frames = PLUGIN.process(m, ProcessContext(CAMPAIGN, CAMPAIGN.sample("O-1"), PARAMS, {}, query))
+        assert_nulls_have_reasons(PLUGIN.tables, frames)  # unfitted peaks, underdetermined strain say why
         row = _stamp(frames["sxpd_patterns"], "sxpd_patterns", "O-1", m.measurement_id)
         _stamp(frames["sxpd_peaks"], "sxpd_peaks", "O-1", m.measurement_id)
         rows.append(row)
