@@ -32,7 +32,8 @@ from foundation.ledger import (
     already_finalized,
     bounded_traceback,
     code_version,
-    done_files,
+    done_attempts,
+    settings_digest,
     finalize_fingerprint,
     now_utc,
     write_events,
@@ -143,6 +144,7 @@ class IntakeSummary:
     refused: list[str] = field(default_factory=list)
     unmapped: list[str] = field(default_factory=list)
     unreachable: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
 
 
 def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, shares: list[str] | None = None,
@@ -164,14 +166,17 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
     stamp = now_utc()
     work: list[tuple[Any, I.Candidate]] = []
 
-    def path_event(share, rel: str, status: str, reason: str, error_type: str | None = None) -> None:
+    def path_event(share, rel: str, status: str, reason: str, error_type: str | None = None,
+                   sample_id: str | None = None) -> None:
         key = I.path_key(share.name, rel)
         before = past_events.get(key)
         changed = (before is not None and before[0] != "ok") if status == "ok" else before != (status, reason)
         if changed:
             event_rows.append(IngestEvent.intake(campaign=campaign.name, raw_sha256=key, technique=share.technique,
                                                  status=status, reason=reason, error_type=error_type,
-                                                 flow_run_id=flow_run_id, original_name=rel))
+                                                 flow_run_id=flow_run_id, original_name=rel, sample_id=sample_id))
+
+    person_ignored = ignored_targets(wh)
 
     for share in campaign.shares:
         if shares and share.name not in shares:
@@ -183,8 +188,15 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
             continue
         summary.pending += [f"{share.name}:{I.shown(c.rel_path)}" for c in pending]
         for r in refused:
+            if r.ignored_by or I.path_key(share.name, r.rel_path) in person_ignored:
+                continue  # an ignored path is listed, never refused
             summary.refused.append(f"{share.name}:{I.shown(r.rel_path)}: {r.reason}")
             path_event(share, r.rel_path, "refused", r.reason)
+        for r in [r for r in refused if r.ignored_by]:
+            summary.ignored.append(f"{share.name}:{I.shown(r.rel_path)}")
+            path_event(share, r.rel_path, "ignored", r.reason, "IgnorePattern", I.sample_in_path(share, r.rel_path))
+        pending = [c for c in pending if I.path_key(share.name, c.rel_path) not in person_ignored]
+        complete = [c for c in complete if I.path_key(share.name, c.rel_path) not in person_ignored]
         for c in pending:  # a path refused earlier (symlink, size) that is fine now
             path_event(share, c.rel_path, "ok", "no longer refused")
         for c in complete:
@@ -241,16 +253,22 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
         raw_rows.append({"raw_sha256": sha, "campaign": campaign.name, "technique": share.technique,
                          "sample_id": sample_id, "cell_id": cell_id, "original_name": Path(cand.rel_path).name,
                          "size_bytes": size, "is_bundle": cand.is_bundle, "store_path": dest, "first_seen": stamp})
-        if err:
+        if err and sha not in person_ignored:
             summary.unmapped.append(f"{share.name}:{I.shown(cand.rel_path)}: {err}")
             if sha not in past_events:
                 event_rows.append(IngestEvent.intake(campaign=campaign.name, raw_sha256=sha, technique=share.technique,
                                                      status="quarantined", reason=err, flow_run_id=flow_run_id,
                                                      original_name=cand.rel_path))
+        elif not err and past_events.get(sha, ("ok",))[0] != "ok":  # the mapping was fixed in the config
+            event_rows.append(IngestEvent.intake(campaign=campaign.name, raw_sha256=sha, technique=share.technique,
+                                                 status="ok", reason="mapped to a sample now", flow_run_id=flow_run_id,
+                                                 original_name=cand.rel_path))
     sight_rows = I.sighting_changes(known, taken, campaign.name, stamp)
     tx = wh.transaction(flow_run_id)
     if raw_rows:
-        tx.upsert(P.RAW_FILES, pd.DataFrame(raw_rows))
+        changed = remapped(wh, pd.DataFrame(raw_rows))
+        if len(changed):
+            tx.upsert(P.RAW_FILES, changed, keep="new")
     if sight_rows:
         tx.upsert(P.SIGHTINGS, pd.DataFrame(sight_rows), keep="new")
     write_events(tx, event_rows)
@@ -260,6 +278,25 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
     return summary
 
 
+
+
+def remapped(wh: Warehouse, rows: pd.DataFrame) -> pd.DataFrame:
+    """Raw-file rows to write: new files, and known files whose sample or cell the config now maps
+    differently (keeping when they were first seen); a known file mapped as before is left alone."""
+    known = wh.query("select raw_sha256, sample_id, cell_id, first_seen from raw_files")
+    if not len(known):
+        return rows.drop_duplicates("raw_sha256")
+    merged = rows.drop_duplicates("raw_sha256").merge(known, on="raw_sha256", how="left", suffixes=("", "_was"))
+    same = merged.first_seen_was.notna() & (merged.sample_id.fillna("") == merged.sample_id_was.fillna("")) & (
+        merged.cell_id.fillna("") == merged.cell_id_was.fillna(""))
+    merged = merged[~same]
+    merged["first_seen"] = merged.first_seen_was.where(merged.first_seen_was.notna(), merged.first_seen)
+    return merged[list(rows.columns)]
+
+
+def ignored_targets(wh: Warehouse) -> set[str]:
+    """Raw files (sha256) and share paths (path keys) a person ignored (``socscope ignore``)."""
+    return set(wh.query("select target from ignored where how = 'person'").target)
 
 
 def _same_time(a: Any, b: float) -> bool:
@@ -288,10 +325,14 @@ class WorkItem:
     share: str | None
     rel_path: str | None
 
+    def key(self, campaign: Campaign) -> AttemptKey:
+        """This file's attempt key: its raw file, parameter set, code, limits and the settings it is read under."""
+        return AttemptKey.of(campaign, self.technique, self.raw_sha256, share=self.share, sample_id=self.sample_id,
+                             cell_id=self.cell_id)
 
-def pending_work(campaign: Campaign, wh: Warehouse, technique_name: str, force: bool = False) -> list[WorkItem]:
-    """Raw files of a technique that intake accepted and the run ledger does not hold as done under
-    the technique's attempt key (foundation.ledger.AttemptKey); with ``force``, every one of them."""
+
+def accepted_files(campaign: Campaign, wh: Warehouse, technique_name: str) -> list[WorkItem]:
+    """Raw files of a technique that intake accepted (mapped to a sample or reference, not ignored by a person)."""
     df = wh.query("""
         select r.raw_sha256, r.technique, r.sample_id, r.cell_id, r.original_name, r.store_path,
                (select first(s.share order by s.first_seen, s.share, s.path) from sightings s where s.raw_sha256 = r.raw_sha256) as share,
@@ -299,12 +340,22 @@ def pending_work(campaign: Campaign, wh: Warehouse, technique_name: str, force: 
         from raw_files r
         where r.technique = $technique and r.campaign = $campaign
           and r.raw_sha256 not in (select raw_sha256 from ingest_events where stage = 'intake' and status <> 'ok')
+          and r.raw_sha256 not in (select target from ignored where how = 'person')
         order by r.sample_id nulls first, r.original_name, r.raw_sha256""",
                   {"technique": technique_name, "campaign": campaign.name})
-    done = set() if force else done_files(wh, AttemptKey.of(campaign, technique_name))
-    df = df[~df.raw_sha256.isin(done)]
     df = df.astype(object).where(df.notna(), None)  # a missing sample is None, never NaN
     return [WorkItem(**rec) for rec in df.to_dict("records")]
+
+
+def pending_work(campaign: Campaign, wh: Warehouse, technique_name: str, force: bool = False) -> list[WorkItem]:
+    """Accepted raw files of a technique that the run ledger does not hold as done under their attempt
+    key (foundation.ledger.AttemptKey: a changed setting of their share or technique makes them pending
+    again); with ``force``, every one of them."""
+    items = accepted_files(campaign, wh, technique_name)
+    if force:
+        return items
+    done = done_attempts(wh, AttemptKey.of(campaign, technique_name))
+    return [w for w in items if (w.raw_sha256, w.key(campaign).settings_id) not in done]
 
 
 def _local_copy(store_path: str, campaign: Campaign) -> tuple[Path, Callable[[], None]]:
@@ -357,7 +408,7 @@ def process_file(item: WorkItem, campaign: Campaign, wh_url: str, flow_run_id: s
     storage = storage_error_in(outcome.detail) if outcome.failure == "error" else None
     if storage is not None:  # the worker's disk is full or read-only: not the file's fault, stop the run
         raise storage
-    key = AttemptKey.of(campaign, item.technique, item.raw_sha256)
+    key = item.key(campaign)
     reason, error_type = _failure_reason(outcome, item, limits, key)
     event = IngestEvent.process(key=key, campaign=campaign.name, technique=item.technique, sample_id=item.sample_id,
                                 status="quarantined", reason=reason, error_type=error_type, reader=None,
@@ -392,7 +443,7 @@ def process_file_here(item: WorkItem, campaign: Campaign, wh_url: str, flow_run_
     worker turns into the memory limit's reason."""
     tech = technique(item.technique)
     ps = params_for(campaign, item.technique)
-    key = AttemptKey.of(campaign, item.technique, item.raw_sha256)
+    key = item.key(campaign)
     wh = worker_warehouse(wh_url, campaign.storage.storage_options)
     unit = unit_key(item.technique, item.raw_sha256, ps.id)
     share = next((s for s in campaign.shares if s.name == item.share), None)
@@ -478,7 +529,9 @@ def finalize_technique(campaign: Campaign, wh: Warehouse, technique_name: str, f
         return 0
     ps = params_for(campaign, technique_name)
     code = code_version(technique_name)
-    fingerprint = finalize_fingerprint(wh, [technique_name, *tech.after], ps.id, code)
+    # the cross-file step reads the technique's settings too (e.g. a configured wavelength)
+    fingerprint = finalize_fingerprint(wh, [technique_name, *tech.after], ps.id,
+                                       code + ":" + settings_digest(campaign, technique_name))
     if not force and already_finalized(wh, fingerprint):
         return 0
     ctx = FinalizeContext(campaign=campaign, params=ps, query=wh.query)
