@@ -437,49 +437,69 @@ def _failure_reason(outcome: isolation.Outcome, item: WorkItem, limits: Resolved
                         f"with the traceback digest"), "WorkerError")
 
 
+@dataclass
+class Computed:
+    """One file read and processed, not yet written: its reader (and why), measurements and rows per table."""
+
+    reader: Any
+    why: str
+    measurements: list[Any]
+    frames: dict[str, pd.DataFrame]
+    specs: dict[str, Any]
+
+
+def compute_file(item: WorkItem, path: Path, campaign: Campaign, wh: Warehouse, flow_run_id: str | None) -> Computed:
+    """Read ``path`` (item's raw file) and run its technique's process(); writes nothing (also `socscope explain`)."""
+    tech = technique(item.technique)
+    ps = params_for(campaign, item.technique)
+    share = next((s for s in campaign.shares if s.name == item.share), None)
+    options = dict(share.reader_options) if share else {}
+    override = reader_override(share.readers, item.rel_path) if share and item.rel_path else None
+    if path.is_file() and path.stat().st_size == 0:  # stored before intake refused empty files
+        raise UnreadableFile(EMPTY_REASON)
+    why: list[str] = []
+    reader, measurements = read_measurements(
+        path, item.raw_sha256, item.original_name, technique_name=item.technique, override=override,
+        options=options, sample_id=item.sample_id, cell_id=item.cell_id, why=why)
+    frames: dict[str, list[pd.DataFrame]] = {}
+    when = now_utc()
+    for m in measurements:
+        if tech.accepts and m.kind not in tech.accepts:
+            raise UnreadableFile(f"{item.original_name!r} is a {m.kind!r} ({reader.id}); the {item.technique} "
+                                 f"pipeline takes only {list(tech.accepts)}: move it off the share or route it "
+                                 f"to the right technique")
+        ctx = ProcessContext(campaign=campaign, sample=campaign.sample(item.sample_id), params=ps,
+                             options=options, query=wh.lookup)
+        for table, df in (tech.process(m, ctx) or {}).items():
+            frames.setdefault(table, []).append(stamp_frame(
+                df, campaign=campaign.name, technique_name=item.technique, sample_id=item.sample_id,
+                mode=m.mode, measurement_id=m.measurement_id, raw_sha256=item.raw_sha256, reader=reader.id,
+                params_id=ps.id, flow_run_id=flow_run_id, processed_at=when))
+    specs = {s.name: s for s in tech.tables}
+    undeclared = sorted(set(frames) - set(specs))
+    if undeclared:
+        raise RuntimeError(f"{item.technique}.process returned table {undeclared[0]!r}, which it does not declare")
+    return Computed(reader, why[0], measurements, {t: pd.concat(dfs, ignore_index=True) for t, dfs in frames.items()},
+                    specs)
+
+
 def process_file_here(item: WorkItem, campaign: Campaign, wh_url: str, flow_run_id: str | None) -> FileResult:
     """Read one raw file, compute its features, write its rows, in this process (a worker's job;
     call it directly to debug a file). Failures are quarantined, except a MemoryError, which the
     worker turns into the memory limit's reason."""
-    tech = technique(item.technique)
     ps = params_for(campaign, item.technique)
     key = item.key(campaign)
     wh = worker_warehouse(wh_url, campaign.storage.storage_options)
     unit = unit_key(item.technique, item.raw_sha256, ps.id)
-    share = next((s for s in campaign.shares if s.name == item.share), None)
-    options = dict(share.reader_options) if share else {}
-    override = reader_override(share.readers, item.rel_path) if share and item.rel_path else None
     reader_id = None
     path, cleanup = _local_copy(item.store_path, campaign)
     try:
-        if path.is_file() and path.stat().st_size == 0:  # stored before intake refused empty files
-            raise UnreadableFile(EMPTY_REASON)
-        reader, measurements = read_measurements(
-            path, item.raw_sha256, item.original_name, technique_name=item.technique, override=override,
-            options=options, sample_id=item.sample_id, cell_id=item.cell_id)
-        reader_id = reader.id
-        frames: dict[str, list[pd.DataFrame]] = {}
-        when = now_utc()
-        for m in measurements:
-            if tech.accepts and m.kind not in tech.accepts:
-                raise UnreadableFile(f"{item.original_name!r} is a {m.kind!r} ({reader.id}); the {item.technique} "
-                                     f"pipeline takes only {list(tech.accepts)}: move it off the share or route it "
-                                     f"to the right technique")
-            ctx = ProcessContext(campaign=campaign, sample=campaign.sample(item.sample_id), params=ps,
-                                 options=options, query=wh.lookup)
-            for table, df in (tech.process(m, ctx) or {}).items():
-                frames.setdefault(table, []).append(stamp_frame(
-                    df, campaign=campaign.name, technique_name=item.technique, sample_id=item.sample_id,
-                    mode=m.mode, measurement_id=m.measurement_id, raw_sha256=item.raw_sha256, reader=reader.id,
-                    params_id=ps.id, flow_run_id=flow_run_id, processed_at=when))
-        specs = {s.name: s for s in tech.tables}
+        computed = compute_file(item, path, campaign, wh, flow_run_id)
+        reader_id, measurements = computed.reader.id, computed.measurements
         entries: dict[str, list[FileEntry]] = {}
         rows = 0
-        for table, dfs in frames.items():
-            if table not in specs:
-                raise RuntimeError(f"{item.technique}.process returned table {table!r}, which it does not declare")
-            df = pd.concat(dfs, ignore_index=True)
-            entries[table] = write_unit(wh, specs[table], df, unit)
+        for table, df in computed.frames.items():
+            entries[table] = write_unit(wh, computed.specs[table], df, unit)
             rows += len(df)
         # a file read with a part left out (a cut last row) lands, but says so where people look
         warning = next((f"read with a warning: {m.meta['truncated']}" for m in measurements if m.meta.get("truncated")),
