@@ -120,10 +120,12 @@ def _ledger_step(campaign: Campaign, wh: Warehouse, item: pipeline.WorkItem, out
 
 
 def _process_step(campaign: Campaign, wh: Warehouse, item: pipeline.WorkItem, path: Path, out: Explanation) -> None:
+    why: list[str] = []
     try:
-        computed = pipeline.compute_file(item, path, campaign, wh, None)
+        computed = pipeline.compute_file(item, path, campaign, wh, None, why)
     except Exception as exc:  # noqa: BLE001 - the refusal is the answer
-        out.add("reader", safe_reason(f"refused: {exc}"))
+        picked = f"{why[-1]}; it " if why else ""
+        out.add("reader", safe_reason(f"{picked}refused the file: {exc}"))
         out.outcome = "would refuse"
         return
     out.add("reader", f"{computed.reader.id}: {computed.why}")

@@ -448,8 +448,10 @@ class Computed:
     specs: dict[str, Any]
 
 
-def compute_file(item: WorkItem, path: Path, campaign: Campaign, wh: Warehouse, flow_run_id: str | None) -> Computed:
-    """Read ``path`` (item's raw file) and run its technique's process(); writes nothing (also `socscope explain`)."""
+def compute_file(item: WorkItem, path: Path, campaign: Campaign, wh: Warehouse, flow_run_id: str | None,
+                 why: list[str] | None = None) -> Computed:
+    """Read ``path`` (item's raw file) and run its technique's process(); writes nothing (also `socscope explain`,
+    whose ``why`` receives the reader detection's reason before the reader runs)."""
     tech = technique(item.technique)
     ps = params_for(campaign, item.technique)
     share = next((s for s in campaign.shares if s.name == item.share), None)
@@ -457,7 +459,7 @@ def compute_file(item: WorkItem, path: Path, campaign: Campaign, wh: Warehouse, 
     override = reader_override(share.readers, item.rel_path) if share and item.rel_path else None
     if path.is_file() and path.stat().st_size == 0:  # stored before intake refused empty files
         raise UnreadableFile(EMPTY_REASON)
-    why: list[str] = []
+    why = [] if why is None else why
     reader, measurements = read_measurements(
         path, item.raw_sha256, item.original_name, technique_name=item.technique, override=override,
         options=options, sample_id=item.sample_id, cell_id=item.cell_id, why=why)
@@ -479,7 +481,7 @@ def compute_file(item: WorkItem, path: Path, campaign: Campaign, wh: Warehouse, 
     undeclared = sorted(set(frames) - set(specs))
     if undeclared:
         raise RuntimeError(f"{item.technique}.process returned table {undeclared[0]!r}, which it does not declare")
-    return Computed(reader, why[0], measurements, {t: pd.concat(dfs, ignore_index=True) for t, dfs in frames.items()},
+    return Computed(reader, why[-1], measurements, {t: pd.concat(dfs, ignore_index=True) for t, dfs in frames.items()},
                     specs)
 
 
