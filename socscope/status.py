@@ -14,7 +14,7 @@ REFERENCES = "(references)"
 VERDICTS = ("complete", "pending", "quarantined", "partial", "missing", "unexpected", "reference")
 COLUMNS = ["sample_id", "series", "technique", "expected", "received", "processed", "quarantined", "ignored",
            "verdict"]
-Query = Callable[[str, list[Any] | None], pd.DataFrame]
+Query = Callable[[str, list[Any]], pd.DataFrame]
 
 #: files on the shares now, by sample and technique (files of a cell — techniques with ``cell_files``,
 #: the one parameter — count for every sample cut from that cell): received (not ignored by a person),
@@ -75,7 +75,7 @@ def cell_file_techniques() -> list[str]:
 def status_table(campaign: Any, query: Query) -> pd.DataFrame:
     """One row per sample × technique expected or received (references: one row per technique)."""
     counts = query(FILES_SQL, [cell_file_techniques()])
-    ignored = query(IGNORED_COUNT_SQL, None)
+    ignored = query(IGNORED_COUNT_SQL, [])
     got: dict[tuple[Any, str], dict[str, int]] = {}
     for frame in (counts, ignored):
         for r in frame.astype(object).where(frame.notna(), None).to_dict("records"):
@@ -99,7 +99,7 @@ def status_table(campaign: Any, query: Query) -> pd.DataFrame:
 def with_warnings(table: pd.DataFrame, query: Query) -> pd.DataFrame:
     """Add a ``warnings`` count per sample × technique when the catalog has a ``warnings`` view or
     table (sample_id or sample, technique); unchanged without one."""
-    cols = query("select column_name from information_schema.columns where table_name = 'warnings'", None)
+    cols = query("select column_name from information_schema.columns where table_name = 'warnings'", [])
     names = set(cols.column_name) if len(cols) else set()
     sample_col = "sample_id" if "sample_id" in names else "sample" if "sample" in names else None
     if sample_col is None or "technique" not in names:
@@ -115,8 +115,8 @@ def status_json(campaign: Any, query: Query) -> dict[str, Any]:
     """What `socscope status --format json` prints: the table, the quarantine, the ignored files."""
     table = status_table(campaign, query)
     quarantine = query("select technique, sample_id, original_name, stage, reason, attempted_at from quarantine "
-                       "order by technique, original_name", None)
-    ignored = query(IGNORED_SQL, None)
+                       "order by technique, original_name", [])
+    ignored = query(IGNORED_SQL, [])
     return {"campaign": campaign.name,
             "samples": _records(table),
             "incomplete": int((~table.verdict.isin(["complete", "reference", "unexpected"])).sum()),
