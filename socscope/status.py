@@ -6,7 +6,8 @@ no Streamlit here. ``query(sql, params)`` is any read-only query function on the
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 

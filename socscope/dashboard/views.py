@@ -134,7 +134,7 @@ def page_campaign() -> None:
 def _cell_label(r: pd.Series) -> str:
     """processed/expected, then what stands out: quarantined, ignored, warnings."""
     extra = [f"{r[col]} {short}" for col, short in (("quarantined", "q"), ("ignored", "ign"), ("warnings", "w"))
-             if col in r and r[col]]
+             if r.get(col)]
     return f"{r['processed']}/{r['expected']}" + (f" ({', '.join(extra)})" if extra else "")
 
 

@@ -1,8 +1,6 @@
 """The dashboard's data helpers without a warehouse or a browser (fast)."""
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import duckdb
 import numpy as np
 import pandas as pd

@@ -13,14 +13,18 @@ from tasks import pipeline
 from tests.support.toy_world import toy_campaign, use_toy_registry, write_csv
 
 
-
 def ncm_pattern(path: Path) -> float:
     """Spec-built: an I11 xye of an NCM pattern (the sxpd synthesis, I11's header) with no wavelength in it,
     as I11 writes them; returns the wavelength it was simulated at."""
     import numpy as np
 
     from tasks.sxpd.demo import two_theta_axis, xye_bytes
-    from tasks.sxpd.synthesis import DEMO_WAVELENGTH_ANGSTROM, Sample, counts, ncm_profile
+    from tasks.sxpd.synthesis import (
+        DEMO_WAVELENGTH_ANGSTROM,
+        Sample,
+        counts,
+        ncm_profile,
+    )
 
     x = two_theta_axis(0.004)
     y, e = counts(ncm_profile(x, Sample(2.869, 14.22, 0.05)), np.random.default_rng(7))
@@ -113,3 +117,19 @@ def test_the_cache_key_follows_the_settings(tmp_path, monkeypatch):
     assert keys[0] != keys[1]
     other_sample = AttemptKey.of(before, "toy", "aa", share="lab", sample_id="S2").cache_key("wh")
     assert other_sample != keys[0]  # the sample's facts are part of what a file is read under
+
+
+def test_a_mapping_fixed_in_the_config_maps_the_file_and_processes_it(tmp_path, monkeypatch):
+    use_toy_registry(monkeypatch)
+    cfg = toy_campaign(tmp_path)
+    write_csv(tmp_path / "share/run-S1/a.csv", [(1, 2)])  # the folder is not a sample id
+    pipeline.run_local(cfg)
+    wh = pipeline.open_warehouse(load_campaign(cfg))
+    assert wh.query("select stage, status from quarantine").values.tolist() == [["intake", "quarantined"]]
+
+    edit(cfg, lambda d: d["shares"][0].update({"mapping": {"path_pattern": "^run-(?P<sample>[^/]+)/"}}))
+    pipeline.run_local(cfg)
+    wh = pipeline.open_warehouse(load_campaign(cfg))
+    assert len(wh.query("select * from quarantine")) == 0
+    assert wh.query("select sample_id from raw_files").sample_id.tolist() == ["S1"]
+    assert wh.query("select sample_id from toy_values").sample_id.tolist() == ["S1"]
