@@ -97,6 +97,13 @@ def status_table(campaign: Any, query: Query) -> pd.DataFrame:
     return with_warnings(pd.DataFrame(rows, columns=COLUMNS), query)
 
 
+#: warnings per sample × technique, whichever name the view gives the sample column
+WARNINGS_COUNT_SQL = {
+    "sample_id": "select coalesce(sample_id, ?) as sample_id, technique, count(*) as warnings from warnings group by 1, 2",
+    "sample": "select coalesce(sample, ?) as sample_id, technique, count(*) as warnings from warnings group by 1, 2",
+}
+
+
 def with_warnings(table: pd.DataFrame, query: Query) -> pd.DataFrame:
     """Add a ``warnings`` count per sample × technique when the catalog has a ``warnings`` view or
     table (sample_id or sample, technique); unchanged without one."""
@@ -105,8 +112,7 @@ def with_warnings(table: pd.DataFrame, query: Query) -> pd.DataFrame:
     sample_col = "sample_id" if "sample_id" in names else "sample" if "sample" in names else None
     if sample_col is None or "technique" not in names:
         return table
-    counts = query(f'select coalesce("{sample_col}", ?) as sample_id, technique, count(*) as warnings '
-                   f"from warnings group by 1, 2", [REFERENCES])
+    counts = query(WARNINGS_COUNT_SQL[sample_col], [REFERENCES])
     out = table.merge(counts, on=["sample_id", "technique"], how="left")
     out["warnings"] = out["warnings"].fillna(0).astype(int)
     return out

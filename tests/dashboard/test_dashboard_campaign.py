@@ -5,9 +5,8 @@ from __future__ import annotations
 import sys
 
 import pytest
-import yaml
 
-from tests.support.toy_world import toy_campaign, use_toy_registry, write_csv
+from tests.support.toy_world import toy_one_quarantined, use_toy_registry
 
 pytest.importorskip("streamlit")
 
@@ -32,14 +31,8 @@ def test_the_campaign_page_shows_processed_quarantined_ignored_and_an_honest_ver
     from tasks import pipeline
 
     use_toy_registry(monkeypatch)
-    cfg = toy_campaign(tmp_path)
-    data = yaml.safe_load(cfg.read_text())
-    data["expected"] = {"S1": {"toy": 1}, "S2": {"toy": 1}}
-    cfg.write_text(yaml.safe_dump(data))
-    write_csv(tmp_path / "share/S1/a.csv", [(1, 2)])
+    cfg = toy_one_quarantined(tmp_path)
     (tmp_path / "share/S1/._a.csv").write_bytes(b"\x00\x05\x16\x07Mac OS X")
-    (tmp_path / "share/S2").mkdir(parents=True)
-    (tmp_path / "share/S2/broken.csv").write_text("#toy-csv\n1,banana\n")
     pipeline.run_local(cfg)
 
     monkeypatch.setenv("CAMPAIGN_PAGE_CONFIG", str(cfg))

@@ -7,19 +7,12 @@ import json
 import yaml
 
 from socscope.cli import main
-from tests.support.toy_world import toy_campaign, use_toy_registry, write_csv
+from tests.support.toy_world import toy_one_quarantined, use_toy_registry
 
 
 def _campaign(tmp_path, monkeypatch):
     use_toy_registry(monkeypatch)
-    cfg = toy_campaign(tmp_path)
-    data = yaml.safe_load(cfg.read_text())
-    data["expected"] = {"S1": {"toy": 1}, "S2": {"toy": 1}}
-    cfg.write_text(yaml.safe_dump(data))
-    write_csv(tmp_path / "share/S1/a.csv", [(1, 2)])
-    (tmp_path / "share/S2").mkdir(parents=True)
-    (tmp_path / "share/S2/broken.csv").write_text("#toy-csv\n1,banana\n")  # S2's only file: quarantined
-    return cfg
+    return toy_one_quarantined(tmp_path)
 
 
 def status_json(cfg, capsys) -> dict:
