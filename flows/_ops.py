@@ -13,7 +13,7 @@ from foundation.campaign import Campaign
 from foundation.progress import announce
 from foundation.registry import params_for
 from foundation.secrecy import redact, redact_obj
-from tasks import pipeline
+from tasks import operations, pipeline
 from tasks.intake import shown
 from warehouse.store import Manifest, Warehouse
 
@@ -45,16 +45,21 @@ def scheduled_start() -> datetime | None:
 
 # ------------------------------------------------------------------------------------------ reprocess
 def select_work(campaign: Campaign, wh: Warehouse, technique_name: str, samples: list[str] | None = None,
-                force: bool = False) -> list[pipeline.WorkItem]:
+                force: bool = False, files: list[str] | None = None,
+                quarantined_only: bool = False) -> list[pipeline.WorkItem]:
     """Raw files of a technique to (re)compute: pending ones, or all of them with ``force``.
 
     ``samples`` are glob patterns on sample ids ("C-*"); reference files (no sample) are kept only when
-    no filter is given, since a filtered reprocess should not rewrite the shared references.
+    no filter is given, since a filtered reprocess should not rewrite the shared references. ``files``:
+    sha256 prefixes or globs on share paths and names; ``quarantined_only``: files whose latest attempt failed.
     """
     items = pipeline.pending_work(campaign, wh, technique_name, force=force)
     if samples:
         items = [w for w in items if w.sample_id is not None and any(fnmatch.fnmatchcase(w.sample_id, p) for p in samples)]
-    return items
+    if quarantined_only:
+        failed = operations.quarantined_files(wh, technique_name)
+        items = [w for w in items if w.raw_sha256 in failed]
+    return [w for w in items if operations.matches_files(w, files)]
 
 
 def with_params(campaign: Campaign, technique_name: str, params_file: str | None) -> Campaign:

@@ -13,7 +13,6 @@ from flows._runtime import (
     guarded_warehouse,
     task_runner,
 )
-from foundation.ledger import AttemptKey
 from tasks import pipeline
 from warehouse.store import Warehouse
 
@@ -21,9 +20,7 @@ from warehouse.store import Warehouse
 def file_cache_key(context: TaskRunContext, parameters: dict) -> str:
     """The file's attempt key (foundation.ledger): unchanged inputs are not recomputed, and a file
     stopped by a limit is tried again when the limit changes. The warehouse URL keeps warehouses apart."""
-    item = parameters["item"]
-    campaign = parameters["loaded"].campaign
-    return AttemptKey.of(campaign, item.technique, item.raw_sha256).cache_key(parameters["wh_url"])
+    return parameters["item"].key(parameters["loaded"].campaign).cache_key(parameters["wh_url"])
 
 
 @task(cache_key_fn=file_cache_key, persist_result=True, task_run_name="{item.technique}-{item.original_name}")

@@ -23,29 +23,30 @@ from tasks import pipeline
 
 @flow(name="reprocess", log_prints=True, timeout_seconds=6 * 3600)
 def reprocess_flow(config: str, technique: str, params: str | None = None, samples: list[str] | None = None,
-                   force: bool = False, chunk: int = 32) -> dict:
+                   force: bool = False, chunk: int = 32, files: list[str] | None = None) -> dict:
     """Recompute ``technique`` for files not yet done with ``params`` (all of them with ``force``).
 
     params: a parameter-set file, relative to the config (default: the one the config names).
     samples: glob patterns on sample ids, e.g. ["C-CH*"] (default: every file, references included).
+    files: sha256 prefixes or globs on share paths and names (default: every file).
     """
     base = LoadedCampaign.load(config)
     loaded = LoadedCampaign.of(_ops.with_params(base.campaign, technique, params), config)
     is_current = params_for(loaded.campaign, technique).id == params_for(base.campaign, technique).id
     runner_flow = _reprocess_files.with_options(task_runner=task_runner(loaded.campaign))
-    return runner_flow(loaded, technique, is_current, samples, force, chunk)
+    return runner_flow(loaded, technique, is_current, samples, force, chunk, files)
 
 
 @flow(name="reprocess-files")
 def _reprocess_files(loaded: LoadedCampaign, technique: str, is_current: bool, samples: list[str] | None,
-                     force: bool, chunk: int) -> dict:
+                     force: bool, chunk: int, files: list[str] | None = None) -> dict:
     """``is_current``: the parameter set is the one the config names (then the cross-file step follows)."""
     campaign = loaded.campaign
     wh = guarded_warehouse(campaign)
     run_id = current_run_id()
     before = wh.manifest()
     params_id = _ops.record_param_set(campaign, wh, technique, is_current, run_id)
-    todo = _ops.select_work(campaign, wh, technique, samples, force)
+    todo = _ops.select_work(campaign, wh, technique, samples, force, files)
     print(f"reprocess {technique} with {params_id}: {len(todo)} files"
           + (f" of samples {samples}" if samples else "") + (" (forced)" if force else ""))
     summary = pipeline.ProcessSummary()

@@ -87,6 +87,12 @@ class SampleMapping(_Strict):
         return self
 
 
+#: names no instrument writes: macOS AppleDouble and folder files, Windows thumbnails, Office lock files,
+#: temporary files and editor backups. Matched on the file's name; ignored files are listed
+#: (`socscope status --ignored`), never taken, counted or quarantined.
+DEFAULT_IGNORES = ("._*", ".DS_Store", "Thumbs.db", "~$*", "*.tmp", "*~", "*.swp", "#*#")
+
+
 class ReaderOverride(_Strict):
     pattern: str = Field(description="glob on the path relative to the share")
     reader: str = Field(description="reader name, e.g. 'bruker-nanoscope'")
@@ -98,6 +104,9 @@ class Share(_Strict):
     technique: str
     patterns: list[str] = Field(default_factory=lambda: ["**/*"], min_length=1)
     exclude: list[str] = Field(default_factory=list)
+    ignore: list[str] = Field(default_factory=list, description="more file-name globs to ignore, beside DEFAULT_IGNORES")
+    drop_default_ignores: list[str] = Field(default_factory=list, description="default ignore globs that are data "
+                                            "on this share (e.g. ['*.tmp'])")
     #: directories taken whole as one raw file (e.g. a Toyo TOSCAT channel folder), packed as a zip
     bundle_patterns: list[str] = Field(default_factory=list)
     mapping: SampleMapping
@@ -114,6 +123,18 @@ class Share(_Strict):
         "reflink or hard link where the filesystem allows, else a copy; reference: nothing copied (an immutable "
         "facility archive): path, sha256, size and mtime are kept, the file is re-hashed before it is read and "
         "by `socscope verify`, and a changed or vanished file is reported, never silently re-read")
+
+    @field_validator("drop_default_ignores")
+    @classmethod
+    def _defaults_only(cls, v: list[str]) -> list[str]:
+        unknown = sorted(set(v) - set(DEFAULT_IGNORES))
+        if unknown:
+            raise ValueError(f"{unknown} are not default ignore patterns; the defaults are {list(DEFAULT_IGNORES)}")
+        return v
+
+    @property
+    def ignore_patterns(self) -> list[str]:
+        return [p for p in DEFAULT_IGNORES if p not in self.drop_default_ignores] + list(self.ignore)
 
     @field_validator("technique")
     @classmethod

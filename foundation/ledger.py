@@ -3,7 +3,7 @@
 An attempt is recorded as an :class:`IngestEvent` (a row of ``ingest_events``, schemas/platform.py),
 built through one constructor per stage with keyword arguments only, so that a value cannot land in
 the wrong column by position. Whether a file still needs work is decided by its :class:`AttemptKey`
-(raw file, parameter set, code version, limits): the files the ledger holds as done
+(raw file, parameter set, code version, limits, and the campaign settings the file is read under): the files the ledger holds as done
 (:func:`done_files`, which the selection of pending work subtracts) and the Prefect cache key of a
 file task (:meth:`AttemptKey.cache_key`) both derive from it. A technique's cross-file step is done when its
 inputs' fingerprint is in the ledger (:func:`finalize_fingerprint`, :func:`already_finalized`).
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import logging
 import re
 from collections.abc import Iterable
@@ -48,26 +49,49 @@ def code_version(technique_name: str | None) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
 
 
+def settings_digest(campaign: Any, technique_name: str, share: str | None = None, sample_id: str | None = None,
+                    cell_id: str | None = None) -> str:
+    """Digest of the campaign configuration one file's result depends on besides its parameter set:
+    the technique's ``settings`` (e.g. sxpd wavelength), its share's reader options, reader overrides
+    and sample mapping, and its sample's and cell's facts (a description is not read by anyone)."""
+    own_share = next((s for s in campaign.shares if s.name == share), None)
+    sample, cell = campaign.sample(sample_id), campaign.cell(cell_id)
+    parts = {
+        "settings": campaign.settings.get(technique_name, {}),
+        "share": own_share.model_dump(mode="json", include={"reader_options", "readers", "mapping"}) if own_share else None,
+        "sample": sample.model_dump(mode="json", exclude={"description"}) if sample else None,
+        "cell": cell.model_dump(mode="json") if cell else None,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
 # ------------------------------------------------------------------------------------ already done
 @dataclass(frozen=True, kw_only=True)
 class AttemptKey:
     """What makes two attempts at a raw file the same attempt: a file is done when the ledger holds a
-    'process' event with its raw file, parameter set and code version — unless a limit stopped that
-    attempt and the technique's limits changed since (then it is tried again under the new ones).
+    'process' event with its raw file, parameter set, code version and settings digest
+    (:func:`settings_digest`) — unless a limit stopped that attempt and the technique's limits changed
+    since (then it is tried again under the new ones).
 
-    ``raw_sha256`` is None for the key of a whole technique, which selects among many files.
+    ``raw_sha256`` and ``settings_id`` are None for the key of a whole technique, which selects among
+    many files (each file has its own settings: its share, its sample).
     """
 
     raw_sha256: str | None
     params_id: str
     code_version: str
     limits_id: str
+    settings_id: str | None = None
 
     @classmethod
-    def of(cls, campaign: Any, technique_name: str, raw_sha256: str | None = None) -> AttemptKey:
+    def of(cls, campaign: Any, technique_name: str, raw_sha256: str | None = None, *, share: str | None = None,
+           sample_id: str | None = None, cell_id: str | None = None) -> AttemptKey:
+        """The key of one file (``raw_sha256`` and where it came from), or of the technique (no file)."""
+        settings = (settings_digest(campaign, technique_name, share, sample_id, cell_id)
+                    if raw_sha256 is not None else None)
         return cls(raw_sha256=raw_sha256, params_id=params_for(campaign, technique_name).id,
                    code_version=code_version(technique_name),
-                   limits_id=campaign.processing.limits_for(technique_name).id)
+                   limits_id=campaign.processing.limits_for(technique_name).id, settings_id=settings)
 
     def for_file(self, raw_sha256: str) -> AttemptKey:
         return dataclasses.replace(self, raw_sha256=raw_sha256)
@@ -82,29 +106,36 @@ class AttemptKey:
         """The Prefect cache key of this file's task; ``scope`` keeps warehouses apart (their URL)."""
         if self.raw_sha256 is None:
             raise ValueError("a cache key is per file: take AttemptKey.for_file(raw_sha256) first")
-        return f"{self.raw_sha256}:{self.params_id}:{self.code_version}:{self.limits_id}:{scope}"
+        return f"{self.raw_sha256}:{self.params_id}:{self.code_version}:{self.limits_id}:{self.settings_id}:{scope}"
 
 
-#: raw files done under an attempt key (see AttemptKey); every value is bound
+#: (raw file, settings digest) attempts done under an attempt key (see AttemptKey); every value is bound
 DONE_SQL = """
-    select distinct raw_sha256 from ingest_events
+    select distinct raw_sha256, settings_id from ingest_events
     where stage = 'process' and params_id = $params_id and code_version = $code_version
       -- a file stopped by a limit is tried again once its technique's limits change
       and not (regexp_matches(coalesce(error_type, ''), $limit_errors) and not ends_with(error_type, $limits_suffix))"""
 
 
-def done_files(wh: Any, key: AttemptKey) -> set[str]:
-    """The raw files (sha256) the ledger holds as done under ``key`` (its raw file left open)."""
+def done_attempts(wh: Any, key: AttemptKey) -> set[tuple[str, str | None]]:
+    """The (raw file sha256, settings digest) pairs the ledger holds as done under ``key`` (its raw
+    file and settings left open): a file is done when its own current settings digest is among them.
+    An attempt recorded before settings were part of the key has none, and is tried again once."""
     done = wh.query(DONE_SQL, {"params_id": key.params_id, "code_version": key.code_version,
                                "limit_errors": "^(" + "|".join(re.escape(e) for e in LIMIT_ERRORS) + ")@",
                                "limits_suffix": "@" + key.limits_id})
-    return set(done.raw_sha256)
+    return {(r.raw_sha256, r.settings_id if isinstance(r.settings_id, str) else None) for r in done.itertuples()}
+
+
+def done_files(wh: Any, key: AttemptKey) -> set[str]:
+    """The raw files (sha256) done under ``key``: under its settings digest when it names one, else under any."""
+    return {sha for sha, settings in done_attempts(wh, key) if key.settings_id is None or settings == key.settings_id}
 
 
 def finalize_fingerprint(wh: Any, technique_names: Iterable[str], params_id: str, code: str) -> str:
     """Fingerprint of a cross-file step's inputs: the process attempts of its techniques, its
     parameter set and code version. The step is done when an event holds it (:func:`already_finalized`)."""
-    state = wh.query("select raw_sha256, params_id, code_version, status from ingest_events "
+    state = wh.query("select raw_sha256, params_id, code_version, settings_id, status from ingest_events "
                      "where stage = 'process' and list_contains($techniques, technique) order by 1, 2, 3",
                      {"techniques": list(technique_names)})
     return hashlib.sha256((state.to_csv(index=False) + params_id + code).encode()).hexdigest()
@@ -137,6 +168,7 @@ class IngestEvent:
     reader: str | None
     params_id: str
     code_version: str
+    settings_id: str | None = None
     rows_written: int
     flow_run_id: str | None
     attempted_at: datetime = field(default_factory=now_utc)
@@ -144,9 +176,10 @@ class IngestEvent:
 
     @classmethod
     def intake(cls, *, campaign: str, raw_sha256: str, technique: str | None, status: str, reason: str | None,
-               flow_run_id: str | None, original_name: str | None, error_type: str | None = None) -> IngestEvent:
-        """A path taken, refused or left without a sample by intake (``raw_sha256`` may be a path key)."""
-        return cls(raw_sha256=raw_sha256, campaign=campaign, technique=technique, sample_id=None, stage="intake",
+               flow_run_id: str | None, original_name: str | None, error_type: str | None = None,
+               sample_id: str | None = None) -> IngestEvent:
+        """A path taken, refused, ignored or left without a sample by intake (``raw_sha256`` may be a path key)."""
+        return cls(raw_sha256=raw_sha256, campaign=campaign, technique=technique, sample_id=sample_id, stage="intake",
                    status=status, reason=reason, error_type=error_type, traceback_digest=None, reader=None,
                    params_id=INTAKE_PARAMS, code_version=code_version(None), rows_written=0,
                    flow_run_id=flow_run_id, original_name=original_name)
@@ -162,7 +195,7 @@ class IngestEvent:
                    stage="process", status=status, reason=reason, error_type=error_type,
                    traceback_digest=_log_traceback("process", status, original_name, reason, traceback),
                    reader=reader, params_id=key.params_id, code_version=key.code_version,
-                   rows_written=rows_written, flow_run_id=flow_run_id, original_name=original_name)
+                   settings_id=key.settings_id, rows_written=rows_written, flow_run_id=flow_run_id, original_name=original_name)
 
     @classmethod
     def finalize(cls, *, fingerprint: str, campaign: str, technique: str, params_id: str, code_version: str,

@@ -120,12 +120,18 @@ def read_head(path: Path, n: int = SNIFF_BYTES) -> bytes:
 def detect(path: Path, original_name: str, technique_name: str | None = None,
            override: str | None = None) -> Reader:
     """Pick the reader by content. The suffix only breaks ties; an override (config) wins outright."""
+    return detection(path, original_name, technique_name, override)[0]
+
+
+def detection(path: Path, original_name: str, technique_name: str | None = None,
+              override: str | None = None) -> tuple[Reader, str]:
+    """The reader :func:`detect` picks, and why in words (for `socscope explain`)."""
     readers = all_readers()
     if override:
         if override not in readers:
             raise UnreadableFile(f"the config names reader {override!r}, which is not registered "
                                  f"(known: {sorted(readers)})")
-        return readers[override]
+        return readers[override], f"the share's reader override names {override!r}"
     head = read_head(path)
     candidates = [r for r in readers.values()
                   if (technique_name is None or technique_name in r.techniques) and r.sniff(head, original_name)]
@@ -135,15 +141,23 @@ def detect(path: Path, original_name: str, technique_name: str | None = None,
                              f"add a reader override for this pattern in the share config if it is a known format")
     suffix = Path(original_name).suffix.lower()
     candidates.sort(key=lambda r: (not r.claims_suffix(suffix), r.name))
-    return candidates[0]
+    why = f"its content is recognised by {candidates[0].name!r}"
+    if len(candidates) > 1:
+        why += (f" (also by {[r.name for r in candidates[1:]]}; chosen as "
+                + (f"the one claiming the suffix {suffix!r})" if candidates[0].claims_suffix(suffix) else "first by name)"))
+    return candidates[0], why
 
 
 def read_measurements(path: Path, raw_sha256: str, original_name: str, *, technique_name: str | None = None,
                       override: str | None = None, options: Mapping[str, Any] | None = None,
-                      sample_id: str | None = None, cell_id: str | None = None) -> tuple[Reader, list[Measurement]]:
+                      sample_id: str | None = None, cell_id: str | None = None,
+                      why: list[str] | None = None) -> tuple[Reader, list[Measurement]]:
+    """The reader detection picks and its measurements; ``why``, if given, receives why that reader."""
     with readable_text(Path(path), original_name) as (readable, flags):
         try:
-            reader = detect(readable, original_name, technique_name, override)
+            reader, reason = detection(readable, original_name, technique_name, override)
+            if why is not None:
+                why.append(reason)
             with under_original_name(readable, original_name) as named:
                 out = reader.read(named, dict(options or {}))
         except UnreadableFile as exc:

@@ -94,13 +94,15 @@ INGEST_EVENTS = TableSpec(
         Column("technique", "string"),
         Column("sample_id", "string"),
         Column("stage", "string", checks=(("isin", ["intake", "process", "finalize"]),), nullable=False),
-        Column("status", "string", checks=(("isin", ["ok", "quarantined", "refused"]),), nullable=False),
+        Column("status", "string", checks=(("isin", ["ok", "quarantined", "refused", "ignored"]),), nullable=False),
         Column("reason", "string", description="why a file was quarantined, and what to do next"),
         Column("error_type", "string"),
         Column("traceback_digest", "string", description="sha256[:12] of the traceback, to group identical failures"),
         Column("reader", "string"),
         Column("params_id", "string", nullable=False),
         Column("code_version", "string", nullable=False, description="hash of socscope + reader versions"),
+        Column("settings_id", "string", description="digest of the campaign settings, share options and sample "
+               "facts the file was read under (foundation.ledger.settings_digest)"),
         Column("rows_written", "int64", "1"),
         Column("flow_run_id", "string"),
         Column("attempted_at", "timestamp", nullable=False),
@@ -167,4 +169,25 @@ FLOW_RUNS = TableSpec(
     ),
 )
 
-PLATFORM_TABLES = [SAMPLE_CONFIG, CELLS, RAW_FILES, SIGHTINGS, INGEST_EVENTS, QUALITY, PARAM_SETS, FLOW_RUNS]
+DECISIONS = TableSpec(
+    name="decisions",
+    grain="a person's decision about one file (a log: `socscope ignore` / `unignore`; the latest one holds)",
+    measurement=False,
+    partition_by=(),
+    key=("target", "decided_at"),
+    columns=(
+        Column("target", "string", nullable=False, description="raw file sha256, or the path key of a share path"),
+        Column("campaign", "string", nullable=False),
+        Column("action", "string", checks=(("isin", ["ignore", "unignore"]),), nullable=False),
+        Column("who", "string", nullable=False, description="the account that decided"),
+        Column("why", "string", nullable=False),
+        Column("decided_at", "timestamp", nullable=False),
+        Column("technique", "string"),
+        Column("sample_id", "string"),
+        Column("share", "string"),
+        Column("path", "string", description="path relative to the share"),
+    ),
+)
+
+PLATFORM_TABLES = [SAMPLE_CONFIG, CELLS, RAW_FILES, SIGHTINGS, INGEST_EVENTS, QUALITY, PARAM_SETS, FLOW_RUNS,
+                   DECISIONS]

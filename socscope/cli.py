@@ -1,4 +1,5 @@
-"""`socscope` command line: init | demo | run | status | query | readers | gc | verify | server | dashboard."""
+"""`socscope` command line: init | demo | run | status | query | readers | gc | verify | retry | reprocess |
+ignore | unignore | explain | server | dashboard."""
 from __future__ import annotations
 
 import argparse
@@ -189,26 +190,37 @@ def cmd_run(args) -> int:
 
 
 def cmd_status(args) -> int:
+    import json
+
     from foundation.config import load_campaign
-    from socscope.dashboard import data as D
+    from socscope import status as S
     from tasks import pipeline
 
     campaign = load_campaign(args.config)
     wh = pipeline.open_warehouse(campaign)
-    got = wh.query(D.RECEIVED_SQL, [D.cell_file_techniques()])
-    received = {(r.sample_id, r.technique): int(r.n) for r in got.itertuples()}
-    rows, missing = [], 0
-    for sample in campaign.samples:
-        for tech, n in sorted(campaign.expected.get(sample.id, {}).items()):
-            have = received.get((sample.id, tech), 0)
-            ok = have >= n
-            missing += not ok
-            rows.append((sample.id, tech, n, have, "ok" if ok else "MISSING"))
-    _print_table(rows, ["sample", "technique", "expected", "received", "state"], title=f"campaign {campaign.name}")
-    q = wh.query("select technique, original_name, reason from quarantine order by 1, 2")
-    if len(q):
-        _print_table(q.itertuples(index=False), ["technique", "file", "reason"], title="quarantine")
-    return 1 if (missing and args.strict) else 0
+    report = S.status_json(campaign, wh.query)
+    if args.format == "json":
+        print(json.dumps(report, indent=1))
+    else:
+        _status_tables(report, args.ignored)
+    return 1 if (report["incomplete"] and args.strict) else 0
+
+
+def _status_tables(report: dict, ignored: bool) -> None:
+    rows = report["samples"]
+    cols = ["sample_id", "technique", "expected", "received", "processed", "quarantined", "ignored", "verdict"]
+    cols += ["warnings"] if rows and "warnings" in rows[0] else []
+    _print_table([[r[c] for c in cols] for r in rows], [c.replace("_id", "") for c in cols],
+                 title=f"campaign {report['campaign']}: complete only when processed >= expected")
+    if report["quarantine"]:
+        _print_table([(q["technique"], q["original_name"], q["reason"]) for q in report["quarantine"]],
+                     ["technique", "file", "reason"], title="quarantine")
+    if ignored:
+        _print_table([(i["how"], i["technique"], i["sample_id"], i["original_name"], i["why"], i["who"])
+                      for i in report["ignored"]], ["how", "technique", "sample", "file", "why", "who"],
+                     title="ignored (never taken, counted or quarantined)")
+    elif report["ignored"]:
+        print(f"{len(report['ignored'])} files ignored (not data): socscope status --ignored")
 
 
 def _named_query(name: str, given: list[str]) -> tuple[str, dict[str, str]]:
@@ -362,9 +374,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--strict", action="store_true", help="exit 1 if any file is quarantined")
     p.set_defaults(fn=cmd_run)
 
-    p = sub.add_parser("status", help="expected vs received files per sample x technique")
+    p = sub.add_parser("status", help="expected, received, processed, quarantined, ignored files per sample x technique")
     p.add_argument("--config", default=None, help="campaign file (default: $SOCSCOPE_CONFIG, ./campaign.yaml, ./demo/campaign.yaml)")
-    p.add_argument("--strict", action="store_true", help="exit 1 if any expected file is missing")
+    p.add_argument("--strict", action="store_true", help="exit 1 if any sample x technique is not complete")
+    p.add_argument("--format", choices=["table", "json"], default="table", help="json: for scripts")
+    p.add_argument("--ignored", action="store_true", help="list the ignored files (patterns and decisions)")
     p.set_defaults(fn=cmd_status)
 
     p = sub.add_parser("query", help="SQL on the warehouse, opened read-only")
@@ -396,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep-versions", type=int, default=20, help="manifest versions checked (as gc keeps them)")
     p.set_defaults(fn=cmd_verify)
 
-    for module in ("socscope.server", "socscope.dashboard"):  # optional command groups
+    for module in ("socscope.server", "socscope.dashboard", "socscope.operator_cli"):  # optional command groups
         try:
             importlib.import_module(module).add_subcommand(sub)
         except ModuleNotFoundError as exc:

@@ -68,4 +68,25 @@ def write_demo(root: Path, profile: str = "small", seed: int = 622, techniques: 
             continue
         plugin.demo(DemoRequest(share_root=root / "share", truth_root=root / "truth", profile=profile,
                                 seed=seed, campaign=campaign))
+    macos_junk(root / "share" / "afm")  # the AFM lab copies its files from a Mac
+    macos_junk(root / "share" / "echem", apple_double=False, folders=False)  # and once browsed the cyclers' share
     return campaign
+
+
+#: AppleDouble header (magic 0x00051607, version 2, "Mac OS X" filler, no entries) and the .DS_Store
+#: magic ("\0\0\0\1Bud1"): what a Mac leaves beside files it copies onto a non-Mac volume
+APPLE_DOUBLE = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        \x00\x00"
+DS_STORE = b"\x00\x00\x00\x01Bud1" + bytes(28)
+
+
+def macos_junk(share: Path, apple_double: bool = True, folders: bool = True) -> None:
+    """A ``._<name>`` beside every file and a ``.DS_Store`` in the share's top folder (and every sample
+    folder): files the share's default ignore list keeps out (`socscope status --ignored` lists them)."""
+    if not share.is_dir():
+        return
+    files = sorted(p for p in share.rglob("*") if p.is_file()) if apple_double else []
+    for path in files:
+        (path.parent / f"._{path.name}").write_bytes(APPLE_DOUBLE)
+    dirs = [share, *sorted(d for d in share.iterdir() if d.is_dir())] if folders else [share]
+    for folder in dirs:
+        (folder / ".DS_Store").write_bytes(DS_STORE)

@@ -52,6 +52,14 @@ class Refusal:
     share: str
     rel_path: str
     reason: str
+    #: the share's ignore pattern the file's name matches: not data, listed but never taken
+    ignored_by: str | None = None
+
+
+def ignored_by(share: Share, rel: str) -> str | None:
+    """The ignore pattern (Share.ignore_patterns) that the file's name matches, if any."""
+    name = posixpath.basename(rel)
+    return next((p for p in share.ignore_patterns if fnmatch.fnmatchcase(name, p)), None)
 
 
 @dataclass
@@ -245,6 +253,11 @@ def list_share(share: Share, campaign: Campaign, now: float | None = None) -> tu
         if marker and rel.endswith(marker):
             continue
         if not _matches(rel, share.patterns) or _matches(rel, share.exclude):
+            continue
+        pattern = ignored_by(share, rel)
+        if pattern:
+            refused.append(Refusal(share.name, rel, f"ignored: the name matches {pattern!r} of the share's ignore "
+                                   f"list (not instrument data)", ignored_by=pattern))
             continue
         sort(Candidate(share.name, rel, full, int(info.get("size") or 0), _mtime(info, fs, full)), info.get("refused"))
     for rel, (full, members) in sorted(bundles.items()):
@@ -444,6 +457,12 @@ def sighting_changes(known: pd.DataFrame, taken: list[tuple[str, str, str, int, 
                         "size_bytes": cur.size_bytes, "mtime": cur.mtime, "first_seen": cur.first_seen,
                         "superseded_at": stamp})
     return out
+
+
+def sample_in_path(share: Share, rel: str) -> str | None:
+    """The sample a path names through the share's path_pattern (no sidecar read), if any."""
+    match = re.search(share.mapping.path_pattern, rel) if share.mapping.path_pattern else None
+    return (match.groupdict().get("sample") or None) if match else None
 
 
 def map_sample(cand: Candidate, share: Share, campaign: Campaign) -> tuple[str | None, str | None, str | None]:

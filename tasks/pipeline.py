@@ -32,7 +32,8 @@ from foundation.ledger import (
     already_finalized,
     bounded_traceback,
     code_version,
-    done_files,
+    done_attempts,
+    settings_digest,
     finalize_fingerprint,
     now_utc,
     write_events,
@@ -139,6 +140,7 @@ class IntakeSummary:
     refused: list[str] = field(default_factory=list)
     unmapped: list[str] = field(default_factory=list)
     unreachable: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
 
 
 def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, shares: list[str] | None = None,
@@ -160,14 +162,17 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
     stamp = now_utc()
     work: list[tuple[Any, I.Candidate]] = []
 
-    def path_event(share, rel: str, status: str, reason: str, error_type: str | None = None) -> None:
+    def path_event(share, rel: str, status: str, reason: str, error_type: str | None = None,
+                   sample_id: str | None = None) -> None:
         key = I.path_key(share.name, rel)
         before = past_events.get(key)
         changed = (before is not None and before[0] != "ok") if status == "ok" else before != (status, reason)
         if changed:
             event_rows.append(IngestEvent.intake(campaign=campaign.name, raw_sha256=key, technique=share.technique,
                                                  status=status, reason=reason, error_type=error_type,
-                                                 flow_run_id=flow_run_id, original_name=rel))
+                                                 flow_run_id=flow_run_id, original_name=rel, sample_id=sample_id))
+
+    person_ignored = ignored_targets(wh)
 
     for share in campaign.shares:
         if shares and share.name not in shares:
@@ -179,8 +184,15 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
             continue
         summary.pending += [f"{share.name}:{I.shown(c.rel_path)}" for c in pending]
         for r in refused:
+            if r.ignored_by or I.path_key(share.name, r.rel_path) in person_ignored:
+                continue  # an ignored path is listed, never refused
             summary.refused.append(f"{share.name}:{I.shown(r.rel_path)}: {r.reason}")
             path_event(share, r.rel_path, "refused", r.reason)
+        for r in [r for r in refused if r.ignored_by]:
+            summary.ignored.append(f"{share.name}:{I.shown(r.rel_path)}")
+            path_event(share, r.rel_path, "ignored", r.reason, "IgnorePattern", I.sample_in_path(share, r.rel_path))
+        pending = [c for c in pending if I.path_key(share.name, c.rel_path) not in person_ignored]
+        complete = [c for c in complete if I.path_key(share.name, c.rel_path) not in person_ignored]
         for c in pending:  # a path refused earlier (symlink, size) that is fine now
             path_event(share, c.rel_path, "ok", "no longer refused")
         for c in complete:
@@ -238,16 +250,22 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
         raw_rows.append({"raw_sha256": sha, "campaign": campaign.name, "technique": share.technique,
                          "sample_id": sample_id, "cell_id": cell_id, "original_name": Path(cand.rel_path).name,
                          "size_bytes": size, "is_bundle": cand.is_bundle, "store_path": dest, "first_seen": stamp})
-        if err:
+        if err and sha not in person_ignored:
             summary.unmapped.append(f"{share.name}:{I.shown(cand.rel_path)}: {err}")
             if sha not in past_events:
                 event_rows.append(IngestEvent.intake(campaign=campaign.name, raw_sha256=sha, technique=share.technique,
                                                      status="quarantined", reason=err, flow_run_id=flow_run_id,
                                                      original_name=cand.rel_path))
+        elif not err and past_events.get(sha, ("ok",))[0] != "ok":  # the mapping was fixed in the config
+            event_rows.append(IngestEvent.intake(campaign=campaign.name, raw_sha256=sha, technique=share.technique,
+                                                 status="ok", reason="mapped to a sample now", flow_run_id=flow_run_id,
+                                                 original_name=cand.rel_path))
     sight_rows = I.sighting_changes(known, taken, campaign.name, stamp)
     tx = wh.transaction(flow_run_id)
     if raw_rows:
-        tx.upsert(P.RAW_FILES, pd.DataFrame(raw_rows))
+        changed = remapped(wh, pd.DataFrame(raw_rows))
+        if len(changed):
+            tx.upsert(P.RAW_FILES, changed, keep="new")
     if sight_rows:
         tx.upsert(P.SIGHTINGS, pd.DataFrame(sight_rows), keep="new")
     write_events(tx, event_rows)
@@ -257,6 +275,25 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
     return summary
 
 
+
+
+def remapped(wh: Warehouse, rows: pd.DataFrame) -> pd.DataFrame:
+    """Raw-file rows to write: new files, and known files whose sample or cell the config now maps
+    differently (keeping when they were first seen); a known file mapped as before is left alone."""
+    known = wh.query("select raw_sha256, sample_id, cell_id, first_seen from raw_files")
+    if not len(known):
+        return rows.drop_duplicates("raw_sha256")
+    merged = rows.drop_duplicates("raw_sha256").merge(known, on="raw_sha256", how="left", suffixes=("", "_was"))
+    same = merged.first_seen_was.notna() & (merged.sample_id.fillna("") == merged.sample_id_was.fillna("")) & (
+        merged.cell_id.fillna("") == merged.cell_id_was.fillna(""))
+    merged = merged[~same]
+    merged["first_seen"] = merged.first_seen_was.where(merged.first_seen_was.notna(), merged.first_seen)
+    return merged[list(rows.columns)]
+
+
+def ignored_targets(wh: Warehouse) -> set[str]:
+    """Raw files (sha256) and share paths (path keys) a person ignored (``socscope ignore``)."""
+    return set(wh.query("select target from ignored where how = 'person'").target)
 
 
 def _same_time(a: Any, b: float) -> bool:
@@ -287,10 +324,14 @@ class WorkItem:
     #: the technique's ``process_first`` says other files need this one (a scan log): committed before them
     first: bool = False
 
+    def key(self, campaign: Campaign) -> AttemptKey:
+        """This file's attempt key: its raw file, parameter set, code, limits and the settings it is read under."""
+        return AttemptKey.of(campaign, self.technique, self.raw_sha256, share=self.share, sample_id=self.sample_id,
+                             cell_id=self.cell_id)
 
-def pending_work(campaign: Campaign, wh: Warehouse, technique_name: str, force: bool = False) -> list[WorkItem]:
-    """Raw files of a technique that intake accepted and the run ledger does not hold as done under
-    the technique's attempt key (foundation.ledger.AttemptKey); with ``force``, every one of them."""
+
+def accepted_files(campaign: Campaign, wh: Warehouse, technique_name: str) -> list[WorkItem]:
+    """Raw files of a technique that intake accepted (mapped to a sample or reference, not ignored by a person)."""
     df = wh.query("""
         select r.raw_sha256, r.technique, r.sample_id, r.cell_id, r.original_name, r.store_path,
                (select first(s.share order by s.first_seen, s.share, s.path) from sightings s where s.raw_sha256 = r.raw_sha256) as share,
@@ -298,10 +339,9 @@ def pending_work(campaign: Campaign, wh: Warehouse, technique_name: str, force: 
         from raw_files r
         where r.technique = $technique and r.campaign = $campaign
           and r.raw_sha256 not in (select raw_sha256 from ingest_events where stage = 'intake' and status <> 'ok')
+          and r.raw_sha256 not in (select target from ignored where how = 'person')
         order by r.sample_id nulls first, r.original_name, r.raw_sha256""",
                   {"technique": technique_name, "campaign": campaign.name})
-    done = set() if force else done_files(wh, AttemptKey.of(campaign, technique_name))
-    df = df[~df.raw_sha256.isin(done)]
     df = df.astype(object).where(df.notna(), None)  # a missing sample is None, never NaN
     items = [WorkItem(**rec) for rec in df.to_dict("records")]
     first = technique(technique_name).process_first
@@ -310,6 +350,17 @@ def pending_work(campaign: Campaign, wh: Warehouse, technique_name: str, force: 
         for item in items:
             item.first = bool(item.rel_path) and bool(first(item.rel_path, shares.get(item.share, {})))
     return items
+
+
+def pending_work(campaign: Campaign, wh: Warehouse, technique_name: str, force: bool = False) -> list[WorkItem]:
+    """Accepted raw files of a technique that the run ledger does not hold as done under their attempt
+    key (foundation.ledger.AttemptKey: a changed setting of their share or technique makes them pending
+    again); with ``force``, every one of them."""
+    items = accepted_files(campaign, wh, technique_name)
+    if force:
+        return items
+    done = done_attempts(wh, AttemptKey.of(campaign, technique_name))
+    return [w for w in items if (w.raw_sha256, w.key(campaign).settings_id) not in done]
 
 
 def _local_copy(item: WorkItem, share: Share | None, campaign: Campaign) -> tuple[Path, Callable[[], None]]:
@@ -388,7 +439,7 @@ def process_file(item: WorkItem, campaign: Campaign, wh_url: str, flow_run_id: s
     storage = storage_error_in(outcome.detail) if outcome.failure == "error" else None
     if storage is not None:  # the worker's disk is full or read-only: not the file's fault, stop the run
         raise storage
-    key = AttemptKey.of(campaign, item.technique, item.raw_sha256)
+    key = item.key(campaign)
     reason, error_type = _failure_reason(outcome, item, limits, key)
     event = IngestEvent.process(key=key, campaign=campaign.name, technique=item.technique, sample_id=item.sample_id,
                                 status="quarantined", reason=reason, error_type=error_type, reader=None,
@@ -417,50 +468,73 @@ def _failure_reason(outcome: isolation.Outcome, item: WorkItem, limits: Resolved
                         f"with the traceback digest"), "WorkerError")
 
 
+@dataclass
+class Computed:
+    """One file read and processed, not yet written: its reader (and why), measurements and rows per table."""
+
+    reader: Any
+    why: str
+    measurements: list[Any]
+    frames: dict[str, pd.DataFrame]
+    specs: dict[str, Any]
+
+
+def compute_file(item: WorkItem, path: Path, campaign: Campaign, wh: Warehouse, flow_run_id: str | None,
+                 why: list[str] | None = None) -> Computed:
+    """Read ``path`` (item's raw file) and run its technique's process(); writes nothing (also `socscope explain`,
+    whose ``why`` receives the reader detection's reason before the reader runs)."""
+    tech = technique(item.technique)
+    ps = params_for(campaign, item.technique)
+    share = next((s for s in campaign.shares if s.name == item.share), None)
+    options = dict(share.reader_options) if share else {}
+    override = reader_override(share.readers, item.rel_path) if share and item.rel_path else None
+    if path.is_file() and path.stat().st_size == 0:  # stored before intake refused empty files
+        raise UnreadableFile(EMPTY_REASON)
+    why = [] if why is None else why
+    reader, measurements = read_measurements(
+        path, item.raw_sha256, item.original_name, technique_name=item.technique, override=override,
+        options=options, sample_id=item.sample_id, cell_id=item.cell_id, why=why)
+    frames: dict[str, list[pd.DataFrame]] = {}
+    when = now_utc()
+    for m in measurements:
+        if tech.accepts and m.kind not in tech.accepts:
+            raise UnreadableFile(f"{item.original_name!r} is a {m.kind!r} ({reader.id}); the {item.technique} "
+                                 f"pipeline takes only {list(tech.accepts)}: move it off the share or route it "
+                                 f"to the right technique")
+        ctx = ProcessContext(campaign=campaign, sample=campaign.sample(item.sample_id), params=ps,
+                             options=options, query=wh.lookup)
+        for table, df in (tech.process(m, ctx) or {}).items():
+            frames.setdefault(table, []).append(stamp_frame(
+                df, campaign=campaign.name, technique_name=item.technique, sample_id=item.sample_id,
+                mode=m.mode, measurement_id=m.measurement_id, raw_sha256=item.raw_sha256, reader=reader.id,
+                params_id=ps.id, flow_run_id=flow_run_id, processed_at=when))
+    specs = {s.name: s for s in tech.tables}
+    undeclared = sorted(set(frames) - set(specs))
+    if undeclared:
+        raise RuntimeError(f"{item.technique}.process returned table {undeclared[0]!r}, which it does not declare")
+    return Computed(reader, why[-1], measurements, {t: pd.concat(dfs, ignore_index=True) for t, dfs in frames.items()},
+                    specs)
+
+
 def process_file_here(item: WorkItem, campaign: Campaign, wh_url: str, flow_run_id: str | None) -> FileResult:
     """Read one raw file, compute its features, write its rows, in this process (a worker's job;
     call it directly to debug a file). Failures are quarantined, except a MemoryError, which the
     worker turns into the memory limit's reason."""
-    tech = technique(item.technique)
     ps = params_for(campaign, item.technique)
-    key = AttemptKey.of(campaign, item.technique, item.raw_sha256)
+    key = item.key(campaign)
     wh = worker_warehouse(wh_url, campaign.storage.storage_options)
     unit = unit_key(item.technique, item.raw_sha256, ps.id)
-    share = next((s for s in campaign.shares if s.name == item.share), None)
-    options = dict(share.reader_options) if share else {}
-    override = reader_override(share.readers, item.rel_path) if share and item.rel_path else None
     reader_id = None
     cleanup = lambda: None  # noqa: E731 - replaced once the raw file is at hand
     try:
+        share = next((s for s in campaign.shares if s.name == item.share), None)
         path, cleanup = _local_copy(item, share, campaign)
-        if path.is_file() and path.stat().st_size == 0:  # stored before intake refused empty files
-            raise UnreadableFile(EMPTY_REASON)
-        reader, measurements = read_measurements(
-            path, item.raw_sha256, item.original_name, technique_name=item.technique, override=override,
-            options=options, sample_id=item.sample_id, cell_id=item.cell_id)
-        reader_id = reader.id
-        frames: dict[str, list[pd.DataFrame]] = {}
-        when = now_utc()
-        for m in measurements:
-            if tech.accepts and m.kind not in tech.accepts:
-                raise UnreadableFile(f"{item.original_name!r} is a {m.kind!r} ({reader.id}); the {item.technique} "
-                                     f"pipeline takes only {list(tech.accepts)}: move it off the share or route it "
-                                     f"to the right technique")
-            ctx = ProcessContext(campaign=campaign, sample=campaign.sample(item.sample_id), params=ps,
-                                 options=options, query=wh.lookup)
-            for table, df in (tech.process(m, ctx) or {}).items():
-                frames.setdefault(table, []).append(stamp_frame(
-                    df, campaign=campaign.name, technique_name=item.technique, sample_id=item.sample_id,
-                    mode=m.mode, measurement_id=m.measurement_id, raw_sha256=item.raw_sha256, reader=reader.id,
-                    params_id=ps.id, flow_run_id=flow_run_id, processed_at=when))
-        specs = {s.name: s for s in tech.tables}
+        computed = compute_file(item, path, campaign, wh, flow_run_id)
+        reader_id, measurements = computed.reader.id, computed.measurements
         entries: dict[str, list[FileEntry]] = {}
         rows = 0
-        for table, dfs in frames.items():
-            if table not in specs:
-                raise RuntimeError(f"{item.technique}.process returned table {table!r}, which it does not declare")
-            df = pd.concat(dfs, ignore_index=True)
-            entries[table] = write_unit(wh, specs[table], df, unit)
+        for table, df in computed.frames.items():
+            entries[table] = write_unit(wh, computed.specs[table], df, unit)
             rows += len(df)
         # a file read with a part left out (a cut last row) lands, but says so where people look
         warning = next((f"read with a warning: {m.meta['truncated']}" for m in measurements if m.meta.get("truncated")),
@@ -510,7 +584,9 @@ def finalize_technique(campaign: Campaign, wh: Warehouse, technique_name: str, f
         return 0
     ps = params_for(campaign, technique_name)
     code = code_version(technique_name)
-    fingerprint = finalize_fingerprint(wh, [technique_name, *tech.after], ps.id, code)
+    # the cross-file step reads the technique's settings too (e.g. a configured wavelength)
+    fingerprint = finalize_fingerprint(wh, [technique_name, *tech.after], ps.id,
+                                       code + ":" + settings_digest(campaign, technique_name))
     if not force and already_finalized(wh, fingerprint):
         return 0
     ctx = FinalizeContext(campaign=campaign, params=ps, query=wh.query)

@@ -106,49 +106,8 @@ class Catalog:
 
 
 # ---------------------------------------------------------------------------------------- campaign
-def expected_vs_received(campaign, received: pd.DataFrame) -> pd.DataFrame:
-    """samples × techniques: expected (config) against received (raw_files), with a state."""
-    got = {(r.sample_id, r.technique): int(r.n) for r in received.itertuples()}
-    rows = []
-    seen = set()
-    for sample in campaign.samples:
-        for tech, n in sorted(campaign.expected.get(sample.id, {}).items()):
-            have = got.get((sample.id, tech), 0)
-            seen.add((sample.id, tech))
-            rows.append({"sample_id": sample.id, "series": sample.series, "technique": tech, "expected": n,
-                         "received": have, "state": "complete" if have >= n else ("partial" if have else "missing")})
-    for (sid, tech), have in got.items():
-        if (sid, tech) in seen:
-            continue
-        if sid is None or pd.isna(sid):  # standards and references (NiO, Si, end members) belong to no sample
-            rows.append({"sample_id": REFERENCES, "series": None, "technique": tech, "expected": 0,
-                         "received": have, "state": "reference"})
-            continue
-        s = campaign.sample(sid)
-        rows.append({"sample_id": sid, "series": s.series if s else None, "technique": tech, "expected": 0,
-                     "received": have, "state": "unexpected"})
-    return pd.DataFrame(rows, columns=["sample_id", "series", "technique", "expected", "received", "state"])
-
-
-REFERENCES = "(references)"
-
-#: files per sample and technique on the shares now (a file replaced under the same name counts once, its
-#: newest version); files of a cell (techniques with ``cell_files``, bound as the one parameter) count
-#: for every sample cut from that cell
-RECEIVED_SQL = """
-    with now_on_shares as (
-        select * from raw_files where raw_sha256 in (select raw_sha256 from sightings where superseded_at is null))
-    select sample_id, technique, count(*) as n from now_on_shares group by 1, 2
-    union all
-    select s.sample_id, r.technique, count(*) from now_on_shares r join sample_config s on s.cell_id = r.cell_id
-    where list_contains(?::VARCHAR[], r.technique) and r.sample_id is distinct from s.sample_id group by 1, 2"""
-
-
-def cell_file_techniques() -> list[str]:
-    """The registered techniques whose files record a whole cell (the parameter of RECEIVED_SQL)."""
-    from foundation.registry import available_techniques, technique
-
-    return [name for name in available_techniques() if technique(name).cell_files]
+#: the campaign page's table is socscope.status (shared with `socscope status`)
+from socscope.status import REFERENCES, cell_file_techniques  # noqa: E402
 
 
 ROWS_SQL = """

@@ -22,6 +22,7 @@ import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
 from foundation.registry import available_techniques, technique
+from socscope import status as S
 from socscope.dashboard import data as D
 from socscope.dashboard.kit import (
     BRANCH_SHAPES,
@@ -63,10 +64,10 @@ def run_page(nav, c: Context) -> None:
 def page_campaign() -> None:
     c = ctx()
     st.title("Campaign")
-    st.caption("Files expected by the campaign config against files received in the raw store, "
-               "rows written, quarantined files and the latest runs.")
-    received = q(D.RECEIVED_SQL, [D.cell_file_techniques()])
-    m = D.expected_vs_received(c.campaign, received)
+    st.caption("Per sample × technique: files expected by the campaign config, received on the shares, "
+               "processed, quarantined and ignored (not data); complete only when processed ≥ expected. "
+               "The same as `socscope status`.")
+    m = S.status_table(c.campaign, q)
     rows = q(D.ROWS_SQL)
     # rows from files of a cell (cycler records) count for every sample cut from that cell
     cell_rows = q("""select s.sample_id, r.technique, sum(e.rows_written) as rows_written
@@ -83,37 +84,34 @@ def page_campaign() -> None:
     m = m[m.technique.isin(chosen)]
     if m.empty:
         return empty("no expected or received files for these techniques")
-    qcount = q("""select coalesce(sample_id, '(references)') as sample_id, technique, count(*) as quarantined
-                  from quarantine group by 1, 2""")
-    m = m.merge(qcount, on=["sample_id", "technique"], how="left")
-    m["quarantined"] = m["quarantined"].fillna(0).astype(int)
-    m["label"] = (m["received"].astype(str) + "/" + m["expected"].astype(str)
-                  + m["quarantined"].map(lambda n: f" ({n} q)" if n else ""))
-    state_scale = alt.Scale(domain=["complete", "partial", "missing", "unexpected", "reference"],
-                            range=["#4c9f70", "#f2b134", "#d1495b", "#8e7dbe", "#9db4c0"])
+    m["label"] = m.apply(_cell_label, axis=1)
+    state_scale = alt.Scale(domain=list(S.VERDICTS),
+                            range=["#4c9f70", "#9ccfd8", "#d1495b", "#f2b134", "#8b1e3f", "#8e7dbe", "#9db4c0"])
     base = alt.Chart(m).encode(
         x=alt.X("technique:N", title=None, axis=alt.Axis(orient="top", labelAngle=0)),
         y=alt.Y("sample_id:N", title=None, sort=[s.id for s in c.campaign.samples] + [D.REFERENCES]))
+    counts = [col for col in ("expected", "received", "processed", "quarantined", "ignored", "warnings")
+              if col in m.columns]
     heat = base.mark_rect(stroke="white").encode(
-        color=alt.Color("state:N", scale=state_scale, title="files"),
-        tooltip=["sample_id", "series", "technique", "expected", "received", "quarantined", "rows_written", "state"])
+        color=alt.Color("verdict:N", scale=state_scale, title="verdict"),
+        tooltip=["sample_id", "series", "technique", *counts, "rows_written", "verdict"])
     text = base.mark_text(fontSize=12).encode(text="label:N")
     k1, k2, k3, k4 = st.columns(4)
     k1.metric("samples", len(c.campaign.samples))
     k2.metric("raw files", int(q("select count(*) as n from raw_files").n.iloc[0]))
-    k3.metric("sample × technique short of files", int((m.state.isin(["missing", "partial"])).sum()))
+    k3.metric("sample × technique not complete",
+              int((~m.verdict.isin(["complete", "reference", "unexpected"])).sum()))
     qn = q("select count(*) as n from quarantine")
     k4.metric("quarantined files", int(qn.n.iloc[0]))
     left, right = st.columns([3, 2])
     with left:
-        st.subheader("Samples × techniques: received / expected files")
-        st.caption("received counts every distinct raw file; (n q) = of which quarantined")
+        st.subheader("Samples × techniques: processed / expected files")
+        st.caption("(n q) quarantined, (n ign) ignored" + (", (n w) warnings" if "warnings" in m.columns else ""))
         chart((heat + text).properties(height=28 * m.sample_id.nunique() + 40))
-        main_plot(m, "sample_id", "technique", "received", "expected")
+        main_plot(m, "sample_id", "technique", "processed", "expected", "verdict")
     with right:
-        st.subheader("Rows written")
-        st.dataframe(m[["sample_id", "technique", "expected", "received", "quarantined", "rows_written", "state"]],
-                     hide_index=True, height=420)
+        st.subheader("Files per sample × technique")
+        st.dataframe(m[["sample_id", "technique", *counts, "rows_written", "verdict"]], hide_index=True, height=420)
     st.subheader("Quarantine")
     quarantine = q("""select technique, sample_id, original_name, stage, status, reason, error_type, reader,
                              attempted_at from quarantine order by attempted_at desc""")
@@ -122,11 +120,22 @@ def page_campaign() -> None:
         st.success("no file quarantined")
     else:  # a plain table: reasons are long sentences and must be readable in full
         st.table(quarantine.head(200).set_index("original_name"))
+    ignored = q(S.IGNORED_SQL)
+    if len(ignored):
+        with st.expander(f"Ignored files ({len(ignored)}): not data, never taken or quarantined"):
+            st.dataframe(ignored, hide_index=True)
     st.subheader("Last runs")
     runs = q("select * from flow_runs order by finished_at desc limit 10")
     if len(runs):
         st.dataframe(runs.drop(columns=["detail_json"], errors="ignore"), hide_index=True)
     st.dataframe(q(D.LAST_RUN_SQL), hide_index=True)
+
+
+def _cell_label(r: pd.Series) -> str:
+    """processed/expected, then what stands out: quarantined, ignored, warnings."""
+    extra = [f"{r[col]} {short}" for col, short in (("quarantined", "q"), ("ignored", "ign"), ("warnings", "w"))
+             if r.get(col)]
+    return f"{r['processed']}/{r['expected']}" + (f" ({', '.join(extra)})" if extra else "")
 
 
 # ------------------------------------------------------------------------------------- SOC profiles

@@ -1,8 +1,6 @@
 """The dashboard's data helpers without a warehouse or a browser (fast)."""
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import duckdb
 import numpy as np
 import pandas as pd
@@ -13,22 +11,16 @@ from socscope.dashboard import data as D
 from tasks.afm import page_sql
 
 
-def _campaign(expected):
-    samples = [SimpleNamespace(id=s, series="polished") for s in expected]
-    return SimpleNamespace(samples=samples, expected=expected,
-                           sample=lambda sid: next((s for s in samples if s.id == sid), None))
+def test_the_verdict_is_complete_only_when_processed_reaches_expected():
+    from socscope.status import verdict
 
-
-def test_expected_vs_received_states():
-    c = _campaign({"A": {"afm": 2, "echem": 1}, "B": {"afm": 2}})
-    received = pd.DataFrame({"sample_id": ["A", "A", "B", None], "technique": ["afm", "sxpd", "echem", "nexafs"],
-                             "n": [2, 1, 0, 3]})
-    m = D.expected_vs_received(c, received).set_index(["sample_id", "technique"])
-    assert m.loc[("A", "afm"), "state"] == "complete"
-    assert m.loc[("A", "echem"), "state"] == "missing"
-    assert m.loc[("B", "afm"), "state"] == "missing"
-    assert m.loc[("A", "sxpd"), "state"] == "unexpected"
-    assert m.loc[(D.REFERENCES, "nexafs"), "state"] == "reference"
+    assert verdict(expected=1, received=1, processed=0, quarantined=1, sample_id="A") == "quarantined"
+    assert verdict(expected=2, received=2, processed=2, quarantined=1, sample_id="A") == "complete"
+    assert verdict(expected=2, received=2, processed=1, quarantined=0, sample_id="A") == "pending"
+    assert verdict(expected=2, received=1, processed=1, quarantined=0, sample_id="A") == "partial"
+    assert verdict(expected=1, received=0, processed=0, quarantined=0, sample_id="A") == "missing"
+    assert verdict(expected=0, received=1, processed=1, quarantined=0, sample_id="A") == "unexpected"
+    assert verdict(expected=0, received=3, processed=3, quarantined=0, sample_id=None) == "reference"
 
 
 def test_normalise_profile_puts_features_on_one_axis():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import os
 import threading
 import time
@@ -223,9 +224,10 @@ def test_a_replaced_file_is_a_new_version_and_the_old_one_is_kept(tmp_path, caps
     rows = wh.query("select raw_sha256, count(*) as n from toy_values group by 1 order by n")
     assert rows.values.tolist() == [[sha1, 2], [sha2, 3]]  # both versions' rows, told apart by raw_sha256
     capsys.readouterr()
-    main(["status", "--config", str(cfg)])
-    rows = [[c.strip() for c in ln.split("│")[1:-1]] for ln in capsys.readouterr().out.splitlines() if "S1" in ln]
-    assert rows == [["S1", "toy", "1", "1", "ok"]]  # received: the file the share holds, counted once
+    main(["status", "--config", str(cfg), "--format", "json"])
+    rows = [[r[k] for k in ("sample_id", "technique", "expected", "received", "processed", "verdict")]
+            for r in json.loads(capsys.readouterr().out)["samples"]]
+    assert rows == [["S1", "toy", 1, 1, 1, "complete"]]  # received: the file the share holds, counted once
 
     tables = wh.manifest().tables
     pipeline.intake(load_campaign(cfg), wh, "again")

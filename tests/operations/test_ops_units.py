@@ -74,7 +74,9 @@ def test_rows_written_counts_only_the_files_a_run_added():
 def test_prefect_yaml_declares_every_deployment_and_policy():
     project = server.load_prefect_file()
     deps = {d["name"]: d for d in project["deployments"]}
-    assert set(deps) == {"watch-share", "nightly", "reprocess", "backfill"}
+    assert set(deps) == {"watch-share", "nightly", "reprocess", "backfill", "retry", "ignore", "unignore"}
+    for name in ("retry", "ignore", "unignore"):
+        assert set(deps[name]["parameters"]) - {"config"} <= set(_flow_parameters(deps[name]["entrypoint"]))
     assert deps["nightly"]["schedules"][0] == {"cron": "30 1 * * *", "timezone": "Europe/Berlin"}
     assert deps["watch-share"]["schedules"][0]["interval"] <= 600
     assert deps["watch-share"]["concurrency_limit"]["collision_strategy"] == "CANCEL_NEW"
@@ -103,3 +105,13 @@ def test_down_never_signals_a_process_it_did_not_start(tmp_path):
     assert server.down(tmp_path, log=lambda *_: None) == ["worker-1"]
     assert proc.wait(timeout=10) != 0
     assert not list(state.pids.glob("*.pid"))
+
+
+def _flow_parameters(entrypoint: str) -> list[str]:
+    """The parameters a deployment's flow takes (a deployment parameter it does not take fails every run)."""
+    import importlib
+    import inspect
+
+    module, _, name = entrypoint.partition(":")
+    fn = getattr(importlib.import_module(module.replace("/", ".").removesuffix(".py")), name)
+    return list(inspect.signature(fn.fn).parameters)

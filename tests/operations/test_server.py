@@ -97,7 +97,7 @@ def test_up_creates_pool_limit_and_deployments(ops):
     info = server.status(state.home)
     assert info["api_healthy"] and all(p["running"] for p in info["processes"].values())
     assert set(info["processes"]) == {"server", "worker-1"}
-    assert {"watch-lab", "nightly", "reprocess", "backfill"} <= set(info["deployments"])
+    assert {"watch-lab", "nightly", "reprocess", "backfill", "retry", "ignore", "unignore"} <= set(info["deployments"])
     assert "socscope-process" in info["work_pools"]
     assert info["concurrency_limits"]["socscope-warehouse-write"]["limit"] == 1
     with client_for(api_url) as client:

@@ -24,7 +24,7 @@ def test_status_shows_expected_vs_received_and_strict_fails_when_missing(tmp_pat
     capsys.readouterr()
     assert main(["status", "--config", str(cfg), "--strict"]) == 1
     out = capsys.readouterr().out
-    assert "MISSING" in out and "ok" in out
+    assert "partial" in out and "complete" in out
     write_csv(tmp_path / "share/S1/c.csv", [(3, 4)])
     assert main(["run", "--local", "--config", str(cfg)]) == 0
     assert main(["status", "--config", str(cfg), "--strict"]) == 0

@@ -37,3 +37,15 @@ def write_csv(path: Path, rows) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("#toy-csv\n" + "\n".join(f"{x},{y}" for x, y in rows) + "\n")
     return path
+
+
+def toy_one_quarantined(root: Path) -> Path:
+    """A toy campaign expecting one file of S1 and of S2: S1/a.csv reads, S2's only file (broken.csv) does not."""
+    cfg = toy_campaign(root)
+    data = yaml.safe_load(cfg.read_text())
+    data["expected"] = {"S1": {"toy": 1}, "S2": {"toy": 1}}
+    cfg.write_text(yaml.safe_dump(data))
+    write_csv(root / "share/S1/a.csv", [(1, 2)])
+    (root / "share/S2").mkdir(parents=True)
+    (root / "share/S2/broken.csv").write_text("#toy-csv\n1,banana\n")
+    return cfg
