@@ -36,7 +36,12 @@ from tasks.sxpd.calibration import calibrate
 from tasks.sxpd.crystallography import hkl_label
 from tasks.sxpd.demo import demo
 from tasks.sxpd.nexus_reader import NexusReader
+from tasks.sxpd.metric import f2_and_multiplicity
 from tasks.sxpd.page import render as render_page
+from tasks.sxpd.pattern_rows import _scan_number, declared_pattern_row
+from tasks.sxpd.phase_analysis import analyse_phases
+from tasks.sxpd.phase_cells import legacy_cells, phase_rows
+from tasks.sxpd.phases import check_settings, declared_phases, default_phases
 from tasks.sxpd.parameters import SxpdParameters
 from tasks.sxpd.pattern import KIND as PATTERN_KIND
 from tasks.sxpd.refinement_reader import KIND as REFINEMENT_KIND
@@ -90,15 +95,6 @@ def measured_at(meta: dict[str, Any], timezone: str) -> pd.Timestamp | None:
 def _beamtime(meta: dict[str, Any], settings: dict[str, Any]) -> str | None:
     value = meta.get("experiment") or meta.get("visit") or meta.get("beamtime") or settings.get("beamtime")
     return str(value) if value else None
-
-
-def _scan_number(meta: dict[str, Any]) -> int | None:
-    for key in ("scan_number", "scan", "entry_identifier"):
-        try:
-            return int(str(meta[key]).strip())
-        except (KeyError, ValueError):
-            continue
-    return None
 
 
 def _query(ctx, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
@@ -259,19 +255,59 @@ def _pattern_frames(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFra
            "microstrain_hk0_pct": wh["hk0"].microstrain_pct, "microstrain_hk0_sigma_pct": wh["hk0"].microstrain_sigma_pct,
            "size_nm": wh["overall"].size_nm, "n_reflections_00l": wh["00l"].n_reflections,
            "n_reflections_hk0": wh["hk0"].n_reflections, "quality_flags": "; ".join(flags)}
+    peaks = _peaks_frame(pk)
+    phases = default_phases(params.get("phases", {}))
+    cells = phase_frame(phases, legacy_cells(phases, lat), pk, row)
+    return {"sxpd_patterns": _one_row_frame(row), "sxpd_peaks": peaks, "sxpd_phase_cells": cells}
+
+
+def phase_frame(phases, cells, pk: dict[str, np.ndarray], row: dict[str, Any], f2=None, mult=None) -> pd.DataFrame:
+    """``sxpd_phase_cells`` rows of a pattern; |F|² and multiplicities looked up when not given."""
+    if f2 is None:
+        f2, mult = np.full(len(pk["phase"]), np.nan), np.ones(len(pk["phase"]))
+        hkl = np.column_stack([pk["h"], pk["k"], pk["l"]])
+        for ph in phases:
+            sel = pk["phase"] == ph.name
+            if sel.any():
+                f2[sel], mult[sel] = f2_and_multiplicity(ph, hkl[sel])
+    base = {"scan_number": row["scan_number"], "measured_at": row["measured_at"]}
+    return pd.DataFrame(phase_rows(phases, cells, pk, f2, mult, base))
+
+
+def _peaks_frame(pk: dict[str, np.ndarray]) -> pd.DataFrame:
     # reflections are unique per (phase, h, k, l) by construction (merged symmetry equivalents)
-    peaks = {"phase": pk["phase"], "h": pk["h"].astype(np.int64), "k": pk["k"].astype(np.int64),
-                          "l": pk["l"].astype(np.int64),
-                          "hkl": [_hkl_label(*t) for t in zip(pk["h"].tolist(), pk["k"].tolist(), pk["l"].tolist())],
-                          "predicted_deg": pk["predicted_deg"], "position_deg": pk["position_deg"],
-                          "position_sigma_deg": pk["position_sigma_deg"], "fwhm_deg": pk["fwhm_deg"],
-                          "fwhm_sigma_deg": pk["fwhm_sigma_deg"], "area_counts_deg": pk["area"],
-                          "area_sigma_counts_deg": pk["area_sigma"], "eta": pk["eta"], "asymmetry": pk["asymmetry"],
-                          "instrument_fwhm_deg": pk["instrument_fwhm_deg"], "window_id": pk["group"].astype(np.int64),
-                          "window_chi2_red": pk["group_chi2_red"], "fitted": pk["fitted"].astype(bool),
-                          "resolved": pk["resolved"].astype(bool), "used": pk["used_in_lattice"].astype(bool),
-                          "residual_deg": pk["lattice_residual_deg"]}
-    return {"sxpd_patterns": _one_row_frame(row), "sxpd_peaks": _clean_peaks(peaks)}
+    return _clean_peaks({"phase": pk["phase"], "h": pk["h"].astype(np.int64), "k": pk["k"].astype(np.int64),
+                         "l": pk["l"].astype(np.int64),
+                         "hkl": [_hkl_label(*t) for t in zip(pk["h"].tolist(), pk["k"].tolist(), pk["l"].tolist())],
+                         "predicted_deg": pk["predicted_deg"], "position_deg": pk["position_deg"],
+                         "position_sigma_deg": pk["position_sigma_deg"], "fwhm_deg": pk["fwhm_deg"],
+                         "fwhm_sigma_deg": pk["fwhm_sigma_deg"], "area_counts_deg": pk["area"],
+                         "area_sigma_counts_deg": pk["area_sigma"], "eta": pk["eta"], "asymmetry": pk["asymmetry"],
+                         "instrument_fwhm_deg": pk["instrument_fwhm_deg"], "window_id": pk["group"].astype(np.int64),
+                         "window_chi2_red": pk["group_chi2_red"], "fitted": pk["fitted"].astype(bool),
+                         "resolved": pk["resolved"].astype(bool), "used": pk["used_in_lattice"].astype(bool),
+                         "residual_deg": pk["lattice_residual_deg"]})
+
+
+def _declared_frames(m: Measurement, ctx: ProcessContext, phases) -> dict[str, pd.DataFrame]:
+    """A sample pattern fitted with the campaign's declared phases (any crystal system)."""
+    params = ctx.params.values
+    when = measured_at(m.meta, _settings(ctx).get("timezone", "Europe/London"))
+    instrument, source, calibration_id, flags = choose_instrument(m.meta, ctx, when)
+    d = m.data
+    res = analyse_phases(d["two_theta_deg"], d["intensity_counts"], d["sigma_counts"], instrument, params, phases)
+    cells = res.cells
+    sample_phases = [ph.name for ph in phases if ph.role != "cell_part"]
+    if cells is None or not set(cells.cells) & set(sample_phases):
+        raise UnreadableFile(
+            f"{m.provenance.original_name if m.provenance else 'pattern'}: too few reflections of the declared "
+            f"phases {sample_phases} could be fitted to refine any of their cells at λ = "
+            f"{instrument.wavelength_angstrom:.6f} Å; are these the sample's phases (settings.sxpd.phases) and is "
+            "the wavelength right?")
+    main = next(ph for ph in phases if ph.role == "main")
+    row = declared_pattern_row(m, when, instrument, source, calibration_id, flags + res.flags, main, res)
+    return {"sxpd_patterns": _one_row_frame(row), "sxpd_peaks": _peaks_frame(res.peaks),
+            "sxpd_phase_cells": phase_frame(phases, cells, res.peaks, row, res.f2, res.multiplicity)}
 
 
 def process(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFrame]:
@@ -285,7 +321,9 @@ def process(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFrame]:
                              "beamline")
     if ctx.sample is None:
         return _calibration_frames(m, ctx)
-    return _pattern_frames(m, ctx)
+    base_dir = ctx.campaign.base_dir if getattr(ctx, "campaign", None) is not None else Path(".")
+    phases = declared_phases(_settings(ctx), base_dir, ctx.sample.id)
+    return _pattern_frames(m, ctx) if phases is None else _declared_frames(m, ctx, phases)
 
 
 def finalize(ctx: FinalizeContext) -> dict[str, pd.DataFrame]:
@@ -345,5 +383,6 @@ TECHNIQUE = Technique(
     accepts=(PATTERN_KIND, REFINEMENT_KIND),
     max_file_mb=4096,
     pages=[Page("diffraction", "Diffraction", render_page)],
+    check_settings=check_settings,
 )
 

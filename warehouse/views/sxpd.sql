@@ -34,3 +34,12 @@ SELECT r.pattern, r.program, r.scan_number,
        r.rwp_pct
 FROM sxpd_refinements r
 JOIN sxpd_patterns p ON p.scan_number = r.scan_number;
+
+-- Every declared phase's cell, scale and weight fraction per pattern, with the pattern's SOC and branch.
+CREATE OR REPLACE VIEW sxpd_phase_cells_soc AS
+SELECT c.*,
+       al.cell_id, al.voltage_v, al.charge_ah, al.soc_pct, al.branch,
+       coalesce(al.alignment_flag, 'not aligned: finalize has not run') AS alignment_flag
+FROM sxpd_phase_cells c
+LEFT JOIN sxpd_alignment al
+  ON al.measurement_id = c.measurement_id AND al.params_id = c.params_id;

@@ -1,0 +1,47 @@
+"""A powder pattern of spec-built phases by an independent path: gemmi's own d-spacings (UnitCell.calculate_d),
+structure factors and symmetry, Gaussian lines — none of socscope's generator, reflection lists or cell code."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import gemmi
+import numpy as np
+
+CIF = Path(__file__).resolve().parents[1] / "data" / "cif" / "LiFePO4_Pnma.cif"
+
+
+def _lines(structure: gemmi.SmallStructure, cell: gemmi.UnitCell, wavelength: float, tt_max: float):
+    structure.setup_cell_images()
+    structure.change_occupancies_to_crystallographic()
+    calc = gemmi.StructureFactorCalculatorX(structure.cell)
+    ops = structure.spacegroup.operations()
+    d_min = wavelength / (2 * np.sin(np.radians(tt_max) / 2))
+    for hkl in gemmi.make_miller_array(cell, structure.spacegroup, d_min, 0, True):
+        hkl = [int(v) for v in hkl]
+        star = {tuple(op.apply_to_hkl(hkl)) for op in ops.sym_ops}
+        star |= {tuple(-v for v in m) for m in star}
+        th = np.arcsin(wavelength / (2 * cell.calculate_d(hkl)))
+        lp = 1 / (np.sin(th) ** 2 * np.cos(th))
+        yield np.degrees(2 * th), len(star) * abs(calc.calculate_sf_from_small_structure(structure, hkl)) ** 2 * lp
+
+
+def lfp_pattern(cell: tuple[float, ...], wavelength: float, seed: int = 0, fraction: float = 1.0,
+                al_a: float = 4.0495) -> tuple[np.ndarray, np.ndarray]:
+    """2θ and Poisson counts: LiFePO4 at ``cell`` (scaled by ``fraction``) + Al foil lines + flat background."""
+    x = np.arange(3.0, 36.0, 0.002)
+    y = np.full_like(x, 200.0)
+    lfp = gemmi.read_small_structure(str(CIF))
+    for tt, strength in _lines(lfp, gemmi.UnitCell(*cell), wavelength, 37.0):
+        sd = 0.02 / 2.3548
+        y += fraction * 1e-4 * strength * np.exp(-0.5 * ((x - tt) / sd) ** 2) / (sd * np.sqrt(2 * np.pi))
+    al = gemmi.UnitCell(al_a, al_a, al_a, 90, 90, 90)
+    for hkl in ([1, 1, 1], [2, 0, 0], [2, 2, 0], [3, 1, 1], [2, 2, 2], [4, 0, 0]):
+        tt = np.degrees(2 * np.arcsin(wavelength / (2 * al.calculate_d(hkl))))
+        y += 3000 * np.exp(-0.5 * ((x - tt) / (0.012 / 2.3548)) ** 2)
+    return x, np.random.default_rng(seed).poisson(y).astype(float)
+
+
+def write_xye(path: Path, x: np.ndarray, y: np.ndarray, scan: int, start: str) -> None:
+    head = [f"# scan_number: {scan}", "# sample: LFP-1", f"# start_time: {start}", "# counting_time_s: 10.0"]
+    body = [f"{a:.3f} {b:.0f} {np.sqrt(max(b, 1.0)):.3f}" for a, b in zip(x, y)]
+    path.write_text("\n".join(head + body) + "\n")
