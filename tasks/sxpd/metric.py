@@ -123,5 +123,15 @@ def _f2_mult(phase: Phase, hkl: tuple[int, int, int]) -> tuple[float, float]:
 
 def f2_and_multiplicity(phase: Phase, hkl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """|F|² and multiplicity of given reflections (any representative of their star)."""
+    hkl = np.ascontiguousarray(hkl, dtype=np.int64)
+    return _f2_mult_many(phase, hkl.tobytes())
+
+
+@lru_cache(maxsize=256)
+def _f2_mult_many(phase: Phase, hkl_bytes: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """The same reflection list recurs pattern after pattern: one cache look-up for all of them."""
+    hkl = np.frombuffer(hkl_bytes, dtype=np.int64).reshape(-1, 3)
     out = np.array([_f2_mult(phase, (int(h), int(k), int(l))) for h, k, l in hkl]).reshape(-1, 2)
-    return out[:, 0], out[:, 1]
+    f2, mult = out[:, 0].copy(), out[:, 1].copy()
+    f2.flags.writeable = mult.flags.writeable = False
+    return f2, mult

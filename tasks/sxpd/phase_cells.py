@@ -8,6 +8,7 @@ volume. Every null carries its reason in ``quality_flags``.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,11 @@ from tasks.sxpd.phases import Phase, cell_mass
 _CELL = ("a_angstrom", "b_angstrom", "c_angstrom", "alpha_deg", "beta_deg", "gamma_deg", "volume_angstrom3")
 _SIGMA = ("a_sigma_angstrom", "b_sigma_angstrom", "c_sigma_angstrom", "alpha_sigma_deg", "beta_sigma_deg",
           "gamma_sigma_deg", "volume_sigma_angstrom3")
+
+
+@lru_cache(maxsize=64)
+def declared_volume(phase: Phase) -> float:
+    return float(cell_from_metric(metric_from_cell(phase.cell))[6])
 
 
 def phase_scale(peaks: dict[str, np.ndarray], f2: np.ndarray, mult: np.ndarray, name: str) -> tuple[float, float] | None:
@@ -73,8 +79,7 @@ def phase_rows(phases: tuple[Phase, ...], cells: CellsFit | None, peaks: dict[st
     """One row per declared phase; ``base`` holds the pattern's own columns (scan number, time, ...)."""
     found = cells.cells if cells is not None else {}
     scales = {ph.name: phase_scale(peaks, f2, mult, ph.name) if ph.structure is not None else None for ph in phases}
-    volumes = {ph.name: float(found[ph.name].values[6]) if ph.name in found
-               else float(cell_from_metric(metric_from_cell(ph.cell))[6]) for ph in phases}
+    volumes = {ph.name: float(found[ph.name].values[6]) if ph.name in found else declared_volume(ph) for ph in phases}
     fractions, reasons = weight_fractions(phases, scales, volumes)
     rows = []
     for ph in phases:

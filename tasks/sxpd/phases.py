@@ -175,6 +175,7 @@ def _ready(st: gemmi.SmallStructure) -> gemmi.SmallStructure:
     return st
 
 
+@lru_cache(maxsize=64)
 def cell_mass(phase: Phase) -> float | None:
     """Mass of the unit cell's content (g/mol, = Z·M). After ``_ready`` a site's occupancy is divided by
     the operations that map it onto itself, so occupancy × |G| summed over the sites counts every atom."""

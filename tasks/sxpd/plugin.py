@@ -264,14 +264,22 @@ def _pattern_frames(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFra
 def phase_frame(phases, cells, pk: dict[str, np.ndarray], row: dict[str, Any], f2=None, mult=None) -> pd.DataFrame:
     """``sxpd_phase_cells`` rows of a pattern; |F|² and multiplicities looked up when not given."""
     if f2 is None:
-        f2, mult = np.full(len(pk["phase"]), np.nan), np.ones(len(pk["phase"]))
+        f2, mult = np.full(len(pk["phase"]), np.nan), np.ones(len(pk["phase"]))  # fresh: filled below
         hkl = np.column_stack([pk["h"], pk["k"], pk["l"]])
         for ph in phases:
             sel = pk["phase"] == ph.name
             if sel.any():
                 f2[sel], mult[sel] = f2_and_multiplicity(ph, hkl[sel])
     base = {"scan_number": row["scan_number"], "measured_at": row["measured_at"]}
-    return pd.DataFrame(phase_rows(phases, cells, pk, f2, mult, base))
+    rows = phase_rows(phases, cells, pk, f2, mult, base)
+    return pd.DataFrame({col: _column([r[col] for r in rows]) for col in rows[0]})
+
+
+def _column(values: list[Any]) -> Any:
+    """Numbers (None: null) as a float64 array, so pandas need not infer types row by row; others as they are."""
+    if all(v is None or (isinstance(v, (float, np.floating)) and not isinstance(v, bool)) for v in values):
+        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    return values
 
 
 def _peaks_frame(pk: dict[str, np.ndarray]) -> pd.DataFrame:
