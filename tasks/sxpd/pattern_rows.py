@@ -25,10 +25,14 @@ def _scan_number(meta: dict[str, Any]) -> int | None:
     return None
 
 
-def _main_lattice(main: Phase, res: PhasesAnalysis, flags: list[str]) -> dict[str, Any]:
-    cell = res.cells.cells.get(main.name) if res.cells is not None else None
+def _main_lattice(main: Phase | None, res: PhasesAnalysis, flags: list[str]) -> dict[str, Any]:
     keys = ("a_angstrom", "a_sigma_angstrom", "c_angstrom", "c_sigma_angstrom", "volume_a3", "volume_sigma_a3",
             "c_over_a")
+    if main is None:
+        flags.append("main phase not declared for this sample (settings.sxpd.sample_phases): a, c null here, "
+                     "the phases' cells are in sxpd_phase_cells")
+        return dict.fromkeys(keys)
+    cell = res.cells.cells.get(main.name) if res.cells is not None else None
     if not main.is_r3m_hexagonal:
         flags.append(f"main phase {main.name} is {main.hm}, not R-3m: a, c null here, its cell is in sxpd_phase_cells")
         return dict.fromkeys(keys)
@@ -42,14 +46,15 @@ def _main_lattice(main: Phase, res: PhasesAnalysis, flags: list[str]) -> dict[st
 
 
 def declared_pattern_row(m: Measurement, when: pd.Timestamp | None, instrument: Instrument, source: str,
-                         calibration_id: str | None, flags: list[str], main: Phase,
+                         calibration_id: str | None, flags: list[str], main: Phase | None,
                          res: PhasesAnalysis) -> dict[str, Any]:
     pk, cells, wh = res.peaks, res.cells, res.strain
     lattice = _main_lattice(main, res, flags)
     for fam in ("00l", "hk0", "overall"):
         if wh[fam].flag:
             flags.append(f"strain {fam}: {wh[fam].flag}")
-    mine = (pk["phase"] == main.name) & pk["fitted"]
+    main_name = main.name if main is not None else ""
+    mine = (pk["phase"] == main_name) & pk["fitted"]
     converged = pk["converged"][mine] if mine.any() else pk["converged"][pk["fitted"]]
     chi2 = pk["group_chi2_red"][np.isfinite(pk["group_chi2_red"])]
     d = m.data
@@ -61,7 +66,7 @@ def declared_pattern_row(m: Measurement, when: pd.Timestamp | None, instrument: 
             "zero_shift_deg": cells.zero_shift, "zero_shift_sigma_deg": cells.zero_shift_sigma,
             "lattice_chi2_red": cells.chi2_red, "lattice_rms_residual_deg": cells.rms_residual_deg,
             "n_reflections_fitted": int(mine.sum()),
-            "n_reflections_used": int((pk["used_in_lattice"] & (pk["phase"] == main.name)).sum()),
+            "n_reflections_used": int((pk["used_in_lattice"] & (pk["phase"] == main_name)).sum()),
             "fit_converged_fraction": float(np.mean(converged)) if converged.size else 0.0,
             "median_group_chi2_red": float(np.median(chi2)) if chi2.size else None,
             "microstrain_pct": wh["overall"].microstrain_pct, "microstrain_sigma_pct": wh["overall"].microstrain_sigma_pct,

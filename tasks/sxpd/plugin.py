@@ -312,7 +312,7 @@ def _declared_frames(m: Measurement, ctx: ProcessContext, phases) -> dict[str, p
             f"phases {sample_phases} could be fitted to refine any of their cells at λ = "
             f"{instrument.wavelength_angstrom:.6f} Å; are these the sample's phases (settings.sxpd.phases) and is "
             "the wavelength right?")
-    main = next(ph for ph in phases if ph.role == "main")
+    main = next((ph for ph in phases if ph.role == "main"), None)  # None: sample_phases left it out
     row = declared_pattern_row(m, when, instrument, source, calibration_id, flags + res.flags, main, res)
     return {"sxpd_patterns": _one_row_frame(row), "sxpd_peaks": _peaks_frame(res.peaks),
             "sxpd_phase_cells": phase_frame(phases, cells, res.peaks, row, res.f2, res.multiplicity)}
@@ -368,9 +368,11 @@ QUALITY_CHECKS = {  # name -> SQL yielding subject, passed, value, unit, detail 
         select calibration_id, rms_residual_deg <= 0.005, rms_residual_deg, 'deg',
                'lambda ' || round(wavelength_angstrom, 6) || ' A from ' || n_reflections || ' reflections'
         from current_sxpd_calibrations""",
+    # a main phase other than R-3m leaves a and c null with a note: not a fit problem
     "sxpd_pattern_fit": """
-        select measurement_id, coalesce(quality_flags, '') = '', fit_converged_fraction, '1',
-               coalesce(nullif(quality_flags, ''), 'no flags')
+        select measurement_id,
+               regexp_replace(coalesce(quality_flags, ''), 'main phase [^;]*(not R-3m|not declared)[^;]*(; )?', '', 'g') = '',
+               fit_converged_fraction, '1', coalesce(nullif(quality_flags, ''), 'no flags')
         from current_sxpd_patterns""",
 }
 

@@ -1,4 +1,4 @@
-"""A powder pattern of spec-built phases by an independent path: gemmi's own d-spacings (UnitCell.calculate_d),
+"""Powder patterns of spec-built phases by an independent path: gemmi's own d-spacings (UnitCell.calculate_d),
 structure factors and symmetry, Gaussian lines — none of socscope's generator, reflection lists or cell code."""
 from __future__ import annotations
 
@@ -8,9 +8,29 @@ import gemmi
 import numpy as np
 
 CIF = Path(__file__).resolve().parents[1] / "data" / "cif" / "LiFePO4_Pnma.cif"
+#: aluminium, Fm-3m, one site (CIF 1.1 core), for a second phase with atom sites
+AL_CIF = """data_Al
+_cell_length_a 4.0495
+_cell_length_b 4.0495
+_cell_length_c 4.0495
+_cell_angle_alpha 90
+_cell_angle_beta 90
+_cell_angle_gamma 90
+_space_group_name_H-M_alt 'F m -3 m'
+loop_
+_atom_site_label
+_atom_site_type_symbol
+_atom_site_fract_x
+_atom_site_fract_y
+_atom_site_fract_z
+_atom_site_occupancy
+_atom_site_B_iso_or_equiv
+Al1 Al 0 0 0 1.0 0.5
+"""
 
 
-def _lines(structure: gemmi.SmallStructure, cell: gemmi.UnitCell, wavelength: float, tt_max: float):
+def phase_lines(structure: gemmi.SmallStructure, cell: gemmi.UnitCell, wavelength: float, tt_max: float):
+    """(2θ, m·|F|²·LP) of every allowed reflection below ``tt_max``."""
     structure.setup_cell_images()
     structure.change_occupancies_to_crystallographic()
     calc = gemmi.StructureFactorCalculatorX(structure.cell)
@@ -25,15 +45,19 @@ def _lines(structure: gemmi.SmallStructure, cell: gemmi.UnitCell, wavelength: fl
         yield np.degrees(2 * th), len(star) * abs(calc.calculate_sf_from_small_structure(structure, hkl)) ** 2 * lp
 
 
-def lfp_pattern(cell: tuple[float, ...], wavelength: float, seed: int = 0, fraction: float = 1.0,
+def add_lines(x: np.ndarray, y: np.ndarray, lines, scale: float, fwhm: float = 0.02) -> None:
+    """Gaussian lines of area scale·strength (counts·deg) added to ``y``."""
+    sd = fwhm / 2.3548
+    for tt, strength in lines:
+        y += scale * strength * np.exp(-0.5 * ((x - tt) / sd) ** 2) / (sd * np.sqrt(2 * np.pi)) * (x[1] - x[0])
+
+
+def lfp_pattern(cell: tuple[float, ...], wavelength: float, seed: int = 0,
                 al_a: float = 4.0495) -> tuple[np.ndarray, np.ndarray]:
-    """2θ and Poisson counts: LiFePO4 at ``cell`` (scaled by ``fraction``) + Al foil lines + flat background."""
+    """2θ and Poisson counts: LiFePO4 at ``cell`` + Al foil lines + flat background."""
     x = np.arange(3.0, 36.0, 0.002)
     y = np.full_like(x, 200.0)
-    lfp = gemmi.read_small_structure(str(CIF))
-    for tt, strength in _lines(lfp, gemmi.UnitCell(*cell), wavelength, 37.0):
-        sd = 0.02 / 2.3548
-        y += fraction * 1e-4 * strength * np.exp(-0.5 * ((x - tt) / sd) ** 2) / (sd * np.sqrt(2 * np.pi))
+    add_lines(x, y, phase_lines(gemmi.read_small_structure(str(CIF)), gemmi.UnitCell(*cell), wavelength, 37.0), 0.05)
     al = gemmi.UnitCell(al_a, al_a, al_a, 90, 90, 90)
     for hkl in ([1, 1, 1], [2, 0, 0], [2, 2, 0], [3, 1, 1], [2, 2, 2], [4, 0, 0]):
         tt = np.degrees(2 * np.arcsin(wavelength / (2 * al.calculate_d(hkl))))
