@@ -8,10 +8,11 @@ cell parameters (a, b, c, α, β, γ, V) and their standard errors follow from p
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from tasks.sxpd.lattice import PositionFit
 from tasks.sxpd.metric import cell_from_metric
 
 
@@ -22,14 +23,8 @@ class CellResult:
 
 
 @dataclass
-class CellsFit:
-    cells: dict[str, CellResult]
-    zero_shift: float
-    zero_shift_sigma: float
-    chi2_red: float
-    rms_residual_deg: float
-    used: np.ndarray
-    residual_deg: np.ndarray
+class CellsFit(PositionFit):
+    cells: dict[str, CellResult] = field(default_factory=dict)
 
 
 def _two_theta(design: np.ndarray, p: np.ndarray, wavelength: float) -> tuple[np.ndarray, np.ndarray]:
@@ -125,4 +120,4 @@ def _result(blocks, design, position, sigma, p, use, wavelength, refine_zero) ->
         cells[name] = _cell_sigmas(p[col:col + k], cov[col:col + k, col:col + k], basis)
         col += k
     z, zs = (float(p[-1]), float(np.sqrt(cov[-1, -1]))) if refine_zero else (0.0, 0.0)
-    return CellsFit(cells, z, zs, chi2_red, float(np.sqrt(np.mean(resid[use] ** 2))), use, resid)
+    return CellsFit(z, zs, chi2_red, float(np.sqrt(np.mean(resid[use] ** 2))), use, resid, cells=cells)

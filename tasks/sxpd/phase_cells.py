@@ -111,5 +111,5 @@ def legacy_cells(phases: tuple[Phase, ...], lattice) -> CellsFit | None:
     values = np.array([lattice.a, lattice.a, lattice.c, 90.0, 90.0, 120.0, lattice.volume])
     sigmas = np.array([lattice.a_sigma, lattice.a_sigma, lattice.c_sigma, 0.0, 0.0, 0.0, lattice.volume_sigma])
     main = next(ph.name for ph in phases if ph.role == "main")
-    return CellsFit({main: CellResult(values, sigmas)}, lattice.zero_shift, lattice.zero_shift_sigma, lattice.chi2_red,
-                    lattice.rms_residual_deg, lattice.used, lattice.residual_deg)
+    return CellsFit(lattice.zero_shift, lattice.zero_shift_sigma, lattice.chi2_red, lattice.rms_residual_deg,
+                    lattice.used, lattice.residual_deg, cells={main: CellResult(values, sigmas)})

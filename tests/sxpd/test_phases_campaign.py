@@ -82,3 +82,14 @@ def test_v_k_edge_in_the_same_campaign(warehouse) -> None:
     spectra = wh.query("select sample_id, element, edge from xas_spectra")
     assert set(zip(spectra.sample_id, spectra.element, spectra.edge)) == {("V-1", "V", "V_K")}
     assert len(wh.query("select * from xas_features where edge = 'V_K'")) >= 1
+
+
+def test_every_null_of_the_phase_table_has_a_reason(warehouse) -> None:
+    from schemas.sxpd import SXPD_PHASE_CELLS
+    wh, _ = warehouse
+    rows = wh.query("select * from sxpd_phase_cells_soc")
+    assert set(rows["mode"]) == {"LFP", "Al"} and (rows["n_sample_phases"] == 1).all()
+    numeric = [c.name for c in SXPD_PHASE_CELLS.columns if c.dtype == "float64"]
+    has_null = rows[numeric].isna().any(axis=1)
+    assert has_null.any()  # Al's weight fraction at least
+    assert (rows.loc[has_null, "quality_flags"].str.len() > 0).all()
