@@ -28,17 +28,31 @@ def declared_volume(phase: Phase) -> float:
     return float(cell_from_metric(metric_from_cell(phase.cell))[6])
 
 
-def phase_scale(peaks: dict[str, np.ndarray], f2: np.ndarray, mult: np.ndarray, name: str) -> tuple[float, float] | None:
-    """(S, σ_S) from the phase's fitted, resolved reflections; None when it has none with |F|²."""
+#: relative floor of an area's uncertainty: the profile model's own error (overlap tails, background
+#: shape); without it one window with a degenerate, tiny σ outweighs every other reflection
+AREA_SIGMA_FLOOR = 0.03
+
+
+def phase_scale(peaks: dict[str, np.ndarray], f2: np.ndarray, mult: np.ndarray, name: str,
+                outlier_sigma: float = 4.0) -> tuple[float, float] | None:
+    """(S, σ_S) from the phase's fitted, resolved reflections (weighted, outliers rejected once: an
+    unrecognised overlap); None when it has none with |F|²."""
     m = ((peaks["phase"] == name) & peaks["fitted"] & peaks["resolved"] & np.isfinite(peaks["area"])
          & np.isfinite(peaks["area_sigma"]) & (peaks["area_sigma"] > 0) & np.isfinite(f2) & (f2 > 0))
     if m.sum() < 1:
         return None
+    area = peaks["area"][m]
     calc = mult[m] * f2[m] * lorentz_polarisation(peaks["predicted_deg"][m])
-    w = 1.0 / peaks["area_sigma"][m] ** 2
-    norm = float((w * calc**2).sum())
-    scale = float((w * peaks["area"][m] * calc).sum() / norm)
-    chi2 = float((w * (peaks["area"][m] - scale * calc) ** 2).sum() / max(m.sum() - 1, 1))
+    sigma = np.hypot(peaks["area_sigma"][m], AREA_SIGMA_FLOOR * np.abs(area))
+    keep = np.ones(len(area), bool)
+    for _ in range(2):
+        w = keep / sigma**2
+        norm = float((w * calc**2).sum())
+        scale = float((w * area * calc).sum() / norm)
+        chi2 = float((w * (area - scale * calc) ** 2).sum() / max(keep.sum() - 1, 1))
+        keep = np.abs(area - scale * calc) / sigma < outlier_sigma * np.sqrt(max(chi2, 1.0))
+        if keep.sum() < 2:
+            break
     return scale, float(np.sqrt(max(chi2, 1.0) / norm))
 
 

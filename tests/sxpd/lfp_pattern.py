@@ -69,3 +69,29 @@ def write_xye(path: Path, x: np.ndarray, y: np.ndarray, scan: int, start: str) -
     head = [f"# scan_number: {scan}", "# sample: LFP-1", f"# start_time: {start}", "# counting_time_s: 10.0"]
     body = [f"{a:.3f} {b:.0f} {np.sqrt(max(b, 1.0)):.3f}" for a, b in zip(x, y)]
     path.write_text("\n".join(head + body) + "\n")
+
+
+#: FePO4 (heterosite), P n m a: the delithiated olivine, spec-built with approximate site coordinates (the
+#: Fe, P, O sites of the olivine frame, shifted as in published heterosite refinements); used only to check
+#: that two overlapping olivine phases' weight fractions come back, not as a reference structure
+FP_CIF = """data_FePO4
+_cell_length_a 9.821
+_cell_length_b 5.792
+_cell_length_c 4.788
+_cell_angle_alpha 90
+_cell_angle_beta 90
+_cell_angle_gamma 90
+_space_group_name_H-M_alt 'P n m a'
+loop_
+_atom_site_label
+_atom_site_type_symbol
+_atom_site_fract_x
+_atom_site_fract_y
+_atom_site_fract_z
+_atom_site_B_iso_or_equiv
+Fe1 Fe 0.2752 0.25 0.9475 0.5
+P1 P 0.0943 0.25 0.3940 0.5
+O1 O 0.1197 0.25 0.7070 0.5
+O2 O 0.4405 0.25 0.1608 0.5
+O3 O 0.1668 0.0447 0.2484 0.5
+"""
