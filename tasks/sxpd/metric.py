@@ -54,7 +54,10 @@ def cell_from_metric(g: np.ndarray) -> np.ndarray:
     gs = np.array([[g[0], g[5] / 2, g[4] / 2], [g[5] / 2, g[1], g[3] / 2], [g[4] / 2, g[3] / 2, g[2]]])
     m = np.linalg.inv(gs)
     a, b, c = np.sqrt(np.diag(m))
-    clip = lambda v: float(np.degrees(np.arccos(np.clip(v, -1.0, 1.0))))  # noqa: E731
+
+    def clip(cosine: float) -> float:
+        return float(np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))))
+
     return np.array([a, b, c, clip(m[1, 2] / (b * c)), clip(m[0, 2] / (a * c)), clip(m[0, 1] / (a * b)),
                      np.sqrt(np.linalg.det(m))])
 

@@ -25,7 +25,13 @@ from tasks.sxpd.analysis import (
 from tasks.sxpd.cell_fit import CellsFit, fit_cells
 from tasks.sxpd.crystallography import lorentz_polarisation, two_theta_deg
 from tasks.sxpd.lattice import WilliamsonHall
-from tasks.sxpd.metric import ReflectionList, basis, coefficients, reflection_list, start_parameters
+from tasks.sxpd.metric import (
+    ReflectionList,
+    basis,
+    coefficients,
+    reflection_list,
+    start_parameters,
+)
 from tasks.sxpd.phases import Phase
 from tasks.sxpd.search import excess, template_score
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from tasks.sxpd.cell_fit import CellsFit, CellResult
+from tasks.sxpd.cell_fit import CellResult, CellsFit
 from tasks.sxpd.crystallography import lorentz_polarisation
 from tasks.sxpd.metric import cell_from_metric, metric_from_cell
 from tasks.sxpd.phases import Phase, cell_mass

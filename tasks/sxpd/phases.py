@@ -9,13 +9,12 @@ campaign keeps today's NCM622 R-3m main phase + Al and Li cell parts (``default_
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 import gemmi
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 Role = Literal["main", "secondary", "cell_part"]
@@ -52,7 +51,7 @@ class PhaseSpec(BaseModel):
     atoms: list[AtomSite] | None = None
 
     @model_validator(mode="after")
-    def _one_source(self) -> "PhaseSpec":
+    def _one_source(self) -> PhaseSpec:
         if (self.cif is None) == (self.space_group is None):
             raise ValueError(f"phase {self.name!r}: give either cif or space_group + cell, not both nor neither")
         if self.space_group is not None and self.cell is None:
@@ -70,7 +69,7 @@ class PhaseSettings(BaseModel):
     sample_phases: dict[str, list[str]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _consistent(self) -> "PhaseSettings":
+    def _consistent(self) -> PhaseSettings:
         if self.phases is None:
             if self.sample_phases:
                 raise ValueError("sample_phases needs settings.sxpd.phases")
@@ -98,8 +97,7 @@ class Phase:
     structure: gemmi.SmallStructure | None  # None: no atom sites (free intensities only, no weight fraction)
     #: positions held at the declared cell (today's Al, Li lines in the default): the cell is not refined
     fixed: bool = False
-    source: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    source: str = ""  # the CIF path, or "settings"
 
     @property
     def crystal_system(self) -> str:
@@ -146,7 +144,7 @@ def implied_cell(sg: gemmi.SpaceGroup, cell: CellSpec, name: str) -> tuple[float
         raise ValueError(f"phase {name!r}: cell needs {missing} for a {system} space group {sg.xhm()}")
     out = (a, b, c, alpha, beta, gamma)
     if not gemmi.UnitCell(*out).is_compatible_with_spacegroup(sg, 1e-4):
-        raise ValueError(f"phase {name!r}: cell {dict(zip('a b c alpha beta gamma'.split(), out))} is inconsistent "
+        raise ValueError(f"phase {name!r}: cell {dict(zip(['a', 'b', 'c', 'alpha', 'beta', 'gamma'], out))} is inconsistent "
                          f"with the {system} crystal system of {sg.xhm()}")
     return out
 

@@ -35,15 +35,15 @@ from tasks.sxpd.analysis import Instrument, analyse_pattern
 from tasks.sxpd.calibration import calibrate
 from tasks.sxpd.crystallography import hkl_label
 from tasks.sxpd.demo import demo
-from tasks.sxpd.nexus_reader import NexusReader
 from tasks.sxpd.metric import f2_and_multiplicity
+from tasks.sxpd.nexus_reader import NexusReader
 from tasks.sxpd.page import render as render_page
+from tasks.sxpd.parameters import SxpdParameters
+from tasks.sxpd.pattern import KIND as PATTERN_KIND
 from tasks.sxpd.pattern_rows import _scan_number, declared_pattern_row
 from tasks.sxpd.phase_analysis import analyse_phases
 from tasks.sxpd.phase_cells import legacy_cells, phase_rows
 from tasks.sxpd.phases import check_settings, declared_phases, default_phases
-from tasks.sxpd.parameters import SxpdParameters
-from tasks.sxpd.pattern import KIND as PATTERN_KIND
 from tasks.sxpd.refinement_reader import KIND as REFINEMENT_KIND
 from tasks.sxpd.refinement_reader import RefinementCsvReader
 from tasks.sxpd.xye_reader import XyeReader

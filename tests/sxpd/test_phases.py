@@ -14,8 +14,21 @@ from tasks.sxpd.analysis import Instrument
 from tasks.sxpd.cell_fit import fit_cells
 from tasks.sxpd.crystallography import ncm_reflections
 from tasks.sxpd.metric import basis, coefficients, reflection_list, start_parameters
-from tasks.sxpd.phases import AtomSite, CellSpec, PhaseSpec, build_phase, check_settings, default_phases
-from tests.sxpd.lfp_pattern import AL_CIF, CIF, FP_CIF, add_lines, lfp_pattern, phase_lines
+from tasks.sxpd.phases import (
+    CellSpec,
+    PhaseSpec,
+    build_phase,
+    check_settings,
+    default_phases,
+)
+from tests.sxpd.lfp_pattern import (
+    AL_CIF,
+    CIF,
+    FP_CIF,
+    add_lines,
+    lfp_pattern,
+    phase_lines,
+)
 
 PARAMS = yaml.safe_load((Path(__file__).resolve().parents[2] / "tasks/sxpd/params/default.yaml").read_text())
 LFP = {"name": "LFP", "role": "main", "cif": str(CIF)}
@@ -68,7 +81,7 @@ def test_default_ncm_reflections_match_the_hand_built_list() -> None:
     ("P -1", (5.0, 6.0, 7.0, 80.0, 95.0, 105.0), (5.01, 5.99, 7.02, 80.3, 94.8, 105.2)),
 ])
 def test_cell_from_gemmi_positions_any_crystal_system(sg, true, start) -> None:
-    names = dict(zip("a b c alpha beta gamma".split(), start))
+    names = dict(zip(["a", "b", "c", "alpha", "beta", "gamma"], start))
     phase = build_phase(PhaseSpec(name="P", role="main", space_group=sg, cell=CellSpec(**names)), Path("."))
     lam, cell = 0.8, gemmi.UnitCell(*true)
     hkl = np.asarray(gemmi.make_miller_array(cell, phase.space_group, 1.2, 0, True))[:40]

@@ -14,6 +14,7 @@ from tests.sxpd.lfp_pattern import CIF, lfp_pattern, write_xye
 
 PEER = Path(__file__).resolve().parents[1] / "data" / "peer"
 LAMBDA = 0.825
+pytestmark = pytest.mark.slow  # the whole campaign flow, as the other end-to-end tests
 TRUE = [(10.3200, 6.0100, 4.6950, 90, 90, 90), (10.3350, 6.0040, 4.6880, 90, 90, 90)]
 
 
