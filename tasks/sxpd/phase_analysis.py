@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from foundation.contract import UnreadableFile
 from tasks.sxpd.analysis import (
     Instrument,
     analysed_range,
@@ -90,10 +91,13 @@ def _candidates(phases: tuple[Phase, ...], params_p: dict[str, np.ndarray], lam:
         for key, values in (("hkl", rl.hkl[sel]), ("pos", tt[sel]),
                             ("f2", rl.f2[sel]), ("mult", rl.multiplicity[sel]), ("index", np.full(sel.sum(), i))):
             out[key].append(values)
+    if not out["phase"]:
+        return {"phase": np.array([], str), "hkl": np.zeros((0, 3), int), "pos": np.zeros(0)}
     return {"phase": np.array(out["phase"]), **{k: np.concatenate(v) for k, v in out.items() if k != "phase"}}
 
 
-def _refine(phases, cand, fit, usable, lam, params) -> CellsFit | None:
+def _refine(phases: tuple[Phase, ...], current: dict[str, np.ndarray], cand: dict[str, Any], fit, usable: np.ndarray,
+            lam: float, params: dict[str, Any]) -> CellsFit | None:
     """Joint cell fit of the phases with enough usable reflections for their free parameters."""
     blocks, rows = [], []
     for ph in phases:
@@ -102,7 +106,7 @@ def _refine(phases, cand, fit, usable, lam, params) -> CellsFit | None:
         design = coefficients(cand["hkl"][mine]) @ basis(ph).T
         if ph.fixed or mine.sum() < k + 1 or np.linalg.matrix_rank(design) < k:
             continue
-        blocks.append((ph.name, design, params["_p"][ph.name], basis(ph)))
+        blocks.append((ph.name, design, current[ph.name], basis(ph)))
         idx = np.flatnonzero(mine)
         rows.append(idx)
     if not blocks:
@@ -129,8 +133,11 @@ def analyse_phases(two_theta: np.ndarray, intensity: np.ndarray, sigma: np.ndarr
     flags: list[str] = []
     cells: CellsFit | None = None
     fwhm_known: dict[tuple, float] = {}
-    for pass_index in range(int(search.get("passes", 2))):
+    for _ in range(int(search.get("passes", 2))):
         cand = _candidates(phases, current, lam, d_min, lo + 0.05, hi - 0.05, float(peaks_cfg["min_relative_intensity"]))
+        if not len(cand["pos"]):
+            raise UnreadableFile(f"no reflection of the declared phases {[ph.name for ph in phases]} falls inside the "
+                                 f"analysed 2θ range {lo:g}–{hi:g}° at λ = {lam:g} Å: wrong phases or wavelength?")
         fixed = np.array([phases[i].fixed for i in cand["index"]], bool)
         fwhm0 = phase_widths(cand["pos"], cand["phase"], instrument, peaks_cfg, params.get("phases", {}))
         keys = list(zip(cand["phase"].tolist(), *cand["hkl"].T.tolist()))
@@ -139,7 +146,7 @@ def analyse_phases(two_theta: np.ndarray, intensity: np.ndarray, sigma: np.ndarr
                 fwhm0[i] = fwhm_known[key]
         groups, fitted, fit = fit_candidates(x, y, s, cand["pos"], fwhm0, fixed, peaks_cfg)
         usable, crowded = usable_reflections(fit, fitted, ~fixed, cand["pos"], fwhm0, params)
-        cells = _refine(phases, cand, fit, usable, lam, {**params, "_p": current})
+        cells = _refine(phases, current, cand, fit, usable, lam, params)
         if cells is None:
             flags.append("lattice_underdetermined")
             break

@@ -12,7 +12,6 @@ finalize: ``sxpd_alignment`` (voltage, charge, SOC, branch per pattern) from ``e
 """
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,16 +32,15 @@ from schemas.sxpd import SXPD_REFINEMENTS, TABLES
 from tasks.sxpd.alignment import align_patterns
 from tasks.sxpd.analysis import Instrument, analyse_pattern
 from tasks.sxpd.calibration import calibrate
-from tasks.sxpd.crystallography import hkl_label
 from tasks.sxpd.demo import demo
-from tasks.sxpd.metric import f2_and_multiplicity
+from tasks.sxpd.frames import clean_peaks, one_row_frame, peaks_frame, phase_frame
 from tasks.sxpd.nexus_reader import NexusReader
 from tasks.sxpd.page import render as render_page
 from tasks.sxpd.parameters import SxpdParameters
 from tasks.sxpd.pattern import KIND as PATTERN_KIND
 from tasks.sxpd.pattern_rows import _scan_number, declared_pattern_row
 from tasks.sxpd.phase_analysis import analyse_phases
-from tasks.sxpd.phase_cells import legacy_cells, phase_rows
+from tasks.sxpd.phase_cells import legacy_cells
 from tasks.sxpd.phases import check_settings, declared_phases, default_phases
 from tasks.sxpd.refinement_reader import KIND as REFINEMENT_KIND
 from tasks.sxpd.refinement_reader import RefinementCsvReader
@@ -51,10 +49,6 @@ from tasks.sxpd.xye_reader import XyeReader
 HERE = Path(__file__).resolve().parent
 VIEWS = HERE.parents[1] / "warehouse" / "views" / "sxpd.sql"
 FEATURES = HERE.parents[1] / "warehouse" / "marts" / "features" / "sxpd.yaml"  # its soc_profile features
-
-
-#: the same few dozen labels recur in every pattern
-_hkl_label = lru_cache(maxsize=4096)(hkl_label)
 
 
 def _settings(ctx: ProcessContext | FinalizeContext) -> dict[str, Any]:
@@ -101,7 +95,7 @@ def _query(ctx, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
     """A query on a table that may not exist yet counts as empty."""
     try:
         return ctx.query(sql, params)
-    except Exception as exc:  # noqa: BLE001 — the catalog raises engine-specific errors for missing views
+    except Exception as exc:
         if "does not exist" in str(exc) or "not found" in str(exc).lower() or "Catalog" in type(exc).__name__:
             return pd.DataFrame()
         raise
@@ -183,29 +177,7 @@ def _calibration_frames(m: Measurement, ctx: ProcessContext) -> dict[str, pd.Dat
                           "window_chi2_red": np.full(len(inst), np.nan), "fitted": np.ones(len(inst), bool),
                           "resolved": np.ones(len(inst), bool), "used": p["used"],
                           "residual_deg": p["residual_deg"]}
-    return {"sxpd_calibrations": _one_row_frame(row), "sxpd_peaks": _clean_peaks(peaks)}
-
-
-def _one_row_frame(row: dict[str, Any]) -> pd.DataFrame:
-    """``pd.DataFrame([row])``, cheaper: Python floats and ints go in as the float64/int64 arrays pandas
-    would infer for them; other values (str, None, Timestamp) through pandas' own inference."""
-    columns: dict[str, Any] = {}
-    for name, value in row.items():
-        if isinstance(value, (float, np.floating)):
-            columns[name] = np.array([value], dtype=np.float64)
-        elif isinstance(value, (int, np.integer)) and not isinstance(value, bool) and -2**63 <= value < 2**63:
-            columns[name] = np.array([value], dtype=np.int64)
-        else:
-            columns[name] = [value]
-    return pd.DataFrame(columns)
-
-
-def _clean_peaks(peaks: dict[str, Any]) -> pd.DataFrame:
-    """Non-negative checks hold for fitted numbers only; NaN stays NaN (not fitted)."""
-    for col in ("position_sigma_deg", "fwhm_deg", "fwhm_sigma_deg", "area_counts_deg", "area_sigma_counts_deg"):
-        values = np.asarray(peaks[col], dtype=float)
-        peaks[col] = np.where(values < 0, np.nan, values)
-    return pd.DataFrame(peaks)
+    return {"sxpd_calibrations": one_row_frame(row), "sxpd_peaks": clean_peaks(peaks)}
 
 
 def _finite_median(values: np.ndarray) -> float | None:
@@ -255,46 +227,10 @@ def _pattern_frames(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFra
            "microstrain_hk0_pct": wh["hk0"].microstrain_pct, "microstrain_hk0_sigma_pct": wh["hk0"].microstrain_sigma_pct,
            "size_nm": wh["overall"].size_nm, "n_reflections_00l": wh["00l"].n_reflections,
            "n_reflections_hk0": wh["hk0"].n_reflections, "quality_flags": "; ".join(flags)}
-    peaks = _peaks_frame(pk)
+    peaks = peaks_frame(pk)
     phases = default_phases(params.get("phases", {}))
     cells = phase_frame(phases, legacy_cells(phases, lat), pk, row)
-    return {"sxpd_patterns": _one_row_frame(row), "sxpd_peaks": peaks, "sxpd_phase_cells": cells}
-
-
-def phase_frame(phases, cells, pk: dict[str, np.ndarray], row: dict[str, Any], f2=None, mult=None) -> pd.DataFrame:
-    """``sxpd_phase_cells`` rows of a pattern; |F|² and multiplicities looked up when not given."""
-    if f2 is None:
-        f2, mult = np.full(len(pk["phase"]), np.nan), np.ones(len(pk["phase"]))  # fresh: filled below
-        hkl = np.column_stack([pk["h"], pk["k"], pk["l"]])
-        for ph in phases:
-            sel = pk["phase"] == ph.name
-            if sel.any():
-                f2[sel], mult[sel] = f2_and_multiplicity(ph, hkl[sel])
-    base = {"scan_number": row["scan_number"], "measured_at": row["measured_at"]}
-    rows = phase_rows(phases, cells, pk, f2, mult, base)
-    return pd.DataFrame({col: _column([r[col] for r in rows]) for col in rows[0]})
-
-
-def _column(values: list[Any]) -> Any:
-    """Numbers (None: null) as a float64 array, so pandas need not infer types row by row; others as they are."""
-    if all(v is None or (isinstance(v, (float, np.floating)) and not isinstance(v, bool)) for v in values):
-        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-    return values
-
-
-def _peaks_frame(pk: dict[str, np.ndarray]) -> pd.DataFrame:
-    # reflections are unique per (phase, h, k, l) by construction (merged symmetry equivalents)
-    return _clean_peaks({"phase": pk["phase"], "h": pk["h"].astype(np.int64), "k": pk["k"].astype(np.int64),
-                         "l": pk["l"].astype(np.int64),
-                         "hkl": [_hkl_label(*t) for t in zip(pk["h"].tolist(), pk["k"].tolist(), pk["l"].tolist())],
-                         "predicted_deg": pk["predicted_deg"], "position_deg": pk["position_deg"],
-                         "position_sigma_deg": pk["position_sigma_deg"], "fwhm_deg": pk["fwhm_deg"],
-                         "fwhm_sigma_deg": pk["fwhm_sigma_deg"], "area_counts_deg": pk["area"],
-                         "area_sigma_counts_deg": pk["area_sigma"], "eta": pk["eta"], "asymmetry": pk["asymmetry"],
-                         "instrument_fwhm_deg": pk["instrument_fwhm_deg"], "window_id": pk["group"].astype(np.int64),
-                         "window_chi2_red": pk["group_chi2_red"], "fitted": pk["fitted"].astype(bool),
-                         "resolved": pk["resolved"].astype(bool), "used": pk["used_in_lattice"].astype(bool),
-                         "residual_deg": pk["lattice_residual_deg"]})
+    return {"sxpd_patterns": one_row_frame(row), "sxpd_peaks": peaks, "sxpd_phase_cells": cells}
 
 
 def _declared_frames(m: Measurement, ctx: ProcessContext, phases) -> dict[str, pd.DataFrame]:
@@ -314,7 +250,7 @@ def _declared_frames(m: Measurement, ctx: ProcessContext, phases) -> dict[str, p
             "the wavelength right?")
     main = next((ph for ph in phases if ph.role == "main"), None)  # None: sample_phases left it out
     row = declared_pattern_row(m, when, instrument, source, calibration_id, flags + res.flags, main, res)
-    return {"sxpd_patterns": _one_row_frame(row), "sxpd_peaks": _peaks_frame(res.peaks),
+    return {"sxpd_patterns": one_row_frame(row), "sxpd_peaks": peaks_frame(res.peaks),
             "sxpd_phase_cells": phase_frame(phases, cells, res.peaks, row, res.f2, res.multiplicity)}
 
 

@@ -148,3 +148,13 @@ def test_sample_phases_restrict_a_sample(tmp_path) -> None:
     assert declared_phases({"wavelength_angstrom": 0.8}, tmp_path, "S") is None
     with pytest.raises(ValueError, match="sample_phases.S-FP"):
         check_settings({**settings, "sample_phases": {"S-FP": ["XX"]}}, tmp_path)
+
+
+def test_phases_with_no_reflection_in_range_are_refused(tmp_path) -> None:
+    from foundation.contract import UnreadableFile
+    from tasks.sxpd.phase_analysis import analyse_phases
+
+    x, y = lfp_pattern((10.329, 6.0065, 4.6908, 90, 90, 90), 0.825, seed=1)
+    tiny = build_phase(PhaseSpec(name="Tiny", role="main", space_group="P m -3 m", cell=CellSpec(a=0.3)), tmp_path)
+    with pytest.raises(UnreadableFile, match="Tiny"):
+        analyse_phases(x, y, np.sqrt(np.maximum(y, 1)), Instrument(0.825, 0.0, (0.0, 0.0, 1e-4)), PARAMS, (tiny,))
