@@ -57,22 +57,37 @@ def _strength(rl: ReflectionList, tt: np.ndarray) -> np.ndarray:
 
 def _search_scale(phase: Phase, x: np.ndarray, signal: np.ndarray, lam: float, d_min: float,
                   cfg: dict[str, Any]) -> np.ndarray:
-    """Free metric parameters at the isotropic scale of the declared cell that best matches the pattern."""
-    p0 = start_parameters(phase)
+    """Free metric parameters that best match the pattern near the declared cell: an isotropic scale of
+    the cell, then (twice) each axis-length parameter on its own, so that a cell whose axes moved by
+    different amounts (c/a of a layered oxide over a charge) is found too; all within ±scale_range_pct."""
+    p = start_parameters(phase)
     if phase.fixed:
-        return p0
+        return p
     rl = reflection_list(phase, round(d_min * 0.97, 4))
-    tt0 = two_theta_deg(1.0 / np.sqrt(rl.inv_d2(p0)), lam)
+    tt0 = two_theta_deg(1.0 / np.sqrt(rl.inv_d2(p)), lam)
     strength = np.where(np.isfinite(tt0), _strength(rl, tt0), 0.0)
     top = np.argsort(-strength)[:int(cfg.get("n_reflections", 12))]
     if not strength[top].max(initial=0) > 0:
-        return p0
+        return p
     weight = np.sqrt(strength[top] / strength[top].max())
     r, step = float(cfg.get("scale_range_pct", 1.0)) / 100, float(cfg.get("scale_step_pct", 0.02)) / 100
-    scales = 1.0 + np.arange(-r, r + step / 2, step)
-    d = 1.0 / np.sqrt(rl.inv_d2(p0)[top])
-    score = template_score(x, signal, two_theta_deg(d[None, :] * scales[:, None], lam), weight)
-    return p0 / scales[int(np.argmax(score))] ** 2  # g ∝ 1/length²
+    factor = (1.0 + np.arange(-r, r + step / 2, step)) ** -2.0  # g ∝ 1/length²
+    design = rl.design[top]
+
+    def best(trials: np.ndarray) -> np.ndarray:
+        tt = two_theta_deg(1.0 / np.sqrt(np.maximum(trials @ design.T, 1e-12)), lam)
+        return trials[int(np.argmax(template_score(x, signal, tt, weight)))]
+
+    p = best(p[None, :] * factor[:, None])
+    # axis-length parameters only (a row of the basis on A, B or C): an off-diagonal one (a monoclinic
+    # angle) is near zero and scaling it means nothing; the cell fit refines it from the positions
+    lengths = [i for i, row in enumerate(basis(phase)) if row[:3].any()]
+    for _ in range(2 if len(lengths) > 1 else 0):
+        for i in lengths:
+            trials = np.repeat(p[None, :], len(factor), axis=0)
+            trials[:, i] *= factor
+            p = best(trials)
+    return p
 
 
 def _candidates(phases: tuple[Phase, ...], params_p: dict[str, np.ndarray], lam: float, d_min: float, lo: float,
