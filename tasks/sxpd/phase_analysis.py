@@ -4,7 +4,8 @@ Positions come from each phase's cell (gemmi reflection list, ``metric``), inten
 every window is fitted by the same batched LM as the NCM path (``analysis.fit_candidates``); the
 cells of all phases and one zero shift are then refined together from the fitted positions
 (``cell_fit``), and the next pass starts from them. Each phase's cell is first located by a
-one-dimensional search of an isotropic scale of its declared cell (±``phase_search.scale_range_pct``).
+search of an isotropic scale of its declared cell, then of each axis length on its own
+(±``phase_search.scale_range_pct``), on the template score of its strongest reflections.
 A phase with too few usable reflections for its free parameters is "not observed": null cell.
 """
 from __future__ import annotations
