@@ -46,9 +46,10 @@ def parse_campaign(data: dict[str, Any], source: str = "<dict>", base_dir: Path 
 
 def check_parameter_sets(campaign: Campaign, source: str) -> None:
     """Load every technique's parameter set (the one the campaign names, else the default) and check
-    it against the technique's model, so that a bad key stops the run here, before any file is read."""
+    it against the technique's model, so that a bad key stops the run here, before any file is read; and
+    the campaign's settings of every technique that declares a check (e.g. sxpd phases and their CIFs)."""
     from foundation.parameters import ParameterError
-    from foundation.registry import available_techniques, params_for
+    from foundation.registry import available_techniques, params_for, technique
 
     for name in available_techniques():
         try:
@@ -56,6 +57,12 @@ def check_parameter_sets(campaign: Campaign, source: str) -> None:
         except (ParameterError, ValueError, OSError) as exc:
             key = f"params.{name}" if name in campaign.params else f"the default parameter set of {name}"
             raise ConfigError(f"{source}: {key}: {exc}") from None
+        check = getattr(technique(name), "check_settings", None)
+        if check is not None:
+            try:
+                check(dict(campaign.settings.get(name, {}) or {}), campaign.base_dir)
+            except ValueError as exc:
+                raise ConfigError(f"{source}: settings.{name}: {exc}") from None
 
 
 def load_campaign(path: str | Path, *, parameters: bool = True) -> Campaign:

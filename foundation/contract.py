@@ -320,3 +320,6 @@ class Technique:
     #: largest file (MB) a share of this technique takes before refusing it unread (``Share.max_file_mb``
     #: overrides); well above the biggest real export, so that only a runaway or misplaced file is refused
     max_file_mb: float = 2048.0
+    #: checks the campaign's ``settings.<technique>`` at load (settings dict, campaign folder); raises
+    #: ValueError naming the defect. None: the settings are free
+    check_settings: Callable[[dict[str, Any], Path], None] | None = None

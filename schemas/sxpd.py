@@ -92,8 +92,8 @@ SXPD_PEAKS = TableSpec(
     grain="one reflection of one pattern (NCM, Al, Li; Si for standards)",
     key=("measurement_id", "phase", "h", "k", "l"),
     columns=(
-        Column("phase", "string", description="NCM | Al | Li | Si", nullable=False,
-               checks=(("isin", ["NCM", "Al", "Li", "Si"]),)),
+        Column("phase", "string", description="declared phase name (default NCM, Al, Li; Si for standards)",
+               nullable=False),
         Column("h", "int64", "1", "Miller index h (hexagonal setting for NCM)", nullable=False),
         Column("k", "int64", "1", "Miller index k", nullable=False),
         Column("l", "int64", "1", "Miller index l", nullable=False),
@@ -178,4 +178,40 @@ SXPD_SCAN_LOG = TableSpec(
     ),
 )
 
-TABLES = [SXPD_CALIBRATIONS, SXPD_PATTERNS, SXPD_PEAKS, SXPD_REFINEMENTS, SXPD_ALIGNMENT, SXPD_SCAN_LOG]
+_NOT_OBSERVED = "; null when the phase was not observed or its cell not refined (quality_flags says which)"
+
+
+def _cell_column(name: str, suffix: str, what: str) -> tuple[Column, Column]:
+    unit = {"angstrom3": "angstrom^3"}.get(suffix, suffix)
+    return (Column(f"{name}_{suffix}", "float64", unit, f"refined {what}{_NOT_OBSERVED}", checks=(("gt", 0),)),
+            Column(f"{name}_sigma_{suffix}", "float64", unit, f"1σ of {what} (0 where fixed by symmetry)", checks=_POS))
+
+
+SXPD_PHASE_CELLS = TableSpec(
+    name="sxpd_phase_cells",
+    grain="one declared phase in one sample pattern: refined cell, scale, weight fraction",
+    key=("measurement_id", "phase"),
+    columns=(
+        Column("scan_number", "int64", "1", "beamline scan number"),
+        Column("measured_at", "timestamp", description="time of the pattern, as in sxpd_patterns (UTC)"),
+        Column("phase", "string", description="phase name as declared (settings.sxpd.phases)", nullable=False),
+        Column("role", "string", description="main | secondary | cell_part", nullable=False,
+               checks=(("isin", ["main", "secondary", "cell_part"]),)),
+        Column("space_group", "string", description="Hermann–Mauguin symbol (gemmi xhm, with setting)", nullable=False),
+        Column("crystal_system", "string", description="triclinic … cubic (of the space group)", nullable=False),
+        *_cell_column("a", "angstrom", "a"), *_cell_column("b", "angstrom", "b (= a where symmetry says)"),
+        *_cell_column("c", "angstrom", "c (= a where symmetry says)"),
+        *_cell_column("alpha", "deg", "α"), *_cell_column("beta", "deg", "β"), *_cell_column("gamma", "deg", "γ"),
+        *_cell_column("volume", "angstrom3", "cell volume"),
+        Column("scale", "float64", "counts*deg", "Pawley areas / (m·|F|²·LP) of the resolved reflections; null "
+               "without atom sites or resolved reflections"),
+        Column("weight_fraction", "float64", "1", "Hill–Howard weight fraction among the sample's phases (main, "
+               "secondary); null for cell parts and when a sample phase has no atom sites", checks=(("between", (0, 1)),)),
+        Column("weight_fraction_sigma", "float64", "1", "1σ of the weight fraction (from the scales)", checks=_POS),
+        Column("n_reflections", "int64", "1", "reflections of the phase used in the cell refinement", checks=_POS),
+        Column("quality_flags", "string", description=_FLAGS + "; names the reason of every null", nullable=False),
+    ),
+)
+
+TABLES = [SXPD_CALIBRATIONS, SXPD_PATTERNS, SXPD_PEAKS, SXPD_REFINEMENTS, SXPD_ALIGNMENT, SXPD_SCAN_LOG,
+          SXPD_PHASE_CELLS]

@@ -207,10 +207,9 @@ def phase_widths(two_theta: np.ndarray, phase: np.ndarray, instrument: Instrumen
 MIN_ANALYSED_POINTS = 20
 
 
-def analyse_pattern(two_theta: np.ndarray, intensity: np.ndarray, sigma: np.ndarray, instrument: Instrument,
-                    params: dict[str, Any]) -> PatternAnalysis:
-    peaks_cfg = params["peaks"]
-    lam = instrument.wavelength_angstrom
+def analysed_range(two_theta: np.ndarray, intensity: np.ndarray, sigma: np.ndarray, instrument: Instrument,
+                   peaks_cfg: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+    """(2θ − zero, intensity, σ, lo, hi) of the usable points inside the analysed range."""
     zero = instrument.zero_offset_deg
     lo = max(float(peaks_cfg["min_two_theta_deg"]), float(two_theta[0]) - zero)
     hi = min(float(peaks_cfg["max_two_theta_deg"]), float(two_theta[-1]) - zero)
@@ -227,6 +226,46 @@ def analyse_pattern(two_theta: np.ndarray, intensity: np.ndarray, sigma: np.ndar
             f"inside the analysed range {float(peaks_cfg['min_two_theta_deg']):g}–"
             f"{float(peaks_cfg['max_two_theta_deg']):g}° (parameter set peaks.min/max_two_theta_deg): too few to "
             "find peaks; it is a partial scan or needs a parameter set for its range")
+    return x, y, s, lo, hi
+
+
+def fit_candidates(x: np.ndarray, y: np.ndarray, s: np.ndarray, pos0: np.ndarray, fwhm0: np.ndarray,
+                   fixed: np.ndarray, peaks_cfg: dict[str, Any]):
+    """Group the candidate reflections and fit every window (``peakfit.fit_groups``, batched LM)."""
+    groups, fitted = group_reflections(pos0, fwhm0, float(peaks_cfg["join_fwhm"]),
+                                       float(peaks_cfg["half_window_fwhm"]), int(peaks_cfg["max_peaks_per_group"]))
+    centre = 0.5 * (groups.lo + groups.hi)
+    asym = centre < float(peaks_cfg["asymmetry_below_deg"])
+    fit = fit_groups(x, y, s, groups, pos0, fwhm0, fixed, asym,
+                     max_iterations=int(peaks_cfg.get("max_iterations", 40)),
+                     position_slack_fwhm=float(peaks_cfg.get("position_slack_fwhm", 1.5)),
+                     max_points=int(peaks_cfg.get("max_points_per_window", 160)),
+                     tolerance=float(peaks_cfg.get("chi2_tolerance", 1e-6)),
+                     step_tolerance_sigma=float(peaks_cfg.get("step_tolerance_sigma", 0.05)))
+    return groups, fitted, fit
+
+
+def usable_reflections(fit, fitted: np.ndarray, of_phase: np.ndarray, pos0: np.ndarray, fwhm0: np.ndarray,
+                       params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(usable for the lattice, crowded): a reflection is resolved when no other fitted reflection of
+    its window sits within ``min_separation_fwhm`` widths (coincident peaks trade intensity and
+    position freely); usable when also significant and not pinned at the edge of its position slack."""
+    peaks_cfg = params["peaks"]
+    sep = np.abs(pos0[:, None] - pos0[None, :])
+    same = (fit.group[:, None] == fit.group[None, :]) & (fit.group[:, None] >= 0)
+    np.fill_diagonal(same, False)
+    crowded = (same & (sep < float(params["lattice"]["min_separation_fwhm"]) * fwhm0[:, None])).any(axis=1)
+    usable = (fitted & of_phase & ~crowded & np.isfinite(fit.position_sigma)
+              & (fit.position_sigma > 0) & (fit.area > float(params["lattice"]["min_area_sigma"]) * fit.area_sigma)
+              & (np.abs(fit.position - pos0) < 0.95 * float(peaks_cfg.get("position_slack_fwhm", 1.5)) * fwhm0))
+    return usable, crowded
+
+
+def analyse_pattern(two_theta: np.ndarray, intensity: np.ndarray, sigma: np.ndarray, instrument: Instrument,
+                    params: dict[str, Any]) -> PatternAnalysis:
+    peaks_cfg = params["peaks"]
+    lam = instrument.wavelength_angstrom
+    x, y, s, lo, hi = analysed_range(two_theta, intensity, sigma, instrument, peaks_cfg)
     flags: list[str] = []
     d_min = lam / (2.0 * np.sin(np.radians(hi) / 2.0))
     signal = excess(x, y, float(peaks_cfg.get("background_window_deg", 0.6)), float(peaks_cfg.get("smooth_deg", 0.01)))
@@ -261,25 +300,8 @@ def analyse_pattern(two_theta: np.ndarray, intensity: np.ndarray, sigma: np.ndar
             for i, key in enumerate(zip(phase, *hkl_arr.T)):
                 if key in fwhm_known and np.isfinite(fwhm_known[key]):
                     fwhm0[i] = fwhm_known[key]
-        groups, fitted = group_reflections(pos0, fwhm0, float(peaks_cfg["join_fwhm"]),
-                                           float(peaks_cfg["half_window_fwhm"]), int(peaks_cfg["max_peaks_per_group"]))
-        centre = 0.5 * (groups.lo + groups.hi)
-        asym = centre < float(peaks_cfg["asymmetry_below_deg"])
-        fit = fit_groups(x, y, s, groups, pos0, fwhm0, ~is_ncm, asym,
-                         max_iterations=int(peaks_cfg.get("max_iterations", 40)),
-                         position_slack_fwhm=float(peaks_cfg.get("position_slack_fwhm", 1.5)),
-                         max_points=int(peaks_cfg.get("max_points_per_window", 160)),
-                         tolerance=float(peaks_cfg.get("chi2_tolerance", 1e-6)),
-                         step_tolerance_sigma=float(peaks_cfg.get("step_tolerance_sigma", 0.05)))
-        # a reflection is resolved when no other fitted reflection of its window sits within
-        # ``min_separation_fwhm`` widths: coincident peaks trade intensity and position freely
-        sep = np.abs(pos0[:, None] - pos0[None, :])
-        same = (fit.group[:, None] == fit.group[None, :]) & (fit.group[:, None] >= 0)
-        np.fill_diagonal(same, False)
-        crowded = (same & (sep < float(params["lattice"]["min_separation_fwhm"]) * fwhm0[:, None])).any(axis=1)
-        usable = (fitted & is_ncm & ~crowded & np.isfinite(fit.position_sigma)
-                  & (fit.position_sigma > 0) & (fit.area > float(params["lattice"]["min_area_sigma"]) * fit.area_sigma)
-                  & (np.abs(fit.position - pos0) < 0.95 * float(peaks_cfg.get("position_slack_fwhm", 1.5)) * fwhm0))
+        groups, fitted, fit = fit_candidates(x, y, s, pos0, fwhm0, ~is_ncm, peaks_cfg)
+        usable, crowded = usable_reflections(fit, fitted, is_ncm, pos0, fwhm0, params)
         lattice = fit_lattice(hkl_arr[usable], fit.position[usable], fit.position_sigma[usable], lam, a_cur, c_cur,
                               bool(params["lattice"]["refine_zero_shift"]),
                               float(params["lattice"]["outlier_sigma"]))
@@ -296,6 +318,16 @@ def analyse_pattern(two_theta: np.ndarray, intensity: np.ndarray, sigma: np.ndar
         used[idx] = lattice.used
         residual[idx] = lattice.residual_deg
 
+    strain, peaks = strain_and_peaks(fit, fitted, usable, crowded, used, residual, phase_arr, hkl_arr, pos0,
+                                     instrument, params)
+    return PatternAnalysis(lattice, strain, peaks, a_s, c_s, len(groups.lo), fit.n_iterations, flags)
+
+
+def strain_and_peaks(fit, fitted: np.ndarray, usable: np.ndarray, crowded: np.ndarray, used: np.ndarray,
+                     residual: np.ndarray, phase_arr: np.ndarray, hkl_arr: np.ndarray, pos0: np.ndarray,
+                     instrument: Instrument, params: dict[str, Any]) -> tuple[dict[str, WilliamsonHall], dict[str, np.ndarray]]:
+    """Williamson–Hall of the ``usable`` reflections (all, 00l, hk0) and the per-reflection record."""
+    lam = instrument.wavelength_angstrom
     inst = instrument.fwhm(fit.position)
     cfg = params["strain"]
     wh_ok = usable & np.isfinite(fit.fwhm_sigma)
@@ -310,4 +342,4 @@ def analyse_pattern(two_theta: np.ndarray, intensity: np.ndarray, sigma: np.ndar
              "eta": fit.eta, "asymmetry": fit.alpha, "group": fit.group, "group_chi2_red": fit.group_chi2_red,
              "fitted": fitted, "converged": fit.converged, "resolved": ~crowded, "used_in_lattice": used, "lattice_residual_deg": residual,
              "instrument_fwhm_deg": inst}
-    return PatternAnalysis(lattice, strain, peaks, a_s, c_s, len(groups.lo), fit.n_iterations, flags)
+    return strain, peaks

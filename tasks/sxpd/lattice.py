@@ -15,17 +15,23 @@ import numpy as np
 
 
 @dataclass
-class LatticeFit:
-    a: float
-    a_sigma: float
-    c: float
-    c_sigma: float
+class PositionFit:
+    """What every fit of cells to peak positions reports besides the cells (also ``cell_fit.CellsFit``)."""
+
     zero_shift: float
     zero_shift_sigma: float
     chi2_red: float
     rms_residual_deg: float
     used: np.ndarray
     residual_deg: np.ndarray
+
+
+@dataclass
+class LatticeFit(PositionFit):
+    a: float = np.nan
+    a_sigma: float = np.nan
+    c: float = np.nan
+    c_sigma: float = np.nan
 
     @property
     def volume(self) -> float:
@@ -100,9 +106,9 @@ def fit_lattice(hkl: np.ndarray, position: np.ndarray, sigma: np.ndarray, wavele
     Jw = J_all[use] * w[:, None]
     cov = np.linalg.pinv(Jw.T @ Jw) * max(chi2_red, 1.0)
     err = np.sqrt(np.diag(cov))
-    return LatticeFit(float(p[0]), float(err[0]), float(p[1]), float(err[1]),
-                      float(p[2]) if refine_zero else 0.0, float(err[2]) if refine_zero else 0.0,
-                      chi2_red, float(np.sqrt(np.mean(resid**2))), use, position - tt_all)
+    return LatticeFit(float(p[2]) if refine_zero else 0.0, float(err[2]) if refine_zero else 0.0,
+                      chi2_red, float(np.sqrt(np.mean(resid**2))), use, position - tt_all,
+                      a=float(p[0]), a_sigma=float(err[0]), c=float(p[1]), c_sigma=float(err[1]))
 
 
 @dataclass

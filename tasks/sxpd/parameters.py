@@ -56,6 +56,15 @@ class LatticeSearchParameters(ParameterModel):
     coarse_step_c_angstrom: StrictFloat = quantity("angstrom", "step of c in the coarse search", 0.006, gt=0)
 
 
+class PhaseSearchParameters(ParameterModel):
+    scale_range_pct: StrictFloat = quantity("%", "declared phases: isotropic scale of the declared cell searched, ±",
+                                            1.0, gt=0, le=10)
+    scale_step_pct: StrictFloat = quantity("%", "step of that search", 0.02, gt=0)
+    n_reflections: StrictInt = quantity(UNITLESS, "strongest reflections of a phase used for its search score", 12, ge=1)
+    passes: StrictInt = quantity(UNITLESS, "fits of a pattern with declared phases; each later one starts from the "
+                                 "refined cells", 2, ge=1, le=5)
+
+
 class PeakParameters(ParameterModel):
     min_two_theta_deg: StrictFloat = quantity("deg", "low end of the analysed 2θ range", ge=0)
     max_two_theta_deg: StrictFloat = quantity("deg", "high end of the analysed 2θ range", gt=0, lt=180)
@@ -130,6 +139,8 @@ class SxpdParameters(ParameterModel):
     calibration: CalibrationParameters = section("beamtime calibration from a standard (files under references/)")
     lattice_search: LatticeSearchParameters = section("coarse lattice search before fitting")
     peaks: PeakParameters = section("peak fitting")
+    phase_search: PhaseSearchParameters = section("search and passes for phases declared in the campaign "
+                                                  "(settings.sxpd.phases)", default_factory=PhaseSearchParameters)
     phases: dict[StrictStr, PhaseParameters] = section(
         "phases fitted alongside NCM (current collector, counter electrode), by name", default_factory=dict)
     lattice: LatticeParameters = section("a and c from the fitted positions")

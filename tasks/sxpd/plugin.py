@@ -12,7 +12,6 @@ finalize: ``sxpd_alignment`` (voltage, charge, SOC, branch per pattern) from ``e
 """
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,13 +32,17 @@ from schemas.sxpd import SXPD_REFINEMENTS, TABLES
 from tasks.sxpd.alignment import align_patterns
 from tasks.sxpd.analysis import Instrument, analyse_pattern
 from tasks.sxpd.calibration import calibrate
-from tasks.sxpd.crystallography import hkl_label
 from tasks.sxpd import olivine_demo
 from tasks.sxpd.demo import demo as ncm_demo
+from tasks.sxpd.frames import clean_peaks, one_row_frame, peaks_frame, phase_frame
 from tasks.sxpd.nexus_reader import NexusReader
 from tasks.sxpd.page import render as render_page
 from tasks.sxpd.parameters import SxpdParameters
 from tasks.sxpd.pattern import KIND as PATTERN_KIND
+from tasks.sxpd.pattern_rows import _scan_number, declared_pattern_row
+from tasks.sxpd.phase_analysis import analyse_phases
+from tasks.sxpd.phase_cells import legacy_cells
+from tasks.sxpd.phases import check_settings, declared_phases, default_phases
 from tasks.sxpd.refinement_reader import KIND as REFINEMENT_KIND
 from tasks.sxpd.refinement_reader import RefinementCsvReader
 from tasks.sxpd import scan_log
@@ -48,10 +51,6 @@ from tasks.sxpd.xye_reader import XyeReader
 HERE = Path(__file__).resolve().parent
 VIEWS = HERE.parents[1] / "warehouse" / "views" / "sxpd.sql"
 FEATURES = HERE.parents[1] / "warehouse" / "marts" / "features" / "sxpd.yaml"  # its soc_profile features
-
-
-#: the same few dozen labels recur in every pattern
-_hkl_label = lru_cache(maxsize=4096)(hkl_label)
 
 
 def _settings(ctx: ProcessContext | FinalizeContext) -> dict[str, Any]:
@@ -108,20 +107,11 @@ def _beamtime(meta: dict[str, Any], settings: dict[str, Any]) -> str | None:
     return str(value) if value else None
 
 
-def _scan_number(meta: dict[str, Any]) -> int | None:
-    for key in ("scan_number", "scan", "entry_identifier"):
-        try:
-            return int(str(meta[key]).strip())
-        except (KeyError, ValueError):
-            continue
-    return None
-
-
 def _query(ctx, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
     """A query on a table that may not exist yet counts as empty."""
     try:
         return ctx.query(sql, params)
-    except Exception as exc:  # noqa: BLE001 — the catalog raises engine-specific errors for missing views
+    except Exception as exc:
         if "does not exist" in str(exc) or "not found" in str(exc).lower() or "Catalog" in type(exc).__name__:
             return pd.DataFrame()
         raise
@@ -220,29 +210,7 @@ def _calibration_frames(m: Measurement, ctx: ProcessContext) -> dict[str, pd.Dat
                           "window_chi2_red": np.full(len(inst), np.nan), "fitted": np.ones(len(inst), bool),
                           "resolved": np.ones(len(inst), bool), "used": p["used"],
                           "residual_deg": p["residual_deg"]}
-    return {"sxpd_calibrations": _one_row_frame(row), "sxpd_peaks": _clean_peaks(peaks)}
-
-
-def _one_row_frame(row: dict[str, Any]) -> pd.DataFrame:
-    """``pd.DataFrame([row])``, cheaper: Python floats and ints go in as the float64/int64 arrays pandas
-    would infer for them; other values (str, None, Timestamp) through pandas' own inference."""
-    columns: dict[str, Any] = {}
-    for name, value in row.items():
-        if isinstance(value, (float, np.floating)):
-            columns[name] = np.array([value], dtype=np.float64)
-        elif isinstance(value, (int, np.integer)) and not isinstance(value, bool) and -2**63 <= value < 2**63:
-            columns[name] = np.array([value], dtype=np.int64)
-        else:
-            columns[name] = [value]
-    return pd.DataFrame(columns)
-
-
-def _clean_peaks(peaks: dict[str, Any]) -> pd.DataFrame:
-    """Non-negative checks hold for fitted numbers only; NaN stays NaN (not fitted)."""
-    for col in ("position_sigma_deg", "fwhm_deg", "fwhm_sigma_deg", "area_counts_deg", "area_sigma_counts_deg"):
-        values = np.asarray(peaks[col], dtype=float)
-        peaks[col] = np.where(values < 0, np.nan, values)
-    return pd.DataFrame(peaks)
+    return {"sxpd_calibrations": one_row_frame(row), "sxpd_peaks": clean_peaks(peaks)}
 
 
 def _finite_median(values: np.ndarray) -> float | None:
@@ -292,19 +260,32 @@ def _pattern_frames(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFra
            "microstrain_hk0_pct": wh["hk0"].microstrain_pct, "microstrain_hk0_sigma_pct": wh["hk0"].microstrain_sigma_pct,
            "size_nm": wh["overall"].size_nm, "n_reflections_00l": wh["00l"].n_reflections,
            "n_reflections_hk0": wh["hk0"].n_reflections, "quality_flags": "; ".join(flags)}
-    # reflections are unique per (phase, h, k, l) by construction (merged symmetry equivalents)
-    peaks = {"phase": pk["phase"], "h": pk["h"].astype(np.int64), "k": pk["k"].astype(np.int64),
-                          "l": pk["l"].astype(np.int64),
-                          "hkl": [_hkl_label(*t) for t in zip(pk["h"].tolist(), pk["k"].tolist(), pk["l"].tolist())],
-                          "predicted_deg": pk["predicted_deg"], "position_deg": pk["position_deg"],
-                          "position_sigma_deg": pk["position_sigma_deg"], "fwhm_deg": pk["fwhm_deg"],
-                          "fwhm_sigma_deg": pk["fwhm_sigma_deg"], "area_counts_deg": pk["area"],
-                          "area_sigma_counts_deg": pk["area_sigma"], "eta": pk["eta"], "asymmetry": pk["asymmetry"],
-                          "instrument_fwhm_deg": pk["instrument_fwhm_deg"], "window_id": pk["group"].astype(np.int64),
-                          "window_chi2_red": pk["group_chi2_red"], "fitted": pk["fitted"].astype(bool),
-                          "resolved": pk["resolved"].astype(bool), "used": pk["used_in_lattice"].astype(bool),
-                          "residual_deg": pk["lattice_residual_deg"]}
-    return {"sxpd_patterns": _one_row_frame(row), "sxpd_peaks": _clean_peaks(peaks)}
+    peaks = peaks_frame(pk)
+    phases = default_phases(params.get("phases", {}))
+    cells = phase_frame(phases, legacy_cells(phases, lat), pk, row)
+    return {"sxpd_patterns": one_row_frame(row), "sxpd_peaks": peaks, "sxpd_phase_cells": cells}
+
+
+def _declared_frames(m: Measurement, ctx: ProcessContext, phases) -> dict[str, pd.DataFrame]:
+    """A sample pattern fitted with the campaign's declared phases (any crystal system)."""
+    params = ctx.params.values
+    when, time_flags = pattern_time(m, ctx)  # the file's own time, else the scan log's
+    instrument, source, calibration_id, flags = choose_instrument(m.meta, ctx, when)
+    flags = time_flags + flags
+    d = m.data
+    res = analyse_phases(d["two_theta_deg"], d["intensity_counts"], d["sigma_counts"], instrument, params, phases)
+    cells = res.cells
+    sample_phases = [ph.name for ph in phases if ph.role != "cell_part"]
+    if cells is None or not set(cells.cells) & set(sample_phases):
+        raise UnreadableFile(
+            f"{m.provenance.original_name if m.provenance else 'pattern'}: too few reflections of the declared "
+            f"phases {sample_phases} could be fitted to refine any of their cells at λ = "
+            f"{instrument.wavelength_angstrom:.6f} Å; are these the sample's phases (settings.sxpd.phases) and is "
+            "the wavelength right?")
+    main = next((ph for ph in phases if ph.role == "main"), None)  # None: sample_phases left it out
+    row = declared_pattern_row(m, when, instrument, source, calibration_id, flags + res.flags, main, res)
+    return {"sxpd_patterns": one_row_frame(row), "sxpd_peaks": peaks_frame(res.peaks),
+            "sxpd_phase_cells": phase_frame(phases, cells, res.peaks, row, res.f2, res.multiplicity)}
 
 
 def process(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFrame]:
@@ -320,7 +301,9 @@ def process(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFrame]:
                              "beamline")
     if ctx.sample is None:
         return _calibration_frames(m, ctx)
-    return _pattern_frames(m, ctx)
+    base_dir = ctx.campaign.base_dir if getattr(ctx, "campaign", None) is not None else Path(".")
+    phases = declared_phases(_settings(ctx), base_dir, ctx.sample.id)
+    return _pattern_frames(m, ctx) if phases is None else _declared_frames(m, ctx, phases)
 
 
 def finalize(ctx: FinalizeContext) -> dict[str, pd.DataFrame]:
@@ -367,9 +350,11 @@ QUALITY_CHECKS = {  # name -> SQL yielding subject, passed, value, unit, detail 
         select calibration_id, rms_residual_deg <= 0.005, rms_residual_deg, 'deg',
                'lambda ' || round(wavelength_angstrom, 6) || ' A from ' || n_reflections || ' reflections'
         from current_sxpd_calibrations""",
+    # a main phase other than R-3m leaves a and c null with a note: not a fit problem
     "sxpd_pattern_fit": """
-        select measurement_id, coalesce(quality_flags, '') = '', fit_converged_fraction, '1',
-               coalesce(nullif(quality_flags, ''), 'no flags')
+        select measurement_id,
+               regexp_replace(coalesce(quality_flags, ''), 'main phase [^;]*(not R-3m|not declared)[^;]*(; )?', '', 'g') = '',
+               fit_converged_fraction, '1', coalesce(nullif(quality_flags, ''), 'no flags')
         from current_sxpd_patterns""",
 }
 
@@ -391,5 +376,6 @@ TECHNIQUE = Technique(
     process_first=scan_log.is_scan_log,
     max_file_mb=4096,
     pages=[Page("diffraction", "Diffraction", render_page)],
+    check_settings=check_settings,
 )
 

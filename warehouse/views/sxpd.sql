@@ -34,3 +34,14 @@ SELECT r.pattern, r.program, r.scan_number,
        r.rwp_pct
 FROM sxpd_refinements r
 JOIN sxpd_patterns p ON p.scan_number = r.scan_number;
+
+-- Every declared phase's cell, scale and weight fraction per pattern, with the pattern's SOC and branch.
+-- mode = the phase (features come out per phase); n_sample_phases: main + secondary phases of the pattern.
+CREATE OR REPLACE VIEW sxpd_phase_cells_soc AS
+SELECT c.* EXCLUDE (mode), c.phase AS mode,
+       count(*) FILTER (WHERE c.role <> 'cell_part') OVER (PARTITION BY c.measurement_id, c.params_id) AS n_sample_phases,
+       al.cell_id, al.voltage_v, al.charge_ah, al.soc_pct, al.branch,
+       coalesce(al.alignment_flag, 'not aligned: finalize has not run') AS alignment_flag
+FROM sxpd_phase_cells c
+LEFT JOIN sxpd_alignment al
+  ON al.measurement_id = c.measurement_id AND al.params_id = c.params_id;
