@@ -168,17 +168,6 @@ def _named_query(name: str, given: list[str]) -> tuple[str, dict[str, str]]:
     return bind(name, dict(p.split("=", 1) for p in given))
 
 
-def _user_connection(campaign):
-    url = campaign.resolve(campaign.storage.warehouse)
-    if "://" in url:  # an object store has no catalog file: views over the manifest, in memory
-        from warehouse.store import Warehouse
-
-        return Warehouse(url, campaign.storage.storage_options).connect()
-    from warehouse.catalog import open_catalog
-
-    return open_catalog(url)
-
-
 def _write_answer(df, args) -> int:
     if args.format == "csv":
         out = df.to_csv(index=False)
@@ -195,10 +184,8 @@ def _write_answer(df, args) -> int:
 
 
 def cmd_query(args) -> int:
-    from foundation.config import load_campaign
-    from warehouse.user_sql import RefusedQuery, run_user_sql
+    from warehouse.user_sql import RefusedQuery
 
-    campaign = load_campaign(args.config, parameters=False)  # reads the catalog only
     params: dict[str, str] = {}
     if args.list:
         from warehouse.queries import list_queries
@@ -217,17 +204,17 @@ def cmd_query(args) -> int:
     else:
         print("give SQL, --name NAME or --list", file=sys.stderr)
         return 2
-    con = _user_connection(campaign)
-    try:
-        answer = run_user_sql(con, sql, params, timeout_s=args.timeout, max_rows=args.max_rows)
-    except RefusedQuery as exc:
-        print(f"error: {exc}\nthe tables and views: socscope query \"show tables\"", file=sys.stderr)
-        return 2
-    finally:
-        con.close()
-    if answer.truncated:
+    from socscope.client import open as open_warehouse
+
+    with open_warehouse(args.config, timeout_s=args.timeout, max_rows=args.max_rows) as client:
+        try:
+            frame = client.sql(sql, params)
+        except RefusedQuery as exc:
+            print(f"error: {exc}\nthe tables and views: socscope query \"show tables\"", file=sys.stderr)
+            return 2
+    if frame.attrs["truncated"]:
         print(f"note: the answer was cut at {args.max_rows} rows (--max-rows)", file=sys.stderr)
-    return _write_answer(answer.frame, args)
+    return _write_answer(frame, args)
 
 
 def cmd_gc(args) -> int:
