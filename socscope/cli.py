@@ -270,8 +270,22 @@ def cmd_readers(args) -> int:
     return 0
 
 
+class _VersionAction(argparse.Action):
+    """``--version`` from the package metadata, looked up only when asked (the lookup costs start-up time)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from socscope.version import package_version
+
+        print(f"socscope {package_version()}")  # on stdout, as argparse's own version action
+        parser.exit()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="socscope", description=__doc__)
+    ap.add_argument("--version", action=_VersionAction, help="show the installed version and exit")
     sub = ap.add_subparsers(dest="cmd", required=True)
 
     p = sub.add_parser("init", help="write a commented campaign config")
