@@ -73,6 +73,7 @@ class Measurement:
     def channel(self, name: str) -> "xr.DataArray":
         """One channel of a map as a 2-D DataArray (dims y, x; ``attrs['units']``)."""
         self._need_map("channel()")
+        name = str(name)
         da = self.data.sel(channel=name).drop_vars(["channel", "unit"])
         da.attrs = {"units": self.units[name], "long_name": name}
         return da.rename(name)
@@ -82,7 +83,7 @@ class Measurement:
         import xarray as xr
 
         self._need_map("to_dataset()")
-        ds = xr.Dataset({name: self.channel(name) for name in self.data.channel.values})
+        ds = xr.Dataset({str(name): self.channel(str(name)) for name in self.data.channel.values})
         ds.attrs.update(_scalar_attrs(self.meta) | {"socscope_reader": str(self.reader), "source_file": self.path.name,
                                                     "source_sha256": self.sha256})
         return ds
