@@ -155,15 +155,15 @@ class Client:
         return Status(files, quarantine, Q.manifest_version(self))
 
     # ---------------------------------------------------------------------------------- exports
-    def to_bdf(self, measurement_id: str, path: str | Path, format: str | None = None) -> Path:
+    def to_bdf(self, measurement_id: str, path: str | Path, format: str | None = None, names: str = "label") -> Path:
         """One cycler record of ``echem_series`` in the Battery Data Format (CSV or Parquet)."""
         from socscope.exports import bdf
 
-        rows = self.table("echem_series", current=True)
-        rows = rows[rows["measurement_id"] == measurement_id].sort_values("record_index")
+        rows = self.sql('SELECT * FROM current_echem_series WHERE measurement_id = ? ORDER BY record_index',
+                        [measurement_id])
         if rows.empty:
             raise KeyError(f"echem_series has no rows of measurement {measurement_id!r}")
-        return bdf.write_frame(rows, Path(path), format)
+        return bdf.write_frame(rows, Path(path), format, names)
 
     def export_package(self, path: str | Path, tables: Sequence[str] | None = None) -> Path:
         """The campaign as a Frictionless data package (``socscope.exports.package``): tables,

@@ -93,23 +93,26 @@ class Measurement:
             raise TypeError(f"{what} is for maps (kind afm_map); this is a {self.kind}")
 
     # ----------------------------------------------------------------------------------- exports
-    def to_xye(self, path: str | Path) -> Path:
-        """A diffraction pattern as ``.xye`` (2θ in degrees, intensity, σ), see ``socscope.exports.xye``."""
+    def to_xye(self, path: str | Path, header: bool = True) -> Path:
+        """A diffraction pattern as ``.xye`` (2θ in degrees, intensity, σ; ``#`` lines saying its source
+        unless ``header=False``), see ``socscope.exports.xye``."""
         from socscope.exports import xye
 
-        return xye.write_measurement(self, Path(path))
+        return xye.write_measurement(self, Path(path), header)
 
-    def to_xdi(self, path: str | Path) -> Path:
-        """An XAS spectrum or scan as XDI 1.0, see ``socscope.exports.xdi``."""
+    def to_xdi(self, path: str | Path, element: str | None = None, edge: str | None = None) -> Path:
+        """An XAS spectrum or scan as XDI 1.0 (``element``/``edge`` when the file does not say them),
+        see ``socscope.exports.xdi``."""
         from socscope.exports import xdi
 
-        return xdi.write_measurement(self, Path(path))
+        return xdi.write_measurement(self, Path(path), element, edge)
 
-    def to_bdf(self, path: str | Path, format: str | None = None) -> Path:
-        """A cycler record in the Battery Data Format (CSV or Parquet by suffix or ``format``)."""
+    def to_bdf(self, path: str | Path, format: str | None = None, names: str = "label") -> Path:
+        """A cycler record in the Battery Data Format (CSV or Parquet by suffix or ``format``; header of
+        preferred labels, or machine-readable names with ``names="machine"``), see ``socscope.exports.bdf``."""
         from socscope.exports import bdf
 
-        return bdf.write_measurement(self, Path(path), format)
+        return bdf.write_measurement(self, Path(path), format, names)
 
     def to_gwy(self, path: str | Path) -> Path:
         """A map as a Gwyddion ``.gwy`` file (one data field per channel, SI units)."""

@@ -88,3 +88,15 @@ def test_findings_and_status(client, demo_campaign):
     assert status.manifest_version and status.manifest_version > 0
     listing = client.tables()
     assert listing.set_index("name").loc["sxpd_patterns", "aliases"].startswith("lattice")
+
+
+def test_a_cell_of_the_warehouse_goes_out_as_bdf(client, demo_campaign, tmp_path):
+    import pandas as pd
+
+    direct = _parquet(demo_campaign, "echem_series").to_pandas()
+    mid = direct["measurement_id"].iloc[0]
+    rows = direct[direct["measurement_id"] == mid].sort_values("record_index")
+    bdf = pd.read_parquet(client.to_bdf(mid, tmp_path / "cell.bdf.parquet"))
+    assert len(bdf) == len(rows)
+    assert bdf["Voltage / V"].tolist() == pytest.approx(rows["voltage_v"].tolist())
+    assert bdf["Test Time / s"].tolist() == pytest.approx(rows["time_s"].tolist())
