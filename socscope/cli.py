@@ -1,4 +1,4 @@
-"""`socscope` command line: init | demo | run | status | query | readers | gc | verify | server | dashboard."""
+"""`socscope` command line: init | demo | run | status | query | readers | gc | verify | export | server | dashboard."""
 from __future__ import annotations
 
 import argparse
@@ -342,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep-versions", type=int, default=20, help="manifest versions checked (as gc keeps them)")
     p.set_defaults(fn=cmd_verify)
 
-    for module in ("socscope.server", "socscope.dashboard"):  # optional command groups
+    for module in ("socscope.server", "socscope.dashboard", "socscope.export_cli"):  # optional command groups
         try:
             importlib.import_module(module).add_subcommand(sub)
         except ModuleNotFoundError as exc:
