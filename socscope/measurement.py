@@ -6,7 +6,6 @@ so a file reads the same here as in the warehouse — without a campaign, a ware
 """
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -237,8 +236,9 @@ def _as_raw_file(path: Path) -> Iterator[tuple[Path, str]]:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    """As intake and ``socscope verify`` hash raw files (one function for all three)."""
+    import fsspec
+
+    from warehouse.verify import sha256_of
+
+    return sha256_of(fsspec.filesystem("file"), str(path))

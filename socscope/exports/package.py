@@ -10,7 +10,6 @@ contract declares never null, where it is the empty text (field-level ``missingV
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from datetime import datetime, timezone
@@ -80,6 +79,14 @@ def table_schema(spec: "TableSpec") -> dict[str, Any]:
     return schema
 
 
+def _sha256(path: Path) -> str:
+    import fsspec
+
+    from warehouse.verify import sha256_of  # as `socscope verify` checks files
+
+    return sha256_of(fsspec.filesystem("file"), str(path))
+
+
 def _write_csv(table: Any, path: Path) -> None:
     """CSV as Table Schema reads it: ISO 8601 datetimes in UTC (``…T…Z``), empty cells for nulls."""
     import pyarrow as pa
@@ -111,11 +118,3 @@ def _package(client: Any, resources: list[dict[str, Any]]) -> dict[str, Any]:
         "socscope": {"version": package_version(), "warehouse_manifest_version": manifest_version(client)},
         "resources": resources,
     }
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
