@@ -55,13 +55,14 @@ class Measurement:
         self.meta: dict[str, Any] = dict(raw.meta)
         self.units: dict[str, str] = dict(raw.units)
         self.sha256: str = raw.provenance.raw_sha256 if raw.provenance else ""
-        self.data = _as_data(raw)
-        if self.is_map:
-            self.units.update({"x": "m", "y": "m"})
+        self.data: "pd.DataFrame | xr.DataArray" = _as_data(raw)
+        if self.is_map:  # metres from the scan size; "px" when the file gave none
+            self.units.update({dim: self.data[dim].attrs["units"] for dim in ("x", "y")})
 
     @property
     def is_map(self) -> bool:
-        return self.kind == "afm_map"
+        """Whether ``data`` is a map (channels of 2-D arrays, as ``afm_map``), an ``xarray.DataArray``."""
+        return hasattr(self.data, "dims")
 
     def __repr__(self) -> str:
         shape = getattr(self.data, "shape", None)
@@ -89,7 +90,7 @@ class Measurement:
 
     def _need_map(self, what: str) -> None:
         if not self.is_map:
-            raise TypeError(f"{what} is for maps (kind afm_map); this is a {self.kind}")
+            raise TypeError(f"{what} is for maps (channels of 2-D arrays); this is a {self.kind}")
 
     # ----------------------------------------------------------------------------------- exports
     def to_xye(self, path: str | Path, header: bool = True) -> Path:

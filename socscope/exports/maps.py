@@ -18,7 +18,7 @@ from typing import Any
 
 def _need_map(m: Any, what: str) -> None:
     if not m.is_map:
-        raise TypeError(f"{what} is for maps (kind afm_map); {m.path.name} is a {m.kind}")
+        raise TypeError(f"{what} is for maps (channels of 2-D arrays); {m.path.name} is a {m.kind}")
 
 
 def _extent(m: Any) -> tuple[float, float]:

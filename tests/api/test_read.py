@@ -105,3 +105,19 @@ def test_import_socscope_stays_cheap():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_a_folder_taken_whole_reads_as_the_intake_stores_it(tmp_path):
+    """A Toyo TOSCAT channel folder (spec-built, as in tests/echem) is packed into intake's deterministic
+    ZIP: the same reader, the same rows and the sha256 the raw store would give it."""
+    import hashlib
+
+    import fsspec
+
+    from tasks.intake import bundle_bytes
+    from tests.echem.test_toyo_and_generic import _folder
+
+    folder = _folder(tmp_path)
+    m = socscope.read(folder)
+    assert m.reader.name == "toyo-toscat" and len(m.data) == 56  # 6 + 30 + 20 records in the step files
+    assert m.sha256 == hashlib.sha256(bundle_bytes(fsspec.filesystem("file"), str(folder))).hexdigest()
