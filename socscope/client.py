@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
 
+from foundation.sql import ident
 from socscope import client_sql as Q
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ class Client:
         source = f"current_{real}" if current and f"current_{real}" in self._names() else real
         where, params = Q.filters(cols, sample=sample, soc=soc, technique=technique, mode=mode, table=real)
         chosen = Q.select_list(cols, columns, real)
-        sql = f'SELECT {chosen} FROM "{source}"' + (f" WHERE {' AND '.join(where)}" if where else "")
+        sql = f"SELECT {chosen} FROM {ident(source)}" + (f" WHERE {' AND '.join(where)}" if where else "")
         table, truncated = self._arrow(sql, params)
         return Q.convert(table, as_, units=Q.contract_units(real), truncated=truncated)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
+from foundation.sql import ident
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -121,7 +123,7 @@ def filters(cols: Sequence[str], *, table: str, sample: Any, soc: Any, technique
     for col, value in (("technique", technique), ("mode", mode)):
         if value is not None:
             need(col, col)
-            where.append(f'"{col}" = ?')
+            where.append(f"{ident(col)} = ?")
             params.append(value)
     return where, params
 
@@ -132,14 +134,14 @@ def select_list(cols: Sequence[str], wanted: Sequence[str] | None, table: str) -
     unknown = [c for c in wanted if c not in cols]
     if unknown:
         raise ValueError(f"{table!r} has no column {unknown}; its columns: {list(cols)}")
-    return ", ".join(f'"{c}"' for c in wanted)
+    return ", ".join(ident(c) for c in wanted)
 
 
 _ROW_LINEAGE = """
 SELECT DISTINCT t.measurement_id, t.sample_id, t.technique, t.mode, t.raw_sha256, r.original_name, r.store_path,
        r.first_seen, t.reader, t.params_id, ps.values_json AS params_json, t.flow_run_id, t.processed_at,
        (SELECT string_agg(s.share || ':' || s.path, ', ') FROM sightings s WHERE s.raw_sha256 = t.raw_sha256) AS seen_at
-FROM "{table}" t LEFT JOIN raw_files r ON r.raw_sha256 = t.raw_sha256
+FROM {table} t LEFT JOIN raw_files r ON r.raw_sha256 = t.raw_sha256
 LEFT JOIN param_sets ps ON ps.params_id = t.params_id
 WHERE t.measurement_id = ?
 ORDER BY t.params_id"""
@@ -155,7 +157,7 @@ def lineage_sql(table: str, key: str, cols: Sequence[str]) -> tuple[str, Any]:
     if not {"measurement_id", "raw_sha256", "params_id"} <= set(cols):
         raise ValueError(f"{table!r} rows carry no lineage columns (measurement_id, raw_sha256, params_id): "
                          "ask lineage of a measurement table or of soc_profile")
-    return _ROW_LINEAGE.format(table=table), [key]
+    return _ROW_LINEAGE.format(table=ident(table)), [key]
 
 
 def expected_vs_received(campaign: "Campaign | None", received: "pd.DataFrame") -> "pd.DataFrame":

@@ -47,8 +47,10 @@ def write_package(client: Any, out: Path, tables: Sequence[str] | None = None) -
 
 
 def _resource(client: Any, spec: "TableSpec", out: Path, present: set[str]) -> dict[str, Any]:
+    from foundation.sql import ident
+
     source = f"current_{spec.name}" if spec.measurement and f"current_{spec.name}" in present else spec.name
-    table = client.sql(f'SELECT * FROM "{source}"', as_="arrow", max_rows=MAX_ROWS)
+    table = client.sql(f"SELECT * FROM {ident(source)}", as_="arrow", max_rows=MAX_ROWS)
     if (table.schema.metadata or {}).get(b"socscope.truncated") == b"true":
         raise ValueError(f"{spec.name} has more than {MAX_ROWS} rows: export it in parts (socscope query --format parquet)")
     path = out / "data" / f"{spec.name}.csv"
