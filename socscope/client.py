@@ -58,6 +58,7 @@ class Client:
         self.timeout_s, self.max_rows = timeout_s, max_rows
         self._storage_options = dict(storage_options or {})
         self._con = Q.user_connection(warehouse, self._storage_options)
+        self._known: set[str] | None = None
 
     def __enter__(self) -> "Client":
         return self
@@ -120,7 +121,10 @@ class Client:
         return run_user_sql_arrow(self._con, sql, params, timeout_s=self.timeout_s, max_rows=self.max_rows)
 
     def _names(self) -> set[str]:
-        return set(self.sql(Q.LIST_SQL)["table_name"])
+        """Tables and views of the snapshot this client opened (it stays on that snapshot: asked once)."""
+        if self._known is None:
+            self._known = set(self.sql(Q.LIST_SQL)["table_name"])
+        return self._known
 
     def _columns(self, name: str) -> list[str]:
         if name not in self._names():

@@ -54,7 +54,13 @@ def user_connection(url: str, storage_options: Mapping[str, Any]) -> Any:
 
 
 def convert(table: Any, as_: str, *, units: dict[str, str], truncated: bool) -> Any:
-    """An Arrow answer as pandas (units in ``attrs``), Arrow (units in field metadata) or polars."""
+    """An Arrow answer as pandas (units in ``attrs``), Arrow (units in field metadata) or polars; an answer
+    cut at the row limit says so (``attrs``/metadata) and warns, so that a cut is never silent."""
+    if truncated:
+        import warnings
+
+        warnings.warn(f"the answer was cut at {table.num_rows} rows (the client's max_rows): narrow the query "
+                      "or open the warehouse with a larger max_rows", stacklevel=3)
     if as_ == "pandas":
         frame = table.to_pandas()
         frame.attrs["units"] = {c: units[c] for c in frame.columns if c in units}

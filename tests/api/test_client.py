@@ -100,3 +100,10 @@ def test_a_cell_of_the_warehouse_goes_out_as_bdf(client, demo_campaign, tmp_path
     assert len(bdf) == len(rows)
     assert bdf["Voltage / V"].tolist() == pytest.approx(rows["voltage_v"].tolist())
     assert bdf["Test Time / s"].tolist() == pytest.approx(rows["time_s"].tolist())
+
+
+def test_a_cut_answer_warns_and_says_so(demo_campaign):
+    with socscope.open(demo_campaign.base_dir, max_rows=3) as small:
+        with pytest.warns(UserWarning, match="cut at 3 rows"):
+            frame = small.table("samples")
+    assert len(frame) == 3 and frame.attrs["truncated"]
