@@ -90,7 +90,7 @@ class Client:
     def tables(self) -> "pd.DataFrame":
         """Every table and view: name, kind (table | view), grain, alias, and whether a ``current_``
         view (rows of the active parameter set only) exists."""
-        return Q.table_listing(self.sql(Q.LIST_SQL), ALIASES)
+        return Q.table_listing(self.sql(Q.LIST_SQL, max_rows=Q.CATALOG_ROWS), ALIASES)
 
     def units(self, name: str) -> dict[str, str]:
         """column -> unit of a table from its contract ("" for text; views: {} — units in column names)."""
@@ -108,7 +108,7 @@ class Client:
         rows of the active parameter set only (its ``current_`` view). Units: ``attrs["units"]``."""
         real = ALIASES.get(name, name)
         cols = self._columns(real)
-        source = f"current_{real}" if current and f"current_{real}" in self._names() else real
+        source = f"current_{real}" if current and f"current_{real}" in self.names() else real
         where, params = Q.filters(cols, sample=sample, soc=soc, technique=technique, mode=mode, table=real)
         chosen = Q.select_list(cols, columns, real)
         sql = f"SELECT {chosen} FROM {ident(source)}" + (f" WHERE {' AND '.join(where)}" if where else "")
@@ -120,17 +120,18 @@ class Client:
 
         return run_user_sql_arrow(self._con, sql, params, timeout_s=self.timeout_s, max_rows=self.max_rows)
 
-    def _names(self) -> set[str]:
-        """Tables and views of the snapshot this client opened (it stays on that snapshot: asked once)."""
+    def names(self) -> set[str]:
+        """Every table and view name, ``current_`` views too, of the snapshot this client opened (it stays
+        on that snapshot, so they are asked once)."""
         if self._known is None:
-            self._known = set(self.sql(Q.LIST_SQL)["table_name"])
+            self._known = set(self.sql(Q.LIST_SQL, max_rows=Q.CATALOG_ROWS)["table_name"])
         return self._known
 
     def _columns(self, name: str) -> list[str]:
-        if name not in self._names():
+        if name not in self.names():
             raise KeyError(f"no table or view {name!r} in {self.warehouse}; see Client.tables() (aliases: "
                            f"{', '.join(f'{k}->{v}' for k, v in ALIASES.items())})")
-        return list(self.sql(Q.COLUMNS_SQL, [name])["column_name"])
+        return list(self.sql(Q.COLUMNS_SQL, [name], max_rows=Q.CATALOG_ROWS)["column_name"])
 
     # ------------------------------------------------------------------------ lineage, findings
     def lineage(self, table: str, row_key: str) -> "pd.DataFrame":

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 LIST_SQL = ("SELECT table_name, table_type FROM information_schema.tables "
             "WHERE table_schema = 'main' ORDER BY table_name")
+#: the catalog's own listings are never cut by a client's small max_rows
+CATALOG_ROWS = 1_000_000
 COLUMNS_SQL = ("SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' AND table_name = ? "
                "ORDER BY ordinal_position")
 

@@ -38,7 +38,7 @@ def write_package(client: Any, out: Path, tables: Sequence[str] | None = None) -
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} is not empty: give a new folder for the data package")
     (out / "data").mkdir(parents=True, exist_ok=True)
-    present = set(client.sql("SELECT table_name FROM information_schema.tables")["table_name"])
+    present = client.names()
     resources = [_resource(client, specs[name], out, present) for name in chosen]
     descriptor = _package(client, resources)
     (out / "datapackage.json").write_text(json.dumps(descriptor, indent=2, ensure_ascii=False) + "\n",
