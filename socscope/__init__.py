@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["__version__", "read", "read_all", "open", "Measurement", "Client"]
+# ``open`` is left out of __all__: ``from socscope import *`` must not hide the builtin open()
+__all__ = ["__version__", "read", "read_all", "Measurement", "Client"]
 
 _LAZY = {"read": "socscope.measurement", "read_all": "socscope.measurement", "Measurement": "socscope.measurement",
          "MultipleMeasurements": "socscope.measurement", "open": "socscope.client", "Client": "socscope.client"}
