@@ -1,5 +1,5 @@
-"""`socscope` command line: init | demo | run | status | query | readers | gc | verify | retry | reprocess |
-ignore | unignore | explain | server | dashboard."""
+"""`socscope` command line: init | demo | run | status | query | readers | gc | verify | export | retry |
+reprocess | ignore | unignore | explain | server | dashboard."""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +7,7 @@ import importlib
 import os
 import sys
 import time
+import warnings
 from importlib import resources
 from pathlib import Path
 
@@ -233,17 +234,6 @@ def _named_query(name: str, given: list[str]) -> tuple[str, dict[str, str]]:
     return bind(name, dict(p.split("=", 1) for p in given))
 
 
-def _user_connection(campaign):
-    url = campaign.resolve(campaign.storage.warehouse)
-    if "://" in url:  # an object store has no catalog file: views over the manifest, in memory
-        from warehouse.store import Warehouse
-
-        return Warehouse(url, campaign.storage.storage_options).connect()
-    from warehouse.catalog import open_catalog
-
-    return open_catalog(url)
-
-
 def _write_answer(df, args) -> int:
     if args.format == "csv":
         out = df.to_csv(index=False)
@@ -260,10 +250,8 @@ def _write_answer(df, args) -> int:
 
 
 def cmd_query(args) -> int:
-    from foundation.config import load_campaign
-    from warehouse.user_sql import RefusedQuery, run_user_sql
+    from warehouse.user_sql import RefusedQuery
 
-    campaign = load_campaign(args.config, parameters=False)  # reads the catalog only
     params: dict[str, str] = {}
     if args.list:
         from warehouse.queries import list_queries
@@ -282,17 +270,19 @@ def cmd_query(args) -> int:
     else:
         print("give SQL, --name NAME or --list", file=sys.stderr)
         return 2
-    con = _user_connection(campaign)
-    try:
-        answer = run_user_sql(con, sql, params, timeout_s=args.timeout, max_rows=args.max_rows)
-    except RefusedQuery as exc:
-        print(f"error: {exc}\nthe tables and views: socscope query \"show tables\"", file=sys.stderr)
-        return 2
-    finally:
-        con.close()
-    if answer.truncated:
+    from socscope.client import open as open_warehouse
+
+    with open_warehouse(args.config, timeout_s=args.timeout, max_rows=args.max_rows) as client:
+        try:
+            with warnings.catch_warnings():  # a cut answer is said below, as a note
+                warnings.simplefilter("ignore")
+                frame = client.sql(sql, params)
+        except RefusedQuery as exc:
+            print(f"error: {exc}\nthe tables and views: socscope query \"show tables\"", file=sys.stderr)
+            return 2
+    if frame.attrs["truncated"]:
         print(f"note: the answer was cut at {args.max_rows} rows (--max-rows)", file=sys.stderr)
-    return _write_answer(answer.frame, args)
+    return _write_answer(frame, args)
 
 
 def cmd_gc(args) -> int:
@@ -348,8 +338,22 @@ def cmd_readers(args) -> int:
     return 0
 
 
+class _VersionAction(argparse.Action):
+    """``--version`` from the package metadata, looked up only when asked (the lookup costs start-up time)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from socscope.version import package_version
+
+        print(f"socscope {package_version()}")  # on stdout, as argparse's own version action
+        parser.exit()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="socscope", description=__doc__)
+    ap.add_argument("--version", action=_VersionAction, help="show the installed version and exit")
     sub = ap.add_subparsers(dest="cmd", required=True)
 
     p = sub.add_parser("init", help="write a commented campaign config")
@@ -410,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep-versions", type=int, default=20, help="manifest versions checked (as gc keeps them)")
     p.set_defaults(fn=cmd_verify)
 
-    for module in ("socscope.server", "socscope.dashboard", "socscope.operator_cli"):  # optional command groups
+    for module in ("socscope.server", "socscope.dashboard", "socscope.operator_cli", "socscope.export_cli"):  # optional command groups
         try:
             importlib.import_module(module).add_subcommand(sub)
         except ModuleNotFoundError as exc:

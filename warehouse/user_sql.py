@@ -73,8 +73,16 @@ def check_user_sql(con: Any, sql: str) -> str:
 
 def run_user_sql(con: Any, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None, *,
                  timeout_s: float = DEFAULT_TIMEOUT_S, max_rows: int = DEFAULT_MAX_ROWS) -> QueryResult:
-    """Run one checked SELECT on a locked connection, interrupted after ``timeout_s`` (DuckDB has no
-    statement timeout; ``interrupt()`` on the running cursor stops it in about a second)."""
+    """Run one checked SELECT on a locked connection, as pandas (``run_user_sql_arrow`` for Arrow)."""
+    table, truncated = run_user_sql_arrow(con, sql, params, timeout_s=timeout_s, max_rows=max_rows)
+    return QueryResult(table.to_pandas(), truncated)
+
+
+def run_user_sql_arrow(con: Any, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None, *,
+                       timeout_s: float = DEFAULT_TIMEOUT_S, max_rows: int = DEFAULT_MAX_ROWS) -> tuple[Any, bool]:
+    """One checked SELECT as a ``pyarrow.Table`` of at most ``max_rows`` rows and whether it was cut,
+    interrupted after ``timeout_s`` (DuckDB has no statement timeout; ``interrupt()`` on the running
+    cursor stops it in about a second)."""
     import duckdb
     import pyarrow as pa
 
@@ -99,8 +107,7 @@ def run_user_sql(con: Any, sql: str, params: Mapping[str, Any] | Sequence[Any] |
     finally:
         timer.cancel()
         cursor.close()
-    truncated = table.num_rows > max_rows
-    return QueryResult(table.slice(0, max_rows).to_pandas(), truncated)
+    return table.slice(0, max_rows), table.num_rows > max_rows
 
 
 def _first_line(exc: BaseException) -> str:

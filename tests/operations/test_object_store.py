@@ -66,6 +66,14 @@ def test_campaign_on_s3_queries_through_registered_fsspec(tmp_path, s3_server, m
     summary_rows = wh.query("select sample_id, n_points from toy_summary order by 1").values.tolist()
     assert summary_rows == [["S1", 2], ["S2", 1]]
 
+    # the Python API reads the same rows from the campaign file, with the contract's units
+    import socscope
+
+    with socscope.open(cfg) as client:
+        frame = client.table("toy_values", sample="S1")
+        assert frame.sort_values("x_m")[["x_m", "y_v"]].values.tolist() == [[1.0, 4.0], [3.0, 8.0]]
+        assert frame.attrs["units"]["x_m"] == "m"
+
     # idempotent re-run: the same rows, nothing duplicated
     pipeline.run_local(campaign)
     assert len(wh.query("select * from toy_values")) == 3
