@@ -40,7 +40,7 @@ ALIASES: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Status:
-    """Expected vs received files per sample x technique (``files``) and the quarantine."""
+    """Files per sample x technique with their verdict (``files``: socscope.status.COLUMNS) and the quarantine."""
 
     files: "pd.DataFrame"
     quarantine: "pd.DataFrame"
@@ -150,12 +150,12 @@ class Client:
         return self.table("findings", current=False)
 
     def status(self) -> Status:
-        """Expected (campaign config) vs received files per sample x technique, and the quarantine.
-        Opened on a bare warehouse (no config), ``expected`` is unknown (0) and ``state`` says so."""
-        from socscope.dashboard import data as D
+        """Per sample x technique: expected, received, processed, quarantined, ignored and the verdict
+        (socscope.status, the same table as `socscope status` and the dashboard), and the quarantine.
+        Opened on a bare warehouse (no config), nothing is expected and every row says "unexpected"."""
+        from socscope import status as S
 
-        received = self.sql(D.RECEIVED_SQL, [D.cell_file_techniques()])
-        files = Q.expected_vs_received(self.campaign, received)
+        files = S.status_table(self.campaign or Q.NO_CAMPAIGN, self.sql)
         quarantine = self.sql("SELECT technique, sample_id, original_name, stage, reason, reader, attempted_at "
                               "FROM quarantine ORDER BY technique, original_name")
         return Status(files, quarantine, Q.manifest_version(self))

@@ -168,14 +168,18 @@ def lineage_sql(table: str, key: str, cols: Sequence[str]) -> tuple[str, Any]:
     return _ROW_LINEAGE.format(table=ident(table)), [key]
 
 
-def expected_vs_received(campaign: "Campaign | None", received: "pd.DataFrame") -> "pd.DataFrame":
-    """The dashboard's expected-vs-received table; without a campaign, what was received only."""
-    from socscope.dashboard.data import expected_vs_received as with_config
+class _NoCampaign:
+    """A warehouse opened without its campaign config: no sample is known, nothing is expected."""
 
-    if campaign is not None:
-        return with_config(campaign, received)
-    frame = received.rename(columns={"n": "received"}).assign(series=None, expected=0, state="no campaign config")
-    return frame[["sample_id", "series", "technique", "expected", "received", "state"]]
+    samples: tuple = ()
+    expected: dict = {}
+
+    @staticmethod
+    def sample(sample_id: str | None) -> None:
+        return None
+
+
+NO_CAMPAIGN = _NoCampaign()
 
 
 def manifest_version(client: Any) -> int | None:
