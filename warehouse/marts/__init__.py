@@ -23,6 +23,7 @@ def build_marts(campaign: Campaign, wh: Warehouse, flow_run_id: str | None, forc
     from warehouse.marts.features import load_features
     from warehouse.marts.parameters import MartsParameters
     from warehouse.quality import write_quality
+    from warehouse.warnings import write_warnings
 
     params = load_params(PARAMS_FILE, MartsParameters)
     t0 = time.perf_counter()
@@ -35,8 +36,10 @@ def build_marts(campaign: Campaign, wh: Warehouse, flow_run_id: str | None, forc
     if prof["rebuilt"] or force or done.empty or done.fingerprint.iloc[0] != state:
         t1 = time.perf_counter()
         out["correlations"] = correlations.build(campaign, wh, flow_run_id, params.values, params.id)
+        marts_warnings = out["correlations"].pop("warnings")
         out["findings"] = findings.build(campaign, wh, flow_run_id, params.values, params.id)
         out["quality"] = write_quality(campaign, wh, flow_run_id, params.id)
+        out["warnings"] = write_warnings(campaign, wh, flow_run_id, params.id, marts_warnings)
         out["report"] = str(report.write(campaign, wh, params.id, report_dir))
         out["derived_seconds"] = round(time.perf_counter() - t1, 3)
         _mark_derived(wh, flow_run_id, state, out["derived_seconds"])
