@@ -86,7 +86,7 @@ def _run_campaign(config: Path, techniques, local: bool) -> dict:
             from warehouse import marts
 
             marts.build_marts(campaign, wh, "local")
-        return pipeline.run_summary(campaign, wh)
+        return pipeline.run_summary(campaign, wh)  # local runs have no run id: nothing is marked new
     prefect_env(config.parent / ".prefect")
     from prefect.client.orchestration import get_client
 
@@ -111,7 +111,15 @@ def _report(summary: dict, config: Path) -> None:
                      ["technique", "file", "stage", "reason"], title="quarantined (raw files kept in the raw store)")
     else:
         print("no file quarantined")
+    print_warnings(summary.get("warnings", []))
     print(f"\ntry:  socscope query --config {config} \"select technique, count(*) from raw_files group by 1\"")
+
+
+def print_warnings(warnings) -> None:
+    """The campaign's warnings (warehouse/warnings.py): a count per code and the first few of each."""
+    from warehouse.warnings import warning_lines
+
+    print("\n".join(["", "warnings (socscope query \"select * from warnings\"):", *warning_lines(warnings)]))
 
 
 def cmd_demo(args) -> int:
@@ -155,7 +163,15 @@ def cmd_status(args) -> int:
     q = wh.query("select technique, original_name, reason from quarantine order by 1, 2")
     if len(q):
         _print_table(q.itertuples(index=False), ["technique", "file", "reason"], title="quarantine")
+    status_warnings(wh)
     return 1 if (missing and args.strict) else 0
+
+
+def status_warnings(wh) -> None:
+    """The warnings section of `socscope status`: every current warning, by code."""
+    from warehouse.warnings import campaign_warnings
+
+    print_warnings(campaign_warnings(wh))
 
 
 def _named_query(name: str, given: list[str]) -> tuple[str, dict[str, str]]:

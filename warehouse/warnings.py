@@ -105,30 +105,44 @@ def write_warnings(campaign, wh: Warehouse, run_id: str | None, params_id: str,
     return len(df)
 
 
+SHOWN = ["code", "technique", "sample_id", "original_name", "raw_sha256", "subject", "message", "since",
+         "flow_run_id"]
+
+
 def campaign_warnings(wh: Warehouse, run_id: str | None = None) -> pd.DataFrame:
-    """The campaign's current warnings (``run_id``: only those first found by that run), most recent first."""
-    sql = ("select code, technique, sample_id, original_name, raw_sha256, subject, message, since, flow_run_id "
-           "from warnings" + (" where flow_run_id = ?" if run_id else "") +
-           " order by code, sample_id nulls last, original_name, subject")
+    """The campaign's current warnings, by code, sample and file; ``new`` marks those first found by the
+    run ``run_id`` (what the end of that run calls new)."""
+    sql = (f"select {', '.join(SHOWN)} from warnings "
+           "order by code, sample_id nulls last, original_name nulls last, subject")
     try:
-        return wh.query(sql, [run_id] if run_id else None)
+        df = wh.query(sql)
     except Exception as exc:
-        if _missing_view(exc):
-            return pd.DataFrame(columns=["code", "technique", "sample_id", "original_name", "raw_sha256",
-                                         "subject", "message", "since", "flow_run_id"])
-        raise
+        if not _missing_view(exc):
+            raise
+        df = pd.DataFrame(columns=SHOWN)
+    df["new"] = df["flow_run_id"].eq(run_id) if run_id else False
+    return df
 
 
-def warning_lines(df: pd.DataFrame, per_code: int = 5) -> list[str]:
-    """Plain-text lines for a terminal: a count per code, then up to ``per_code`` of its warnings."""
+def run_warnings(wh: Warehouse, run_id: str | None = None) -> list[dict]:
+    """``campaign_warnings`` as plain records (text and booleans), for a run's summary and its artifacts."""
+    df = campaign_warnings(wh, run_id)
+    df["since"] = df["since"].astype(str)
+    return df.astype(object).where(df.notna(), None).to_dict("records")
+
+
+def warning_lines(warnings: pd.DataFrame | list[dict], per_code: int = 5) -> list[str]:
+    """Plain-text lines for a terminal: a count per code, then up to ``per_code`` of its warnings
+    (files and samples first named; "new" when first found by this run)."""
+    df = pd.DataFrame(warnings, columns=SHOWN + ["new"]) if isinstance(warnings, list) else warnings
     if df.empty:
         return ["no warnings"]
     lines = []
     for code, g in df.groupby("code", sort=True):
-        lines.append(f"{code}: {len(g)}")
+        lines.append(f"{code}: {len(g)}" + (f" ({int(g['new'].fillna(False).sum())} new)" if g["new"].any() else ""))
         for r in g.head(per_code).itertuples():
             where = " ".join(str(v) for v in (r.sample_id, r.original_name) if isinstance(v, str) and v)
-            lines.append(f"  {where + ': ' if where else ''}{r.message}")
+            lines.append(f"  {'[new] ' if r.new is True else ''}{where + ': ' if where else ''}{r.message}")
         if len(g) > per_code:
             lines.append(f"  … and {len(g) - per_code} more (socscope query \"select * from warnings "
                          f"where code = '{code}'\")")
