@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+import yaml
 
 from foundation.config import load_campaign
 from socscope.cli import main
 from tasks import pipeline
+from tests.support.toy_technique import PARAMS
 from tests.support.toy_world import toy_campaign, use_toy_registry, write_csv
 from warehouse.warnings import assemble, campaign_warnings, technique_warnings
 
@@ -28,11 +30,12 @@ def test_a_declared_warning_reaches_the_table_the_run_and_status(tmp_path, capsy
     w = wh.query("select * from warnings")
     assert list(w.code) == ["toy_out_of_range"] and list(w.sample_id) == ["S2"]
     assert list(w.original_name) == ["hot.csv"] and w.raw_sha256.str.len().iloc[0] == 64
-    assert "2 point(s) above 100 V (largest 300.0 V)" in w.message.iloc[0]
+    largest = 300 * yaml.safe_load(PARAMS.read_text())["scale"]["factor"]  # the toy process scales y
+    assert f"2 point(s) above 100 V (largest {largest:.1f} V)" in w.message.iloc[0]
     assert "toy_out_of_range: 1" in run_out and "S2 hot.csv" in run_out  # the end of the run
     assert main(["status", "--config", str(cfg)]) == 0
     status_out = capsys.readouterr().out
-    assert "warnings" in status_out and "toy_out_of_range: 1" in status_out and "largest 300.0 V" in status_out
+    assert "warnings" in status_out and "toy_out_of_range: 1" in status_out and f"largest {largest:.1f} V" in status_out
 
 
 def test_since_is_kept_across_builds_and_a_new_warning_gets_its_own(tmp_path, capsys):
