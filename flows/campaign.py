@@ -25,14 +25,15 @@ def campaign_flow(config: str, techniques: list[str] | None = None, build_marts:
     processed = process_flow(loaded, techniques)
     marts = marts_flow(loaded) if build_marts else {}
     run_id = current_run_id()
-    summary = pipeline.run_summary(campaign, wh, run_id)
+    family = _ops.run_family(run_id)
+    summary = pipeline.run_summary(campaign, wh, family)
     _ops.table_artifact(summary["tables"], key="warehouse-rows", description="rows per warehouse table")
     if summary["quarantine"]:
         _ops.table_artifact(summary["quarantine"], key="quarantine", description="quarantined files and reasons")
     if summary["warnings"]:
         _ops.table_artifact(summary["warnings"], key="warnings", description="values not to trust as they are")
     print("\n".join(["warnings:", *warning_lines(summary["warnings"])]))
-    _ops.publish_run_report(_ops.run_report(wh, run_id, before, list(zip(shares, intake)), _ops.run_family(run_id)),
+    _ops.publish_run_report(_ops.run_report(wh, run_id, before, list(zip(shares, intake)), family),
                             "campaign")
     pipeline.log_run(campaign, wh, current_run_id(), "campaign", started)
     return {"intake": intake, "process": processed, "marts": marts, **summary}

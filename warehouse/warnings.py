@@ -109,9 +109,9 @@ SHOWN = ["code", "technique", "sample_id", "original_name", "raw_sha256", "subje
          "flow_run_id"]
 
 
-def campaign_warnings(wh: Warehouse, run_id: str | None = None) -> pd.DataFrame:
+def campaign_warnings(wh: Warehouse, run_ids: str | list[str] | None = None) -> pd.DataFrame:
     """The campaign's current warnings, by code, sample and file; ``new`` marks those first found by the
-    run ``run_id`` (what the end of that run calls new)."""
+    run ``run_ids`` (a run id, or a run and its subflow runs: what the end of that run calls new)."""
     sql = (f"select {', '.join(SHOWN)} from warnings "
            "order by code, sample_id nulls last, original_name nulls last, subject")
     try:
@@ -120,13 +120,14 @@ def campaign_warnings(wh: Warehouse, run_id: str | None = None) -> pd.DataFrame:
         if not _missing_view(exc):
             raise
         df = pd.DataFrame(columns=SHOWN)
-    df["new"] = df["flow_run_id"].eq(run_id) if run_id else False
+    ids = [run_ids] if isinstance(run_ids, str) else list(run_ids or [])
+    df["new"] = df["flow_run_id"].isin(ids)
     return df
 
 
-def run_warnings(wh: Warehouse, run_id: str | None = None) -> list[dict]:
+def run_warnings(wh: Warehouse, run_ids: str | list[str] | None = None) -> list[dict]:
     """``campaign_warnings`` as plain records (text and booleans), for a run's summary and its artifacts."""
-    df = campaign_warnings(wh, run_id)
+    df = campaign_warnings(wh, run_ids)
     df["since"] = df["since"].astype(str)
     return df.astype(object).where(df.notna(), None).to_dict("records")
 

@@ -12,7 +12,7 @@ from socscope.cli import main
 from tasks import pipeline
 from tests.support.toy_technique import PARAMS
 from tests.support.toy_world import toy_campaign, use_toy_registry, write_csv
-from warehouse.warnings import assemble, campaign_warnings, technique_warnings
+from warehouse.warnings import assemble, campaign_warnings, technique_warnings, warning_lines
 
 
 @pytest.fixture(autouse=True)
@@ -78,3 +78,18 @@ def test_assemble_keys_names_and_dates_rows():
     later = assemble("camp", found, rows[["warning_key", "since", "flow_run_id"]], pd.DataFrame(
         {"raw_sha256": [], "original_name": []}), "run2", "p@1#0", now + pd.Timedelta(hours=1))
     assert later.since.iloc[0] == now and later.flow_run_id.iloc[0] == "run1"
+
+
+@pytest.mark.slow
+def test_the_campaign_flow_ends_with_the_warnings_of_the_run(prefect_api, tmp_path):
+    """On a real Prefect API: the flow's result and its printed end carry the warnings; those first found
+    by this run are marked new, and a second run finds none new."""
+    from flows.campaign import campaign_flow
+
+    cfg = toy_campaign(tmp_path)
+    write_csv(tmp_path / "share/S2/hot.csv", [(1, 250)])
+    first = campaign_flow(str(cfg))
+    assert [(w["code"], w["sample_id"], w["new"]) for w in first["warnings"]] == [("toy_out_of_range", "S2", True)]
+    assert warning_lines(first["warnings"])[0] == "toy_out_of_range: 1 (1 new)"  # what the flow prints
+    second = campaign_flow(str(cfg))
+    assert [(w["code"], w["new"]) for w in second["warnings"]] == [("toy_out_of_range", False)]
