@@ -14,6 +14,7 @@ import pandas as pd
 
 from foundation.registry import ordered_techniques, technique
 from schemas.platform import WARNINGS
+from warehouse.declared import declared_rows, missing_view
 from warehouse.store import Warehouse
 
 #: what a technique's warning SQL yields, in this order
@@ -32,25 +33,11 @@ def technique_warnings(wh: Warehouse) -> pd.DataFrame:
 
 
 def _run_warning(wh: Warehouse, technique_name: str, code: str, sql: str) -> pd.DataFrame:
-    try:
-        df = wh.query(sql)
-    except Exception as exc:
-        if _missing_view(exc):  # the technique has no files yet: nothing to warn about
-            return pd.DataFrame(columns=list(WARNING_COLUMNS))
-        raise RuntimeError(f"warning {code!r} of technique {technique_name!r} does not run: {exc}; "
-                           "fix its SQL in the technique's `warnings`") from exc
-    if df.shape[1] != len(WARNING_COLUMNS):
-        raise RuntimeError(f"warning {code!r} of technique {technique_name!r} yields {df.shape[1]} columns; "
-                           f"it must yield {len(WARNING_COLUMNS)}: {', '.join(WARNING_COLUMNS)}")
-    df.columns = list(WARNING_COLUMNS)
+    # a technique with no files yet has no views: nothing to warn about
+    df = declared_rows(wh, "warning", technique_name, code, sql, WARNING_COLUMNS, missing_ok=True)
     df.insert(0, "code", code)
     df.insert(0, "technique", technique_name)
     return df
-
-
-def _missing_view(exc: Exception) -> bool:
-    text = str(exc)
-    return "does not exist" in text or "not found" in text.lower()
 
 
 def _key(row: pd.Series) -> str:
@@ -64,7 +51,7 @@ def previous(wh: Warehouse) -> pd.DataFrame:
     try:
         return wh.query("select warning_key, since, flow_run_id from warnings")
     except Exception as exc:
-        if _missing_view(exc):
+        if missing_view(exc):
             return pd.DataFrame(columns=["warning_key", "since", "flow_run_id"])
         raise
 
@@ -107,17 +94,17 @@ def write_warnings(campaign, wh: Warehouse, run_id: str | None, params_id: str,
 
 SHOWN = ["code", "technique", "sample_id", "original_name", "raw_sha256", "subject", "message", "since",
          "flow_run_id"]
+CAMPAIGN_SQL = """select code, technique, sample_id, original_name, raw_sha256, subject, message, since, flow_run_id
+                  from warnings order by code, sample_id nulls last, original_name nulls last, subject"""
 
 
 def campaign_warnings(wh: Warehouse, run_ids: str | list[str] | None = None) -> pd.DataFrame:
     """The campaign's current warnings, by code, sample and file; ``new`` marks those first found by the
     run ``run_ids`` (a run id, or a run and its subflow runs: what the end of that run calls new)."""
-    sql = (f"select {', '.join(SHOWN)} from warnings "
-           "order by code, sample_id nulls last, original_name nulls last, subject")
     try:
-        df = wh.query(sql)
+        df = wh.query(CAMPAIGN_SQL)
     except Exception as exc:
-        if not _missing_view(exc):
+        if not missing_view(exc):
             raise
         df = pd.DataFrame(columns=SHOWN)
     ids = [run_ids] if isinstance(run_ids, str) else list(run_ids or [])

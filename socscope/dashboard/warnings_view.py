@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from socscope.dashboard.kit import q
+from warehouse.declared import missing_view
 
 WARNINGS_SQL = """select code, technique, sample_id, original_name, message, since from warnings
                   order by code, sample_id nulls last, original_name nulls last, subject"""
@@ -20,7 +21,7 @@ def current_warnings() -> pd.DataFrame | None:
     try:
         return q(WARNINGS_SQL)
     except Exception as exc:  # noqa: BLE001 - a warehouse built before the warnings table
-        if "does not exist" in str(exc) or "not found" in str(exc).lower():
+        if missing_view(exc):
             return None
         raise
 

@@ -40,7 +40,7 @@ WARNINGS = {  # code -> SQL yielding sample_id, raw_sha256, subject, message (wa
         select sample_id, raw_sha256, measurement_id,
                'particle segmentation is implausible (' || quality_flags || '): particle and rim/core '
                || 'features of this map are unreliable; check the map or the segmentation parameters'
-        from current_afm_maps where quality_flags like '%segmentation_%'""",
+        from current_afm_maps where contains(quality_flags, 'segmentation_')""",
 }
 
 

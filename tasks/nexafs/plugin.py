@@ -273,7 +273,7 @@ WARNINGS = {  # code -> SQL yielding sample_id, raw_sha256, subject, message (wa
                edge || ' ' || mode || ': the valence fit hit a bound ('
                || regexp_extract(fit_flags, 'valence_fraction_at_bound: [^,]*') || '): the end members do not '
                || 'bracket this spectrum; the fraction is a limit, not a measurement'
-        from current_xas_features where fit_flags like '%valence_fraction_at_bound%'""",
+        from current_xas_features where contains(fit_flags, 'valence_fraction_at_bound')""",
 }
 
 
