@@ -9,6 +9,7 @@ from flows.intake import intake_flow
 from flows.marts import marts_flow
 from flows.process import process_flow
 from tasks import pipeline
+from warehouse.warnings import warning_lines
 
 
 @flow(name="campaign", log_prints=True, timeout_seconds=12 * 3600)
@@ -23,12 +24,16 @@ def campaign_flow(config: str, techniques: list[str] | None = None, build_marts:
     intake = intake_flow(loaded, shares)
     processed = process_flow(loaded, techniques)
     marts = marts_flow(loaded) if build_marts else {}
-    summary = pipeline.run_summary(campaign, wh)
+    run_id = current_run_id()
+    family = _ops.run_family(run_id)
+    summary = pipeline.run_summary(campaign, wh, family)
     _ops.table_artifact(summary["tables"], key="warehouse-rows", description="rows per warehouse table")
     if summary["quarantine"]:
         _ops.table_artifact(summary["quarantine"], key="quarantine", description="quarantined files and reasons")
-    run_id = current_run_id()
-    _ops.publish_run_report(_ops.run_report(wh, run_id, before, list(zip(shares, intake)), _ops.run_family(run_id)),
+    if summary["warnings"]:
+        _ops.table_artifact(summary["warnings"], key="warnings", description="values not to trust as they are")
+    print("\n".join(["warnings:", *warning_lines(summary["warnings"])]))
+    _ops.publish_run_report(_ops.run_report(wh, run_id, before, list(zip(shares, intake)), family),
                             "campaign")
     pipeline.log_run(campaign, wh, current_run_id(), "campaign", started)
     return {"intake": intake, "process": processed, "marts": marts, **summary}

@@ -307,6 +307,10 @@ class Technique:
     #: quality checks, name -> SQL over this technique's current tables yielding
     #: (subject, passed, value, unit, detail); run after every processing run into the ``quality`` table
     checks: Mapping[str, str] = field(default_factory=dict)
+    #: warnings, code -> SQL over this technique's current views yielding (sample_id, raw_sha256, message):
+    #: a value that is computed but should not be trusted as is (a SOC label the cycler contradicts, ESM
+    #: without a Q source); collected after every run into the ``warnings`` table (warehouse/warnings.py)
+    warnings: Mapping[str, str] = field(default_factory=dict)
     #: YAML file of the columns that are features in the SOC profile (format: warehouse/marts/features/)
     features: Path | None = None
     #: dashboard pages, shown after the campaign-wide ones

@@ -82,6 +82,13 @@ CORRELATIONS = TableSpec(
         Column("ci_low", "float64", "1", "bootstrap 95 % interval of pearson_r, lower"),
         Column("ci_high", "float64", "1", "bootstrap 95 % interval of pearson_r, upper"),
         Column("n_interpolated", "int64", "1", "how many of the n points use an interpolated value"),
+        Column("n_measured_x", "int64", "1", "of the n points, those whose feature_x value is measured (not "
+               "interpolated along SOC)", checks=(("ge", 0),)),
+        Column("n_measured_y", "int64", "1", "the same for feature_y", checks=(("ge", 0),)),
+        Column("trivial", "string", description="why the pair says nothing about the material (a feature and "
+               "its own variant, identical sources); NULL when it may"),
+        Column("ranked", "bool", description="ranked by strongest_correlations and the dashboard: at least "
+               "correlations.min_measured_per_side measured points per side and not trivial", nullable=False),
         Column("samples", "string", description="samples used (comma separated)"),
         *MART_LINEAGE,
     ),

@@ -131,6 +131,31 @@ QUALITY = TableSpec(
     nulls=NullRule(reasons="detail"),
 )
 
+WARNINGS = TableSpec(
+    name="warnings",
+    grain="one reason not to trust a computed value as is (a file, a sample or a feature pair), per code",
+    measurement=False,
+    partition_by=(),
+    key=("warning_key",),
+    columns=(
+        Column("warning_key", "string", description="sha256[:16] of technique|code|sample|raw file|subject",
+               nullable=False),
+        Column("campaign", "string", nullable=False),
+        Column("technique", "string", description="the technique that raised it, or 'marts'", nullable=False),
+        Column("sample_id", "string", description="NULL when it concerns no one sample (a feature pair)"),
+        Column("raw_sha256", "string", description="raw file the warning is about (lineage); NULL for marts"),
+        Column("original_name", "string", description="file name at first sighting"),
+        Column("subject", "string", description="what exactly: a measurement_id, a feature pair"),
+        Column("code", "string", description="soc_mismatch, esm_uncorrected, segmentation_implausible, "
+               "interpolated_only_correlation, fit_at_bound, clock_jump, ...", nullable=False),
+        Column("message", "string", description="what is wrong and what to do, in words", nullable=False),
+        Column("since", "timestamp", "UTC", "when this warning was first seen", nullable=False),
+        Column("seen_at", "timestamp", "UTC", "when it was last found (the latest marts build)", nullable=False),
+        Column("flow_run_id", "string", description="the run that first found it"),
+        Column("params_id", "string", description="marts parameter set of the build that found it"),
+    ),
+)
+
 PARAM_SETS = TableSpec(
     name="param_sets",
     grain="parameter set version used by a technique",
@@ -189,5 +214,5 @@ DECISIONS = TableSpec(
     ),
 )
 
-PLATFORM_TABLES = [SAMPLE_CONFIG, CELLS, RAW_FILES, SIGHTINGS, INGEST_EVENTS, QUALITY, PARAM_SETS, FLOW_RUNS,
+PLATFORM_TABLES = [SAMPLE_CONFIG, CELLS, RAW_FILES, SIGHTINGS, INGEST_EVENTS, QUALITY, WARNINGS, PARAM_SETS, FLOW_RUNS,
                    DECISIONS]

@@ -134,6 +134,7 @@ def _report(summary: dict, config: Path) -> None:
         _print_table([(q["technique"], q["original_name"], q["stage"], q["reason"]) for q in summary["quarantine"]],
                      ["technique", "file", "stage", "reason"], title="quarantined (raw files kept in the raw store)")
     print("\n" + _run_sentence(summary))
+    print_warnings(summary.get("warnings", []))
     verdicts = _findings_verdicts(config)
     if verdicts:
         print("findings: " + ", ".join(f"{n} {v}" for v, n in verdicts))
@@ -167,6 +168,13 @@ def _findings_verdicts(config: Path) -> list[tuple[str, int]]:
         return []
     df = wh.query("select verdict, count(*) as n from findings group by 1 order by 1")
     return [(str(r.verdict), int(r.n)) for r in df.itertuples()]
+
+
+def print_warnings(warnings) -> None:
+    """The campaign's warnings (warehouse/warnings.py): a count per code and the first few of each."""
+    from warehouse.warnings import warning_lines
+
+    print("\n".join(["", "warnings (socscope query \"select * from warnings\"):", *warning_lines(warnings)]))
 
 
 def cmd_demo(args) -> int:
@@ -204,6 +212,7 @@ def cmd_status(args) -> int:
         print(json.dumps(report, indent=1))
     else:
         _status_tables(report, args.ignored)
+        status_warnings(wh)
     return 1 if (report["incomplete"] and args.strict) else 0
 
 
@@ -222,6 +231,13 @@ def _status_tables(report: dict, ignored: bool) -> None:
                      title="ignored (never taken, counted or quarantined)")
     elif report["ignored"]:
         print(f"{len(report['ignored'])} files ignored (not data): socscope status --ignored")
+
+
+def status_warnings(wh) -> None:
+    """The warnings section of `socscope status`: every current warning, by code."""
+    from warehouse.warnings import campaign_warnings
+
+    print_warnings(campaign_warnings(wh))
 
 
 def _named_query(name: str, given: list[str]) -> tuple[str, dict[str, str]]:

@@ -38,6 +38,11 @@ def ocv_v(soc_frac: np.ndarray | float) -> np.ndarray:
     return 3.60 + 0.62 * s + 0.05 * s**6 - 0.45 * (1.0 - s) ** 15
 
 
+#: Samples whose label is wrong on purpose (a warnings demo): sample -> the SOC (%) its cell really reached.
+#: Their maps are plain PFM without a Q source (tasks/afm/demo.py), so they carry no ESM target.
+MISLABELLED_SOC_PCT: dict[str, float] = {"C-CH50X": 0.0}
+
+
 #: Start of the demo beamtime (operando cell, Si standard, NEXAFS scans) in UTC.
 BEAMTIME_START = datetime(2026, 5, 4, 8, 0, 0, tzinfo=timezone.utc)
 

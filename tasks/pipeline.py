@@ -723,10 +723,13 @@ def run_local(campaign: Campaign | str | Path, techniques: list[str] | None = No
     return i, p
 
 
-def run_summary(campaign: Campaign, wh: Warehouse) -> dict[str, Any]:
-    """Rows per table and the quarantine, as printed by `socscope demo` and stored as run artifacts."""
+def run_summary(campaign: Campaign, wh: Warehouse, run_ids: str | list[str] | None = None) -> dict[str, Any]:
+    """Rows per table, the quarantine and the warnings (``new``: first found by the run ``run_ids``, its id or
+    the ids of it and its subflows), as printed by `socscope demo` and stored as run artifacts."""
+    from warehouse.warnings import run_warnings
+
     manifest = wh.manifest()
     tables = [{"table": t, "rows": sum(e.rows for e in es), "files": len(es)} for t, es in sorted(manifest.tables.items())]
     q = wh.query("select technique, original_name, stage, reason from quarantine order by technique, original_name")
     return {"warehouse": wh.url, "manifest_version": manifest.version, "tables": tables,
-            "quarantine": q.to_dict("records")}
+            "quarantine": q.to_dict("records"), "warnings": run_warnings(wh, run_ids)}

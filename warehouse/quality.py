@@ -9,6 +9,7 @@ import pandas as pd
 
 from foundation.registry import ordered_techniques, technique
 from schemas.platform import QUALITY
+from warehouse.declared import declared_rows
 from warehouse.faults import fault_point
 from warehouse.store import Warehouse
 
@@ -33,15 +34,7 @@ def run_checks(campaign, wh: Warehouse, params_id: str) -> pd.DataFrame:
 
 
 def _run_check(wh: Warehouse, technique_name: str, check_name: str, sql: str) -> pd.DataFrame:
-    try:
-        df = wh.query(sql)
-    except Exception as exc:
-        raise RuntimeError(f"quality check {check_name!r} of technique {technique_name!r} does not run: {exc}; "
-                           "fix its SQL in the technique's `checks`") from exc
-    if df.shape[1] != len(CHECK_COLUMNS):
-        raise RuntimeError(f"quality check {check_name!r} of technique {technique_name!r} yields {df.shape[1]} "
-                           f"columns; it must yield {len(CHECK_COLUMNS)}: {', '.join(CHECK_COLUMNS)}")
-    df.columns = list(CHECK_COLUMNS)
+    df = declared_rows(wh, "quality check", technique_name, check_name, sql, CHECK_COLUMNS)
     df.insert(0, "technique", technique_name)
     df["check_name"] = check_name
     return df

@@ -38,6 +38,7 @@ from socscope.dashboard.kit import (
     q,
     snap,
 )
+from socscope.dashboard.warnings_view import ranked_pairs, warnings_section
 
 
 # ---------------------------------------------------------------------------------- page frame
@@ -124,6 +125,7 @@ def page_campaign() -> None:
     if len(ignored):
         with st.expander(f"Ignored files ({len(ignored)}): not data, never taken or quarantined"):
             st.dataframe(ignored, hide_index=True)
+    warnings_section(chosen)
     st.subheader("Last runs")
     runs = q("select * from flow_runs order by finished_at desc limit 10")
     if len(runs):
@@ -205,7 +207,7 @@ def page_correlations() -> None:
     st.caption("Pearson r of every feature pair across samples (correlations mart). Click a cell (or pick it "
                "below) to see the scatter with each point's sample, then trace a point to its raw files.")
     corr = q("""select feature_x, feature_y, series, branch, n, pearson_r, spearman_rho, ci_low, ci_high,
-                       n_interpolated, samples from correlations""")
+                       n_interpolated, n_measured_x, n_measured_y, trivial, ranked, samples from correlations""")
     if corr.empty:
         return empty("the correlations mart is empty: run the marts")
     c1, c2, c3 = st.columns([2, 2, 3])
@@ -234,7 +236,7 @@ def page_correlations() -> None:
         color=alt.Color("pearson_r:Q", scale=alt.Scale(scheme="redblue", domain=[-1, 1]), title="Pearson r"),
         opacity=alt.condition(sel, alt.value(1), alt.value(0.55)),
         tooltip=["feature_x", "feature_y", alt.Tooltip("pearson_r:Q", format=".3f"),
-                 alt.Tooltip("spearman_rho:Q", format=".3f"), "n", "n_interpolated", "samples"]
+                 alt.Tooltip("spearman_rho:Q", format=".3f"), "n", "n_measured_x", "n_measured_y", "ranked", "samples"]
     ).add_params(sel).properties(height=alt.Step(16))
     event = st.altair_chart(heat, width="stretch", on_select="rerun", selection_mode="cell",
                             key=f"corr_heat_{series}_{branch}_{len(tech)}")
@@ -246,14 +248,15 @@ def page_correlations() -> None:
             picked = (cells[0]["feature_x"], cells[0]["feature_y"])
     except Exception:  # noqa: BLE001 - an unexpected selection payload falls back to the pickers
         picked = None
-    pairs = sub.assign(_i=sub.n_interpolated > 0, _r=-sub.pearson_r.abs()).sort_values(["_i", "_r"])
-    pair_labels = [f"{r.feature_x}  ×  {r.feature_y}" for r in pairs.itertuples()]
+    ranked_pairs(sub)
+    pairs = sub.assign(_i=~sub.ranked.astype(bool), _r=-sub.pearson_r.abs()).sort_values(["_i", "_r"])
+    pair_labels = [f"{r.feature_x}  ×  {r.feature_y}{'' if r.ranked else '  (not ranked)'}" for r in pairs.itertuples()]
     default = 0
     if picked:
         for i, r in enumerate(pairs.itertuples()):
             if {r.feature_x, r.feature_y} == set(picked):
                 default = i
-    label = st.selectbox("Cell (feature pair; measured before interpolated, strongest first)", pair_labels, index=default,
+    label = st.selectbox("Cell (feature pair; ranked ones first, strongest first)", pair_labels, index=default,
                          key=f"corr_pair_{series}_{branch}_{picked}")
     row = pairs.iloc[pair_labels.index(label)]
     fx, fy = row.feature_x, row.feature_y
@@ -264,7 +267,9 @@ def page_correlations() -> None:
     left, right = st.columns([1, 1])
     with left:
         st.markdown(f"**{fy}** vs **{fx}** · {series}, {branch} · r = {row.pearson_r:.3f}, "
-                    f"ρ = {row.spearman_rho:.3f}, n = {row.n} ({row.n_interpolated} interpolated)")
+                    f"ρ = {row.spearman_rho:.3f} [{row.ci_low:.2f}, {row.ci_high:.2f}], n = {row.n} "
+                    f"({row.n_measured_x} / {row.n_measured_y} measured)"
+                    + ("" if row.ranked else f" · not ranked: {row.trivial or 'too few measured points'}"))
         base = alt.Chart(pts).encode(x=alt.X("value_x:Q", title=fx, scale=alt.Scale(zero=False, padding=25)),
                                      y=alt.Y("value_y:Q", title=fy, scale=alt.Scale(zero=False, padding=25)))
         chart(alt.layer(

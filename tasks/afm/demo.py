@@ -15,6 +15,7 @@ from foundation.contract import DemoRequest
 from tasks.afm import demo_world as w
 from tasks.afm.dart import sho_response
 from tasks.afm.writers import write_asylum_ibw, write_nanoscope
+from tasks.demo_world import MISLABELLED_SOC_PCT
 
 DART_WIDTH_HZ = 10_000.0
 ESM_SNR = 3.5            # per sideband / lock-in input; the averaged amplitude stays below 5
@@ -81,7 +82,7 @@ def _asylum_note(mode: str, n: int, size_m: float, loc: int, sample: str) -> dic
         note |= {"ImagingMode": "DART PFM Mode", "DriveAmplitude": 2.0, "DriveFrequency": 330000.0,
                  "DFRTOn": 1, "DFRTFrequencyCenter": 330000.0, "DFRTFrequencyWidth": DART_WIDTH_HZ,
                  "Setpoint": 0.2, "TipVoltage": 0.0}
-    else:
+    elif mode == "CAFM":
         note |= {"ImagingMode": "Contact Mode (ORCA)", "OrcaGain": 1e-9 / 5.0, "SurfaceVoltage": 1.0,
                  "TipVoltage": 0.0, "Setpoint": 0.2}
     return note
@@ -196,10 +197,31 @@ def counts(profile: str) -> dict[str, int]:
     return {"cum_esm": 10, "cum_cafm": 5, "cum_px": 256, "pol_esm": 2, "pol_cafm": 2, "pol_px": 512}
 
 
+def _uncorrected_pfm_map(req: DemoRequest, sample: str, n: int) -> None:
+    """A plain single-frequency PFM map as Asylum writes it by default: drive 1 V, no ContactQ, no lock-in
+    sidecar, so there is no Q source and no pm/V (the platform flags it: esm_uncorrected)."""
+    rng = _rng(req.seed, sample, 1, "PFM")
+    site = _site_for(req.seed, sample, 1, False, MISLABELLED_SOC_PCT[sample])
+    px = site.size_um / n
+    labels = w.site_labels(site, 0.0, 0.0, n, px)
+    amplitude = np.where(labels > 0, 1.2e-11, 0.4e-11) * rng.normal(1.0, 0.05, size=labels.shape)
+    note = _asylum_note("PFM", n, site.size_um * 1e-6, 1, sample)
+    note |= {"ImagingMode": "PFM Mode", "DriveAmplitude": 1.0, "DriveFrequency": 330000.0, "TipVoltage": 0.0}
+    channels = {"HeightRetrace": _height_nm(rng, site, labels, 0.0, 0.0, n, px) * 1e-9,
+                "AmplitudeRetrace": np.abs(amplitude), "PhaseRetrace": rng.normal(90.0, 3.0, size=labels.shape)}
+    folder = req.share_root / "afm" / sample
+    folder.mkdir(parents=True, exist_ok=True)
+    write_asylum_ibw(folder / f"{sample}_loc01_pfm.ibw", channels, note, site.size_um * 1e-6,
+                     wave_name=f"{sample.replace('-', '')}0001")
+    _save_truth(req, sample, f"{sample}_loc01_pfm", labels)
+
+
 def demo(req: DemoRequest) -> None:
     c = counts(req.profile)
     for sample in req.campaign.samples:
-        if sample.series == "cumulative":
+        if sample.id in MISLABELLED_SOC_PCT:
+            _uncorrected_pfm_map(req, sample.id, c["cum_px"])
+        elif sample.series == "cumulative":
             for loc in range(1, c["cum_esm"] + 1):
                 _cumulative_map(req, sample.id, loc, "ESM", c["cum_px"])
             for loc in range(1, c["cum_cafm"] + 1):

@@ -28,6 +28,21 @@ QUALITY_CHECKS = {  # name -> SQL yielding subject, passed, value, unit, detail 
         from current_afm_maps""",
 }
 
+WARNINGS = {  # code -> SQL yielding sample_id, raw_sha256, subject, message (warehouse/warnings.py)
+    "esm_uncorrected": """
+        select sample_id, raw_sha256, measurement_id,
+               'ESM map without a proper amplitude correction (' || quality_flags || '; drive '
+               || coalesce(drive_amplitude_v || ' V', 'unknown') || ', Q from ' || coalesce(q_source, 'nowhere')
+               || '): pm/V is missing or rests on a default; give the lock-in sidecar or esm.contact_q'
+        from current_afm_maps
+        where mode = 'ESM' and regexp_matches(quality_flags, 'esm_not_computed|esm_q_from_config_default|dart_sideband_width_from_config')""",
+    "segmentation_implausible": """
+        select sample_id, raw_sha256, measurement_id,
+               'particle segmentation is implausible (' || quality_flags || '): particle and rim/core '
+               || 'features of this map are unreliable; check the map or the segmentation parameters'
+        from current_afm_maps where contains(quality_flags, 'segmentation_')""",
+}
+
 
 TECHNIQUE = Technique(
     name="afm",
@@ -40,6 +55,7 @@ TECHNIQUE = Technique(
     demo=demo,
     views=[ROOT / "warehouse" / "views" / "afm.sql"],
     checks=QUALITY_CHECKS,
+    warnings=WARNINGS,
     features=FEATURES,
     accepts=("afm_map",),
     pages=[Page("afm_maps", "AFM maps", render_page)],

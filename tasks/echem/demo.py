@@ -23,7 +23,12 @@ import numpy as np
 import pandas as pd
 
 from foundation.contract import DemoRequest
-from tasks.demo_world import OPERANDO_PROGRAMS, ocv_v, target
+from tasks.demo_world import (
+    MISLABELLED_SOC_PCT,
+    OPERANDO_PROGRAMS,
+    ocv_v,
+    target,
+)
 
 COIN_OFFSET_V = -0.07  # graphite anode vs Li
 R_COIN_OHM, R_HALF_OHM = 10.0, 30.0
@@ -280,6 +285,8 @@ def demo(req: DemoRequest) -> None:
         cid = sample.cell
         if cell_cfg.kind == "coin":
             branch = "formation" if sample.description == "end of formation" else sample.branch
+            if MISLABELLED_SOC_PCT.get(sample.id) == 0.0:  # never charged after formation, whatever the label
+                branch = "formation"
             cell = coin_program(branch, sample.soc_nominal_pct or 0.0, 1 if small else 3, rng)
             rec = records(cell, 600.0 if small else 30.0, rng)
             cycles = np.cumsum(np.r_[0, np.diff((rec["current_a"] > 0).astype(int)) > 0])  # +1 per charge start

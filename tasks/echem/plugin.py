@@ -94,6 +94,20 @@ QUALITY_CHECKS = {  # name -> SQL yielding subject, passed, value, unit, detail 
         from current_gitt_pulses""",
 }
 
+WARNINGS = {  # code -> SQL yielding sample_id, raw_sha256, subject, message (warehouse/warnings.py)
+    "soc_mismatch": """
+        select sample_id, raw_sha256, measurement_id,
+               'labelled ' || soc_nominal_pct || ' % but its cell ' || cell_id || ' ends at '
+               || round(soc_measured_pct, 1) || ' % on the cycler (tolerance ' || tolerance_pct
+               || ' points, echem soc.mismatch_tolerance_pct): the measured SOC is used; check the label or the cell'
+        from current_sample_soc where soc_mismatch""",
+    "clock_jump": """
+        select any_value(sample_id), raw_sha256, measurement_id,
+               'the tester clock stepped backwards ' || count(*) || ' time(s) (first at record '
+               || min(record_index) || '): time_s is kept monotonic, but timestamps after a jump may be off'
+        from current_echem_series where clock_jump group by raw_sha256, measurement_id""",
+}
+
 
 TECHNIQUE = Technique(
     name="echem",
@@ -106,6 +120,7 @@ TECHNIQUE = Technique(
     demo=_demo,
     views=[ROOT / "warehouse" / "views" / "echem.sql"],
     checks=QUALITY_CHECKS,
+    warnings=WARNINGS,
     features=FEATURES,
     accepts=(canonical.KIND,),
     max_file_mb=4096,

@@ -271,6 +271,15 @@ QUALITY_CHECKS = {  # name -> SQL yielding subject, passed, value, unit, detail 
         from current_xas_spectra""",
 }
 
+WARNINGS = {  # code -> SQL yielding sample_id, raw_sha256, subject, message (warehouse/warnings.py)
+    "fit_at_bound": """
+        select sample_id, raw_sha256, measurement_id || ':' || mode || ':' || edge,
+               edge || ' ' || mode || ': the valence fit hit a bound ('
+               || regexp_extract(fit_flags, 'valence_fraction_at_bound: [^,]*') || '): the end members do not '
+               || 'bracket this spectrum; the fraction is a limit, not a measurement'
+        from current_xas_features where contains(fit_flags, 'valence_fraction_at_bound')""",
+}
+
 
 TECHNIQUE = Technique(
     name="nexafs",
@@ -284,6 +293,7 @@ TECHNIQUE = Technique(
     demo=_demo,
     views=[HERE.parents[1] / "warehouse" / "views" / "nexafs.sql"],
     checks=QUALITY_CHECKS,
+    warnings=WARNINGS,
     features=FEATURES,
     accepts=("xas_scan", "xas_spectrum"),
     max_file_mb=1024,

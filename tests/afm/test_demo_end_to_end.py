@@ -16,6 +16,7 @@ from foundation.registry import read_measurements
 from tasks.afm.demo import demo
 from tasks.afm.process import finalize, process
 from tasks.afm.scoring import iou, truth_labels
+from tasks.demo_world import MISLABELLED_SOC_PCT
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,8 +71,13 @@ def test_demo_pipeline_meets_acceptance(demo_dir):
         ious.append(iou(labels, truth_labels(root / "truth", sample.id, path.name)))
     assert np.median(ious) >= 0.85, ious
     maps = pd.concat(tables["afm_maps"], ignore_index=True)
-    # the demo's drives and Qs come from its files, and its particles are real: nothing defaulted or implausible
-    assert set(maps["mode"]) == {"ESM", "CAFM"} and (maps["quality_flags"] == "").all(), maps["quality_flags"]
+    # the demo's drives and Qs come from its files, and its particles are real: nothing defaulted or implausible,
+    # except the plain PFM map of the mislabelled sample, written without a Q source (the warnings demo)
+    planted = maps["sample_id"].isin(list(MISLABELLED_SOC_PCT))
+    assert planted.sum() == len(MISLABELLED_SOC_PCT)
+    assert (maps.loc[planted, "quality_flags"] == "esm_not_computed_no_q_source").all(), maps["quality_flags"]
+    assert (maps.loc[planted, "drive_amplitude_v"] == 1.0).all() and maps.loc[planted, "q_source"].isna().all()
+    assert set(maps["mode"]) == {"ESM", "CAFM"} and (maps.loc[~planted, "quality_flags"] == "").all(), maps["quality_flags"]
     assert (maps["segmentation_class_contrast"] > 1).all() and (maps["largest_segment_fraction"] < 0.8).all()
     con = duckdb.connect()
     for name, parts in tables.items():

@@ -316,6 +316,37 @@ def test_campaign_page_shows_quarantine_reason(session):
         assert session.page.get_by_text("C-PRI_loc09_esm.ibw").count() >= 1
 
 
+def test_campaign_page_shows_the_demo_warnings(session):
+    """The demo's mislabelled sample (C-CH50X: label 50 %, cycler ~0 %) and its uncorrected PFM map are
+    warnings on the campaign page, with the file and the words of the message."""
+    session.open_root()
+    session.assert_clean("campaign")
+    main = session.page.get_by_test_id("stMain")
+    assert "Warnings" in main.inner_text()
+    tables = main.get_by_test_id("stTable")
+    mismatch = tables.get_by_role("row").filter(has_text="soc_mismatch").filter(has_text="C-CH50X")
+    assert mismatch.count() == 1 and "labelled 50.0 %" in mismatch.inner_text(), mismatch.all_inner_texts()
+    esm = tables.get_by_role("row").filter(has_text="esm_uncorrected").filter(has_text="C-CH50X_loc01_pfm.ibw")
+    assert esm.count() == 1 and "esm_not_computed_no_q_source" in esm.inner_text(), esm.all_inner_texts()
+    session.page.screenshot(path=str(OUT / "campaign-warnings.png"), full_page=True)
+
+
+def test_correlations_page_ranks_only_measured_pairs(session, demo):
+    """The ranked table lists only pairs with 3 measured points per side: in the demo every diffraction
+    and GITT value of the cumulative series is interpolated from the operando/GITT cells (r = ±1 against
+    SOC by construction), so no sxpd or echem feature may be in it; and it shows n and the interval."""
+    session.open_root()
+    session.goto("Correlations")
+    session.assert_clean("correlations")
+    text = session.page.get_by_test_id("stMain").inner_text()
+    assert "Strongest correlations" in text and "pairs ranked" in text
+    table = session.page.get_by_test_id("stTable").first
+    header = table.get_by_role("row").first.inner_text()
+    assert all(col in header for col in ("n_measured_x", "n_measured_y", "ci_low", "ci_high")), header
+    rows = table.get_by_role("row").all_inner_texts()[1:]
+    assert rows and not [r for r in rows if "sxpd:" in r or "echem:" in r], rows
+
+
 def test_correlation_cell_click_shows_scatter_and_lineage(session):
     session.open_root()
     session.goto("Correlations")

@@ -83,7 +83,7 @@ def test_marts_rebuild_only_what_a_new_file_touches(demo_campaign, tmp_path):
     t0 = time.perf_counter()
     full = build_marts(campaign, wh, "full")
     t_full = time.perf_counter() - t0
-    assert len(full["soc_profile"]["rebuilt"]) == 15  # 14 samples + the operando/GITT rows
+    assert len(full["soc_profile"]["rebuilt"]) == 16  # 15 samples + the operando/GITT rows
     t0 = time.perf_counter()
     again = build_marts(campaign, wh, "noop")
     assert again["soc_profile"]["rebuilt"] == [] and "findings" not in again
@@ -106,7 +106,10 @@ def test_quality_checks_flag_what_the_demo_spoiled_on_purpose(demo_campaign):
     wh = pipeline.open_warehouse(demo_campaign)
     q = wh.query("select check_name, count(*) as n, sum(case when passed then 0 else 1 end) as failed "
                  "from quality group by 1").set_index("check_name")
-    assert q.loc["soc_matches_label", "failed"] == 0  # every measured SOC within tolerance of its label
+    # every measured SOC within tolerance of its label but C-CH50X's (labelled 50 %, never charged)
+    assert q.loc["soc_matches_label", "failed"] == 1
+    assert wh.query("select subject from quality where check_name = 'soc_matches_label' and not passed"
+                    ).subject.tolist() == ["C-CH50X"]
     # the demo GITT run has rests cut short on purpose (SCIENCE.md, "how hard the demo must be")
     assert 1 <= q.loc["gitt_rest_relaxed", "failed"] < q.loc["gitt_rest_relaxed", "n"]
     assert q.loc["sxpd_calibration_residual", "failed"] == 0

@@ -63,6 +63,6 @@ def test_default_and_demo_configs_validate(tmp_path: Path):
     parse_campaign(yaml.safe_load(text))
     for profile in ("small", "full"):
         c = parse_campaign(yaml.safe_load(demo_config_text(profile)))
-        assert len(c.samples) == 14
+        assert len(c.samples) == 15  # 14 of the study and C-CH50X, mislabelled on purpose (warnings demo)
     small = parse_campaign(yaml.safe_load(demo_config_text("small")))
     assert max(n for t in small.expected.values() for n in t.values()) <= 2

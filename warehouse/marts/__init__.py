@@ -17,7 +17,7 @@ from warehouse.store import Warehouse
 
 PARAMS_FILE = Path(__file__).with_name("params.yaml")
 #: what build_marts reports progress over: the profile, then the marts derived from it
-MART_STEPS = ("soc_profile", "correlations", "findings", "quality", "report")
+MART_STEPS = ("soc_profile", "correlations", "findings", "quality", "warnings", "report")
 
 
 def build_marts(campaign: Campaign, wh: Warehouse, flow_run_id: str | None, force: bool = False,
@@ -26,6 +26,7 @@ def build_marts(campaign: Campaign, wh: Warehouse, flow_run_id: str | None, forc
     from warehouse.marts.features import load_features
     from warehouse.marts.parameters import MartsParameters
     from warehouse.quality import write_quality
+    from warehouse.warnings import write_warnings
 
     params = load_params(PARAMS_FILE, MartsParameters)
     t0 = time.perf_counter()
@@ -39,11 +40,14 @@ def build_marts(campaign: Campaign, wh: Warehouse, flow_run_id: str | None, forc
     done = wh.query("select fingerprint from mart_state where mart = 'derived' and scope = 'all'")  # DERIVED
     if prof["rebuilt"] or force or done.empty or done.fingerprint.iloc[0] != state:
         t1 = time.perf_counter()
-        steps = {"correlations": lambda: correlations.build(campaign, wh, flow_run_id, params.values, params.id),
-                 "findings": lambda: findings.build(campaign, wh, flow_run_id, params.values, params.id),
+        out["correlations"] = correlations.build(campaign, wh, flow_run_id, params.values, params.id)
+        progress("marts", 2, len(MART_STEPS), current="correlations")
+        marts_warnings = out["correlations"].pop("warnings")
+        steps = {"findings": lambda: findings.build(campaign, wh, flow_run_id, params.values, params.id),
                  "quality": lambda: write_quality(campaign, wh, flow_run_id, params.id),
+                 "warnings": lambda: write_warnings(campaign, wh, flow_run_id, params.id, marts_warnings),
                  "report": lambda: str(report.write(campaign, wh, params.id, report_dir))}
-        for step_no, (name, build) in enumerate(steps.items(), start=2):
+        for step_no, (name, build) in enumerate(steps.items(), start=3):
             out[name] = build()
             progress("marts", step_no, len(MART_STEPS), current=name)
         out["derived_seconds"] = round(time.perf_counter() - t1, 3)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from schemas.marts import CORRELATIONS, PIXEL_CORRELATIONS
+from warehouse.marts import ranking
 from warehouse.marts.stats import bootstrap_r_ci, pearson_spearman
 from warehouse.store import Warehouse
 
@@ -55,8 +56,10 @@ def compute(profile: pd.DataFrame, samples: pd.DataFrame, n_boot: int, seed: int
                 rows.append({"series": series, "branch": branch, "feature_x": names[fx], "feature_y": names[fy],
                              "n": n, "pearson_r": r, "spearman_rho": rho, "ci_low": lo, "ci_high": hi,
                              "n_interpolated": int((inter[both, fx] | inter[both, fy]).sum()),
+                             "n_measured_x": int((~inter[both, fx]).sum()),
+                             "n_measured_y": int((~inter[both, fy]).sum()),
                              "samples": ",".join(sorted(ids[both]))})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=CORRELATIONS.column_names)
 
 
 PIXEL_SQL = """
@@ -89,12 +92,17 @@ def pixel_correlations(wh: Warehouse) -> pd.DataFrame:
 
 
 def build(campaign, wh: Warehouse, run_id: str | None, params: dict[str, Any], params_id: str) -> dict[str, Any]:
+    """Write correlations and pixel_correlations; ``warnings`` in the result are the pairs left out of
+    the ranking for too few measured points (for warehouse/warnings.py)."""
     from warehouse.marts.profile import samples_frame
 
     profile = wh.query("select * from soc_profile where params_id = ?", [params_id])
+    lineage = wh.query("select profile_key, raw_sha256 from soc_profile_lineage where params_id = ?", [params_id])
     samples = samples_frame(wh)
     corr = compute(profile, samples, int(params["bootstrap"]["n_resamples"]), int(params["bootstrap"]["seed"]),
                    int(params["correlations"]["min_samples"]))
+    min_measured = int(params["correlations"]["min_measured_per_side"])
+    corr = ranking.mark(corr, ranking.feature_sources(profile, lineage), min_measured)
     now = pd.Timestamp.now(tz="UTC")
     tx = wh.transaction(run_id)
     corr["campaign"] = campaign.name
@@ -108,4 +116,5 @@ def build(campaign, wh: Warehouse, run_id: str | None, params: dict[str, Any], p
     else:
         tx.replace_unit("mart:pixel_correlations")
     tx.commit()
-    return {"correlations": len(corr), "pixel_correlations": len(pix)}
+    return {"correlations": len(corr), "pixel_correlations": len(pix),
+            "warnings": ranking.interpolated_only(corr, min_measured)}

@@ -20,6 +20,9 @@ class InterpolationParameters(ParameterModel):
 
 class CorrelationParameters(ParameterModel):
     min_samples: StrictInt = quantity(UNITLESS, "fewer samples with both values: no correlation row", ge=2)
+    min_measured_per_side: StrictInt = quantity(
+        UNITLESS, "fewer measured (not interpolated) points of either feature: the pair is not ranked by "
+        "strongest_correlations or the dashboard and becomes an interpolated_only_correlation warning", ge=1)
 
 
 class FindingsParameters(ParameterModel):

@@ -22,6 +22,13 @@ QUALITY_CHECKS = {  # name -> SQL yielding subject, passed, value, unit, detail
         from current_toy_values group by measurement_id""",
 }
 
+WARNINGS = {  # code -> SQL yielding sample_id, raw_sha256, subject, message
+    "toy_out_of_range": """
+        select any_value(sample_id), raw_sha256, measurement_id,
+               count(*) || ' point(s) above 100 V (largest ' || max(y_v) || ' V): check the probe range'
+        from current_toy_values where y_v > 100 group by raw_sha256, measurement_id""",
+}
+
 
 def process(m: Measurement, ctx) -> dict[str, pd.DataFrame]:
     scale = float(ctx.params.values["scale"]["factor"])
@@ -49,6 +56,7 @@ TECHNIQUE = Technique(
     accepts=(KIND,),
     views=[HERE / "views" / "toy.sql"],
     checks=QUALITY_CHECKS,
+    warnings=WARNINGS,
     features=HERE / "features.yaml",
     pages=[Page(slug="toy", title="Toy series", render=render)],
 )

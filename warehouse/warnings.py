@@ -1,0 +1,137 @@
+"""The `warnings` table: values that were computed but should not be trusted as they are.
+
+Each registered technique declares its warnings (``Technique.warnings``): code -> SQL over its current
+views yielding (sample_id, raw_sha256, subject, message); the marts add their own (correlations left
+out of the ranking because their points are interpolated). The platform collects them after every
+marts build, keeps the time each was first seen (``since``) across builds, and replaces the table.
+``campaign_warnings`` is what the end of a run, `socscope status` and the dashboard show.
+"""
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+
+from foundation.registry import ordered_techniques, technique
+from schemas.platform import WARNINGS
+from warehouse.declared import declared_rows, missing_view
+from warehouse.store import Warehouse
+
+#: what a technique's warning SQL yields, in this order
+WARNING_COLUMNS = ("sample_id", "raw_sha256", "subject", "message")
+#: the table unit the collected warnings replace on every build
+UNIT = "warnings:all"
+
+
+def technique_warnings(wh: Warehouse) -> pd.DataFrame:
+    """Every registered technique's declared warnings, as found on the current views."""
+    frames = [_run_warning(wh, name, code, sql)
+              for name in ordered_techniques() for code, sql in technique(name).warnings.items()]
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["technique", "code",
+                                                                                        *WARNING_COLUMNS])
+
+
+def _run_warning(wh: Warehouse, technique_name: str, code: str, sql: str) -> pd.DataFrame:
+    # a technique with no files yet has no views: nothing to warn about
+    df = declared_rows(wh, "warning", technique_name, code, sql, WARNING_COLUMNS, missing_ok=True)
+    df.insert(0, "code", code)
+    df.insert(0, "technique", technique_name)
+    return df
+
+
+def _key(row: pd.Series) -> str:
+    parts = [row.get(c) for c in ("technique", "code", "sample_id", "raw_sha256", "subject")]
+    text = "|".join("" if p is None or (isinstance(p, float) and pd.isna(p)) else str(p) for p in parts)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def previous(wh: Warehouse) -> pd.DataFrame:
+    """The warnings of the last build (for ``since``), empty before the first."""
+    try:
+        return wh.query("select warning_key, since, flow_run_id from warnings")
+    except Exception as exc:
+        if missing_view(exc):
+            return pd.DataFrame(columns=["warning_key", "since", "flow_run_id"])
+        raise
+
+
+def assemble(campaign_name: str, found: pd.DataFrame, before: pd.DataFrame, names: pd.DataFrame,
+             run_id: str | None, params_id: str, now: pd.Timestamp) -> pd.DataFrame:
+    """The table rows: keyed, named, and dated by when each was first seen (kept from ``before``)."""
+    if found.empty:
+        return pd.DataFrame(columns=WARNINGS.column_names)
+    df = found.copy()
+    df["warning_key"] = df.apply(_key, axis=1)
+    df = df.drop_duplicates("warning_key")
+    kept = before.set_index("warning_key")
+    df["since"] = df["warning_key"].map(kept["since"]).fillna(now) if len(kept) else now
+    df["flow_run_id"] = df["warning_key"].map(kept["flow_run_id"]) if len(kept) else None
+    new = ~df["warning_key"].isin(kept.index)
+    df.loc[new, "flow_run_id"] = run_id
+    name_of = names.drop_duplicates("raw_sha256").set_index("raw_sha256")["original_name"]
+    df["original_name"] = df["raw_sha256"].map(name_of)
+    df["campaign"], df["seen_at"], df["params_id"] = campaign_name, now, params_id
+    df["since"] = pd.to_datetime(df["since"], utc=True)
+    return df.reindex(columns=WARNINGS.column_names)
+
+
+def write_warnings(campaign, wh: Warehouse, run_id: str | None, params_id: str,
+                   marts_found: pd.DataFrame | None = None) -> int:
+    """Collect the techniques' and the marts' warnings and replace the table (one commit)."""
+    found = pd.concat([technique_warnings(wh), marts_found if marts_found is not None else None],
+                      ignore_index=True)
+    names = wh.query("select raw_sha256, original_name from raw_files")
+    df = assemble(campaign.name, found, previous(wh), names, run_id, params_id, pd.Timestamp.now(tz="UTC"))
+    tx = wh.transaction(run_id)
+    if len(df):
+        tx.put(WARNINGS, df, UNIT)
+    else:
+        tx.replace_unit(UNIT)
+    tx.commit()
+    return len(df)
+
+
+SHOWN = ["code", "technique", "sample_id", "original_name", "raw_sha256", "subject", "message", "since",
+         "flow_run_id"]
+CAMPAIGN_SQL = """select code, technique, sample_id, original_name, raw_sha256, subject, message, since, flow_run_id
+                  from warnings order by code, sample_id nulls last, original_name nulls last, subject"""
+
+
+def campaign_warnings(wh: Warehouse, run_ids: str | list[str] | None = None) -> pd.DataFrame:
+    """The campaign's current warnings, by code, sample and file; ``new`` marks those first found by the
+    run ``run_ids`` (a run id, or a run and its subflow runs: what the end of that run calls new)."""
+    try:
+        df = wh.query(CAMPAIGN_SQL)
+    except Exception as exc:
+        if not missing_view(exc):
+            raise
+        df = pd.DataFrame(columns=SHOWN)
+    ids = [run_ids] if isinstance(run_ids, str) else list(run_ids or [])
+    df["new"] = df["flow_run_id"].isin(ids)
+    return df
+
+
+def run_warnings(wh: Warehouse, run_ids: str | list[str] | None = None) -> list[dict]:
+    """``campaign_warnings`` as plain records (text and booleans), for a run's summary and its artifacts."""
+    df = campaign_warnings(wh, run_ids)
+    df["since"] = df["since"].astype(str)
+    return df.astype(object).where(df.notna(), None).to_dict("records")
+
+
+def warning_lines(warnings: pd.DataFrame | list[dict], per_code: int = 5) -> list[str]:
+    """Plain-text lines for a terminal: a count per code, then up to ``per_code`` of its warnings
+    (files and samples first named; "new" when first found by this run)."""
+    df = pd.DataFrame(warnings, columns=SHOWN + ["new"]) if isinstance(warnings, list) else warnings
+    if df.empty:
+        return ["no warnings"]
+    lines = []
+    for code, g in df.groupby("code", sort=True):
+        lines.append(f"{code}: {len(g)}" + (f" ({int(g['new'].fillna(False).sum())} new)" if g["new"].any() else ""))
+        for r in g.head(per_code).itertuples():
+            where = " ".join(str(v) for v in (r.sample_id, r.original_name) if isinstance(v, str) and v)
+            lines.append(f"  {'[new] ' if r.new is True else ''}{where + ': ' if where else ''}{r.message}")
+        if len(g) > per_code:
+            lines.append(f"  … and {len(g) - per_code} more (socscope query \"select * from warnings "
+                         f"where code = '{code}'\")")
+    return lines
