@@ -283,7 +283,8 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line (the docs site's CLI reference is generated from it)."""
     ap = argparse.ArgumentParser(prog="socscope", description=__doc__)
     ap.add_argument("--version", action=_VersionAction, help="show the installed version and exit")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -348,8 +349,11 @@ def main(argv: list[str] | None = None) -> int:
         except ModuleNotFoundError as exc:
             if exc.name != module:
                 raise
+    return ap
 
-    args = ap.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if getattr(args, "config", "unset") is None:
         args.config = default_config()
     from foundation.config import ConfigError
