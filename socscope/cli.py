@@ -284,12 +284,12 @@ def cmd_validate(args) -> int:
         print(f"error: no table {unknown} in the warehouse; it has {sorted(present)}", file=sys.stderr)
         return 2
     try:
-        from warehouse.gx_docs import validate_tables
+        from warehouse.gx_docs import table_frames, validate_tables
     except ModuleNotFoundError as exc:
         print(f"error: {exc.name} is not installed: pip install 'socscope[gx]'", file=sys.stderr)
         return 2
     docs = (Path(wh.root) if wh.is_local else Path(".")) / "reports" / "gx" if args.data_docs else None
-    results = validate_tables({t: (specs[t], wh.query(f'select * from "{t}"')) for t in names}, docs)
+    results = validate_tables(table_frames(wh, names, specs), docs)
     _print_table([(r.table, r.rows, r.expectations, "ok" if r.success else "FAILED", "; ".join(r.failed)[:300])
                   for r in results], ["table", "rows", "expectations", "state", "failed"],
                  title=f"Great Expectations suites from the table contracts (manifest v{wh.manifest().version})")

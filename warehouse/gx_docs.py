@@ -88,6 +88,13 @@ def _observed(result: dict[str, Any]) -> str:
     return f"observed {result.get('observed_value')!r}"
 
 
+def table_frames(wh, names: list[str], specs: dict[str, TableSpec]) -> dict[str, tuple[TableSpec, pd.DataFrame]]:
+    """Every row of each named table of the current warehouse version (all parameter sets)."""
+    from foundation.sql import ident
+
+    return {name: (specs[name], wh.query("select * from " + ident(name))) for name in names}
+
+
 def validate_tables(frames: dict[str, tuple[TableSpec, pd.DataFrame]], docs_dir: Path | None) -> list[TableResult]:
     """Validate each (spec, frame); with ``docs_dir``, render the Data Docs there (index.html)."""
     ctx = context(docs_dir)
