@@ -55,3 +55,19 @@ def _cross(text: str) -> None:
 
 
 EXPECT = {"01": _read_each, "02": _demo, "03": _cross}
+
+
+@pytest.mark.slow
+def test_the_getting_started_python_block_runs_on_the_demo(demo_campaign, tmp_path, monkeypatch):
+    """docs/getting-started.md's Python, as written, from a folder where `demo` is the small demo."""
+    import re
+
+    text = (ROOT / "docs" / "getting-started.md").read_text()
+    (block,) = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    (tmp_path / "demo").symlink_to(demo_campaign.base_dir)
+    (tmp_path / "tests").symlink_to(ROOT / "tests")
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(block, "getting-started.md", "exec"), scope)
+    assert len(scope["lattice"]) > 0 and scope["lattice"].attrs["units"]["c_angstrom"] == "angstrom"
+    assert scope["m"].reader.name == "i11-xye"
