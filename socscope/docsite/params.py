@@ -60,7 +60,7 @@ def shipped_values(values: Any, parts: list[str], prefix: str = "") -> dict[str,
 
 def _default_text(field: FieldInfo, values: dict[str, Any], path: str) -> str:
     found = shipped_values(values, path.split("."))
-    if found and not any(isinstance(v, dict) for v in found.values()):
+    if found:  # a section never gets here: its keys have rows of their own
         text = "; ".join(f"{k}: `{_yaml(v)}`" if k else f"`{_yaml(v)}`" for k, v in found.items())
         return text if len(text) <= 240 else text[:237] + "..."
     if field.is_required():
@@ -73,7 +73,7 @@ def _default_text(field: FieldInfo, values: dict[str, Any], path: str) -> str:
 def _yaml(value: Any) -> str:
     text = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
     text = text.removesuffix("\n...").removesuffix("...").strip()
-    return text if len(text) <= 80 else text[:77] + "..."
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def parameter_rows(model: type, values: dict[str, Any]) -> list[list[str]]:
