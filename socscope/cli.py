@@ -1,5 +1,5 @@
-"""`socscope` command line: init | demo | run | status | query | readers | gc | verify | export | retry |
-reprocess | ignore | unignore | explain | server | dashboard."""
+"""`socscope` command line: init | demo | run | status | query | readers | gc | verify | validate | export |
+retry | reprocess | ignore | unignore | explain | server | dashboard."""
 from __future__ import annotations
 
 import argparse
@@ -354,6 +354,34 @@ def cmd_readers(args) -> int:
     return 0
 
 
+def cmd_validate(args) -> int:
+    from foundation.config import load_campaign
+    from tasks.pipeline import open_warehouse
+    from warehouse.catalog import all_specs
+
+    campaign = load_campaign(args.config)
+    wh = open_warehouse(campaign)
+    specs, present = all_specs(), wh.manifest().tables
+    names = args.table or sorted(t for t in present if t in specs)
+    unknown = [t for t in names if t not in present or t not in specs]
+    if unknown:
+        print(f"error: no table {unknown} in the warehouse; it has {sorted(present)}", file=sys.stderr)
+        return 2
+    try:
+        from warehouse.gx_docs import table_frames, validate_tables
+    except ModuleNotFoundError as exc:
+        print(f"error: {exc.name} is not installed: pip install 'socscope[gx]'", file=sys.stderr)
+        return 2
+    docs = (Path(wh.root) if wh.is_local else Path(".")) / "reports" / "gx" if args.data_docs else None
+    results = validate_tables(table_frames(wh, names, specs), docs)
+    _print_table([(r.table, r.rows, r.expectations, "ok" if r.success else "FAILED", "; ".join(r.failed)[:300])
+                  for r in results], ["table", "rows", "expectations", "state", "failed"],
+                 title=f"Great Expectations suites from the table contracts (manifest v{wh.manifest().version})")
+    if docs is not None:
+        print(f"Data Docs: {docs / 'index.html'}")
+    return 0 if all(r.success for r in results) else 1
+
+
 class _VersionAction(argparse.Action):
     """``--version`` from the package metadata, looked up only when asked (the lookup costs start-up time)."""
 
@@ -367,7 +395,8 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line (the docs site's CLI reference is generated from it)."""
     ap = argparse.ArgumentParser(prog="socscope", description=__doc__)
     ap.add_argument("--version", action=_VersionAction, help="show the installed version and exit")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -430,14 +459,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep-versions", type=int, default=20, help="manifest versions checked (as gc keeps them)")
     p.set_defaults(fn=cmd_verify)
 
+    p = sub.add_parser("validate", help="validate the current tables with Great Expectations suites generated "
+                                        "from the table contracts (the gx extra)")
+    p.add_argument("--config", default=None)
+    p.add_argument("--table", action="append", help="only this table (repeat for several; default: every table)")
+    p.add_argument("--data-docs", action="store_true", help="render GX Data Docs under <warehouse>/reports/gx/")
+    p.set_defaults(fn=cmd_validate)
+
     for module in ("socscope.server", "socscope.dashboard", "socscope.operator_cli", "socscope.export_cli"):  # optional command groups
         try:
             importlib.import_module(module).add_subcommand(sub)
         except ModuleNotFoundError as exc:
             if exc.name != module:
                 raise
+    return ap
 
-    args = ap.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if getattr(args, "config", "unset") is None:
         args.config = default_config()
     from foundation.config import ConfigError

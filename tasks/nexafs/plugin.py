@@ -266,7 +266,7 @@ def _demo(req) -> None:
 
 QUALITY_CHECKS = {  # name -> SQL yielding subject, passed, value, unit, detail (warehouse/quality.py)
     "nexafs_spectrum_flags": """
-        select measurement_id || ':' || mode, coalesce(quality_flags, '') = '', edge_step, '1',
+        select measurement_id || ':' || coalesce(mode, 'no mode'), coalesce(quality_flags, '') = '', edge_step, '1',
                coalesce(nullif(quality_flags, ''), 'no flags')
         from current_xas_spectra""",
 }
