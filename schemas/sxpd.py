@@ -211,6 +211,14 @@ SXPD_PHASE_CELLS = TableSpec(
         Column("n_reflections", "int64", "1", "reflections of the phase used in the cell refinement", checks=_POS),
         Column("quality_flags", "string", description=_FLAGS + "; names the reason of every null", nullable=False),
     ),
+    # the flag words tasks/sxpd/phase_cells.py writes, and the nulls each one explains
+    nulls=NullRule(reasons="quality_flags", covers=(
+        ("cell_not_refined", ("*_angstrom", "*_deg", "volume_*")),
+        ("phase_not_observed", ("*_angstrom", "*_deg", "volume_*", "scale", "weight_fraction*")),
+        ("no_atom_sites", ("scale", "weight_fraction*")),
+        ("no_resolved_reflections", ("scale", "weight_fraction*")),
+        ("weight_fraction_undetermined", ("weight_fraction*",)),
+        ("cell_part", ("weight_fraction*",)))),
 )
 
 TABLES = [SXPD_CALIBRATIONS, SXPD_PATTERNS, SXPD_PEAKS, SXPD_REFINEMENTS, SXPD_ALIGNMENT, SXPD_SCAN_LOG,

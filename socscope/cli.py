@@ -67,25 +67,56 @@ class _StageBars:
         return self.bars.__exit__(*exc)
 
 
+#: values up to this long (a count, a verdict, a sample id) are never broken; longer ones wrap and fold
+WHOLE_VALUE_CHARS = 16
+#: a header word up to this long stays whole; a longer one ("quarantined") may fold in a narrow terminal
+WHOLE_HEADER_CHARS = 8
+
+
 def _print_table(rows, columns, title=None, multiline=("reason",)) -> None:
     """A table that fits the terminal and cuts nothing; ``multiline`` columns keep their line breaks
     (a reason listing failed checks), every other cell is one line (a file name is never two)."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     from tasks.intake import shown
 
-    t = Table(title=title)
-    for i, c in enumerate(columns):
-        # the key column stays whole; the others wrap to the terminal, and a word longer than its column
-        # (a path, a setting's name) folds onto the next line instead of ending in "…": nothing is cut
-        t.add_column(str(c), no_wrap=i == 0, overflow="fold")
     keeps_lines = [c in multiline for c in columns]
-    for r in rows:  # plain text, control characters escaped: a file name is data, never markup or a line break
-        t.add_row(*[Text("" if v is None else "\n".join(map(shown, str(v).split("\n"))) if keep else shown(str(v)))
-                    for v, keep in zip(r, keeps_lines)])
-    Console().print(t)
+    cells = [[Text("" if v is None else "\n".join(map(shown, str(v).split("\n"))) if keep else shown(str(v)))
+              for v, keep in zip(r, keeps_lines)] for r in rows]  # plain text: a file name is data, never markup
+    t = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0))
+    needed = 2 * (len(columns) - 1)  # a space of padding and a one-space rule between columns
+    for i, c in enumerate(columns):
+        longest = max((len(row[i].plain) for row in cells), default=0)
+        # short values and header words keep their width; a word longer than its column (a path, a
+        # setting's name) folds onto the next line instead of ending in "…": nothing is cut
+        whole = max(longest if longest <= WHOLE_VALUE_CHARS else 0, min(len(str(c)), WHOLE_HEADER_CHARS))
+        t.add_column(str(c), overflow="fold", min_width=whole or None)
+        needed += whole or WHOLE_HEADER_CHARS
+    for row in cells:
+        t.add_row(*row)
+    console = Console()
+    if needed <= console.width:
+        console.print(t)
+    else:  # too many columns for this terminal: one block per row, every value whole
+        _print_records(console, title, [str(c) for c in columns], cells)
+
+
+def _print_records(console, title, columns: list[str], cells) -> None:
+    from rich.table import Table
+
+    if title:
+        console.print(title)
+    for row in cells:
+        block = Table.grid(padding=(0, 1))
+        block.add_column(no_wrap=True, style="bold")
+        block.add_column(overflow="fold")
+        for name, value in zip(columns, row):
+            block.add_row(name, value)
+        console.print(block)
+        console.print()
 
 
 def cmd_init(args) -> int:

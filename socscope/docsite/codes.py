@@ -55,7 +55,9 @@ def emitted_codes() -> dict[str, str]:
     out: dict[str, str] = {}
     for name in available_techniques():
         tech = technique(name)
-        out |= {code: f"{name} (flag)" for code in flag_codes(prose_path(tech).parent)}
+        columns = {c.name for spec in tech.tables for c in spec.all_columns}
+        # "column: why" is a null reason naming its column (schemas/nulls.py), not a code of its own
+        out |= {code: f"{name} (flag)" for code in flag_codes(prose_path(tech).parent) - columns}
         out |= {code: f"{name} (warning)" for code in getattr(tech, "warnings", {}) or {}}
     out |= {code: "marts (warning)" for code in _marts_warnings()}
     out |= {code: "pipeline (quarantine)" for code in quarantine_codes()}

@@ -75,7 +75,7 @@ def _events() -> pd.DataFrame:
     return pd.DataFrame({"raw_sha256": ["a" * 64], "campaign": ["c"], "technique": ["afm"], "sample_id": [None],
                          "stage": ["process"], "status": ["quarantined"], "reason": ["truncated header"],
                          "error_type": ["UnreadableFile"], "traceback_digest": [None], "reader": ["asylum-ibw@3"],
-                         "params_id": ["afm-default@1#abcd"], "code_version": ["x"],
+                         "params_id": ["afm-default@1#abcd"], "code_version": ["x"], "settings_id": ["s0"],
                          "rows_written": pd.array([0], dtype="Int64"), "flow_run_id": [None],
                          "attempted_at": pd.Series([when], dtype="datetime64[us, UTC]"), "original_name": ["m.ibw"]})
 
