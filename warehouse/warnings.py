@@ -40,6 +40,32 @@ def _run_warning(wh: Warehouse, technique_name: str, code: str, sql: str) -> pd.
     return df
 
 
+#: the platform's own warning: files a share's ignore list kept out (macOS `._*`, `.DS_Store`...), one per
+#: technique × sample, so that people see that the share holds junk even though nothing went wrong
+IGNORED_SQL = """select technique, sample_id, count(*) as n, string_agg(original_name, ', ' order by original_name) as names
+                 from ignored where how = 'pattern' group by 1, 2 order by 1, 2"""
+
+
+def ignored_warnings(wh: Warehouse) -> pd.DataFrame:
+    try:
+        df = wh.query(IGNORED_SQL)
+    except Exception as exc:
+        if missing_view(exc):
+            return pd.DataFrame(columns=["technique", "code", *WARNING_COLUMNS])
+        raise
+    rows = [{"technique": r.technique, "code": "files_ignored", "sample_id": r.sample_id, "raw_sha256": None,
+             "subject": "ignore list",
+             "message": f"{r.n} file{'s' if r.n > 1 else ''} matched the share's ignore list and were not taken "
+                        f"(not data): {_first_names(r.names)}; `socscope status --ignored` lists them"}
+            for r in df.itertuples()]
+    return pd.DataFrame(rows, columns=["technique", "code", *WARNING_COLUMNS])
+
+
+def _first_names(names: str, shown: int = 3) -> str:
+    parts = names.split(", ")
+    return ", ".join(parts[:shown]) + (f" and {len(parts) - shown} more" if len(parts) > shown else "")
+
+
 def _key(row: pd.Series) -> str:
     parts = [row.get(c) for c in ("technique", "code", "sample_id", "raw_sha256", "subject")]
     text = "|".join("" if p is None or (isinstance(p, float) and pd.isna(p)) else str(p) for p in parts)
@@ -79,7 +105,7 @@ def assemble(campaign_name: str, found: pd.DataFrame, before: pd.DataFrame, name
 def write_warnings(campaign, wh: Warehouse, run_id: str | None, params_id: str,
                    marts_found: pd.DataFrame | None = None) -> int:
     """Collect the techniques' and the marts' warnings and replace the table (one commit)."""
-    found = pd.concat([technique_warnings(wh), marts_found if marts_found is not None else None],
+    found = pd.concat([technique_warnings(wh), ignored_warnings(wh), marts_found if marts_found is not None else None],
                       ignore_index=True)
     names = wh.query("select raw_sha256, original_name from raw_files")
     df = assemble(campaign.name, found, previous(wh), names, run_id, params_id, pd.Timestamp.now(tz="UTC"))

@@ -26,3 +26,10 @@ def test_the_demo_macos_junk_is_ignored_not_received(demo_campaign):
     table = status_table(demo_campaign, wh.query)
     row = table[(table.technique == "afm") & (table.sample_id == "C-PRI")].iloc[0]
     assert row.ignored > 0 and row.received == row.processed
+    # and people see it: one files_ignored warning per technique × sample that holds junk
+    w = wh.query("select technique, sample_id, message from warnings where code = 'files_ignored'")
+    per_group = ignored.merge(wh.query("select original_name, sample_id from ignored"), on="original_name")
+    assert len(w) == len(per_group.groupby(["technique", "sample_id"], dropna=False))
+    pri = w[(w.technique == "afm") & (w.sample_id == "C-PRI")].message.iloc[0]
+    n_pri = sum(1 for p in apple_double if p.startswith("C-PRI/"))
+    assert pri.startswith(f"{n_pri} file") and "._" in pri and "socscope status --ignored" in pri

@@ -93,3 +93,18 @@ def test_the_campaign_flow_ends_with_the_warnings_of_the_run(prefect_api, tmp_pa
     assert warning_lines(first["warnings"])[0] == "toy_out_of_range: 1 (1 new)"  # what the flow prints
     second = campaign_flow(str(cfg))
     assert [(w["code"], w["new"]) for w in second["warnings"]] == [("toy_out_of_range", False)]
+
+
+def test_files_kept_out_by_the_ignore_list_are_a_warning(tmp_path, capsys):
+    cfg = toy_campaign(tmp_path)
+    write_csv(tmp_path / "share/S1/a.csv", [(1, 2)])
+    for junk in ("share/S1/._a.csv", "share/S1/.DS_Store", "share/S2/b.csv~"):
+        (tmp_path / junk).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / junk).write_bytes(b"\x00\x05\x16\x07")
+    assert main(["run", "--local", "--config", str(cfg)]) == 0
+    run_out = capsys.readouterr().out
+    wh = pipeline.open_warehouse(load_campaign(cfg))
+    w = wh.query("select sample_id, message from warnings where code = 'files_ignored' order by 1")
+    assert list(w.sample_id) == ["S1", "S2"]
+    assert w.message.iloc[0].startswith("2 files matched the share's ignore list") and "S1/._a.csv" in w.message.iloc[0]
+    assert "files_ignored: 2" in run_out
