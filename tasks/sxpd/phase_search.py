@@ -11,7 +11,8 @@ one is searched. Phases held at their declared cell (cell parts) are explained a
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
