@@ -46,18 +46,16 @@ def phase_scale(peaks: dict[str, np.ndarray], f2: np.ndarray, mult: np.ndarray, 
         return None
     area, area_sigma = peaks["area"][m], peaks["area_sigma"][m]
     calc = mult[m] * f2[m] * lorentz_polarisation(peaks["predicted_deg"][m])
-    scale, keep = float(np.median(area / calc)), np.ones(len(area), bool)
-    for _ in range(3):
+    scale = float(np.median(area / calc))
+    for _ in range(2):  # the σ floor follows the scale: once from the median, once from the first fit
         sigma = np.hypot(area_sigma, AREA_SIGMA_FLOOR * abs(scale) * calc)
         norm = np.abs(area - scale * calc) / sigma
         spread = max(1.4826 * float(np.median(norm)), 1.0)  # the normal-equivalent MAD of the residuals
-        keep = norm < outlier_sigma * spread
-        w = keep / sigma**2
-        scale = float((w * area * calc).sum() / (w * calc**2).sum())
-    sigma = np.hypot(area_sigma, AREA_SIGMA_FLOOR * abs(scale) * calc)
-    w = keep / sigma**2
-    chi2 = float((w * (area - scale * calc) ** 2).sum() / max(keep.sum() - 1, 1))
-    return scale, float(np.sqrt(max(chi2, 1.0) / (w * calc**2).sum()))
+        w = (norm < outlier_sigma * spread) / sigma**2
+        wcc = float((w * calc**2).sum())
+        scale = float((w * area * calc).sum() / wcc)
+    chi2 = float((w * (area - scale * calc) ** 2).sum() / max(int((w > 0).sum()) - 1, 1))
+    return scale, float(np.sqrt(max(chi2, 1.0) / wcc))
 
 
 def weight_fractions(phases: tuple[Phase, ...], scales: dict[str, tuple[float, float] | None],
