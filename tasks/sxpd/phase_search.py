@@ -79,7 +79,7 @@ def explain_away(x: np.ndarray, signal: np.ndarray, tt: np.ndarray, fwhm: np.nda
     explained = np.zeros_like(signal)
     for centre, width in zip(tt[inside], 1.25 * fwhm[inside]):
         core = slice(*np.searchsorted(x, (centre - width / 2, centre + width / 2)))
-        near = slice(*np.searchsorted(x, (centre - 6 * width, centre + 6 * width)))
+        near = slice(*np.searchsorted(x, (centre - 4 * width, centre + 4 * width)))
         if core.stop <= core.start:
             continue
         height = signal[core].max()
@@ -92,7 +92,8 @@ def explain_away(x: np.ndarray, signal: np.ndarray, tt: np.ndarray, fwhm: np.nda
 def locate_phases(phases: tuple[Phase, ...], x: np.ndarray, signal: np.ndarray, lam: float, d_min: float,
                   cfg: dict[str, Any], widths: Widths, min_rel: float) -> dict[str, np.ndarray]:
     """Free metric parameters of every phase: fixed ones at their declared cell, the others searched
-    strongest first, each on the signal its predecessors left unexplained."""
+    strongest first (by their template score on the whole pattern), each on the signal its predecessors
+    left unexplained."""
     found = {ph.name: start_parameters(ph) for ph in phases if ph.fixed}
     left = [ph for ph in phases if not ph.fixed]
 
@@ -105,11 +106,12 @@ def locate_phases(phases: tuple[Phase, ...], x: np.ndarray, signal: np.ndarray, 
     for ph in phases:
         if ph.fixed:
             residual = remove(ph, residual)
-    while left:
-        trials = [search_cell(ph, x, residual, lam, d_min, cfg) for ph in left]
-        i = int(np.argmax([score for _, score in trials]))
-        ph = left.pop(i)
-        found[ph.name] = trials[i][0]
-        if left:
+    # the order from one search of each phase on the same signal; each one after the strongest is
+    # searched again on what its predecessors left
+    first = {ph.name: search_cell(ph, x, residual, lam, d_min, cfg) for ph in left}
+    left.sort(key=lambda ph: -first[ph.name][1])
+    for i, ph in enumerate(left):
+        found[ph.name] = first[ph.name][0] if i == 0 else search_cell(ph, x, residual, lam, d_min, cfg)[0]
+        if i + 1 < len(left):
             residual = remove(ph, residual)
     return {ph.name: found[ph.name] for ph in phases}
