@@ -21,8 +21,8 @@ from tasks.sxpd.metric import ReflectionList, basis, reflection_list, start_para
 from tasks.sxpd.phases import Phase
 from tasks.sxpd.search import template_score
 
-#: a located line is explained this many (widened) widths either side: its Lorentzian tail there is still
-#: ~0.5 % of its height, as much as the lines of a 2 % phase beside it (at ±4 widths a 2 % FePO4 beside
+#: a located line is explained this many (widened) widths either side: its pseudo-Voigt tail there is still
+#: ~0.3 % of its height (0.8 % at ±4), as much as the lines of a 2 % phase beside it (at ±4 a 2 % FePO4 beside
 #: LiFePO4 came back 0.003 Å off in a)
 REACH_WIDTHS = 6.0
 #: (2θ in deg, phase name) → starting FWHM (deg) of that phase's lines
