@@ -181,6 +181,9 @@ SXPD_SCAN_LOG = TableSpec(
 _NOT_OBSERVED = "; null when the phase was not observed or its cell not refined (quality_flags says which)"
 
 
+_CELL_GLOBS = ("a_*", "b_*", "c_*", "alpha_*", "beta_*", "gamma_*", "volume_*")
+
+
 def _cell_column(name: str, suffix: str, what: str) -> tuple[Column, Column]:
     unit = {"angstrom3": "angstrom^3"}.get(suffix, suffix)
     return (Column(f"{name}_{suffix}", "float64", unit, f"refined {what}{_NOT_OBSERVED}", checks=(("gt", 0),)),
@@ -211,14 +214,12 @@ SXPD_PHASE_CELLS = TableSpec(
         Column("n_reflections", "int64", "1", "reflections of the phase used in the cell refinement", checks=_POS),
         Column("quality_flags", "string", description=_FLAGS + "; names the reason of every null", nullable=False),
     ),
-    # the flag words tasks/sxpd/phase_cells.py writes, and the nulls each one explains
+    # the flag words phase_cells.phase_rows writes for each null
     nulls=NullRule(reasons="quality_flags", covers=(
-        ("cell_not_refined", ("*_angstrom", "*_deg", "volume_*")),
-        ("phase_not_observed", ("*_angstrom", "*_deg", "volume_*", "scale", "weight_fraction*")),
-        ("no_atom_sites", ("scale", "weight_fraction*")),
-        ("no_resolved_reflections", ("scale", "weight_fraction*")),
-        ("weight_fraction_undetermined", ("weight_fraction*",)),
-        ("cell_part", ("weight_fraction*",)))),
+        *((word, _CELL_GLOBS) for word in ("phase_not_observed", "cell_not_refined")),
+        *((word, ("scale", "weight_fraction*")) for word in ("no_atom_sites", "no_resolved_reflections")),
+        *((word, ("weight_fraction*",)) for word in ("cell_part", "weight_fraction_undetermined",
+                                                    "phase_not_observed")))),
 )
 
 TABLES = [SXPD_CALIBRATIONS, SXPD_PATTERNS, SXPD_PEAKS, SXPD_REFINEMENTS, SXPD_ALIGNMENT, SXPD_SCAN_LOG,

@@ -23,11 +23,18 @@ import pandas as pd
 
 from foundation.contract import DemoRequest
 from tasks.demo_world import OPERANDO_PROGRAMS
-from tasks.sxpd.crystallography import lorentz_polarisation
 from tasks.sxpd.demo import local_time_text, two_theta_axis, xye_bytes
 from tasks.sxpd.powder_gemmi import Phase, declared_phases, reflections, with_cell
-from tasks.sxpd.synthesis import (DEMO_CAGLIOTI_DEG2, DEMO_WAVELENGTH_ANGSTROM, DEMO_ZERO_OFFSET_DEG, add_peaks,
-                                  asymmetry, caglioti, counts, silicon_profile)
+from tasks.sxpd.synthesis import (
+    DEMO_CAGLIOTI_DEG2,
+    DEMO_WAVELENGTH_ANGSTROM,
+    DEMO_ZERO_OFFSET_DEG,
+    add_peaks,
+    asymmetry,
+    caglioti,
+    counts,
+    silicon_profile,
+)
 
 CAMPAIGN_NAME = "olivine-demo"
 SAMPLE_ID, CELL_ID = "L-1", "lfp1"
@@ -63,13 +70,21 @@ def weight_fraction(x: float, masses: dict[str, float]) -> float:
     return fp / (fp + lfp) if fp + lfp > 0 else 0.0
 
 
+def lorentz_factor(theta_rad: np.ndarray) -> np.ndarray:
+    """Lorentz factor of a powder line measured across its Debye–Scherrer cone by a strip detector,
+    1/(sin θ·sin 2θ); no polarisation term, the synchrotron beam being polarised perpendicular to the
+    scattering plane. Written here rather than taken from the refinement (crystallography.py), so that the
+    demo's truth does not share the definition it is scored against (a constant factor is immaterial)."""
+    return 1.0 / (np.sin(theta_rad) * np.sin(2.0 * theta_rad))
+
+
 def phase_lines(phase: Phase, d_min: float, wavelength: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(2θ, m|F|²·LP / V², d) of a phase's reflections inside the pattern."""
+    """(2θ, m|F|²·L / V², d) of a phase's reflections inside the pattern."""
     d, f2, _ = reflections(phase, d_min)
     s = wavelength / (2.0 * d)
     ok = s < 1.0
-    tt = np.degrees(2.0 * np.arcsin(s[ok]))
-    return tt, f2[ok] * lorentz_polarisation(tt) / phase.structure.cell.volume ** 2, d[ok]
+    theta = np.arcsin(s[ok])
+    return np.degrees(2.0 * theta), f2[ok] * lorentz_factor(theta) / phase.structure.cell.volume ** 2, d[ok]
 
 
 def widths(tt: np.ndarray, size_nm: float, wavelength: float) -> np.ndarray:
@@ -85,13 +100,14 @@ def olivine_profile(x_axis: np.ndarray, phases: dict[str, Phase], x: float, norm
     y = 800.0 + 2000.0 * np.exp(-x_axis / 5.0) + 500.0 * np.exp(-(((x_axis - 8.0) / 3.0) ** 2))
     masses = {n: phases[n].cell_mass_u for n in (LITHIATED, DELITHIATED)}
     w_fp = weight_fraction(x, masses)
-    densities = {n: masses[n] / phases[n].structure.cell.volume for n in masses}
+    cells = {name: with_cell(phases[name], *abc).structure.cell for name, abc in olivine_cells(x).items()}
+    densities = {n: masses[n] / cells[n].volume for n in masses}  # of this pattern's cells
     vol = {LITHIATED: (1 - w_fp) / densities[LITHIATED], DELITHIATED: w_fp / densities[DELITHIATED]}
     total = sum(vol.values())
-    for name, (a, b, c) in olivine_cells(x).items():
+    for name in cells:
         if vol[name] <= 0:
             continue
-        tt, strength, _ = phase_lines(with_cell(phases[name], a, b, c), d_min, lam)
+        tt, strength, _ = phase_lines(phases[name], d_min, lam)
         add_peaks(x_axis, y, tt + DEMO_ZERO_OFFSET_DEG, widths(tt, SIZE_NM[name], lam),
                   strength * vol[name] / total * norm, 0.4, asymmetry(tt))
     for name in ("Al", "Li"):

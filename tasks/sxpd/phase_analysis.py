@@ -4,8 +4,7 @@ Positions come from each phase's cell (gemmi reflection list, ``metric``), inten
 every window is fitted by the same batched LM as the NCM path (``analysis.fit_candidates``); the
 cells of all phases and one zero shift are then refined together from the fitted positions
 (``cell_fit``), and the next pass starts from them. Each phase's cell is first located by a
-search of an isotropic scale of its declared cell, then of each axis length on its own
-(±``phase_search.scale_range_pct``), on the template score of its strongest reflections.
+template search (``phase_search``: strongest phase first, each on the signal the located ones leave).
 A phase with too few usable reflections for its free parameters is "not observed": null cell.
 """
 from __future__ import annotations
@@ -25,17 +24,12 @@ from tasks.sxpd.analysis import (
     usable_reflections,
 )
 from tasks.sxpd.cell_fit import CellsFit, fit_cells
-from tasks.sxpd.crystallography import lorentz_polarisation, two_theta_deg
+from tasks.sxpd.crystallography import two_theta_deg
 from tasks.sxpd.lattice import WilliamsonHall
-from tasks.sxpd.metric import (
-    ReflectionList,
-    basis,
-    coefficients,
-    reflection_list,
-    start_parameters,
-)
+from tasks.sxpd.metric import basis, coefficients, reflection_list, start_parameters
+from tasks.sxpd.phase_search import line_strength, locate_phases
 from tasks.sxpd.phases import Phase
-from tasks.sxpd.search import excess, template_score
+from tasks.sxpd.search import excess
 
 
 @dataclass
@@ -50,47 +44,6 @@ class PhasesAnalysis:
     flags: list[str] = field(default_factory=list)
 
 
-def _strength(rl: ReflectionList, tt: np.ndarray) -> np.ndarray:
-    """m·|F|²·LP (m·LP without atom sites: every allowed reflection counts alike)."""
-    f2 = np.where(np.isfinite(rl.f2), rl.f2, 1.0)
-    return rl.multiplicity * f2 * lorentz_polarisation(np.where(np.isfinite(tt), tt, 90.0))
-
-
-def _search_scale(phase: Phase, x: np.ndarray, signal: np.ndarray, lam: float, d_min: float,
-                  cfg: dict[str, Any]) -> np.ndarray:
-    """Free metric parameters that best match the pattern near the declared cell: an isotropic scale of
-    the cell, then (twice) each axis-length parameter on its own, so that a cell whose axes moved by
-    different amounts (c/a of a layered oxide over a charge) is found too; all within ±scale_range_pct."""
-    p = start_parameters(phase)
-    if phase.fixed:
-        return p
-    rl = reflection_list(phase, round(d_min * 0.97, 4))
-    tt0 = two_theta_deg(1.0 / np.sqrt(rl.inv_d2(p)), lam)
-    strength = np.where(np.isfinite(tt0), _strength(rl, tt0), 0.0)
-    top = np.argsort(-strength)[:int(cfg.get("n_reflections", 12))]
-    if not strength[top].max(initial=0) > 0:
-        return p
-    weight = np.sqrt(strength[top] / strength[top].max())
-    r, step = float(cfg.get("scale_range_pct", 1.0)) / 100, float(cfg.get("scale_step_pct", 0.02)) / 100
-    factor = (1.0 + np.arange(-r, r + step / 2, step)) ** -2.0  # g ∝ 1/length²
-    design = rl.design[top]
-
-    def best(trials: np.ndarray) -> np.ndarray:
-        tt = two_theta_deg(1.0 / np.sqrt(np.maximum(trials @ design.T, 1e-12)), lam)
-        return trials[int(np.argmax(template_score(x, signal, tt, weight)))]
-
-    p = best(p[None, :] * factor[:, None])
-    # axis-length parameters only (a row of the basis on A, B or C): an off-diagonal one (a monoclinic
-    # angle) is near zero and scaling it means nothing; the cell fit refines it from the positions
-    lengths = [i for i, row in enumerate(basis(phase)) if row[:3].any()]
-    for _ in range(2 if len(lengths) > 1 else 0):
-        for i in lengths:
-            trials = np.repeat(p[None, :], len(factor), axis=0)
-            trials[:, i] *= factor
-            p = best(trials)
-    return p
-
-
 def _candidates(phases: tuple[Phase, ...], params_p: dict[str, np.ndarray], lam: float, d_min: float, lo: float,
                 hi: float, min_rel: float) -> dict[str, Any]:
     """Reflections of every phase worth fitting inside (lo, hi), at the phases' current cells."""
@@ -101,7 +54,7 @@ def _candidates(phases: tuple[Phase, ...], params_p: dict[str, np.ndarray], lam:
         inside = np.isfinite(tt) & (tt > lo) & (tt < hi)
         if not inside.any():
             continue
-        strength = np.where(inside, _strength(rl, tt), 0.0)
+        strength = np.where(inside, line_strength(rl, tt), 0.0)
         sel = inside & (strength >= min_rel * strength.max())
         out["phase"] += [ph.name] * int(sel.sum())
         for key, values in (("hkl", rl.hkl[sel]), ("pos", tt[sel]),
@@ -145,7 +98,10 @@ def analyse_phases(two_theta: np.ndarray, intensity: np.ndarray, sigma: np.ndarr
     d_min = lam / (2.0 * np.sin(np.radians(hi) / 2.0))
     signal = excess(x, y, float(peaks_cfg.get("background_window_deg", 0.6)), float(peaks_cfg.get("smooth_deg", 0.01)))
     search = params.get("phase_search", {})
-    current = {ph.name: _search_scale(ph, x, signal, lam, d_min, search) for ph in phases}
+    def widths(tt: np.ndarray, name: str) -> np.ndarray:
+        return phase_widths(tt, np.full(len(tt), name), instrument, peaks_cfg, params.get("phases", {}))
+
+    current = locate_phases(phases, x, signal, lam, d_min, search, widths, float(peaks_cfg["min_relative_intensity"]))
     flags: list[str] = []
     cells: CellsFit | None = None
     fwhm_known: dict[tuple, float] = {}

@@ -123,6 +123,50 @@ def test_hill_howard_weight_fractions_of_a_two_phase_pattern(tmp_path, second, w
     assert np.allclose([rows[second][k] for k in ("a_angstrom", "b_angstrom", "c_angstrom")], CELLS[second][:3], atol=1e-3)
 
 
+@pytest.mark.parametrize("w_lfp", [0.09, 0.035, 0.95])
+def test_minor_olivine_phase_beside_its_twin_keeps_its_own_cell(tmp_path, w_lfp) -> None:
+    """LiFePO4 and FePO4 lines lie a few widths apart: a minor phase's template must not slide onto its
+    neighbour's strong lines (9 % LiFePO4 once came back with a ≈ 10.25 Å from FePO4 lines, and no cell)."""
+    from tasks.sxpd.phase_analysis import analyse_phases
+    from tasks.sxpd.phase_cells import phase_rows
+
+    lam = 0.825
+    (tmp_path / "fp.cif").write_text(FP_CIF)
+    x = np.arange(3.0, 36.0, 0.002)
+    y = np.full_like(x, 200.0)
+    for cif, name, w in ((CIF, "LFP", w_lfp), (tmp_path / "fp.cif", "FP", 1 - w_lfp)):
+        add_lines(x, y, phase_lines(gemmi.read_small_structure(str(cif)), gemmi.UnitCell(*CELLS[name]), lam, 37.0),
+                  6.0e4 * w / ZMV[name])
+    y = np.random.default_rng(11).poisson(y).astype(float)
+    phases = (build_phase(PhaseSpec(**LFP), tmp_path), build_phase(PhaseSpec(name="FP", role="secondary", cif="fp.cif"),
+                                                                  tmp_path))
+    res = analyse_phases(x, y, np.sqrt(np.maximum(y, 1)), Instrument(lam, 0.0, (0.0, 0.0, 1e-4)), PARAMS, phases)
+    rows = {r["phase"]: r for r in phase_rows(phases, res.cells, res.peaks, res.f2, res.multiplicity, {})}
+    for name in ("LFP", "FP"):
+        assert np.allclose([rows[name][k] for k in ("a_angstrom", "b_angstrom", "c_angstrom")], CELLS[name][:3],
+                           atol=1e-3), rows[name]
+    assert abs(rows["LFP"]["weight_fraction"] - w_lfp) < 0.01, rows["LFP"]
+
+
+def test_phase_scale_ignores_a_degenerate_window() -> None:
+    """A window whose width collapsed onto noise (area and σ near 0) must not set the scale: a σ floor
+    relative to its own area once let one such line put a 22 % FePO4 mixture at 13 %."""
+    from tasks.sxpd.crystallography import lorentz_polarisation
+    from tasks.sxpd.phase_cells import phase_scale
+
+    calc = np.array([4.5e6, 5.4e6, 1.4e6, 6.6e6, 1.7e6, 4.2e4])  # m·|F|²·LP, the last a weak line
+    area = 9.2e-5 * calc * np.array([1.01, 0.99, 1.0, 1.02, 0.98, 0.0])
+    area[-1] = 1.09  # fitted far too small...
+    sigma = np.maximum(0.01 * area, 1.0)
+    sigma[-1] = 1e-4  # ...with a degenerate σ
+    n = len(calc)
+    tt = np.linspace(5.0, 18.0, n)
+    peaks = {"phase": np.full(n, "FP"), "fitted": np.ones(n, bool), "resolved": np.ones(n, bool), "area": area,
+             "area_sigma": sigma, "predicted_deg": tt}
+    scale, scale_sigma = phase_scale(peaks, calc / lorentz_polarisation(tt), np.ones(n), "FP")
+    assert abs(scale / 9.2e-5 - 1) < 0.02 and scale_sigma < 0.02 * scale
+
+
 def test_absent_phase_gets_a_row_with_null_cell_and_flag(tmp_path) -> None:
     from tasks.sxpd.phase_analysis import analyse_phases
     from tasks.sxpd.phase_cells import phase_rows
