@@ -74,7 +74,7 @@ def _print_table(rows, columns, title=None, multiline=("reason",)) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from tasks.intake import shown
+    from foundation.text import shown
 
     t = Table(title=title)
     for i, c in enumerate(columns):
@@ -266,8 +266,6 @@ def _write_answer(df, args) -> int:
 
 
 def cmd_query(args) -> int:
-    from warehouse.user_sql import RefusedQuery
-
     params: dict[str, str] = {}
     if args.list:
         from warehouse.queries import list_queries
@@ -286,7 +284,13 @@ def cmd_query(args) -> int:
     else:
         print("give SQL, --name NAME or --list", file=sys.stderr)
         return 2
+    from socscope import query_cli
+
+    answered = query_cli.run(args, sql, params, _print_table)  # a plain local warehouse: DuckDB alone, no pandas
+    if answered is not None:
+        return answered
     from socscope.client import open as open_warehouse
+    from warehouse.user_sql import RefusedQuery
 
     with open_warehouse(args.config, timeout_s=args.timeout, max_rows=args.max_rows) as client:
         try:
@@ -479,23 +483,34 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "config", "unset") is None:
         args.config = default_config()
-    from foundation.config import ConfigError
-    from warehouse.faults import RunInProgress, StorageError
-
     try:
         return args.fn(args)
-    except ConfigError as exc:
+    except Exception as exc:  # noqa: BLE001 - the known ones get their exit code, the rest is re-raised
+        code = _exit_code(exc)
+        if code is None:
+            raise
+        return code
+
+
+def _exit_code(exc: Exception) -> int | None:
+    """Exit code of a failure the CLI reports in one line. The campaign loader is imported only to
+    tell its ConfigError: a command that never loaded it (a fast `socscope query`) cannot raise one."""
+    from warehouse.faults import RunInProgress, StorageError
+
+    config = sys.modules.get("foundation.config")
+    if config is not None and isinstance(exc, config.ConfigError):
         print(str(exc), file=sys.stderr)
         return 2
-    except RunInProgress as exc:  # not a failure: the running one does the work
+    if isinstance(exc, RunInProgress):  # not a failure: the running one does the work
         print(str(exc))
         return 0
-    except StorageError as exc:
+    if isinstance(exc, StorageError):
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except FileNotFoundError as exc:
+    if isinstance(exc, FileNotFoundError):
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    return None
 
 
 if __name__ == "__main__":

@@ -175,16 +175,7 @@ def write_catalog(wh: StoredTables, manifest: Manifest) -> Path | None:
 
 def open_catalog(warehouse_root: str | Path):
     """Read-only connection on the newest catalog snapshot, as a dashboard or the CLI opens it,
-    locked to reading the warehouse's own files (``warehouse.user_sql.lock_down``)."""
-    import duckdb
+    locked to reading the warehouse's own files (``warehouse.user_sql.open_snapshot``)."""
+    from warehouse.user_sql import open_snapshot
 
-    from warehouse.user_sql import lock_down
-
-    root = Path(warehouse_root)
-    path = root / "catalog.duckdb"
-    snapshots = sorted((root / "catalogs").glob("*.duckdb"))
-    if snapshots:
-        path = snapshots[-1]
-    if not path.exists():
-        raise FileNotFoundError(f"no warehouse catalog at {path}; run `socscope run` or `socscope demo` first")
-    return lock_down(duckdb.connect(str(path), read_only=True), root)
+    return open_snapshot(warehouse_root)
