@@ -139,6 +139,13 @@ def attach_views(con, wh: StoredTables, manifest: Manifest, relative: bool = Fal
                     f"technique's `after`.") from exc
 
 
+def catalog_is_current(wh: StoredTables, manifest: Manifest) -> bool:
+    """The catalog shows ``manifest`` (its versioned snapshot exists); an object store has no catalog file."""
+    root = Path(wh.root)
+    return not wh.is_local or ((root / "catalog.duckdb").exists()
+                               and (root / "catalogs" / f"{manifest.version:08d}.duckdb").exists())
+
+
 def write_catalog(wh: StoredTables, manifest: Manifest) -> Path | None:
     """Rebuild catalog.duckdb for external read-only users (local warehouses only)."""
     if not wh.is_local:
