@@ -98,9 +98,34 @@ def cmd_init(args) -> int:
     return 0
 
 
-def _run_campaign(config: Path, techniques, local: bool) -> dict:
-    """Run the campaign (locally or as the Prefect flow in this process) with a bar per stage."""
+def _nothing_new(config: Path) -> dict | None:
+    """The end-of-run summary when a run would find nothing to do (tasks/nothing_new.py), else None
+    after saying what is new. Asked before Prefect is even imported: a no-op re-run costs a stat of
+    the shares and a few catalog queries, not the embedded API's start."""
+    from foundation.config import load_campaign
+    from tasks import pipeline
+    from tasks.nothing_new import nothing_new_summary, what_is_new
+
+    campaign = load_campaign(config)
+    wh = pipeline.open_warehouse(campaign)
+    news = what_is_new(campaign, wh)
+    if news:
+        print("new since the last run: " + "; ".join(news[:4]) + ("; ..." if len(news) > 4 else ""))
+        return None
+    print("nothing new: no new or changed file on the shares, nothing pending, marts up to date "
+          "(--force-flow runs the flow anyway)")
+    return nothing_new_summary(campaign, wh)
+
+
+def _run_campaign(config: Path, techniques, local: bool, force_flow: bool = False) -> dict:
+    """Run the campaign (locally or as the Prefect flow in this process) with a bar per stage; with
+    nothing new (and not ``force_flow``), only the summary of the warehouse as it is."""
     from foundation.progress import announce
+
+    if not force_flow:
+        unchanged = _nothing_new(config)
+        if unchanged is not None:
+            return unchanged
 
     if local:
         from foundation.config import load_campaign
@@ -178,22 +203,24 @@ def print_warnings(warnings) -> None:
 
 
 def cmd_demo(args) -> int:
-    from socscope.demo import write_demo
+    from socscope.demo import write_demo_once
 
     root = Path(args.dir or ("demo" if args.campaign == "ncm622" else f"demo-{args.campaign}")).resolve()
     t0 = time.monotonic()
-    write_demo(root, args.profile, args.seed, campaign_name=args.campaign)
-    print(f"demo files written under {root / 'share'} ({time.monotonic() - t0:.1f} s)")
+    if write_demo_once(root, args.profile, args.seed, campaign_name=args.campaign):
+        print(f"demo files written under {root / 'share'} ({time.monotonic() - t0:.1f} s)")
+    else:
+        print(f"demo files already under {root / 'share'} (same profile and seed): not written again")
     if args.no_run:
         return 0
-    summary = _run_campaign(root / "campaign.yaml", None, args.local)
+    summary = _run_campaign(root / "campaign.yaml", None, args.local, args.force_flow)
     _report(summary, root / "campaign.yaml")
     return 0
 
 
 def cmd_run(args) -> int:
     config = Path(args.config).resolve()
-    summary = _run_campaign(config, args.technique or None, args.local)
+    summary = _run_campaign(config, args.technique or None, args.local, args.force_flow)
     _report(summary, config)
     return 1 if (args.strict and summary["quarantine"]) else 0
 
@@ -399,6 +426,10 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
+FORCE_FLOW_HELP = ("run the flow even when nothing is new (by default a run first checks the shares by stat, the "
+                   "pending work and the marts, and with nothing to do prints the summary without starting Prefect)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line (the docs site's CLI reference is generated from it)."""
     ap = argparse.ArgumentParser(prog="socscope", description=__doc__)
@@ -418,6 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ncm622: 14 NCM622 samples, five techniques; olivine: operando LiFePO4/FePO4 (SXPD + cycler)")
     p.add_argument("--no-run", action="store_true", help="only write the files")
     p.add_argument("--local", action="store_true", help="run without Prefect (debugging)")
+    p.add_argument("--force-flow", action="store_true", help=FORCE_FLOW_HELP)
     p.set_defaults(fn=cmd_demo)
 
     p = sub.add_parser("run", help="run the campaign flow on a config")
@@ -425,6 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--technique", action="append")
     p.add_argument("--local", action="store_true", help="run without Prefect (debugging)")
     p.add_argument("--strict", action="store_true", help="exit 1 if any file is quarantined")
+    p.add_argument("--force-flow", action="store_true", help=FORCE_FLOW_HELP)
     p.set_defaults(fn=cmd_run)
 
     p = sub.add_parser("status", help="expected, received, processed, quarantined, ignored files per sample x technique")
