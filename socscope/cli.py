@@ -114,7 +114,7 @@ def _nothing_new(config: Path) -> dict | None:
         return None
     print("nothing new: no new or changed file on the shares, nothing pending, marts up to date "
           "(--force-flow runs the flow anyway)")
-    return nothing_new_summary(campaign, wh)
+    return {**nothing_new_summary(campaign, wh), "findings": _findings_verdicts(config, wh)}
 
 
 def _run_campaign(config: Path, techniques, local: bool, force_flow: bool = False) -> dict:
@@ -160,7 +160,7 @@ def _report(summary: dict, config: Path) -> None:
                      ["technique", "file", "stage", "reason"], title="quarantined (raw files kept in the raw store)")
     print("\n" + _run_sentence(summary))
     print_warnings(summary.get("warnings", []))
-    verdicts = _findings_verdicts(config)
+    verdicts = summary["findings"] if "findings" in summary else _findings_verdicts(config)
     if verdicts:
         print("findings: " + ", ".join(f"{n} {v}" for v, n in verdicts))
     print(f"\nlook at (warehouse {summary['warehouse']}):")
@@ -183,12 +183,12 @@ def _run_sentence(summary: dict) -> str:
             + ("" if quarantined else "; no file quarantined"))
 
 
-def _findings_verdicts(config: Path) -> list[tuple[str, int]]:
+def _findings_verdicts(config: Path, wh=None) -> list[tuple[str, int]]:
     """Findings verdicts counted (pass/fail/...), or nothing when the marts were not built."""
     from foundation.config import load_campaign
     from tasks import pipeline
 
-    wh = pipeline.open_warehouse(load_campaign(config, parameters=False))
+    wh = wh or pipeline.open_warehouse(load_campaign(config, parameters=False))
     if "findings" not in wh.manifest().tables:
         return []
     df = wh.query("select verdict, count(*) as n from findings group by 1 order by 1")
