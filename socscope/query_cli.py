@@ -10,8 +10,9 @@ and goes the general way, through ``socscope.client``.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 
 def local_warehouse(target: str) -> Path | None:

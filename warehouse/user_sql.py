@@ -30,7 +30,7 @@ class RefusedQuery(Exception):
 
 @dataclass(frozen=True)
 class QueryResult:
-    frame: "pd.DataFrame"
+    frame: pd.DataFrame
     #: True when the answer had more rows than the limit and was cut
     truncated: bool
 
