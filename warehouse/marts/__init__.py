@@ -69,7 +69,7 @@ def stale_marts(wh: Warehouse) -> list[str]:
     stale = profile.stale_scopes(wh, load_features(), params.id)
     if stale:
         return [f"soc_profile of {len(stale)} scope(s) ({', '.join(stale[:3])}{', ...' if len(stale) > 3 else ''})"]
-    done = wh.query(f"select fingerprint from mart_state where mart = '{DERIVED}' and scope = 'all'")
+    done = wh.query("select fingerprint from mart_state where mart = ? and scope = 'all'", [DERIVED])
     if done.empty or done.fingerprint.iloc[0] != _profile_state(wh, params.id):
         return ["the marts derived from soc_profile (correlations, findings, quality, warnings, report)"]
     return []
