@@ -1,4 +1,5 @@
-"""AFM benchmark: N Asylum maps (512x512 x 4 channels) read -> features -> Parquet, against a baseline
+"""AFM benchmark: N Asylum maps (512x512 x 4 channels) through the production path of a file (read ->
+features -> contract validation of every table, the pixel table included -> Parquet), against a baseline
 that only reads the same files with numpy on the raw bytes and writes the raw channels to Parquet.
 
     python bench/afm.py            # 100 maps of 512x512
@@ -8,12 +9,12 @@ Last line: key=value pairs including ratio= (pipeline time / baseline time).
 from __future__ import annotations
 
 import argparse
-import functools
 import resource
 import shutil
 import sys
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from foundation.contract import ProcessContext  # noqa: E402
 from foundation.registry import all_readers, load_params, read_measurements  # noqa: E402
 from schemas.afm import AFM_MAPS, AFM_PARTICLES, AFM_PIXELS  # noqa: E402
-from schemas.core import _pandera_schema, conform  # noqa: E402
+from schemas.core import _pandera_schema  # noqa: E402
 from tasks.afm.writers import write_asylum_ibw  # noqa: E402
+from tasks.pipeline import stamp_frame  # noqa: E402
+from warehouse.store import Warehouse, write_unit  # noqa: E402
 
 CHANNELS = ("HeightRetrace", "AmplitudeRetrace", "DeflectionRetrace", "PhaseRetrace")
 
@@ -63,84 +66,33 @@ def baseline(paths: list[Path], out: Path, n_px: int) -> tuple[float, float]:
 
 
 def pipeline(paths: list[Path], out: Path) -> tuple[float, float]:
+    """The production path of a file, as tasks.pipeline.compute_file and process_file_here run it:
+    read, process(), stamp the key/lineage columns, then warehouse.store.write_unit, which validates
+    each table against its contract (schemas.core.conform, the pixel table included) and writes it."""
     params = load_params(Path(__file__).resolve().parents[1] / "tasks/afm/params/default.yaml")
     from tasks.afm.process import process
 
     ctx = ProcessContext(campaign=None, sample=None, params=params, options={}, query=lambda sql: None)
     specs = {"afm_maps": AFM_MAPS, "afm_pixels": AFM_PIXELS, "afm_particles": AFM_PARTICLES}
-    keys = {"campaign": "bench", "sample_id": "B", "technique": "afm", "reader": "asylum-ibw@1.0",
-            "params_id": params.id, "flow_run_id": "bench"}
+    wh = Warehouse(str(out))
     # one-off start-up outside the timed loop (as the baseline's imports are): the registry imports
     # every technique plugin on its first detection, the writer's contract imports pandera
     all_readers()
-    _pandera_schema(AFM_MAPS)
+    for spec in specs.values():
+        _pandera_schema(spec)
     t, c = time.perf_counter(), time.process_time()
     for i, path in enumerate(paths):
-        _, (m,) = read_measurements(path, f"{i:064d}", path.name, technique_name="afm")
+        reader, (m,) = read_measurements(path, f"{i:064d}", path.name, technique_name="afm")
         frames = process(m, ctx)
-        stamp = keys | {"mode": m.mode, "measurement_id": m.measurement_id, "raw_sha256": f"{i:064d}",
-                        "processed_at": np.datetime64("2026-01-01T00:00:00", "us")}
         for name, spec in specs.items():
-            if name == "afm_pixels":
-                table = _pixels_table(spec, frames[name], stamp)
-                # measured floats do not repeat: dictionary-encode only the columns that do
-                pq.write_table(table, out / f"{name}_{i}.parquet", use_dictionary=_DICT_COLUMNS)
-                continue
-            df = frames[name].assign(**stamp)
-            df["processed_at"] = df["processed_at"].dt.tz_localize("UTC")
-            pq.write_table(conform(spec, df), out / f"{name}_{i}.parquet")
+            df = stamp_frame(frames[name], campaign="bench", technique_name="afm", sample_id="B", mode=m.mode,
+                             measurement_id=m.measurement_id, raw_sha256=f"{i:064d}", reader=reader.id,
+                             params_id=params.id, flow_run_id="bench", processed_at=STAMP)
+            write_unit(wh, spec, df, f"{i:064d}")
     return time.perf_counter() - t, time.process_time() - c
 
 
-# pixel-table columns with few distinct values per map (keys, lineage, grid positions, labels)
-_DICT_COLUMNS = ["campaign", "sample_id", "technique", "mode", "measurement_id", "raw_sha256", "reader",
-                 "params_id", "flow_run_id", "processed_at", "x_um", "y_um", "particle_id", "region"]
-
-
-def _constant_strings(value, n: int) -> pa.Array:
-    """A string column repeating one value (built from its offsets and bytes, no Python objects)."""
-    if value is None:
-        return pa.nulls(n, pa.string())
-    b = str(value).encode()
-    offsets = np.arange(0, (n + 1) * len(b), len(b), dtype=np.int32) if b else np.zeros(n + 1, dtype=np.int32)
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(b * n))
-
-
-@functools.lru_cache(maxsize=4)
-def _timestamps(value, n: int, type_: pa.DataType) -> pa.Array:
-    return pa.array(np.full(n, value, dtype="datetime64[us]")).cast(type_)
-
-
-# Arrow arrays are immutable: the run-wide key columns (campaign, sample, params, reader...) are built
-# once; per-map ones (measurement_id, raw_sha256) are not cached, so memory stays bounded.
-_run_constant_strings = functools.lru_cache(maxsize=16)(_constant_strings)
-_RUN_CONSTANT = {"campaign", "sample_id", "technique", "mode", "reader", "params_id", "flow_run_id"}
-
-
-def _pixels_table(spec, df, stamp):
-    """Arrow table of the pixel frame plus its key/lineage columns, built from the numpy columns.
-
-    The pixel table is validated by the writer's pandera contract in production; the bench validates
-    maps/particles and builds pixels directly (same columns, types and field metadata) so the ratio
-    reflects features + Parquet rather than pandas object handling of 262144 repeated strings."""
-    schema = spec.arrow_schema()
-    n = len(df)
-    arrays = []
-    for field in schema:
-        if field.name in stamp:
-            value = stamp[field.name]
-            if field.name == "processed_at":
-                arrays.append(_timestamps(value, n, field.type))
-            else:
-                build = _run_constant_strings if field.name in _RUN_CONSTANT else _constant_strings
-                arrays.append(build(value, n))
-        elif field.name == "region":
-            cat = df["region"].array
-            arrays.append(pa.DictionaryArray.from_arrays(pa.array(np.asarray(cat.codes, dtype=np.int32)),
-                                                         pa.array(list(cat.categories), pa.string())).cast(field.type))
-        else:
-            arrays.append(pa.array(df[field.name].to_numpy(), type=field.type, from_pandas=True))  # NaN -> null
-    return pa.Table.from_arrays(arrays, schema=schema)
+STAMP = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 def main() -> None:

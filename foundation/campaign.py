@@ -118,6 +118,11 @@ class Share(_Strict):
     readers: list[ReaderOverride] = Field(default_factory=list)
     reader_options: dict[str, Any] = Field(default_factory=dict)
     storage_options: dict[str, Any] = Field(default_factory=dict)
+    rehash_every_days: float | None = Field(
+        default=None, ge=0, description="a file whose path, size and mtime match its last sighting is not hashed "
+        "again (a stat cache); with this set, every file of the share is hashed again once this many days have "
+        "passed since the share's last full re-hash (0: on every run), so content changed behind an unchanged "
+        "size and mtime is found")
     raw_store_mode: Literal["copy", "link", "reference"] = Field(
         default="copy", description="copy: a read-only copy in the raw store (shares people write to); link: a "
         "reflink or hard link where the filesystem allows, else a copy; reference: nothing copied (an immutable "

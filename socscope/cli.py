@@ -81,7 +81,7 @@ def _print_table(rows, columns, title=None, multiline=("reason",)) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from tasks.intake import shown
+    from foundation.text import shown
 
     keeps_lines = [c in multiline for c in columns]
     cells = [[Text("" if v is None else "\n".join(map(shown, str(v).split("\n"))) if keep else shown(str(v)))
@@ -129,9 +129,34 @@ def cmd_init(args) -> int:
     return 0
 
 
-def _run_campaign(config: Path, techniques, local: bool) -> dict:
-    """Run the campaign (locally or as the Prefect flow in this process) with a bar per stage."""
+def _nothing_new(config: Path) -> dict | None:
+    """The end-of-run summary when a run would find nothing to do (tasks/nothing_new.py), else None
+    after saying what is new. Asked before Prefect is even imported: a no-op re-run costs a stat of
+    the shares and a few catalog queries, not the embedded API's start."""
+    from foundation.config import load_campaign
+    from tasks import pipeline
+    from tasks.nothing_new import nothing_new_summary, what_is_new
+
+    campaign = load_campaign(config)
+    wh = pipeline.open_warehouse(campaign)
+    news = what_is_new(campaign, wh)
+    if news:
+        print("new since the last run: " + "; ".join(news[:4]) + ("; ..." if len(news) > 4 else ""))
+        return None
+    print("nothing new: no new or changed file on the shares, nothing pending, marts up to date "
+          "(--force-flow runs the flow anyway)")
+    return {**nothing_new_summary(campaign, wh), "findings": _findings_verdicts(config, wh)}
+
+
+def _run_campaign(config: Path, techniques, local: bool, force_flow: bool = False) -> dict:
+    """Run the campaign (locally or as the Prefect flow in this process) with a bar per stage; with
+    nothing new (and not ``force_flow``), only the summary of the warehouse as it is."""
     from foundation.progress import announce
+
+    if not force_flow:
+        unchanged = _nothing_new(config)
+        if unchanged is not None:
+            return unchanged
 
     if local:
         from foundation.config import load_campaign
@@ -166,7 +191,7 @@ def _report(summary: dict, config: Path) -> None:
                      ["technique", "file", "stage", "reason"], title="quarantined (raw files kept in the raw store)")
     print("\n" + _run_sentence(summary))
     print_warnings(summary.get("warnings", []))
-    verdicts = _findings_verdicts(config)
+    verdicts = summary["findings"] if "findings" in summary else _findings_verdicts(config)
     if verdicts:
         print("findings: " + ", ".join(f"{n} {v}" for v, n in verdicts))
     print(f"\nlook at (warehouse {summary['warehouse']}):")
@@ -189,12 +214,12 @@ def _run_sentence(summary: dict) -> str:
             + ("" if quarantined else "; no file quarantined"))
 
 
-def _findings_verdicts(config: Path) -> list[tuple[str, int]]:
+def _findings_verdicts(config: Path, wh=None) -> list[tuple[str, int]]:
     """Findings verdicts counted (pass/fail/...), or nothing when the marts were not built."""
     from foundation.config import load_campaign
     from tasks import pipeline
 
-    wh = pipeline.open_warehouse(load_campaign(config, parameters=False))
+    wh = wh or pipeline.open_warehouse(load_campaign(config, parameters=False))
     if "findings" not in wh.manifest().tables:
         return []
     df = wh.query("select verdict, count(*) as n from findings group by 1 order by 1")
@@ -209,22 +234,24 @@ def print_warnings(warnings) -> None:
 
 
 def cmd_demo(args) -> int:
-    from socscope.demo import write_demo
+    from socscope.demo import write_demo_once
 
     root = Path(args.dir or ("demo" if args.campaign == "ncm622" else f"demo-{args.campaign}")).resolve()
     t0 = time.monotonic()
-    write_demo(root, args.profile, args.seed, campaign_name=args.campaign)
-    print(f"demo files written under {root / 'share'} ({time.monotonic() - t0:.1f} s)")
+    if write_demo_once(root, args.profile, args.seed, campaign_name=args.campaign):
+        print(f"demo files written under {root / 'share'} ({time.monotonic() - t0:.1f} s)")
+    else:
+        print(f"demo files already under {root / 'share'} (same profile and seed): not written again")
     if args.no_run:
         return 0
-    summary = _run_campaign(root / "campaign.yaml", None, args.local)
+    summary = _run_campaign(root / "campaign.yaml", None, args.local, args.force_flow)
     _report(summary, root / "campaign.yaml")
     return 0
 
 
 def cmd_run(args) -> int:
     config = Path(args.config).resolve()
-    summary = _run_campaign(config, args.technique or None, args.local)
+    summary = _run_campaign(config, args.technique or None, args.local, args.force_flow)
     _report(summary, config)
     return 1 if (args.strict and summary["quarantine"]) else 0
 
@@ -297,8 +324,6 @@ def _write_answer(df, args) -> int:
 
 
 def cmd_query(args) -> int:
-    from warehouse.user_sql import RefusedQuery
-
     params: dict[str, str] = {}
     if args.list:
         from warehouse.queries import list_queries
@@ -317,7 +342,13 @@ def cmd_query(args) -> int:
     else:
         print("give SQL, --name NAME or --list", file=sys.stderr)
         return 2
+    from socscope import query_cli
+
+    answered = query_cli.run(args, sql, params, _print_table)  # a plain local warehouse: DuckDB alone, no pandas
+    if answered is not None:
+        return answered
     from socscope.client import open as open_warehouse
+    from warehouse.user_sql import RefusedQuery
 
     with open_warehouse(args.config, timeout_s=args.timeout, max_rows=args.max_rows) as client:
         try:
@@ -426,6 +457,10 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
+FORCE_FLOW_HELP = ("run the flow even when nothing is new (by default a run first checks the shares by stat, the "
+                   "pending work and the marts, and with nothing to do prints the summary without starting Prefect)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line (the docs site's CLI reference is generated from it)."""
     ap = argparse.ArgumentParser(prog="socscope", description=__doc__)
@@ -445,6 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ncm622: 14 NCM622 samples, five techniques; olivine: operando LiFePO4/FePO4 (SXPD + cycler)")
     p.add_argument("--no-run", action="store_true", help="only write the files")
     p.add_argument("--local", action="store_true", help="run without Prefect (debugging)")
+    p.add_argument("--force-flow", action="store_true", help=FORCE_FLOW_HELP)
     p.set_defaults(fn=cmd_demo)
 
     p = sub.add_parser("run", help="run the campaign flow on a config")
@@ -452,6 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--technique", action="append")
     p.add_argument("--local", action="store_true", help="run without Prefect (debugging)")
     p.add_argument("--strict", action="store_true", help="exit 1 if any file is quarantined")
+    p.add_argument("--force-flow", action="store_true", help=FORCE_FLOW_HELP)
     p.set_defaults(fn=cmd_run)
 
     p = sub.add_parser("status", help="expected, received, processed, quarantined, ignored files per sample x technique")
@@ -510,23 +547,34 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "config", "unset") is None:
         args.config = default_config()
-    from foundation.config import ConfigError
-    from warehouse.faults import RunInProgress, StorageError
-
     try:
         return args.fn(args)
-    except ConfigError as exc:
+    except Exception as exc:  # noqa: BLE001 - the known ones get their exit code, the rest is re-raised
+        code = _exit_code(exc)
+        if code is None:
+            raise
+        return code
+
+
+def _exit_code(exc: Exception) -> int | None:
+    """Exit code of a failure the CLI reports in one line. The campaign loader is imported only to
+    tell its ConfigError: a command that never loaded it (a fast `socscope query`) cannot raise one."""
+    from warehouse.faults import RunInProgress, StorageError
+
+    config = sys.modules.get("foundation.config")
+    if config is not None and isinstance(exc, config.ConfigError):
         print(str(exc), file=sys.stderr)
         return 2
-    except RunInProgress as exc:  # not a failure: the running one does the work
+    if isinstance(exc, RunInProgress):  # not a failure: the running one does the work
         print(str(exc))
         return 0
-    except StorageError as exc:
+    if isinstance(exc, StorageError):
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except FileNotFoundError as exc:
+    if isinstance(exc, FileNotFoundError):
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    return None
 
 
 if __name__ == "__main__":

@@ -73,6 +73,30 @@ def write_demo(root: Path, profile: str = "small", seed: int = 622, techniques: 
     return campaign
 
 
+#: written last under the demo folder: which demo it holds, so that `socscope demo` again does not rewrite
+#: (and so re-date) every file of it
+MARKER = ".demo-written.json"
+
+
+def write_demo_once(root: Path, profile: str = "small", seed: int = 622, campaign_name: str = "ncm622") -> bool:
+    """``write_demo`` unless ``root`` already holds that demo complete (its marker, written last, names
+    the same profile, seed and campaign); True when the files were written now."""
+    import json
+
+    root = Path(root).resolve()
+    wanted = {"profile": profile, "seed": seed, "campaign": campaign_name}
+    marker = root / MARKER
+    try:
+        if json.loads(marker.read_text()) == wanted and (root / "campaign.yaml").is_file():
+            return False
+    except (OSError, ValueError):
+        pass
+    marker.unlink(missing_ok=True)
+    write_demo(root, profile, seed, campaign_name=campaign_name)
+    marker.write_text(json.dumps(wanted))
+    return True
+
+
 #: AppleDouble header (magic 0x00051607, version 2, "Mac OS X" filler, no entries) and the .DS_Store
 #: magic ("\0\0\0\1Bud1"): what a Mac leaves beside files it copies onto a non-Mac volume
 APPLE_DOUBLE = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        \x00\x00"

@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +99,8 @@ def prefect_environment(home: Path, port: int, database_url: str | None = None,
 
 
 def api_healthy(api_url: str, timeout_s: float = 2.0) -> bool:
+    import urllib.request  # here, not at the top: every CLI command imports this module for its parser
+
     if not api_url.startswith(("http://", "https://")):  # state.json is a file: no file:// or ftp:// probes
         raise ValueError(f"not an HTTP API URL: {api_url!r}")
     try:

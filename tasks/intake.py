@@ -30,6 +30,7 @@ import yaml
 
 from foundation.campaign import Campaign, Share
 from foundation.registry import technique
+from foundation.text import shown  # noqa: F401 - re-exported: callers use tasks.intake.shown
 from warehouse.faults import fault_point
 
 #: top-level share folders whose files belong to no sample (standards, calibration references)
@@ -85,14 +86,6 @@ def _matches(rel: str, patterns: Iterable[str]) -> bool:
 def share_fs(share: Share, campaign: Campaign) -> tuple[fsspec.AbstractFileSystem, str]:
     fs, root = fsspec.core.url_to_fs(campaign.resolve(share.url), **share.storage_options)
     return fs, root.rstrip("/")
-
-
-def shown(name: str) -> str:
-    """A share path as it may appear in a log line, a summary or a table cell: control characters
-    (a newline in a file name) escaped, so that one name is always one line."""
-    if name.isprintable():
-        return name
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)
 
 
 def _text(name: str) -> str:

@@ -173,6 +173,7 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
                                                  flow_run_id=flow_run_id, original_name=rel, sample_id=sample_id))
 
     person_ignored = ignored_targets(wh)
+    rehash = rehash_due(campaign, wh, stamp)
 
     for share in campaign.shares:
         if shares and share.name not in shares:
@@ -208,7 +209,8 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
         path when the file is to be taken later ('pending: ...') or cannot be read ('refused: ...')."""
         share, cand = item
         prev = current.get((share.name, cand.rel_path))
-        if prev is not None and prev.size_bytes == cand.size and _same_time(prev.mtime, cand.mtime) and not cand.is_bundle:
+        if prev is not None and prev.size_bytes == cand.size and _same_time(prev.mtime, cand.mtime) \
+                and not cand.is_bundle and share.name not in rehash:  # the stat cache: same path, size, mtime
             return share, cand, prev.raw_sha256, prev.store_path, cand.size
         try:
             with wh.writing(f"{share.name}:{I.shown(cand.rel_path)} into the raw store", errnos=DISK_ERRNOS):
@@ -269,12 +271,35 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
     if sight_rows:
         tx.upsert(P.SIGHTINGS, pd.DataFrame(sight_rows), keep="new")
     write_events(tx, event_rows)
-    if raw_rows or sight_rows or event_rows:
+    rehashed = [r for r in rehash if r in {share for share, *_ in taken}]
+    if rehashed:  # when each share was last hashed whole: the next full re-hash is due from then
+        tx.upsert(P.FLOW_RUNS, pd.DataFrame([{"flow_run_id": f"{flow_run_id or 'local'}@{stamp.isoformat()}", "campaign": campaign.name,
+                                              "step": f"{REHASH_STEP}{name}", "started_at": stamp, "finished_at": now_utc(),
+                                              "files_seen": sum(t[0] == name for t in taken), "files_new": None,
+                                              "files_processed": None, "files_quarantined": None, "rows_written": None,
+                                              "detail_json": None} for name in rehashed]))
+    if raw_rows or sight_rows or event_rows or rehashed:
         fault_point("intake.rows_ready")
         tx.commit()
     return summary
 
 
+
+
+#: flow_runs step of a share's full re-hash (Share.rehash_every_days)
+REHASH_STEP = "rehash:"
+
+
+def rehash_due(campaign: Campaign, wh: Warehouse, now: datetime) -> set[str]:
+    """Shares whose every file is to be hashed again now (Share.rehash_every_days since the last full re-hash)."""
+    every = {s.name: s.rehash_every_days for s in campaign.shares if s.rehash_every_days is not None}
+    if not every:
+        return set()
+    last = wh.query("select step, max(finished_at) as at from flow_runs where starts_with(step, $p) group by 1",
+                    {"p": REHASH_STEP})
+    when = {r.step[len(REHASH_STEP):]: pd.Timestamp(r.at) for r in last.itertuples()}
+    return {name for name, days in every.items()
+            if name not in when or now - when[name] >= pd.Timedelta(days=days)}
 
 
 def remapped(wh: Warehouse, rows: pd.DataFrame) -> pd.DataFrame:

@@ -139,6 +139,13 @@ def attach_views(con, wh: StoredTables, manifest: Manifest, relative: bool = Fal
                     f"technique's `after`.") from exc
 
 
+def catalog_is_current(wh: StoredTables, manifest: Manifest) -> bool:
+    """The catalog shows ``manifest`` (its versioned snapshot exists); an object store has no catalog file."""
+    root = Path(wh.root)
+    return not wh.is_local or ((root / "catalog.duckdb").exists()
+                               and (root / "catalogs" / f"{manifest.version:08d}.duckdb").exists())
+
+
 def write_catalog(wh: StoredTables, manifest: Manifest) -> Path | None:
     """Rebuild catalog.duckdb for external read-only users (local warehouses only)."""
     if not wh.is_local:
@@ -175,16 +182,7 @@ def write_catalog(wh: StoredTables, manifest: Manifest) -> Path | None:
 
 def open_catalog(warehouse_root: str | Path):
     """Read-only connection on the newest catalog snapshot, as a dashboard or the CLI opens it,
-    locked to reading the warehouse's own files (``warehouse.user_sql.lock_down``)."""
-    import duckdb
+    locked to reading the warehouse's own files (``warehouse.user_sql.open_snapshot``)."""
+    from warehouse.user_sql import open_snapshot
 
-    from warehouse.user_sql import lock_down
-
-    root = Path(warehouse_root)
-    path = root / "catalog.duckdb"
-    snapshots = sorted((root / "catalogs").glob("*.duckdb"))
-    if snapshots:
-        path = snapshots[-1]
-    if not path.exists():
-        raise FileNotFoundError(f"no warehouse catalog at {path}; run `socscope run` or `socscope demo` first")
-    return lock_down(duckdb.connect(str(path), read_only=True), root)
+    return open_snapshot(warehouse_root)

@@ -363,6 +363,8 @@ class Transaction:
                 tables.setdefault(t, []).extend(es)
             for name, (spec, frames, keep) in self._upserts.items():
                 tables[name] = self._merge_upsert(current, spec, frames, keep)
+            if _paths(tables) == _paths(current.tables) and current.version > 0:
+                return self._unchanged(current)
             manifest = Manifest(version=current.version + 1, tables=tables,
                                 created_at=datetime.now(timezone.utc).isoformat(), flow_run_id=self.flow_run_id)
             self.wh._replace_manifest(manifest)
@@ -375,6 +377,16 @@ class Transaction:
                              f"an earlier one (the next run rebuilds it)"):
             write_catalog(self.wh, manifest)
         return manifest
+
+    def _unchanged(self, current: Manifest) -> Manifest:
+        """A commit that would change no file: no new manifest version and no catalog rewrite (a re-run
+        with nothing new leaves the warehouse as it was), unless the catalog lags behind the manifest."""
+        from warehouse.catalog import catalog_is_current, write_catalog
+
+        self.committed = current
+        if not catalog_is_current(self.wh, current):
+            write_catalog(self.wh, current)
+        return current
 
     def _merge_upsert(self, current: Manifest, spec: TableSpec, frames: list[pd.DataFrame], keep: str) -> list[FileEntry]:
         key = list(spec.key)
@@ -396,11 +408,18 @@ class Transaction:
         return [FileEntry(rel, f"upsert:{spec.name}", len(merged), schema_digest(spec), sha)]
 
 
+def _paths(tables: dict[str, list[FileEntry]]) -> dict[str, list[str]]:
+    """The data files of each table (empty tables left out): equal when a commit would change nothing."""
+    return {t: sorted(e.path for e in es) for t, es in tables.items() if es}
+
+
 def _same(a: pd.DataFrame, b: pd.DataFrame) -> bool:
     if list(a.columns) != list(b.columns) or len(a) != len(b):
         return False
+    # nulls as None in object columns: a column of nulls reads back from Parquet as NaN strings, not None
+    a, b = (f.reset_index(drop=True).astype(object).where(f.notna(), None) for f in (a, b))
     try:
-        pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True), check_dtype=False)
+        pd.testing.assert_frame_equal(a, b, check_dtype=False)
         return True
     except AssertionError:
         return False

@@ -10,12 +10,14 @@ SELECTs to DuckDB; EXPLAIN is refused because EXPLAIN ANALYZE runs its statement
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas and pyarrow are imported where an answer is converted: `socscope query` needs neither
+    import pandas as pd
 
 #: interactive defaults; the campaign config or the caller may change them
 DEFAULT_TIMEOUT_S = 60.0
@@ -80,17 +82,10 @@ def run_user_sql(con: Any, sql: str, params: Mapping[str, Any] | Sequence[Any] |
 
 def run_user_sql_arrow(con: Any, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None, *,
                        timeout_s: float = DEFAULT_TIMEOUT_S, max_rows: int = DEFAULT_MAX_ROWS) -> tuple[Any, bool]:
-    """One checked SELECT as a ``pyarrow.Table`` of at most ``max_rows`` rows and whether it was cut,
-    interrupted after ``timeout_s`` (DuckDB has no statement timeout; ``interrupt()`` on the running
-    cursor stops it in about a second)."""
-    import duckdb
+    """One checked SELECT as a ``pyarrow.Table`` of at most ``max_rows`` rows and whether it was cut."""
     import pyarrow as pa
 
-    check_user_sql(con, sql)
-    cursor = con.cursor()
-    timer = threading.Timer(timeout_s, cursor.interrupt)
-    timer.start()
-    try:
+    with _guarded(con, sql, timeout_s) as cursor:
         reader = cursor.sql(sql, params=params or None).to_arrow_reader(min(max_rows + 1, 100_000))
         batches, rows = [], 0
         for batch in reader:
@@ -99,6 +94,33 @@ def run_user_sql_arrow(con: Any, sql: str, params: Mapping[str, Any] | Sequence[
             if rows > max_rows:
                 break
         table = pa.Table.from_batches(batches, schema=reader.schema)
+    return table.slice(0, max_rows), table.num_rows > max_rows
+
+
+def run_user_sql_rows(con: Any, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None, *,
+                      timeout_s: float = DEFAULT_TIMEOUT_S,
+                      max_rows: int = DEFAULT_MAX_ROWS) -> tuple[list[str], list[tuple], bool]:
+    """One checked SELECT as (column names, row tuples, cut?): the answer of `socscope query`, which
+    prints rows and so needs neither pandas nor pyarrow (their imports cost more than a small query)."""
+    with _guarded(con, sql, timeout_s) as cursor:
+        cursor.execute(sql, params or None)
+        columns = [d[0] for d in cursor.description]
+        rows = cursor.fetchmany(max_rows + 1)
+    return columns, rows[:max_rows], len(rows) > max_rows
+
+
+@contextlib.contextmanager
+def _guarded(con: Any, sql: str, timeout_s: float) -> Iterator[Any]:
+    """A cursor for one checked SELECT, interrupted after ``timeout_s`` (DuckDB has no statement timeout;
+    ``interrupt()`` on the running cursor stops it in about a second); its errors as RefusedQuery."""
+    import duckdb
+
+    check_user_sql(con, sql)
+    cursor = con.cursor()
+    timer = threading.Timer(timeout_s, cursor.interrupt)
+    timer.start()
+    try:
+        yield cursor
     except duckdb.InterruptException:
         raise RefusedQuery(f"the query ran longer than {timeout_s:g} s and was stopped; narrow it "
                            "(WHERE, LIMIT) or raise the time limit") from None
@@ -107,7 +129,21 @@ def run_user_sql_arrow(con: Any, sql: str, params: Mapping[str, Any] | Sequence[
     finally:
         timer.cancel()
         cursor.close()
-    return table.slice(0, max_rows), table.num_rows > max_rows
+
+
+def open_snapshot(warehouse_root: str | Path) -> Any:
+    """Read-only connection on the newest catalog snapshot of a local warehouse, locked to reading the
+    warehouse's own files (``lock_down``); ``warehouse.catalog.open_catalog`` is this."""
+    import duckdb
+
+    root = Path(warehouse_root)
+    path = root / "catalog.duckdb"
+    snapshots = sorted((root / "catalogs").glob("*.duckdb"))
+    if snapshots:
+        path = snapshots[-1]
+    if not path.exists():
+        raise FileNotFoundError(f"no warehouse catalog at {path}; run `socscope run` or `socscope demo` first")
+    return lock_down(duckdb.connect(str(path), read_only=True), root)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Mapping
@@ -25,7 +25,7 @@ import pyarrow as pa
 from foundation.contract import Measurement, Reader, UnreadableFile
 from tasks.echem import canonical as cn
 from tasks.echem.biologic_text import biologic_columns
-from tasks.echem.biologic_units import reconcile_charge, start_offset, time_zone
+from tasks.echem.biologic_units import reconciled_charge, start_offset, time_zone
 from tasks.echem.tabular import Columns
 
 MAGIC = b"BIO-LOGIC MODULAR FILE"
@@ -182,5 +182,5 @@ class BiologicMprReader(Reader):
             meta.update(zone_meta)
         else:
             meta.setdefault("flags", []).append("no VMP LOG module: the acquisition start is unknown")
-        m = cn.build(reader_label=label, time_s=t, start=start, meta=meta, **arrays)
-        return reconcile_charge(m, check)
+        return cn.build(reader_label=label, time_s=t, start=start, meta=meta, **arrays,
+                        charge_check=None if check is None else partial(reconciled_charge, check))

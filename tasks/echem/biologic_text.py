@@ -10,6 +10,7 @@ position and each column by its quantity, with the unit read from the name (``bi
 from __future__ import annotations
 
 import re
+from functools import partial
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -23,7 +24,7 @@ from tasks.echem.biologic_units import (
     ChargeCheck,
     column_index,
     find_column,
-    reconcile_charge,
+    reconciled_charge,
     start_offset,
     time_zone,
 )
@@ -181,8 +182,8 @@ class BiologicTextReader(Reader):
             meta.update(zone_meta)
         if not header:
             meta["note"] = "exported without header block: no start time, no settings"
-        m = cn.build(reader_label=label, time_s=t, timestamps=timestamps, start=start, meta=meta, **arrays)
-        return reconcile_charge(m, check)
+        return cn.build(reader_label=label, time_s=t, timestamps=timestamps, start=start, meta=meta, **arrays,
+                        charge_check=None if check is None else partial(reconciled_charge, check))
 
 
 def _header(path: Path, label: str) -> tuple[list[str], int]:

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
-from foundation.contract import Measurement, UnreadableFile
+from foundation.contract import UnreadableFile
 
 #: divisor from the vendor unit to the canonical one (V, A, Ah, s), per dimension
 UNIT_DIVISORS: dict[str, dict[str, float]] = {
@@ -119,19 +119,15 @@ class ChargeCheck:
     vendor_column: str
 
 
-def reconcile_charge(m: Measurement, check: ChargeCheck | None) -> Measurement:
-    """Compare charge_ah (integrated from current) with the vendor's (Q-Qo), zeroed at the first
-    record; record the disagreement, flag it beyond CHARGE_TOLERANCE, and keep the vendor's values
-    as charge_ah (the instrument integrates at its own, finer, rate)."""
-    if check is None or "vendor_capacity_ah" not in m.data:
-        return m
-    vendor = m.data["vendor_capacity_ah"].to_numpy(dtype="float64")
+def reconciled_charge(check: ChargeCheck, vendor: np.ndarray, ours: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
+    """Compare charge_ah integrated from current (``ours``) with the vendor's (Q-Qo), zeroed at the first
+    record; record the disagreement in ``meta``, flag it beyond CHARGE_TOLERANCE, and return the
+    vendor's values as charge_ah (the instrument integrates at its own, finer, rate)."""
     finite = np.isfinite(vendor)
     if not finite.any():
-        m.meta.setdefault("flags", []).append(f"vendor charge column {check.vendor_column!r} holds no value; "
-                                              "charge_ah integrated from current, unchecked")
-        return m
-    ours = m.data["charge_ah"].to_numpy(dtype="float64")
+        meta.setdefault("flags", []).append(f"vendor charge column {check.vendor_column!r} holds no value; "
+                                            "charge_ah integrated from current, unchecked")
+        return ours
     ref = vendor - vendor[np.argmax(finite)]
     whole = bool(finite.all())
     top, bottom = (ref.max(), ref.min()) if whole else (np.nanmax(ref), np.nanmin(ref))
@@ -141,16 +137,15 @@ def reconcile_charge(m: Measurement, check: ChargeCheck | None) -> Measurement:
     # relative to the vendor's swing; a vendor charge that never moves while ours does: None (flagged)
     rel = diff / swing if swing > 0 else (0.0 if diff == 0 else None)
     opposite = rel is not None and rel > CHARGE_TOLERANCE and float(np.nanmax(np.abs(ours + ref))) < diff
-    m.meta["charge_check"] = {"vendor_column": check.vendor_column, "max_abs_diff_ah": diff,
-                              "relative_to_vendor_swing": rel, "tolerance": CHARGE_TOLERANCE,
-                              "sign": "opposite" if opposite else "same"}
-    m.meta["charge_source"] = f"vendor {check.vendor_column}, zeroed at the first record"
-    m.meta["sign_convention"] = SIGN_CONVENTION
+    meta["charge_check"] = {"vendor_column": check.vendor_column, "max_abs_diff_ah": diff,
+                            "relative_to_vendor_swing": rel, "tolerance": CHARGE_TOLERANCE,
+                            "sign": "opposite" if opposite else "same"}
+    meta["charge_source"] = f"vendor {check.vendor_column}, zeroed at the first record"
+    meta["sign_convention"] = SIGN_CONVENTION
     if rel is None or rel > CHARGE_TOLERANCE:
         sign = " with the opposite sign" if opposite else ""
         by = f"{diff:.3g} Ah while it stays constant" if rel is None else f"{rel:.1%} of its swing"
-        m.meta.setdefault("flags", []).append(
+        meta.setdefault("flags", []).append(
             f"charge integrated from current disagrees with the vendor's {check.vendor_column}{sign} by "
             f"{by} (tolerance {CHARGE_TOLERANCE:.0%}); charge_ah holds the vendor's values")
-    m.data["charge_ah"] = ref if whole else np.where(finite, ref, ours)
-    return m
+    return ref if whole else np.where(finite, ref, ours)

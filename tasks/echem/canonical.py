@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import inspect
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -147,11 +147,14 @@ def build(
     meta: Mapping[str, Any] | None = None,
     mode: str | None = None,
     part: str = "",
+    charge_check: Callable[[np.ndarray, np.ndarray, dict[str, Any]], np.ndarray] | None = None,
 ) -> Measurement:
     """Assemble the canonical frame. Give ``time_s`` (relative clock) and/or ``timestamps`` (wall clock).
 
     With a relative clock, absolute time is ``start + time_s`` (monotonic by construction); with only
-    a wall clock, time_s comes from it and backward jumps are removed and flagged.
+    a wall clock, time_s comes from it and backward jumps are removed and flagged. ``charge_check``
+    (vendor capacity, integrated charge, meta) -> charge_ah: a reader's check of the integral against the
+    vendor's own charge, applied to the arrays before the frame exists (no pandas round trip).
     """
     current = np.asarray(current_a, dtype="float64")
     n = current.size
@@ -198,23 +201,28 @@ def build(
         ts = utc_index(stamps_us)
     else:
         ts = utc_index(np.full(n, np.iinfo(np.int64).min, dtype="int64"))  # NaT throughout
+    info = dict(meta or {})
+    charge = integrate_charge_ah(t_rel, current)
+    if vendor_capacity_ah is not None:
+        vendor_capacity_ah = np.asarray(vendor_capacity_ah, dtype="float64")
+        if charge_check is not None:
+            charge = charge_check(vendor_capacity_ah, charge, info)
     columns = {
         "record_index": np.arange(n, dtype="int64"),
         "time_s": t_rel,
         "timestamp": ts,
         "current_a": current,
         "voltage_v": voltage,
-        "charge_ah": integrate_charge_ah(t_rel, current),
+        "charge_ah": charge,
         "step": _counter(step, n),
         "cycle": _counter(cycle, n),
         "condition": condition_from_current(current),
         "clock_jump": jump,
     }
     if vendor_capacity_ah is not None:
-        columns["vendor_capacity_ah"] = np.asarray(vendor_capacity_ah, dtype="float64")
+        columns["vendor_capacity_ah"] = vendor_capacity_ah
     frame = _frame(columns, n)
     units = {c: UNITS[c] for c in columns}
-    info = dict(meta or {})
     info.setdefault("start_utc", None if start is None else start.isoformat())
     info["clock_jumps"] = int(jump.sum())
     return Measurement(technique="echem", kind=KIND, data=frame, units=units, meta=info, mode=mode, part=part)

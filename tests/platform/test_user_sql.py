@@ -109,3 +109,29 @@ def test_cli_says_one_line_and_exits_2(warehouse, capsys, argv, says):
     assert main(["query", "--config", str(cfg), *argv]) == 2
     err = capsys.readouterr().err
     assert says in err and "Traceback" not in err
+
+
+QUERY_PROBE = """
+import sys
+from socscope.cli import main
+code = main(["query", "--config", sys.argv[1], sys.argv[2]])
+heavy = sorted(m for m in ("prefect", "pandas", "pyarrow", "rich", "pydantic", "fsspec", "pandera") if m in sys.modules)
+print("HEAVY", code, *heavy)
+"""
+
+
+def test_query_to_a_pipe_is_plain_and_imports_none_of_the_heavy_libraries(warehouse):
+    """`socscope query` on a local warehouse answers with DuckDB alone: a one-row question must not pay
+    for importing Prefect, pandas, pyarrow, rich or the campaign model (issue 22: <= 0.3 s)."""
+    import os
+    import subprocess
+    import sys
+
+    cfg, _ = warehouse
+    sql = "select y_v, 'a' || chr(9) || 'b' as tabbed, null as nothing from toy_values"
+    done = subprocess.run([sys.executable, "-c", QUERY_PROBE, str(cfg), sql], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}, timeout=120)
+    lines = done.stdout.splitlines()
+    assert lines[-1] == "HEAVY 0", done.stdout + done.stderr  # exit 0, no heavy module imported
+    # not a terminal: a tab-separated header and row; the tab inside a value escaped, NULL empty
+    assert lines[:-1] == ["y_v\ttabbed\tnothing", "4.0\ta\\tb\t"]

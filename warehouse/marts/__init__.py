@@ -58,6 +58,23 @@ def build_marts(campaign: Campaign, wh: Warehouse, flow_run_id: str | None, forc
     return out
 
 
+def stale_marts(wh: Warehouse) -> list[str]:
+    """What ``build_marts`` would rebuild now, in words (empty: every mart matches the tables it reads);
+    read-only, and without the statistics imports of a build."""
+    from warehouse.marts import profile
+    from warehouse.marts.features import load_features
+    from warehouse.marts.parameters import MartsParameters
+
+    params = load_params(PARAMS_FILE, MartsParameters)
+    stale = profile.stale_scopes(wh, load_features(), params.id)
+    if stale:
+        return [f"soc_profile of {len(stale)} scope(s) ({', '.join(stale[:3])}{', ...' if len(stale) > 3 else ''})"]
+    done = wh.query("select fingerprint from mart_state where mart = ? and scope = 'all'", [DERIVED])
+    if done.empty or done.fingerprint.iloc[0] != _profile_state(wh, params.id):
+        return ["the marts derived from soc_profile (correlations, findings, quality, warnings, report)"]
+    return []
+
+
 #: mart_state row that says which soc_profile state the correlations, findings, quality and report match
 DERIVED = "derived"
 

@@ -39,6 +39,29 @@ def tables_fingerprint(manifest: Manifest, tables: set[str], extra: str) -> str:
     return hashlib.sha256(("|".join(paths) + extra).encode()).hexdigest()
 
 
+def scope_fingerprints(manifest: Manifest, samples: pd.DataFrame, decls: list[FeatureDecl],
+                       params_id: str) -> dict[str, str]:
+    """The fingerprint of each scope of the profile (a sample, and 'continuous' when a feature has a SOC
+    per row): the data files it reads, its sample's facts and the parameter set. A scope whose
+    fingerprint equals the one in mart_state is up to date and is not rebuilt."""
+    sample_tables = {d.table for d in decls if d.soc == "sample"} | {"sample_soc", "sample_config"}
+    out = {sid: sample_fingerprint(manifest, sample_tables, sid,
+                                   params_id + str(samples[samples.sample_id == sid].values.tolist()))
+           for sid in samples["sample_id"]}
+    continuous = {d.table for d in decls if d.soc == "row"}
+    if continuous:
+        out["continuous"] = tables_fingerprint(manifest, continuous | {"sample_soc"}, params_id)
+    return out
+
+
+def stale_scopes(wh: Warehouse, decls: list[FeatureDecl], params_id: str) -> list[str]:
+    """Scopes of the profile that ``build`` would rebuild now (their data, facts or parameters changed)."""
+    state = wh.query("select scope, fingerprint from mart_state where mart = ?", [MART])
+    known = dict(zip(state.scope, state.fingerprint))
+    fingerprints = scope_fingerprints(wh.manifest(), samples_frame(wh), decls, params_id)
+    return [scope for scope, fp in fingerprints.items() if known.get(scope) != fp]
+
+
 def samples_frame(wh: Warehouse) -> pd.DataFrame:
     """Every sample with its SOC (the nominal one unless a technique's view measures it)."""
     return wh.query("select sample_id, series, branch, soc_nominal_pct, soc_measured_pct, soc_pct from samples")
@@ -169,17 +192,13 @@ def build(campaign, wh: Warehouse, run_id: str | None, decls: list[FeatureDecl],
     now = pd.Timestamp.now(tz="UTC")
     per_sample = [d for d in decls if d.soc == "sample"]
     continuous = [d for d in decls if d.soc == "row"]
-    sample_tables = {d.table for d in per_sample} | {"sample_soc", "sample_config"}
-    extra = params_id
     tx = wh.transaction(run_id)
     states, rebuilt = [], []
+    fingerprints = scope_fingerprints(manifest, samples, decls, params_id)
+    cont_fp = fingerprints.pop("continuous", None)
+    changed = {sid: fp for sid, fp in fingerprints.items() if force or known.get(sid) != fp}
     con = wh.connect(manifest)
     try:
-        changed: dict[str, str] = {}
-        for sid in samples["sample_id"]:
-            fp = sample_fingerprint(manifest, sample_tables, sid, extra + str(samples[samples.sample_id == sid].values.tolist()))
-            if force or known.get(sid) != fp:
-                changed[sid] = fp
         if changed:
             ts = time.perf_counter()
             rows = _feature_rows(con, per_sample, list(changed))
@@ -195,8 +214,7 @@ def build(campaign, wh: Warehouse, run_id: str | None, decls: list[FeatureDecl],
                 states.append({"mart": MART, "scope": sid, "fingerprint": fp, "built_at": now,
                                "seconds": (time.perf_counter() - ts) / len(changed)})
                 rebuilt.append(sid)
-        cont_tables = {d.table for d in continuous}
-        fp = tables_fingerprint(manifest, cont_tables | {"sample_soc"}, extra)
+        fp = cont_fp
         if continuous and (force or known.get("continuous") != fp):
             ts = time.perf_counter()
             rows = _feature_rows(con, continuous, None)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 
 def bootstrap_mean_ci(values: np.ndarray, n_boot: int, rng: np.random.Generator,
@@ -28,6 +27,8 @@ def pearson_spearman(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return np.nan, np.nan
     # Spearman's rho is Pearson's r of the (average) ranks
+    from scipy import stats  # here: scipy.stats costs ~1 s to import, and a no-op run needs none of it
+
     return _pearson(x, y), _pearson(stats.rankdata(x), stats.rankdata(y))
 
 
