@@ -23,15 +23,6 @@ def test_the_verdict_is_complete_only_when_processed_reaches_expected():
     assert verdict(expected=0, received=3, processed=3, quarantined=0, sample_id=None) == "reference"
 
 
-def test_normalise_profile_puts_features_on_one_axis():
-    df = pd.DataFrame({"key": ["a", "a", "b", "b"], "mean": [2.0, 4.0, 100.0, 300.0],
-                       "ci_low": [1.0, 3.5, 90.0, np.nan], "ci_high": [3.0, 5.0, 110.0, np.nan]})
-    n = D.normalise_profile(df)
-    for _, g in n.groupby("key"):
-        assert g[["value", "lo", "hi"]].min().min() >= 0 and g[["value", "lo", "hi"]].max().max() <= 1
-    assert n.loc[3, "lo"] == n.loc[3, "value"] == 1.0  # a missing interval collapses to the mean
-
-
 def test_grid_step():
     assert page_sql.grid_step(256, 64) == 4 and page_sql.grid_step(128, 64) == 2 and page_sql.grid_step(50, 64) == 1
 
