@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
 from foundation.registry import available_techniques
-from socscope.dashboard.kit import api, ctx, downloads, empty, main_plot, table
+from socscope.dashboard.kit import api, chart, ctx, downloads, empty, main_plot, table
 
 #: the measurement table of each technique shown on the sample page (its files, one row each)
 FILE_TABLES = {"afm": "afm_maps", "sxpd": "sxpd_patterns", "nexafs": "xas_spectra", "echem": "echem_cycles"}
@@ -26,7 +27,7 @@ def page_sample() -> None:
     if samples.empty:
         return empty("no samples in the warehouse")
     ids = list(samples.sample_id)
-    sample = st.selectbox("Sample", ids, key="sample_id")
+    sample = st.selectbox("Sample", ids, index=ids.index(_richest(ids)), key="sample_id")
     s = samples[samples.sample_id == sample].iloc[0]
     _sample_header(s)
     prof = api(lambda c: c.table("soc_profile", sample=sample, current=False))
@@ -34,10 +35,41 @@ def page_sample() -> None:
     techs = [t for t in available_techniques() if t in set(prof.get("technique", ())) or _has_files(t, sample)]
     if not techs:
         return empty(f"no technique has data of {sample}")
-    main_plot(prof if len(prof) else pd.DataFrame({"technique": techs}), *(["profile_key", "mean"] if len(prof) else []))
+    if len(prof):
+        _standing_chart(sample, prof)
+    else:
+        main_plot(pd.DataFrame({"technique": techs}))
     for tech, col in zip(techs, st.columns(len(techs))):
         with col:
             _technique_column(tech, sample, prof[prof.technique == tech] if len(prof) else prof)
+
+
+def _richest(ids: list[str]) -> str:
+    """The default sample: the one measured by the most techniques (first in campaign order on a tie)."""
+    n = api(lambda c: c.sql("SELECT sample_id, count(DISTINCT technique) AS n FROM soc_profile "
+                            "WHERE NOT interpolated GROUP BY sample_id"))
+    counts = dict(zip(n.sample_id, n.n))
+    return max(ids, key=lambda s: counts.get(s, 0))
+
+
+def _standing_chart(sample: str, prof: pd.DataFrame) -> None:
+    """Where the sample stands among the campaign's measured samples, feature by feature: its percentile
+    rank (units differ between features; the value with its unit is in the tooltip and the tables)."""
+    every = api(lambda c: c.sql("SELECT technique, mode, feature, sample_id, mean FROM soc_profile "
+                                "WHERE NOT interpolated AND mean IS NOT NULL"))
+    every["rank_pct"] = every.groupby(["technique", "mode", "feature"], dropna=False)["mean"].rank(pct=True) * 100
+    mine = prof.merge(every[every.sample_id == sample][["technique", "mode", "feature", "rank_pct"]],
+                      on=["technique", "mode", "feature"], how="left")
+    mine["label"] = mine.technique + ":" + mine["mode"].fillna("") + ":" + mine.feature
+    chart(alt.Chart(mine).mark_bar().encode(
+        x=alt.X("rank_pct:Q", title=f"percentile of {sample} among the measured samples (%)",
+                scale=alt.Scale(domain=[0, 100])),
+        y=alt.Y("label:N", title=None, sort=None, axis=alt.Axis(labelLimit=300)),
+        color=alt.Color("technique:N"),
+        tooltip=["label", alt.Tooltip("mean:Q", format=".4g"), alt.Tooltip("ci_low:Q", format=".4g"),
+                 alt.Tooltip("ci_high:Q", format=".4g"), "unit", "n", alt.Tooltip("rank_pct:Q", format=".0f")])
+        .properties(height=alt.Step(18)))
+    main_plot(mine, "profile_key", "mean", "rank_pct")
 
 
 def _sample_header(s: pd.Series) -> None:
