@@ -5,6 +5,7 @@ through their CSV download. A screenshot per page goes to test-output/dashboard/
 
 The fixtures (demo copy, Streamlit server, browser) are those of test_dashboard_browser.py.
 """
+# ruff: noqa: F811 - the fixtures imported from test_dashboard_browser are test parameters by design
 from __future__ import annotations
 
 import math
@@ -19,11 +20,11 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def wh(demo):  # noqa: F811 - the fixture imported above
+def wh(demo):
     """Plain SQL on the demo warehouse's newest catalog snapshot."""
     from socscope.dashboard import data as D
 
-    root, campaign = demo
+    _, campaign = demo
     cat = D.Catalog(campaign.resolve(campaign.storage.warehouse))
     yield cat.query
     cat.close()
