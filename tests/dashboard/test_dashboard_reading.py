@@ -30,6 +30,12 @@ def wh(demo):
     cat.close()
 
 
+def open_page(session, title: str, slug: str) -> None:
+    session.open_root()
+    session.goto(title)
+    session.assert_clean(slug)
+
+
 def aria(session, chart_index: int | None = None) -> list[str]:
     """The ARIA labels of the charts of the page (all, or the chart_index-th)."""
     charts = session.page.get_by_test_id("stVegaLiteChart")
@@ -65,9 +71,7 @@ def close(a: float, b: float, rel: float = 1e-3) -> bool:
 
 
 def test_soc_profiles_panels_are_in_physical_units_with_bootstrap_error_bars(session, wh):
-    session.open_root()
-    session.goto("SOC profiles")
-    session.assert_clean("soc_profiles")
+    open_page(session, "SOC profiles", "soc_profiles")
     labels = aria(session)
     units = wh("select distinct feature, unit from soc_profile")
     expected = {f"{r.feature} ({r.unit})" for r in units.itertuples()}
@@ -86,9 +90,7 @@ def test_soc_profiles_panels_are_in_physical_units_with_bootstrap_error_bars(ses
 
 
 def test_gitt_page_draws_the_warehouse_d_of_each_pulse(session, wh):
-    session.open_root()
-    session.goto("GITT")
-    session.assert_clean("gitt")
+    open_page(session, "GITT", "gitt")
     cell = chosen(session, "Cell")
     pulses = wh("select soc_pct, d_m2_s, d_sqrt_t_m2_s from current_gitt_pulses where cell_id = ?", [cell])
     expected = sorted(v for v in pd.concat([pulses.d_m2_s, pulses.d_sqrt_t_m2_s]).dropna() if v > 0)
@@ -109,9 +111,7 @@ def test_gitt_page_draws_the_warehouse_d_of_each_pulse(session, wh):
 
 
 def test_pixel_page_shows_the_pair_correlation_and_every_masked_pixel(session, wh):
-    session.open_root()
-    session.goto("ESM × C-AFM pixels")
-    session.assert_clean("afm_pixels")
+    open_page(session, "ESM × C-AFM pixels", "afm_pixels")
     label = chosen(session, "Map pair")
     sample, location = [part.strip() for part in label.split("·")[:2]]
     pair = wh("""select r.pair_id from current_afm_registrations r join current_afm_maps m
@@ -131,9 +131,7 @@ def test_pixel_page_shows_the_pair_correlation_and_every_masked_pixel(session, w
 
 
 def test_sample_page_shows_each_technique_of_the_sample_with_warehouse_values(session, wh):
-    session.open_root()
-    session.goto("Sample")
-    session.assert_clean("sample")
+    open_page(session, "Sample", "sample")
     sample = chosen(session, "Sample")
     s = wh("select soc_nominal_pct, soc_measured_pct from samples where sample_id = ?", [sample]).iloc[0]
     metrics = session.page.get_by_test_id("stMetric").all_inner_texts()
