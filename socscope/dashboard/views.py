@@ -177,14 +177,15 @@ def page_soc_profiles() -> None:
     if df.empty:
         return empty("no values for this choice")
     df["branch"] = df["branch"].fillna("cycle")
-    chart(alt.vconcat(*[_profile_panel(g, k) for k, g in df.groupby("key", sort=False)])
-          .resolve_scale(x="shared", color="shared", shape="shared", strokeDash="shared"))
+    # width "content": stretched, Streamlit would widen every panel past the page
+    st.altair_chart(alt.vconcat(*[_profile_panel(g, k) for k, g in df.groupby("key", sort=False)])
+                    .resolve_scale(x="shared", color="shared", shape="shared", strokeDash="shared"), width="content")
     main_plot(df, "key", "sample_id", "soc_pct", "mean", "ci_low", "ci_high")
     st.markdown("**Values** (each row links to its raw files, reader, parameters and flow run)")
     kit_table(df, "soc_profile", lineage="soc_profile", key="prof_values")
 
 
-PANEL_WIDTH = 760  # vconcat panels do not stretch to the container: fits a laptop screen beside the sidebar
+PANEL_WIDTH = 660  # vconcat panels do not stretch to the container: fits a laptop screen beside the sidebar
 
 
 def _profile_panel(g: pd.DataFrame, key: str) -> alt.LayerChart:
