@@ -83,6 +83,8 @@ def render(kit: PageKit) -> None:
         st.markdown(f"**{channel}** of {sample} · {labels[mid]} · {int(info.n_particles)} particles "
                     f"(outlines in cyan) · {step}×{step} px blocks")
         kit.chart(alt.layer(heat, out, line).properties(height=460))
+        with st.expander(f"maps of {sample} (each links to its raw file, reader, parameters and flow run)"):
+            kit.table(mm, f"afm_maps_{sample}", lineage="afm_maps", key="afm_maps_of_sample")
     kit.main_plot(grid, "value")
     with right:
         prof = kit.q(line_profile_sql(col), [x0, y0, x1, y1, float(info.pixel_size_um) * 2, mid])
