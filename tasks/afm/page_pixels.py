@@ -19,13 +19,13 @@ PIXEL_CORR_SQL = """select pair_id, particle_id, n_pixels, pearson_r, spearman_r
 BINS = 40
 #: the mask of pixel_correlations (warehouse/marts/correlations.py): both channels measured on the
 #: co-registered grid; a particle: the ESM map's particle label
-HIST_SQL = f"""
+HIST_SQL = """
     with p as (select esm_amp_pm_per_v as x, current_pa as y from current_afm_pairs
                where pair_id = ? and esm_amp_pm_per_v is not null and current_pa is not null
                  and (? = 0 or particle_id = ?)),
          e as (select min(x) as x0, max(x) as x1, min(y) as y0, max(y) as y1 from p)
-    select least(floor((x - x0) / nullif(x1 - x0, 0) * {BINS}), {BINS - 1})::int as bx,
-           least(floor((y - y0) / nullif(y1 - y0, 0) * {BINS}), {BINS - 1})::int as by,
+    select least(floor((x - x0) / nullif(x1 - x0, 0) * ?), ? - 1)::int as bx,
+           least(floor((y - y0) / nullif(y1 - y0, 0) * ?), ? - 1)::int as by,
            count(*) as pixels, any_value(x0) as x0, any_value(x1) as x1, any_value(y0) as y0, any_value(y1) as y1
     from p, e group by all"""
 
@@ -49,7 +49,7 @@ def render(kit: PageKit) -> None:
     masks = {int(r.particle_id): ("whole overlap" if r.particle_id == 0 else f"particle {r.particle_id}")
              for r in corr.itertuples()} or {0: "whole overlap"}
     particle = c2.selectbox("Mask", list(masks), format_func=masks.get, key=f"pix_mask_{pair}")
-    hist = kit.q(HIST_SQL, [pair, particle, particle])
+    hist = kit.q(HIST_SQL, [pair, particle, particle, BINS, BINS, BINS, BINS])
     if hist.empty:
         return kit.empty("no pixel with both ESM amplitude and current under this mask")
     _summary(kit, pairs[pairs.pair_id == pair].iloc[0], corr[corr.particle_id == particle], masks[particle],
