@@ -265,6 +265,12 @@ class PageKit(Protocol):
         """Say that there is nothing to show (``msg`` says why and what to do) and record an empty
         main plot; a page returns after it."""
 
+    def table(self, df: "pd.DataFrame", name: str, *, lineage: str | None = None, key: str | None = None,
+              **kw: Any) -> None:
+        """Show ``df`` with CSV and Parquet download buttons under it (files named ``name``). With
+        ``lineage`` (the warehouse table the rows come from) and a ``measurement_id`` or ``profile_key``
+        column, every row links to its lineage page (raw file, reader, parameters, flow run)."""
+
 
 @dataclass(frozen=True)
 class Page:

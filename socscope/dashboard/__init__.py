@@ -23,12 +23,14 @@ import sys
 from pathlib import Path
 
 APP = Path(__file__).with_name("app.py")
+SERVE = Path(__file__).with_name("serve.py")
 DEFAULT_PORT = 8501
 
 
 def streamlit_command(config: str | Path, port: int = DEFAULT_PORT, address: str = "127.0.0.1") -> list[str]:
     """The command that serves the dashboard: headless, no telemetry, loopback only."""
-    return [sys.executable, "-m", "streamlit", "run", str(APP),
+    # serve.py is Streamlit's command line plus imports warmed while the server starts
+    return [sys.executable, str(SERVE), "run", str(APP),
             "--server.address", address, "--server.port", str(port),
             "--server.headless", "true", "--browser.gatherUsageStats", "false",
             "--server.fileWatcherType", "none", "--server.runOnSave", "false",

@@ -139,23 +139,6 @@ PROFILE_SQL = """
     order by key, series, soc_pct"""
 
 
-def normalise_profile(df: pd.DataFrame) -> pd.DataFrame:
-    """Min–max scale mean and interval per feature, so features of any unit share one axis."""
-    df = df.copy()
-    for col in ("value", "lo", "hi"):
-        df[col] = pd.NA
-    for _, g in df.groupby("key"):
-        lo = pd.concat([g["mean"], g["ci_low"]]).min()
-        hi = pd.concat([g["mean"], g["ci_high"]]).max()
-        span = (hi - lo) if pd.notna(hi) and pd.notna(lo) and hi > lo else 1.0
-        df.loc[g.index, "value"] = (g["mean"] - lo) / span
-        df.loc[g.index, "lo"] = (g["ci_low"].fillna(g["mean"]) - lo) / span
-        df.loc[g.index, "hi"] = (g["ci_high"].fillna(g["mean"]) - lo) / span
-    for col in ("value", "lo", "hi"):
-        df[col] = df[col].astype(float)
-    return df
-
-
 # ---------------------------------------------------------------------------------- correlations
 def feature_values(cat: Catalog, feature: str, samples: Sequence[str], snap: Snapshot | None = None) -> pd.DataFrame:
     """Per-sample values of a correlation feature (``technique:mode:feature`` or ``soc_pct``) as the

@@ -9,10 +9,13 @@ never imports this package.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import io
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import altair as alt
 import pandas as pd
@@ -84,6 +87,23 @@ def q(sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
     return _query(ctx().root, s.path, s.version, sql, tuple(params)).copy()
 
 
+@st.cache_resource(max_entries=3, show_spinner=False)
+def _client(root: str, snap_path: str) -> tuple[Any, threading.Lock]:
+    """A ``socscope.open`` client per snapshot (it stays on the snapshot it opened), with a lock: one
+    DuckDB connection is not for several threads at once."""
+    from socscope.client import Client
+
+    return Client(root), threading.Lock()
+
+
+def api(ask: Callable[[Any], Any]) -> Any:
+    """``ask(client)`` on the Python API's read-only client of this page run's snapshot
+    (``socscope.open``): its tables come with units, its lineage is the one of ``Client.lineage``."""
+    client, lock = _client(ctx().root, snap().path)
+    with lock:
+        return ask(client)
+
+
 def main_plot(df: pd.DataFrame, *cols: str) -> None:
     """Remember what the page's main plot shows (for the footer the browser test reads)."""
     shown = df[list(cols)] if cols else df
@@ -93,6 +113,47 @@ def main_plot(df: pd.DataFrame, *cols: str) -> None:
 
 def chart(c: alt.Chart | alt.LayerChart, **kw):
     return st.altair_chart(c, width="stretch", **kw)
+
+
+#: key column -> lineage view: a row of a measurement table by its measurement_id, a SOC-profile row by its key
+LINEAGE_KEYS = ("measurement_id", "profile_key")
+
+
+def _download_bytes(df: pd.DataFrame, fmt: str) -> bytes:
+    if fmt == "csv":
+        return df.to_csv(index=False).encode("utf-8")
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+def lineage_url(table: str, key: str) -> str:
+    """The lineage page of one row (``page_lineage``): raw file, reader, parameters, flow run."""
+    return "lineage?" + urlencode({"table": table, "key": key})
+
+
+def table(df: pd.DataFrame, name: str, *, lineage: str | None = None, key: str | None = None, **kw) -> None:
+    """A table with CSV and Parquet downloads under it; with ``lineage`` (the warehouse table the rows
+    come from) and a measurement_id or profile_key column, each row links to its lineage page."""
+    shown = df
+    config = dict(kw.pop("column_config", {}) or {})
+    col = next((c for c in LINEAGE_KEYS if c in df.columns), None)
+    if lineage and col:
+        links = [lineage_url(lineage, k) if isinstance(k, str) else None for k in df[col]]
+        shown = df.assign(lineage=links)[["lineage", *df.columns]]
+        config["lineage"] = st.column_config.LinkColumn("lineage", display_text="lineage ↗")
+    st.dataframe(shown, hide_index=True, column_config=config or None, **kw)
+    downloads(df, name, key)
+
+
+def downloads(df: pd.DataFrame, name: str, key: str | None = None) -> None:
+    """CSV and Parquet download buttons of ``df`` (files ``name.csv``, ``name.parquet``), for a table drawn
+    otherwise (``st.table``: long sentences shown in full)."""
+    key = key or name
+    row = st.container(horizontal=True)
+    for fmt, mime in (("csv", "text/csv"), ("parquet", "application/vnd.apache.parquet")):
+        row.download_button(f"{fmt.upper()}", _download_bytes(df, fmt), file_name=f"{name}.{fmt}", mime=mime,
+                            key=f"dl_{fmt}_{key}", on_click="ignore", help=f"download these {len(df)} rows")
 
 
 def empty(msg: str) -> None:
@@ -112,6 +173,7 @@ class DashboardKit:
     chart = staticmethod(chart)
     main_plot = staticmethod(main_plot)
     empty = staticmethod(empty)
+    table = staticmethod(table)
 
 
 KIT = DashboardKit()

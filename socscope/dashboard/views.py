@@ -25,6 +25,7 @@ from foundation.registry import available_techniques, technique
 from socscope import status as S
 from socscope.dashboard import data as D
 from socscope.dashboard.kit import (
+    BRANCH_COLORS,
     BRANCH_SHAPES,
     KIT,
     SERIES_DASH,
@@ -33,11 +34,14 @@ from socscope.dashboard.kit import (
     catalog,
     chart,
     ctx,
+    downloads,
     empty,
     main_plot,
     q,
     snap,
 )
+from socscope.dashboard.kit import table as kit_table
+from socscope.dashboard.sample_view import page_lineage, page_sample
 from socscope.dashboard.warnings_view import ranked_pairs, warnings_section
 
 
@@ -112,7 +116,7 @@ def page_campaign() -> None:
         main_plot(m, "sample_id", "technique", "processed", "expected", "verdict")
     with right:
         st.subheader("Files per sample × technique")
-        st.dataframe(m[["sample_id", "technique", *counts, "rows_written", "verdict"]], hide_index=True, height=420)
+        kit_table(m[["sample_id", "technique", *counts, "rows_written", "verdict"]], "files_per_sample", height=420)
     st.subheader("Quarantine")
     quarantine = q("""select technique, sample_id, original_name, stage, status, reason, error_type, reader,
                              attempted_at from quarantine order by attempted_at desc""")
@@ -121,16 +125,17 @@ def page_campaign() -> None:
         st.success("no file quarantined")
     else:  # a plain table: reasons are long sentences and must be readable in full
         st.table(quarantine.head(200).set_index("original_name"))
+        downloads(quarantine, "quarantine", key="campaign_quarantine")
     ignored = q(S.IGNORED_SQL)
     if len(ignored):
         with st.expander(f"Ignored files ({len(ignored)}): not data, never taken or quarantined"):
-            st.dataframe(ignored, hide_index=True)
+            kit_table(ignored, "ignored_files")
     warnings_section(chosen)
     st.subheader("Last runs")
     runs = q("select * from flow_runs order by finished_at desc limit 10")
     if len(runs):
-        st.dataframe(runs.drop(columns=["detail_json"], errors="ignore"), hide_index=True)
-    st.dataframe(q(D.LAST_RUN_SQL), hide_index=True)
+        kit_table(runs.drop(columns=["detail_json"], errors="ignore"), "flow_runs")
+    kit_table(q(D.LAST_RUN_SQL), "last_runs")
 
 
 def _cell_label(r: pd.Series) -> str:
@@ -150,8 +155,9 @@ def headline_features() -> list[str]:
 
 def page_soc_profiles() -> None:
     st.title("SOC profiles")
-    st.caption("Every feature of every technique against SOC (soc_profile mart): mean with its bootstrap 95 % "
-               "interval; series by line dash, branch by marker, hollow markers = interpolated along SOC.")
+    st.caption("Every feature of every technique against SOC (soc_profile mart), in its own unit: one panel per "
+               "feature on a shared SOC axis, the mean with its bootstrap 95 % interval as error bars; series by "
+               "line dash, branch by marker, hollow markers = interpolated along SOC (no interval of their own).")
     feats = q(D.PROFILE_FEATURES_SQL)
     if feats.empty:
         return empty("soc_profile is empty: run the marts (`socscope run`)")
@@ -161,7 +167,6 @@ def page_soc_profiles() -> None:
                             default=[k for k in headline_features() if k in keys] or keys[:3], key="prof_features")
     series = sorted(q("select distinct series from soc_profile where series is not null").series)
     ser = c2.pills("Series", series, selection_mode="multi", default=series, key="prof_series")
-    scale = c3.radio("Axis", ["one axis (min–max scaled)", "one panel per feature"], key="prof_scale")
     show_interp = c3.checkbox("include interpolated points", value=False, key="prof_interp")
     if not chosen:
         return empty("choose at least one feature")
@@ -172,33 +177,33 @@ def page_soc_profiles() -> None:
     if df.empty:
         return empty("no values for this choice")
     df["branch"] = df["branch"].fillna("cycle")
-    df["marker"] = df["interpolated"].map({True: "interpolated", False: "measured"})
+    # width "content": stretched, Streamlit would widen every panel past the page
+    st.altair_chart(alt.vconcat(*[_profile_panel(g, k) for k, g in df.groupby("key", sort=False)])
+                    .resolve_scale(x="shared", color="shared", shape="shared", strokeDash="shared"), width="content")
+    main_plot(df, "key", "sample_id", "soc_pct", "mean", "ci_low", "ci_high")
+    st.markdown("**Values** (each row links to its raw files, reader, parameters and flow run)")
+    kit_table(df, "soc_profile", lineage="soc_profile", key="prof_values")
+
+
+PANEL_WIDTH = 660  # vconcat panels do not stretch to the container: fits a laptop screen beside the sidebar
+
+
+def _profile_panel(g: pd.DataFrame, key: str) -> alt.LayerChart:
+    """One feature against SOC: its unit on the y axis, the bootstrap interval as error bars."""
+    unit = ", ".join(sorted(set(g.unit.dropna()))) or "1"
     tooltip = ["key", "sample_id", "series", "branch", alt.Tooltip("soc_pct:Q", format=".1f"),
                alt.Tooltip("mean:Q", format=".4g"), alt.Tooltip("ci_low:Q", format=".4g"),
                alt.Tooltip("ci_high:Q", format=".4g"), "n", "unit", "interpolated", "source_samples"]
-    if scale.startswith("one axis"):
-        df = D.normalise_profile(df)
-        y, lo, hi, ytitle = "value", "lo", "hi", "scaled mean (0 = feature min, 1 = max)"
-    else:
-        y, lo, hi, ytitle = "mean", "ci_low", "ci_high", None
-    base = alt.Chart(df).encode(x=alt.X("soc_pct:Q", title="SOC (%)", scale=alt.Scale(domain=[-5, 105])),
-                                color=alt.Color("key:N", title="feature"))
-    line = base.mark_line(opacity=0.6).encode(
-        y=alt.Y(f"{y}:Q", title=ytitle), strokeDash=alt.StrokeDash("series:N", scale=SERIES_DASH),
-        detail="branch:N", order="soc_pct:Q")
-    err = base.mark_rule().encode(y=f"{lo}:Q", y2=f"{hi}:Q", detail="branch:N")
+    base = alt.Chart(g).encode(x=alt.X("soc_pct:Q", title="SOC (%)", scale=alt.Scale(domain=[-5, 105])))
+    title = f"{key.split(':')[-1]} ({unit})"
+    y = alt.Y("mean:Q", title=title, scale=alt.Scale(zero=False), axis=alt.Axis(format=".3~g"))
+    line = base.mark_line(opacity=0.5, color="#555").encode(
+        y=y, strokeDash=alt.StrokeDash("series:N", scale=SERIES_DASH), detail="branch:N", order="soc_pct:Q")
+    err = base.mark_errorbar(ticks=True, color="#333").encode(y=alt.Y("ci_low:Q", title=title), y2="ci_high:Q")
     pts = base.mark_point(size=70, filled=True).encode(
-        y=f"{y}:Q", shape=alt.Shape("branch:N", scale=BRANCH_SHAPES),
+        y=y, shape=alt.Shape("branch:N", scale=BRANCH_SHAPES), color=alt.Color("branch:N", scale=BRANCH_COLORS),
         fillOpacity=alt.condition("datum.interpolated", alt.value(0), alt.value(1)), tooltip=tooltip)
-    layer = alt.layer(line, err, pts)
-    if scale.startswith("one axis"):
-        chart(layer.properties(height=480))
-    else:
-        chart(layer.properties(height=220).facet(row=alt.Row("key:N", title=None), columns=1)
-              .resolve_scale(y="independent"))
-    main_plot(df, "key", "sample_id", "soc_pct", "mean")
-    with st.expander("values"):
-        st.dataframe(df.drop(columns=["profile_key"], errors="ignore"), hide_index=True)
+    return alt.layer(line, err, pts).properties(height=190, width=PANEL_WIDTH, title=key)
 
 
 # -------------------------------------------------------------------------------------- correlations
@@ -289,8 +294,9 @@ def page_correlations() -> None:
             st.caption("SOC comes from the samples table (cycler file of the cell)")
         else:
             lin["feature"] = lin.profile_key.map({p.get("profile_key_x"): fx, p.get("profile_key_y"): fy})
-            st.dataframe(lin[["feature", "original_name", "technique", "reader", "params_id", "raw_sha256",
-                              "n_observations", "flow_run_id", "store_path"]], hide_index=True)
+            kit_table(lin[["feature", "original_name", "technique", "reader", "params_id", "raw_sha256",
+                           "n_observations", "flow_run_id", "store_path", "profile_key"]], f"lineage_{point}",
+                      lineage="soc_profile", key="corr_lineage")
             with st.expander("parameter sets"):
                 for pid, vals in lin[["params_id", "values_json"]].drop_duplicates().itertuples(index=False):
                     st.markdown(f"`{pid}`")
@@ -329,13 +335,13 @@ def page_findings() -> None:
             color=alt.Color("verdict:N", scale=alt.Scale(domain=["pass", "fail"], range=["#4c9f70", "#d1495b"])),
             tooltip=["claim", "verdict", "size"]).properties(height=200))
         main_plot(v, "claim", "check_name", "verdict")
-        st.dataframe(v[["claim", "check_name", "verdict", "statistic", "expected", "why"]], hide_index=True)
+        kit_table(v[["claim", "check_name", "verdict", "statistic", "expected", "why"]], "findings")
         with st.expander("evidence of a check (rows with their raw-file lineage)"):
             name = st.selectbox("Check", list(v.check_name), key="find_check")
             r = v[v.check_name == name].iloc[0]
             try:
                 ev = pd.json_normalize(json.loads(r.evidence))
-                st.dataframe(ev.astype(str), hide_index=True)
+                kit_table(ev.astype(str), f"evidence_{name}", key="find_evidence")
             except Exception:  # noqa: BLE001
                 st.code(str(r.evidence)[:5000])
             st.code(r.query or "", language="sql")
@@ -356,12 +362,12 @@ def page_findings() -> None:
                qualify row_number() over (partition by raw_sha256 order by attempted_at desc) = 1)""")
     checks.append({"check": "all: files read and validated (latest attempt ok)", "subjects": int(ev.n.iloc[0]),
                    "failed": int(ev.failed.fillna(0).iloc[0])})
-    st.dataframe(pd.DataFrame(checks), hide_index=True)
+    kit_table(pd.DataFrame(checks), "validation_results")
     flags = q("""select technique, check_name, subject, detail from quality where not passed
                  order by technique, check_name, subject""")
     if len(flags):
         with st.expander(f"{len(flags)} measurements that failed a quality check"):
-            st.dataframe(flags, hide_index=True)
+            kit_table(flags, "failed_quality_checks")
     st.subheader("Quarantine")
     quarantine = q("""select technique, sample_id, original_name, stage, reason, error_type, reader, params_id,
                              attempted_at, raw_sha256 from quarantine order by attempted_at desc""")
@@ -369,11 +375,14 @@ def page_findings() -> None:
         st.success("no file quarantined")
     else:
         st.table(quarantine.head(200).set_index("original_name"))
+        downloads(quarantine, "quarantine", key="findings_quarantine")
 
 
 #: (slug, title, draw) of the campaign-wide pages around the techniques' own
-LEADING_PAGES = [("campaign", "Campaign", page_campaign), ("soc_profiles", "SOC profiles", page_soc_profiles)]
-TRAILING_PAGES = [("correlations", "Correlations", page_correlations), ("findings", "Findings & quality", page_findings)]
+LEADING_PAGES = [("campaign", "Campaign", page_campaign), ("soc_profiles", "SOC profiles", page_soc_profiles),
+                 ("sample", "Sample", page_sample)]
+TRAILING_PAGES = [("correlations", "Correlations", page_correlations), ("findings", "Findings & quality", page_findings),
+                  ("lineage", "Lineage", page_lineage)]
 
 
 def technique_pages() -> list[tuple[str, str, Callable[[], None]]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from socscope.dashboard.kit import q
+from socscope.dashboard.kit import downloads, q, table
 from warehouse.declared import missing_view
 
 WARNINGS_SQL = """select code, technique, sample_id, original_name, message, since from warnings
@@ -40,14 +40,16 @@ def warnings_section(techniques: list[str]) -> None:
         st.success("no warnings")
         return
     counts = w.groupby("code", as_index=False).size().rename(columns={"size": "warnings"})
-    st.dataframe(counts, hide_index=True)
+    table(counts, "warning_counts")
     files = w[w.technique != "marts"]
     if len(files):
         st.table(files.head(200).assign(since=files.since.astype(str)).set_index("code"))
+        downloads(files, "warnings")
     marts = w[w.technique == "marts"]
     if len(marts):
         with st.expander(f"{len(marts)} warnings of the marts (correlations not ranked)"):
             st.table(marts.head(200)[["code", "message"]].set_index("code"))
+            downloads(marts, "warnings_of_the_marts")
 
 
 def ranked_pairs(sub: pd.DataFrame) -> None:
@@ -59,3 +61,4 @@ def ranked_pairs(sub: pd.DataFrame) -> None:
     cols = ["feature_x", "feature_y", "pearson_r", "ci_low", "ci_high", "n", "n_measured_x", "n_measured_y"]
     if len(ranked):
         st.table(ranked[cols].head(30).round(3).set_index("feature_x"))
+        downloads(ranked[cols], "ranked_correlations")

@@ -83,6 +83,8 @@ def render(kit: PageKit) -> None:
         st.markdown(f"**{channel}** of {sample} · {labels[mid]} · {int(info.n_particles)} particles "
                     f"(outlines in cyan) · {step}×{step} px blocks")
         kit.chart(alt.layer(heat, out, line).properties(height=460))
+        with st.expander(f"maps of {sample} (each links to its raw file, reader, parameters and flow run)"):
+            kit.table(mm, f"afm_maps_{sample}", lineage="afm_maps", key="afm_maps_of_sample")
     kit.main_plot(grid, "value")
     with right:
         prof = kit.q(line_profile_sql(col), [x0, y0, x1, y1, float(info.pixel_size_um) * 2, mid])
@@ -106,7 +108,10 @@ def render(kit: PageKit) -> None:
         pc1, pc2 = st.columns([2, 3])
         pid = pc1.selectbox("Particle", list(parts.particle_id), key=f"afm_particle_{mid}",
                             format_func=lambda p: f"#{p} · {parts.set_index('particle_id').area_um2[p]:.1f} µm²")
-        pc1.dataframe(parts[parts.particle_id == pid].T, height=330)
+        with pc1:  # one particle, its columns as rows
+            one = parts[parts.particle_id == pid]
+            kit.table(one.T.reset_index().set_axis(["column", "value"], axis=1).astype(str), f"particle_{pid}",
+                      key="afm_particle", height=330)
         value = ident(f"{CHANNELS[channel][1] or 'esm'}_mean_{CHANNELS[channel][2] or 'pm_per_v'}")
         rp = kit.q(f"""select bin_index, dist_lo_um, dist_hi_um, (dist_lo_um + dist_hi_um) / 2 as dist_um, n_px,
                           {value} as value

@@ -9,6 +9,7 @@ from tasks.afm.gwy_reader import GwyddionReader
 from tasks.afm.ibw_reader import AsylumIbwReader
 from tasks.afm.nanoscope_reader import NanoscopeReader
 from tasks.afm.page import render as render_page
+from tasks.afm.page_pixels import render as render_pixels
 from tasks.afm.parameters import AfmParameters
 
 HERE = Path(__file__).resolve().parent
@@ -76,5 +77,5 @@ TECHNIQUE = Technique(
     warnings=WARNINGS,
     features=FEATURES,
     accepts=("afm_map",),
-    pages=[Page("afm_maps", "AFM maps", render_page)],
+    pages=[Page("afm_maps", "AFM maps", render_page), Page("afm_pixels", "ESM × C-AFM pixels", render_pixels)],
 )

@@ -6,7 +6,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from foundation.contract import FinalizeContext, Measurement, ProcessContext, Technique
+from foundation.contract import (
+    FinalizeContext,
+    Measurement,
+    Page,
+    ProcessContext,
+    Technique,
+)
 from schemas.echem import TABLES
 from tasks.echem import canonical, features
 from tasks.echem.arbin_csv import ArbinCsvReader
@@ -18,6 +24,7 @@ from tasks.echem.maccor import MaccorReader
 from tasks.echem.neware import NewareReader
 from tasks.echem.neware_csv import NewareCsvReader
 from tasks.echem.other_vendors import BasytecReader, NovonixReader
+from tasks.echem.page import render as render_page
 from tasks.echem.parameters import EchemParameters
 from tasks.echem.toyo import ToyoReader
 
@@ -125,4 +132,5 @@ TECHNIQUE = Technique(
     accepts=(canonical.KIND,),
     max_file_mb=4096,
     cell_files=True,
+    pages=[Page("gitt", "GITT", render_page)],
 )

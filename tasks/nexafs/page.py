@@ -40,6 +40,8 @@ def render(kit: PageKit) -> None:
         color=alt.Color("soc_pct:Q", scale=kit.SOC_SCALE, title="SOC (%)"), detail="label:N",
         tooltip=["label", "energy_ev", "mu_final"]).properties(height=380, title=f"{edge} · {mode}"))
     kit.main_plot(pts, "measurement_id", "energy_ev", "mu_final")
+    with st.expander("spectra shown (each links to its raw file, reader, parameters and flow run)"):
+        kit.table(sel, f"xas_spectra_{edge}_{mode}", lineage="xas_spectra", key="xas_spectra")
     st.subheader("Ni2+ fraction vs SOC: surface (TEY) vs bulk (FY)")
     ni = kit.q("""select v.sample_id, v.mode, v.ni2_fraction, v.ni2_fraction_sigma, v.n_spectra, s.soc_pct, s.branch,
                      s.series from nexafs_ni_valence v left join samples s using (sample_id) order by soc_pct""")
@@ -56,3 +58,4 @@ def render(kit: PageKit) -> None:
                                               tooltip=["sample_id", "mode", "soc_pct", "ni2_fraction",
                                                        "ni2_fraction_sigma", "n_spectra"]),
             base.mark_rule().encode(y="lo:Q", y2="hi:Q")).properties(height=300))
+        kit.table(ni.drop(columns=["lo", "hi"]), "nexafs_ni_valence", key="xas_ni")

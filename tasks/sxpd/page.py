@@ -72,4 +72,4 @@ def render(kit: PageKit) -> None:
               .resolve_scale(y="independent"))
     kit.main_plot(long, "quantity", "value", "branch")
     with st.expander("patterns"):
-        st.dataframe(pats, hide_index=True)
+        kit.table(pats, f"sxpd_patterns_{sample}", lineage="sxpd_patterns", key="sxpd_values")

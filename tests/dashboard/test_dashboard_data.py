@@ -23,15 +23,6 @@ def test_the_verdict_is_complete_only_when_processed_reaches_expected():
     assert verdict(expected=0, received=3, processed=3, quarantined=0, sample_id=None) == "reference"
 
 
-def test_normalise_profile_puts_features_on_one_axis():
-    df = pd.DataFrame({"key": ["a", "a", "b", "b"], "mean": [2.0, 4.0, 100.0, 300.0],
-                       "ci_low": [1.0, 3.5, 90.0, np.nan], "ci_high": [3.0, 5.0, 110.0, np.nan]})
-    n = D.normalise_profile(df)
-    for _, g in n.groupby("key"):
-        assert g[["value", "lo", "hi"]].min().min() >= 0 and g[["value", "lo", "hi"]].max().max() <= 1
-    assert n.loc[3, "lo"] == n.loc[3, "value"] == 1.0  # a missing interval collapses to the mean
-
-
 def test_grid_step():
     assert page_sql.grid_step(256, 64) == 4 and page_sql.grid_step(128, 64) == 2 and page_sql.grid_step(50, 64) == 1
 
@@ -90,3 +81,19 @@ def test_dashboard_command_without_a_warehouse_says_so(tmp_path, capsys):
     for flag, value in [("--server.address", "127.0.0.1"), ("--server.headless", "true"),
                         ("--browser.gatherUsageStats", "false"), ("--server.port", "8599")]:
         assert cmd[cmd.index(flag) + 1] == value
+
+
+def test_table_downloads_round_trip_through_pyarrow_and_the_csv_reader():
+    """What the CSV and Parquet buttons under every table hand out, read back by pyarrow's own readers."""
+    import io
+
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from socscope.dashboard.kit import _download_bytes
+
+    df = pd.DataFrame({"sample_id": ["A", "B"], "d_m2_s": [2.215e-16, np.nan], "n": [3, 4]})
+    back = pq.read_table(io.BytesIO(_download_bytes(df, "parquet"))).to_pandas()
+    pd.testing.assert_frame_equal(back, df)
+    csv = pacsv.read_csv(io.BytesIO(_download_bytes(df, "csv"))).to_pandas()
+    assert list(csv.sample_id) == ["A", "B"] and csv.d_m2_s[0] == 2.215e-16 and np.isnan(csv.d_m2_s[1])

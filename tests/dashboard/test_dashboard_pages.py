@@ -36,9 +36,10 @@ def test_navigation_puts_technique_pages_between_the_campaign_wide_ones(with_pag
     from socscope.dashboard import views
 
     slugs = [slug for slug, _, _ in views.all_pages()]
-    # campaign-wide first, the techniques' pages by title (AFM maps, Diffraction, NEXAFS, Toy page), cross-technique last
-    assert slugs == ["campaign", "soc_profiles", "afm_maps", "diffraction", "nexafs", "toy_page",
-                     "correlations", "findings"]
+    # campaign-wide first, the techniques' pages by title (AFM maps, Diffraction, ESM × C-AFM pixels, GITT,
+    # NEXAFS, Toy page), cross-technique last
+    assert slugs == ["campaign", "soc_profiles", "sample", "afm_maps", "diffraction", "afm_pixels", "gitt", "nexafs",
+                     "toy_page", "correlations", "findings", "lineage"]
 
 
 def test_two_pages_with_one_slug_are_refused_naming_both_owners(monkeypatch):
