@@ -53,8 +53,8 @@ def test_arrow_and_polars_answers(client):
     assert isinstance(client.table("cycles", as_="polars"), pl.DataFrame)
 
 
-def test_sql_goes_through_the_user_sql_guard(client):
-    assert client.sql("select count(*) as n from samples").n[0] == 14
+def test_sql_goes_through_the_user_sql_guard(client, demo_campaign):
+    assert client.sql("select count(*) as n from samples").n[0] == len(demo_campaign.samples)
     assert client.sql("select sample_id from samples where soc_nominal_pct = ?", [100]).shape[0] >= 1
     with pytest.raises(RefusedQuery, match="only SELECT"):
         client.sql("copy (select 1) to 'out.csv'")

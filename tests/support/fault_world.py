@@ -26,6 +26,7 @@ CELL = dict(kind="coin", active_mass_mg=20.0, nominal_capacity_mah_g=150, lower_
 #: columns that say when or by which run a row was written: they differ between two correct runs
 LINEAGE = {"flow_run_id", "processed_at", "first_seen", "attempted_at", "registered_at", "built_at", "seconds",
            "started_at", "finished_at", "created_at", "computed_at", "checked_at", "detail_json", "traceback_digest",
+           "since", "seen_at",  # when a warning was first and last seen
            # a mart's cache key hashes the names of its input files, which are new in every run
            "fingerprint"}
 #: tables that log runs rather than hold results (a killed run and its rerun log two)
