@@ -146,6 +146,9 @@ def test_minor_olivine_phase_beside_its_twin_keeps_its_own_cell(tmp_path, w_lfp)
         assert np.allclose([rows[name][k] for k in ("a_angstrom", "b_angstrom", "c_angstrom")], CELLS[name][:3],
                            atol=1e-3), rows[name]
     assert abs(rows["LFP"]["weight_fraction"] - w_lfp) < 0.01, rows["LFP"]
+    for name in ("LFP", "FP"):  # a phase found under 5 % says its cell is less certain
+        assert ("minor_phase" in rows[name]["quality_flags"]) == (rows[name]["weight_fraction"] < 0.05), rows[name]
+    assert ("minor_phase" in rows["LFP"]["quality_flags"]) == (w_lfp < 0.04)  # clearly minor, or clearly not
 
 
 def test_phase_scale_ignores_a_degenerate_window() -> None:
