@@ -142,3 +142,23 @@ def test_a_valid_frame_passes_both_checks():
 def test_missing_columns_and_wrong_types_are_refused(change, words):
     with pytest.raises(ContractViolation, match=words):
         conform(SPEC, change(toy_frame()))
+
+
+def test_the_afm_benchmark_validates_every_table_it_writes(tmp_path):
+    """bench/afm.py times the production write (issue 22, honest benchmarks): a defect in the pixel table
+    stops its store as it stops the pipeline, and every table process() returns is written."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("afm_bench", Path(pipeline.__file__).parents[1] / "bench/afm.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    (path,) = bench.make_files(tmp_path, 1, 128)
+    pipe = bench.Pipeline(tmp_path)
+    reader, m, frames = pipe.compute(0, path)
+    lineage = pipe.lineage(0, reader, m)
+    broken = dict(frames, afm_pixels=frames["afm_pixels"].assign(x_um=np.float32(np.nan)))
+    with pytest.raises(ContractViolation, match="afm_pixels"):
+        pipe.store(0, broken, lineage)
+    pipe.store(0, frames, lineage)
+    written = {p.relative_to(tmp_path / "ours/data").parts[0] for p in (tmp_path / "ours/data").rglob("*.parquet")}
+    assert written == set(frames) and "afm_pixels" in written
