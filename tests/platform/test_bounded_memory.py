@@ -1,0 +1,101 @@
+"""Bounded memory (issue 22): a finalize's output is written piece by piece, each piece let go before the
+next is made; and the memory benchmark's reader of the kernel's high-water mark returns what a process
+really held."""
+from __future__ import annotations
+
+import importlib.util
+import subprocess  # nosec B404 — runs sys.executable with fixed arguments
+import sys
+import weakref
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from foundation.config import load_campaign
+from foundation.registry import technique
+from tasks import pipeline
+from tests.support.toy_world import toy_campaign, use_toy_registry, write_csv
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _toy(monkeypatch):
+    use_toy_registry(monkeypatch)
+
+
+def test_finalize_pieces_are_written_one_at_a_time_and_released(tmp_path, monkeypatch):
+    cfg = toy_campaign(tmp_path)
+    for sample in ("S1", "S2"):
+        write_csv(tmp_path / f"share/{sample}/a.csv", [(1, 2)])
+    pipeline.run_local(cfg)
+    campaign = load_campaign(cfg)
+    wh = pipeline.open_warehouse(campaign)
+    data = Path(wh.root) / "data" / "toy_summary"
+    files_before = len(list(data.rglob("*.parquet")))
+    held: list[weakref.ref] = []
+    checked: list[tuple[int, bool]] = []
+
+    def pieces(ctx):  # one summary row per sample, as a finalize that streams yields them
+        for n, sample in enumerate(("S1", "S2")):
+            # before the next piece is made: every piece so far is on disk, and none is still in memory
+            checked.append((len(list(data.rglob("*.parquet"))) - files_before, any(r() is not None for r in held)))
+            piece = pd.DataFrame({"sample_id": [sample], "n_points": [1], "mean_y_v": [4.0 + n],
+                                  "measurement_id": [f"summary:{sample}"]})
+            held.append(weakref.ref(piece))
+            yield "toy_summary", piece
+            del piece
+        checked.append((len(list(data.rglob("*.parquet"))) - files_before, any(r() is not None for r in held)))
+
+    stamp = pipeline.stamp_frame
+
+    def stamped(*args, **kw):  # the pipeline's own copy of a piece (with lineage) must be let go too
+        out = stamp(*args, **kw)
+        held.append(weakref.ref(out))
+        return out
+
+    monkeypatch.setattr(pipeline, "stamp_frame", stamped)
+    monkeypatch.setattr(technique("toy"), "finalize", pieces)
+    rows = pipeline.finalize_technique(campaign, wh, "toy", "local", force=True)
+    assert checked == [(0, False), (1, False), (2, False)]
+    assert rows == 2
+    got = wh.query("select sample_id, mean_y_v from toy_summary order by 1").values.tolist()
+    assert got == [["S1", 4.0], ["S2", 5.0]]
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_memory", ROOT / "bench" / "memory.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_reads_the_peak_a_child_process_really_held():
+    """A child touches 256 MiB, frees it and waits: its high-water mark still says 256 MiB and more
+    (the interpreter's own ~10-30 MiB on top), found in the tree under this process."""
+    bench = _bench()
+    child = subprocess.Popen([sys.executable, "-c", "import sys; b = b'x' * (256 * 2**20); del b; "
+                              "print('ready', flush=True); sys.stdin.readline()"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        assert child.pid in bench.process_tree(bench.os.getpid())
+        peak = bench.peak_rss_mib(child.pid)
+        assert 256 <= peak < 256 + 100, peak
+    finally:
+        child.communicate("\n")
+    assert bench.peak_rss_mib(child.pid) is None  # gone: no number rather than a stale one
+
+
+def test_benchmark_sampler_tells_file_workers_from_the_main_process():
+    bench = _bench()
+    worker = subprocess.Popen([sys.executable, "-c", f"import sys  # {bench.WORKER_MARK}\nsys.stdin.readline()"],
+                              stdin=subprocess.PIPE, text=True)
+    try:
+        with bench.TreeSampler(bench.os.getpid()) as tree:
+            tree.sample()
+        assert worker.pid in tree.workers and bench.os.getpid() not in tree.workers
+        assert tree.peaks[worker.pid] > 0
+    finally:
+        worker.communicate("\n")
