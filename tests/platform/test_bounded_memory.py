@@ -99,3 +99,38 @@ def test_benchmark_sampler_tells_file_workers_from_the_main_process():
         assert tree.peaks[worker.pid] > 0
     finally:
         worker.communicate("\n")
+
+
+def test_soc_profile_reads_the_feature_rows_of_a_batch_of_samples_at_a_time(tmp_path, monkeypatch):
+    from warehouse import marts
+    from warehouse.marts import profile
+
+    cfg = toy_campaign(tmp_path)
+    write_csv(tmp_path / "share/S1/a.csv", [(1, 2), (3, 4)])
+    write_csv(tmp_path / "share/S2/b.csv", [(5, 6)])
+    pipeline.run_local(cfg)
+    campaign = load_campaign(cfg)
+    wh = pipeline.open_warehouse(campaign)
+    asked: list[list[str] | None] = []
+    real = profile._feature_rows
+
+    def feature_rows(con, decls, samples):
+        asked.append(None if samples is None else list(samples))
+        return real(con, decls, samples)
+
+    monkeypatch.setattr(profile, "_feature_rows", feature_rows)
+    monkeypatch.setattr(profile, "SAMPLES_PER_BATCH", 1)
+    marts.build_marts(campaign, wh, "local")
+    assert sorted(s for s in asked if s is not None) == [["S1"], ["S2"]]
+    # toy y_v is y x 2 (its parameter set's factor): S1 holds 4 and 8, S2 holds 12
+    got = wh.query("select sample_id, mean, n from soc_profile where feature = 'y' and not interpolated order by 1")
+    assert got.values.tolist() == [["S1", 6.0, 2], ["S2", 12.0, 1]]
+
+
+def test_platform_duckdb_connections_carry_a_memory_limit_and_spill_outside_the_working_folder(tmp_path):
+    from warehouse.store import Warehouse
+
+    con = Warehouse(str(tmp_path / "wh")).connect()
+    limit, temp = con.execute("select current_setting('memory_limit'), current_setting('temp_directory')").fetchone()
+    assert limit.endswith("MiB") and float(limit.split()[0]) <= 512, limit
+    assert Path(temp).is_absolute(), temp  # DuckDB's own default is '.tmp' in the working folder
