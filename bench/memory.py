@@ -108,6 +108,7 @@ class TreeSampler:
         self.root, self.every_s = root, every_s
         self.peaks: dict[int, float] = {}
         self.workers: set[int] = set()
+        self._cmdlines: dict[int, str] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -126,11 +127,14 @@ class TreeSampler:
 
     def sample(self) -> None:
         for pid in process_tree(self.root):
-            peak = peak_rss_mib(pid)
+            cmdline, peak = _cmdline(pid), peak_rss_mib(pid)
             if peak is None:
                 continue
-            if pid not in self.peaks and WORKER_MARK in _cmdline(pid):
-                self.workers.add(pid)
+            if self._cmdlines.get(pid) != cmdline:  # new, or exec'd since: a child caught between fork and
+                self._cmdlines[pid] = cmdline     # exec shows its parent's pages, not its own
+                self.peaks.pop(pid, None)
+                if WORKER_MARK in cmdline:
+                    self.workers.add(pid)
             self.peaks[pid] = max(self.peaks.get(pid, 0.0), peak)
 
 

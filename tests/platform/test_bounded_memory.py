@@ -90,9 +90,11 @@ def test_benchmark_reads_the_peak_a_child_process_really_held():
 
 def test_benchmark_sampler_tells_file_workers_from_the_main_process():
     bench = _bench()
-    worker = subprocess.Popen([sys.executable, "-c", f"import sys  # {bench.WORKER_MARK}\nsys.stdin.readline()"],
-                              stdin=subprocess.PIPE, text=True)
+    worker = subprocess.Popen([sys.executable, "-c", f"import sys  # {bench.WORKER_MARK}\n"
+                               "print('ready', flush=True); sys.stdin.readline()"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
+        assert worker.stdout.readline().strip() == "ready"
         with bench.TreeSampler(bench.os.getpid()) as tree:
             tree.sample()
         assert worker.pid in tree.workers and bench.os.getpid() not in tree.workers
@@ -134,3 +136,21 @@ def test_platform_duckdb_connections_carry_a_memory_limit_and_spill_outside_the_
     limit, temp = con.execute("select current_setting('memory_limit'), current_setting('temp_directory')").fetchone()
     assert limit.endswith("MiB") and float(limit.split()[0]) <= 512, limit
     assert Path(temp).is_absolute(), temp  # DuckDB's own default is '.tmp' in the working folder
+
+
+def test_benchmark_sampler_forgets_what_a_child_showed_before_it_exec_d():
+    """Between fork and exec a child shows its parent's command line and pages: once it runs the worker's
+    own command, only what it holds from then on counts as the worker's peak."""
+    bench = _bench()
+    tree = bench.TreeSampler(bench.os.getpid())
+    worker = subprocess.Popen([sys.executable, "-c", f"import sys  # {bench.WORKER_MARK}\n"
+                               "print('ready', flush=True); sys.stdin.readline()"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        tree._cmdlines[worker.pid] = "the parent's command line, as seen before exec"
+        tree.peaks[worker.pid] = 10**6  # the parent's size, seen before exec
+        assert worker.stdout.readline().strip() == "ready"  # running its own program
+        tree.sample()
+        assert worker.pid in tree.workers and tree.peaks[worker.pid] < 1000
+    finally:
+        worker.communicate("\n")
