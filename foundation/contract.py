@@ -12,7 +12,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Protocol, Sequence, runtime_checkable
+from typing import (TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Iterator, Mapping, Protocol, Sequence,
+                    runtime_checkable)
 
 if TYPE_CHECKING:  # imported lazily: readers must stay importable without pandas/prefect cost
     import pandas as pd
@@ -221,6 +222,28 @@ class DemoRequest:
 
 TableFrames = dict[str, "pd.DataFrame"]
 
+#: what ``finalize`` returns: one frame per table, or (table, frame) pieces as it goes — a finalize whose
+#: output grows with the campaign (a pixel table per pair of maps) yields a piece per unit of work, and the
+#: pipeline validates and writes each piece before asking for the next, so the whole never sits in memory
+FinalizeFrames = TableFrames | Iterable[tuple[str, "pd.DataFrame"]]
+
+
+def table_pieces(out: FinalizeFrames | None) -> Iterator[tuple[str, "pd.DataFrame"]]:
+    """(table, frame) pieces of a finalize's output, whichever of the two forms it returned."""
+    if out is None:
+        return iter(())
+    return iter(out.items()) if isinstance(out, Mapping) else iter(out)
+
+
+def collect_pieces(out: FinalizeFrames | None) -> TableFrames:
+    """A finalize's output as one frame per table (tests and small outputs; the pipeline writes the pieces)."""
+    import pandas as pd
+
+    frames: dict[str, list["pd.DataFrame"]] = {}
+    for table, df in table_pieces(out):
+        frames.setdefault(table, []).append(df)
+    return {t: dfs[0] if len(dfs) == 1 else pd.concat(dfs, ignore_index=True) for t, dfs in frames.items()}
+
 
 @runtime_checkable
 class PageKit(Protocol):
@@ -293,6 +316,8 @@ class Technique:
     unless the frame already has them). ``finalize`` runs once per technique after every file of
     the run is committed, for cross-file tables (SOC of samples, co-registration, calibration
     links); its output replaces the technique's previous finalize output for the same parameters.
+    An output that grows with the campaign is yielded in (table, frame) pieces (``FinalizeFrames``):
+    each is written before the next is computed, so memory holds one piece, not the campaign.
     """
 
     name: str
@@ -300,7 +325,7 @@ class Technique:
     tables: list["TableSpec"]
     default_params: Path
     process: Callable[[Measurement, ProcessContext], TableFrames]
-    finalize: Callable[[FinalizeContext], TableFrames] | None = None
+    finalize: Callable[[FinalizeContext], FinalizeFrames] | None = None
     demo: Callable[[DemoRequest], None] | None = None
     #: techniques whose finalize must have run first (e.g. sxpd after echem, for SOC alignment)
     after: tuple[str, ...] = ()

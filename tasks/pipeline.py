@@ -26,6 +26,7 @@ from foundation.contract import (
     ProcessContext,
     UnreadableFile,
     safe_reason,
+    table_pieces,
 )
 from foundation.ledger import (
     AttemptKey,
@@ -636,12 +637,13 @@ def finalize_technique(campaign: Campaign, wh: Warehouse, technique_name: str, f
     rows = 0
     status, reason, err, tb = "ok", None, None, None
     try:
-        for table, df in (tech.finalize(ctx) or {}).items():
+        for table, df in table_pieces(tech.finalize(ctx)):  # each piece written before the next is made
             df = stamp_frame(df, campaign=campaign.name, technique_name=technique_name, sample_id=None, mode=None,
                              measurement_id=f"finalize:{technique_name}", raw_sha256=None, reader=None,
                              params_id=ps.id, flow_run_id=flow_run_id, processed_at=when)
             tx.put(specs[table], df, unit)
             rows += len(df)
+            del df  # not held while the finalize makes its next piece
     except Exception as exc:
         if is_storage_error(exc):
             raise

@@ -55,6 +55,20 @@ Params = Sequence[Any] | Mapping[str, Any] | None
 MAX_LOOKUPS = 256
 
 
+#: DuckDB's own working memory (hash tables, sorts, windows) per query connection of the platform: beyond
+#: it DuckDB spills to a temporary folder instead of growing toward its default, 80 % of the machine's RAM
+#: (a window over every co-registered pixel of a campaign) — a process of the platform stays <= 1 GiB
+DUCKDB_MEMORY_LIMIT = "512MB"
+
+
+def duckdb_config() -> dict[str, str]:
+    """Settings of the platform's DuckDB connections: the memory limit and where a query spills (the
+    system's temporary folder, not a ``.tmp`` in whatever folder the process runs in)."""
+    import tempfile
+
+    return {"memory_limit": DUCKDB_MEMORY_LIMIT, "temp_directory": str(Path(tempfile.gettempdir()) / "socscope-duckdb")}
+
+
 #: the key fields at the head of a manifest file as ``Manifest.to_json`` writes it
 _MANIFEST_HEAD = re.compile(rb'\A\{\s*"version":\s*(\d+),\s*"created_at":\s*"([^"\\]*)"')
 
@@ -215,7 +229,7 @@ class Warehouse:
 
         from warehouse.catalog import attach_views
 
-        con = duckdb.connect(":memory:")
+        con = duckdb.connect(":memory:", config=duckdb_config())
         if not self.is_local:
             con.register_filesystem(self.fs)
         attach_views(con, self, manifest or self.manifest())

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -169,13 +169,16 @@ def pair_maps(esm: pd.Series, cafm: pd.Series, esm_px: pd.DataFrame, cafm_px: pd
     return pairs, quality
 
 
-def finalize(ctx: FinalizeContext) -> dict[str, pd.DataFrame]:
-    """Pair ESM and C-AFM maps of the same sample and location tag, register, resample."""
+def finalize(ctx: FinalizeContext) -> Iterator[tuple[str, pd.DataFrame]]:
+    """Pair ESM and C-AFM maps of the same sample and location tag, register, resample.
+
+    Yields each pair's pixel rows as it is made (the pipeline writes them before the next pair is
+    read: a campaign's pairs never sit in memory together), then one row per pair in afm_registrations."""
     pid = ctx.params.id
     maps = ctx.query(
         "select measurement_id, sample_id, mode, location_tag, n_x_px, n_y_px, pixel_size_um, raw_sha256 "
         "from afm_maps where location_tag is not null and params_id = ? order by measurement_id", [pid])
-    pair_frames, quality_rows = [], []
+    quality_rows = []
     for (sample, loc), group in maps.groupby(["sample_id", "location_tag"], dropna=True, sort=True):
         esm_rows, cafm_rows = group[group["mode"] == "ESM"], group[group["mode"] == "CAFM"]
         if esm_rows.empty or cafm_rows.empty:
@@ -185,9 +188,9 @@ def finalize(ctx: FinalizeContext) -> dict[str, pd.DataFrame]:
                                    _pixels(ctx, cafm.measurement_id, pid), ctx.params.values["pairing"])
         keys = {"measurement_id": quality["pair_id"], "sample_id": sample, "mode": "ESM+CAFM",
                 "raw_sha256": esm.raw_sha256}
-        pair_frames.append(pairs.assign(**keys))
         quality_rows.append(quality | keys)
-    if not quality_rows:
-        return {}
-    return {"afm_pairs": pd.concat(pair_frames, ignore_index=True),
-            "afm_registrations": pd.DataFrame(quality_rows)}
+        pairs = pairs.assign(**keys)
+        yield "afm_pairs", pairs
+        del pairs  # before the next pair's pixels are read
+    if quality_rows:
+        yield "afm_registrations", pd.DataFrame(quality_rows)

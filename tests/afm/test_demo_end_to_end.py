@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from foundation.config import load_campaign
-from foundation.contract import DemoRequest, FinalizeContext, ProcessContext
+from foundation.contract import DemoRequest, FinalizeContext, ProcessContext, collect_pieces
 from foundation.parameters import load_params
 from foundation.registry import read_measurements
 from tasks.afm.demo import demo
@@ -94,7 +94,8 @@ def test_demo_pipeline_meets_acceptance(demo_dir):
         rim = t.loc[series, "esm_rim_core_ratio"].to_numpy()
         assert rim[0] > rim[2], rim
     assert t.loc["C-PRI", "esm_mean_pm_per_v"] > t.loc["C-F0", "esm_mean_pm_per_v"]
-    out = finalize(FinalizeContext(campaign=campaign, params=params, query=lambda sql, params=None: con.execute(sql, params).df()))
+    query = lambda sql, params=None: con.execute(sql, params).df()  # noqa: E731
+    out = collect_pieces(finalize(FinalizeContext(campaign=campaign, params=params, query=query)))
     reg = out["afm_registrations"]
     assert len(reg) == 9 and reg["quality_ok"].all()
     assert len(out["afm_pairs"]) > 0

@@ -181,6 +181,11 @@ def interpolate_rows(profile: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFra
     return pd.DataFrame(out)
 
 
+#: samples whose feature rows are read and summarised together: the long-form rows of a batch are in memory
+#: at once, never a whole campaign's (each group's interval depends on its own values only: the same result)
+SAMPLES_PER_BATCH = 32
+
+
 def build(campaign, wh: Warehouse, run_id: str | None, decls: list[FeatureDecl], params: dict[str, Any],
           params_id: str, force: bool = False) -> dict[str, Any]:
     t0 = time.perf_counter()
@@ -199,21 +204,23 @@ def build(campaign, wh: Warehouse, run_id: str | None, decls: list[FeatureDecl],
     changed = {sid: fp for sid, fp in fingerprints.items() if force or known.get(sid) != fp}
     con = wh.connect(manifest)
     try:
-        if changed:
-            ts = time.perf_counter()
-            rows = _feature_rows(con, per_sample, list(changed))
+        ids = list(changed)
+        for start in range(0, len(ids), SAMPLES_PER_BATCH):  # a batch of samples' feature rows in memory at a time
+            batch, ts = ids[start:start + SAMPLES_PER_BATCH], time.perf_counter()
+            rows = _feature_rows(con, per_sample, batch)
             prof, lin = summarise(rows, n_boot, seed) if len(rows) else (pd.DataFrame(), pd.DataFrame())
             prof = _attach_samples(prof, samples, campaign.name)
-            for sid, fp in changed.items():
+            for sid in batch:
                 unit = f"mart:{MART}:{sid}"
                 tx.replace_unit(unit)
                 mine = prof[prof.sample_id == sid] if len(prof) else prof
                 if len(mine):
                     tx.put(SOC_PROFILE, _finish(mine, params_id, run_id, now), unit)
                     tx.put(SOC_PROFILE_LINEAGE, _lineage(lin[lin.profile_key.isin(mine.profile_key)], params_id, run_id, now), unit)
-                states.append({"mart": MART, "scope": sid, "fingerprint": fp, "built_at": now,
-                               "seconds": (time.perf_counter() - ts) / len(changed)})
+                states.append({"mart": MART, "scope": sid, "fingerprint": changed[sid], "built_at": now,
+                               "seconds": (time.perf_counter() - ts) / len(batch)})
                 rebuilt.append(sid)
+            del rows, prof, lin
         fp = cont_fp
         if continuous and (force or known.get("continuous") != fp):
             ts = time.perf_counter()
