@@ -17,7 +17,7 @@ line ``seen_at``), settle = seen → accepted (``accepted_at``: intake starts), 
 rows written (the process event's ``attempted_at``), commit = rows written → the manifest version
 holding them (``manifests/*.json`` ``created_at``), visible = commit → the bench's query saw the rows.
 Goal (issue 22): median <= 15 s. Last line: key=value pairs, ``ratio=`` median / 15 s.
-CPU: the watcher's (the worker's process group, from /proc: its flow-run process and read workers)
+CPU: the watcher's (the worker's process tree, from /proc: its flow-run process and file workers)
 and the baseline's (this process and its children) over the probe loop.
 """
 from __future__ import annotations
@@ -99,18 +99,22 @@ def visible(wh, sha: str, timeout_s: float = 180.0) -> float:
     raise SystemExit(f"{sha[:12]} not queryable after {timeout_s:.0f} s: see the watcher run's logs")
 
 
-def group_cpu(pgid: int) -> float:
-    """User + system seconds of the live processes of one process group (from /proc)."""
+def tree_cpu(root: int) -> float:
+    """User + system seconds of a process and its live descendants, with their waited-for children
+    (from /proc): the worker, its flow-run processes and their file workers."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    procs = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[2]) == pgid:
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+        procs[int(stat.parent.name)] = (int(fields[1]), sum(int(f) for f in fields[11:15]) / tick)
+    tree, frontier = {root}, [root]
+    while frontier:
+        frontier = [pid for pid, (ppid, _) in procs.items() if ppid in frontier and pid not in tree]
+        tree.update(frontier)
+    return sum(procs[pid][1] for pid in tree if pid in procs)
 
 
 def own_cpu() -> float:
@@ -274,7 +278,7 @@ def main() -> None:
         ready_s = wait_watching(api_url, run)
         print(f"watcher run {run} watching after {ready_s:.1f} s")
         probes, base, base_cpu = [], [], 0.0
-        cpu0 = group_cpu(os.getpgid(worker))
+        cpu0 = tree_cpu(worker)
         for k, src in enumerate(files[:n]):
             sha, t = arrive(src, share, k, "lat")
             probes.append({"sha": sha, "rel": f"{src.parent.name}/lat{k:02d}_{src.name}", "arrived": t,
@@ -286,7 +290,7 @@ def main() -> None:
             base.append(visible(twin_wh, sha_b, 10) - tb)
             base_cpu += own_cpu() - c0
             print(f"file {k:2d}: watcher {probes[-1]['visible'] - t:5.2f} s   baseline {base[-1]:5.2f} s")
-        watcher_cpu = group_cpu(os.getpgid(worker)) - cpu0
+        watcher_cpu = tree_cpu(worker) - cpu0
         time.sleep(3)  # the run's logs reach the API in batches
         parts(wh, Path(wh.root), probes, run_logs(api_url, run))
         out = cli(["query", "--config", str(cfg), "--format", "csv",  # a sha256 hex digest: safe in the text

@@ -15,6 +15,8 @@ lists the share again and takes what was not committed.
 """
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -30,6 +32,7 @@ from flows.intake import intake_share
 from flows.process import process_flow
 from foundation.campaign import Campaign, Share
 from tasks import intake as I
+from tasks import isolation, pipeline
 from warehouse.store import Warehouse
 
 #: the longest a run may watch: below the flow's timeout, with room for its last poll's processing
@@ -73,6 +76,20 @@ class ShareWatch:
         for cand in new:
             if f"{self.share.name}:{I.shown(cand.rel_path)}" not in left:
                 self.handled[cand.rel_path] = (cand.size, cand.mtime)
+
+
+def warm_file_worker(campaign: Campaign) -> threading.Thread:
+    """Start one file worker (tasks.isolation) in the background, so that the run's first new file does
+    not wait for a worker's Python start and plugin imports; later files reuse the workers anyway."""
+    def start() -> None:
+        # a worker that cannot start is reported by the first file that needs one, with its reason
+        with contextlib.suppress(isolation.WorkerFailed), \
+                isolation.pool(campaign.execution.max_workers, pipeline.process_file_here.__module__).worker():
+            pass
+
+    thread = threading.Thread(target=start, name="socscope-warm-file-worker", daemon=True)
+    thread.start()
+    return thread
 
 
 def watch_loop(poll: Callable[[bool], None], seconds: float, every: float,
@@ -122,6 +139,8 @@ def watch_share_flow(config: str, share: str, max_late_minutes: float | None = 1
     wh = guarded_warehouse(campaign)
     before = wh.manifest()
     watch = ShareWatch.start(spec, campaign, wh)
+    if process_new and seconds > 0:
+        warm_file_worker(campaign)
     intakes: list[dict] = []
     processed: list[dict] = []
 
