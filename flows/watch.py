@@ -42,12 +42,13 @@ MAX_WATCH_SECONDS = 3000
 @dataclass
 class ShareWatch:
     """What a watcher run knows of its share: the (size, mtime) of each path it has handled (taken,
-    refused or already in the warehouse), and when it first saw each path still being written."""
+    refused or already in the warehouse), and when it first saw each new or still-written path."""
 
     share: Share
     campaign: Campaign
     handled: dict[str, tuple[int, float]] = field(default_factory=dict)
     first_seen: dict[str, float] = field(default_factory=dict)
+    unreachable: str | None = None
 
     @classmethod
     def start(cls, share: Share, campaign: Campaign, wh: Warehouse) -> ShareWatch:
@@ -59,14 +60,23 @@ class ShareWatch:
         return watch
 
     def look(self, now: float | None = None) -> tuple[list[I.Candidate], list[I.Candidate]]:
-        """(complete files not handled yet, files still being written) of one listing of the share."""
+        """(complete files not handled yet, files still being written) of one listing of the share;
+        nothing while the share cannot be reached (the next poll looks again)."""
         now = time.time() if now is None else now
-        complete, pending, _ = I.list_share(self.share, self.campaign, now=now)
-        for cand in complete + pending:
+        try:
+            complete, pending, _ = I.list_share(self.share, self.campaign, now=now)
+        except FileNotFoundError as exc:  # a share mount that went away for a moment: not the end of the run
+            if self.unreachable != str(exc):
+                print(f"share {self.share.name} unreachable: {exc}")
+            self.unreachable = str(exc)
+            return [], []
+        self.unreachable = None
+        new = [c for c in complete if not self.known(c)]
+        for cand in new + pending:
             self.first_seen.setdefault(cand.rel_path, now)
-        return [c for c in complete if not self._known(c)], pending
+        return new, pending
 
-    def _known(self, cand: I.Candidate) -> bool:
+    def known(self, cand: I.Candidate) -> bool:
         size, mtime = self.handled.get(cand.rel_path, (-1, 0.0))
         return size == cand.size and abs(mtime - cand.mtime) < 1e-3  # as the intake's stat cache compares
 
@@ -152,7 +162,7 @@ def watch_share_flow(config: str, share: str, max_late_minutes: float | None = 1
         result = intake_share(loaded, share)
         watch.took(new, result["pending"])
         intakes.append(result)
-        for cand in new:
+        for cand in filter(watch.known, new):
             print(f"took {share}:{I.shown(cand.rel_path)} seen_at={watch.first_seen[cand.rel_path]:.3f} "
                   f"accepted_at={accepted:.3f}")
         if result["new_files"] or len(pending):

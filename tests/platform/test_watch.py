@@ -68,6 +68,17 @@ def test_a_new_run_knows_what_the_warehouse_holds(tmp_path):
     assert [c.rel_path for c in watch.look()[0]] == ["S1/c.csv"]
 
 
+def test_a_share_gone_for_a_moment_does_not_end_the_watch(tmp_path, capsys):
+    cfg = toy_campaign(tmp_path)
+    settled(write_csv(tmp_path / "share/S1/a.csv", [(1, 2)]))
+    watch, _ = _watch(cfg)
+    (tmp_path / "share").rename(tmp_path / "away")  # an unmounted share
+    assert watch.look() == ([], []) and watch.look() == ([], [])
+    assert capsys.readouterr().out.count("unreachable") == 1  # said once, not on every poll
+    (tmp_path / "away").rename(tmp_path / "share")
+    assert [c.rel_path for c in watch.look()[0]] == ["S1/a.csv"]
+
+
 def test_watch_loop_polls_every_interval_until_its_window_ends():
     now = [100.0]
     calls = []
