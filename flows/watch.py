@@ -1,11 +1,28 @@
-"""Intake watcher: one deployment per share, every few minutes; takes new files in and processes them.
+"""Intake watcher: one deployment per share; a run watches its share for a bounded time and processes
+what arrives, in one warm process.
+
+A run lists the share every ``poll_seconds`` (a share setting) until ``watch_seconds`` after its
+scheduled start, and runs intake and processing only on a poll that finds a complete file it has not
+handled yet: a new file is committed within seconds, without the start of a new flow-run process
+(Python, Prefect, pandas and pyarrow imports cost seconds each time). The deployment schedules the
+next run as this one ends; ``watch_seconds`` leaves the worker's prefetch room between them, since a
+second run while one still watches is cancelled (CANCEL_NEW). ``watch_seconds=0``: one pass.
 
 Late-run policy: a watcher run that starts more than ``max_late_minutes`` after its scheduled time
-(worker down, server busy) is skipped with a Completed "Skipped" state — the next run, minutes later,
-sees the same files. Overlapping watcher runs are refused by the deployment's concurrency limit.
+(worker down, server busy) is skipped with a Completed "Skipped" state — the next run sees the same
+files. A run killed mid-way loses nothing committed (every commit is a manifest swap): the next run
+lists the share again and takes what was not committed.
 """
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
+
+import pandas as pd
 from prefect import flow
 from prefect.states import Completed
 
@@ -13,14 +30,117 @@ from flows import _ops
 from flows._runtime import LoadedCampaign, current_run_id, guarded_warehouse
 from flows.intake import intake_share
 from flows.process import process_flow
+from foundation.campaign import Campaign, Share
+from tasks import intake as I
+from tasks import isolation, pipeline
+from warehouse.store import Warehouse
+
+#: the longest a run may watch: below the flow's timeout, with room for its last poll's processing
+MAX_WATCH_SECONDS = 3000
+
+
+@dataclass
+class ShareWatch:
+    """What a watcher run knows of its share: the (size, mtime) of each path it has handled (taken,
+    refused or already in the warehouse), and when it first saw each new or still-written path."""
+
+    share: Share
+    campaign: Campaign
+    handled: dict[str, tuple[int, float]] = field(default_factory=dict)
+    first_seen: dict[str, float] = field(default_factory=dict)
+    unreachable: str | None = None
+
+    @classmethod
+    def start(cls, share: Share, campaign: Campaign, wh: Warehouse) -> ShareWatch:
+        """Handled from the start: what the warehouse's current sightings of the share hold."""
+        rows = wh.query("select path, size_bytes, mtime from sightings where share = ? and superseded_at is null",
+                        [share.name])
+        watch = cls(share, campaign)
+        watch.handled = {r.path: (int(r.size_bytes), pd.Timestamp(r.mtime).timestamp()) for r in rows.itertuples()}
+        return watch
+
+    def look(self, now: float | None = None) -> tuple[list[I.Candidate], list[I.Candidate]]:
+        """(complete files not handled yet, files still being written) of one listing of the share;
+        nothing while the share cannot be reached (the next poll looks again)."""
+        now = time.time() if now is None else now
+        try:
+            complete, pending, _ = I.list_share(self.share, self.campaign, now=now)
+        except FileNotFoundError as exc:  # a share mount that went away for a moment: not the end of the run
+            if self.unreachable != str(exc):
+                print(f"share {self.share.name} unreachable: {exc}")
+            self.unreachable = str(exc)
+            return [], []
+        self.unreachable = None
+        new = [c for c in complete if not self.known(c)]
+        for cand in new + pending:
+            self.first_seen.setdefault(cand.rel_path, now)
+        return new, pending
+
+    def known(self, cand: I.Candidate) -> bool:
+        size, mtime = self.handled.get(cand.rel_path, (-1, 0.0))
+        return size == cand.size and abs(mtime - cand.mtime) < 1e-3  # as the intake's stat cache compares
+
+    def took(self, new: list[I.Candidate], still_writing: list[str]) -> None:
+        """Mark ``new`` handled after an intake, except the files intake found still being written."""
+        left = set(still_writing)
+        for cand in new:
+            if f"{self.share.name}:{I.shown(cand.rel_path)}" not in left:
+                self.handled[cand.rel_path] = (cand.size, cand.mtime)
+
+
+def warm_file_worker(campaign: Campaign) -> threading.Thread:
+    """Start one file worker (tasks.isolation) in the background, so that the run's first new file does
+    not wait for a worker's Python start and plugin imports; later files reuse the workers anyway."""
+    def start() -> None:
+        # a worker that cannot start is reported by the first file that needs one, with its reason
+        with contextlib.suppress(isolation.WorkerFailed), \
+                isolation.pool(campaign.execution.max_workers, pipeline.process_file_here.__module__).worker():
+            pass
+
+    thread = threading.Thread(target=start, name="socscope-warm-file-worker", daemon=True)
+    thread.start()
+    return thread
+
+
+def watch_loop(poll: Callable[[bool], None], seconds: float, every: float,
+               clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> int:
+    """Call ``poll(first)`` every ``every`` seconds for ``seconds`` (at least once); returns the polls made."""
+    end = clock() + seconds
+    polls = 0
+    while True:
+        started = clock()
+        poll(polls == 0)
+        polls += 1
+        if started + every >= end:
+            return polls
+        sleep(max(0.0, started + every - clock()))
+
+
+def merged(results: list[dict]) -> dict:
+    """One intake summary for a whole watcher run: new files added up, the rest as the last poll saw it."""
+    if not results:
+        return {"seen": 0, "new_files": 0, "pending": [], "refused": [], "unmapped": [], "unreachable": [], "ignored": []}
+    return {**results[-1], "new_files": sum(r["new_files"] for r in results)}
+
+
+def window_seconds(watch_seconds: float, scheduled: datetime | None, now: datetime | None = None) -> float:
+    """How long a run still watches: ``watch_seconds`` from its scheduled start (a late run watches less,
+    so that it ends before the next slot), from now for a manual run."""
+    if not 0 <= watch_seconds <= MAX_WATCH_SECONDS:
+        raise ValueError(f"watch_seconds {watch_seconds:g} is outside 0..{MAX_WATCH_SECONDS}; set it below the "
+                         f"watcher schedule's interval in deployments/prefect.yaml")
+    return max(0.0, watch_seconds - _ops.lateness_seconds(scheduled, now))
 
 
 @flow(name="watch-share", log_prints=True, timeout_seconds=3600)
-def watch_share_flow(config: str, share: str, max_late_minutes: float | None = 10, process_new: bool = True):
-    late = _ops.lateness_seconds(_ops.scheduled_start())
-    if _ops.too_late(_ops.scheduled_start(), None if max_late_minutes is None else 60 * max_late_minutes):
+def watch_share_flow(config: str, share: str, max_late_minutes: float | None = 10, process_new: bool = True,
+                     watch_seconds: float = 0):
+    scheduled = _ops.scheduled_start()
+    late = _ops.lateness_seconds(scheduled)
+    if _ops.too_late(scheduled, None if max_late_minutes is None else 60 * max_late_minutes):
         return Completed(name="Skipped", message=f"started {late:.0f} s late (> {max_late_minutes} min): the "
                                                  f"next watcher run takes these files")
+    seconds = window_seconds(watch_seconds, scheduled)
     loaded = LoadedCampaign.load(config)
     campaign = loaded.campaign
     spec = next((s for s in campaign.shares if s.name == share), None)
@@ -28,9 +148,34 @@ def watch_share_flow(config: str, share: str, max_late_minutes: float | None = 1
         raise ValueError(f"share {share!r} is not in {config}; shares: {[s.name for s in campaign.shares]}")
     wh = guarded_warehouse(campaign)
     before = wh.manifest()
-    result = intake_share(loaded, share)
-    print(f"share {share}: {result['new_files']} new of {result['seen']} complete files, "
-          f"{len(result['pending'])} still being written")
-    processed = process_flow(loaded, [spec.technique]) if (process_new and result["new_files"]) else None
+    watch = ShareWatch.start(spec, campaign, wh)
+    if process_new and seconds > 0:
+        warm_file_worker(campaign)
+    intakes: list[dict] = []
+    processed: list[dict] = []
+
+    def poll(first: bool) -> None:
+        new, pending = watch.look()
+        if not (first or new):  # nothing new: no task run, no warehouse query
+            return
+        accepted = time.time()
+        result = intake_share(loaded, share)
+        watch.took(new, result["pending"])
+        intakes.append(result)
+        for cand in filter(watch.known, new):
+            print(f"took {share}:{I.shown(cand.rel_path)} seen_at={watch.first_seen[cand.rel_path]:.3f} "
+                  f"accepted_at={accepted:.3f}")
+        if result["new_files"] or len(pending):
+            print(f"share {share}: {result['new_files']} new of {result['seen']} complete files, "
+                  f"{len(result['pending'])} still being written")
+        if process_new and result["new_files"]:
+            processed.append(process_flow(loaded, [spec.technique]))
+        if first:
+            print(f"watching share {share}: a listing every {spec.poll_seconds:g} s for {seconds:.0f} s")
+
+    polls = watch_loop(poll, seconds, spec.poll_seconds)
+    print(f"share {share}: {polls} listings in {seconds:.0f} s, {len(intakes)} intakes, {len(processed)} processed")
+    result = merged(intakes)
     _ops.publish_run_report(_ops.run_report(wh, current_run_id(), before, [(share, result)], _ops.run_family(current_run_id())), "watch")
-    return {"intake": result, "process": processed}
+    return {"intake": result, "process": processed, "polls": polls,
+            "finished_at": datetime.now(timezone.utc).isoformat()}

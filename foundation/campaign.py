@@ -110,7 +110,13 @@ class Share(_Strict):
     #: directories taken whole as one raw file (e.g. a Toyo TOSCAT channel folder), packed as a zip
     bundle_patterns: list[str] = Field(default_factory=list)
     mapping: SampleMapping
-    settle_seconds: float = Field(default=60.0, ge=0)
+    settle_seconds: float = Field(
+        default=60.0, ge=0, le=86400, description="a file is complete once its mtime is this old (its size and "
+        "mtime unchanged that long): the safe default for instruments that write in place; 0 for a share whose "
+        "writers copy to a temporary name and rename into place (complete as soon as it appears)")
+    poll_seconds: float = Field(
+        default=5.0, ge=1, le=3600, description="how often the share's watcher (flows/watch.py) lists it while a "
+        "watcher run lasts: a new file is seen within this many seconds (each listing reads the share's folder tree)")
     done_marker_suffix: str | None = Field(default=None, description="e.g. '.done': a file counts as "
                                                                        "complete once FILE.done exists")
     max_file_mb: float | None = Field(default=None, gt=0, description="files (or bundles) larger than this are "

@@ -106,7 +106,7 @@ def test_up_creates_pool_limit_and_deployments(ops):
         assert cron.cron == "30 1 * * *" and cron.timezone == "Europe/Berlin"
         assert nightly.parameters["config"] == str(cfg)
         watch = client.read_deployment_by_name("watch-share/watch-lab")
-        assert watch.parameters["share"] == "lab" and watch.schedules[0].schedule.interval.total_seconds() == 300
+        assert watch.parameters["share"] == "lab" and watch.schedules[0].schedule.interval.total_seconds() == 900
 
 
 def test_campaign_deployment_completes_and_fills_the_warehouse(ops):
@@ -144,7 +144,7 @@ def test_watcher_takes_new_files_and_skips_when_late(ops):
     (skipped,) = wait_final(api_url, [late.id])
     assert skipped.state.is_completed() and skipped.state.name == "Skipped", skipped.state
     # one at a time (a second watcher while one runs would be cancelled: CANCEL_NEW)
-    (done,) = wait_final(api_url, [trigger(api_url, "watch-share/watch-lab").id])
+    (done,) = wait_final(api_url, [trigger(api_url, "watch-share/watch-lab", watch_seconds=0).id])  # one pass
     assert done.state.is_completed(), done.state
     wh = warehouse(cfg)
     assert wh.query("select count(*) n from toy_values where x_m = 100").n[0] == 1
