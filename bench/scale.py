@@ -5,18 +5,28 @@ object store (moto's S3 server), in two ways a facility scales out:
   server (``socscope server up``) through its process work pool; per-file work on ``execution.max_workers``
   file workers (the default thread task runner handing each file to a worker process, tasks/isolation.py);
 - ``dask``: the same deployment with ``execution.task_runner: dask``: a local Dask cluster of
-  ``max_workers`` worker processes (flows/_runtime.py task_runner).
+  ``max_workers`` worker processes (flows/_runtime.py task_runner);
+- ``plain`` (on request): ``pipeline.process`` without Prefect in a fresh process, on the same store:
+  how far the work itself scales, the reference for what orchestration costs.
+
+One campaign run is one flow run, which one pool worker executes: its file work spreads over
+``execution.max_workers`` processes. That is the "worker" counted here (a second Prefect pool
+worker would only take a second, concurrent run).
 
     python bench/scale.py             # full demo (~500 files; long)
     python bench/scale.py --quick     # small demo (94 files)
     python bench/scale.py --modes dask --workers 1 2 --repeats 2
+    python bench/scale.py --quick --modes plain pool
 
 The demo files are written once; each run gets a warehouse of its own (a fresh prefix in the bucket; the
 raw store is shared, content-addressed) and its intake is done first, in this process, identically for
 every run (timed apart: ``intake_s``). The processing stage is the ``process`` subflow of the run, its
 start and end as the Prefect server recorded them. A worker (``prefect worker start --run-once``) is
 started per run, so its CPU time (user + system of it, the flow-run process and its file workers) is
-counted by ``RUSAGE_CHILDREN``; the object store serves from this process (``store_cpu_s``).
+counted by ``RUSAGE_CHILDREN``; the object store serves from this process (``store cpu``), the Prefect
+server's CPU is read from /proc (``api cpu``); ``*_cpu_s`` on the last line is their sum over the whole
+run. With one worker, each technique's task seconds over its files are its cost per file
+(``<technique>_ms_per_file``: the figures docs/operations/facility-year.md projects from).
 
 Every run's warehouse must hold the same rows: ``rows_identical=1`` when the row digests of every
 table and view (``row_digests``: run ids and times left out, as tests/support/fault_world.py does)
@@ -64,12 +74,12 @@ def row_digests(con, tables: list[str]) -> dict[str, tuple[int, str]]:
     the rows' hashes (a multiset digest: a changed, missing or duplicated row changes it)."""
     out = {}
     for table in tables:
-        described = con.execute(f'describe "{table}"').fetchall()  # sql-allowlist: table names from the catalog
+        described = con.execute(f'describe "{table}"').fetchall()  # names from the catalog
         cols = [_digest_expr(name, kind) for name, kind, *_ in described if name not in LINEAGE]
         if not cols:
             continue
         n, total = con.execute(f'select count(*), coalesce(sum(hash({", ".join(cols)})::hugeint), 0) '
-                               f'from "{table}"').fetchone()  # sql-allowlist: quoted catalog names
+                               f'from "{table}"').fetchone()  # quoted names
         out[table] = (int(n), f"{int(total) % 2**64:016x}")
     return out
 
@@ -112,7 +122,7 @@ def start_object_store(port: int) -> tuple[object, dict]:
     os.environ.update({KEY_ENV: "bench", SECRET_ENV: "bench"})
     boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="bench", aws_secret_access_key="bench",
                  region_name="us-east-1").create_bucket(Bucket=BUCKET)
-    options = {"key": "${%s}" % KEY_ENV, "secret": "${%s}" % SECRET_ENV,
+    options = {"key": f"${{{KEY_ENV}}}", "secret": f"${{{SECRET_ENV}}}",
                "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"}}
     return server, options
 
@@ -187,19 +197,31 @@ class PrefectServer:
 
         with client_settings(self.api_url):
             flow_run = run_deployment(DEPLOYMENT, parameters={"config": str(cfg), "build_marts": False}, timeout=0)
-        c0 = _cpu(resource.RUSAGE_CHILDREN)
-        s0 = _cpu(resource.RUSAGE_SELF)
+        c0, s0, api0 = _cpu(resource.RUSAGE_CHILDREN), _cpu(resource.RUSAGE_SELF), self.server_cpu()
         worker = subprocess.run([sys.executable, "-m", "prefect", "worker", "start", "--pool", "socscope-process",
                                  "--type", "process", "--run-once", "--name", f"bench-{uuid.uuid4().hex[:6]}"],
                                 cwd=ROOT, env=self.env, capture_output=True, text=True, check=False)
         cpu, store_cpu = _cpu(resource.RUSAGE_CHILDREN) - c0, _cpu(resource.RUSAGE_SELF) - s0
+        api_cpu = self.server_cpu() - api0
         with client_settings(self.api_url), get_client(sync_client=True) as client:
             run = client.read_flow_run(flow_run.id)
             if not (run.state and run.state.is_completed()):
                 raise SystemExit(f"run of {cfg.name} ended {run.state}:\n{worker.stdout[-3000:]}{worker.stderr[-3000:]}")
             process_s = _subflow_seconds(client, run.id, "process")
+            task_s = _task_seconds(client, run.id)
         return {"process_s": process_s, "run_s": (run.end_time - run.start_time).total_seconds(), "cpu_s": cpu,
-                "store_cpu_s": store_cpu}
+                "store_cpu_s": store_cpu, "api_cpu_s": api_cpu,
+                "all_cpu_s": cpu + store_cpu + api_cpu, "task_s": task_s}
+
+    def server_cpu(self) -> float:
+        """CPU seconds of the Prefect server process so far (it is not our child: read from /proc)."""
+        from socscope.server import ServerState, is_ours
+
+        info = ServerState(self.home).processes().get("server")
+        if not info or not is_ours(info):
+            return float("nan")
+        fields = Path(f"/proc/{info['pid']}/stat").read_text().rsplit(")", 1)[1].split()
+        return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
 
     def down(self) -> None:
         subprocess.run([sys.executable, "-m", "socscope.cli", "server", "down", "--home", str(self.home)],
@@ -208,7 +230,10 @@ class PrefectServer:
 
 def _subflow_seconds(client, parent_id, name: str) -> float:
     """Start to end of the subflow ``name`` of a run, as the server recorded them."""
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterParentFlowRunId,
+    )
 
     children = client.read_flow_runs(flow_run_filter=FlowRunFilter(
         parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent_id])))
@@ -218,20 +243,92 @@ def _subflow_seconds(client, parent_id, name: str) -> float:
     raise SystemExit(f"no finished {name!r} subflow under run {parent_id}")
 
 
+def _task_seconds(client, run_id) -> dict[str, float]:
+    """Seconds of the run's task runs (its subflows' too), summed by the word before the first '-' of
+    their names: per technique for the per-file (or per-batch) tasks, named ``<technique>-...``."""
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterId,
+        FlowRunFilterParentFlowRunId,
+    )
+
+    family, todo = [run_id], [run_id]
+    while todo:
+        children = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=todo)))
+        todo = [c.id for c in children if c.id not in family]
+        family += todo
+    out: dict[str, float] = {}
+    offset = 0
+    while True:
+        page = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=family)),
+                                     limit=200, offset=offset)
+        for t in page:
+            if t.start_time and t.end_time:
+                word = t.name.split("-", 1)[0]
+                out[word] = out.get(word, 0.0) + (t.end_time - t.start_time).total_seconds()
+        if len(page) < 200:
+            return out
+        offset += 200
+
+
+def per_file_costs(url: str, storage_options: dict, task_s: dict[str, float]) -> dict[str, tuple[int, float]]:
+    """(files, seconds per file) per technique: the run's task seconds of the technique over its files
+    processed (``ingest_events``, stage process). With one worker the tasks ran one after another, so
+    this is each technique's cost per file, as a facility sizing needs it (docs/operations/facility-year.md)."""
+    from warehouse.store import Warehouse
+
+    files = Warehouse(url, storage_options).query(
+        "select technique, count(*) as n from ingest_events where stage = 'process' group by 1")
+    return {r.technique: (int(r.n), task_s[r.technique] / r.n) for r in files.itertuples() if r.technique in task_s}
+
+
+#: the processing stage as plain calls (no Prefect): the reference for how far the work itself scales
+PLAIN = """
+import json, sys, time
+from foundation.config import load_campaign
+from tasks import pipeline
+campaign = load_campaign(sys.argv[1])
+t0 = time.perf_counter()
+pipeline.process(campaign, pipeline.open_warehouse(campaign), "plain")
+print(json.dumps({"process_s": time.perf_counter() - t0}))
+"""
+
+
+def run_plain(cfg: Path) -> dict[str, float]:
+    """``pipeline.process`` in a fresh process (file workers from ``execution.max_workers``, a thread each)."""
+    c0, s0 = _cpu(resource.RUSAGE_CHILDREN), _cpu(resource.RUSAGE_SELF)
+    t0 = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", PLAIN, str(cfg)], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
+    run_s = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise SystemExit(f"plain processing of {cfg.name} failed:\n{done.stderr[-3000:]}")
+    cpu, store_cpu = _cpu(resource.RUSAGE_CHILDREN) - c0, _cpu(resource.RUSAGE_SELF) - s0
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "run_s": run_s, "cpu_s": cpu, "store_cpu_s": store_cpu,
+            "api_cpu_s": 0.0, "all_cpu_s": cpu + store_cpu, "task_s": {}}
+
+
 # ------------------------------------------------------------------------------------------ main
-def measure(demo: Path, options: dict, server: PrefectServer, mode: str, workers: int) -> dict:
+def measure(demo: Path, options: dict, server: PrefectServer | None, mode: str, workers: int) -> dict:
     name = f"{mode}-{workers}-{uuid.uuid4().hex[:6]}"
     cfg = bench_config(demo, name, "dask" if mode == "dask" else "threads", workers, options)
     intake_s, intake_cpu = intake(cfg)
-    figures = server.run(cfg)
+    figures = run_plain(cfg) if mode == "plain" else server.run(cfg)
     from foundation.config import load_campaign
 
     campaign = load_campaign(cfg)
-    digests = warehouse_digests(campaign.resolve(campaign.storage.warehouse), campaign.storage.storage_options)
+    url, options = campaign.resolve(campaign.storage.warehouse), campaign.storage.storage_options
+    digests = warehouse_digests(url, options)
+    costs = per_file_costs(url, options, figures.pop("task_s"))
     print(f"{mode:5s} {workers} worker(s): process {figures['process_s']:7.2f} s  (run {figures['run_s']:.2f} s, "
-          f"cpu {figures['cpu_s']:.1f} s, store cpu {figures['store_cpu_s']:.1f} s; intake {intake_s:.1f} s "
+          f"cpu {figures['cpu_s']:.1f} s, store cpu {figures['store_cpu_s']:.1f} s, "
+          f"api cpu {figures['api_cpu_s']:.1f} s; intake {intake_s:.1f} s "
           f"cpu {intake_cpu:.1f} s)  {sum(n for n, _ in digests.values())} rows", flush=True)
-    return {**figures, "intake_s": intake_s, "digests": digests}
+    if workers == 1 and costs:
+        print("      per file (1 worker, task time / files): " + ", ".join(
+            f"{t} {n} files {1000 * s:.0f} ms" for t, (n, s) in sorted(costs.items())), flush=True)
+    return {**figures, "intake_s": intake_s, "digests": digests, "costs": costs}
 
 
 def run_order(modes: list[str], workers: list[int], repeats: int) -> list[tuple[str, int]]:
@@ -247,7 +344,7 @@ def summary_line(results: dict[tuple[str, int], list[dict]], profile: str, load:
     pairs, ratios = [], []
     for mode in sorted({m for m, _ in results}):
         med = {n: statistics.median(r["process_s"] for r in rs) for (m, n), rs in results.items() if m == mode}
-        cpu = {n: statistics.median(r["cpu_s"] for r in rs) for (m, n), rs in results.items() if m == mode}
+        cpu = {n: statistics.median(r["all_cpu_s"] for r in rs) for (m, n), rs in results.items() if m == mode}
         pairs += [f"{mode}_{n}w_s={med[n]:.2f} {mode}_{n}w_cpu_s={cpu[n]:.1f}" for n in sorted(med)]
         if 1 in med and 2 in med:
             ratios.append(med[1] / med[2])
@@ -257,6 +354,9 @@ def summary_line(results: dict[tuple[str, int], list[dict]], profile: str, load:
     if differ:
         print(f"# rows differ between runs in: {', '.join(differ)}")
     intake_s = statistics.median(r["intake_s"] for rs in results.values() for r in rs)
+    one = [r["costs"] for (_, n), rs in results.items() if n == 1 for r in rs]
+    for tech in sorted({t for c in one for t in c}):
+        pairs.append(f"{tech}_ms_per_file={1000 * statistics.median(c[tech][1] for c in one if tech in c):.0f}")
     return (f"bench=scale profile={profile} {' '.join(pairs)} intake_s={intake_s:.2f} "
             f"rows_identical={int(not differ)} load={load:.1f} cores={os.cpu_count()} "
             f"ratio={min(ratios) if ratios else float('nan'):.2f}")
@@ -265,7 +365,8 @@ def summary_line(results: dict[tuple[str, int], list[dict]], profile: str, load:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="the small demo (94 files)")
-    ap.add_argument("--modes", nargs="+", choices=["pool", "dask"], default=["pool", "dask"])
+    ap.add_argument("--modes", nargs="+", choices=["pool", "dask", "plain"], default=["pool", "dask"],
+                    help="plain: pipeline.process without Prefect, the reference for how far the work scales")
     ap.add_argument("--workers", nargs="+", type=int, default=[1, 2])
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--port", type=int, default=4312, help="Prefect server port")
@@ -280,7 +381,8 @@ def main() -> None:
         from socscope.demo import write_demo
 
         write_demo(work / "demo", profile)
-        server = PrefectServer(work / "prefect", args.port, work / "demo" / "campaign.yaml")
+        if set(args.modes) - {"plain"}:
+            server = PrefectServer(work / "prefect", args.port, work / "demo" / "campaign.yaml")
         results: dict[tuple[str, int], list[dict]] = {}
         for mode, n in run_order(args.modes, args.workers, args.repeats):
             results.setdefault((mode, n), []).append(measure(work / "demo", options, server, mode, n))
