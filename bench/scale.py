@@ -90,13 +90,15 @@ def _digest_expr(name: str, kind: str) -> str:
 
 
 def warehouse_digests(url: str, storage_options: dict) -> dict[str, tuple[int, str]]:
-    """``row_digests`` of every table and view of the warehouse at ``url``, except the run logs."""
+    """``row_digests`` of every stored table of the warehouse at ``url`` (the views derive from them),
+    except the run logs."""
     from warehouse.store import Warehouse
 
-    con = Warehouse(url, storage_options).connect()
+    wh = Warehouse(url, storage_options)
+    manifest = wh.manifest()
+    con = wh.connect(manifest)
     try:
-        names = sorted(r[0] for r in con.execute("select table_name from information_schema.tables").fetchall())
-        return row_digests(con, [t for t in names if t not in RUN_LOGS])
+        return row_digests(con, sorted(t for t in manifest.tables if t not in RUN_LOGS))
     finally:
         con.close()
 
@@ -272,6 +274,16 @@ def _task_seconds(client, run_id) -> dict[str, float]:
         offset += 200
 
 
+def warehouse_size(url: str, storage_options: dict) -> tuple[int, float]:
+    """Data files the current manifest names, and their MiB on the store (the facility-year page scales these)."""
+    from warehouse.store import Warehouse
+
+    wh = Warehouse(url, storage_options)
+    paths = {wh._abs(e.path) for es in wh.manifest().tables.values() for e in es}
+    listed = wh.fs.find(wh._abs("data"), detail=True)  # one listing, not a request per file
+    return len(paths), sum(info["size"] for path, info in listed.items() if path in paths) / 2**20
+
+
 def per_file_costs(url: str, storage_options: dict, task_s: dict[str, float]) -> dict[str, tuple[int, float]]:
     """(files, seconds per file) per technique: the run's task seconds of the technique over its files
     processed (``ingest_events``, stage process). With one worker the tasks ran one after another, so
@@ -321,10 +333,11 @@ def measure(demo: Path, options: dict, server: PrefectServer | None, mode: str, 
     url, options = campaign.resolve(campaign.storage.warehouse), campaign.storage.storage_options
     digests = warehouse_digests(url, options)
     costs = per_file_costs(url, options, figures.pop("task_s"))
+    data_files, data_mib = warehouse_size(url, options)
     print(f"{mode:5s} {workers} worker(s): process {figures['process_s']:7.2f} s  (run {figures['run_s']:.2f} s, "
           f"cpu {figures['cpu_s']:.1f} s, store cpu {figures['store_cpu_s']:.1f} s, "
           f"api cpu {figures['api_cpu_s']:.1f} s; intake {intake_s:.1f} s "
-          f"cpu {intake_cpu:.1f} s)  {sum(n for n, _ in digests.values())} rows", flush=True)
+          f"cpu {intake_cpu:.1f} s)  {data_files} data files, {data_mib:.0f} MiB", flush=True)
     if workers == 1 and costs:
         print("      per file (1 worker, task time / files): " + ", ".join(
             f"{t} {n} files {1000 * s:.0f} ms" for t, (n, s) in sorted(costs.items())), flush=True)
