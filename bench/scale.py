@@ -25,8 +25,9 @@ start and end as the Prefect server recorded them. A worker (``prefect worker st
 started per run, so its CPU time (user + system of it, the flow-run process and its file workers) is
 counted by ``RUSAGE_CHILDREN``; the object store serves from this process (``store cpu``), the Prefect
 server's CPU is read from /proc (``api cpu``); ``*_cpu_s`` on the last line is their sum over the whole
-run. With one worker, each technique's task seconds over its files are its cost per file
-(``<technique>_ms_per_file``: the figures docs/operations/facility-year.md projects from).
+run. After the runs, every file is processed once more in this process, one at a time, for its CPU
+cost per technique (``<technique>_cpu_ms_per_file``, ``file_costs``: the figures
+docs/operations/facility-year.md projects from; ``--no-costs`` leaves it out).
 
 Every run's warehouse must hold the same rows: ``rows_identical=1`` when the row digests of every
 table and view (``row_digests``: run ids and times left out, as tests/support/fault_world.py does)
@@ -321,6 +322,37 @@ def run_plain(cfg: Path) -> dict[str, float]:
             "api_cpu_s": 0.0, "all_cpu_s": cpu + store_cpu, "task_s": {}}
 
 
+def file_costs(cfg: Path) -> dict[str, dict[str, float]]:
+    """Per technique: files, CPU and wall ms per file of ``pipeline.process_file_here`` (the work a file
+    worker does: fetch from the store, read, features, validation, Parquet to the store), every file of
+    the processed warehouse once more, in this process, one after another. CPU time hardly depends on
+    the machine's load: it is what docs/operations/facility-year.md sizes from. ``cpu_ms`` is the whole
+    process's (DuckDB's and Arrow's threads, and the object store answering this file's requests);
+    ``thread_cpu_ms`` the calling thread's alone. The rows go to new, uncommitted files: the warehouse
+    does not change."""
+    from foundation.config import load_campaign
+    from foundation.registry import ordered_techniques
+    from tasks import pipeline
+
+    campaign = load_campaign(cfg)
+    wh = pipeline.open_warehouse(campaign)
+    out = {}
+    for name in ordered_techniques():
+        items = pipeline.pending_work(campaign, wh, name, force=True)
+        cpu = own = wall = rows = 0.0
+        for item in items:
+            c0, o0, t0 = time.process_time(), time.thread_time(), time.perf_counter()
+            result = pipeline.process_file_here(item, campaign, wh.url, "bench-costs")
+            cpu, own = cpu + time.process_time() - c0, own + time.thread_time() - o0
+            wall += time.perf_counter() - t0
+            rows += result.event.rows_written or 0
+        if items:
+            k = 1000 / len(items)
+            out[name] = {"files": len(items), "cpu_ms": k * cpu, "thread_cpu_ms": k * own, "wall_ms": k * wall,
+                         "rows_per_file": rows / len(items)}
+    return out
+
+
 # ------------------------------------------------------------------------------------------ main
 def measure(demo: Path, options: dict, server: PrefectServer | None, mode: str, workers: int) -> dict:
     name = f"{mode}-{workers}-{uuid.uuid4().hex[:6]}"
@@ -341,7 +373,7 @@ def measure(demo: Path, options: dict, server: PrefectServer | None, mode: str, 
     if workers == 1 and costs:
         print("      per file (1 worker, task time / files): " + ", ".join(
             f"{t} {n} files {1000 * s:.0f} ms" for t, (n, s) in sorted(costs.items())), flush=True)
-    return {**figures, "intake_s": intake_s, "digests": digests, "costs": costs}
+    return {**figures, "intake_s": intake_s, "digests": digests, "config": cfg}
 
 
 def run_order(modes: list[str], workers: list[int], repeats: int) -> list[tuple[str, int]]:
@@ -353,7 +385,8 @@ def run_order(modes: list[str], workers: list[int], repeats: int) -> list[tuple[
     return order
 
 
-def summary_line(results: dict[tuple[str, int], list[dict]], profile: str, load: float) -> str:
+def summary_line(results: dict[tuple[str, int], list[dict]], costs: dict[str, dict[str, float]], profile: str,
+                 load: float) -> str:
     pairs, ratios = [], []
     for mode in sorted({m for m, _ in results}):
         med = {n: statistics.median(r["process_s"] for r in rs) for (m, n), rs in results.items() if m == mode}
@@ -367,9 +400,8 @@ def summary_line(results: dict[tuple[str, int], list[dict]], profile: str, load:
     if differ:
         print(f"# rows differ between runs in: {', '.join(differ)}")
     intake_s = statistics.median(r["intake_s"] for rs in results.values() for r in rs)
-    one = [r["costs"] for (_, n), rs in results.items() if n == 1 for r in rs]
-    for tech in sorted({t for c in one for t in c}):
-        pairs.append(f"{tech}_ms_per_file={1000 * statistics.median(c[tech][1] for c in one if tech in c):.0f}")
+    for tech, c in sorted(costs.items()):
+        pairs.append(f"{tech}_cpu_ms_per_file={c['cpu_ms']:.0f}")
     return (f"bench=scale profile={profile} {' '.join(pairs)} intake_s={intake_s:.2f} "
             f"rows_identical={int(not differ)} load={load:.1f} cores={os.cpu_count()} "
             f"ratio={min(ratios) if ratios else float('nan'):.2f}")
@@ -382,6 +414,8 @@ def main() -> None:
                     help="plain: pipeline.process without Prefect, the reference for how far the work scales")
     ap.add_argument("--workers", nargs="+", type=int, default=[1, 2])
     ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--no-costs", dest="costs", action="store_false",
+                    help="leave out the per-file costs (every file once more, in this process, after the runs)")
     ap.add_argument("--port", type=int, default=4312, help="Prefect server port")
     ap.add_argument("--s3-port", type=int, default=4322, help="moto S3 server port")
     args = ap.parse_args()
@@ -399,9 +433,16 @@ def main() -> None:
         results: dict[tuple[str, int], list[dict]] = {}
         for mode, n in run_order(args.modes, args.workers, args.repeats):
             results.setdefault((mode, n), []).append(measure(work / "demo", options, server, mode, n))
+            last_cfg = results[(mode, n)][-1]["config"]
             load = max(load, os.getloadavg()[0])
+        costs = file_costs(last_cfg) if args.costs else {}
+        for tech, c in sorted(costs.items()):
+            print(f"cost per file, {tech}: {c['files']} files, cpu {c['cpu_ms']:.0f} ms (this thread "
+                  f"{c['thread_cpu_ms']:.0f} ms), wall {c['wall_ms']:.0f} ms, "
+                  f"{c['rows_per_file']:.0f} rows")
+        load = max(load, os.getloadavg()[0])
         print(f"# load average up to {load:.1f} on {os.cpu_count()} cores")
-        print(summary_line(results, profile, load))
+        print(summary_line(results, costs, profile, load))
     finally:
         if server is not None:
             server.down()
