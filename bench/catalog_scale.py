@@ -11,7 +11,8 @@ partition's other data files hard links to it, ``files_per_sample`` files per sa
 naming them all. Per size it measures:
 
 - ``manifest_mib``, ``parse_s``: the manifest's size and ``Manifest.from_json``;
-- ``catalog_s``, ``catalog_mib``: ``warehouse.catalog.write_catalog`` (views listing every file);
+- ``catalog_s``, ``catalog_mib``: ``warehouse.catalog.write_catalog`` (views listing every file), and
+  ``peak_rss_mib``, the process's memory high-water mark once the catalog is built;
 - ``open_s``: ``open_catalog`` and binding the table's view (what a dashboard or `socscope query` pays first);
 - ``scan_s``: one sample's rows through today's view (``count(*) ... where sample_id = ?``);
 - ``pruned_s``: the same on a view over the same list with ``hive_partitioning = true`` (the proposal:
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -114,6 +116,8 @@ def measure(root: Path, n_files: int, files_per_sample: int, scan: bool) -> dict
     catalog = write_catalog(Warehouse(str(root)), manifest)
     out["catalog_s"] = time.perf_counter() - t0
     out["catalog_mib"] = catalog.stat().st_size / 2**20
+    # the process's high-water mark so far (sizes run smallest first, so it is this size's)
+    out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
     con = open_catalog(root)
     con.execute(f'select * from "{TABLE}" limit 0').fetchall()
