@@ -80,3 +80,20 @@ def test_generated_manifest_opens_in_the_catalog(tmp_path):
     finally:
         con.close()
     assert per_sample == [("S000000", 3), ("S000001", 3), ("S000002", 1)]
+
+
+def test_last_line_ratio_is_the_worse_orchestrated_speedup_and_flags_differing_rows(scale):
+    same, other = {"t": (3, "aa")}, {"t": (3, "bb")}
+
+    def run(seconds, digests=same):
+        return [{"process_s": seconds, "all_cpu_s": 1.0, "intake_s": 1.0, "digests": digests}]
+
+    results = {("pool", 1): run(10), ("pool", 2): run(5), ("dask", 1): run(12), ("dask", 2): run(8),
+               ("plain", 1): run(9), ("plain", 2): run(9)}
+    line = scale.summary_line(results, {"afm": {"cpu_ms": 140.0}}, "small", 1.0)
+    pairs = dict(p.split("=") for p in line.split())
+    # dask's 1.5 is the worse of the orchestrated modes; plain (1.0) is the reference, not a goal
+    assert pairs["ratio"] == "1.50" and pairs["plain_speedup"] == "1.00" and pairs["pool_speedup"] == "2.00"
+    assert pairs["rows_identical"] == "1" and pairs["afm_cpu_ms_per_file"] == "140"
+    results[("dask", 2)] = run(8, other)
+    assert "rows_identical=0" in scale.summary_line(results, {}, "small", 1.0)
