@@ -109,6 +109,31 @@ def test_up_creates_pool_limit_and_deployments(ops):
         assert watch.parameters["share"] == "lab" and watch.schedules[0].schedule.interval.total_seconds() == 900
 
 
+def test_server_scheduler_creates_the_nightly_runs(ops):
+    """The server's scheduler service turns the nightly cron into scheduled runs. Prefect 3.9.0 with
+    SQLAlchemy 2.1 failed there on every pass ("Can't evaluate bulk DML statement", server.log), so no
+    scheduled watcher or nightly run was ever created: pyproject pins SQLAlchemy below 2.1."""
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+    api_url, _, state = ops
+    deadline = time.monotonic() + 90
+    with client_for(api_url) as client:
+        nightly = client.read_deployment_by_name("campaign/nightly")
+        while True:
+            runs = client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[nightly.id])))
+            scheduled = [r for r in runs if r.state and r.state.is_scheduled()]
+            if scheduled or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+    log = (state.home / "logs" / "server.log").read_text(errors="replace")
+    assert scheduled, "no scheduled nightly run after 90 s; server.log: " + log[-1500:]
+    from zoneinfo import ZoneInfo
+
+    berlin = [r.expected_start_time.astimezone(ZoneInfo("Europe/Berlin")) for r in scheduled]
+    assert all((t.hour, t.minute) == (1, 30) for t in berlin), berlin
+    assert "bulk DML" not in log
+
+
 def test_campaign_deployment_completes_and_fills_the_warehouse(ops):
     api_url, cfg, _ = ops
     t0 = time.monotonic()
