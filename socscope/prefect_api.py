@@ -11,6 +11,10 @@ a one-shot run does not have, so they stay off, as does registering the block ty
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess  # nosec B404 - sys.executable with a fixed program
+import sys
+import tempfile
 from pathlib import Path
 
 from socscope.exposure import CLIENT_AUTH, SERVER_AUTH
@@ -26,7 +30,7 @@ EMBEDDED_SERVICES_OFF = ("SCHEDULER", "LATE_RUNS", "FOREMAN", "REPOSSESSOR", "CA
 
 def embedded_settings() -> dict[str, str]:
     """Environment of an embedded API that starts as fast as Prefect allows (the measured savings are
-    in docs/operations.md, "Orchestration cost")."""
+    in docs/operations/orchestration.md)."""
     settings = {f"PREFECT_SERVER_SERVICES_{name}_ENABLED": "false" for name in EMBEDDED_SERVICES_OFF}
     settings.update(PREFECT_API_BLOCKS_REGISTER_ON_START="false", PREFECT_UI_ENABLED="false")
     return settings
@@ -69,4 +73,48 @@ def choose_api(home: Path) -> str:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     for key, value in embedded_settings().items():
         os.environ.setdefault(key, value)
+    if not os.environ.get("PREFECT_API_DATABASE_CONNECTION_URL"):
+        seed_database(Path(os.environ["PREFECT_HOME"]))
     return "embedded"
+
+
+#: the embedded API's database in its PREFECT_HOME (Prefect's default SQLite location)
+DATABASE = "prefect.db"
+
+
+def seed_database(home: Path) -> None:
+    """Give a new PREFECT_HOME a copy of an empty database already migrated to this Prefect version.
+
+    Migrating a new SQLite database (Prefect's alembic chain) costs ~6 s of CPU at the first run of
+    every campaign; the copy is made once per Prefect version and machine, under the user's cache
+    folder. Best effort: without it, the embedded API migrates as it always did."""
+    if (home / DATABASE).exists():
+        return
+    try:
+        template = _migrated_template()
+        tmp = home / f".{DATABASE}.{os.getpid()}.tmp"
+        shutil.copyfile(template, tmp)
+        os.replace(tmp, home / DATABASE)
+    except (OSError, subprocess.SubprocessError):
+        return
+
+
+def _migrated_template() -> Path:
+    from importlib.metadata import version
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "socscope"
+    template = cache / f"prefect-{version('prefect')}-empty.db"
+    if template.exists():
+        return template
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache) as tmp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+        env.update(PREFECT_HOME=tmp, PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_LOGGING_LEVEL="WARNING")
+        subprocess.run([sys.executable, "-c", MIGRATE], env=env, check=True, timeout=600,  # nosec B603
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.replace(Path(tmp) / DATABASE, template)  # whole or not at all, also with two runs at once
+    return template
+
+
+MIGRATE = ("import asyncio; from prefect.server.database import provide_database_interface; "
+           "asyncio.run(provide_database_interface().create_db())")
