@@ -1,4 +1,4 @@
-"""Files of one technique in batches: how a run splits them, runs a batch, and runs them without Prefect.
+"""Files of one technique in batches: how a flow splits them, runs a batch, and keys its cache.
 
 A flow runs one Prefect task per batch (``execution.batch_size`` files of one technique), not per file:
 a task costs its orchestration (state changes, a result, events) whatever it does, which for a 50 ms
@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import Iterator
 
 from foundation.campaign import Campaign
 from tasks import pipeline
@@ -43,16 +41,3 @@ def batch_cache_key(items: list[pipeline.WorkItem], campaign: Campaign, wh_url: 
     limit makes the batch run again. The warehouse URL keeps warehouses apart."""
     keys = "\n".join(item.key(campaign).cache_key(wh_url) for item in items)
     return "batch:" + hashlib.sha256(keys.encode()).hexdigest()
-
-
-def threaded(campaign: Campaign, wh_url: str, flow_run_id: str | None,
-             workers: int) -> pipeline.RunFiles:
-    """How a run without Prefect runs files: a thread per task slot, each file handed to its worker
-    process; results come back one file at a time as they finish (per-file progress)."""
-    def run_files(part: list[pipeline.WorkItem]) -> Iterator[list[pipeline.FileResult]]:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(pipeline.process_file, item, campaign, wh_url, flow_run_id) for item in part]
-            for future in as_completed(futures):
-                yield [future.result()]
-
-    return run_files

@@ -10,7 +10,7 @@ import json
 import tempfile
 import threading
 import traceback
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -710,12 +710,21 @@ def process_techniques(campaign: Campaign, wh: Warehouse, flow_run_id: str | Non
 def process(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None,
             techniques: list[str] | None = None, progress: Progress = no_progress) -> ProcessSummary:
     """Process every pending raw file, technique by technique, then each technique's finalize."""
-    from tasks.batches import threaded
-
     return process_techniques(campaign, wh, flow_run_id, techniques,
                               run_files=threaded(campaign, wh.url, flow_run_id, campaign.execution.max_workers),
                               finalize=lambda name: finalize_technique(campaign, wh, name, flow_run_id),
                               progress_for=lambda name, todo: progress)
+
+
+def threaded(campaign: Campaign, wh_url: str, flow_run_id: str | None, workers: int) -> RunFiles:
+    """How a run without Prefect runs files: a thread per task slot, each file handed to its worker
+    process; results come back one file at a time as they finish (per-file progress)."""
+    def run_files(part: list[WorkItem]) -> Iterable[list[FileResult]]:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for future in as_completed([pool.submit(process_file, w, campaign, wh_url, flow_run_id) for w in part]):
+                yield [future.result()]
+
+    return run_files
 
 
 def log_run(campaign: Campaign, wh: Warehouse, flow_run_id: str, step: str, started: datetime,

@@ -90,7 +90,7 @@ def test_a_backfill_still_commits_in_chunks(tmp_path):
     pipeline.register_campaign(campaign, wh)
     pipeline.intake(campaign, wh)
     todo = pipeline.pending_work(campaign, wh, "toy")
-    pipeline.process_items(wh, "toy", todo, None, batches.threaded(campaign, wh.url, None, 2),
+    pipeline.process_items(wh, "toy", todo, None, pipeline.threaded(campaign, wh.url, None, 2),
                            pipeline.ProcessSummary(), commit_every=16)
     assert _toy_commits(wh) == 3  # 16 + 16 + 8 (S1 and S2 are one phase: samples' files)
 
