@@ -653,7 +653,7 @@ class ProcessSummary:
 
 
 #: how a run's files run: given files of one technique, their results in batches as the batches finish
-#: (a thread per task slot here and in tasks/batches.py, a Prefect task per batch in flows)
+#: (without Prefect: ``threaded``, one file a batch; in flows: a Prefect task per batch, flows/process.py)
 RunFiles = Callable[[list[WorkItem]], Iterable[list[FileResult]]]
 
 
