@@ -270,3 +270,24 @@ def test_a_flow_runs_a_task_per_batch_and_commits_once(prefect_api, tmp_path):
 
             time.sleep(1)
     assert names == ["toy-batch-0", "toy-batch-1", "toy-batch-2"], names  # 40 files, batches of <= 16
+
+
+def test_a_new_embedded_home_gets_the_migrated_database_and_an_old_one_keeps_its_own(clean_env, tmp_path):
+    """The migrated copy is made once per Prefect version (here put in place by hand: making it runs
+    Prefect's migrations, ~30 s); a home with a database of its own is never overwritten."""
+    from importlib.metadata import version
+
+    from socscope.prefect_api import DATABASE, seed_database
+
+    clean_env.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    template = tmp_path / "cache" / "socscope" / f"prefect-{version('prefect')}-empty.db"
+    template.parent.mkdir(parents=True)
+    template.write_bytes(b"migrated")
+    new, old = tmp_path / "new", tmp_path / "old"
+    new.mkdir(), old.mkdir()
+    (old / DATABASE).write_bytes(b"run history")
+    seed_database(new)
+    seed_database(old)
+    assert (new / DATABASE).read_bytes() == b"migrated"
+    assert (old / DATABASE).read_bytes() == b"run history"
+    assert not list(new.glob(".*.tmp"))
