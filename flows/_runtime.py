@@ -1,6 +1,9 @@
 """Prefect runtime glue shared by the flows: the campaign of a run, task runner choice, the warehouse write limit."""
 from __future__ import annotations
 
+import json
+import threading
+from pathlib import Path
 from typing import Any, Union
 
 from prefect.concurrency.sync import concurrency
@@ -59,8 +62,24 @@ def current_run_id() -> str:
     return str(flow_run.get_id() or "local")
 
 
+_GUARDED: dict[tuple[str, str], Warehouse] = {}
+_GUARDED_LOCK = threading.Lock()
+
+
 def guarded_warehouse(campaign: Campaign) -> Warehouse:
-    wh = open_warehouse(campaign)
+    """The campaign's warehouse with the flows' commit guard, one per process and warehouse: every task
+    of a run (intake per share, finalize per technique, marts) shares its catalog views instead of
+    building them again, until a commit makes a new manifest version."""
+    key = (campaign.resolve(campaign.storage.warehouse),
+           json.dumps(campaign.storage.storage_options, sort_keys=True, default=str))
+    with _GUARDED_LOCK:
+        wh = _GUARDED.get(key)
+        if wh is None or (wh.is_local and not Path(wh.root).is_dir()):  # a warehouse deleted since
+            wh = _GUARDED[key] = _with_guard(open_warehouse(campaign))
+        return wh
+
+
+def _with_guard(wh: Warehouse) -> Warehouse:
     # On an object store this limit is the only lock between machines (no flock there), so a missing
     # limit is an error rather than a silent free-for-all. The slot is a lease renewed by its holder:
     # a committer that is killed frees it within a minute instead of the default five.

@@ -1,9 +1,12 @@
-"""Process flow: each new raw file goes to its technique, one Prefect task per file."""
+"""Process flow: each technique's new raw files in batches, one Prefect task per batch (tasks/batches.py)."""
 from __future__ import annotations
 
-from prefect import flow, task, unmapped
+from typing import Iterator
+
+from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import TaskRunContext
+from prefect.futures import as_completed
 
 from flows._ops import ProgressReporter
 from flows._runtime import (
@@ -13,20 +16,19 @@ from flows._runtime import (
     guarded_warehouse,
     task_runner,
 )
-from tasks import pipeline
+from tasks import batches, pipeline
 from warehouse.store import Warehouse
 
 
-def file_cache_key(context: TaskRunContext, parameters: dict) -> str:
-    """The file's attempt key (foundation.ledger): unchanged inputs are not recomputed, and a file
-    stopped by a limit is tried again when the limit changes. The warehouse URL keeps warehouses apart."""
-    return parameters["item"].key(parameters["loaded"].campaign).cache_key(parameters["wh_url"])
+def batch_cache_key(context: TaskRunContext, parameters: dict) -> str:
+    """Unchanged inputs are not recomputed (tasks/batches.py batch_cache_key)."""
+    return batches.batch_cache_key(parameters["items"], parameters["loaded"].campaign, parameters["wh_url"])
 
 
-@task(cache_key_fn=file_cache_key, persist_result=True, task_run_name="{item.technique}-{item.original_name}")
-def process_file_task(item: pipeline.WorkItem, loaded: LoadedCampaign, wh_url: str,
-                      flow_run_id: str) -> pipeline.FileResult:
-    return pipeline.process_file(item, loaded.campaign, wh_url, flow_run_id)
+@task(cache_key_fn=batch_cache_key, persist_result=True, task_run_name="{technique}-batch-{index}")
+def process_batch_task(items: list[pipeline.WorkItem], loaded: LoadedCampaign, wh_url: str, flow_run_id: str,
+                       technique: str, index: int) -> list[pipeline.FileResult]:
+    return batches.run_batch(items, loaded.campaign, wh_url, flow_run_id)
 
 
 @task(cache_policy=NO_CACHE)
@@ -36,11 +38,16 @@ def finalize_task(loaded: LoadedCampaign, technique_name: str, flow_run_id: str,
 
 
 def file_tasks(loaded: LoadedCampaign, wh: Warehouse, run_id: str, refresh: bool = False) -> pipeline.RunFiles:
-    """How a flow runs a chunk of files: one Prefect task per file; ``refresh`` ignores the task cache."""
-    runner = process_file_task.with_options(refresh_cache=True) if refresh else process_file_task
+    """How a flow runs files: a Prefect task per batch (``execution.batch_size``), all submitted at once to
+    the task runner, results as batches finish; ``refresh`` ignores the task cache."""
+    runner = process_batch_task.with_options(refresh_cache=True) if refresh else process_batch_task
+    execution = loaded.campaign.execution
 
-    def run_files(part: list[pipeline.WorkItem]) -> list[pipeline.FileResult]:
-        return runner.map(part, loaded=unmapped(loaded), wh_url=unmapped(wh.url), flow_run_id=unmapped(run_id)).result()
+    def run_files(part: list[pipeline.WorkItem]) -> Iterator[list[pipeline.FileResult]]:
+        futures = [runner.submit(items, loaded, wh.url, run_id, items[0].technique, i)
+                   for i, items in enumerate(batches.split(part, execution.batch_size, execution.max_workers))]
+        for future in as_completed(futures):
+            yield future.result()
 
     return run_files
 
@@ -49,24 +56,24 @@ def progress_artifact(name: str, todo: list[pipeline.WorkItem]) -> pipeline.Prog
     return ProgressReporter(f"{name}: {len(todo)} files") if todo else pipeline.no_progress
 
 
-def process_techniques(loaded: LoadedCampaign, wh: Warehouse, run_id: str, techniques: list[str] | None, chunk: int,
-                       force_finalize: bool = False) -> pipeline.ProcessSummary:
-    """pipeline.process_techniques with a Prefect task per file and per finalize (forced for a backfill)."""
+def process_techniques(loaded: LoadedCampaign, wh: Warehouse, run_id: str, techniques: list[str] | None,
+                       commit_every: int | None = None, force_finalize: bool = False) -> pipeline.ProcessSummary:
+    """pipeline.process_techniques with a Prefect task per batch and per finalize (forced for a backfill)."""
     return pipeline.process_techniques(
         loaded.campaign, wh, run_id, techniques, run_files=file_tasks(loaded, wh, run_id),
         finalize=lambda name: finalize_task(loaded, name, run_id, force=force_finalize),
-        progress_for=progress_artifact, chunk=chunk)
+        progress_for=progress_artifact, commit_every=commit_every)
 
 
 @flow(name="process", log_prints=True)
-def process_flow(config: CampaignArg, techniques: list[str] | None = None, chunk: int = 32) -> dict:
+def process_flow(config: CampaignArg, techniques: list[str] | None = None) -> dict:
     loaded = LoadedCampaign.load(config)
     runner_flow = _process_flow.with_options(task_runner=task_runner(loaded.campaign))
-    return runner_flow(loaded, techniques, chunk)
+    return runner_flow(loaded, techniques)
 
 
 @flow(name="process-files")
-def _process_flow(loaded: LoadedCampaign, techniques: list[str] | None, chunk: int) -> dict:
-    summary = process_techniques(loaded, guarded_warehouse(loaded.campaign), current_run_id(), techniques, chunk)
+def _process_flow(loaded: LoadedCampaign, techniques: list[str] | None) -> dict:
+    summary = process_techniques(loaded, guarded_warehouse(loaded.campaign), current_run_id(), techniques)
     print(f"processed {summary.processed} files, {len(summary.quarantined)} quarantined, {summary.rows} rows")
     return summary.__dict__

@@ -166,6 +166,10 @@ class Execution(_Strict):
     task_runner: Literal["threads", "dask"] = "threads"
     max_workers: int = Field(default=2, ge=1)
     dask_address: str | None = None
+    #: files of one technique per Prefect task (tasks/batches.py): a task's orchestration costs about what
+    #: a small file's work does, so one per file doubled a run; a batch is still split so that every
+    #: worker has one. Larger batches save a little more and show progress in coarser steps.
+    batch_size: int = Field(default=16, ge=1, le=4096)
 
 
 class FileLimits(_Strict):

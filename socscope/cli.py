@@ -22,14 +22,13 @@ def default_config() -> str:
     return "campaign.yaml"
 
 
-def prefect_env(home: Path) -> None:
-    """Settings Prefect must see before it is imported (STACK_NOTES: start-up timeout, telemetry)."""
-    home.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("PREFECT_HOME", str(home))
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_LOGGING_LOG_PRINTS", "true")
+def prefect_env(home: Path) -> str:
+    """Settings Prefect must see before it is imported: the API of the run — a running server's, else an
+    embedded one started lean (socscope/prefect_api.py) — and ``home`` as PREFECT_HOME (STACK_NOTES:
+    start-up timeout, telemetry). Returns the server's URL or "embedded"."""
+    from socscope.prefect_api import choose_api
+
+    return choose_api(home)
 
 
 class _StageBars:
@@ -170,7 +169,9 @@ def _run_campaign(config: Path, techniques, local: bool, force_flow: bool = Fals
             built = marts.build_marts(campaign, wh, "local", progress=announce)
         return {**pipeline.run_summary(campaign, wh), "intake": [intake.__dict__], "process": processed.__dict__,
                 "marts": built}
-    prefect_env(config.parent / ".prefect")
+    api = prefect_env(config.parent / ".prefect")
+    print(f"Prefect: the server at {api}" if api != "embedded" else
+          "Prefect: an embedded API for this run (`socscope server up` keeps a server that runs start at once)")
     from prefect.client.orchestration import get_client
 
     from flows._runtime import WRITE_LIMIT

@@ -53,8 +53,8 @@ def _retry_local(args) -> int:
         for name in ordered_techniques(args.technique or None):
             todo = _ops.select_work(campaign, wh, name, args.sample or None, force=True, files=args.file or None,
                                     quarantined_only=True)
-            pipeline.process_items(wh, name, todo, "local", lambda part: [
-                pipeline.process_file(w, campaign, wh.url, "local") for w in part], summary)
+            pipeline.process_items(wh, name, todo, "local", lambda part: [[
+                pipeline.process_file(w, campaign, wh.url, "local")] for w in part], summary)
             if todo:
                 pipeline.finalize_technique(campaign, wh, name, "local")
     _print_summary("retry", summary.__dict__)

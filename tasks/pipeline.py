@@ -10,7 +10,7 @@ import json
 import tempfile
 import threading
 import traceback
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -668,26 +668,33 @@ class ProcessSummary:
     finalize_rows: dict[str, int] = field(default_factory=dict)
 
 
-#: how a chunk of files runs: a thread pool (process), one Prefect task per file (flows)
-RunFiles = Callable[[list[WorkItem]], list[FileResult]]
+#: how a run's files run: given files of one technique, their results in batches as the batches finish
+#: (without Prefect: ``threaded``, one file a batch; in flows: a Prefect task per batch, flows/process.py)
+RunFiles = Callable[[list[WorkItem]], Iterable[list[FileResult]]]
 
 
 def process_items(wh: Warehouse, name: str, todo: list[WorkItem], flow_run_id: str | None,
                   run_files: RunFiles, summary: ProcessSummary,
-                  progress: Progress = no_progress, chunk: int = 32) -> None:
-    """Process work items of one technique, committing every ``chunk`` files: first the files others need
-    (``Technique.process_first``), then references (no sample), then the samples' files.
+                  progress: Progress = no_progress, commit_every: int | None = None) -> None:
+    """Process work items of one technique: first the files others need (``Technique.process_first``),
+    then references (no sample), then the samples' files — one commit per phase that has files (a later
+    phase looks up what the earlier one committed), usually one commit per technique and run.
 
-    Each chunk is its own commit: a run killed half-way keeps the chunks it committed, and the next
-    run picks up the rest. ``run_files`` runs a chunk (a thread pool here, Prefect tasks in flows).
+    A run killed before a commit leaves the warehouse as the last commit left it; the next run finds
+    the uncommitted files pending in the ledger and does them again. ``commit_every`` (a backfill of a
+    whole history) commits every that many files instead, so that a long run resumes where it stopped.
     """
     done = 0
     phases = ([w for w in todo if w.first], [w for w in todo if not w.first and w.sample_id is None],
               [w for w in todo if not w.first and w.sample_id is not None])
-    for phase in phases:
-        for i in range(0, len(phase), chunk):
-            part = phase[i:i + chunk]
-            results = run_files(part)
+    for phase in (p for p in phases if p):
+        step = commit_every or len(phase)
+        for i in range(0, len(phase), step):
+            results: list[FileResult] = []
+            for batch in run_files(phase[i:i + step]):
+                results += batch
+                done += len(batch)
+                progress(f"process {name}", done, len(todo), current=I.shown(batch[-1].event.original_name or ""))
             fault_point(f"process.{name}.written")
             commit_results(wh, results, flow_run_id)
             fault_point(f"process.{name}.committed")
@@ -696,40 +703,44 @@ def process_items(wh: Warehouse, name: str, todo: list[WorkItem], flow_run_id: s
                 summary.rows += r.event.rows_written
                 if r.event.status != "ok":
                     summary.quarantined.append(f"{I.shown(r.event.original_name or '')}: {r.event.reason}")
-            done += len(part)
-            progress(f"process {name}", done, len(todo), current=I.shown(part[-1].original_name))
 
 
 def process_techniques(campaign: Campaign, wh: Warehouse, flow_run_id: str | None, techniques: list[str] | None, *,
                        run_files: RunFiles, finalize: Callable[[str], int],
                        progress_for: Callable[[str, list[WorkItem]], Progress] = lambda name, todo: no_progress,
-                       chunk: int = 32) -> ProcessSummary:
+                       commit_every: int | None = None) -> ProcessSummary:
     """Every pending file of each technique (in dependency order), then that technique's cross-file step.
 
-    The one loop over techniques, for the pipeline and every flow. The caller says how a chunk of files
-    runs (``run_files``: a thread pool here, Prefect tasks in flows), how a technique's finalize runs
+    The one loop over techniques, for the pipeline and every flow. The caller says how files run
+    (``run_files``: threads here, a Prefect task per batch in flows), how a technique's finalize runs
     (``finalize(name)`` returns its rows; a backfill forces it) and how progress is shown.
     """
     summary = ProcessSummary()
     for name in ordered_techniques(techniques):
         todo = pending_work(campaign, wh, name)
-        process_items(wh, name, todo, flow_run_id, run_files, summary, progress_for(name, todo), chunk)
+        process_items(wh, name, todo, flow_run_id, run_files, summary, progress_for(name, todo), commit_every)
         summary.finalize_rows[name] = finalize(name)
     return summary
 
 
 def process(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None,
-            techniques: list[str] | None = None, mapper: Mapper | None = None,
-            progress: Progress = no_progress, chunk: int = 32) -> ProcessSummary:
+            techniques: list[str] | None = None, progress: Progress = no_progress) -> ProcessSummary:
     """Process every pending raw file, technique by technique, then each technique's finalize."""
-    mapper = mapper or thread_mapper(campaign.execution.max_workers)
-
-    def run_files(part: list[WorkItem]) -> list[FileResult]:
-        return mapper(lambda w: process_file(w, campaign, wh.url, flow_run_id), part)
-
-    return process_techniques(campaign, wh, flow_run_id, techniques, run_files=run_files,
+    return process_techniques(campaign, wh, flow_run_id, techniques,
+                              run_files=threaded(campaign, wh.url, flow_run_id, campaign.execution.max_workers),
                               finalize=lambda name: finalize_technique(campaign, wh, name, flow_run_id),
-                              progress_for=lambda name, todo: progress, chunk=chunk)
+                              progress_for=lambda name, todo: progress)
+
+
+def threaded(campaign: Campaign, wh_url: str, flow_run_id: str | None, workers: int) -> RunFiles:
+    """How a run without Prefect runs files: a thread per task slot, each file handed to its worker
+    process; results come back one file at a time as they finish (per-file progress)."""
+    def run_files(part: list[WorkItem]) -> Iterable[list[FileResult]]:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for future in as_completed([pool.submit(process_file, w, campaign, wh_url, flow_run_id) for w in part]):
+                yield [future.result()]
+
+    return run_files
 
 
 def log_run(campaign: Campaign, wh: Warehouse, flow_run_id: str, step: str, started: datetime,

@@ -369,14 +369,21 @@ class Transaction:
             self._upserts[spec.name] = (spec, frames, keep)
 
     def commit(self) -> Manifest:
+        """Publish the transaction as the next manifest version (or leave the warehouse as it is when
+        nothing changes). The write lock (and the flows' concurrency slot) is held only around the
+        manifest swap: the upserted tables are merged and written before it, on the manifest read
+        then, and merged again under the lock only if another commit changed one of them meanwhile."""
+        base = self.wh.manifest()
+        upserted = self._upserted(base)
         with self.wh.commit_guard(), self.wh.writer_lock():
             fault_point("commit.locked")
             current = self.wh.manifest()
+            if any(_entries(current, t) != _entries(base, t) for t in upserted):  # another commit's rows first
+                upserted = self._upserted(current)
             tables = {t: [e for e in es if e.unit not in self._replaced_units] for t, es in current.tables.items()}
             for t, es in self._new.items():
                 tables.setdefault(t, []).extend(es)
-            for name, (spec, frames, keep) in self._upserts.items():
-                tables[name] = self._merge_upsert(current, spec, frames, keep)
+            tables.update(upserted)
             if _paths(tables) == _paths(current.tables) and current.version > 0:
                 return self._unchanged(current)
             manifest = Manifest(version=current.version + 1, tables=tables,
@@ -391,6 +398,11 @@ class Transaction:
                              f"an earlier one (the next run rebuilds it)"):
             write_catalog(self.wh, manifest)
         return manifest
+
+    def _upserted(self, manifest: Manifest) -> dict[str, list[FileEntry]]:
+        """The files of each upserted table once this transaction's rows are merged into ``manifest``'s."""
+        return {name: self._merge_upsert(manifest, spec, frames, keep)
+                for name, (spec, frames, keep) in self._upserts.items()}
 
     def _unchanged(self, current: Manifest) -> Manifest:
         """A commit that would change no file: no new manifest version and no catalog rewrite (a re-run
@@ -420,6 +432,10 @@ class Transaction:
         rel = f"data/{spec.name}/{spec.name}-{uuid.uuid4().hex[:12]}.parquet"
         sha = self.wh.write_parquet(conform(spec, merged), rel)
         return [FileEntry(rel, f"upsert:{spec.name}", len(merged), schema_digest(spec), sha)]
+
+
+def _entries(manifest: Manifest, table: str) -> list[str]:
+    return sorted(e.path for e in manifest.tables.get(table, []))
 
 
 def _paths(tables: dict[str, list[FileEntry]]) -> dict[str, list[str]]:

@@ -172,14 +172,17 @@ def test_bad_limits_are_config_errors(tmp_path, processing, words):
 def test_prefect_cache_key_changes_with_the_limits(tmp_path):
     pytest.importorskip("prefect")
     from flows._runtime import LoadedCampaign
-    from flows.process import file_cache_key
+    from flows.process import batch_cache_key
 
     cfg = toy_campaign(tmp_path)
-    item = pipeline.WorkItem("ab" * 32, "toy", "S1", None, "a.csv", "x", "lab", "S1/a.csv")
-    first = file_cache_key(None, {"item": item, "loaded": LoadedCampaign.load(str(cfg)), "wh_url": "wh"})
+    items = [pipeline.WorkItem("ab" * 32, "toy", "S1", None, "a.csv", "x", "lab", "S1/a.csv")]
+    first = batch_cache_key(None, {"items": items, "loaded": LoadedCampaign.load(str(cfg)), "wh_url": "wh"})
+    again = batch_cache_key(None, {"items": items, "loaded": LoadedCampaign.load(str(cfg)), "wh_url": "wh"})
     _limits(cfg, max_seconds_per_file=500)
-    second = file_cache_key(None, {"item": item, "loaded": LoadedCampaign.load(str(cfg)), "wh_url": "wh"})
-    assert first != second and "500s/4096MB" in second
+    loaded = LoadedCampaign.load(str(cfg))
+    second = batch_cache_key(None, {"items": items, "loaded": loaded, "wh_url": "wh"})
+    assert first == again and first != second  # a batch's key is its files' attempt keys, limits included
+    assert "500s/4096MB" in items[0].key(loaded.campaign).cache_key("wh")
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -197,7 +197,7 @@ def test_a_campaign_passed_between_flows_keeps_its_secrets_out_of_prefect_and_ma
     cfg = _config(tmp_path, **{"storage.storage_options.secret": "${TOY_STORE_S}",
                                "shares.0.storage_options.password": "${TOY_NAS_PW}"})
     loaded = LoadedCampaign.load(str(cfg))
-    stored = process_flow.serialize_parameters({"config": loaded, "techniques": None, "chunk": 32})
+    stored = process_flow.serialize_parameters({"config": loaded, "techniques": None})
     assert stored["config"] == {"config": str(cfg)}
     assert process_flow.validate_parameters({"config": loaded})["config"] is loaded
 

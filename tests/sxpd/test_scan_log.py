@@ -151,9 +151,9 @@ def test_scan_logs_are_committed_before_references_and_patterns(monkeypatch) -> 
     monkeypatch.setattr(pipeline, "commit_results", lambda wh, results, run: commits.append([r.name for r in results]))
 
     def run_files(part):
-        return [SimpleNamespace(name=w.original_name, event=SimpleNamespace(rows_written=0, status="ok",
-                                                                          original_name=w.original_name, reason=""))
-                for w in part]
+        return [[SimpleNamespace(name=w.original_name, event=SimpleNamespace(rows_written=0, status="ok",
+                                                                           original_name=w.original_name, reason=""))
+                 for w in part]]
 
     def item(name, sample, first=False):
         return pipeline.WorkItem("0" * 64, "sxpd", sample, None, name, "x", "i11", f"{sample or 'references'}/{name}",

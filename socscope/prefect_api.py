@@ -1,0 +1,120 @@
+"""Which Prefect API a `socscope run`/`demo` talks to: a running server when there is one, else an
+embedded one, started with only what a one-shot run needs.
+
+Order: ``PREFECT_API_URL`` when set (the person chose a server); else the server `socscope server up`
+recorded in its ``state.json`` (``$SOCSCOPE_PREFECT_HOME``, else ``var/prefect`` under the working
+directory or the project) when its API answers; else Prefect's embedded API, in a PREFECT_HOME next to
+the campaign. The embedded one starts a server process for the length of the run: its background
+services (schedules, late runs, automations, event persistence, ...) serve deployments and a UI that
+a one-shot run does not have, so they stay off, as does registering the block types.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess  # nosec B404 - sys.executable with a fixed program
+import sys
+import tempfile
+from pathlib import Path
+
+from socscope.exposure import CLIENT_AUTH, SERVER_AUTH
+from socscope.server import DEFAULT_HOME, PROJECT_ROOT, ServerState, api_healthy
+
+#: server services an embedded API of one run does without (PREFECT_SERVER_SERVICES_<NAME>_ENABLED).
+#: Kept: TASK_RUN_RECORDER (task runs reach the database through it). The rest serve schedules,
+#: workers, automations, the UI's event feed and database upkeep — none exists for one run.
+EMBEDDED_SERVICES_OFF = ("SCHEDULER", "LATE_RUNS", "FOREMAN", "REPOSSESSOR", "CANCELLATION_CLEANUP",
+                         "PAUSE_EXPIRATIONS", "CLEANUP_RECONCILER", "DB_VACUUM", "TRIGGERS", "EVENT_LOGGER",
+                         "EVENT_PERSISTER")
+
+
+def embedded_settings() -> dict[str, str]:
+    """Environment of an embedded API that starts as fast as Prefect allows (the measured savings are
+    in docs/operations/orchestration.md)."""
+    settings = {f"PREFECT_SERVER_SERVICES_{name}_ENABLED": "false" for name in EMBEDDED_SERVICES_OFF}
+    settings.update(PREFECT_API_BLOCKS_REGISTER_ON_START="false", PREFECT_UI_ENABLED="false")
+    return settings
+
+
+def server_homes(cwd: Path | None = None) -> list[Path]:
+    """Where `socscope server up` may have left its state, in the order they are tried."""
+    named = os.environ.get("SOCSCOPE_PREFECT_HOME")
+    if named:
+        return [Path(named)]
+    return list(dict.fromkeys([(cwd or Path.cwd()) / DEFAULT_HOME, PROJECT_ROOT / DEFAULT_HOME]))
+
+
+def running_server(cwd: Path | None = None) -> str | None:
+    """The API URL of a server `socscope server up` started and that answers now, else None."""
+    for home in server_homes(cwd):
+        url = ServerState(home).read().get("api_url")
+        if url and api_healthy(url, timeout_s=1.0):
+            return url
+    return None
+
+
+def choose_api(home: Path) -> str:
+    """Point this process's Prefect at the API a run uses (before Prefect is imported): returns the
+    server's URL, or "embedded". ``home``: the PREFECT_HOME of this campaign's runs (results, and the
+    embedded API's database)."""
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PREFECT_HOME", str(home))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_LOG_PRINTS", "true")
+    if os.environ.get("PREFECT_API_URL"):
+        return os.environ["PREFECT_API_URL"]
+    url = running_server()
+    if url:
+        os.environ["PREFECT_API_URL"] = url
+        if os.environ.get(SERVER_AUTH) and not os.environ.get(CLIENT_AUTH):  # a server with a login
+            os.environ[CLIENT_AUTH] = os.environ[SERVER_AUTH]
+        return url
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    for key, value in embedded_settings().items():
+        os.environ.setdefault(key, value)
+    if not os.environ.get("PREFECT_API_DATABASE_CONNECTION_URL"):
+        seed_database(Path(os.environ["PREFECT_HOME"]))
+    return "embedded"
+
+
+#: the embedded API's database in its PREFECT_HOME (Prefect's default SQLite location)
+DATABASE = "prefect.db"
+
+
+def seed_database(home: Path) -> None:
+    """Give a new PREFECT_HOME a copy of an empty database already migrated to this Prefect version.
+
+    Migrating a new SQLite database (Prefect's alembic chain) costs ~6 s of CPU at the first run of
+    every campaign; the copy is made once per Prefect version and machine, under the user's cache
+    folder. Best effort: without it, the embedded API migrates as it always did."""
+    if (home / DATABASE).exists():
+        return
+    try:
+        template = _migrated_template()
+        tmp = home / f".{DATABASE}.{os.getpid()}.tmp"
+        shutil.copyfile(template, tmp)
+        os.replace(tmp, home / DATABASE)
+    except (OSError, subprocess.SubprocessError):
+        return
+
+
+def _migrated_template() -> Path:
+    from importlib.metadata import version
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "socscope"
+    template = cache / f"prefect-{version('prefect')}-empty.db"
+    if template.exists():
+        return template
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache) as tmp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+        env.update(PREFECT_HOME=tmp, PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_LOGGING_LEVEL="WARNING")
+        subprocess.run([sys.executable, "-c", MIGRATE], env=env, check=True, timeout=600,  # nosec B603
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.replace(Path(tmp) / DATABASE, template)  # whole or not at all, also with two runs at once
+    return template
+
+
+MIGRATE = ("import asyncio; from prefect.server.database import provide_database_interface; "
+           "asyncio.run(provide_database_interface().create_db())")

@@ -1,0 +1,293 @@
+"""Orchestration at plain-call cost (issue 22): files in batches, one commit per technique and run, the
+write lock only around the manifest swap, and the Prefect API a CLI run uses.
+
+The mechanisms are tested, not the time: a run that commits once per file chunk again, a flow that
+creates a task per file again, or a commit that writes data files under the lock fails here.
+"""
+from __future__ import annotations
+
+import contextlib
+import http.server
+import json
+import threading
+
+import pandas as pd
+import pytest
+import yaml
+
+from foundation.config import load_campaign
+from schemas import platform as P
+from tasks import batches, pipeline
+from tests.support.toy_world import toy_campaign, use_toy_registry, write_csv
+from warehouse import store
+from warehouse.store import Warehouse
+
+#: more files of one technique than the old 32-file commit chunk: two commits before, one now
+N_FILES = 40
+
+
+@pytest.fixture(autouse=True)
+def _toy(monkeypatch):
+    use_toy_registry(monkeypatch)
+
+
+def _many_files(tmp_path, batch_size: int = 16):
+    cfg = toy_campaign(tmp_path)
+    data = yaml.safe_load(cfg.read_text())
+    data["execution"] = {"batch_size": batch_size, "max_workers": 2}
+    cfg.write_text(yaml.safe_dump(data))
+    for i in range(N_FILES):
+        write_csv(tmp_path / f"share/S{1 + i % 2}/f{i:02d}.csv", [(i, i + 1)])
+    return cfg
+
+
+def _toy_commits(wh: Warehouse) -> int:
+    """Manifest versions that changed the toy technique's rows (counted from the versions kept on disk)."""
+    versions = sorted((wh.fs.glob(wh._abs("manifests/*.json"))))
+    changed, before = 0, None
+    for path in versions:
+        tables = json.loads(wh.fs.cat_file(path))["tables"]
+        now = sorted(e["path"] for e in tables.get("toy_values", []))
+        changed += now != before and bool(now)
+        before = now
+    return changed
+
+
+# ------------------------------------------------------------------------------------------ batches
+def test_split_fills_batches_evenly_and_gives_every_worker_one():
+    items = list(range(40))
+    assert [len(b) for b in batches.split(items, 16, 2)] == [14, 13, 13]  # ceil(40 / 16) = 3 batches
+    assert [len(b) for b in batches.split(items[:5], 16, 2)] == [3, 2]   # fewer files than a batch: 2 workers
+    assert [len(b) for b in batches.split(items[:1], 16, 2)] == [1]
+    assert batches.split([], 16, 2) == []
+    assert sum(batches.split(items, 7, 3), []) == items                  # every file once, in order
+
+
+def test_batch_size_is_a_validated_execution_setting(tmp_path):
+    cfg = toy_campaign(tmp_path)
+    assert load_campaign(cfg).execution.batch_size == 16
+    data = yaml.safe_load(cfg.read_text())
+    data["execution"] = {"batch_size": 0}
+    cfg.write_text(yaml.safe_dump(data))
+    with pytest.raises(Exception, match="batch_size"):
+        load_campaign(cfg)
+
+
+def test_a_run_commits_each_technique_once_and_keeps_every_file(tmp_path):
+    cfg = _many_files(tmp_path)
+    _, summary = pipeline.run_local(cfg)
+    wh = pipeline.open_warehouse(load_campaign(cfg))
+    assert summary.processed == N_FILES
+    assert len(wh.query("select distinct raw_sha256 from toy_values")) == N_FILES
+    assert _toy_commits(wh) == 1
+
+
+def test_a_backfill_still_commits_in_chunks(tmp_path):
+    """commit_every (the backfill's chunk): a long run that stops keeps what it committed."""
+    cfg = _many_files(tmp_path)
+    campaign = load_campaign(cfg)
+    wh = pipeline.open_warehouse(campaign)
+    pipeline.register_campaign(campaign, wh)
+    pipeline.intake(campaign, wh)
+    todo = pipeline.pending_work(campaign, wh, "toy")
+    pipeline.process_items(wh, "toy", todo, None, pipeline.threaded(campaign, wh.url, None, 2),
+                           pipeline.ProcessSummary(), commit_every=16)
+    assert _toy_commits(wh) == 3  # 16 + 16 + 8 (S1 and S2 are one phase: samples' files)
+
+
+# ------------------------------------------------------------------------------------------ commit lock
+class GuardSpy:
+    """A commit guard that records whether a data file is written while it is held."""
+
+    def __init__(self):
+        self.held = False
+        self.written_inside: list[str] = []
+        self.written_outside: list[str] = []
+        self.entered = 0
+
+    @contextlib.contextmanager
+    def __call__(self):
+        self.held, self.entered = True, self.entered + 1
+        try:
+            yield
+        finally:
+            self.held = False
+
+    def watch(self, monkeypatch):
+        write = Warehouse.write_parquet
+
+        def spy(wh, table, rel):
+            (self.written_inside if self.held else self.written_outside).append(rel)
+            return write(wh, table, rel)
+
+        monkeypatch.setattr(Warehouse, "write_parquet", spy)
+
+
+def _sightings(share: str, n: int) -> pd.DataFrame:
+    now = pd.Timestamp.now(tz="UTC")
+    return pd.DataFrame([{"campaign": "c", "share": share, "path": f"p{i}", "raw_sha256": f"{i:064d}", "size_bytes": 1,
+                          "mtime": now, "first_seen": now, "superseded_at": None} for i in range(n)])
+
+
+def test_the_commit_lock_is_not_held_while_files_are_written(tmp_path, monkeypatch):
+    cfg = _many_files(tmp_path)
+    spy = GuardSpy()
+    spy.watch(monkeypatch)
+    monkeypatch.setattr(pipeline, "open_warehouse", lambda c: _guarded(Warehouse(c.resolve(c.storage.warehouse)), spy))
+    pipeline.run_local(cfg)
+    assert spy.entered >= 4 and spy.written_outside  # register, intake, toy, finalize... each committed
+    assert spy.written_inside == []
+
+
+def _guarded(wh: Warehouse, guard) -> Warehouse:
+    wh.commit_guard = guard
+    return wh
+
+
+def test_an_upsert_committed_meanwhile_is_merged_under_the_lock(tmp_path):
+    """Two committers upsert the same table: the second merged on a manifest the first has replaced since;
+    under the lock it sees that and merges again, so no row of either is lost."""
+    url = str(tmp_path / "wh")
+    first, second = Warehouse(url), Warehouse(url)
+    tx1, tx2 = first.transaction("one"), second.transaction("two")
+    tx1.upsert(P.SIGHTINGS, _sightings("a", 3))
+    tx2.upsert(P.SIGHTINGS, _sightings("b", 2))
+
+    @contextlib.contextmanager
+    def the_other_commits_first():  # tx2 has merged outside the lock; tx1 lands before tx2 takes it
+        tx1.commit()
+        yield
+
+    second.commit_guard = the_other_commits_first
+    tx2.commit()
+    rows = Warehouse(url).query("select share, count(*) as n from sightings group by 1 order by 1")
+    assert rows.to_dict("records") == [{"share": "a", "n": 3}, {"share": "b", "n": 2}]
+    assert Warehouse(url).manifest().version == 2
+
+
+def test_a_commit_with_nothing_new_changes_no_version(tmp_path):
+    url = str(tmp_path / "wh")
+    wh = Warehouse(url)
+    for _ in range(2):
+        tx = wh.transaction("x")
+        tx.upsert(P.SIGHTINGS, _sightings("a", 2))
+        tx.commit()
+    assert wh.manifest().version == 1
+    assert store._entries(wh.manifest(), "sightings") == store._entries(Warehouse(url).manifest(), "sightings")
+
+
+# ------------------------------------------------------------------------------------------ which API
+class _Health(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 - the http.server interface
+        self.send_response(200 if self.path == "/api/health" else 404)
+        self.end_headers()
+        self.wfile.write(b"true")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def fake_server(tmp_path):
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Health)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    home = tmp_path / "prefect-home"
+    home.mkdir()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/api"
+    (home / "state.json").write_text(json.dumps({"api_url": url}))
+    yield home, url
+    httpd.shutdown()
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    import os
+
+    for key in [k for k in os.environ if k.startswith("PREFECT_")] + ["SOCSCOPE_PREFECT_HOME"]:
+        monkeypatch.delenv(key, raising=False)
+    return monkeypatch
+
+
+def test_a_running_server_is_used_instead_of_an_embedded_api(fake_server, clean_env, tmp_path):
+    import os
+
+    from socscope.prefect_api import choose_api
+
+    home, url = fake_server
+    clean_env.setenv("SOCSCOPE_PREFECT_HOME", str(home))
+    assert choose_api(tmp_path / ".prefect") == url
+    assert os.environ["PREFECT_API_URL"] == url
+    assert "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED" not in os.environ  # no embedded API to trim
+
+
+def test_without_a_server_the_embedded_api_starts_without_its_services(clean_env, tmp_path):
+    import os
+
+    from socscope.prefect_api import EMBEDDED_SERVICES_OFF, choose_api
+
+    clean_env.setenv("SOCSCOPE_PREFECT_HOME", str(tmp_path / "no-server-here"))
+    assert choose_api(tmp_path / ".prefect") == "embedded"
+    assert "PREFECT_API_URL" not in os.environ and os.environ["PREFECT_HOME"] == str(tmp_path / ".prefect")
+    assert os.environ["PREFECT_API_BLOCKS_REGISTER_ON_START"] == "false"
+    for name in EMBEDDED_SERVICES_OFF:
+        assert os.environ[f"PREFECT_SERVER_SERVICES_{name}_ENABLED"] == "false"
+    assert "TASK_RUN_RECORDER" not in EMBEDDED_SERVICES_OFF  # task runs still reach the database
+
+
+def test_a_server_that_does_not_answer_is_not_used(fake_server, clean_env, tmp_path):
+    from socscope.prefect_api import choose_api
+
+    home, _ = fake_server
+    (home / "state.json").write_text(json.dumps({"api_url": "http://127.0.0.1:9/api"}))  # nothing listens
+    clean_env.setenv("SOCSCOPE_PREFECT_HOME", str(home))
+    assert choose_api(tmp_path / ".prefect") == "embedded"
+
+
+# ------------------------------------------------------------------------------------------ on Prefect
+@pytest.mark.slow
+def test_a_flow_runs_a_task_per_batch_and_commits_once(prefect_api, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    from flows._ops import run_family
+    from flows.campaign import campaign_flow
+
+    cfg = _many_files(tmp_path, batch_size=16)
+    state = campaign_flow(str(cfg), return_state=True)
+    assert state.is_completed(), state
+    assert state.result()["process"]["processed"] == N_FILES
+    wh = pipeline.open_warehouse(load_campaign(cfg))
+    assert _toy_commits(wh) == 1
+    run_ids = run_family(str(state.state_details.flow_run_id))
+    names: list[str] = []
+    with get_client(sync_client=True) as client:
+        for _ in range(60):  # task runs reach the database through events: wait for them
+            runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=run_ids)))
+            names = sorted(r.name for r in runs if "batch" in r.name or r.name.startswith("toy-"))
+            if len(names) >= 3:
+                break
+            import time
+
+            time.sleep(1)
+    assert names == ["toy-batch-0", "toy-batch-1", "toy-batch-2"], names  # 40 files, batches of <= 16
+
+
+def test_a_new_embedded_home_gets_the_migrated_database_and_an_old_one_keeps_its_own(clean_env, tmp_path):
+    """The migrated copy is made once per Prefect version (here put in place by hand: making it runs
+    Prefect's migrations, ~30 s); a home with a database of its own is never overwritten."""
+    from importlib.metadata import version
+
+    from socscope.prefect_api import DATABASE, seed_database
+
+    clean_env.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    template = tmp_path / "cache" / "socscope" / f"prefect-{version('prefect')}-empty.db"
+    template.parent.mkdir(parents=True)
+    template.write_bytes(b"migrated")
+    new, old = tmp_path / "new", tmp_path / "old"
+    new.mkdir(), old.mkdir()
+    (old / DATABASE).write_bytes(b"run history")
+    seed_database(new)
+    seed_database(old)
+    assert (new / DATABASE).read_bytes() == b"migrated"
+    assert (old / DATABASE).read_bytes() == b"run history"
+    assert not list(new.glob(".*.tmp"))
