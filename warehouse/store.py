@@ -446,7 +446,9 @@ def collect_garbage(wh: Warehouse, min_age_s: float = 3600.0, keep_manifests: in
     # catalog snapshots of versions older than the kept ones read files collected here
     kept = sorted(wh.fs.glob(wh._abs("manifests/*.json")))[-keep_manifests:]
     oldest = kept[0].rsplit("/", 1)[-1].split(".")[0] if kept else ""
-    candidates += [p for p in wh.fs.glob(wh._abs("catalogs/*.duckdb")) if p.rsplit("/", 1)[-1].split(".")[0] < oldest]
+    candidates += [p for p in wh.fs.glob(wh._abs("catalogs/*.duckdb")) + wh.fs.glob(wh._abs("catalogs/*.views"))
+                   if p.rsplit("/", 1)[-1].split(".")[0] < oldest]
+    candidates += wh.fs.glob(wh._abs("catalogs/.*.tmp"))  # a views digest whose write was killed
     return [p[len(wh.root) + 1:] for p in _remove_old(wh.fs, candidates, min_age_s)]
 
 

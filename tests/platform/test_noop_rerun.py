@@ -138,3 +138,31 @@ def test_cli_run_with_nothing_new_does_not_start_prefect(tmp_path, capsys, monke
     with pytest.raises(AssertionError, match="must not start"):
         main(["run", "--config", str(cfg)])
     assert "new since the last run: share lab: 1 new or changed path(s)" in capsys.readouterr().out
+
+
+def test_the_catalog_is_rewritten_when_its_views_change_and_not_otherwise(tmp_path, monkeypatch):
+    """A commit that changes no data file rewrites no catalog, unless the view SQL changed since the
+    catalog was built (then the snapshot of the same version is replaced, and readers see the view)."""
+    import warehouse.catalog as C
+    from warehouse.catalog import open_catalog
+
+    cfg = _campaign(tmp_path)
+    c, wh = _full_run(cfg)
+    version, written = wh.manifest().version, []
+    real = C.write_catalog
+    monkeypatch.setattr(C, "write_catalog", lambda w, m: written.append(m.version) or real(w, m))
+    pipeline.register_campaign(c, wh, "again")  # same rows: a commit that changes nothing
+    assert written == []
+    extra = tmp_path / "99_extra.sql"
+    extra.write_text("-- a view added by an upgrade\nCREATE OR REPLACE VIEW extra_view AS SELECT 42 AS answer;\n")
+    monkeypatch.setattr(C, "PLATFORM_VIEWS", C.PLATFORM_VIEWS + (extra,))
+    assert what_is_new(c, wh) == []  # no data to process: the catalog is rebuilt on the way
+    assert written == [version] and wh.manifest().version == version
+    con = open_catalog(wh.root)
+    assert con.execute("select answer from extra_view").fetchall() == [(42,)]
+    con.close()
+    pipeline.register_campaign(c, wh, "again")
+    assert written == [version]  # built with these views already
+    extra.write_text("CREATE OR REPLACE VIEW extra_view AS SELECT 43 AS answer;\n")  # the SQL of a view changed
+    pipeline.register_campaign(c, wh, "again")
+    assert written == [version, version]
