@@ -158,14 +158,29 @@ def views_digest() -> str:
 def catalog_is_current(wh: StoredTables, manifest: Manifest) -> bool:
     """The catalog shows ``manifest`` with today's views (its versioned snapshot exists, built with the
     current ``views_digest``); an object store has no catalog file."""
+    return not wh.is_local or current_snapshot(wh, manifest.version) is not None
+
+
+def current_snapshot(wh: StoredTables, version: int) -> Path | None:
+    """``catalogs/<version>.duckdb`` when catalog.duckdb shows that version with today's views, else None."""
     root = Path(wh.root)
-    snapshot = root / "catalogs" / f"{manifest.version:08d}.duckdb"
-    if not wh.is_local:
-        return True
-    if not ((root / "catalog.duckdb").exists() and snapshot.exists()):
-        return False
+    snapshot = root / "catalogs" / f"{version:08d}.duckdb"
+    if not (wh.is_local and (root / "catalog.duckdb").exists() and snapshot.exists()):
+        return None
     # no digest: built before digests were recorded, or killed before it was written
-    return _recorded_digest(snapshot) == views_digest()
+    return snapshot if _recorded_digest(snapshot) == views_digest() else None
+
+
+def attach_snapshot(con, snapshot: Path, warehouse_root: str) -> None:
+    """Make ``con`` read the views of a catalog snapshot (attached read-only, not opened: DuckDB keeps
+    one instance per opened path in a process, which would keep showing a replaced snapshot).
+    Each cursor must run ``USE_SNAPSHOT``: a database choice is not inherited."""
+    con.execute("ATTACH ? AS wh_catalog (READ_ONLY)", [str(snapshot)])
+    con.execute("SET GLOBAL file_search_path = ?", [str(Path(warehouse_root).resolve())])
+
+
+#: what a cursor of an ``attach_snapshot`` connection runs first
+USE_SNAPSHOT = "USE wh_catalog"
 
 
 def write_catalog(wh: StoredTables, manifest: Manifest) -> Path | None:
