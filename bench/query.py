@@ -88,7 +88,8 @@ def main() -> None:
     print(f"plain (python -c duckdb.sql):      wall {med['plain']:.3f} s  cpu {cpu['plain']:.3f} s")
     print(f"# {pairs} alternating pairs, medians; load average {load:.1f} on {os.cpu_count()} cores")
     print(f"bench=query pairs={pairs} ours_s={med['ours']:.3f} plain_s={med['plain']:.3f} "
-          f"ours_cpu_s={cpu['ours']:.3f} plain_cpu_s={cpu['plain']:.3f} load={load:.1f} "
+          f"ours_cpu_s={cpu['ours']:.3f} plain_cpu_s={cpu['plain']:.3f} cpu_ratio={cpu['ours'] / cpu['plain']:.3f} "
+          f"load={load:.1f} "
           f"ratio={med['ours'] / med['plain']:.3f}")
 
 
