@@ -9,6 +9,7 @@ and goes the general way, through ``socscope.client``.
 """
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -28,10 +29,12 @@ def local_warehouse(target: str) -> Path | None:
     text = path.read_text(encoding="utf-8")
     if "${" in text:  # an environment reference: the loader resolves (and masks) it
         return None
-    import yaml
+    storage = plain_storage(text)
+    if storage is None:
+        import yaml
 
-    data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    storage = data.get("storage") if isinstance(data, dict) else None
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        storage = data.get("storage") if isinstance(data, dict) else None
     if not isinstance(storage, dict) or storage.get("storage_options") or not isinstance(storage.get("warehouse"), str):
         return None  # the model's default, options or a malformed entry: the loader decides and explains
     where = storage["warehouse"]
@@ -39,6 +42,52 @@ def local_warehouse(target: str) -> Path | None:
         return None
     folder = Path(where) if Path(where).is_absolute() else path.parent.resolve() / where
     return folder.resolve() if (folder / "catalog.duckdb").exists() or (folder / "catalogs").is_dir() else None
+
+
+#: the top-level ``storage:`` line, and one ``key: value`` line of its block with a value YAML reads as
+#: a string whatever its resolver (a path with a slash, or a word that is no YAML 1.1 bool or null)
+_STORAGE = re.compile(r"storage:(?:[ ]+#.*|[ ]*)")
+_ENTRY = re.compile(r"( +)([a-z_]+):[ ]+([A-Za-z0-9_./][A-Za-z0-9_./-]*)(?:[ ]+#.*|[ ]*)")
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_YAML_WORDS = {"y", "n", "yes", "no", "true", "false", "on", "off", "null"}
+#: what could make a column-0 line part of a value (quotes, block scalars, flow collections, anchors,
+#: tags, directives, complex keys)
+_NOT_PLAIN = set("\"'|>{}[]&*!%@`?")
+#: line breaks to YAML that str.split("\n") does not split on
+_YAML_BREAKS = set("\r\x85\u2028\u2029")
+
+
+def plain_storage(text: str) -> dict[str, str] | None:
+    """The ``storage:`` mapping of a campaign file when it is plainly written (``key: value`` lines of
+    plain words or paths, nothing before it that a column-0 line could belong to), read without
+    importing PyYAML (~25 ms of a one-row query); None when only YAML can say (then it is asked)."""
+    text = text.replace("\r\n", "\n")
+    if _YAML_BREAKS & set(text):
+        return None
+    lines = text.split("\n")
+    # every column-0 line that is or could be a ``storage`` key, and document markers
+    tops = [i for i, line in enumerate(lines) if line.startswith(("storage", "'", '"', "?", "---", "..."))]
+    if len(tops) != 1 or not _STORAGE.fullmatch(lines[tops[0]]):
+        return None
+    for line in lines[:tops[0]]:
+        content = "" if line.lstrip().startswith("#") else line.split(" #", 1)[0]
+        if _NOT_PLAIN & set(content) or "\t" in content:
+            return None
+    out: dict[str, str] = {}
+    indent = None
+    for line in lines[tops[0] + 1:]:
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if not line.startswith(" "):
+            break  # the next top-level key
+        entry = _ENTRY.fullmatch(line)
+        if entry is None or entry[2] in out or indent not in (None, entry[1]):
+            return None
+        indent, value = entry[1], entry[3]
+        if "/" not in value and (not _WORD.fullmatch(value) or value.lower() in _YAML_WORDS):
+            return None
+        out[entry[2]] = value
+    return out or None
 
 
 def run(args: Any, sql: str, params: dict[str, str], print_table: Callable[..., None]) -> int | None:

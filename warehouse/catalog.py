@@ -2,10 +2,13 @@
 
 The catalog file (``catalog.duckdb``) is rebuilt after every commit into a temporary file and
 swapped in with ``os.replace``: a reader that opened the old one keeps reading a consistent old
-snapshot (its data files are never rewritten), a new reader gets the new one.
+snapshot (its data files are never rewritten), a new reader gets the new one. A commit that changes
+no file leaves it alone, unless the views themselves changed (their SQL, or a table contract):
+``catalogs/<version>.views`` records the ``views_digest`` each snapshot was built with.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import uuid
@@ -33,6 +36,8 @@ VIEWS_DIR = Path(__file__).parent / "views"
 #: declare theirs in ``Technique.views``
 PLATFORM_VIEWS = (VIEWS_DIR / "10_samples.sql",)
 KEEP_CATALOGS = 20
+#: bump when the code that writes the views (table_view_sql, current_view_sql) changes its SQL
+VIEWS_FORMAT = 1
 SQL_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "int32": "INTEGER", "float64": "DOUBLE",
              "float32": "FLOAT", "bool": "BOOLEAN", "timestamp": "TIMESTAMPTZ"}
 
@@ -139,11 +144,43 @@ def attach_views(con, wh: StoredTables, manifest: Manifest, relative: bool = Fal
                     f"technique's `after`.") from exc
 
 
+def views_digest() -> str:
+    """What the catalog's views are made of besides the manifest: every table contract's columns and
+    every view's SQL (platform and techniques). A change rebuilds the catalog on the next commit, even
+    one that changes no data file."""
+    parts = [f"format {VIEWS_FORMAT}"]
+    parts += [f"{s.name}|{int(s.measurement)}|" + ",".join(f"{c.name}:{c.dtype}" for c in s.all_columns)
+              for s in sorted(all_specs().values(), key=lambda s: s.name)]
+    parts += [f"{owner}|{path.name}|{path.read_text(encoding='utf-8')}" for owner, path in view_sources()]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
 def catalog_is_current(wh: StoredTables, manifest: Manifest) -> bool:
-    """The catalog shows ``manifest`` (its versioned snapshot exists); an object store has no catalog file."""
+    """The catalog shows ``manifest`` with today's views (its versioned snapshot exists, built with the
+    current ``views_digest``); an object store has no catalog file."""
+    return not wh.is_local or current_snapshot(wh, manifest.version) is not None
+
+
+def current_snapshot(wh: StoredTables, version: int) -> Path | None:
+    """``catalogs/<version>.duckdb`` when catalog.duckdb shows that version with today's views, else None."""
     root = Path(wh.root)
-    return not wh.is_local or ((root / "catalog.duckdb").exists()
-                               and (root / "catalogs" / f"{manifest.version:08d}.duckdb").exists())
+    snapshot = root / "catalogs" / f"{version:08d}.duckdb"
+    if not (wh.is_local and (root / "catalog.duckdb").exists() and snapshot.exists()):
+        return None
+    # no digest: built before digests were recorded, or killed before it was written
+    return snapshot if _recorded_digest(snapshot) == views_digest() else None
+
+
+def attach_snapshot(con, snapshot: Path, warehouse_root: str) -> None:
+    """Make ``con`` read the views of a catalog snapshot (attached read-only, not opened: DuckDB keeps
+    one instance per opened path in a process, which would keep showing a replaced snapshot).
+    Each cursor must run ``USE_SNAPSHOT``: a database choice is not inherited."""
+    con.execute("ATTACH ? AS wh_catalog (READ_ONLY)", [str(snapshot)])
+    con.execute("SET GLOBAL file_search_path = ?", [str(Path(warehouse_root).resolve())])
+
+
+#: what a cursor of an ``attach_snapshot`` connection runs first
+USE_SNAPSHOT = "USE wh_catalog"
 
 
 def write_catalog(wh: StoredTables, manifest: Manifest) -> Path | None:
@@ -170,14 +207,35 @@ def write_catalog(wh: StoredTables, manifest: Manifest) -> Path | None:
     versions = final.parent / "catalogs"
     versions.mkdir(exist_ok=True)
     versioned = versions / f"{manifest.version:08d}.duckdb"
+    digest = views_digest()
     if not versioned.exists():
         os.link(tmp, versioned)
+    elif _recorded_digest(versioned) != digest:  # same version, new views: this snapshot replaces it
+        fresh = tmp.with_name(tmp.name + ".link")
+        os.link(tmp, fresh)
+        os.replace(fresh, versioned)
     fault_point("catalog.linked")
     os.replace(tmp, final)
     fault_point("catalog.replaced")
+    # last: a run killed before this line finds no (or an old) digest and builds the catalog again
+    _write_text(versioned.with_suffix(".views"), digest)
     for old in sorted(versions.glob("*.duckdb"))[:-KEEP_CATALOGS]:
         old.unlink(missing_ok=True)
+        old.with_suffix(".views").unlink(missing_ok=True)
     return final
+
+
+def _recorded_digest(snapshot: Path) -> str | None:
+    try:
+        return snapshot.with_suffix(".views").read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def open_catalog(warehouse_root: str | Path):

@@ -87,6 +87,7 @@ class Warehouse:
         self._query_lock = threading.Lock()
         self._query_con = None
         self._query_version: tuple[int, str] | None = None
+        self._query_attached = False
         self._lookups: dict[tuple[str, str], pd.DataFrame] = {}
         self._lookup_key: tuple[int, str] | None = None
         #: extra guard around commits; flows set a Prefect global concurrency limit here
@@ -266,12 +267,37 @@ class Warehouse:
             if self._query_con is None or self._query_version != key:
                 if self._query_con is not None:
                     self._query_con.close()
-                self._query_con, self._query_version = self.connect(manifest()), key
+                self._query_con, self._query_attached = self._views_connection(key[0], manifest)
+                self._query_version = key
             cursor = self._query_con.cursor()
         try:
+            if self._query_attached:
+                from warehouse.catalog import USE_SNAPSHOT
+
+                cursor.execute(USE_SNAPSHOT)
             return (cursor.execute(sql) if params is None else cursor.execute(sql, params)).df()
         finally:
             cursor.close()
+
+    def _views_connection(self, version: int, manifest: Callable[[], Manifest]) -> tuple[Any, bool]:
+        """(connection, attached?): the views of a version from its catalog snapshot when that is current
+        (built already by the commit: ~0.1 s, where building every view takes 0.3-2 s on the demo),
+        else built in memory (object stores, a catalog that lags behind, views that changed)."""
+        from warehouse.catalog import attach_snapshot, current_snapshot
+
+        snapshot = current_snapshot(self, version) if self.is_local and version else None
+        if snapshot is None:
+            return self.connect(manifest()), False
+        import duckdb
+
+        con = duckdb.connect(":memory:")
+        attach_snapshot(con, snapshot, self.root)
+        return con, True
+
+    def forget_views(self) -> None:
+        """The next query opens the views again (the catalog of this version was rebuilt)."""
+        with self._query_lock:
+            self._query_version = None
 
     # ---------------------------------------------------------------- writing helpers
     def write_parquet(self, table: pa.Table, rel: str) -> str:
@@ -412,6 +438,7 @@ class Transaction:
         self.committed = current
         if not catalog_is_current(self.wh, current):
             write_catalog(self.wh, current)
+            self.wh.forget_views()  # queries read the views of the rebuilt snapshot
         return current
 
     def _merge_upsert(self, current: Manifest, spec: TableSpec, frames: list[pd.DataFrame], keep: str) -> list[FileEntry]:
@@ -476,7 +503,9 @@ def collect_garbage(wh: Warehouse, min_age_s: float = 3600.0, keep_manifests: in
     # catalog snapshots of versions older than the kept ones read files collected here
     kept = sorted(wh.fs.glob(wh._abs("manifests/*.json")))[-keep_manifests:]
     oldest = kept[0].rsplit("/", 1)[-1].split(".")[0] if kept else ""
-    candidates += [p for p in wh.fs.glob(wh._abs("catalogs/*.duckdb")) if p.rsplit("/", 1)[-1].split(".")[0] < oldest]
+    candidates += [p for p in wh.fs.glob(wh._abs("catalogs/*.duckdb")) + wh.fs.glob(wh._abs("catalogs/*.views"))
+                   if p.rsplit("/", 1)[-1].split(".")[0] < oldest]
+    candidates += wh.fs.glob(wh._abs("catalogs/.*.tmp"))  # a views digest whose write was killed
     return [p[len(wh.root) + 1:] for p in _remove_old(wh.fs, candidates, min_age_s)]
 
 

@@ -29,9 +29,9 @@ from foundation.contract import (
     UnreadableFile,
 )
 from schemas.sxpd import SXPD_REFINEMENTS, TABLES
+# the pattern analysis (scipy: ~0.3 s of imports) is imported where a pattern is analysed, so that
+# loading the plugin (a no-op re-run, `socscope status`) does not pay for it
 from tasks.sxpd.alignment import align_patterns
-from tasks.sxpd.analysis import Instrument, analyse_pattern
-from tasks.sxpd.calibration import calibrate
 from tasks.sxpd import olivine_demo
 from tasks.sxpd.demo import demo as ncm_demo
 from tasks.sxpd.frames import clean_peaks, one_row_frame, peaks_frame, phase_frame
@@ -39,8 +39,6 @@ from tasks.sxpd.nexus_reader import NexusReader
 from tasks.sxpd.page import render as render_page
 from tasks.sxpd.parameters import SxpdParameters
 from tasks.sxpd.pattern import KIND as PATTERN_KIND
-from tasks.sxpd.pattern_rows import _scan_number, declared_pattern_row
-from tasks.sxpd.phase_analysis import analyse_phases
 from tasks.sxpd.phase_cells import legacy_cells
 from tasks.sxpd.phases import check_settings, declared_phases, default_phases
 from tasks.sxpd.refinement_reader import KIND as REFINEMENT_KIND
@@ -90,6 +88,8 @@ def measured_at(meta: dict[str, Any], timezone: str) -> pd.Timestamp | None:
 
 def pattern_time(m: Measurement, ctx: ProcessContext) -> tuple[pd.Timestamp | None, list[str]]:
     """(UTC time, flags): the file's own time, else its row in a scan log of the campaign (committed first)."""
+    from tasks.sxpd.pattern_rows import _scan_number
+
     when = measured_at(m.meta, _settings(ctx).get("timezone", "Europe/London"))
     if when is not None:
         return when, []
@@ -118,6 +118,8 @@ def _query(ctx, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
 
 
 def _instrument_from(row: dict[str, Any]) -> Instrument:
+    from tasks.sxpd.analysis import Instrument
+
     return Instrument(float(row["wavelength_angstrom"]), float(row["zero_offset_deg"]),
                       (float(row["caglioti_u_deg2"]), float(row["caglioti_v_deg2"]), float(row["caglioti_w_deg2"])))
 
@@ -141,6 +143,8 @@ def _with_log_times(rows: list[dict[str, Any]], ctx: ProcessContext) -> list[dic
 def choose_instrument(meta: dict[str, Any], ctx: ProcessContext, when: pd.Timestamp | None
                       ) -> tuple[Instrument, str, str | None, list[str]]:
     """(instrument, wavelength source, calibration id, flags) for a sample pattern."""
+    from tasks.sxpd.analysis import Instrument
+
     settings = {**_settings(ctx), **{k: v for k, v in dict(ctx.options).items()
                                      if k in ("wavelength_angstrom", "zero_offset_deg", "caglioti_uvw_deg2")}}
     flags: list[str] = []
@@ -181,6 +185,9 @@ def choose_instrument(meta: dict[str, Any], ctx: ProcessContext, when: pd.Timest
 
 
 def _calibration_frames(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFrame]:
+    from tasks.sxpd.calibration import calibrate
+    from tasks.sxpd.pattern_rows import _scan_number
+
     settings = ctx.params.values["calibration"]
     d = m.data
     cal = calibrate(d["two_theta_deg"], d["intensity_counts"], d["sigma_counts"], settings,
@@ -219,6 +226,9 @@ def _finite_median(values: np.ndarray) -> float | None:
 
 
 def _pattern_frames(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFrame]:
+    from tasks.sxpd.analysis import analyse_pattern
+    from tasks.sxpd.pattern_rows import _scan_number
+
     params = ctx.params.values
     when, time_flags = pattern_time(m, ctx)
     instrument, source, calibration_id, flags = choose_instrument(m.meta, ctx, when)
@@ -268,6 +278,9 @@ def _pattern_frames(m: Measurement, ctx: ProcessContext) -> dict[str, pd.DataFra
 
 def _declared_frames(m: Measurement, ctx: ProcessContext, phases) -> dict[str, pd.DataFrame]:
     """A sample pattern fitted with the campaign's declared phases (any crystal system)."""
+    from tasks.sxpd.pattern_rows import declared_pattern_row
+    from tasks.sxpd.phase_analysis import analyse_phases
+
     params = ctx.params.values
     when, time_flags = pattern_time(m, ctx)  # the file's own time, else the scan log's
     instrument, source, calibration_id, flags = choose_instrument(m.meta, ctx, when)

@@ -138,3 +138,105 @@ def test_cli_run_with_nothing_new_does_not_start_prefect(tmp_path, capsys, monke
     with pytest.raises(AssertionError, match="must not start"):
         main(["run", "--config", str(cfg)])
     assert "new since the last run: share lab: 1 new or changed path(s)" in capsys.readouterr().out
+
+
+def test_the_catalog_is_rewritten_when_its_views_change_and_not_otherwise(tmp_path, monkeypatch):
+    """A commit that changes no data file rewrites no catalog, unless the view SQL changed since the
+    catalog was built (then the snapshot of the same version is replaced, and readers see the view)."""
+    import warehouse.catalog as C
+    from warehouse.catalog import open_catalog
+
+    cfg = _campaign(tmp_path)
+    c, wh = _full_run(cfg)
+    version, written = wh.manifest().version, []
+    real = C.write_catalog
+    monkeypatch.setattr(C, "write_catalog", lambda w, m: written.append(m.version) or real(w, m))
+    pipeline.register_campaign(c, wh, "again")  # same rows: a commit that changes nothing
+    assert written == []
+    extra = tmp_path / "99_extra.sql"
+    extra.write_text("-- a view added by an upgrade\nCREATE OR REPLACE VIEW extra_view AS SELECT 42 AS answer;\n")
+    monkeypatch.setattr(C, "PLATFORM_VIEWS", C.PLATFORM_VIEWS + (extra,))
+    assert what_is_new(c, wh) == []  # no data to process: the catalog is rebuilt on the way
+    assert written == [version] and wh.manifest().version == version
+    con = open_catalog(wh.root)
+    assert con.execute("select answer from extra_view").fetchall() == [(42,)]
+    con.close()
+    pipeline.register_campaign(c, wh, "again")
+    assert written == [version]  # built with these views already
+    extra.write_text("CREATE OR REPLACE VIEW extra_view AS SELECT 43 AS answer;\n")  # the SQL of a view changed
+    pipeline.register_campaign(c, wh, "again")
+    assert written == [version, version]
+
+
+def test_each_derived_mart_is_rebuilt_only_when_a_table_it_reads_changed(tmp_path, monkeypatch):
+    """Per mart, not all or nothing: a quarantined file changes raw_files and the quarantine but no
+    soc_profile row, so correlations (profile, AFM pairs) stay as they were while findings (they name
+    raw files), quality, warnings and the report are rebuilt; the marts' warnings of the correlations
+    then come from the committed correlations table, the same as a build gives them."""
+    from foundation.parameters import load_params
+    from warehouse.marts import correlations
+    from warehouse.marts.parameters import MartsParameters
+
+    cfg = _campaign(tmp_path)
+    c, wh = _full_run(cfg)
+    calls = []
+    real = correlations.build
+    monkeypatch.setattr(correlations, "build", lambda *a, **k: calls.append(a) or real(*a, **k))
+    (tmp_path / "share/S2/broken.csv").write_text("#toy-csv\n1,banana\n")
+    pipeline.run_local(cfg)
+    assert what_is_new(c, wh) == ["marts to rebuild: findings, quality, warnings (and the marts that read them)"]
+    built = marts.build_marts(c, wh, "after-a-refusal")
+    assert built["soc_profile"]["rebuilt"] == [] and calls == []
+    assert {"findings", "quality", "warnings", "report"} <= set(built) and "correlations" not in built
+    assert what_is_new(c, wh) == []
+    elsewhere = tmp_path / "reports-elsewhere"
+    built = marts.build_marts(c, wh, "report-elsewhere", report_dir=elsewhere)
+    assert [m for m in marts.DERIVED if m in built] == ["report"]  # only the report goes somewhere new
+    params = load_params(marts.PARAMS_FILE, MartsParameters)
+    fresh = real(c, wh, "compare", params.values, params.id)["warnings"]
+    stored = marts.stored_correlation_warnings(wh, params)
+    assert stored.reset_index(drop=True).equals(fresh.reset_index(drop=True))
+
+
+PLUGINS_PROBE = """
+import sys
+from foundation.registry import available_techniques, technique
+from warehouse.catalog import views_digest
+names = available_techniques()
+for name in names:
+    technique(name)
+views_digest()
+print("LOADED", len(names), *sorted(m for m in ("scipy", "prefect", "streamlit", "lmfit") if m in sys.modules))
+"""
+
+
+def test_loading_the_technique_plugins_imports_no_analysis_library():
+    """A no-op re-run loads every technique plugin (its parameters, tables, views) but analyses nothing:
+    the pattern analysis' scipy (~0.3 s) and Prefect are imported only where they are used."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", PLUGINS_PROBE], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(root)})
+    last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-2000:]
+    assert last.startswith("LOADED") and int(last.split()[1]) >= 4, last  # afm, echem, nexafs, sxpd at least
+    assert last.split()[2:] == [], last
+
+
+def test_queries_read_the_current_catalog_snapshot_and_build_views_only_without_one(tmp_path):
+    """Internal queries attach the version's catalog snapshot (its views are built already) when it is
+    current; a snapshot whose views digest is missing or stale is not used: the views are built in
+    memory, and the answer is the same."""
+    from warehouse.store import Warehouse
+
+    cfg = _campaign(tmp_path)
+    c, wh = _full_run(cfg)
+    sql = "select path, size_bytes from sightings order by path"
+    fresh = Warehouse(wh.url)
+    attached = fresh.query(sql)
+    assert fresh._query_attached
+    digest = Path(wh.root) / "catalogs" / f"{wh.manifest().version:08d}.views"
+    digest.write_text("views of an older release")
+    built = Warehouse(wh.url)
+    assert built.query(sql).equals(attached) and not built._query_attached
