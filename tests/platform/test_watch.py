@@ -1,4 +1,4 @@
-"""The long-lived share watcher (flows/watch.py): what a poll takes, and that a run keeps polling.
+"""The long-lived share watcher (tasks/share_watch.py, flows/watch.py): what a poll takes, and that a run keeps polling.
 
 The fast tests drive ShareWatch and watch_loop without Prefect; the slow one runs the watcher flow on
 a real Prefect API: a file that appears while the run watches is processed by the same run.
@@ -32,7 +32,7 @@ def settled(path: Path) -> Path:
 
 
 def _watch(cfg):
-    from flows.watch import ShareWatch
+    from tasks.share_watch import ShareWatch
 
     campaign = load_campaign(cfg)
     return ShareWatch.start(campaign.shares[0], campaign, pipeline.open_warehouse(campaign)), campaign
@@ -95,7 +95,7 @@ def test_watch_loop_polls_every_interval_until_its_window_ends():
 
 
 def _loop(poll, now, seconds, every):
-    from flows.watch import watch_loop
+    from tasks.share_watch import watch_loop
 
     def sleep(s):
         now[0] += s
