@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from socscope.exposure import CLIENT_AUTH, SERVER_AUTH
-from socscope.server import DEFAULT_HOME, PROJECT_ROOT, ServerState, api_healthy
+from socscope.server import DEFAULT_HOME, EMBEDDED_MARK, PROJECT_ROOT, ServerState, api_healthy
 
 #: server services an embedded API of one run does without (PREFECT_SERVER_SERVICES_<NAME>_ENABLED).
 #: Kept: TASK_RUN_RECORDER (task runs reach the database through it). The rest serve schedules,
@@ -71,8 +71,9 @@ def choose_api(home: Path) -> str:
             os.environ[CLIENT_AUTH] = os.environ[SERVER_AUTH]
         return url
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
-    for key, value in embedded_settings().items():
-        os.environ.setdefault(key, value)
+    switched = [key for key in embedded_settings() if key not in os.environ]  # a setting of the user's stays
+    os.environ.update({key: embedded_settings()[key] for key in switched})
+    os.environ[EMBEDDED_MARK] = ",".join(filter(None, [os.environ.get(EMBEDDED_MARK, ""), *switched]))
     if not os.environ.get("PREFECT_API_DATABASE_CONNECTION_URL"):
         seed_database(Path(os.environ["PREFECT_HOME"]))
     return "embedded"

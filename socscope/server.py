@@ -26,6 +26,9 @@ DEFAULT_HOME = Path("var/prefect")
 DEFAULT_PORT = 4200
 DEFAULT_HOST = "127.0.0.1"
 WATCH_TEMPLATE = "watch-share"
+#: names of the settings an embedded API of this process switched off (socscope/prefect_api.py): a real
+#: server started from the same process keeps its services (its scheduler above all)
+EMBEDDED_MARK = "SOCSCOPE_EMBEDDED_SETTINGS"
 
 
 # ------------------------------------------------------------------------------------------ state
@@ -77,6 +80,8 @@ def prefect_environment(home: Path, port: int, database_url: str | None = None,
                         host: str = DEFAULT_HOST) -> dict[str, str]:
     """Environment of every process `up` starts (STACK_NOTES: writable home, no telemetry, long start-up)."""
     env = dict(os.environ)
+    for key in filter(None, env.pop(EMBEDDED_MARK, "").split(",")):
+        env.pop(key, None)
     url_host = api_host(host)
     env.update({
         "PREFECT_HOME": str(home),

@@ -201,11 +201,18 @@ def fake_server(tmp_path):
 
 @pytest.fixture
 def clean_env(monkeypatch):
+    """No Prefect settings before; after, the environment as it was: choose_api writes os.environ itself,
+    and an embedded API's settings left behind would switch off the scheduler of a later test's server."""
     import os
 
-    for key in [k for k in os.environ if k.startswith("PREFECT_")] + ["SOCSCOPE_PREFECT_HOME"]:
+    from socscope.server import EMBEDDED_MARK
+
+    saved = dict(os.environ)
+    for key in [k for k in os.environ if k.startswith("PREFECT_")] + ["SOCSCOPE_PREFECT_HOME", EMBEDDED_MARK]:
         monkeypatch.delenv(key, raising=False)
-    return monkeypatch
+    yield monkeypatch
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 def test_a_running_server_is_used_instead_of_an_embedded_api(fake_server, clean_env, tmp_path):
@@ -232,6 +239,24 @@ def test_without_a_server_the_embedded_api_starts_without_its_services(clean_env
     for name in EMBEDDED_SERVICES_OFF:
         assert os.environ[f"PREFECT_SERVER_SERVICES_{name}_ENABLED"] == "false"
     assert "TASK_RUN_RECORDER" not in EMBEDDED_SERVICES_OFF  # task runs still reach the database
+
+
+def test_a_server_started_after_an_embedded_api_keeps_its_services(clean_env, tmp_path):
+    """`socscope server up` from a process whose embedded API switched services off (a test session, a
+    notebook) still schedules: its environment drops what the embedded API set, not what the user set."""
+    import os
+
+    from socscope import server
+    from socscope.prefect_api import choose_api
+
+    clean_env.setenv("SOCSCOPE_PREFECT_HOME", str(tmp_path / "no-server-here"))
+    clean_env.setenv("PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED", "false")  # the user's own choice
+    assert choose_api(tmp_path / ".prefect") == "embedded"
+    assert os.environ["PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED"] == "false"
+    env = server.prefect_environment(tmp_path / "home", 4999)
+    assert "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED" not in env and "PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED" not in env
+    assert env["PREFECT_UI_ENABLED"] == "true" and "PREFECT_API_BLOCKS_REGISTER_ON_START" not in env
+    assert env["PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED"] == "false"
 
 
 def test_a_server_that_does_not_answer_is_not_used(fake_server, clean_env, tmp_path):
