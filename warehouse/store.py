@@ -404,7 +404,8 @@ class Transaction:
         with self.wh.commit_guard(), self.wh.writer_lock():
             fault_point("commit.locked")
             current = self.wh.manifest()
-            if any(_entries(current, t) != _entries(base, t) for t in upserted):  # another commit's rows first
+            now, then = _paths(current.tables), _paths(base.tables)
+            if any(now.get(t) != then.get(t) for t in upserted):  # another commit's rows first
                 upserted = self._upserted(current)
             tables = {t: [e for e in es if e.unit not in self._replaced_units] for t, es in current.tables.items()}
             for t, es in self._new.items():
@@ -459,10 +460,6 @@ class Transaction:
         rel = f"data/{spec.name}/{spec.name}-{uuid.uuid4().hex[:12]}.parquet"
         sha = self.wh.write_parquet(conform(spec, merged), rel)
         return [FileEntry(rel, f"upsert:{spec.name}", len(merged), schema_digest(spec), sha)]
-
-
-def _entries(manifest: Manifest, table: str) -> list[str]:
-    return sorted(e.path for e in manifest.tables.get(table, []))
 
 
 def _paths(tables: dict[str, list[FileEntry]]) -> dict[str, list[str]]:

@@ -173,7 +173,7 @@ def test_a_commit_with_nothing_new_changes_no_version(tmp_path):
         tx.upsert(P.SIGHTINGS, _sightings("a", 2))
         tx.commit()
     assert wh.manifest().version == 1
-    assert store._entries(wh.manifest(), "sightings") == store._entries(Warehouse(url).manifest(), "sightings")
+    assert store._paths(wh.manifest().tables)["sightings"] == store._paths(Warehouse(url).manifest().tables)["sightings"]
 
 
 # ------------------------------------------------------------------------------------------ which API
