@@ -105,6 +105,38 @@ class Catalog:
             self._cons.clear()
 
 
+# ------------------------------------------------------------------------- one per server process
+_OPEN: dict[tuple, Any] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def catalog_for(root: str | Path) -> Catalog:
+    """The one :class:`Catalog` of ``root`` in this process: the server's warm-up (serve.py) opens it
+    before the server is up, and every session's page runs use that same one."""
+    key = ("catalog", str(root))
+    with _OPEN_LOCK:
+        if key not in _OPEN:
+            _OPEN[key] = Catalog(root)
+        return _OPEN[key]
+
+
+def campaign_for(config: str | Path) -> Any:
+    """The campaign of ``config`` loaded once per process and file version (a changed file is read again)."""
+    path = Path(config).resolve()
+    key = ("campaign", str(path), path.stat().st_mtime_ns)
+    with _OPEN_LOCK:
+        found = _OPEN.get(key)
+    if found is None:
+        from foundation.config import load_campaign
+
+        found = load_campaign(path)
+        with _OPEN_LOCK:
+            for old in [k for k in _OPEN if k[:2] == key[:2]]:
+                _OPEN.pop(old)
+            _OPEN[key] = found
+    return found
+
+
 # ---------------------------------------------------------------------------------------- campaign
 #: the campaign page's table is socscope.status (shared with `socscope status`)
 from socscope.status import REFERENCES, cell_file_techniques  # noqa: E402

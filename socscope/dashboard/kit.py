@@ -8,6 +8,7 @@ never imports this package.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import threading
@@ -39,21 +40,9 @@ class Context:
     root: str
 
 
-@st.cache_resource(show_spinner=False)
-def _catalog(root: str) -> D.Catalog:
-    return D.Catalog(root)
-
-
-@st.cache_resource(show_spinner=False)
-def _load_campaign(config: str, mtime: float):
-    from foundation.config import load_campaign
-
-    return load_campaign(config)
-
-
 def context(config: str) -> Context:
     path = Path(config).resolve()
-    campaign = _load_campaign(str(path), path.stat().st_mtime)
+    campaign = D.campaign_for(path)  # loaded by the server's warm-up (serve.py), once per process
     root = campaign.resolve(campaign.storage.warehouse)
     D.newest_snapshot(root)  # raises a clear FileNotFoundError before any page runs
     st.session_state["_ctx"] = Context(str(path), campaign, root)
@@ -66,7 +55,7 @@ def ctx() -> Context:
 
 def catalog() -> D.Catalog:
     """The catalog of this session's warehouse (for helpers that query it themselves)."""
-    return _catalog(ctx().root)
+    return D.catalog_for(ctx().root)
 
 
 def snap() -> D.Snapshot:
@@ -79,7 +68,7 @@ def snap() -> D.Snapshot:
 
 @st.cache_data(max_entries=512, show_spinner=False)
 def _query(root: str, snap_path: str, version: int, sql: str, params: tuple) -> pd.DataFrame:
-    return _catalog(root).query(sql, params, snap=D.Snapshot(snap_path, version))
+    return D.catalog_for(root).query(sql, params, snap=D.Snapshot(snap_path, version))
 
 
 def q(sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
@@ -152,7 +141,8 @@ def downloads(df: pd.DataFrame, name: str, key: str | None = None) -> None:
     key = key or name
     row = st.container(horizontal=True)
     for fmt, mime in (("csv", "text/csv"), ("parquet", "application/vnd.apache.parquet")):
-        row.download_button(f"{fmt.upper()}", _download_bytes(df, fmt), file_name=f"{name}.{fmt}", mime=mime,
+        # a callable: the bytes are made when the button is clicked, not at every page run
+        row.download_button(f"{fmt.upper()}", functools.partial(_download_bytes, df, fmt), file_name=f"{name}.{fmt}", mime=mime,
                             key=f"dl_{fmt}_{key}", on_click="ignore", help=f"download these {len(df)} rows")
 
 
