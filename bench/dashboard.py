@@ -1,16 +1,19 @@
 """Dashboard benchmark: the first page in a real browser (headless chromium, as the dashboard browser
 tests drive it), timed from the request to the page drawn (the page's ``page-ready`` footer shown, the
-script idle, every chart drawn), once the server answers its health check, as `socscope dashboard`
-starts it. Baseline: the same browser loading a static HTML page of the same size (the drawn page's
-HTML without its scripts) from a plain ``http.server``, to its load event.
+script idle, every chart drawn). The server is started as a user starts it (``socscope dashboard``) and
+the clock starts when it is up (its health check answers: the command's warm-up is done by then).
+Baseline: the same browser loading a static HTML page of the same size (the drawn page's HTML without
+its scripts) from a plain ``http.server``, to its load event.
 
     python bench/dashboard.py                           # builds the small demo first (--local; not timed)
     python bench/dashboard.py --config demo/campaign.yaml --quick
 
-The first page is the first visitor's (nothing of the page's data cached in the server); then
-``--repeats`` more visits (new browser contexts: new sessions) alternate with the static page.
-Goal (issue 22): first_page_s <= 2. Last line: key=value pairs, ``ratio=`` first page / static page
-(median); ``server_cpu_s``: user + system seconds of the dashboard server during the first page.
+Each round starts a new server and makes its first visit (the first visitor: nothing of the page's data
+cached in the server, a new browser context: nothing cached in the browser), then one more visit (a
+later visitor), then the static page; the server is stopped. Rounds: ``--visits`` (5; 3 with --quick);
+figures are medians over rounds. Goal (issue 22): first_page_s <= 2. Last line: key=value pairs,
+``ratio=`` first page / static page; ``start_s``: command to server up; ``server_cpu_s`` and
+``browser_cpu_s``: user + system seconds of the dashboard server and of the browser during a first page.
 """
 from __future__ import annotations
 
@@ -61,28 +64,61 @@ def demo_config(work: Path) -> Path:
     return work / "demo" / "campaign.yaml"
 
 
-def start_server(config: Path, port: int, log: Path) -> subprocess.Popen:
-    """The dashboard as `socscope dashboard` starts it; returns once its health check answers."""
-    from socscope.dashboard import dashboard_env, streamlit_command
-
-    env = {**dashboard_env(config), "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(streamlit_command(config, port), env=env, cwd=config.parent,
-                            stdout=open(log, "w"), stderr=subprocess.STDOUT)
+def start_server(config: Path, port: int, log: Path) -> tuple[subprocess.Popen, float]:
+    """`socscope dashboard` in its own process group; returns it, with the seconds until it is up."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "socscope.cli", "dashboard", "--config", str(config), "--port", str(port)]
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, env=env, cwd=config.parent, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    t0 = time.perf_counter()
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
                 if r.status == 200:
-                    return proc
+                    return proc, time.perf_counter() - t0
         except OSError:
-            time.sleep(0.2)
-    proc.kill()
+            time.sleep(0.05)
+    stop_server(proc)
     raise SystemExit(f"the dashboard did not start:\n{log.read_text()[-3000:]}")
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def stop_server(proc: subprocess.Popen) -> None:
+    """The command and the Streamlit server it started (its process group, made for it at start)."""
+    try:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+        proc.wait()
+    except ProcessLookupError:
+        pass
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from /proc)."""
+    found, todo = [], [pid]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
+            try:
+                kids = [int(k) for k in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            found += kids
+            todo += kids
+    return found
+
+
+def cpu_seconds(*pids: int) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def visit(browser, url: str, drawn: bool) -> tuple[float, str]:
@@ -121,52 +157,67 @@ def serve_static(folder: Path) -> tuple[http.server.ThreadingHTTPServer, int]:
     return httpd, httpd.server_address[1]
 
 
+def first_visits(browser, config: Path, work: Path, rounds: int, port: int) -> dict[str, list]:
+    """``rounds`` times: a new server, its first visit, a later one, then the static page of the first."""
+    out: dict[str, list] = {k: [] for k in ("start", "first", "again", "static", "server_cpu", "browser_cpu")}
+    httpd = static_port = None
+    try:
+        for i in range(rounds):
+            url = f"http://127.0.0.1:{free_port(port)}"
+            proc, start = start_server(config, int(url.rsplit(":", 1)[1]), work / f"server{i}.log")
+            try:
+                server = [proc.pid, *descendants(proc.pid)]
+                cpu0, bcpu0 = cpu_seconds(*server), cpu_seconds(*descendants(os.getpid())) - cpu_seconds(*server)
+                first, html = visit(browser, url, drawn=True)
+                out["server_cpu"].append(cpu_seconds(*server) - cpu0)
+                out["browser_cpu"].append(cpu_seconds(*descendants(os.getpid())) - cpu_seconds(*server) - bcpu0)
+                out["again"].append(visit(browser, url, drawn=True)[0])
+            finally:
+                stop_server(proc)
+            out["start"].append(start)
+            out["first"].append(first)
+            if httpd is None:
+                (work / "static").mkdir()
+                out["html_bytes"] = [static_copy(html, work / "static")]
+                httpd, static_port = serve_static(work / "static")
+            out["static"].append(visit(browser, f"http://127.0.0.1:{static_port}/index.html", drawn=False)[0])
+    finally:
+        if httpd is not None:
+            httpd.shutdown()
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="3 repeats instead of 7")
+    ap.add_argument("--quick", action="store_true", help="3 rounds instead of 5")
+    ap.add_argument("--visits", type=int, default=None, help="rounds (a new server and its first visit each)")
     ap.add_argument("--config", help="campaign.yaml of an existing demo (default: build one in a temp folder)")
     ap.add_argument("--port", type=int, default=8714)
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
-    repeats = 3 if args.quick else 7
+    rounds = args.visits or (3 if args.quick else 5)
     work = Path(tempfile.mkdtemp(prefix="dashboard-bench-"))
     load0 = os.getloadavg()[0]
-    proc = httpd = None
     try:
         config = Path(args.config).resolve() if args.config else demo_config(work)
-        port = free_port(args.port)
-        proc = start_server(config, port, work / "server.log")
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            cpu0 = cpu_seconds(proc.pid)
-            first, html = visit(browser, f"http://127.0.0.1:{port}", drawn=True)
-            server_cpu = cpu_seconds(proc.pid) - cpu0
-            (work / "static").mkdir()
-            size = static_copy(html, work / "static")
-            httpd, static_port = serve_static(work / "static")
-            again, static = [], []
-            for _ in range(repeats):
-                again.append(visit(browser, f"http://127.0.0.1:{port}", drawn=True)[0])
-                static.append(visit(browser, f"http://127.0.0.1:{static_port}/index.html", drawn=False)[0])
+            r = first_visits(browser, config, work, rounds, args.port)
             browser.close()
     finally:
-        if httpd is not None:
-            httpd.shutdown()
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
         shutil.rmtree(work, ignore_errors=True)
     load = max(load0, os.getloadavg()[0])
-    print(f"first page {first:.2f} s (server cpu {server_cpu:.2f} s); later visits median {statistics.median(again):.2f} s; "
-          f"static page of {size} bytes median {statistics.median(static):.3f} s")
-    print(f"# {repeats} alternating visits after the first; load average {load:.1f} on {os.cpu_count()} cores")
-    print(f"bench=dashboard first_page_s={first:.2f} again_s={statistics.median(again):.2f} "
-          f"static_s={statistics.median(static):.3f} html_bytes={size} server_cpu_s={server_cpu:.2f} load={load:.1f} "
-          f"ratio={first / statistics.median(static):.1f}")
+    m = {k: statistics.median(v) for k, v in r.items()}
+    print("first pages " + " ".join(f"{x:.2f}" for x in r["first"]) + " s; later visits "
+          + " ".join(f"{x:.2f}" for x in r["again"]) + f" s; static page of {m['html_bytes']:.0f} bytes "
+          f"median {m['static']:.3f} s; server up after " + " ".join(f"{x:.2f}" for x in r["start"]) + " s")
+    print(f"# {rounds} rounds (a new server and its first visit each), medians; load average {load:.1f} "
+          f"on {os.cpu_count()} cores")
+    print(f"bench=dashboard rounds={rounds} first_page_s={m['first']:.2f} first_page_max_s={max(r['first']):.2f} "
+          f"again_s={m['again']:.2f} static_s={m['static']:.3f} start_s={m['start']:.2f} "
+          f"html_bytes={m['html_bytes']:.0f} server_cpu_s={m['server_cpu']:.2f} browser_cpu_s={m['browser_cpu']:.2f} "
+          f"load={load:.1f} cores={os.cpu_count()} ratio={m['first'] / m['static']:.1f}")
 
 
 if __name__ == "__main__":

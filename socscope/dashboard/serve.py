@@ -2,7 +2,8 @@
 warm-up that the first visitor would otherwise wait for (issue 22: the first page within 2 s of the
 server being up): the first page's imports (altair, pandas, DuckDB, every technique plugin: ~2.5 s on
 the 2-core machine), the campaign file, and the warehouse catalog with its connection on the newest
-snapshot (data.campaign_for / data.catalog_for keep them for every session of the process). The
+snapshot (data.campaign_for / data.catalog_for keep them for every session of the process), and
+Streamlit's REPL check of a process's first element (skip_repl_check). The
 imports run in a thread while Streamlit imports itself; the server starts listening only once the
 warm-up is done, so "the server is up" means it can serve the first page at once. Nothing of
 Streamlit's caching is imported here: the pages' ``st.cache_*`` functions must be created inside the
@@ -55,6 +56,15 @@ def warm(config: str | None, report: dict) -> None:
     report["seconds"] = time.perf_counter() - t0
 
 
+def skip_repl_check() -> None:
+    """Streamlit's first element of a process asks whether it runs in a Python REPL, to print a
+    "use streamlit run" hint, by reading the whole call stack with its source lines (``inspect.stack``:
+    0.1–0.3 s of the first visitor's page run). This process is ``streamlit run``: nothing to hint."""
+    from streamlit import delta_generator
+
+    delta_generator._use_warning_has_been_displayed = True
+
+
 def main() -> None:
     report: dict = {}
     warming = threading.Thread(target=warm, args=(config_of(sys.argv), report), name="socscope-warm-up", daemon=True)
@@ -62,6 +72,7 @@ def main() -> None:
     from streamlit.web import cli  # ~1 s, beside the warm-up
 
     warming.join()
+    skip_repl_check()
     print(f"socscope dashboard: warmed up in {report['seconds']:.2f} s"
           + (f" (not all: {report['error']})" if "error" in report else ""), flush=True)
     sys.argv[0] = "streamlit"

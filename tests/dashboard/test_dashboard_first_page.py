@@ -111,3 +111,30 @@ def test_table_downloads_are_made_when_clicked_not_at_every_page_run(monkeypatch
     assert not at.exception, [e.value for e in at.exception]
     assert len(at.dataframe) == 1
     assert made == []
+
+
+def test_the_first_element_of_the_server_reads_no_call_stack(toy_warehouse, monkeypatch):
+    """Streamlit's "use streamlit run" hint reads the whole call stack with its source lines at the first
+    element of a process (0.1–0.3 s of the first visitor's page): the server skips it, as it is
+    `streamlit run`. Fails if a Streamlit upgrade moves the check."""
+    import inspect
+
+    from streamlit import delta_generator
+    from streamlit.testing.v1 import AppTest
+    from streamlit.web import cli
+
+    from socscope.dashboard import APP, serve
+
+    monkeypatch.setattr(delta_generator, "_use_warning_has_been_displayed", False)
+    monkeypatch.setattr(cli, "main", lambda prog_name: None)
+    monkeypatch.setattr(sys, "argv", ["serve.py", "run", str(APP), "--", "--config", str(toy_warehouse)])
+    serve.main()
+
+    def no_stack(*args, **kwargs):
+        raise AssertionError("the call stack was read")
+
+    monkeypatch.setattr(inspect, "stack", no_stack)
+    monkeypatch.setenv("CAMPAIGN_PAGE_CONFIG", str(toy_warehouse))
+    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
+    at = AppTest.from_function(_campaign_page).run(timeout=90)
+    assert not at.exception, [e.value for e in at.exception]
