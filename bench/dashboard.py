@@ -11,7 +11,9 @@ its scripts) from a plain ``http.server``, to its load event.
 Each round starts a new server and makes its first visit (the first visitor: nothing of the page's data
 cached in the server, a new browser context: nothing cached in the browser), then one more visit (a
 later visitor), then the static page; the server is stopped. Rounds: ``--visits`` (5; 3 with --quick);
-figures are medians over rounds. Goal (issue 22): first_page_s <= 2. Last line: key=value pairs,
+figures are medians over rounds. ``streamlit_floor_s``: the first visit of a bare Streamlit page (a
+title, one small chart, the footer) served the same way: what Streamlit's client bootstrap alone costs
+(not a baseline of the same work; shown beside it). Goal (issue 22): first_page_s <= 2. Last line: key=value pairs,
 ``ratio=`` first page / static page; ``start_s``: command to server up; ``server_cpu_s`` and
 ``browser_cpu_s``: user + system seconds of the dashboard server and of the browser during a first page.
 """
@@ -64,12 +66,30 @@ def demo_config(work: Path) -> Path:
     return work / "demo" / "campaign.yaml"
 
 
-def start_server(config: Path, port: int, log: Path) -> tuple[subprocess.Popen, float]:
-    """`socscope dashboard` in its own process group; returns it, with the seconds until it is up."""
+#: Streamlit's own floor: a page with a title, one small chart and the footer, nothing of ours
+FLOOR_APP = """import streamlit as st
+st.title("Campaign")
+st.vega_lite_chart({"data": {"values": [{"x": f"t{i % 4}", "y": f"s{i // 4}", "n": i} for i in range(32)]},
+                    "mark": "rect", "encoding": {"x": {"field": "x", "type": "nominal"},
+                    "y": {"field": "y", "type": "nominal"}, "color": {"field": "n", "type": "quantitative"}}})
+st.caption("page-ready")
+"""
+
+
+def dashboard_command(config: Path, port: int) -> list[str]:
+    return [sys.executable, "-m", "socscope.cli", "dashboard", "--config", str(config), "--port", str(port)]
+
+
+def floor_command(app: Path, port: int) -> list[str]:
+    return [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port), "--server.headless", "true",
+            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+
+
+def start_server(cmd: list[str], port: int, log: Path) -> tuple[subprocess.Popen, float]:
+    """``cmd`` in its own process group; returns it, with the seconds until it is up (health check)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "socscope.cli", "dashboard", "--config", str(config), "--port", str(port)]
     with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, env=env, cwd=config.parent, stdout=out, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(cmd, env=env, cwd=log.parent, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     t0 = time.perf_counter()
     deadline = time.monotonic() + 120
@@ -158,13 +178,17 @@ def serve_static(folder: Path) -> tuple[http.server.ThreadingHTTPServer, int]:
 
 
 def first_visits(browser, config: Path, work: Path, rounds: int, port: int) -> dict[str, list]:
-    """``rounds`` times: a new server, its first visit, a later one, then the static page of the first."""
-    out: dict[str, list] = {k: [] for k in ("start", "first", "again", "static", "server_cpu", "browser_cpu")}
+    """``rounds`` times: a new server (``socscope dashboard``), its first visit, a later one; a new
+    Streamlit floor server and its first visit; then the static page of the first."""
+    out: dict[str, list] = {k: [] for k in ("start", "first", "again", "floor", "static", "server_cpu",
+                                            "browser_cpu")}
+    (work / "floor.py").write_text(FLOOR_APP, encoding="utf-8")
     httpd = static_port = None
     try:
         for i in range(rounds):
-            url = f"http://127.0.0.1:{free_port(port)}"
-            proc, start = start_server(config, int(url.rsplit(":", 1)[1]), work / f"server{i}.log")
+            ours = free_port(port)
+            url = f"http://127.0.0.1:{ours}"
+            proc, start = start_server(dashboard_command(config, ours), ours, work / f"server{i}.log")
             try:
                 server = [proc.pid, *descendants(proc.pid)]
                 cpu0, bcpu0 = cpu_seconds(*server), cpu_seconds(*descendants(os.getpid())) - cpu_seconds(*server)
@@ -176,6 +200,12 @@ def first_visits(browser, config: Path, work: Path, rounds: int, port: int) -> d
                 stop_server(proc)
             out["start"].append(start)
             out["first"].append(first)
+            floor_port = free_port(port + 1)
+            proc, _ = start_server(floor_command(work / "floor.py", floor_port), floor_port, work / f"floor{i}.log")
+            try:
+                out["floor"].append(visit(browser, f"http://127.0.0.1:{floor_port}", drawn=True)[0])
+            finally:
+                stop_server(proc)
             if httpd is None:
                 (work / "static").mkdir()
                 out["html_bytes"] = [static_copy(html, work / "static")]
@@ -211,11 +241,12 @@ def main() -> None:
     m = {k: statistics.median(v) for k, v in r.items()}
     print("first pages " + " ".join(f"{x:.2f}" for x in r["first"]) + " s; later visits "
           + " ".join(f"{x:.2f}" for x in r["again"]) + f" s; static page of {m['html_bytes']:.0f} bytes "
-          f"median {m['static']:.3f} s; server up after " + " ".join(f"{x:.2f}" for x in r["start"]) + " s")
+          f"median {m['static']:.3f} s; Streamlit floor page " + " ".join(f"{x:.2f}" for x in r["floor"])
+          + " s; server up after " + " ".join(f"{x:.2f}" for x in r["start"]) + " s")
     print(f"# {rounds} rounds (a new server and its first visit each), medians; load average {load:.1f} "
           f"on {os.cpu_count()} cores")
     print(f"bench=dashboard rounds={rounds} first_page_s={m['first']:.2f} first_page_max_s={max(r['first']):.2f} "
-          f"again_s={m['again']:.2f} static_s={m['static']:.3f} start_s={m['start']:.2f} "
+          f"again_s={m['again']:.2f} streamlit_floor_s={m['floor']:.2f} static_s={m['static']:.3f} start_s={m['start']:.2f} "
           f"html_bytes={m['html_bytes']:.0f} server_cpu_s={m['server_cpu']:.2f} browser_cpu_s={m['browser_cpu']:.2f} "
           f"load={load:.1f} cores={os.cpu_count()} ratio={m['first'] / m['static']:.1f}")
 
