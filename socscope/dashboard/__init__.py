@@ -60,8 +60,9 @@ def cmd_dashboard(args) -> int:
 
     open_catalog(campaign.resolve(campaign.storage.warehouse)).close()  # FileNotFoundError -> exit 2
     cmd = streamlit_command(args.config, args.port, args.address)
-    print(f"socscope dashboard on http://{args.address}:{args.port}  (campaign {campaign.name}; Ctrl-C stops it)",
-          flush=True)
+    # the server warms up before it listens (serve.py): it is up when Streamlit prints the URL
+    print(f"socscope dashboard starting on http://{args.address}:{args.port}  (campaign {campaign.name}; up when the "
+          "URL is printed again; Ctrl-C stops it)", flush=True)
     try:
         return subprocess.call(cmd, env=dashboard_env(args.config))
     except KeyboardInterrupt:
