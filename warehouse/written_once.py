@@ -8,10 +8,12 @@ files on the small demo), served by the store on the cores the file workers need
 
 A data file is written once under a name of its own (``data/<table>/.../<unit>-<uuid>.parquet``)
 and never changed, so its details cannot go stale: they are kept after the first answer (a bounded
-number of them). A file that does not exist is asked again every time (it is never remembered).
+number of them), and so are the bytes of small files (read whole in one request, then from memory).
+A file that does not exist is asked again every time (it is never remembered).
 """
 from __future__ import annotations
 
+import io
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -20,6 +22,11 @@ from fsspec import AbstractFileSystem
 
 #: details kept per process (~300 bytes each): more files than a view of the full demo names
 MAX_DETAILS = 200_000
+#: a file up to this size is kept whole after its first read (the small tables' files: a view's query
+#: opens each of them again, a GET or two for its footer each time); larger ones are read in ranges
+MAX_KEPT_FILE = 2 * 2**20
+#: bytes of whole files kept per process (a process of the platform stays <= 1 GiB)
+MAX_KEPT_BYTES = 64 * 2**20
 #: the details kept of a file (an object store's info holds more: ETag, storage class...)
 KEPT = ("name", "size", "type", "ETag", "LastModified", "mtime", "created", "updated")
 
@@ -31,15 +38,18 @@ class WrittenOnce(AbstractFileSystem):
 
     cachable = False  # one per Warehouse, never shared through fsspec's instance cache
 
-    def __init__(self, inner: AbstractFileSystem, max_details: int = MAX_DETAILS):
+    def __init__(self, inner: AbstractFileSystem, max_details: int = MAX_DETAILS, max_file: int = MAX_KEPT_FILE,
+                 max_bytes: int = MAX_KEPT_BYTES):
         super().__init__()
         self.inner = inner
         self.protocol = inner.protocol
-        self.max_details = max_details
+        self.max_details, self.max_file, self.max_bytes = max_details, max_file, max_bytes
         self._details: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._bytes: OrderedDict[str, bytes] = OrderedDict()
+        self._kept = 0
         self._lock = threading.Lock()
-        #: details fetched from ``inner`` (the requests the store answered)
-        self.fetched = 0
+        #: details and whole files fetched from ``inner`` (requests the store answered)
+        self.fetched = self.files_read = 0
 
     def _strip_protocol(self, path: str) -> str:  # type: ignore[override] # the inner store's rule
         return self.inner._strip_protocol(path)
@@ -89,12 +99,32 @@ class WrittenOnce(AbstractFileSystem):
         if "r" not in mode:
             return self.inner._open(path, mode, **kwargs)
         details = self.info(path)
+        if details["size"] <= self.max_file and "size" not in kwargs:  # ("size": reading it whole now)
+            return io.BytesIO(self._whole(self._strip_protocol(path), details))
         if "size" not in kwargs and _takes_size(self.inner):
             kwargs["size"] = details["size"]  # s3fs would ask the store for it again
         handle = self.inner._open(path, mode, **kwargs)
         if getattr(handle, "_details", False) is None:  # a buffered file asks for them at its first read
             handle._details = details
         return handle
+
+    def _whole(self, path: str, details: dict[str, Any]) -> bytes:
+        """A small file's bytes: from memory, or read whole (one request) and kept (least recently used out)."""
+        with self._lock:
+            data = self._bytes.get(path)
+            if data is not None:
+                self._bytes.move_to_end(path)
+                return data
+        with self._open(path, "rb", size=details["size"]) as fh:
+            data = fh.read()
+        with self._lock:
+            self.files_read += 1
+            if path not in self._bytes:
+                self._bytes[path] = data
+                self._kept += len(data)
+            while self._kept > self.max_bytes and self._bytes:
+                self._kept -= len(self._bytes.popitem(last=False)[1])
+        return data
 
 
 def _takes_size(fs: AbstractFileSystem) -> bool:

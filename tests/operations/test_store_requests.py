@@ -106,3 +106,38 @@ def test_queries_on_new_versions_ask_the_store_nothing_about_files_already_seen(
     heads = {p: n for (method, p), n in counts.items() if method == "HEAD" and "/data/" in p}
     assert len(data) >= 4 and heads  # the files were there and asked about
     assert max(heads.values()) == 1, heads  # once each, however many versions named them
+
+
+def test_a_small_file_is_read_once_and_a_large_one_each_time():
+    inner = CountingMemory()
+    inner.pipe("/d/small", b"s" * 10)
+    inner.pipe("/d/large", b"L" * 100)
+    reads = collections.Counter()
+    opened = inner._open
+
+    def counting_open(path, mode="rb", **kwargs):
+        reads[inner._strip_protocol(path)] += 1
+        return opened(path, mode, **kwargs)
+
+    inner._open = counting_open
+    fs = WrittenOnce(inner, max_file=50)
+    for _ in range(3):
+        with fs.open("/d/small", "rb") as fh:
+            fh.seek(5)
+            assert fh.read() == b"s" * 5
+        with fs.open("/d/large", "rb") as fh:
+            assert fh.read() == b"L" * 100
+    assert reads == {"/d/small": 1, "/d/large": 3}
+    assert fs.files_read == 1
+
+
+def test_the_bytes_kept_are_bounded():
+    inner = CountingMemory()
+    for i in range(4):
+        inner.pipe(f"/d/{i}", bytes([i]) * 10)
+    fs = WrittenOnce(inner, max_file=10, max_bytes=25)
+    for i in range(4):
+        assert fs.cat_file(f"/d/{i}") == bytes([i]) * 10
+    assert fs._kept <= 25 and fs.files_read == 4
+    assert fs.cat_file("/d/0") == bytes([0]) * 10 and fs.files_read == 5  # the oldest went first
+    assert fs.cat_file("/d/3") == bytes([3]) * 10 and fs.files_read == 5
