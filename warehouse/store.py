@@ -117,9 +117,11 @@ class Warehouse:
 
     def _manifest_bytes(self) -> bytes | None:
         # One GET, no exists()/info() first: s3fs answers those from its listing cache, which can
-        # hold a manifest another machine has replaced since.
+        # hold a manifest another machine has replaced since. ``start=0``: a ranged read from the
+        # start, which s3fs sends without the HEAD it asks first for a whole file (its size, for
+        # reading big files in parallel) — every query and per-file lookup reads the manifest.
         try:
-            return self.fs.cat_file(self._abs(MANIFEST))
+            return self.fs.cat_file(self._abs(MANIFEST), start=0)
         except FileNotFoundError:
             return None
 

@@ -106,6 +106,8 @@ def test_queries_on_new_versions_ask_the_store_nothing_about_files_already_seen(
     heads = {p: n for (method, p), n in counts.items() if method == "HEAD" and "/data/" in p}
     assert len(data) >= 4 and heads  # the files were there and asked about
     assert max(heads.values()) == 1, heads  # once each, however many versions named them
+    manifest = {method for (method, p), n in counts.items() if p.endswith("/MANIFEST.json")}
+    assert manifest == {"GET", "PUT"}  # read in one request each time, no HEAD before it
 
 
 def test_a_small_file_is_read_once_and_a_large_one_each_time():
