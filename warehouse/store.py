@@ -97,7 +97,7 @@ class Warehouse:
         if self.is_local:
             Path(self.root).mkdir(parents=True, exist_ok=True)
         #: how DuckDB reads the store: each data file's details asked once (warehouse/written_once.py)
-        self.read_fs = None if self.is_local else WrittenOnce(self.fs)
+        self.read_fs = None if self.is_local else WrittenOnce(self.fs, under=self._abs("data"))
 
     # ---------------------------------------------------------------- paths
     def _abs(self, rel: str) -> str:

@@ -9,7 +9,8 @@ files on the small demo), served by the store on the cores the file workers need
 A data file is written once under a name of its own (``data/<table>/.../<unit>-<uuid>.parquet``)
 and never changed, so its details cannot go stale: they are kept after the first answer (a bounded
 number of them), and so are the bytes of small files (read whole in one request, then from memory).
-A file that does not exist is asked again every time (it is never remembered).
+A file that does not exist is asked again every time (it is never remembered), and so is any path
+outside the warehouse's ``data/`` folder (``under``).
 """
 from __future__ import annotations
 
@@ -38,10 +39,13 @@ class WrittenOnce(AbstractFileSystem):
 
     cachable = False  # one per Warehouse, never shared through fsspec's instance cache
 
-    def __init__(self, inner: AbstractFileSystem, max_details: int = MAX_DETAILS, max_file: int = MAX_KEPT_FILE,
-                 max_bytes: int = MAX_KEPT_BYTES):
+    def __init__(self, inner: AbstractFileSystem, under: str = "", max_details: int = MAX_DETAILS,
+                 max_file: int = MAX_KEPT_FILE, max_bytes: int = MAX_KEPT_BYTES):
         super().__init__()
         self.inner = inner
+        #: only files under this folder are written once (the warehouse's ``data/``); any other path
+        #: (a user's SQL reading some other object of the bucket) is asked every time, as before
+        self.under = inner._strip_protocol(under).rstrip("/") + "/" if under else ""
         self.protocol = inner.protocol
         self.max_details, self.max_file, self.max_bytes = max_details, max_file, max_bytes
         self._details: OrderedDict[str, dict[str, Any]] = OrderedDict()
@@ -54,8 +58,13 @@ class WrittenOnce(AbstractFileSystem):
     def _strip_protocol(self, path: str) -> str:  # type: ignore[override] # the inner store's rule
         return self.inner._strip_protocol(path)
 
+    def _once(self, path: str) -> bool:
+        return path.startswith(self.under)
+
     def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
         path = self._strip_protocol(path)
+        if not self._once(path):
+            return self.inner.info(path, **kwargs)
         with self._lock:
             known = self._details.get(path)
         if known is not None:
@@ -96,7 +105,7 @@ class WrittenOnce(AbstractFileSystem):
         return self.inner.ls(path, detail=detail, **kwargs)
 
     def _open(self, path: str, mode: str = "rb", **kwargs: Any):
-        if "r" not in mode:
+        if "r" not in mode or not self._once(self._strip_protocol(path)):
             return self.inner._open(path, mode, **kwargs)
         details = self.info(path)
         if details["size"] <= self.max_file and "size" not in kwargs:  # ("size": reading it whole now)

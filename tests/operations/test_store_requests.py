@@ -143,3 +143,19 @@ def test_the_bytes_kept_are_bounded():
     assert fs._kept <= 25 and fs.files_read == 4
     assert fs.cat_file("/d/0") == bytes([0]) * 10 and fs.files_read == 5  # the oldest went first
     assert fs.cat_file("/d/3") == bytes([3]) * 10 and fs.files_read == 5
+
+
+def test_only_the_data_folder_is_taken_as_written_once():
+    """An object outside the warehouse's data files (a user's SQL reading some other object of the
+    bucket, which may be replaced) is asked about and read every time."""
+    inner = CountingMemory()
+    inner.pipe("/wh/data/t/a.parquet", b"a")
+    inner.pipe("/wh/notes.csv", b"v1")
+    fs = WrittenOnce(inner, under="memory:///wh/data")
+    for _ in range(2):
+        assert fs.cat_file("/wh/data/t/a.parquet") == b"a" and fs.size("/wh/data/t/a.parquet") == 1
+    assert fs.size("/wh/notes.csv") == 2 and fs.cat_file("/wh/notes.csv") == b"v1"
+    inner.pipe("/wh/notes.csv", b"v2 longer")
+    assert fs.size("/wh/notes.csv") == 9 and fs.cat_file("/wh/notes.csv") == b"v2 longer"
+    assert inner.asked["/wh/data/t/a.parquet"] == 1 and inner.asked["/wh/notes.csv"] == 2
+    assert fs.files_read == 1
