@@ -94,8 +94,11 @@ def task_runner(campaign: Campaign):
 
         if campaign.execution.dask_address:
             return DaskTaskRunner(address=campaign.execution.dask_address)
+        # worker threads, not processes: a batch task only hands its files to file worker processes
+        # (tasks/isolation.py) and waits; a Dask worker process per slot (and its nanny) cost their
+        # start and imports again, ~15 s of CPU on a 2-worker small demo, for no parallelism gained
         return DaskTaskRunner(cluster_kwargs={"n_workers": campaign.execution.max_workers,
-                                              "threads_per_worker": 1, "processes": True})
+                                              "threads_per_worker": 1, "processes": False})
     from prefect.task_runners import ThreadPoolTaskRunner
 
     return ThreadPoolTaskRunner(max_workers=campaign.execution.max_workers)

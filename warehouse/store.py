@@ -38,6 +38,7 @@ from foundation.secrecy import redact_arrow
 from schemas.core import TableSpec, conform, schema_digest
 from warehouse.faults import STORAGE_ERRNOS, RunInProgress, fault_point, storage_error
 from warehouse.manifest import FileEntry, Manifest
+from warehouse.written_once import WrittenOnce
 
 MANIFEST = "MANIFEST.json"
 CATALOG = "catalog.duckdb"
@@ -95,6 +96,8 @@ class Warehouse:
         self.is_local = "file" in (self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,))
         if self.is_local:
             Path(self.root).mkdir(parents=True, exist_ok=True)
+        #: how DuckDB reads the store: each data file's details asked once (warehouse/written_once.py)
+        self.read_fs = None if self.is_local else WrittenOnce(self.fs, under=self._abs("data"))
 
     # ---------------------------------------------------------------- paths
     def _abs(self, rel: str) -> str:
@@ -114,9 +117,11 @@ class Warehouse:
 
     def _manifest_bytes(self) -> bytes | None:
         # One GET, no exists()/info() first: s3fs answers those from its listing cache, which can
-        # hold a manifest another machine has replaced since.
+        # hold a manifest another machine has replaced since. ``start=0``: a ranged read from the
+        # start, which s3fs sends without the HEAD it asks first for a whole file (its size, for
+        # reading big files in parallel) — every query and per-file lookup reads the manifest.
         try:
-            return self.fs.cat_file(self._abs(MANIFEST))
+            return self.fs.cat_file(self._abs(MANIFEST), start=0)
         except FileNotFoundError:
             return None
 
@@ -232,7 +237,7 @@ class Warehouse:
 
         con = duckdb.connect(":memory:", config=duckdb_config())
         if not self.is_local:
-            con.register_filesystem(self.fs)
+            con.register_filesystem(self.read_fs)
         attach_views(con, self, manifest or self.manifest())
         return con
 

@@ -58,3 +58,20 @@ def test_dask_runner_gives_the_same_warehouse_as_threads(prefect_api, tmp_path):
         pd.testing.assert_frame_equal(threads[table], dask[table], check_dtype=False, obj=table)
     assert len(threads["toy_values"]) == 12
     assert (threads["ingest_events"].status == "quarantined").sum() == 1
+
+
+def test_a_local_dask_cluster_adds_no_processes_beside_the_file_workers(tmp_path):
+    """A local cluster's workers are threads of the run's process: a batch task only hands its files to
+    the file worker processes (tasks/isolation.py), so a Dask worker process per slot (and its nanny)
+    would only add their starts and imports on the same cores. A cluster at ``dask_address`` is the
+    facility's own, left as it is."""
+    from flows._runtime import task_runner
+
+    cfg = toy_campaign(tmp_path)
+    data = yaml.safe_load(cfg.read_text())
+    cfg.write_text(yaml.safe_dump({**data, "execution": {"task_runner": "dask", "max_workers": 2}}))
+    local = task_runner(load_campaign(cfg))
+    assert local.cluster_kwargs == {"n_workers": 2, "threads_per_worker": 1, "processes": False}
+    cfg.write_text(yaml.safe_dump({**data, "execution": {"task_runner": "dask", "max_workers": 2,
+                                                         "dask_address": "tcp://127.0.0.1:8786"}}))
+    assert task_runner(load_campaign(cfg)).address == "tcp://127.0.0.1:8786"

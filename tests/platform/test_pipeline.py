@@ -294,3 +294,21 @@ def test_write_unit_writes_one_file_per_partition(tmp_path, samples, files):
     assert written == files
     assert all(e.unit == "unit-1" and e.rows == len(written[e.path.rsplit("/", 1)[0].removeprefix("data/toy_values/")])
                for e in entries)
+
+
+def test_the_run_process_reads_no_raw_file_and_writes_no_file_rows(tmp_path, monkeypatch):
+    """A file's bytes are fetched, read and its rows written in the file worker (in parallel with the
+    other workers): the run's own process only hands out work items and commits (issue 22 scale-out)."""
+    cfg = toy_campaign(tmp_path)
+    write_csv(tmp_path / "share/S1/a.csv", [(1, 2)])
+    write_csv(tmp_path / "share/S2/b.csv", [(5, 6)])
+
+    def not_here(*args, **kwargs):
+        raise AssertionError("the run's process did a file's own work")
+
+    for name in ("_local_copy", "compute_file", "write_unit"):
+        monkeypatch.setattr(pipeline, name, not_here)
+    _, summary = pipeline.run_local(cfg)
+    assert summary.processed == 2 and not summary.quarantined, summary.quarantined
+    wh = pipeline.open_warehouse(load_campaign(cfg))
+    assert len(wh.query("select * from toy_values")) == 2

@@ -1,0 +1,161 @@
+"""Requests the warehouse sends an object store: what a data file is (size, time) is asked once per
+process, not at every query (warehouse/written_once.py). Counted where the store receives them."""
+from __future__ import annotations
+
+import collections
+import threading
+import uuid
+
+import pandas as pd
+import pytest
+from fsspec.implementations.memory import MemoryFileSystem
+
+from tests.operations.conftest import free_port
+from warehouse.store import Warehouse, unit_key
+from warehouse.written_once import WrittenOnce
+
+# ------------------------------------------------------------------------------------------ unit
+class CountingMemory(MemoryFileSystem):
+    """An in-memory store that counts the details it is asked for."""
+
+    cachable = False
+
+    def __init__(self):
+        super().__init__()
+        self.store, self.pseudo_dirs = {}, [""]  # an instance of its own, not the class-wide store
+        self.asked = collections.Counter()
+
+    def info(self, path, **kwargs):
+        self.asked[self._strip_protocol(path)] += 1
+        return super().info(path, **kwargs)
+
+
+def test_each_files_details_are_asked_once_and_a_missing_file_every_time():
+    inner = CountingMemory()
+    inner.pipe("/wh/data/a.parquet", b"abc")
+    fs = WrittenOnce(inner)
+    for _ in range(3):
+        assert fs.glob("/wh/data/a.parquet") == ["/wh/data/a.parquet"]
+        assert fs.exists("/wh/data/a.parquet") and fs.size("/wh/data/a.parquet") == 3
+        with fs.open("/wh/data/a.parquet", "rb") as fh:
+            assert fh.read() == b"abc"
+    assert inner.asked["/wh/data/a.parquet"] == 1
+    for _ in range(2):  # not there yet: never remembered as missing
+        assert fs.glob("/wh/data/b.parquet") == []
+    assert inner.asked["/wh/data/b.parquet"] == 2
+    inner.pipe("/wh/data/b.parquet", b"x")
+    assert fs.exists("/wh/data/b.parquet")
+
+
+def test_the_details_kept_are_bounded():
+    inner = CountingMemory()
+    for i in range(5):
+        inner.pipe(f"/d/{i}", b"x")
+    fs = WrittenOnce(inner, max_details=2)
+    for i in range(5):
+        fs.info(f"/d/{i}")
+    fs.info("/d/4")
+    fs.info("/d/0")  # forgotten (the oldest went first): asked again
+    assert inner.asked["/d/4"] == 1 and inner.asked["/d/0"] == 2
+
+
+# ------------------------------------------------------------------------------------------ on moto
+@pytest.fixture()
+def counted_s3():
+    """moto's S3 server with a counter of (method, path) of every request it answers."""
+    boto3 = pytest.importorskip("boto3")
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    counts: collections.Counter = collections.Counter()
+    lock = threading.Lock()
+    app = server._server.app
+
+    def counting(environ, start_response):
+        with lock:
+            counts[(environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""))] += 1
+        return app(environ, start_response)
+
+    server._server.app = counting
+    endpoint = f"http://127.0.0.1:{port}"
+    boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test",
+                 region_name="us-east-1").create_bucket(Bucket="counted")
+    try:
+        yield counts, {"key": "test", "secret": "test",
+                       "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"}}
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow  # starts an S3-compatible server
+def test_queries_on_new_versions_ask_the_store_nothing_about_files_already_seen(counted_s3):
+    from schemas.platform import FLOW_RUNS
+
+    counts, options = counted_s3
+    wh = Warehouse(f"s3://counted/{uuid.uuid4().hex[:8]}/wh", options)
+    row = {c.name: None for c in FLOW_RUNS.all_columns}
+    for i in range(4):  # four commits, each a new manifest version and one more data file
+        tx = wh.transaction("t")
+        tx.put(FLOW_RUNS, pd.DataFrame([{**row, "flow_run_id": f"r{i}", "campaign": "c", "step": "s"}]),
+               unit_key("u", i))
+        tx.commit()
+        assert len(wh.query("select * from flow_runs")) == i + 1  # views built anew for each version
+    data = [p for (method, p), n in counts.items() if "/data/" in p]
+    heads = {p: n for (method, p), n in counts.items() if method == "HEAD" and "/data/" in p}
+    assert len(data) >= 4 and heads  # the files were there and asked about
+    assert max(heads.values()) == 1, heads  # once each, however many versions named them
+    manifest = {method for (method, p), n in counts.items() if p.endswith("/MANIFEST.json")}
+    assert manifest == {"GET", "PUT"}  # read in one request each time, no HEAD before it
+
+
+def test_a_small_file_is_read_once_and_a_large_one_each_time():
+    inner = CountingMemory()
+    inner.pipe("/d/small", b"s" * 10)
+    inner.pipe("/d/large", b"L" * 100)
+    reads = collections.Counter()
+    opened = inner._open
+
+    def counting_open(path, mode="rb", **kwargs):
+        reads[inner._strip_protocol(path)] += 1
+        return opened(path, mode, **kwargs)
+
+    inner._open = counting_open
+    fs = WrittenOnce(inner, max_file=50)
+    for _ in range(3):
+        with fs.open("/d/small", "rb") as fh:
+            fh.seek(5)
+            assert fh.read() == b"s" * 5
+        with fs.open("/d/large", "rb") as fh:
+            assert fh.read() == b"L" * 100
+    assert reads == {"/d/small": 1, "/d/large": 3}
+    assert fs.files_read == 1
+
+
+def test_the_bytes_kept_are_bounded():
+    inner = CountingMemory()
+    for i in range(4):
+        inner.pipe(f"/d/{i}", bytes([i]) * 10)
+    fs = WrittenOnce(inner, max_file=10, max_bytes=25)
+    for i in range(4):
+        assert fs.cat_file(f"/d/{i}") == bytes([i]) * 10
+    assert fs._kept <= 25 and fs.files_read == 4
+    assert fs.cat_file("/d/0") == bytes([0]) * 10 and fs.files_read == 5  # the oldest went first
+    assert fs.cat_file("/d/3") == bytes([3]) * 10 and fs.files_read == 5
+
+
+def test_only_the_data_folder_is_taken_as_written_once():
+    """An object outside the warehouse's data files (a user's SQL reading some other object of the
+    bucket, which may be replaced) is asked about and read every time."""
+    inner = CountingMemory()
+    inner.pipe("/wh/data/t/a.parquet", b"a")
+    inner.pipe("/wh/notes.csv", b"v1")
+    fs = WrittenOnce(inner, under="memory:///wh/data")
+    for _ in range(2):
+        assert fs.cat_file("/wh/data/t/a.parquet") == b"a" and fs.size("/wh/data/t/a.parquet") == 1
+    assert fs.size("/wh/notes.csv") == 2 and fs.cat_file("/wh/notes.csv") == b"v1"
+    inner.pipe("/wh/notes.csv", b"v2 longer")
+    assert fs.size("/wh/notes.csv") == 9 and fs.cat_file("/wh/notes.csv") == b"v2 longer"
+    assert inner.asked["/wh/data/t/a.parquet"] == 1 and inner.asked["/wh/notes.csv"] == 2
+    assert fs.files_read == 1
