@@ -73,6 +73,16 @@ class LoadedCampaign(BaseModel):
 CampaignArg = Union[str, LoadedCampaign]
 
 
+def no_heartbeats():
+    """Flow runs started inside emit no heartbeats. A heartbeat tells a server that a run's process still
+    lives (to find crashed runs); where nobody can read it — an API that lives and dies with the run's
+    process, a subflow in the process its parent's heartbeat covers — it only costs: each flow run
+    waits at its end, up to a second, for its heartbeat thread to wake from its sleep."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    return temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
+
+
 def current_run_id() -> str:
     return str(flow_run.get_id() or "local")
 

@@ -3,6 +3,7 @@ retry | reprocess | ignore | unignore | explain | server | dashboard."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
@@ -184,7 +185,7 @@ def _run_flow(campaign, config: Path, techniques, embedded: bool) -> dict:
     waits for the API only where Prefect first calls it."""
     from prefect.client.orchestration import get_client
 
-    from flows._runtime import WRITE_LIMIT, LoadedCampaign, guarded_warehouse
+    from flows._runtime import WRITE_LIMIT, LoadedCampaign, guarded_warehouse, no_heartbeats
     from flows.campaign import campaign_flow, run_shares
     from foundation.progress import announce
     from socscope.prefect_api import wait_for_api
@@ -199,7 +200,9 @@ def _run_flow(campaign, config: Path, techniques, embedded: bool) -> dict:
         wait_for_api()
         with get_client(sync_client=True) as client:  # one warehouse writer at a time
             client.upsert_global_concurrency_limit_by_name(WRITE_LIMIT, 1)
-        return campaign_flow(loaded, techniques)
+        # an embedded API lives and dies with this process: nobody can read its runs' heartbeats
+        with no_heartbeats() if embedded else contextlib.nullcontext():
+            return campaign_flow(loaded, techniques)
 
 
 def _report(summary: dict, config: Path) -> None:
