@@ -62,7 +62,7 @@ class LoadedCampaign(BaseModel):
 
     def __getstate__(self) -> dict[Any, Any]:  # a prepared intake stays in this process
         state = super().__getstate__()
-        return {**state, "__pydantic_private__": {**state["__pydantic_private__"], "_prepared": None}}
+        return {**state, "__pydantic_private__": {**(state.get("__pydantic_private__") or {}), "_prepared": None}}
 
     def __setstate__(self, state: dict[Any, Any]) -> None:
         super().__setstate__(state)

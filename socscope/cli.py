@@ -195,8 +195,11 @@ def _run_flow(campaign, config: Path, techniques, embedded: bool) -> dict:
     with _StageBars():
         if embedded:
             shares = run_shares(campaign, techniques)
-            loaded.with_prepared_intake(pipeline.prepare_intake(campaign, guarded_warehouse(campaign), shares,
-                                                                progress=announce))
+            try:
+                loaded.with_prepared_intake(pipeline.prepare_intake(campaign, guarded_warehouse(campaign), shares,
+                                                                    progress=announce))
+            except OSError as exc:  # a share's I/O: the run's intake task takes the shares, with its retries
+                print(f"taking the shares' files before the run failed ({exc}); the run takes them, with retries")
         wait_for_api()
         with get_client(sync_client=True) as client:  # one warehouse writer at a time
             client.upsert_global_concurrency_limit_by_name(WRITE_LIMIT, 1)

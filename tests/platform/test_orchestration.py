@@ -437,3 +437,29 @@ def test_the_process_subflow_runs_without_heartbeats_of_its_own(prefect_api, tmp
     assert campaign_flow(str(cfg), build_marts=False, return_state=True).is_completed()
     assert seen["process"] is None and seen["campaign"] == get_current_settings().flows.heartbeat_frequency
     assert seen["campaign"] is not None
+
+
+@pytest.mark.slow
+def test_a_share_error_before_the_run_leaves_the_intake_to_the_run(prefect_api, tmp_path, monkeypatch, capsys):
+    """A share's I/O error while the embedded API starts is not the run's end: the run's intake task,
+    which retries share errors, takes the files."""
+    import socscope.cli
+    import socscope.prefect_api
+    from socscope.cli import main
+
+    cfg = toy_campaign(tmp_path)
+    write_csv(tmp_path / "share/S1/a.csv", [(1, 2)])
+    prepare, calls = pipeline.prepare_intake, []
+
+    def first_fails(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError(5, "Input/output error", "share/S1/a.csv")
+        return prepare(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "prepare_intake", first_fails)
+    monkeypatch.setattr(socscope.cli, "prefect_env", lambda home: "embedded")  # the test API stands in for it
+    monkeypatch.setattr(socscope.prefect_api, "wait_for_api", lambda: None)
+    assert main(["run", "--config", str(cfg)]) == 0
+    assert "the run takes them, with retries" in capsys.readouterr().out and len(calls) == 2
+    assert len(pipeline.open_warehouse(load_campaign(cfg)).query("select * from toy_values")) == 1
