@@ -36,8 +36,8 @@ def retry_flow(config: CampaignArg, techniques: list[str] | None = None, samples
         for name in ordered_techniques(techniques):
             todo = _ops.select_work(campaign, wh, name, samples, force=True, files=files, quarantined_only=True)
             print(f"retry {name}: {len(todo)} quarantined files")
-            pipeline.process_items(wh, name, todo, run_id, file_tasks(loaded, wh, run_id, True, runner), summary,
-                                   progress_artifact(name, todo), chunk)
+            run_files = file_tasks(loaded, wh, run_id, runner, refresh=True)
+            pipeline.process_items(wh, name, todo, run_id, run_files, summary, progress_artifact(name, todo), chunk)
             if todo:
                 summary.finalize_rows[name] = finalize_task(loaded, name, run_id)
     _ops.publish_run_report(_ops.run_report(wh, run_id, before), "retry")

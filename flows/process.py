@@ -6,7 +6,7 @@ from typing import Iterator
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import TaskRunContext
-from prefect.futures import PrefectFuture, as_completed
+from prefect.futures import as_completed
 from prefect.task_runners import TaskRunner
 
 from flows._ops import ProgressReporter
@@ -38,20 +38,17 @@ def finalize_task(loaded: LoadedCampaign, technique_name: str, flow_run_id: str,
     return pipeline.finalize_technique(campaign, guarded_warehouse(campaign), technique_name, flow_run_id, force=force)
 
 
-def file_tasks(loaded: LoadedCampaign, wh: Warehouse, run_id: str, refresh: bool = False,
-               runner: TaskRunner | None = None) -> pipeline.RunFiles:
+def file_tasks(loaded: LoadedCampaign, wh: Warehouse, run_id: str, runner: TaskRunner,
+               refresh: bool = False) -> pipeline.RunFiles:
     """How a flow runs files: a Prefect task per batch (``execution.batch_size``), all submitted at once to
-    ``runner`` (the flow's own task runner when None), results as batches finish; ``refresh`` ignores the
-    task cache."""
+    ``runner`` (the campaign's task runner, entered by the flow: ``task_runner``), results as batches
+    finish; ``refresh`` ignores the task cache."""
     batch_task = process_batch_task.with_options(refresh_cache=True) if refresh else process_batch_task
     execution = loaded.campaign.execution
 
-    def submit(parameters: dict) -> PrefectFuture:
-        return runner.submit(batch_task, parameters) if runner else batch_task.submit(**parameters)
-
     def run_files(part: list[pipeline.WorkItem]) -> Iterator[list[pipeline.FileResult]]:
-        futures = [submit({"items": items, "loaded": loaded, "wh_url": wh.url, "flow_run_id": run_id,
-                           "technique": items[0].technique, "index": i})
+        futures = [runner.submit(batch_task, {"items": items, "loaded": loaded, "wh_url": wh.url, "flow_run_id": run_id,
+                                              "technique": items[0].technique, "index": i})
                    for i, items in enumerate(batches.split(part, execution.batch_size, execution.max_workers))]
         for future in as_completed(futures):
             yield future.result()
@@ -72,7 +69,7 @@ def process_techniques(loaded: LoadedCampaign, wh: Warehouse, run_id: str, techn
     states and the join of its heartbeat thread, up to a second, at its end)."""
     with task_runner(loaded.campaign) as runner:
         return pipeline.process_techniques(
-            loaded.campaign, wh, run_id, techniques, run_files=file_tasks(loaded, wh, run_id, runner=runner),
+            loaded.campaign, wh, run_id, techniques, run_files=file_tasks(loaded, wh, run_id, runner),
             finalize=lambda name: finalize_task(loaded, name, run_id, force=force_finalize),
             progress_for=progress_artifact, commit_every=commit_every)
 

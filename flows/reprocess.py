@@ -44,8 +44,9 @@ def reprocess_flow(config: str, technique: str, params: str | None = None, sampl
           + (f" of samples {samples}" if samples else "") + (" (forced)" if force else ""))
     summary = pipeline.ProcessSummary()
     with task_runner(campaign) as runner:
-        pipeline.process_items(wh, technique, todo, run_id, file_tasks(loaded, wh, run_id, force, runner), summary,
-                               progress_artifact(technique, todo), chunk)
+        run_files = file_tasks(loaded, wh, run_id, runner, refresh=force)
+        progress = progress_artifact(technique, todo)
+        pipeline.process_items(wh, technique, todo, run_id, run_files, summary, progress, chunk)
     if is_current and todo:
         summary.finalize_rows[technique] = finalize_task(loaded, technique, run_id)
     _ops.publish_run_report(_ops.run_report(wh, run_id, before), "reprocess")
