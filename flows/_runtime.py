@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr
 from foundation import secrecy
 from foundation.campaign import Campaign
 from foundation.config import load_campaign
-from tasks.pipeline import open_warehouse
+from tasks.pipeline import PreparedIntake, open_warehouse
 from warehouse.store import Warehouse
 
 #: global concurrency limit (created by `socscope server up`) that serialises warehouse commits
@@ -33,6 +33,8 @@ class LoadedCampaign(BaseModel):
 
     config: str
     _campaign: Campaign = PrivateAttr()
+    #: an intake its caller prepared before the run (socscope/cli.py), that the run commits: taken once
+    _prepared: PreparedIntake | None = PrivateAttr(default=None)
 
     @classmethod
     def of(cls, campaign: Campaign, config: str) -> LoadedCampaign:
@@ -49,6 +51,19 @@ class LoadedCampaign(BaseModel):
     def campaign(self) -> Campaign:
         return self._campaign
 
+    def with_prepared_intake(self, prepared: PreparedIntake) -> LoadedCampaign:
+        self._prepared = prepared
+        return self
+
+    def take_prepared_intake(self, shares: list[str]) -> PreparedIntake | None:
+        """The intake prepared before the run for exactly ``shares``, once (a retry takes the shares again)."""
+        prepared, self._prepared = self._prepared, None
+        return prepared if prepared is not None and prepared.shares == shares else None
+
+    def __getstate__(self) -> dict[Any, Any]:  # a prepared intake stays in this process
+        state = super().__getstate__()
+        return {**state, "__pydantic_private__": {**(state.get("__pydantic_private__") or {}), "_prepared": None}}
+
     def __setstate__(self, state: dict[Any, Any]) -> None:
         super().__setstate__(state)
         secrecy.register_config_secrets(self._campaign.model_dump(mode="json"))
@@ -56,6 +71,16 @@ class LoadedCampaign(BaseModel):
 
 #: a flow's ``config``: the campaign file (deployments, the CLI), or the campaign a parent flow loaded
 CampaignArg = Union[str, LoadedCampaign]
+
+
+def no_heartbeats():
+    """Flow runs started inside emit no heartbeats. A heartbeat tells a server that a run's process still
+    lives (to find crashed runs); where nobody can read it — an API that lives and dies with the run's
+    process, a subflow in the process its parent's heartbeat covers — it only costs: each flow run
+    waits at its end, up to a second, for its heartbeat thread to wake from its sleep."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    return temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
 
 
 def current_run_id() -> str:

@@ -9,13 +9,9 @@ from __future__ import annotations
 from prefect import flow
 
 from flows import _ops
-from flows._runtime import (
-    LoadedCampaign,
-    current_run_id,
-    guarded_warehouse,
-    task_runner,
-)
+from flows._runtime import LoadedCampaign, current_run_id, guarded_warehouse
 from flows.intake import intake_share
+from flows.marts import rebuild_marts
 from flows.process import process_techniques
 from tasks import pipeline
 
@@ -23,11 +19,6 @@ from tasks import pipeline
 @flow(name="backfill", log_prints=True, timeout_seconds=24 * 3600)
 def backfill_flow(config: str, techniques: list[str] | None = None, chunk: int = 64, build_marts: bool = True) -> dict:
     loaded = LoadedCampaign.load(config)
-    return _backfill.with_options(task_runner=task_runner(loaded.campaign))(loaded, techniques, chunk, build_marts)
-
-
-@flow(name="backfill-files")
-def _backfill(loaded: LoadedCampaign, techniques: list[str] | None, chunk: int, build_marts: bool) -> dict:
     campaign = loaded.campaign
     wh = guarded_warehouse(campaign)
     run_id = current_run_id()
@@ -37,8 +28,6 @@ def _backfill(loaded: LoadedCampaign, techniques: list[str] | None, chunk: int, 
     intake = [(name, intake_share.submit(loaded, name).result()) for name in shares]
     summary = process_techniques(loaded, wh, run_id, techniques, chunk, force_finalize=True)
     if build_marts:
-        from flows.marts import marts_flow
-
-        marts_flow(loaded, force=True)
-    _ops.publish_run_report(_ops.run_report(wh, run_id, before, intake, _ops.run_family(run_id)), "backfill")
+        rebuild_marts(loaded, force=True)
+    _ops.publish_run_report(_ops.run_report(wh, run_id, before, intake), "backfill")
     return {"intake": dict(intake), **summary.__dict__}

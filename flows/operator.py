@@ -27,26 +27,20 @@ def retry_flow(config: CampaignArg, techniques: list[str] | None = None, samples
     says; optionally only of ``techniques``, of samples matching ``samples`` globs, or the ``files``
     named (sha256 prefixes, or globs on share paths and names)."""
     loaded = LoadedCampaign.load(config)
-    runner_flow = _retry_files.with_options(task_runner=task_runner(loaded.campaign))
-    return runner_flow(loaded, techniques, samples, files, chunk)
-
-
-@flow(name="retry-files")
-def _retry_files(loaded: LoadedCampaign, techniques: list[str] | None, samples: list[str] | None,
-                 files: list[str] | None, chunk: int) -> dict:
     campaign = loaded.campaign
     wh = guarded_warehouse(campaign)
     run_id = current_run_id()
     before = wh.manifest()
     summary = pipeline.ProcessSummary()
-    for name in ordered_techniques(techniques):
-        todo = _ops.select_work(campaign, wh, name, samples, force=True, files=files, quarantined_only=True)
-        print(f"retry {name}: {len(todo)} quarantined files")
-        pipeline.process_items(wh, name, todo, run_id, file_tasks(loaded, wh, run_id, refresh=True), summary,
-                               progress_artifact(name, todo), chunk)
-        if todo:
-            summary.finalize_rows[name] = finalize_task(loaded, name, run_id)
-    _ops.publish_run_report(_ops.run_report(wh, run_id, before, run_ids=_ops.run_family(run_id)), "retry")
+    with task_runner(campaign) as runner:
+        for name in ordered_techniques(techniques):
+            todo = _ops.select_work(campaign, wh, name, samples, force=True, files=files, quarantined_only=True)
+            print(f"retry {name}: {len(todo)} quarantined files")
+            run_files = file_tasks(loaded, wh, run_id, runner, refresh=True)
+            pipeline.process_items(wh, name, todo, run_id, run_files, summary, progress_artifact(name, todo), chunk)
+            if todo:
+                summary.finalize_rows[name] = finalize_task(loaded, name, run_id)
+    _ops.publish_run_report(_ops.run_report(wh, run_id, before), "retry")
     return summary.__dict__
 
 

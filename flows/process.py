@@ -7,6 +7,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import TaskRunContext
 from prefect.futures import as_completed
+from prefect.task_runners import TaskRunner
 
 from flows._ops import ProgressReporter
 from flows._runtime import (
@@ -37,14 +38,17 @@ def finalize_task(loaded: LoadedCampaign, technique_name: str, flow_run_id: str,
     return pipeline.finalize_technique(campaign, guarded_warehouse(campaign), technique_name, flow_run_id, force=force)
 
 
-def file_tasks(loaded: LoadedCampaign, wh: Warehouse, run_id: str, refresh: bool = False) -> pipeline.RunFiles:
+def file_tasks(loaded: LoadedCampaign, wh: Warehouse, run_id: str, runner: TaskRunner,
+               refresh: bool = False) -> pipeline.RunFiles:
     """How a flow runs files: a Prefect task per batch (``execution.batch_size``), all submitted at once to
-    the task runner, results as batches finish; ``refresh`` ignores the task cache."""
-    runner = process_batch_task.with_options(refresh_cache=True) if refresh else process_batch_task
+    ``runner`` (the campaign's task runner, entered by the flow: ``task_runner``), results as batches
+    finish; ``refresh`` ignores the task cache."""
+    batch_task = process_batch_task.with_options(refresh_cache=True) if refresh else process_batch_task
     execution = loaded.campaign.execution
 
     def run_files(part: list[pipeline.WorkItem]) -> Iterator[list[pipeline.FileResult]]:
-        futures = [runner.submit(items, loaded, wh.url, run_id, items[0].technique, i)
+        futures = [runner.submit(batch_task, {"items": items, "loaded": loaded, "wh_url": wh.url, "flow_run_id": run_id,
+                                              "technique": items[0].technique, "index": i})
                    for i, items in enumerate(batches.split(part, execution.batch_size, execution.max_workers))]
         for future in as_completed(futures):
             yield future.result()
@@ -58,22 +62,21 @@ def progress_artifact(name: str, todo: list[pipeline.WorkItem]) -> pipeline.Prog
 
 def process_techniques(loaded: LoadedCampaign, wh: Warehouse, run_id: str, techniques: list[str] | None,
                        commit_every: int | None = None, force_finalize: bool = False) -> pipeline.ProcessSummary:
-    """pipeline.process_techniques with a Prefect task per batch and per finalize (forced for a backfill)."""
-    return pipeline.process_techniques(
-        loaded.campaign, wh, run_id, techniques, run_files=file_tasks(loaded, wh, run_id),
-        finalize=lambda name: finalize_task(loaded, name, run_id, force=force_finalize),
-        progress_for=progress_artifact, commit_every=commit_every)
+    """pipeline.process_techniques with a Prefect task per batch and per finalize (forced for a backfill).
+
+    The batches go to the campaign's task runner (threads, or Dask: ``execution.task_runner``), entered
+    here in the calling flow run: no flow run of its own is needed to choose it (a flow run costs its
+    states and the join of its heartbeat thread, up to a second, at its end)."""
+    with task_runner(loaded.campaign) as runner:
+        return pipeline.process_techniques(
+            loaded.campaign, wh, run_id, techniques, run_files=file_tasks(loaded, wh, run_id, runner),
+            finalize=lambda name: finalize_task(loaded, name, run_id, force=force_finalize),
+            progress_for=progress_artifact, commit_every=commit_every)
 
 
 @flow(name="process", log_prints=True)
 def process_flow(config: CampaignArg, techniques: list[str] | None = None) -> dict:
     loaded = LoadedCampaign.load(config)
-    runner_flow = _process_flow.with_options(task_runner=task_runner(loaded.campaign))
-    return runner_flow(loaded, techniques)
-
-
-@flow(name="process-files")
-def _process_flow(loaded: LoadedCampaign, techniques: list[str] | None) -> dict:
     summary = process_techniques(loaded, guarded_warehouse(loaded.campaign), current_run_id(), techniques)
     print(f"processed {summary.processed} files, {len(summary.quarantined)} quarantined, {summary.rows} rows")
     return summary.__dict__

@@ -32,15 +32,8 @@ def reprocess_flow(config: str, technique: str, params: str | None = None, sampl
     """
     base = LoadedCampaign.load(config)
     loaded = LoadedCampaign.of(_ops.with_params(base.campaign, technique, params), config)
+    # the parameter set is the one the config names: then the cross-file step follows
     is_current = params_for(loaded.campaign, technique).id == params_for(base.campaign, technique).id
-    runner_flow = _reprocess_files.with_options(task_runner=task_runner(loaded.campaign))
-    return runner_flow(loaded, technique, is_current, samples, force, chunk, files)
-
-
-@flow(name="reprocess-files")
-def _reprocess_files(loaded: LoadedCampaign, technique: str, is_current: bool, samples: list[str] | None,
-                     force: bool, chunk: int, files: list[str] | None = None) -> dict:
-    """``is_current``: the parameter set is the one the config names (then the cross-file step follows)."""
     campaign = loaded.campaign
     wh = guarded_warehouse(campaign)
     run_id = current_run_id()
@@ -50,9 +43,11 @@ def _reprocess_files(loaded: LoadedCampaign, technique: str, is_current: bool, s
     print(f"reprocess {technique} with {params_id}: {len(todo)} files"
           + (f" of samples {samples}" if samples else "") + (" (forced)" if force else ""))
     summary = pipeline.ProcessSummary()
-    pipeline.process_items(wh, technique, todo, run_id, file_tasks(loaded, wh, run_id, refresh=force), summary,
-                           progress_artifact(technique, todo), chunk)
+    with task_runner(campaign) as runner:
+        run_files = file_tasks(loaded, wh, run_id, runner, refresh=force)
+        progress = progress_artifact(technique, todo)
+        pipeline.process_items(wh, technique, todo, run_id, run_files, summary, progress, chunk)
     if is_current and todo:
         summary.finalize_rows[technique] = finalize_task(loaded, technique, run_id)
-    _ops.publish_run_report(_ops.run_report(wh, run_id, before, run_ids=_ops.run_family(run_id)), "reprocess")
+    _ops.publish_run_report(_ops.run_report(wh, run_id, before), "reprocess")
     return {"params_id": params_id, **summary.__dict__}

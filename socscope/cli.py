@@ -3,6 +3,7 @@ retry | reprocess | ignore | unignore | explain | server | dashboard."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
@@ -24,11 +25,14 @@ def default_config() -> str:
 
 def prefect_env(home: Path) -> str:
     """Settings Prefect must see before it is imported: the API of the run — a running server's, else an
-    embedded one started lean (socscope/prefect_api.py) — and ``home`` as PREFECT_HOME (STACK_NOTES:
-    start-up timeout, telemetry). Returns the server's URL or "embedded"."""
-    from socscope.prefect_api import choose_api
+    embedded one started lean (socscope/prefect_api.py), in the background — and ``home`` as PREFECT_HOME
+    (STACK_NOTES: start-up timeout, telemetry). Returns the server's URL or "embedded"."""
+    from socscope.prefect_api import choose_api, start_embedded
 
-    return choose_api(home)
+    api = choose_api(home)
+    if api == "embedded":
+        start_embedded()
+    return api
 
 
 class _StageBars:
@@ -130,15 +134,13 @@ def cmd_init(args) -> int:
     return 0
 
 
-def _nothing_new(config: Path) -> dict | None:
+def _nothing_new(config: Path, campaign) -> dict | None:
     """The end-of-run summary when a run would find nothing to do (tasks/nothing_new.py), else None
     after saying what is new. Asked before Prefect is even imported: a no-op re-run costs a stat of
     the shares and a few catalog queries, not the embedded API's start."""
-    from foundation.config import load_campaign
     from tasks import pipeline
     from tasks.nothing_new import nothing_new_summary, what_is_new
 
-    campaign = load_campaign(config)
     wh = pipeline.open_warehouse(campaign)
     news = what_is_new(campaign, wh)
     if news:
@@ -152,19 +154,19 @@ def _nothing_new(config: Path) -> dict | None:
 def _run_campaign(config: Path, techniques, local: bool, force_flow: bool = False) -> dict:
     """Run the campaign (locally or as the Prefect flow in this process) with a bar per stage; with
     nothing new (and not ``force_flow``), only the summary of the warehouse as it is."""
+    from foundation.config import load_campaign
     from foundation.progress import announce
 
+    campaign = load_campaign(config)
     if not force_flow:
-        unchanged = _nothing_new(config)
+        unchanged = _nothing_new(config, campaign)
         if unchanged is not None:
             return unchanged
 
     if local:
-        from foundation.config import load_campaign
         from tasks import pipeline
         from warehouse import marts
 
-        campaign = load_campaign(config)
         with pipeline.open_warehouse(campaign).run_lock(), _StageBars():
             intake, processed = pipeline.run_local(campaign, techniques, progress=announce)
             wh = pipeline.open_warehouse(campaign)
@@ -174,15 +176,36 @@ def _run_campaign(config: Path, techniques, local: bool, force_flow: bool = Fals
     api = prefect_env(config.parent / ".prefect")
     print(f"Prefect: the server at {api}" if api != "embedded" else
           "Prefect: an embedded API for this run (`socscope server up` keeps a server that runs start at once)")
+    return _run_flow(campaign, config, techniques, embedded=api == "embedded")
+
+
+def _run_flow(campaign, config: Path, techniques, embedded: bool) -> dict:
+    """The campaign flow in this process. An embedded API is still starting when this begins: the
+    imports and the intake up to its commit (which needs the run's id) go on meanwhile, and the run
+    waits for the API only where Prefect first calls it."""
     from prefect.client.orchestration import get_client
 
-    from flows._runtime import WRITE_LIMIT
-    from flows.campaign import campaign_flow
+    from flows._runtime import WRITE_LIMIT, LoadedCampaign, guarded_warehouse, no_heartbeats
+    from flows.campaign import campaign_flow, run_shares
+    from foundation.progress import announce
+    from socscope.prefect_api import wait_for_api
+    from tasks import pipeline
 
-    with get_client(sync_client=True) as client:  # one warehouse writer at a time
-        client.upsert_global_concurrency_limit_by_name(WRITE_LIMIT, 1)
+    loaded = LoadedCampaign.of(campaign, str(config))
     with _StageBars():
-        return campaign_flow(str(config), techniques)
+        if embedded:
+            shares = run_shares(campaign, techniques)
+            try:
+                loaded.with_prepared_intake(pipeline.prepare_intake(campaign, guarded_warehouse(campaign), shares,
+                                                                    progress=announce))
+            except OSError as exc:  # a share's I/O: the run's intake task takes the shares, with its retries
+                print(f"taking the shares' files before the run failed ({exc}); the run takes them, with retries")
+        wait_for_api()
+        with get_client(sync_client=True) as client:  # one warehouse writer at a time
+            client.upsert_global_concurrency_limit_by_name(WRITE_LIMIT, 1)
+        # an embedded API lives and dies with this process: nobody can read its runs' heartbeats
+        with no_heartbeats() if embedded else contextlib.nullcontext():
+            return campaign_flow(loaded, techniques)
 
 
 def _report(summary: dict, config: Path) -> None:

@@ -6,15 +6,21 @@ recorded in its ``state.json`` (``$SOCSCOPE_PREFECT_HOME``, else ``var/prefect``
 directory or the project) when its API answers; else Prefect's embedded API, in a PREFECT_HOME next to
 the campaign. The embedded one starts a server process for the length of the run: its background
 services (schedules, late runs, automations, event persistence, ...) serve deployments and a UI that
-a one-shot run does not have, so they stay off, as does registering the block types.
+a one-shot run does not have, so they stay off, as does registering the block types. It is started
+in the background (:class:`EmbeddedAPI`): the run goes on with what needs no API and waits for it
+only where Prefect first calls it.
 """
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import socket
 import subprocess  # nosec B404 - sys.executable with a fixed program
 import sys
 import tempfile
+import time
+import urllib.request
 from pathlib import Path
 
 from socscope.exposure import CLIENT_AUTH, SERVER_AUTH
@@ -63,7 +69,7 @@ def choose_api(home: Path) -> str:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_LOGGING_LOG_PRINTS", "true")
     if os.environ.get("PREFECT_API_URL"):
-        return os.environ["PREFECT_API_URL"]
+        return "embedded" if _ours(os.environ["PREFECT_API_URL"]) else os.environ["PREFECT_API_URL"]
     url = running_server()
     if url:
         os.environ["PREFECT_API_URL"] = url
@@ -119,3 +125,97 @@ def _migrated_template() -> Path:
 
 MIGRATE = ("import asyncio; from prefect.server.database import provide_database_interface; "
            "asyncio.run(provide_database_interface().create_db())")
+
+
+# ------------------------------------------------------------------------------------------ embedded API
+#: the child process of an embedded API: Prefect's API app under uvicorn, on the listening socket whose
+#: file descriptor it is given (bound by the parent, so the URL is known before the child has started)
+SERVE = ("import socket, sys, uvicorn; "
+         "uvicorn.Server(uvicorn.Config('prefect.server.api.server:create_app', factory=True, lifespan='on', "
+         "log_level='error')).run(sockets=[socket.socket(fileno=int(sys.argv[1]))])")
+
+
+class EmbeddedAPI:
+    """Prefect's API for this process's runs, in a child process started at once and waited for only
+    where the run first needs it (:meth:`wait`): meanwhile the run imports Prefect and its flows and
+    takes the shares' new files into the raw store.
+
+    Prefect's own ephemeral start (the first API call without ``PREFECT_API_URL``) blocks until the API
+    answers, and imports Prefect's server (FastAPI, SQLAlchemy, ~2 s of CPU) into the client too, which
+    never uses it. Here the listening socket is bound in this process and handed to the child: its URL
+    is known at once, no other program can take the port meanwhile, and a request made before the
+    child answers waits for it instead of failing."""
+
+    def __init__(self, process: subprocess.Popen, url: str):
+        self.process, self.url = process, url
+
+    @classmethod
+    def start(cls) -> EmbeddedAPI:
+        sock = socket.create_server(("127.0.0.1", 0))
+        try:
+            env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+            process = subprocess.Popen([sys.executable, "-c", SERVE, str(sock.fileno())], env=env,  # nosec B603
+                                       pass_fds=(sock.fileno(),), stdin=subprocess.DEVNULL)
+            api = cls(process, f"http://127.0.0.1:{sock.getsockname()[1]}/api")
+        finally:
+            sock.close()  # the child's copy only: if it dies, requests are refused instead of waiting
+        atexit.register(api.stop)  # registered before Prefect's own exit handlers: runs after them
+        return api
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/health", timeout=1.0) as reply:  # nosec B310 - our http URL
+                return reply.status == 200
+        except OSError:
+            return False
+
+    def wait(self, timeout_s: float | None = None) -> None:
+        """Return when the API answers; fail with the child's exit code if it stopped first."""
+        timeout_s = timeout_s or float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180"))
+        deadline = time.monotonic() + timeout_s
+        while not self.answers():
+            if not self.alive():
+                raise RuntimeError(f"the embedded Prefect API stopped (exit code {self.process.returncode}) before "
+                                   f"it answered; its errors are above. `socscope server up` runs a server instead")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the embedded Prefect API did not answer within {timeout_s:.0f} s "
+                                   f"(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS)")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.alive():
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+_EMBEDDED: EmbeddedAPI | None = None
+
+
+def _ours(url: str) -> bool:
+    return _EMBEDDED is not None and _EMBEDDED.url == url and _EMBEDDED.alive()
+
+
+def start_embedded() -> EmbeddedAPI:
+    """Start this process's embedded API unless it runs already, and point Prefect at it (before Prefect
+    is imported). The URL is marked as the embedded API's, so that `socscope server up` drops it."""
+    global _EMBEDDED
+    if _EMBEDDED is None or not _EMBEDDED.alive():
+        _EMBEDDED = EmbeddedAPI.start()
+    os.environ["PREFECT_API_URL"] = _EMBEDDED.url
+    marked = os.environ.get(EMBEDDED_MARK, "").split(",")
+    if "PREFECT_API_URL" not in marked:
+        os.environ[EMBEDDED_MARK] = ",".join(filter(None, [*marked, "PREFECT_API_URL"]))
+    return _EMBEDDED
+
+
+def wait_for_api() -> None:
+    """Where a run first needs Prefect's API: wait for the embedded one, when this process started one."""
+    if _EMBEDDED is not None and os.environ.get("PREFECT_API_URL") == _EMBEDDED.url:
+        _EMBEDDED.wait()

@@ -11,7 +11,7 @@ import tempfile
 import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -153,6 +153,49 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
     the same name is a new version; the old sighting gets ``superseded_at``), new or changed
     refusals, and an 'ok' event for a path refused before that is taken now.
     """
+    return prepare_intake(campaign, wh, shares, progress, mapper).commit(wh, flow_run_id)
+
+
+@dataclass
+class PreparedIntake:
+    """An intake done up to its commit: the files are in the raw store, the rows ready; :meth:`commit`
+    writes them under a flow run. Apart so that a run can take its files while the Prefect API that
+    gives it its run id starts (socscope/cli.py)."""
+
+    campaign: Campaign
+    shares: list[str] | None
+    summary: IntakeSummary
+    raw_rows: list[dict[str, Any]]
+    sight_rows: list[dict[str, Any]]
+    events: list[IngestEvent]  # their flow_run_id is the commit's
+    rehashed: dict[str, int]  # share -> files seen, for the shares hashed whole now
+    stamp: datetime
+
+    def commit(self, wh: Warehouse, flow_run_id: str | None) -> IntakeSummary:
+        campaign, stamp = self.campaign, self.stamp
+        tx = wh.transaction(flow_run_id)
+        if self.raw_rows:
+            changed = remapped(wh, pd.DataFrame(self.raw_rows))
+            if len(changed):
+                tx.upsert(P.RAW_FILES, changed, keep="new")
+        if self.sight_rows:
+            tx.upsert(P.SIGHTINGS, pd.DataFrame(self.sight_rows), keep="new")
+        write_events(tx, [replace(e, flow_run_id=flow_run_id) for e in self.events])
+        if self.rehashed:  # when each share was last hashed whole: the next full re-hash is due from then
+            tx.upsert(P.FLOW_RUNS, pd.DataFrame([{
+                "flow_run_id": f"{flow_run_id or 'local'}@{stamp.isoformat()}", "campaign": campaign.name,
+                "step": f"{REHASH_STEP}{name}", "started_at": stamp, "finished_at": now_utc(), "files_seen": seen,
+                "files_new": None, "files_processed": None, "files_quarantined": None, "rows_written": None,
+                "detail_json": None} for name, seen in self.rehashed.items()]))
+        if self.raw_rows or self.sight_rows or self.events or self.rehashed:
+            fault_point("intake.rows_ready")
+            tx.commit()
+        return self.summary
+
+
+def prepare_intake(campaign: Campaign, wh: Warehouse, shares: list[str] | None = None,
+                   progress: Progress = no_progress, mapper: Mapper | None = None) -> PreparedIntake:
+    """:func:`intake` up to its commit (no flow run id needed yet)."""
     summary = IntakeSummary()
     known = wh.query("select s.share, s.path, s.size_bytes, s.mtime, s.raw_sha256, s.first_seen, s.superseded_at, "
                      "r.store_path from sightings s join raw_files r using (raw_sha256)")
@@ -172,7 +215,7 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
         if changed:
             event_rows.append(IngestEvent.intake(campaign=campaign.name, raw_sha256=key, technique=share.technique,
                                                  status=status, reason=reason, error_type=error_type,
-                                                 flow_run_id=flow_run_id, original_name=rel, sample_id=sample_id))
+                                                 flow_run_id=None, original_name=rel, sample_id=sample_id))
 
     person_ignored = ignored_targets(wh)
     rehash = rehash_due(campaign, wh, stamp)
@@ -258,32 +301,15 @@ def intake(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None, sh
             summary.unmapped.append(f"{share.name}:{I.shown(cand.rel_path)}: {err}")
             if sha not in past_events:
                 event_rows.append(IngestEvent.intake(campaign=campaign.name, raw_sha256=sha, technique=share.technique,
-                                                     status="quarantined", reason=err, flow_run_id=flow_run_id,
+                                                     status="quarantined", reason=err, flow_run_id=None,
                                                      original_name=cand.rel_path))
         elif not err and past_events.get(sha, ("ok",))[0] != "ok":  # the mapping was fixed in the config
             event_rows.append(IngestEvent.intake(campaign=campaign.name, raw_sha256=sha, technique=share.technique,
-                                                 status="ok", reason="mapped to a sample now", flow_run_id=flow_run_id,
+                                                 status="ok", reason="mapped to a sample now", flow_run_id=None,
                                                  original_name=cand.rel_path))
-    sight_rows = I.sighting_changes(known, taken, campaign.name, stamp)
-    tx = wh.transaction(flow_run_id)
-    if raw_rows:
-        changed = remapped(wh, pd.DataFrame(raw_rows))
-        if len(changed):
-            tx.upsert(P.RAW_FILES, changed, keep="new")
-    if sight_rows:
-        tx.upsert(P.SIGHTINGS, pd.DataFrame(sight_rows), keep="new")
-    write_events(tx, event_rows)
-    rehashed = [r for r in rehash if r in {share for share, *_ in taken}]
-    if rehashed:  # when each share was last hashed whole: the next full re-hash is due from then
-        tx.upsert(P.FLOW_RUNS, pd.DataFrame([{"flow_run_id": f"{flow_run_id or 'local'}@{stamp.isoformat()}", "campaign": campaign.name,
-                                              "step": f"{REHASH_STEP}{name}", "started_at": stamp, "finished_at": now_utc(),
-                                              "files_seen": sum(t[0] == name for t in taken), "files_new": None,
-                                              "files_processed": None, "files_quarantined": None, "rows_written": None,
-                                              "detail_json": None} for name in rehashed]))
-    if raw_rows or sight_rows or event_rows or rehashed:
-        fault_point("intake.rows_ready")
-        tx.commit()
-    return summary
+    rehashed = {name: sum(t[0] == name for t in taken) for name in rehash if name in {t[0] for t in taken}}
+    return PreparedIntake(campaign, shares, summary, raw_rows, I.sighting_changes(known, taken, campaign.name, stamp),
+                          event_rows, rehashed, stamp)
 
 
 

@@ -41,13 +41,14 @@ def _many_files(tmp_path, batch_size: int = 16):
     return cfg
 
 
-def _toy_commits(wh: Warehouse) -> int:
-    """Manifest versions that changed the toy technique's rows (counted from the versions kept on disk)."""
+def _toy_commits(wh: Warehouse, table: str = "toy_values") -> int:
+    """Manifest versions that changed ``table`` (the toy technique's rows by default), counted from the
+    versions kept on disk."""
     versions = sorted((wh.fs.glob(wh._abs("manifests/*.json"))))
     changed, before = 0, None
     for path in versions:
         tables = json.loads(wh.fs.cat_file(path))["tables"]
-        now = sorted(e["path"] for e in tables.get("toy_values", []))
+        now = sorted(e["path"] for e in tables.get(table, []))
         changed += now != before and bool(now)
         before = now
     return changed
@@ -316,3 +317,149 @@ def test_a_new_embedded_home_gets_the_migrated_database_and_an_old_one_keeps_its
     assert (new / DATABASE).read_bytes() == b"migrated"
     assert (old / DATABASE).read_bytes() == b"run history"
     assert not list(new.glob(".*.tmp"))
+
+
+# ------------------------------------------------------------------------------------------ embedded API
+def test_the_embedded_api_listens_before_it_answers_and_a_dead_one_is_reported(clean_env, monkeypatch):
+    """The URL is known and its port taken as the child starts (requests wait for it instead of failing,
+    so the run can go on meanwhile); a child that stops before answering is an error naming its code."""
+    import socket
+
+    from socscope import prefect_api
+
+    monkeypatch.setattr(prefect_api, "SERVE", "import time; time.sleep(60)")  # starts, never answers
+    api = prefect_api.EmbeddedAPI.start()
+    try:
+        port = int(api.url.split(":")[-1].split("/")[0])
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()  # listening already: bound here
+        assert api.alive() and not api.answers()
+    finally:
+        api.stop()
+    assert not api.alive()
+    monkeypatch.setattr(prefect_api, "SERVE", "import sys; sys.exit(3)")
+    dead = prefect_api.EmbeddedAPI.start()
+    with pytest.raises(RuntimeError, match="exit code 3"):
+        dead.wait(timeout_s=60)
+
+
+@pytest.mark.slow
+def test_a_cli_run_on_the_embedded_api_does_not_import_prefects_server(tmp_path):
+    """The client reaches the embedded API at the URL set before Prefect's import, so Prefect's own
+    ephemeral start (which imports its server, FastAPI and SQLAlchemy into the client) never runs."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from pathlib import Path; from socscope import prefect_api as p\n"
+        f"assert p.choose_api(Path({str(tmp_path / '.prefect')!r})) == 'embedded'\n"
+        "api = p.start_embedded(); p.wait_for_api()\n"
+        "from prefect.client.orchestration import get_client\n"
+        "with get_client(sync_client=True) as c: assert c.hello().status_code == 200 and str(c.api_url).startswith(api.url)\n"
+        "print('server imported:', 'prefect.server.api.server' in sys.modules)\n"
+        "api.stop(); print('stopped:', not api.alive())\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PREFECT_SERVER_ANALYTICS_ENABLED="false", SOCSCOPE_PREFECT_HOME=str(tmp_path / "no-server"))
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "server imported: False" in done.stdout and "stopped: True" in done.stdout, done.stdout
+
+
+@pytest.mark.slow
+def test_the_cli_takes_the_files_while_the_embedded_api_starts_and_the_run_commits_them(prefect_api, tmp_path,
+                                                                                        monkeypatch):
+    """Before waiting for an embedded API the CLI has taken every share's files into the raw store and
+    committed nothing; the run then commits them once, for both shares, under its own flow run (the
+    refusal of an empty file carries the campaign run's id), without taking them again."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import get_current_settings
+
+    import socscope.cli
+    import socscope.prefect_api
+    from socscope.cli import main
+    from tasks import intake as I
+
+    cfg = toy_campaign(tmp_path, extra_share=True)
+    write_csv(tmp_path / "share/S1/a.csv", [(1, 2)])
+    write_csv(tmp_path / "share2/S2/b.csv", [(3, 4)])
+    (tmp_path / "share/S2").mkdir()
+    (tmp_path / "share/S2/empty.csv").write_text("")  # refused by intake: an event of the run
+    stored: list[str] = []
+    store = I.store_candidate
+    monkeypatch.setattr(I, "store_candidate", lambda cand, *a, **k: stored.append(cand.rel_path) or store(cand, *a, **k))
+    at_wait: dict = {}
+
+    def wait_for_api() -> None:
+        wh = pipeline.open_warehouse(load_campaign(cfg))
+        at_wait.update(stored=sorted(stored), committed=sorted(wh.manifest().tables))
+
+    heartbeats = []  # none for an embedded API: nothing can read them, and each flow run waits for its thread
+    log_run = pipeline.log_run
+    monkeypatch.setattr(pipeline, "log_run", lambda *a, **k: heartbeats.append(
+        get_current_settings().flows.heartbeat_frequency) or log_run(*a, **k))
+    monkeypatch.setattr(socscope.cli, "prefect_env", lambda home: "embedded")  # the test API stands in for it
+    monkeypatch.setattr(socscope.prefect_api, "wait_for_api", wait_for_api)
+    assert main(["run", "--config", str(cfg)]) == 0
+    assert heartbeats == [None]
+    assert at_wait["stored"] == ["S1/a.csv", "S2/b.csv"]
+    assert not {"raw_files", "sightings", "ingest_events"} & set(at_wait["committed"]), at_wait
+    assert sorted(stored) == ["S1/a.csv", "S2/b.csv"]  # taken once
+    wh = pipeline.open_warehouse(load_campaign(cfg))
+    assert len(wh.query("select * from raw_files")) == 2 and _toy_commits(wh, "raw_files") == 1
+    refused = wh.query("select flow_run_id from ingest_events where stage = 'intake' and status = 'refused'")
+    assert len(refused) == 1
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(refused.flow_run_id[0])
+        assert client.read_flow(run.flow_id).name == "campaign" and run.state.is_completed()
+
+
+@pytest.mark.slow
+def test_the_process_subflow_runs_without_heartbeats_of_its_own(prefect_api, tmp_path, monkeypatch):
+    """The campaign run keeps its heartbeat (a server can find it crashed); its process subflow, in the
+    same process, has none (each flow run with one waits up to a second at its end for its thread)."""
+    from prefect.settings import get_current_settings
+
+    from flows.campaign import campaign_flow
+
+    cfg = toy_campaign(tmp_path)
+    write_csv(tmp_path / "share/S1/a.csv", [(1, 2)])
+    seen: dict[str, object] = {}
+    process, log_run = pipeline.process_techniques, pipeline.log_run
+
+    def spy(step, fn):
+        def call(*args, **kwargs):
+            seen[step] = get_current_settings().flows.heartbeat_frequency
+            return fn(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(pipeline, "process_techniques", spy("process", process))
+    monkeypatch.setattr(pipeline, "log_run", spy("campaign", log_run))
+    assert campaign_flow(str(cfg), build_marts=False, return_state=True).is_completed()
+    assert seen["process"] is None and seen["campaign"] == get_current_settings().flows.heartbeat_frequency
+    assert seen["campaign"] is not None
+
+
+@pytest.mark.slow
+def test_a_share_error_before_the_run_leaves_the_intake_to_the_run(prefect_api, tmp_path, monkeypatch, capsys):
+    """A share's I/O error while the embedded API starts is not the run's end: the run's intake task,
+    which retries share errors, takes the files."""
+    import socscope.cli
+    import socscope.prefect_api
+    from socscope.cli import main
+
+    cfg = toy_campaign(tmp_path)
+    write_csv(tmp_path / "share/S1/a.csv", [(1, 2)])
+    prepare, calls = pipeline.prepare_intake, []
+
+    def first_fails(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError(5, "Input/output error", "share/S1/a.csv")
+        return prepare(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "prepare_intake", first_fails)
+    monkeypatch.setattr(socscope.cli, "prefect_env", lambda home: "embedded")  # the test API stands in for it
+    monkeypatch.setattr(socscope.prefect_api, "wait_for_api", lambda: None)
+    assert main(["run", "--config", str(cfg)]) == 0
+    assert "the run takes them, with retries" in capsys.readouterr().out and len(calls) == 2
+    assert len(pipeline.open_warehouse(load_campaign(cfg)).query("select * from toy_values")) == 1
