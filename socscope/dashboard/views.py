@@ -41,8 +41,10 @@ from socscope.dashboard.kit import (
     snap,
 )
 from socscope.dashboard.kit import table as kit_table
+from socscope.dashboard.operations_view import TITLE as OPERATIONS_TITLE
+from socscope.dashboard.operations_view import attention_line, page_operations
 from socscope.dashboard.sample_view import page_lineage, page_sample
-from socscope.dashboard.warnings_view import ranked_pairs, warnings_section
+from socscope.dashboard.warnings_view import ranked_pairs
 
 
 # ---------------------------------------------------------------------------------- page frame
@@ -117,25 +119,7 @@ def page_campaign() -> None:
     with right:
         st.subheader("Files per sample × technique")
         kit_table(m[["sample_id", "technique", *counts, "rows_written", "verdict"]], "files_per_sample", height=420)
-    st.subheader("Quarantine")
-    quarantine = q("""select technique, sample_id, original_name, stage, status, reason, error_type, reader,
-                             attempted_at from quarantine order by attempted_at desc""")
-    quarantine = quarantine[quarantine.technique.isin(chosen) | quarantine.technique.isna()]
-    if quarantine.empty:
-        st.success("no file quarantined")
-    else:  # a plain table: reasons are long sentences and must be readable in full
-        st.table(quarantine.head(200).set_index("original_name"))
-        downloads(quarantine, "quarantine", key="campaign_quarantine")
-    ignored = q(S.IGNORED_SQL)
-    if len(ignored):
-        with st.expander(f"Ignored files ({len(ignored)}): not data, never taken or quarantined"):
-            kit_table(ignored, "ignored_files")
-    warnings_section(chosen)
-    st.subheader("Last runs")
-    runs = q("select * from flow_runs order by finished_at desc limit 10")
-    if len(runs):
-        kit_table(runs.drop(columns=["detail_json"], errors="ignore"), "flow_runs")
-    kit_table(q(D.LAST_RUN_SQL), "last_runs")
+    attention_line(chosen)
 
 
 def _cell_label(r: pd.Series) -> str:
@@ -379,8 +363,8 @@ def page_findings() -> None:
 
 
 #: (slug, title, draw) of the campaign-wide pages around the techniques' own
-LEADING_PAGES = [("campaign", "Campaign", page_campaign), ("soc_profiles", "SOC profiles", page_soc_profiles),
-                 ("sample", "Sample", page_sample)]
+LEADING_PAGES = [("campaign", "Campaign", page_campaign), ("operations", OPERATIONS_TITLE, page_operations),
+                 ("soc_profiles", "SOC profiles", page_soc_profiles), ("sample", "Sample", page_sample)]
 TRAILING_PAGES = [("correlations", "Correlations", page_correlations), ("findings", "Findings & quality", page_findings),
                   ("lineage", "Lineage", page_lineage)]
 

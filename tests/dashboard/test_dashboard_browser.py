@@ -309,21 +309,36 @@ def test_every_page_loads_plots_data_and_filters(session, server):
     assert "Traceback" not in log and "Uncaught" not in log, log
 
 
-def test_campaign_page_shows_quarantine_reason(session):
+def _open_operations_from_the_campaign_page(session) -> str:
+    """The campaign page counts the quarantined files and warnings and links to the page that lists
+    them; following the link opens that page. Returns the campaign page's text."""
     session.open_root()
     session.assert_clean("campaign")
+    text = session.page.get_by_test_id("stMain").inner_text()
+    old = session.footer()
+    session.page.get_by_test_id("stPageLink").get_by_text("Quarantine, warnings and last runs").click()
+    session.wait_loaded(old)
+    session.assert_clean("operations")
+    assert session.page.get_by_test_id("stHeading").first.inner_text().startswith("Quarantine, warnings")
+    return text
+
+
+def test_campaign_page_counts_the_quarantine_and_its_page_shows_the_reason(session):
+    campaign = _open_operations_from_the_campaign_page(session)
+    quarantined = int(re.search(r"(\d+) quarantined file", campaign).group(1))
     text = session.page.get_by_test_id("stMain").inner_text()
     assert "Quarantine" in text
     # the unreadable file of the fixture (absent when SOCSCOPE_DASHBOARD_TEST_DIR points elsewhere)
     if not os.environ.get("SOCSCOPE_DASHBOARD_TEST_DIR"):
+        assert quarantined >= 1
         assert session.page.get_by_text("C-PRI_loc09_esm.ibw").count() >= 1
 
 
-def test_campaign_page_shows_the_demo_warnings(session):
+def test_the_demo_warnings_are_counted_on_the_campaign_page_and_listed_on_their_page(session):
     """The demo's mislabelled sample (C-CH50X: label 50 %, cycler ~0 %) and its uncorrected PFM map are
-    warnings on the campaign page, with the file and the words of the message."""
-    session.open_root()
-    session.assert_clean("campaign")
+    warnings, counted on the campaign page and listed with the file and the words of the message."""
+    campaign = _open_operations_from_the_campaign_page(session)
+    assert int(re.search(r"(\d+) warning", campaign).group(1)) >= 2
     main = session.page.get_by_test_id("stMain")
     assert "Warnings" in main.inner_text()
     tables = main.get_by_test_id("stTable")
@@ -331,7 +346,7 @@ def test_campaign_page_shows_the_demo_warnings(session):
     assert mismatch.count() == 1 and "labelled 50.0 %" in mismatch.inner_text(), mismatch.all_inner_texts()
     esm = tables.get_by_role("row").filter(has_text="esm_uncorrected").filter(has_text="C-CH50X_loc01_pfm.ibw")
     assert esm.count() == 1 and "esm_not_computed_no_q_source" in esm.inner_text(), esm.all_inner_texts()
-    session.page.screenshot(path=str(OUT / "campaign-warnings.png"), full_page=True)
+    session.page.screenshot(path=str(OUT / "operations-warnings.png"), full_page=True)
 
 
 def test_correlations_page_ranks_only_measured_pairs(session, demo):

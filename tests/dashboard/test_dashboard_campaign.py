@@ -25,6 +25,16 @@ def _campaign_page():
     views.run_page(nav, context)
 
 
+def _operations_page():
+    import os
+
+    from socscope.dashboard import kit
+    from socscope.dashboard.operations_view import page_operations
+
+    kit.context(os.environ["CAMPAIGN_PAGE_CONFIG"])
+    page_operations()
+
+
 def test_the_campaign_page_shows_processed_quarantined_ignored_and_an_honest_verdict(tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
@@ -45,4 +55,8 @@ def test_the_campaign_page_shows_processed_quarantined_ignored_and_an_honest_ver
     assert table.loc["S2", ["received", "processed", "quarantined", "verdict"]].tolist() == [1, 0, 1, "quarantined"]
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["sample × technique not complete"] == "1"
-    assert any("Ignored files (1)" in e.label for e in at.expander)
+    assert any("1 quarantined file(s)" in w.value for w in at.warning), [w.value for w in at.warning]
+    operations = AppTest.from_function(_operations_page).run(timeout=90)
+    assert not operations.exception, [e.value for e in operations.exception]
+    assert any("Ignored files (1)" in e.label for e in operations.expander)
+    assert any("S2" in str(t.value) for t in operations.table)
