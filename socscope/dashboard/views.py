@@ -363,9 +363,10 @@ def page_findings() -> None:
 
 
 #: (slug, title, draw) of the campaign-wide pages around the techniques' own
-LEADING_PAGES = [("campaign", "Campaign", page_campaign), ("operations", OPERATIONS_TITLE, page_operations),
-                 ("soc_profiles", "SOC profiles", page_soc_profiles), ("sample", "Sample", page_sample)]
+LEADING_PAGES = [("campaign", "Campaign", page_campaign), ("soc_profiles", "SOC profiles", page_soc_profiles),
+                 ("sample", "Sample", page_sample)]
 TRAILING_PAGES = [("correlations", "Correlations", page_correlations), ("findings", "Findings & quality", page_findings),
+                  ("operations", OPERATIONS_TITLE, page_operations),
                   ("lineage", "Lineage", page_lineage)]
 
 

@@ -37,9 +37,9 @@ def test_navigation_puts_technique_pages_between_the_campaign_wide_ones(with_pag
 
     slugs = [slug for slug, _, _ in views.all_pages()]
     # campaign-wide first, the techniques' pages by title (AFM maps, Diffraction, ESM × C-AFM pixels, GITT,
-    # NEXAFS, Toy page), cross-technique last
+    # NEXAFS, Toy page), cross-technique and operations last
     assert slugs == ["campaign", "soc_profiles", "sample", "afm_maps", "diffraction", "afm_pixels", "gitt", "nexafs",
-                     "toy_page", "correlations", "findings", "lineage"]
+                     "toy_page", "correlations", "findings", "operations", "lineage"]
 
 
 def test_two_pages_with_one_slug_are_refused_naming_both_owners(monkeypatch):
