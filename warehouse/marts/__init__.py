@@ -88,6 +88,9 @@ def stale_marts(wh: Warehouse) -> list[str]:
 #: the marts derived from soc_profile, in build order, and the tables each writes
 DERIVED = {"correlations": ("correlations", "pixel_correlations"), "findings": ("findings",),
            "quality": ("quality",), "warnings": ("warnings",), "report": ()}
+#: tables no mart reads: the marts' own state, and the run log, which a flow run writes after its
+#: marts (counting it made every Prefect run leave quality and warnings stale for the next one)
+NOT_READ_BY_MARTS = frozenset({"mart_state", "flow_runs"})
 #: the tables a derived mart reads, where its code says so (correlations.py, findings.py, report.py;
 #: the samples' facts reach them through soc_profile, whose scopes are rebuilt when those change).
 #: The others (quality: each technique's check SQL; warnings: every technique's) may read any table
@@ -98,11 +101,11 @@ READS = {"correlations": ("soc_profile", "soc_profile_lineage", "afm_pairs", "pa
 
 
 def derived_fingerprint(wh: Warehouse, mart: str, params_id: str, report_dir: Path | None = None) -> str:
-    """The data files ``mart`` reads (``READS``, else every table but mart_state and the tables of this
-    mart and the marts after it), with the parameter set (and, for the report, where it goes). Equal
+    """The data files ``mart`` reads (``READS``, else every table but ``NOT_READ_BY_MARTS`` and the tables
+    of this mart and the marts after it), with the parameter set (and, for the report, where it goes). Equal
     to the one recorded at its last build: nothing it reads has changed, it is not rebuilt."""
     names = list(DERIVED)
-    later = {t for m in names[names.index(mart):] for t in DERIVED[m]} | {"mart_state"}
+    later = {t for m in names[names.index(mart):] for t in DERIVED[m]} | NOT_READ_BY_MARTS
     manifest = wh.manifest()
     tables = READS.get(mart) or [t for t in manifest.tables if t not in later]
     paths = sorted(e.path for t in tables for e in manifest.tables.get(t, []))
