@@ -12,29 +12,25 @@ import streamlit as st
 from socscope import status as S
 from socscope.dashboard import data as D
 from socscope.dashboard.kit import downloads, q, table
-from socscope.dashboard.warnings_view import current_warnings, warnings_section
+from socscope.dashboard.warnings_view import warnings_of, warnings_section
 
 TITLE = "Quarantine, warnings & runs"
 QUARANTINE_SQL = """select technique, sample_id, original_name, stage, status, reason, error_type, reader,
                            attempted_at from quarantine order by attempted_at desc"""
 
 
-def _of(frame, techniques: list[str], keep_unassigned: str | None = None):
-    """The rows of the chosen techniques (and those of ``keep_unassigned``: files of no technique, marts)."""
-    keep = frame.technique.isin(techniques)
-    if keep_unassigned == "none":
-        keep |= frame.technique.isna()
-    elif keep_unassigned:
-        keep |= frame.technique == keep_unassigned
-    return frame[keep]
+def quarantined_of(techniques: list[str]):
+    """The quarantined files of the chosen techniques, and those of no technique (unmapped files)."""
+    quarantine = q(QUARANTINE_SQL)
+    return quarantine[quarantine.technique.isin(techniques) | quarantine.technique.isna()]
 
 
 def attention_line(techniques: list[str]) -> None:
     """One line on the campaign page: how many files are quarantined and how many warnings stand, with a
     link to the page that lists them."""
-    quarantined = len(_of(q(QUARANTINE_SQL), techniques, "none"))
-    w = current_warnings()
-    warned = 0 if w is None else len(_of(w, techniques, "marts"))
+    quarantined = len(quarantined_of(techniques))
+    w = warnings_of(techniques)
+    warned = 0 if w is None else len(w)
     if quarantined or warned:
         st.warning(f"{quarantined} quarantined file(s), {warned} warning(s) for these techniques")
     else:
@@ -48,7 +44,7 @@ def page_operations() -> None:
     techs = sorted(set(q("select distinct technique from raw_files where technique is not null").technique))
     chosen = st.pills("Techniques", techs, selection_mode="multi", default=techs, key="operations_tech")
     st.subheader("Quarantine")
-    quarantine = _of(q(QUARANTINE_SQL), chosen, "none")
+    quarantine = quarantined_of(chosen)
     if quarantine.empty:
         st.success("no file quarantined")
     else:  # a plain table: reasons are long sentences and must be readable in full

@@ -26,16 +26,21 @@ def current_warnings() -> pd.DataFrame | None:
         raise
 
 
+def warnings_of(techniques: list[str]) -> pd.DataFrame | None:
+    """The warnings of the chosen techniques and the marts' own, or None without a warnings table."""
+    w = current_warnings()
+    return None if w is None else w[w.technique.isin(techniques) | (w.technique == "marts")]
+
+
 def warnings_section(techniques: list[str]) -> None:
     """Counts per code, then every warning of the chosen techniques (the marts' ones always)."""
     st.subheader("Warnings")
     st.caption("values computed but not to be trusted as they are (SOC label contradicted by the cycler, "
                "ESM without Q or drive, a fit at a bound, correlations resting on interpolated points...)")
-    w = current_warnings()
+    w = warnings_of(techniques)
     if w is None:
         st.info("no warnings table yet: run the marts (socscope run)")
         return
-    w = w[w.technique.isin(techniques) | (w.technique == "marts")]
     if w.empty:
         st.success("no warnings")
         return
