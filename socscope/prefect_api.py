@@ -20,7 +20,6 @@ import subprocess  # nosec B404 - sys.executable with a fixed program
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from socscope.exposure import CLIENT_AUTH, SERVER_AUTH
@@ -166,11 +165,7 @@ class EmbeddedAPI:
         return self.process.poll() is None
 
     def answers(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}/health", timeout=1.0) as reply:  # nosec B310 - our http URL
-                return reply.status == 200
-        except OSError:
-            return False
+        return api_healthy(self.url, timeout_s=1.0)
 
     def wait(self, timeout_s: float | None = None) -> None:
         """Return when the API answers; fail with the child's exit code if it stopped first."""
