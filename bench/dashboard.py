@@ -10,7 +10,9 @@ its scripts) from a plain ``http.server``, to its load event.
 
 Each round starts a new server and makes its first visit (the first visitor: nothing of the page's data
 cached in the server, a new browser context: nothing cached in the browser), then one more visit (a
-later visitor), then the static page; the server is stopped. Rounds: ``--visits`` (5; 3 with --quick);
+later visitor), then the static page; the server is stopped. Then a new server comes up on the same port
+and a returning visitor makes its first visit (``returning_s``: a browser that has been to this dashboard
+before, as a group's users have between beamtimes, whose HTTP cache holds Streamlit's client). Rounds: ``--visits`` (5; 3 with --quick);
 figures are medians over rounds. ``streamlit_floor_s``: the first visit of a bare Streamlit page (a
 title, one small chart, the footer) served the same way: what Streamlit's client bootstrap alone costs
 (not a baseline of the same work; shown beside it). Goal (issue 22): first_page_s <= 2. Last line: key=value pairs,
@@ -141,10 +143,12 @@ def cpu_seconds(*pids: int) -> float:
     return total
 
 
-def visit(browser, url: str, drawn: bool) -> tuple[float, str]:
-    """Seconds from the request to the page drawn (or to its load event for the static page), in a new
-    context (a new session, nothing cached in the browser), and the page's HTML."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+def visit(browser, url: str, drawn: bool, context=None) -> tuple[float, str]:
+    """Seconds from the request to the page drawn (or to its load event for the static page), and the
+    page's HTML. In a new context (a new session, nothing cached in the browser) unless ``context`` is
+    given: a returning visitor's, whose browser cache holds what earlier visits fetched."""
+    own = context is None
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}) if own else context
     page = context.new_page()
     t0 = time.perf_counter()
     page.goto(url, wait_until="load", timeout=120_000)
@@ -152,7 +156,9 @@ def visit(browser, url: str, drawn: bool) -> tuple[float, str]:
         page.wait_for_function(DRAWN_JS, timeout=120_000, polling=50)
     seconds = time.perf_counter() - t0
     html = page.content()
-    context.close()
+    page.close()
+    if own:
+        context.close()
     return seconds, html
 
 
@@ -177,12 +183,36 @@ def serve_static(folder: Path) -> tuple[http.server.ThreadingHTTPServer, int]:
     return httpd, httpd.server_address[1]
 
 
+def wait_closed(port: int, timeout: float = 30) -> None:
+    """Until nothing listens on ``port``: the stopped server's Streamlit child may outlive its command."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) != 0:
+                return
+        time.sleep(0.05)
+    raise SystemExit(f"port {port} still answers {timeout:.0f} s after its server was stopped")
+
+
+def returning_first_page(browser, returning, config: Path, log: Path, port: int) -> float:
+    """A new server's first page for a visitor who has been before: ``returning`` has visited this
+    origin (the cache is kept per origin: the server comes back on the same port), so its browser cache holds
+    Streamlit's client; the server side is as new as for ``first``."""
+    wait_closed(port)
+    proc, _ = start_server(dashboard_command(config, port), port, log)
+    try:
+        return visit(browser, f"http://127.0.0.1:{port}", drawn=True, context=returning)[0]
+    finally:
+        stop_server(proc)
+
+
 def first_visits(browser, config: Path, work: Path, rounds: int, port: int) -> dict[str, list]:
     """``rounds`` times: a new server (``socscope dashboard``), its first visit, a later one; a new
     Streamlit floor server and its first visit; then the static page of the first."""
-    out: dict[str, list] = {k: [] for k in ("start", "first", "again", "floor", "static", "server_cpu",
-                                            "browser_cpu")}
+    out: dict[str, list] = {k: [] for k in ("start", "first", "again", "returning", "floor", "static",
+                                            "server_cpu", "browser_cpu")}
     (work / "floor.py").write_text(FLOOR_APP, encoding="utf-8")
+    returning = browser.new_context(viewport={"width": 1400, "height": 1000})
     httpd = static_port = None
     try:
         for i in range(rounds):
@@ -196,10 +226,12 @@ def first_visits(browser, config: Path, work: Path, rounds: int, port: int) -> d
                 out["server_cpu"].append(cpu_seconds(*server) - cpu0)
                 out["browser_cpu"].append(cpu_seconds(*descendants(os.getpid())) - cpu_seconds(*server) - bcpu0)
                 out["again"].append(visit(browser, url, drawn=True)[0])
+                visit(browser, url, drawn=True, context=returning)  # what a returning visitor's cache holds
             finally:
                 stop_server(proc)
             out["start"].append(start)
             out["first"].append(first)
+            out["returning"].append(returning_first_page(browser, returning, config, work / f"again{i}.log", ours))
             floor_port = free_port(port + 1)
             proc, _ = start_server(floor_command(work / "floor.py", floor_port), floor_port, work / f"floor{i}.log")
             try:
@@ -239,14 +271,14 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     load = max(load0, os.getloadavg()[0])
     m = {k: statistics.median(v) for k, v in r.items()}
-    print("first pages " + " ".join(f"{x:.2f}" for x in r["first"]) + " s; later visits "
+    print("first pages " + " ".join(f"{x:.2f}" for x in r["first"]) + " s; returning visitors " + " ".join(f"{x:.2f}" for x in r["returning"]) + " s; later visits "
           + " ".join(f"{x:.2f}" for x in r["again"]) + f" s; static page of {m['html_bytes']:.0f} bytes "
           f"median {m['static']:.3f} s; Streamlit floor page " + " ".join(f"{x:.2f}" for x in r["floor"])
           + " s; server up after " + " ".join(f"{x:.2f}" for x in r["start"]) + " s")
     print(f"# {rounds} rounds (a new server and its first visit each), medians; load average {load:.1f} "
           f"on {os.cpu_count()} cores")
     print(f"bench=dashboard rounds={rounds} first_page_s={m['first']:.2f} first_page_max_s={max(r['first']):.2f} "
-          f"again_s={m['again']:.2f} streamlit_floor_s={m['floor']:.2f} static_s={m['static']:.3f} start_s={m['start']:.2f} "
+          f"again_s={m['again']:.2f} returning_s={m['returning']:.2f} streamlit_floor_s={m['floor']:.2f} static_s={m['static']:.3f} start_s={m['start']:.2f} "
           f"html_bytes={m['html_bytes']:.0f} server_cpu_s={m['server_cpu']:.2f} browser_cpu_s={m['browser_cpu']:.2f} "
           f"load={load:.1f} cores={os.cpu_count()} ratio={m['first'] / m['static']:.1f}")
 

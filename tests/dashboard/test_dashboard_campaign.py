@@ -49,6 +49,7 @@ def test_the_campaign_page_shows_processed_quarantined_ignored_and_an_honest_ver
     monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])  # AppTest leaves its script as __main__
     at = AppTest.from_function(_campaign_page).run(timeout=90)
     assert not at.exception, [e.value for e in at.exception]
+    at.toggle(key="campaign_table").set_value(True).run(timeout=90)  # the table is drawn on request
     table = next(d.value for d in at.dataframe if "verdict" in d.value.columns).set_index("sample_id")
     assert table.loc["S1", ["received", "processed", "quarantined", "ignored", "verdict"]].tolist() == [
         1, 1, 0, 1, "complete"]

@@ -138,3 +138,19 @@ def test_the_first_element_of_the_server_reads_no_call_stack(toy_warehouse, monk
     monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
     at = AppTest.from_function(_campaign_page).run(timeout=90)
     assert not at.exception, [e.value for e in at.exception]
+
+
+def test_the_campaign_page_draws_its_files_table_on_request_not_at_first(toy_warehouse, monkeypatch):
+    """A data grid loads ~1.4 MB of the browser's scripts: the first page shows the heatmap and the
+    table's downloads, the grid only once asked for."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("CAMPAIGN_PAGE_CONFIG", str(toy_warehouse))
+    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])  # AppTest leaves its script as __main__
+    at = AppTest.from_function(_campaign_page).run(timeout=90)
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.dataframe) == 0
+    assert {b.label for b in at.get("download_button")} >= {"CSV", "PARQUET"}
+    at.toggle(key="campaign_table").set_value(True).run(timeout=90)
+    assert len(at.dataframe) == 1
+    assert {"sample_id", "technique", "verdict"} <= set(at.dataframe[0].value.columns)
