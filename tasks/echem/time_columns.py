@@ -24,6 +24,7 @@ Rules, the same for every reader (never zeros in place of a time):
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -44,7 +45,8 @@ OPTION_DOC = ("form of the time column when its values do not say: seconds | min
               "1899-12-30); default: detected from the values")
 UNIT_S = {"seconds": 1.0, "minutes": 60.0, "hours": 3600.0}
 WALL_FORMS = ("datetime", "excel_days")
-EXCEL_EPOCH_US = int(pd.Timestamp("1899-12-30").value // 1000)
+#: 1899-12-30 in microseconds since 1970 (exact integer arithmetic; importing the module imports no pandas)
+EXCEL_EPOCH_US = (datetime(1899, 12, 30) - datetime(1970, 1, 1)) // timedelta(microseconds=1)
 DURATION = (r"^\s*(?:(?P<d>\d+)(?:\s*d(?:ays?)?\s*|-|\s+))?(?P<h>\d+):(?P<m>\d{1,2}):(?P<s>\d+(?:[.,]\d*)?)\s*$")
 NUMBER = r"^\s*[-+]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][-+]?\d+)?\s*$"
 ISO = r"^\s*\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?)?\s*(?:Z|[+-]\d\d:?\d\d)?\s*$"
