@@ -9,7 +9,8 @@ file task (:meth:`AttemptKey.cache_key`) both derive from it. A technique's cros
 inputs' fingerprint is in the ledger (:func:`finalize_fingerprint`, :func:`already_finalized`).
 
 The ledger stands on the ground floor: it reads and writes through the warehouse and transaction
-objects it is given (``query(sql, params)``, ``upsert(spec, frame, keep)``) and imports none of them.
+objects it is given (``query(sql, params)`` for a frame, ``rows(sql, params)`` for named tuples,
+``upsert(spec, frame, keep)``) and imports none of them.
 """
 from __future__ import annotations
 
@@ -121,10 +122,10 @@ def done_attempts(wh: Any, key: AttemptKey) -> set[tuple[str, str | None]]:
     """The (raw file sha256, settings digest) pairs the ledger holds as done under ``key`` (its raw
     file and settings left open): a file is done when its own current settings digest is among them.
     An attempt recorded before settings were part of the key has none, and is tried again once."""
-    done = wh.query(DONE_SQL, {"params_id": key.params_id, "code_version": key.code_version,
-                               "limit_errors": "^(" + "|".join(re.escape(e) for e in LIMIT_ERRORS) + ")@",
-                               "limits_suffix": "@" + key.limits_id})
-    return {(r.raw_sha256, r.settings_id if isinstance(r.settings_id, str) else None) for r in done.itertuples()}
+    done = wh.rows(DONE_SQL, {"params_id": key.params_id, "code_version": key.code_version,
+                              "limit_errors": "^(" + "|".join(re.escape(e) for e in LIMIT_ERRORS) + ")@",
+                              "limits_suffix": "@" + key.limits_id})
+    return {(r.raw_sha256, r.settings_id if isinstance(r.settings_id, str) else None) for r in done}
 
 
 def done_files(wh: Any, key: AttemptKey) -> set[str]:

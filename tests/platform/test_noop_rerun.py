@@ -253,3 +253,59 @@ def test_queries_read_the_current_catalog_snapshot_and_build_views_only_without_
     digest.write_text("views of an older release")
     built = Warehouse(wh.url)
     assert built.query(sql).equals(attached) and not built._query_attached
+
+
+NOOP_PROBE = """
+import sys
+from socscope.cli import main
+code = main(sys.argv[1:])
+print("RAN", code, *sorted(m for m in ("pandas.core.frame", "pandera", "pyarrow.dataset", "matplotlib", "scipy")
+                           if m in sys.modules))
+"""
+
+
+def test_a_rerun_with_nothing_new_runs_no_pandas_code(tmp_path):
+    """Every technique plugin is loaded by a no-op re-run, and their reader modules ``import pandas``, but
+    the re-run builds no frame: pandas stays the stand-in of foundation/deferred.py (its own code never
+    runs, ~0.45 s), and pandera, pyarrow.dataset, matplotlib and scipy are not imported. A run with
+    work imports the real pandas before it starts."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    cfg = _campaign(tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(root), "SOCSCOPE_PLUGINS": "toy=tests.support.toy_technique"}
+
+    def run() -> tuple[str, list[str]]:
+        done = subprocess.run([sys.executable, "-c", NOOP_PROBE, "run", "--local", "--config", str(cfg)],
+                              check=False, capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+        last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+        assert last.startswith("RAN 0"), done.stdout[-2000:] + done.stderr[-2000:]
+        return done.stdout, last.split()[2:]
+
+    out, imported = run()
+    assert "nothing new" not in out and "pandas.core.frame" in imported  # the first run: frames
+    out, imported = run()
+    assert "nothing new" in out and "this run: 0 new of 2 files seen" in out
+    assert imported == [], imported
+    write_csv(tmp_path / "share/S1/c.csv", [(3, 4)])
+    out, imported = run()
+    assert "new since the last run" in out and "pandas.core.frame" in imported
+
+
+def test_a_deferred_module_is_bound_by_import_and_imported_at_its_first_attribute(monkeypatch):
+    """foundation/deferred.py: ``import name`` binds the stand-in without running the module; the first
+    attribute asked imports the real one, whose objects the stand-in then gives (the same ones)."""
+    import importlib
+    import sys
+
+    from foundation import deferred
+
+    monkeypatch.delitem(sys.modules, "colorsys", raising=False)
+    stand_in = deferred.defer("colorsys")
+    bound = importlib.import_module("colorsys")  # what `import colorsys` does
+    assert bound is stand_in and deferred.is_deferred("colorsys")
+    assert bound.rgb_to_hsv(1.0, 0.0, 0.0) == (0.0, 1.0, 1.0)  # independent: pure red is hue 0, full saturation
+    real = sys.modules["colorsys"]
+    assert real is not stand_in and not deferred.is_deferred("colorsys")
+    assert bound.rgb_to_hsv is real.rgb_to_hsv and deferred.load("colorsys") is real
