@@ -309,3 +309,26 @@ def test_a_deferred_module_is_bound_by_import_and_imported_at_its_first_attribut
     real = sys.modules["colorsys"]
     assert real is not stand_in and not deferred.is_deferred("colorsys")
     assert bound.rgb_to_hsv is real.rgb_to_hsv and deferred.load("colorsys") is real
+
+
+def test_campaign_registered_says_yes_only_when_registering_commits_nothing(tmp_path):
+    """The no-op check's rows answer (pipeline.campaign_registered) against what registering does: the
+    same config, and one without a sample (the merge keeps stored rows), commit nothing; a changed SOC
+    label or description is a commit, and the rows answer is no."""
+    cfg = _campaign(tmp_path)
+    c, wh = _full_run(cfg)
+    original = yaml.safe_load(cfg.read_text())
+
+    def variant(edit) -> bool:
+        data = yaml.safe_load(yaml.safe_dump(original))
+        edit(data)
+        cfg.write_text(yaml.safe_dump(data))
+        campaign, before = load_campaign(cfg), wh.manifest().version
+        says = pipeline.campaign_registered(campaign, wh)
+        assert says == (pipeline.register_campaign(campaign, wh).version == before)
+        return says
+
+    assert variant(lambda d: None)
+    assert variant(lambda d: d["samples"].pop())
+    assert not variant(lambda d: d["samples"][0].update(soc_nominal_pct=40))
+    assert not variant(lambda d: d["samples"][1].update(description="re-labelled"))
