@@ -88,11 +88,17 @@ class AttemptKey:
     def of(cls, campaign: Any, technique_name: str, raw_sha256: str | None = None, *, share: str | None = None,
            sample_id: str | None = None, cell_id: str | None = None) -> AttemptKey:
         """The key of one file (``raw_sha256`` and where it came from), or of the technique (no file)."""
-        settings = (settings_digest(campaign, technique_name, share, sample_id, cell_id)
-                    if raw_sha256 is not None else None)
-        return cls(raw_sha256=raw_sha256, params_id=params_for(campaign, technique_name).id,
-                   code_version=code_version(technique_name),
-                   limits_id=campaign.processing.limits_for(technique_name).id, settings_id=settings)
+        key = cls(raw_sha256=None, params_id=params_for(campaign, technique_name).id,
+                  code_version=code_version(technique_name), limits_id=campaign.processing.limits_for(technique_name).id)
+        if raw_sha256 is None:
+            return key
+        return key.of_file(campaign, technique_name, raw_sha256, share=share, sample_id=sample_id, cell_id=cell_id)
+
+    def of_file(self, campaign: Any, technique_name: str, raw_sha256: str, *, share: str | None = None,
+                sample_id: str | None = None, cell_id: str | None = None) -> AttemptKey:
+        """This technique key (from ``of`` without a file) for one file: its raw file and settings digest."""
+        return dataclasses.replace(self, raw_sha256=raw_sha256,
+                                   settings_id=settings_digest(campaign, technique_name, share, sample_id, cell_id))
 
     def for_file(self, raw_sha256: str) -> AttemptKey:
         return dataclasses.replace(self, raw_sha256=raw_sha256)

@@ -434,19 +434,23 @@ class WorkItem:
     #: the technique's ``process_first`` says other files need this one (a scan log): committed before them
     first: bool = False
 
-    def key(self, campaign: Campaign) -> AttemptKey:
-        """This file's attempt key: its raw file, parameter set, code, limits and the settings it is read under."""
-        return AttemptKey.of(campaign, self.technique, self.raw_sha256, share=self.share, sample_id=self.sample_id,
-                             cell_id=self.cell_id)
+    def key(self, campaign: Campaign, technique_key: AttemptKey | None = None) -> AttemptKey:
+        """This file's attempt key: its raw file, parameter set, code, limits and the settings it is read under
+        (from ``technique_key``, its technique's key, when given: the parameter set is not loaded again)."""
+        base = technique_key or AttemptKey.of(campaign, self.technique)
+        return base.of_file(campaign, self.technique, self.raw_sha256, share=self.share, sample_id=self.sample_id,
+                            cell_id=self.cell_id)
 
 
 def accepted_files(campaign: Campaign, wh: Warehouse, technique_name: str) -> list[WorkItem]:
     """Raw files of a technique that intake accepted (mapped to a sample or reference, not ignored by a person)."""
     found = wh.rows("""
-        select r.raw_sha256, r.technique, r.sample_id, r.cell_id, r.original_name, r.store_path,
-               (select first(s.share order by s.first_seen, s.share, s.path) from sightings s where s.raw_sha256 = r.raw_sha256) as share,
-               (select first(s.path order by s.first_seen, s.share, s.path) from sightings s where s.raw_sha256 = r.raw_sha256) as rel_path
-        from raw_files r
+        with first_sighting as (  -- where each raw file was first seen: one pass, not two lookups per file
+            select raw_sha256, first(share order by first_seen, share, path) as share,
+                   first(path order by first_seen, share, path) as rel_path
+            from sightings group by raw_sha256)
+        select r.raw_sha256, r.technique, r.sample_id, r.cell_id, r.original_name, r.store_path, f.share, f.rel_path
+        from raw_files r left join first_sighting f on f.raw_sha256 = r.raw_sha256
         where r.technique = $technique and r.campaign = $campaign
           and r.raw_sha256 not in (select raw_sha256 from ingest_events where stage = 'intake' and status <> 'ok')
           and r.raw_sha256 not in (select target from ignored where how = 'person')
@@ -468,8 +472,9 @@ def pending_work(campaign: Campaign, wh: Warehouse, technique_name: str, force: 
     items = accepted_files(campaign, wh, technique_name)
     if force:
         return items
-    done = done_attempts(wh, AttemptKey.of(campaign, technique_name))
-    return [w for w in items if (w.raw_sha256, w.key(campaign).settings_id) not in done]
+    key = AttemptKey.of(campaign, technique_name)
+    done = done_attempts(wh, key)
+    return [w for w in items if (w.raw_sha256, w.key(campaign, key).settings_id) not in done]
 
 
 def _local_copy(item: WorkItem, share: Share | None, campaign: Campaign) -> tuple[Path, Callable[[], None]]:
