@@ -30,7 +30,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from foundation.contract import UnreadableFile
 from tasks.echem.canonical import localize_utc
@@ -132,6 +131,7 @@ def wall_clock_us(values: Any, *, column: str, label: str, form: str | None = No
 
 def detect_form(values: Any, column: str, label: str, formats: tuple[str, ...] = ()) -> str:
     """The form of a column from its first non-empty value (the whole column is then held to it)."""
+    import pyarrow.compute as pc  # at use: ~0.05 s that loading the plugin (a no-op re-run) does not pay
     values = _normalise(values)
     if isinstance(values, np.ndarray):
         return "seconds"
@@ -153,6 +153,7 @@ def detect_form(values: Any, column: str, label: str, formats: tuple[str, ...] =
 
 def parse_duration(values: Any) -> np.ndarray:
     """'[d-]h:mm:ss[.f]' strings as seconds, NaN where a value is not a duration (no checks)."""
+    import pyarrow.compute as pc  # at use: ~0.05 s that loading the plugin (a no-op re-run) does not pay
     values = _normalise(values)
     if isinstance(values, np.ndarray):
         return np.full(len(values), np.nan)
@@ -171,6 +172,7 @@ def parse_duration(values: Any) -> np.ndarray:
 
 
 def _seconds(values: Any, form: str, scale: float) -> np.ndarray:
+    import pyarrow.compute as pc  # at use: ~0.05 s that loading the plugin (a no-op re-run) does not pay
     if form == "duration":
         return parse_duration(values)
     if form not in UNIT_S:
@@ -191,6 +193,7 @@ def _seconds(values: Any, form: str, scale: float) -> np.ndarray:
 
 def _datetimes(values: Any, formats: tuple[str, ...]) -> pd.Series:
     """Date-time strings (or an Arrow timestamp column) as a pandas datetime Series, NaT where unparsed."""
+    import pyarrow.compute as pc  # at use: ~0.05 s that loading the plugin (a no-op re-run) does not pay
     if pa.types.is_timestamp(values.type):
         return pd.Series(values.to_pandas(), copy=False)
     text = pd.Series(pc.utf8_trim_whitespace(values).to_pandas(), copy=False)
@@ -209,12 +212,14 @@ def _has_offset(text: pd.Series) -> bool:
 
 def _time_of_day_s(values: pa.ChunkedArray) -> np.ndarray:
     """An Arrow time32/time64 column (Arrow infers 'hh:mm:ss' text as such) in seconds."""
+    import pyarrow.compute as pc  # at use: ~0.05 s that loading the plugin (a no-op re-run) does not pay
     as_us = pc.cast(pc.cast(values, pa.time64("us")), pa.int64())
     return pc.fill_null(pc.cast(as_us, pa.float64()), np.nan).to_numpy() / 1e6
 
 
 def _normalise(values: Any) -> np.ndarray | pa.ChunkedArray:
     """numpy float64 for numbers, an Arrow (string/time/timestamp) ChunkedArray for everything else."""
+    import pyarrow.compute as pc  # at use: ~0.05 s that loading the plugin (a no-op re-run) does not pay
     if isinstance(values, (pa.Array, pa.ChunkedArray)):
         col = values if isinstance(values, pa.ChunkedArray) else pa.chunked_array([values])
         if pa.types.is_null(col.type):

@@ -259,16 +259,16 @@ NOOP_PROBE = """
 import sys
 from socscope.cli import main
 code = main(sys.argv[1:])
-print("RAN", code, *sorted(m for m in ("pandas.core.frame", "pandera", "pyarrow.dataset", "matplotlib", "scipy")
-                           if m in sys.modules))
+HEAVY = ("pandas.core.frame", "pandera", "pyarrow.compute", "pyarrow.dataset", "matplotlib", "scipy")
+print("RAN", code, *sorted(m for m in HEAVY if m in sys.modules))
 """
 
 
 def test_a_rerun_with_nothing_new_runs_no_pandas_code(tmp_path):
     """Every technique plugin is loaded by a no-op re-run, and their reader modules ``import pandas``, but
     the re-run builds no frame: pandas stays the stand-in of foundation/deferred.py (its own code never
-    runs, ~0.45 s), and pandera, pyarrow.dataset, matplotlib and scipy are not imported. A run with
-    work imports the real pandas before it starts."""
+    runs, ~0.45 s), and pandera, pyarrow's compute (imported where used) and dataset, matplotlib and scipy
+    are not imported. A run with work imports the real pandas before it starts."""
     import subprocess
     import sys
 
@@ -316,7 +316,7 @@ def test_campaign_registered_says_yes_only_when_registering_commits_nothing(tmp_
     same config, and one without a sample (the merge keeps stored rows), commit nothing; a changed SOC
     label or description is a commit, and the rows answer is no."""
     cfg = _campaign(tmp_path)
-    c, wh = _full_run(cfg)
+    _, wh = _full_run(cfg)
     original = yaml.safe_load(cfg.read_text())
 
     def variant(edit) -> bool:
