@@ -332,3 +332,16 @@ def test_campaign_registered_says_yes_only_when_registering_commits_nothing(tmp_
     assert variant(lambda d: d["samples"].pop())
     assert not variant(lambda d: d["samples"][0].update(soc_nominal_pct=40))
     assert not variant(lambda d: d["samples"][1].update(description="re-labelled"))
+
+
+def test_sample_facts_spell_each_sample_as_the_fingerprints_always_did(tmp_path):
+    """The profile scopes' fingerprints hold each sample's facts as text; read as rows now (no pandas), the
+    text must stay what the frame gave (``.values.tolist()``, NULL as nan), or every scope of every
+    warehouse would be rebuilt once after the upgrade."""
+    from warehouse.marts.profile import sample_facts, samples_frame
+
+    cfg = _campaign(tmp_path)
+    _, wh = _full_run(cfg)
+    frame = samples_frame(wh)
+    assert frame["soc_measured_pct"].isna().any()  # a NULL is among the facts spelt
+    assert sample_facts(wh) == {sid: str(frame[frame.sample_id == sid].values.tolist()) for sid in frame["sample_id"]}
