@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from foundation.campaign import Campaign
 from foundation.secrecy import redact
+from foundation.yamlfile import safe_load
 
 
 class ConfigError(ValueError):
@@ -70,7 +71,7 @@ def load_campaign(path: str | Path, *, parameters: bool = True) -> Campaign:
     if not path.exists():
         raise ConfigError(f"{path}: no such campaign file; create one with `socscope init {path}`")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):

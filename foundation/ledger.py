@@ -9,7 +9,8 @@ file task (:meth:`AttemptKey.cache_key`) both derive from it. A technique's cros
 inputs' fingerprint is in the ledger (:func:`finalize_fingerprint`, :func:`already_finalized`).
 
 The ledger stands on the ground floor: it reads and writes through the warehouse and transaction
-objects it is given (``query(sql, params)``, ``upsert(spec, frame, keep)``) and imports none of them.
+objects it is given (``query(sql, params)`` for a frame, ``rows(sql, params)`` for named tuples,
+``upsert(spec, frame, keep)``) and imports none of them.
 """
 from __future__ import annotations
 
@@ -87,11 +88,17 @@ class AttemptKey:
     def of(cls, campaign: Any, technique_name: str, raw_sha256: str | None = None, *, share: str | None = None,
            sample_id: str | None = None, cell_id: str | None = None) -> AttemptKey:
         """The key of one file (``raw_sha256`` and where it came from), or of the technique (no file)."""
-        settings = (settings_digest(campaign, technique_name, share, sample_id, cell_id)
-                    if raw_sha256 is not None else None)
-        return cls(raw_sha256=raw_sha256, params_id=params_for(campaign, technique_name).id,
-                   code_version=code_version(technique_name),
-                   limits_id=campaign.processing.limits_for(technique_name).id, settings_id=settings)
+        key = cls(raw_sha256=None, params_id=params_for(campaign, technique_name).id,
+                  code_version=code_version(technique_name), limits_id=campaign.processing.limits_for(technique_name).id)
+        if raw_sha256 is None:
+            return key
+        return key.of_file(campaign, technique_name, raw_sha256, share=share, sample_id=sample_id, cell_id=cell_id)
+
+    def of_file(self, campaign: Any, technique_name: str, raw_sha256: str, *, share: str | None = None,
+                sample_id: str | None = None, cell_id: str | None = None) -> AttemptKey:
+        """This technique key (from ``of`` without a file) for one file: its raw file and settings digest."""
+        return dataclasses.replace(self, raw_sha256=raw_sha256,
+                                   settings_id=settings_digest(campaign, technique_name, share, sample_id, cell_id))
 
     def for_file(self, raw_sha256: str) -> AttemptKey:
         return dataclasses.replace(self, raw_sha256=raw_sha256)
@@ -121,10 +128,10 @@ def done_attempts(wh: Any, key: AttemptKey) -> set[tuple[str, str | None]]:
     """The (raw file sha256, settings digest) pairs the ledger holds as done under ``key`` (its raw
     file and settings left open): a file is done when its own current settings digest is among them.
     An attempt recorded before settings were part of the key has none, and is tried again once."""
-    done = wh.query(DONE_SQL, {"params_id": key.params_id, "code_version": key.code_version,
-                               "limit_errors": "^(" + "|".join(re.escape(e) for e in LIMIT_ERRORS) + ")@",
-                               "limits_suffix": "@" + key.limits_id})
-    return {(r.raw_sha256, r.settings_id if isinstance(r.settings_id, str) else None) for r in done.itertuples()}
+    done = wh.rows(DONE_SQL, {"params_id": key.params_id, "code_version": key.code_version,
+                              "limit_errors": "^(" + "|".join(re.escape(e) for e in LIMIT_ERRORS) + ")@",
+                              "limits_suffix": "@" + key.limits_id})
+    return {(r.raw_sha256, r.settings_id if isinstance(r.settings_id, str) else None) for r in done}
 
 
 def done_files(wh: Any, key: AttemptKey) -> set[str]:

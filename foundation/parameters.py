@@ -42,6 +42,7 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 
 from foundation.contract import ParamSet
+from foundation.yamlfile import safe_load
 
 #: unit of a pure number (fraction, count, ratio, multiple of a width), as in the table schemas
 UNITLESS = "1"
@@ -239,7 +240,7 @@ def _parse_params(text: str, where: str, model: type[ParameterModel] | None) -> 
     # parsed once per distinct text: every processed file asks for its parameter set, and parsing
     # the YAML (~8 ms for sxpd's) cost more than reading and fitting a whole pattern
     try:
-        values = yaml.safe_load(text)
+        values = safe_load(text)
     except yaml.YAMLError as exc:
         raise ValueError(f"{where}: not valid YAML: {exc}") from None
     if not isinstance(values, dict) or "name" not in values or "version" not in values:

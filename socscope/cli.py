@@ -154,14 +154,18 @@ def _nothing_new(config: Path, campaign) -> dict | None:
 def _run_campaign(config: Path, techniques, local: bool, force_flow: bool = False) -> dict:
     """Run the campaign (locally or as the Prefect flow in this process) with a bar per stage; with
     nothing new (and not ``force_flow``), only the summary of the warehouse as it is."""
+    from foundation import deferred
     from foundation.config import load_campaign
     from foundation.progress import announce
 
+    if not force_flow:  # a run that may find nothing: pandas is imported once there is something (deferred.py)
+        deferred.defer("pandas")
     campaign = load_campaign(config)
     if not force_flow:
         unchanged = _nothing_new(config, campaign)
         if unchanged is not None:
             return unchanged
+    deferred.load("pandas")  # work to do: the real pandas now, in this thread, before any worker thread
 
     if local:
         from tasks import pipeline
@@ -248,8 +252,8 @@ def _findings_verdicts(config: Path, wh=None) -> list[tuple[str, int]]:
     wh = wh or pipeline.open_warehouse(load_campaign(config, parameters=False))
     if "findings" not in wh.manifest().tables:
         return []
-    df = wh.query("select verdict, count(*) as n from findings group by 1 order by 1")
-    return [(str(r.verdict), int(r.n)) for r in df.itertuples()]
+    found = wh.rows("select verdict, count(*) as n from findings group by 1 order by 1")
+    return [(str(r.verdict), int(r.n)) for r in found]
 
 
 def print_warnings(warnings) -> None:

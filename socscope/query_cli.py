@@ -31,9 +31,9 @@ def local_warehouse(target: str) -> Path | None:
         return None
     storage = plain_storage(text)
     if storage is None:
-        import yaml
+        from foundation.yamlfile import safe_load
 
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        data = safe_load(text)
         storage = data.get("storage") if isinstance(data, dict) else None
     if not isinstance(storage, dict) or storage.get("storage_options") or not isinstance(storage.get("warehouse"), str):
         return None  # the model's default, options or a malformed entry: the loader decides and explains

@@ -27,7 +27,7 @@ def what_is_new(campaign: Campaign, wh: Warehouse) -> list[str]:
     before = wh.manifest().version
     if before == 0:
         return ["an empty warehouse: the first run"]
-    if pipeline.register_campaign(campaign, wh).version != before:
+    if not pipeline.campaign_registered(campaign, wh) and pipeline.register_campaign(campaign, wh).version != before:
         return ["the campaign's samples, cells or parameter sets changed (registered now)"]
     news = share_news(campaign, wh)
     for name in ordered_techniques():
@@ -41,10 +41,10 @@ def what_is_new(campaign: Campaign, wh: Warehouse) -> list[str]:
 
 def share_news(campaign: Campaign, wh: Warehouse) -> list[str]:
     """Paths of the shares that an intake would record something about (by stat: nothing is read)."""
-    known = wh.query("select share, path, size_bytes, mtime from sightings where superseded_at is null")
-    sighted = {(r.share, r.path): (r.size_bytes, r.mtime) for r in known.itertuples()}
-    events = wh.query("select raw_sha256, status, reason from ingest_events where stage = 'intake'")
-    past = {r.raw_sha256: (r.status, r.reason) for r in events.itertuples()}
+    known = wh.rows("select share, path, size_bytes, mtime from sightings where superseded_at is null")
+    sighted = {(r.share, r.path): (r.size_bytes, r.mtime) for r in known}
+    events = wh.rows("select raw_sha256, status, reason from ingest_events where stage = 'intake'")
+    past = {r.raw_sha256: (r.status, r.reason) for r in events}
     person = pipeline.ignored_targets(wh)
     news = [f"share {name}: due for its full re-hash" for name in sorted(pipeline.rehash_due(campaign, wh,
                                                                                             pipeline.now_utc()))]
@@ -82,5 +82,5 @@ def _sighted(sighted: dict, share: str, c: I.Candidate) -> bool:
 def nothing_new_summary(campaign: Campaign, wh: Warehouse) -> dict:
     """The end-of-run summary of a run that had nothing to do (what `socscope run` prints)."""
     summary = pipeline.run_summary(campaign, wh)
-    seen = int(wh.query("select count(*) as n from sightings where superseded_at is null").n.iloc[0])
+    seen = wh.rows("select count(*) as n from sightings where superseded_at is null")[0].n
     return {**summary, "intake": [{"seen": seen, "new_files": 0}], "process": {}, "marts": {}, "nothing_new": True}

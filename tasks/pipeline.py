@@ -12,7 +12,7 @@ import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -107,30 +107,82 @@ def raw_store_url(campaign: Campaign) -> str:
 def register_campaign(campaign: Campaign, wh: Warehouse, flow_run_id: str | None = None) -> Manifest:
     """Write the config's samples and cells, and the active parameter set of each technique."""
     tx = wh.transaction(flow_run_id)
-    tx.upsert(P.SAMPLE_CONFIG, pd.DataFrame([{
+    for spec, rows in campaign_rows(campaign, wh.rows(REGISTERED_SQL["param_sets"])):
+        tx.upsert(spec, pd.DataFrame(rows), keep="new")
+    return tx.commit()
+
+
+def campaign_rows(campaign: Campaign, param_sets: list[Any]) -> list[tuple[Any, list[dict[str, Any]]]]:
+    """The rows ``register_campaign`` upserts, per table (its spec): the config's samples and cells, and every
+    technique's active parameter set with the other versions in ``param_sets`` (stored rows) made inactive."""
+    out: list[tuple[Any, list[dict[str, Any]]]] = [(P.SAMPLE_CONFIG, [{
         "campaign": campaign.name, "sample_id": s.id, "series": s.series, "branch": s.branch,
         "soc_nominal_pct": s.soc_nominal_pct, "cell_id": s.cell, "description": s.description}
-        for s in campaign.samples]), keep="new")
+        for s in campaign.samples])]
     if campaign.cells:
-        tx.upsert(P.CELLS, pd.DataFrame([{
+        out.append((P.CELLS, [{
             "campaign": campaign.name, "cell_id": c.id, "kind": c.kind, "active_mass_mg": c.active_mass_mg,
             "nominal_capacity_mah_g": c.nominal_capacity_mah_g, "lower_cutoff_v": c.lower_cutoff_v,
             "upper_cutoff_v": c.upper_cutoff_v, "electrode_area_cm2": c.electrode_area_cm2}
-            for c in campaign.cells]), keep="new")
+            for c in campaign.cells]))
+    registered = {(r.technique, r.params_id): r.registered_at for r in param_sets}
     rows = []
-    existing = wh.query("select * from param_sets")
     for name in ordered_techniques():
         ps = params_for(campaign, name)
-        prev = existing[(existing.technique == name) & (existing.params_id == ps.id)]
         rows.append({"technique": name, "params_id": ps.id, "name": ps.name, "version": ps.version,
                      "values_json": json.dumps(ps.values, sort_keys=True, default=str), "active": True,
-                     "registered_at": prev.registered_at.iloc[0] if len(prev) else now_utc()})
+                     "registered_at": registered.get((name, ps.id)) or now_utc()})
     active = {(x["technique"], x["params_id"]) for x in rows}
-    for old in existing.to_dict("records"):  # other versions stay, inactive, so their rows keep a name
-        if (old["technique"], old["params_id"]) not in active:
-            rows.append({**old, "active": False})
-    tx.upsert(P.PARAM_SETS, pd.DataFrame(rows), keep="new")
-    return tx.commit()
+    for old in param_sets:  # other versions stay, inactive, so their rows keep a name
+        if (old.technique, old.params_id) not in active:
+            rows.append({**old._asdict(), "active": False})
+    out.append((P.PARAM_SETS, rows))
+    return out
+
+
+#: the stored rows of each table ``register_campaign`` writes (constant SQL: no name is put into a query)
+REGISTERED_SQL = {"sample_config": "select * from sample_config", "cells": "select * from cells",
+                  "param_sets": "select * from param_sets"}
+
+
+def campaign_registered(campaign: Campaign, wh: Warehouse) -> bool:
+    """True when ``register_campaign`` would certainly commit nothing: every table it upserts holds exactly
+    these rows already (same columns in the same order, equal values, no other key). Answered from rows,
+    without building the frames (a no-op re-run imports no pandas); False means "not sure", and
+    registering decides (its frame comparison also forgives float noise below 1e-5)."""
+    from warehouse.catalog import catalog_is_current
+    from warehouse.declared import missing_view
+
+    try:
+        param_sets = wh.rows(REGISTERED_SQL["param_sets"])
+        for spec, rows in campaign_rows(campaign, param_sets):
+            old = param_sets if spec is P.PARAM_SETS else wh.rows(REGISTERED_SQL[spec.name])
+            if not _holds_exactly(spec, old, rows):
+                return False
+    except Exception as exc:
+        if missing_view(exc):  # a table not there yet: registering decides
+            return False
+        raise
+    return catalog_is_current(wh, wh.manifest())  # else registering rebuilds the catalog (its views changed)
+
+
+def _holds_exactly(spec: Any, old: list[Any], rows: list[dict[str, Any]]) -> bool:
+    """Upserting ``rows`` (keep='new') into the stored rows ``old`` changes none: each is stored as it is
+    (stored rows of keys no longer in the config stay, as the merge keeps them)."""
+    if not old:
+        return False
+    by_key = {tuple(getattr(r, k) for k in spec.key): r._asdict() for r in old}
+    if len(by_key) != len(old):
+        return False
+    for row in rows:
+        was = by_key.get(tuple(row[k] for k in spec.key))
+        if was is None or list(was) != list(row) or any(_differs(row[c], was[c]) for c in row):
+            return False
+    return True
+
+
+def _differs(new: Any, stored: Any) -> bool:
+    return not (new is None and stored is None) and (new is None or stored is None or new != stored)
 
 
 # ------------------------------------------------------------------------------------------ intake
@@ -323,11 +375,12 @@ def rehash_due(campaign: Campaign, wh: Warehouse, now: datetime) -> set[str]:
     every = {s.name: s.rehash_every_days for s in campaign.shares if s.rehash_every_days is not None}
     if not every:
         return set()
-    last = wh.query("select step, max(finished_at) as at from flow_runs where starts_with(step, $p) group by 1",
-                    {"p": REHASH_STEP})
-    when = {r.step[len(REHASH_STEP):]: pd.Timestamp(r.at) for r in last.itertuples()}
+    last = wh.rows("select step, max(finished_at) as at from flow_runs where starts_with(step, $p) group by 1",
+                   {"p": REHASH_STEP})
+    when = {r.step[len(REHASH_STEP):]: r.at for r in last}
+    # a re-hash whose end time is unknown (NULL) counts as not due, as it always did
     return {name for name, days in every.items()
-            if name not in when or now - when[name] >= pd.Timedelta(days=days)}
+            if name not in when or (when[name] is not None and now - when[name] >= timedelta(days=days))}
 
 
 def remapped(wh: Warehouse, rows: pd.DataFrame) -> pd.DataFrame:
@@ -346,13 +399,17 @@ def remapped(wh: Warehouse, rows: pd.DataFrame) -> pd.DataFrame:
 
 def ignored_targets(wh: Warehouse) -> set[str]:
     """Raw files (sha256) and share paths (path keys) a person ignored (``socscope ignore``)."""
-    return set(wh.query("select target from ignored where how = 'person'").target)
+    return {r.target for r in wh.rows("select target from ignored where how = 'person'")}
 
 
 def _same_time(a: Any, b: float) -> bool:
+    """Whether a recorded mtime (a datetime or pandas Timestamp; naive is UTC; NULL/NaT never) is the
+    stat's ``b`` (seconds since 1970) to the millisecond."""
+    if not isinstance(a, datetime):
+        return False
     try:
-        return abs(pd.Timestamp(a).timestamp() - b) < 1e-3
-    except (TypeError, ValueError):
+        return abs((a if a.tzinfo else a.replace(tzinfo=UTC)).timestamp() - b) < 1e-3
+    except ValueError:  # NaT (a frame's missing time) has no timestamp
         return False
 
 
@@ -377,26 +434,29 @@ class WorkItem:
     #: the technique's ``process_first`` says other files need this one (a scan log): committed before them
     first: bool = False
 
-    def key(self, campaign: Campaign) -> AttemptKey:
-        """This file's attempt key: its raw file, parameter set, code, limits and the settings it is read under."""
-        return AttemptKey.of(campaign, self.technique, self.raw_sha256, share=self.share, sample_id=self.sample_id,
-                             cell_id=self.cell_id)
+    def key(self, campaign: Campaign, technique_key: AttemptKey | None = None) -> AttemptKey:
+        """This file's attempt key: its raw file, parameter set, code, limits and the settings it is read under
+        (from ``technique_key``, its technique's key, when given: the parameter set is not loaded again)."""
+        base = technique_key or AttemptKey.of(campaign, self.technique)
+        return base.of_file(campaign, self.technique, self.raw_sha256, share=self.share, sample_id=self.sample_id,
+                            cell_id=self.cell_id)
 
 
 def accepted_files(campaign: Campaign, wh: Warehouse, technique_name: str) -> list[WorkItem]:
     """Raw files of a technique that intake accepted (mapped to a sample or reference, not ignored by a person)."""
-    df = wh.query("""
-        select r.raw_sha256, r.technique, r.sample_id, r.cell_id, r.original_name, r.store_path,
-               (select first(s.share order by s.first_seen, s.share, s.path) from sightings s where s.raw_sha256 = r.raw_sha256) as share,
-               (select first(s.path order by s.first_seen, s.share, s.path) from sightings s where s.raw_sha256 = r.raw_sha256) as rel_path
-        from raw_files r
+    found = wh.rows("""
+        with first_sighting as (  -- where each raw file was first seen: one pass, not two lookups per file
+            select raw_sha256, first(share order by first_seen, share, path) as share,
+                   first(path order by first_seen, share, path) as rel_path
+            from sightings group by raw_sha256)
+        select r.raw_sha256, r.technique, r.sample_id, r.cell_id, r.original_name, r.store_path, f.share, f.rel_path
+        from raw_files r left join first_sighting f on f.raw_sha256 = r.raw_sha256
         where r.technique = $technique and r.campaign = $campaign
           and r.raw_sha256 not in (select raw_sha256 from ingest_events where stage = 'intake' and status <> 'ok')
           and r.raw_sha256 not in (select target from ignored where how = 'person')
         order by r.sample_id nulls first, r.original_name, r.raw_sha256""",
                   {"technique": technique_name, "campaign": campaign.name})
-    df = df.astype(object).where(df.notna(), None)  # a missing sample is None, never NaN
-    items = [WorkItem(**rec) for rec in df.to_dict("records")]
+    items = [WorkItem(**r._asdict()) for r in found]  # a missing sample is None (rows, not a frame: no NaN)
     first = technique(technique_name).process_first
     if first is not None:
         shares = {sh.name: dict(sh.reader_options) for sh in campaign.shares}
@@ -412,8 +472,9 @@ def pending_work(campaign: Campaign, wh: Warehouse, technique_name: str, force: 
     items = accepted_files(campaign, wh, technique_name)
     if force:
         return items
-    done = done_attempts(wh, AttemptKey.of(campaign, technique_name))
-    return [w for w in items if (w.raw_sha256, w.key(campaign).settings_id) not in done]
+    key = AttemptKey.of(campaign, technique_name)
+    done = done_attempts(wh, key)
+    return [w for w in items if (w.raw_sha256, w.key(campaign, key).settings_id) not in done]
 
 
 def _local_copy(item: WorkItem, share: Share | None, campaign: Campaign) -> tuple[Path, Callable[[], None]]:
@@ -808,6 +869,6 @@ def run_summary(campaign: Campaign, wh: Warehouse, run_ids: str | list[str] | No
 
     manifest = wh.manifest()
     tables = [{"table": t, "rows": sum(e.rows for e in es), "files": len(es)} for t, es in sorted(manifest.tables.items())]
-    q = wh.query("select technique, original_name, stage, reason from quarantine order by technique, original_name")
+    q = wh.rows("select technique, original_name, stage, reason from quarantine order by technique, original_name")
     return {"warehouse": wh.url, "manifest_version": manifest.version, "tables": tables,
-            "quarantine": q.to_dict("records"), "warnings": run_warnings(wh, run_ids)}
+            "quarantine": [r._asdict() for r in q], "warnings": run_warnings(wh, run_ids)}

@@ -17,6 +17,7 @@ Small catalog tables (raw_files, sightings, ingest_events...) are *upserted* by 
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import json
@@ -247,6 +248,11 @@ class Warehouse:
         the SQL text (tests/hardening/test_sql_assembly.py)."""
         return self._execute(sql, params, *self._current())
 
+    def rows(self, sql: str, params: Params = None) -> list[Any]:
+        """``query``'s answer as named tuples (``row.column``; NULL is None), built without pandas: the
+        questions of a no-op re-run, which must not import it (tasks/nothing_new.py)."""
+        return self._execute(sql, params, *self._current(), fetch=_named_rows)
+
     def lookup(self, sql: str, params: Params = None) -> pd.DataFrame:
         """``query`` for the lookups of per-file work (calibration rows, reference spectra, earlier
         cycles), answered once per manifest version: the files of a version never change, and the
@@ -267,7 +273,7 @@ class Warehouse:
         return answer.copy()
 
     def _execute(self, sql: str, params: Params, key: tuple[int, str],
-                 manifest: Callable[[], Manifest]) -> pd.DataFrame:
+                 manifest: Callable[[], Manifest], fetch: Callable[[Any], Any] = lambda cursor: cursor.df()) -> Any:
         with self._query_lock:
             if self._query_con is None or self._query_version != key:
                 if self._query_con is not None:
@@ -280,7 +286,7 @@ class Warehouse:
                 from warehouse.catalog import USE_SNAPSHOT
 
                 cursor.execute(USE_SNAPSHOT)
-            return (cursor.execute(sql) if params is None else cursor.execute(sql, params)).df()
+            return fetch(cursor.execute(sql) if params is None else cursor.execute(sql, params))
         finally:
             cursor.close()
 
@@ -330,6 +336,12 @@ class Warehouse:
                 Path(tmp).unlink(missing_ok=True)
         fault_point("store.parquet_written")
         return hashlib.sha256(data).hexdigest()
+
+
+def _named_rows(cursor: Any) -> list[Any]:
+    """The rows of an executed DuckDB cursor as named tuples of its columns."""
+    row = collections.namedtuple("Row", [d[0] for d in cursor.description], rename=True)
+    return [row._make(values) for values in cursor.fetchall()]
 
 
 def write_unit(wh: Warehouse, spec: TableSpec, df: pd.DataFrame, unit: str) -> list[FileEntry]:

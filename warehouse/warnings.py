@@ -133,30 +133,45 @@ def campaign_warnings(wh: Warehouse, run_ids: str | list[str] | None = None) -> 
         if not missing_view(exc):
             raise
         df = pd.DataFrame(columns=SHOWN)
-    ids = [run_ids] if isinstance(run_ids, str) else list(run_ids or [])
-    df["new"] = df["flow_run_id"].isin(ids)
+    df["new"] = df["flow_run_id"].isin(_ids(run_ids))
     return df
 
 
+def _ids(run_ids: str | list[str] | None) -> list[str]:
+    return [run_ids] if isinstance(run_ids, str) else list(run_ids or [])
+
+
 def run_warnings(wh: Warehouse, run_ids: str | list[str] | None = None) -> list[dict]:
-    """``campaign_warnings`` as plain records (text and booleans), for a run's summary and its artifacts."""
-    df = campaign_warnings(wh, run_ids)
-    df["since"] = df["since"].astype(str)
-    return df.astype(object).where(df.notna(), None).to_dict("records")
+    """``campaign_warnings`` as plain records (text and booleans, NULL as None, ``since`` as text), for a
+    run's summary and its artifacts; read as rows, without pandas (the summary of a no-op re-run)."""
+    try:
+        found = wh.rows(CAMPAIGN_SQL)
+    except Exception as exc:
+        if not missing_view(exc):
+            raise
+        found = []
+    ids = set(_ids(run_ids))
+    return [{**r._asdict(), "since": None if r.since is None else str(r.since), "new": r.flow_run_id in ids}
+            for r in found]
 
 
 def warning_lines(warnings: pd.DataFrame | list[dict], per_code: int = 5) -> list[str]:
     """Plain-text lines for a terminal: a count per code, then up to ``per_code`` of its warnings
     (files and samples first named; "new" when first found by this run)."""
-    df = pd.DataFrame(warnings, columns=SHOWN + ["new"]) if isinstance(warnings, list) else warnings
-    if df.empty:
+    records = warnings if isinstance(warnings, list) else warnings.to_dict("records")
+    by_code: dict[str, list[dict]] = {}
+    for r in records:
+        if isinstance(r.get("code"), str):
+            by_code.setdefault(r["code"], []).append(r)
+    if not by_code:
         return ["no warnings"]
     lines = []
-    for code, g in df.groupby("code", sort=True):
-        lines.append(f"{code}: {len(g)}" + (f" ({int(g['new'].fillna(False).sum())} new)" if g["new"].any() else ""))
-        for r in g.head(per_code).itertuples():
-            where = " ".join(str(v) for v in (r.sample_id, r.original_name) if isinstance(v, str) and v)
-            lines.append(f"  {'[new] ' if r.new is True else ''}{where + ': ' if where else ''}{r.message}")
+    for code, g in sorted(by_code.items()):
+        new = sum(r.get("new") is True for r in g)
+        lines.append(f"{code}: {len(g)}" + (f" ({new} new)" if new else ""))
+        for r in g[:per_code]:
+            where = " ".join(v for v in (r.get("sample_id"), r.get("original_name")) if isinstance(v, str) and v)
+            lines.append(f"  {'[new] ' if r.get('new') is True else ''}{where + ': ' if where else ''}{r.get('message')}")
         if len(g) > per_code:
             lines.append(f"  … and {len(g) - per_code} more (socscope query \"select * from warnings "
                          f"where code = '{code}'\")")

@@ -20,7 +20,7 @@ from tasks.echem import canonical as cn
 from tasks.echem.vendor import require, timezone_of
 
 JET_MAGIC = (b"Standard Jet DB", b"Standard ACE DB")
-OLE_EPOCH = pd.Timestamp("1899-12-30")
+OLE_EPOCH = "1899-12-30"  # a pd.Timestamp at use: importing the reader imports no pandas
 COLUMNS = ["Data_Point", "Test_Time", "DateTime", "Step_Index", "Cycle_Index", "Current", "Voltage",
            "Charge_Capacity", "Discharge_Capacity"]
 
@@ -40,7 +40,7 @@ def mdb_export(path: Path, table: str, label: str) -> bytes:
 
 
 def ole_to_utc(days: np.ndarray, tz: str | None) -> pd.Series:
-    stamps = pd.Series(OLE_EPOCH + pd.to_timedelta(np.asarray(days, dtype="float64") * 86400.0, unit="s"))
+    stamps = pd.Series(pd.Timestamp(OLE_EPOCH) + pd.to_timedelta(np.asarray(days, dtype="float64") * 86400.0, unit="s"))
     # a double of ~4.5e4 days resolves ~1 us; round to the millisecond the tester actually logs
     return cn.localize_utc(stamps.dt.round("ms"), tz)
 

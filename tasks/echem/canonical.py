@@ -33,8 +33,18 @@ UNITS: dict[str, str] = {
 }
 
 CONDITIONS = ("rest", "charge", "discharge")
-CONDITION_DTYPE = pd.CategoricalDtype(list(CONDITIONS))
-UTC_US = pd.DatetimeTZDtype("us", "UTC")
+
+
+# pandas dtypes built on first use, not at import: loading the plugin (a no-op re-run does) builds no frame
+# and must not import pandas (foundation/deferred.py)
+@functools.cache
+def condition_dtype() -> pd.CategoricalDtype:
+    return pd.CategoricalDtype(list(CONDITIONS))
+
+
+@functools.cache
+def utc_us() -> pd.DatetimeTZDtype:
+    return pd.DatetimeTZDtype("us", "UTC")
 
 
 def localize_utc(stamps: pd.Series, tz: str | None) -> pd.Series:
@@ -97,9 +107,9 @@ def utc_index(stamps_us: np.ndarray) -> pd.DatetimeIndex:
     """int64 microseconds since 1970 (UTC) as a UTC DatetimeIndex without copying them."""
     values = stamps_us.view("datetime64[us]")
     try:
-        return pd.DatetimeIndex(pd.arrays.DatetimeArray._simple_new(values, dtype=UTC_US), copy=False)
+        return pd.DatetimeIndex(pd.arrays.DatetimeArray._simple_new(values, dtype=utc_us()), copy=False)
     except (AttributeError, TypeError):  # private constructor gone in some pandas: the public (copying) path
-        return pd.DatetimeIndex(values, dtype=UTC_US)
+        return pd.DatetimeIndex(values, dtype=utc_us())
 
 
 def condition_from_current(current_a: np.ndarray, rest_fraction: float = 1e-3) -> pd.Categorical:
@@ -110,7 +120,7 @@ def condition_from_current(current_a: np.ndarray, rest_fraction: float = 1e-3) -
     thr = max(rest_fraction * imax, 1e-12)
     code = (i > thr).view(np.int8) + 2 * (i < -thr).view(np.int8)
     # codes are 0..2 by construction: skip pandas' validation pass (a scan per million records)
-    return pd.Categorical.from_codes(code, dtype=CONDITION_DTYPE, validate=False)
+    return pd.Categorical.from_codes(code, dtype=condition_dtype(), validate=False)
 
 
 def integrate_charge_ah(time_s: np.ndarray, current_a: np.ndarray) -> np.ndarray:
@@ -311,7 +321,7 @@ def _parse_few(values: pd.Series, formats: tuple[str, ...], tz: str | None) -> p
             continue
         stamps = [pd.Timestamp(p).tz_localize(tz or "UTC", ambiguous="NaT", nonexistent="NaT") for p in parsed]
         utc = [pd.NaT if s is pd.NaT else s.tz_convert("UTC") for s in stamps]
-        return pd.Series(utc, index=values.index, dtype=UTC_US)
+        return pd.Series(utc, index=values.index, dtype=utc_us())
     return None
 
 

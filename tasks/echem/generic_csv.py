@@ -33,7 +33,7 @@ CANONICAL = ("time_s", "current_a", "voltage_v")
 PRIME_MARK = "# PRIME INSTRUMENT FILE"
 PRIME_COLUMNS = {"time_s": "test_time", "current_a": "current", "voltage_v": "voltage", "step": "step",
                  "cycle": "cycle"}
-EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+EXCEL_EPOCH = "1899-12-30"  # a pd.Timestamp at use: importing the reader imports no pandas
 
 
 class GenericCsvReader(Reader):
@@ -163,7 +163,7 @@ def read_prime(path: Path, head: list[str], options: Mapping[str, Any], label: s
     if "date_stamp" in lower:  # Excel serial days, written with few decimals: its resolution goes to meta
         days = cn.numeric(frame, lower["date_stamp"])[keep]
         days = days[np.isfinite(days)]  # a damaged stamp is no start time
-        start = cn.start_time(EXCEL_EPOCH + pd.Timedelta(days=float(days[0])), tz) if days.size else None
+        start = cn.start_time(pd.Timestamp(EXCEL_EPOCH) + pd.Timedelta(days=float(days[0])), tz) if days.size else None
         steps = np.diff(np.unique(days))
         meta["start_resolution_s"] = round(float(steps.min()) * 86400.0, 3) if steps.size else None
     t = tc.elapsed_seconds(frame.arrow(found["time_s"]).filter(pa.array(keep)), column=found["time_s"],

@@ -17,7 +17,6 @@ from typing import Any, Mapping
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from foundation.contract import Measurement, Reader, UnreadableFile
 from tasks.echem import canonical as cn
@@ -151,6 +150,7 @@ def _net_capacity(cap: np.ndarray, discharge: np.ndarray, step: np.ndarray) -> n
 def _step_types(frame: Columns, column: str) -> tuple[np.ndarray, list[str]]:
     """Which records are discharge steps ('CC DChg', 'CCCV DChg', ...), and the step types present;
     in Arrow kernels (the text column never becomes Python strings) unless values are missing."""
+    import pyarrow.compute as pc  # at use: ~0.05 s that loading the plugin (a no-op re-run) does not pay
     col = frame.arrow(column)
     if col.null_count == 0 and pa.types.is_string(col.type):
         names = pc.utf8_trim_whitespace(col)

@@ -14,7 +14,6 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from foundation.contract import UnreadableFile, cut_reason
@@ -56,6 +55,7 @@ class Columns:
         return values if values.dtype.kind in "iu" else None
 
     def array(self, name: str) -> np.ndarray:
+        import pyarrow.compute as pc  # at use: ~0.05 s that loading the plugin (a no-op re-run) does not pay
         if isinstance(self._table, pa.Table):
             col = self._table.column(name)
             if pa.types.is_null(col.type):  # an all-empty column: nothing logged
@@ -273,6 +273,7 @@ def _fixed_width_us(col: pa.ChunkedArray, order: str) -> np.ndarray | None:
 def _fixed_datetime_arrow(col: pa.ChunkedArray, order: str, tz: str | None) -> pd.Series | None:
     """fixed_datetime_utc for what the numpy path declines (blanks around, nulls, odd widths): the
     strings rearranged to ISO in Arrow and cast there; None when they are not zero-padded dates."""
+    import pyarrow.compute as pc  # at use: ~0.05 s that loading the plugin (a no-op re-run) does not pay
     s = pc.utf8_trim_whitespace(col)
     if len(s) == 0 or not pc.all(pc.match_substring_regex(s, r"^\d\d/\d\d/\d{4} \d\d:\d\d:\d\d")).as_py():
         return None

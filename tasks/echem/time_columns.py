@@ -24,12 +24,12 @@ Rules, the same for every reader (never zeros in place of a time):
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from foundation.contract import UnreadableFile
 from tasks.echem.canonical import localize_utc
@@ -44,7 +44,8 @@ OPTION_DOC = ("form of the time column when its values do not say: seconds | min
               "1899-12-30); default: detected from the values")
 UNIT_S = {"seconds": 1.0, "minutes": 60.0, "hours": 3600.0}
 WALL_FORMS = ("datetime", "excel_days")
-EXCEL_EPOCH_US = int(pd.Timestamp("1899-12-30").value // 1000)
+#: 1899-12-30 in microseconds since 1970 (exact integer arithmetic; importing the module imports no pandas)
+EXCEL_EPOCH_US = (datetime(1899, 12, 30) - datetime(1970, 1, 1)) // timedelta(microseconds=1)
 DURATION = (r"^\s*(?:(?P<d>\d+)(?:\s*d(?:ays?)?\s*|-|\s+))?(?P<h>\d+):(?P<m>\d{1,2}):(?P<s>\d+(?:[.,]\d*)?)\s*$")
 NUMBER = r"^\s*[-+]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][-+]?\d+)?\s*$"
 ISO = r"^\s*\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?)?\s*(?:Z|[+-]\d\d:?\d\d)?\s*$"
@@ -130,6 +131,7 @@ def wall_clock_us(values: Any, *, column: str, label: str, form: str | None = No
 
 def detect_form(values: Any, column: str, label: str, formats: tuple[str, ...] = ()) -> str:
     """The form of a column from its first non-empty value (the whole column is then held to it)."""
+    import pyarrow.compute as pc  # at use: ~0.05 s that loading the plugin (a no-op re-run) does not pay
     values = _normalise(values)
     if isinstance(values, np.ndarray):
         return "seconds"
@@ -151,6 +153,7 @@ def detect_form(values: Any, column: str, label: str, formats: tuple[str, ...] =
 
 def parse_duration(values: Any) -> np.ndarray:
     """'[d-]h:mm:ss[.f]' strings as seconds, NaN where a value is not a duration (no checks)."""
+    import pyarrow.compute as pc  # at use: ~0.05 s that loading the plugin (a no-op re-run) does not pay
     values = _normalise(values)
     if isinstance(values, np.ndarray):
         return np.full(len(values), np.nan)
@@ -169,6 +172,7 @@ def parse_duration(values: Any) -> np.ndarray:
 
 
 def _seconds(values: Any, form: str, scale: float) -> np.ndarray:
+    import pyarrow.compute as pc  # at use: ~0.05 s that loading the plugin (a no-op re-run) does not pay
     if form == "duration":
         return parse_duration(values)
     if form not in UNIT_S:
@@ -189,6 +193,7 @@ def _seconds(values: Any, form: str, scale: float) -> np.ndarray:
 
 def _datetimes(values: Any, formats: tuple[str, ...]) -> pd.Series:
     """Date-time strings (or an Arrow timestamp column) as a pandas datetime Series, NaT where unparsed."""
+    import pyarrow.compute as pc  # at use: ~0.05 s that loading the plugin (a no-op re-run) does not pay
     if pa.types.is_timestamp(values.type):
         return pd.Series(values.to_pandas(), copy=False)
     text = pd.Series(pc.utf8_trim_whitespace(values).to_pandas(), copy=False)
@@ -207,12 +212,14 @@ def _has_offset(text: pd.Series) -> bool:
 
 def _time_of_day_s(values: pa.ChunkedArray) -> np.ndarray:
     """An Arrow time32/time64 column (Arrow infers 'hh:mm:ss' text as such) in seconds."""
+    import pyarrow.compute as pc  # at use: ~0.05 s that loading the plugin (a no-op re-run) does not pay
     as_us = pc.cast(pc.cast(values, pa.time64("us")), pa.int64())
     return pc.fill_null(pc.cast(as_us, pa.float64()), np.nan).to_numpy() / 1e6
 
 
 def _normalise(values: Any) -> np.ndarray | pa.ChunkedArray:
     """numpy float64 for numbers, an Arrow (string/time/timestamp) ChunkedArray for everything else."""
+    import pyarrow.compute as pc  # at use: ~0.05 s that loading the plugin (a no-op re-run) does not pay
     if isinstance(values, (pa.Array, pa.ChunkedArray)):
         col = values if isinstance(values, pa.ChunkedArray) else pa.chunked_array([values])
         if pa.types.is_null(col.type):

@@ -66,3 +66,22 @@ def test_default_and_demo_configs_validate(tmp_path: Path):
         assert len(c.samples) == 15  # 14 of the study and C-CH50X, mislabelled on purpose (warnings demo)
     small = parse_campaign(yaml.safe_load(demo_config_text("small")))
     assert max(n for t in small.expected.values() for n in t.values()) <= 2
+
+
+def test_the_c_yaml_parser_reads_every_shipped_yaml_as_the_pure_python_one_does():
+    """The campaign, parameter sets and feature declarations are parsed by libyaml (foundation/yamlfile.py,
+    a no-op re-run parses them all): each YAML file the project ships reads to the same values under
+    PyYAML's pure-Python SafeLoader, and a tag that builds a Python object is refused by both."""
+    from foundation import yamlfile
+
+    root = Path(__file__).resolve().parents[2]
+    if yaml.__with_libyaml__:
+        assert yamlfile.CSafeLoader is yaml.CSafeLoader  # the C parser is the one in use
+    shipped = [p for d in ("socscope", "tasks", "warehouse", "examples") for p in (root / d).rglob("*.yaml")]
+    assert len(shipped) >= 10
+    for path in shipped:
+        text = path.read_text(encoding="utf-8")
+        assert yamlfile.safe_load(text) == yaml.load(text, Loader=yaml.SafeLoader), path
+    for loader in (yamlfile.safe_load, lambda t: yaml.load(t, Loader=yaml.SafeLoader)):
+        with pytest.raises(yaml.YAMLError):
+            loader("!!python/object/apply:os.system ['true']\n")

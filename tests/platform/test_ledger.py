@@ -14,7 +14,7 @@ KEY = AttemptKey(raw_sha256=None, params_id="toy-default@1#abc", code_version="c
 
 
 class Ledger:
-    """A warehouse stand-in holding only ``ingest_events`` (the ledger takes any ``query(sql, params)``)."""
+    """A warehouse stand-in holding only ``ingest_events`` (the ledger takes any ``query``/``rows(sql, params)``)."""
 
     def __init__(self, events: list[IngestEvent]):
         self.con = duckdb.connect()
@@ -23,6 +23,11 @@ class Ledger:
 
     def query(self, sql, params=None):
         return self.con.execute(sql, params).df()
+
+    def rows(self, sql, params=None):
+        from warehouse.store import _named_rows
+
+        return _named_rows(self.con.execute(sql, params))
 
 
 def attempt(sha: str, key: AttemptKey = KEY, status: str = "ok", error_type: str | None = None) -> IngestEvent:

@@ -253,3 +253,95 @@ def test_queries_read_the_current_catalog_snapshot_and_build_views_only_without_
     digest.write_text("views of an older release")
     built = Warehouse(wh.url)
     assert built.query(sql).equals(attached) and not built._query_attached
+
+
+NOOP_PROBE = """
+import sys
+from socscope.cli import main
+code = main(sys.argv[1:])
+HEAVY = ("pandas.core.frame", "pandera", "pyarrow.compute", "pyarrow.dataset", "matplotlib", "scipy")
+print("RAN", code, *sorted(m for m in HEAVY if m in sys.modules))
+"""
+
+
+def test_a_rerun_with_nothing_new_runs_no_pandas_code(tmp_path):
+    """Every technique plugin is loaded by a no-op re-run, and their reader modules ``import pandas``, but
+    the re-run builds no frame: pandas stays the stand-in of foundation/deferred.py (its own code never
+    runs, ~0.45 s), and pandera, pyarrow's compute (imported where used) and dataset, matplotlib and scipy
+    are not imported. A run with work imports the real pandas before it starts."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    cfg = _campaign(tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(root), "SOCSCOPE_PLUGINS": "toy=tests.support.toy_technique"}
+
+    def run() -> tuple[str, list[str]]:
+        done = subprocess.run([sys.executable, "-c", NOOP_PROBE, "run", "--local", "--config", str(cfg)],
+                              check=False, capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+        last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+        assert last.startswith("RAN 0"), done.stdout[-2000:] + done.stderr[-2000:]
+        return done.stdout, last.split()[2:]
+
+    out, imported = run()
+    assert "nothing new" not in out and "pandas.core.frame" in imported  # the first run: frames
+    out, imported = run()
+    assert "nothing new" in out and "this run: 0 new of 2 files seen" in out
+    assert imported == [], imported
+    write_csv(tmp_path / "share/S1/c.csv", [(3, 4)])
+    out, imported = run()
+    assert "new since the last run" in out and "pandas.core.frame" in imported
+
+
+def test_a_deferred_module_is_bound_by_import_and_imported_at_its_first_attribute(monkeypatch):
+    """foundation/deferred.py: ``import name`` binds the stand-in without running the module; the first
+    attribute asked imports the real one, whose objects the stand-in then gives (the same ones)."""
+    import importlib
+    import sys
+
+    from foundation import deferred
+
+    monkeypatch.delitem(sys.modules, "colorsys", raising=False)
+    stand_in = deferred.defer("colorsys")
+    bound = importlib.import_module("colorsys")  # what `import colorsys` does
+    assert bound is stand_in and deferred.is_deferred("colorsys")
+    assert bound.rgb_to_hsv(1.0, 0.0, 0.0) == (0.0, 1.0, 1.0)  # independent: pure red is hue 0, full saturation
+    real = sys.modules["colorsys"]
+    assert real is not stand_in and not deferred.is_deferred("colorsys")
+    assert bound.rgb_to_hsv is real.rgb_to_hsv and deferred.load("colorsys") is real
+
+
+def test_campaign_registered_says_yes_only_when_registering_commits_nothing(tmp_path):
+    """The no-op check's rows answer (pipeline.campaign_registered) against what registering does: the
+    same config, and one without a sample (the merge keeps stored rows), commit nothing; a changed SOC
+    label or description is a commit, and the rows answer is no."""
+    cfg = _campaign(tmp_path)
+    _, wh = _full_run(cfg)
+    original = yaml.safe_load(cfg.read_text())
+
+    def variant(edit) -> bool:
+        data = yaml.safe_load(yaml.safe_dump(original))
+        edit(data)
+        cfg.write_text(yaml.safe_dump(data))
+        campaign, before = load_campaign(cfg), wh.manifest().version
+        says = pipeline.campaign_registered(campaign, wh)
+        assert says == (pipeline.register_campaign(campaign, wh).version == before)
+        return says
+
+    assert variant(lambda d: None)
+    assert variant(lambda d: d["samples"].pop())
+    assert not variant(lambda d: d["samples"][0].update(soc_nominal_pct=40))
+    assert not variant(lambda d: d["samples"][1].update(description="re-labelled"))
+
+
+def test_sample_facts_spell_each_sample_as_the_fingerprints_always_did(tmp_path):
+    """The profile scopes' fingerprints hold each sample's facts as text; read as rows now (no pandas), the
+    text must stay what the frame gave (``.values.tolist()``, NULL as nan), or every scope of every
+    warehouse would be rebuilt once after the upgrade."""
+    from warehouse.marts.profile import sample_facts, samples_frame
+
+    cfg = _campaign(tmp_path)
+    _, wh = _full_run(cfg)
+    frame = samples_frame(wh)
+    assert frame["soc_measured_pct"].isna().any()  # a NULL is among the facts spelt
+    assert sample_facts(wh) == {sid: str(frame[frame.sample_id == sid].values.tolist()) for sid in frame["sample_id"]}

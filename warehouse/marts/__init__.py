@@ -128,8 +128,8 @@ def stored_correlation_warnings(wh: Warehouse, params) -> Any:
 
 
 def _recorded(wh: Warehouse, mart: str) -> str | None:
-    done = wh.query("select fingerprint from mart_state where mart = ? and scope = 'all'", [mart])
-    return None if done.empty else str(done.fingerprint.iloc[0])
+    done = wh.rows("select fingerprint from mart_state where mart = ? and scope = 'all'", [mart])
+    return str(done[0].fingerprint) if done else None
 
 
 def _mark(wh: Warehouse, flow_run_id: str | None, marks: list[dict]) -> None:

@@ -20,8 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from foundation.yamlfile import safe_load
 from warehouse.catalog import table_spec
 
 
@@ -91,7 +90,7 @@ def load_features() -> list[FeatureDecl]:
 
 
 def _read_declarations(path: Path, technique_name: str) -> list[FeatureDecl]:
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw = safe_load(path.read_text(encoding="utf-8"))
     try:
         decls = [FeatureDecl(technique=technique_name, **entry) for entry in raw["features"]]
     except (TypeError, KeyError) as exc:

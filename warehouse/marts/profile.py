@@ -7,6 +7,7 @@ interpolated rows are recomputed when their inputs changed.
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from typing import Any
 
@@ -39,15 +40,13 @@ def tables_fingerprint(manifest: Manifest, tables: set[str], extra: str) -> str:
     return hashlib.sha256(("|".join(paths) + extra).encode()).hexdigest()
 
 
-def scope_fingerprints(manifest: Manifest, samples: pd.DataFrame, decls: list[FeatureDecl],
+def scope_fingerprints(manifest: Manifest, facts: dict[str, str], decls: list[FeatureDecl],
                        params_id: str) -> dict[str, str]:
     """The fingerprint of each scope of the profile (a sample, and 'continuous' when a feature has a SOC
     per row): the data files it reads, its sample's facts and the parameter set. A scope whose
     fingerprint equals the one in mart_state is up to date and is not rebuilt."""
     sample_tables = {d.table for d in decls if d.soc == "sample"} | {"sample_soc", "sample_config"}
-    out = {sid: sample_fingerprint(manifest, sample_tables, sid,
-                                   params_id + str(samples[samples.sample_id == sid].values.tolist()))
-           for sid in samples["sample_id"]}
+    out = {sid: sample_fingerprint(manifest, sample_tables, sid, params_id + text) for sid, text in facts.items()}
     continuous = {d.table for d in decls if d.soc == "row"}
     if continuous:
         out["continuous"] = tables_fingerprint(manifest, continuous | {"sample_soc"}, params_id)
@@ -56,15 +55,27 @@ def scope_fingerprints(manifest: Manifest, samples: pd.DataFrame, decls: list[Fe
 
 def stale_scopes(wh: Warehouse, decls: list[FeatureDecl], params_id: str) -> list[str]:
     """Scopes of the profile that ``build`` would rebuild now (their data, facts or parameters changed)."""
-    state = wh.query("select scope, fingerprint from mart_state where mart = ?", [MART])
-    known = dict(zip(state.scope, state.fingerprint))
-    fingerprints = scope_fingerprints(wh.manifest(), samples_frame(wh), decls, params_id)
+    known = {r.scope: r.fingerprint for r in wh.rows("select scope, fingerprint from mart_state where mart = ?", [MART])}
+    fingerprints = scope_fingerprints(wh.manifest(), sample_facts(wh), decls, params_id)
     return [scope for scope, fp in fingerprints.items() if known.get(scope) != fp]
+
+
+SAMPLES_SQL = "select sample_id, series, branch, soc_nominal_pct, soc_measured_pct, soc_pct from samples"
 
 
 def samples_frame(wh: Warehouse) -> pd.DataFrame:
     """Every sample with its SOC (the nominal one unless a technique's view measures it)."""
-    return wh.query("select sample_id, series, branch, soc_nominal_pct, soc_measured_pct, soc_pct from samples")
+    return wh.query(SAMPLES_SQL)
+
+
+def sample_facts(wh: Warehouse) -> dict[str, str]:
+    """Each sample's row of ``SAMPLES_SQL`` as its scope's fingerprint spells it, read without pandas: the
+    text of the sample's rows of ``samples_frame`` (``.values.tolist()``, a NULL as nan), as recorded
+    since the fingerprints began, so that an upgrade rebuilds no scope."""
+    rows: dict[str, list[list[Any]]] = {}
+    for r in wh.rows(SAMPLES_SQL):
+        rows.setdefault(r.sample_id, []).append([math.nan if v is None else v for v in r])
+    return {sid: str(values) for sid, values in rows.items()}
 
 
 def group_rng(seed: int, key: tuple) -> np.random.Generator:
@@ -199,7 +210,7 @@ def build(campaign, wh: Warehouse, run_id: str | None, decls: list[FeatureDecl],
     continuous = [d for d in decls if d.soc == "row"]
     tx = wh.transaction(run_id)
     states, rebuilt = [], []
-    fingerprints = scope_fingerprints(manifest, samples, decls, params_id)
+    fingerprints = scope_fingerprints(manifest, sample_facts(wh), decls, params_id)
     cont_fp = fingerprints.pop("continuous", None)
     changed = {sid: fp for sid, fp in fingerprints.items() if force or known.get(sid) != fp}
     con = wh.connect(manifest)
