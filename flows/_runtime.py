@@ -1,4 +1,7 @@
-"""Prefect runtime glue shared by the flows: the campaign of a run, task runner choice, the warehouse write limit."""
+"""Prefect runtime glue shared by the flows: the campaign of a run, task runner choice, the warehouse write limit.
+
+Prefect is imported where it is used, not with this module: the CLI takes a run's intake on the
+guarded warehouse while Prefect is still being imported in another thread (socscope/cli.py)."""
 from __future__ import annotations
 
 import json
@@ -6,8 +9,6 @@ import threading
 from pathlib import Path
 from typing import Any, Union
 
-from prefect.concurrency.sync import concurrency
-from prefect.runtime import flow_run
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from foundation import secrecy
@@ -84,6 +85,8 @@ def no_heartbeats():
 
 
 def current_run_id() -> str:
+    from prefect.runtime import flow_run
+
     return str(flow_run.get_id() or "local")
 
 
@@ -107,9 +110,19 @@ def guarded_warehouse(campaign: Campaign) -> Warehouse:
 def _with_guard(wh: Warehouse) -> Warehouse:
     # On an object store this limit is the only lock between machines (no flock there), so a missing
     # limit is an error rather than a silent free-for-all. The slot is a lease renewed by its holder:
-    # a committer that is killed frees it within a minute instead of the default five.
-    wh.commit_guard = lambda: concurrency(WRITE_LIMIT, occupy=1, strict=not wh.is_local, lease_duration=60)
+    # a committer that is killed frees it within a minute instead of the default five. A local
+    # warehouse has its file lock (store.writer_lock, which NFS carries between machines) and no
+    # slot on top: a slot cost ~5 requests and 2 events per commit, ~20 commits a campaign run,
+    # answered by the server on the cores the files run on.
+    if not wh.is_local:
+        wh.commit_guard = _write_slot
     return wh
+
+
+def _write_slot():
+    from prefect.concurrency.sync import concurrency
+
+    return concurrency(WRITE_LIMIT, occupy=1, strict=True, lease_duration=60)
 
 
 def task_runner(campaign: Campaign):
