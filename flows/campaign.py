@@ -9,7 +9,14 @@ from __future__ import annotations
 from prefect import flow
 
 from flows import _ops
-from flows._runtime import CampaignArg, LoadedCampaign, current_run_id, guarded_warehouse, no_heartbeats
+from flows._runtime import (
+    CampaignArg,
+    LoadedCampaign,
+    beating,
+    current_run_id,
+    guarded_warehouse,
+    no_heartbeats,
+)
 from flows.intake import intake_shares, say_intake
 from flows.marts import rebuild_marts
 from flows.process import process_flow
@@ -19,6 +26,12 @@ from warehouse.warnings import warning_lines
 
 @flow(name="campaign", log_prints=True, timeout_seconds=12 * 3600)
 def campaign_flow(config: CampaignArg, techniques: list[str] | None = None, build_marts: bool = True) -> dict:
+    with beating():  # when the caller asked for heartbeats that stop at once (flows._runtime)
+        return campaign_run(config, techniques, build_marts)
+
+
+def campaign_run(config: CampaignArg, techniques: list[str] | None, build_marts: bool) -> dict:
+    """The campaign flow run's work."""
     loaded = LoadedCampaign.load(config)
     campaign = loaded.campaign
     wh = guarded_warehouse(campaign)

@@ -3,7 +3,6 @@ retry | reprocess | ignore | unignore | explain | server | dashboard."""
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import os
 import sys
@@ -199,12 +198,13 @@ def _run_flow(campaign, config: Path, techniques, embedded: bool) -> dict:
                 campaign, guarded_warehouse(campaign), pipeline.run_shares(campaign, techniques), progress=announce))
         except OSError as exc:  # a share's I/O: the run's intake task takes the shares, with its retries
             print(f"taking the shares' files before the run failed ({exc}); the run takes them, with retries")
-        campaign_flow, get_client, no_heartbeats = imported.result()
+        campaign_flow, get_client, no_heartbeats, prompt_heartbeats = imported.result()
         wait_for_api()
         with get_client(sync_client=True) as client:  # one warehouse writer at a time
             client.upsert_global_concurrency_limit_by_name(WRITE_LIMIT, 1)
-        # an embedded API lives and dies with this process: nobody can read its runs' heartbeats
-        with no_heartbeats() if embedded else contextlib.nullcontext():
+        # an embedded API lives and dies with this process: nobody can read its runs' heartbeats; a
+        # server's are sent by a thread that does not keep the person waiting at the run's end
+        with no_heartbeats() if embedded else prompt_heartbeats():
             return campaign_flow(loaded, techniques)
 
 
@@ -212,10 +212,10 @@ def _flow_imports():
     """What a flow run needs of Prefect (~1.5-2 s of imports), imported beside the intake."""
     from prefect.client.orchestration import get_client
 
-    from flows._runtime import no_heartbeats
+    from flows._runtime import no_heartbeats, prompt_heartbeats
     from flows.campaign import campaign_flow
 
-    return campaign_flow, get_client, no_heartbeats
+    return campaign_flow, get_client, no_heartbeats, prompt_heartbeats
 
 
 def _report(summary: dict, config: Path) -> None:

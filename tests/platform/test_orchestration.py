@@ -375,8 +375,10 @@ def test_the_cli_takes_the_files_while_prefect_is_imported_and_the_run_commits_t
     """On either API, the CLI imports Prefect and the flows in another thread, started before it takes
     the shares' files into the raw store; before the run, every share's files are stored and nothing is
     committed; the run then commits them once, for both shares, under its own flow run (the refusal of
-    an empty file carries the campaign run's id), without taking them again. The campaign run has a
-    heartbeat on a server (which finds crashed runs by it), none on an embedded API."""
+    an empty file carries the campaign run's id), without taking them again. The campaign run sends
+    heartbeats on a server (which finds crashed runs by them) from a thread of ours, stopped when the
+    run returns, none on an embedded API; Prefect's own (waited for at a run's end) are off on both."""
+    import prefect.events
     from prefect.client.orchestration import get_client
     from prefect.settings import get_current_settings
 
@@ -385,6 +387,11 @@ def test_the_cli_takes_the_files_while_prefect_is_imported_and_the_run_commits_t
     from socscope.cli import main
     from tasks import intake as I
 
+    beats: list[str] = []
+    emit = prefect.events.emit_event
+    monkeypatch.setattr(prefect.events, "emit_event", lambda event, resource, **kw: (beats.append(
+        (resource["prefect.resource.id"], threading.current_thread().name)) if event == "prefect.flow-run.heartbeat"
+        else emit(event=event, resource=resource, **kw)))
     cfg = toy_campaign(tmp_path, extra_share=True)
     write_csv(tmp_path / "share/S1/a.csv", [(1, 2)])
     write_csv(tmp_path / "share2/S2/b.csv", [(3, 4)])
@@ -421,7 +428,8 @@ def test_the_cli_takes_the_files_while_prefect_is_imported_and_the_run_commits_t
     monkeypatch.setattr(socscope.cli, "prefect_env", lambda home: "embedded" if api == "embedded" else "http://test-api")
     monkeypatch.setattr(socscope.prefect_api, "wait_for_api", wait_for_api)
     assert main(["run", "--config", str(cfg)]) == 0
-    assert heartbeats == [None] if api == "embedded" else heartbeats[0] is not None
+    assert heartbeats == [None]
+    assert not [t for t in threading.enumerate() if t.name == "heartbeat"]  # stopped with the run
     assert at_wait["imports_off_main"] and at_wait["imports_began_first"] and at_wait["intake_on_main"]
     assert at_wait["stored"] == ["S1/a.csv", "S2/b.csv"]
     assert not {"raw_files", "sightings", "ingest_events"} & set(at_wait["committed"]), at_wait
@@ -433,6 +441,8 @@ def test_the_cli_takes_the_files_while_prefect_is_imported_and_the_run_commits_t
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(refused.flow_run_id[0])
         assert client.read_flow(run.flow_id).name == "campaign" and run.state.is_completed()
+    expected = [(f"prefect.flow-run.{run.id}", "heartbeat")]
+    assert beats == ([] if api == "embedded" else expected)
 
 
 def test_the_modules_a_cli_run_uses_before_its_flow_do_not_import_prefect():
