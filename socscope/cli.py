@@ -190,18 +190,19 @@ def _run_flow(campaign, config: Path, techniques, embedded: bool) -> dict:
     from socscope.prefect_api import wait_for_api
     from tasks import pipeline
 
-    loaded = LoadedCampaign.of(campaign, str(config))
+    loaded, wh = LoadedCampaign.of(campaign, str(config)), guarded_warehouse(campaign)
     with _StageBars(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefect-imports") as pool:
         imported = pool.submit(_flow_imports)
         try:
             loaded.with_prepared_intake(pipeline.prepare_intake(
-                campaign, guarded_warehouse(campaign), pipeline.run_shares(campaign, techniques), progress=announce))
+                campaign, wh, pipeline.run_shares(campaign, techniques), progress=announce))
         except OSError as exc:  # a share's I/O: the run's intake task takes the shares, with its retries
             print(f"taking the shares' files before the run failed ({exc}); the run takes them, with retries")
         campaign_flow, get_client, no_heartbeats, prompt_heartbeats = imported.result()
         wait_for_api()
-        with get_client(sync_client=True) as client:  # one warehouse writer at a time
-            client.upsert_global_concurrency_limit_by_name(WRITE_LIMIT, 1)
+        if not wh.is_local:  # one writer at a time where no file lock serialises them (flows._runtime)
+            with get_client(sync_client=True) as client:
+                client.upsert_global_concurrency_limit_by_name(WRITE_LIMIT, 1)
         # an embedded API lives and dies with this process: nobody can read its runs' heartbeats; a
         # server's are sent by a thread that does not keep the person waiting at the run's end
         with no_heartbeats() if embedded else prompt_heartbeats():
