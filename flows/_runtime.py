@@ -5,11 +5,11 @@ guarded warehouse while Prefect is still being imported in another thread (socsc
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import logging
 import threading
 from collections.abc import Iterator
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Union
 
@@ -89,7 +89,7 @@ def no_heartbeats():
 
 
 #: the heartbeat frequency (s) of the next flow run whose body beats itself (:func:`beating`)
-_BEAT_EVERY: ContextVar[int | None] = ContextVar("socscope_beat_every", default=None)
+_BEAT_EVERY: contextvars.ContextVar[int | None] = contextvars.ContextVar("socscope_beat_every", default=None)
 
 
 @contextlib.contextmanager
@@ -119,8 +119,9 @@ def beating() -> Iterator[None]:
         from prefect.context import FlowRunContext
 
         context = FlowRunContext.get()
-        thread = threading.Thread(target=_beat, args=(context.flow_run, context.flow.name, max(every, 30), stop),
-                                  name="heartbeat", daemon=True)
+        # in this context: Prefect's settings (its API above all) are context variables, not the thread's
+        thread = threading.Thread(target=contextvars.copy_context().run, name="heartbeat", daemon=True,
+                                  args=(_beat, context.flow_run, context.flow.name, max(every, 30), stop))
         thread.start()
     try:
         yield

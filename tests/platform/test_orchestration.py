@@ -389,9 +389,13 @@ def test_the_cli_takes_the_files_while_prefect_is_imported_and_the_run_commits_t
 
     beats: list[str] = []
     emit = prefect.events.emit_event
-    monkeypatch.setattr(prefect.events, "emit_event", lambda event, resource, **kw: (beats.append(
-        (resource["prefect.resource.id"], threading.current_thread().name)) if event == "prefect.flow-run.heartbeat"
-        else emit(event=event, resource=resource, **kw)))
+
+    def seen_emit(event, resource, **kw):  # the heartbeats our thread sends, and on to the API
+        if event == "prefect.flow-run.heartbeat":
+            beats.append((resource["prefect.resource.id"], threading.current_thread().name))
+        return emit(event=event, resource=resource, **kw)
+
+    monkeypatch.setattr(prefect.events, "emit_event", seen_emit)
     cfg = toy_campaign(tmp_path, extra_share=True)
     write_csv(tmp_path / "share/S1/a.csv", [(1, 2)])
     write_csv(tmp_path / "share2/S2/b.csv", [(3, 4)])
