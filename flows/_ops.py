@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import math
+import time
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 from foundation.campaign import Campaign
 from foundation.progress import announce
@@ -191,20 +193,29 @@ def publish_run_report(report: dict[str, Any], prefix: str) -> None:
                               description="table contracts (pandera) per technique, and quality checks")
 
 
-class ProgressReporter:
-    """A Prefect progress artifact that a long loop updates, created at the first update; the same
-    progress goes to this process's listeners (the CLI's bar when the flow runs in its process)."""
+#: a progress artifact is written at most this often (and always at a stage's last step): each write is
+#: a request, an event and database rows on the server, which answers on the cores the files run on
+PROGRESS_EVERY_S = 2.0
 
-    def __init__(self, description: str):
+
+class ProgressReporter:
+    """A Prefect progress artifact that a long loop updates, created at the first update and then written
+    at most every :data:`PROGRESS_EVERY_S` seconds, and at the last step; the same progress goes to this
+    process's listeners (the CLI's bar when the flow runs in its process) at every step."""
+
+    def __init__(self, description: str, clock: Callable[[], float] = time.monotonic):
         self.description = description
         self.id = None
+        self.clock = clock
+        self.written_at = -math.inf
 
     def __call__(self, label: str, done: int, total: int, current: str = "") -> None:
         from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
         announce(label, done, total, current)
-        if not total:
+        if not total or (done < total and self.clock() - self.written_at < PROGRESS_EVERY_S):
             return
+        self.written_at = self.clock()
         pct = 100.0 * done / total
         text = redact(f"{self.description} - {label}: {done}/{total}" + (f", last: {current}" if current else ""))
         if self.id is None:

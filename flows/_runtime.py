@@ -1,13 +1,18 @@
-"""Prefect runtime glue shared by the flows: the campaign of a run, task runner choice, the warehouse write limit."""
+"""Prefect runtime glue shared by the flows: the campaign of a run, task runner choice, the warehouse write limit.
+
+Prefect is imported where it is used, not with this module: the CLI takes a run's intake on the
+guarded warehouse while Prefect is still being imported in another thread (socscope/cli.py)."""
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
+import logging
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Union
 
-from prefect.concurrency.sync import concurrency
-from prefect.runtime import flow_run
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from foundation import secrecy
@@ -83,7 +88,77 @@ def no_heartbeats():
     return temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
 
 
+#: the heartbeat frequency (s) of the next flow run whose body beats itself (:func:`beating`)
+_BEAT_EVERY: contextvars.ContextVar[int | None] = contextvars.ContextVar("socscope_beat_every", default=None)
+
+
+@contextlib.contextmanager
+def prompt_heartbeats() -> Iterator[None]:
+    """Around a flow call whose body is :func:`beating`: its run sends the heartbeats Prefect would (the
+    same event at the configured frequency) from a thread that stops at once when the work ends, not
+    Prefect's thread, which sleeps in one-second steps and is waited for at the run's end (~0.5 s a
+    run, on the user's clock for a CLI run on a server)."""
+    from prefect.settings import get_current_settings
+
+    token = _BEAT_EVERY.set(get_current_settings().flows.heartbeat_frequency)
+    try:
+        with no_heartbeats():
+            yield
+    finally:
+        _BEAT_EVERY.reset(token)
+
+
+@contextlib.contextmanager
+def beating() -> Iterator[None]:
+    """The current flow run's heartbeats from this body's start to its end, when its caller asked for
+    them (:func:`prompt_heartbeats`); else nothing (Prefect's own, or none)."""
+    every, token = _BEAT_EVERY.get(), _BEAT_EVERY.set(None)  # for this run, not its subflows
+    stop = threading.Event()
+    thread = None
+    if every is not None:
+        from prefect.context import FlowRunContext
+
+        context = FlowRunContext.get()
+        # in this context: Prefect's settings (its API above all) are context variables, not the thread's
+        thread = threading.Thread(target=contextvars.copy_context().run, name="heartbeat", daemon=True,
+                                  args=(_beat, context.flow_run, context.flow.name, max(every, 30), stop))
+        thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        _BEAT_EVERY.reset(token)
+        if thread is not None:
+            thread.join(timeout=5)
+
+
+def _beat(run: Any, flow_name: str, every: int, stop: threading.Event) -> None:
+    """Prefect's heartbeat event of ``run`` (resource and related as prefect.flow_engine makes them)
+    every ``every`` seconds (Prefect's minimum: 30) until ``stop``."""
+    import prefect
+    from prefect.events import emit_event
+    from prefect.events.related import tags_as_related_resources
+    from prefect.events.schemas.events import RelatedResource
+
+    resource = {"prefect.resource.id": f"prefect.flow-run.{run.id}", "prefect.resource.name": run.name or "",
+                "prefect.version": prefect.__version__}
+    related = [RelatedResource.model_validate({"prefect.resource.id": f"prefect.flow.{run.flow_id}",
+                                               "prefect.resource.role": "flow", "prefect.resource.name": flow_name})]
+    if run.deployment_id:
+        related.append(RelatedResource.model_validate({"prefect.resource.id": f"prefect.deployment.{run.deployment_id}",
+                                                       "prefect.resource.role": "deployment"}))
+    related += tags_as_related_resources(set(run.tags or []))
+    while not stop.is_set():
+        try:
+            emit_event(event="prefect.flow-run.heartbeat", resource=resource, related=related)
+        except Exception:  # a missed heartbeat is no reason to stop the run (as in Prefect)
+            logging.getLogger(__name__).debug("heartbeat of flow run %s not sent", run.id, exc_info=True)
+        stop.wait(every)
+
+
 def current_run_id() -> str:
+    from prefect.runtime import flow_run
+
     return str(flow_run.get_id() or "local")
 
 
@@ -107,9 +182,19 @@ def guarded_warehouse(campaign: Campaign) -> Warehouse:
 def _with_guard(wh: Warehouse) -> Warehouse:
     # On an object store this limit is the only lock between machines (no flock there), so a missing
     # limit is an error rather than a silent free-for-all. The slot is a lease renewed by its holder:
-    # a committer that is killed frees it within a minute instead of the default five.
-    wh.commit_guard = lambda: concurrency(WRITE_LIMIT, occupy=1, strict=not wh.is_local, lease_duration=60)
+    # a committer that is killed frees it within a minute instead of the default five. A local
+    # warehouse has its file lock (store.writer_lock, which NFS carries between machines) and no
+    # slot on top: a slot cost ~5 requests and 2 events per commit, ~20 commits a campaign run,
+    # answered by the server on the cores the files run on.
+    if not wh.is_local:
+        wh.commit_guard = _write_slot
     return wh
+
+
+def _write_slot():
+    from prefect.concurrency.sync import concurrency
+
+    return concurrency(WRITE_LIMIT, occupy=1, strict=True, lease_duration=60)
 
 
 def task_runner(campaign: Campaign):

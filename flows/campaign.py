@@ -9,22 +9,29 @@ from __future__ import annotations
 from prefect import flow
 
 from flows import _ops
-from flows._runtime import CampaignArg, LoadedCampaign, current_run_id, guarded_warehouse, no_heartbeats
+from flows._runtime import (
+    CampaignArg,
+    LoadedCampaign,
+    beating,
+    current_run_id,
+    guarded_warehouse,
+    no_heartbeats,
+)
 from flows.intake import intake_shares, say_intake
 from flows.marts import rebuild_marts
 from flows.process import process_flow
-from foundation.campaign import Campaign
 from tasks import pipeline
 from warehouse.warnings import warning_lines
 
 
-def run_shares(campaign: Campaign, techniques: list[str] | None) -> list[str]:
-    """The shares a run takes files from: those of ``techniques`` (every share when None)."""
-    return [s.name for s in campaign.shares if not techniques or s.technique in techniques]
-
-
 @flow(name="campaign", log_prints=True, timeout_seconds=12 * 3600)
 def campaign_flow(config: CampaignArg, techniques: list[str] | None = None, build_marts: bool = True) -> dict:
+    with beating():  # when the caller asked for heartbeats that stop at once (flows._runtime)
+        return campaign_run(config, techniques, build_marts)
+
+
+def campaign_run(config: CampaignArg, techniques: list[str] | None, build_marts: bool) -> dict:
+    """The campaign flow run's work."""
     loaded = LoadedCampaign.load(config)
     campaign = loaded.campaign
     wh = guarded_warehouse(campaign)
@@ -32,7 +39,7 @@ def campaign_flow(config: CampaignArg, techniques: list[str] | None = None, buil
     started = pipeline.now_utc()
     before = wh.manifest()
     pipeline.register_campaign(campaign, wh, run_id)
-    shares = run_shares(campaign, techniques)
+    shares = pipeline.run_shares(campaign, techniques)
     intake = intake_shares(loaded, shares)
     say_intake("shares " + ", ".join(shares), intake)
     with no_heartbeats():  # the subflow runs in this process: this run's heartbeat says it lives

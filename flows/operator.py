@@ -15,7 +15,7 @@ from flows._runtime import (
     guarded_warehouse,
     task_runner,
 )
-from flows.process import file_tasks, finalize_task, progress_artifact
+from flows.process import file_tasks, finalize, progress_artifact
 from foundation.registry import ordered_techniques
 from tasks import operations, pipeline
 
@@ -39,7 +39,7 @@ def retry_flow(config: CampaignArg, techniques: list[str] | None = None, samples
             run_files = file_tasks(loaded, wh, run_id, runner, refresh=True)
             pipeline.process_items(wh, name, todo, run_id, run_files, summary, progress_artifact(name, todo), chunk)
             if todo:
-                summary.finalize_rows[name] = finalize_task(loaded, name, run_id)
+                summary.finalize_rows[name] = finalize(loaded, name, run_id)
     _ops.publish_run_report(_ops.run_report(wh, run_id, before), "retry")
     return summary.__dict__
 

@@ -17,6 +17,7 @@ from flows._runtime import (
     guarded_warehouse,
     task_runner,
 )
+from foundation.registry import technique
 from tasks import batches, pipeline
 from warehouse.store import Warehouse
 
@@ -36,6 +37,14 @@ def process_batch_task(items: list[pipeline.WorkItem], loaded: LoadedCampaign, w
 def finalize_task(loaded: LoadedCampaign, technique_name: str, flow_run_id: str, force: bool = False) -> int:
     campaign = loaded.campaign
     return pipeline.finalize_technique(campaign, guarded_warehouse(campaign), technique_name, flow_run_id, force=force)
+
+
+def finalize(loaded: LoadedCampaign, technique_name: str, flow_run_id: str, force: bool = False) -> int:
+    """A technique's cross-file step as a task; none for a technique without one (a task run costs its
+    states and events, here for nothing to show)."""
+    if technique(technique_name).finalize is None:
+        return 0
+    return finalize_task(loaded, technique_name, flow_run_id, force=force)
 
 
 def file_tasks(loaded: LoadedCampaign, wh: Warehouse, run_id: str, runner: TaskRunner,
@@ -70,7 +79,7 @@ def process_techniques(loaded: LoadedCampaign, wh: Warehouse, run_id: str, techn
     with task_runner(loaded.campaign) as runner:
         return pipeline.process_techniques(
             loaded.campaign, wh, run_id, techniques, run_files=file_tasks(loaded, wh, run_id, runner),
-            finalize=lambda name: finalize_task(loaded, name, run_id, force=force_finalize),
+            finalize=lambda name: finalize(loaded, name, run_id, force=force_finalize),
             progress_for=progress_artifact, commit_every=commit_every)
 
 

@@ -16,7 +16,7 @@ from flows._runtime import (
     guarded_warehouse,
     task_runner,
 )
-from flows.process import file_tasks, finalize_task, progress_artifact
+from flows.process import file_tasks, finalize, progress_artifact
 from foundation.registry import params_for
 from tasks import pipeline
 
@@ -48,6 +48,6 @@ def reprocess_flow(config: str, technique: str, params: str | None = None, sampl
         progress = progress_artifact(technique, todo)
         pipeline.process_items(wh, technique, todo, run_id, run_files, summary, progress, chunk)
     if is_current and todo:
-        summary.finalize_rows[technique] = finalize_task(loaded, technique, run_id)
+        summary.finalize_rows[technique] = finalize(loaded, technique, run_id)
     _ops.publish_run_report(_ops.run_report(wh, run_id, before), "reprocess")
     return {"params_id": params_id, **summary.__dict__}

@@ -3,7 +3,6 @@ retry | reprocess | ignore | unignore | explain | server | dashboard."""
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import os
 import sys
@@ -184,32 +183,44 @@ def _run_campaign(config: Path, techniques, local: bool, force_flow: bool = Fals
 
 
 def _run_flow(campaign, config: Path, techniques, embedded: bool) -> dict:
-    """The campaign flow in this process. An embedded API is still starting when this begins: the
-    imports and the intake up to its commit (which needs the run's id) go on meanwhile, and the run
-    waits for the API only where Prefect first calls it."""
-    from prefect.client.orchestration import get_client
+    """The campaign flow in this process. Prefect and the flows are imported in a thread while this one
+    takes the shares' new files into the raw store, up to the commit (which needs the run's id: the
+    flow run commits them); an embedded API is still starting meanwhile, and is waited for only where
+    Prefect first calls it."""
+    from concurrent.futures import ThreadPoolExecutor
 
-    from flows._runtime import WRITE_LIMIT, LoadedCampaign, guarded_warehouse, no_heartbeats
-    from flows.campaign import campaign_flow, run_shares
+    from flows._runtime import WRITE_LIMIT, LoadedCampaign, guarded_warehouse
     from foundation.progress import announce
     from socscope.prefect_api import wait_for_api
     from tasks import pipeline
 
-    loaded = LoadedCampaign.of(campaign, str(config))
-    with _StageBars():
-        if embedded:
-            shares = run_shares(campaign, techniques)
-            try:
-                loaded.with_prepared_intake(pipeline.prepare_intake(campaign, guarded_warehouse(campaign), shares,
-                                                                    progress=announce))
-            except OSError as exc:  # a share's I/O: the run's intake task takes the shares, with its retries
-                print(f"taking the shares' files before the run failed ({exc}); the run takes them, with retries")
+    loaded, wh = LoadedCampaign.of(campaign, str(config)), guarded_warehouse(campaign)
+    with _StageBars(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefect-imports") as pool:
+        imported = pool.submit(_flow_imports)
+        try:
+            loaded.with_prepared_intake(pipeline.prepare_intake(
+                campaign, wh, pipeline.run_shares(campaign, techniques), progress=announce))
+        except OSError as exc:  # a share's I/O: the run's intake task takes the shares, with its retries
+            print(f"taking the shares' files before the run failed ({exc}); the run takes them, with retries")
+        campaign_flow, get_client, no_heartbeats, prompt_heartbeats = imported.result()
         wait_for_api()
-        with get_client(sync_client=True) as client:  # one warehouse writer at a time
-            client.upsert_global_concurrency_limit_by_name(WRITE_LIMIT, 1)
-        # an embedded API lives and dies with this process: nobody can read its runs' heartbeats
-        with no_heartbeats() if embedded else contextlib.nullcontext():
+        if not wh.is_local:  # one writer at a time where no file lock serialises them (flows._runtime)
+            with get_client(sync_client=True) as client:
+                client.upsert_global_concurrency_limit_by_name(WRITE_LIMIT, 1)
+        # an embedded API lives and dies with this process: nobody can read its runs' heartbeats; a
+        # server's are sent by a thread that does not keep the person waiting at the run's end
+        with no_heartbeats() if embedded else prompt_heartbeats():
             return campaign_flow(loaded, techniques)
+
+
+def _flow_imports():
+    """What a flow run needs of Prefect (~1.5-2 s of imports), imported beside the intake."""
+    from prefect.client.orchestration import get_client
+
+    from flows._runtime import no_heartbeats, prompt_heartbeats
+    from flows.campaign import campaign_flow
+
+    return campaign_flow, get_client, no_heartbeats, prompt_heartbeats
 
 
 def _report(summary: dict, config: Path) -> None:

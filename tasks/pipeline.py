@@ -245,6 +245,11 @@ class PreparedIntake:
         return self.summary
 
 
+def run_shares(campaign: Campaign, techniques: list[str] | None) -> list[str]:
+    """The shares a run takes files from: those of ``techniques`` (every share when None)."""
+    return [s.name for s in campaign.shares if not techniques or s.technique in techniques]
+
+
 def prepare_intake(campaign: Campaign, wh: Warehouse, shares: list[str] | None = None,
                    progress: Progress = no_progress, mapper: Mapper | None = None) -> PreparedIntake:
     """:func:`intake` up to its commit (no flow run id needed yet)."""

@@ -272,6 +272,8 @@ def test_a_server_that_does_not_answer_is_not_used(fake_server, clean_env, tmp_p
 # ------------------------------------------------------------------------------------------ on Prefect
 @pytest.mark.slow
 def test_a_flow_runs_a_task_per_batch_and_commits_once(prefect_api, tmp_path):
+    """The task runs of a campaign run: its intake, the one that stands for its `process` subflow, one
+    per batch, one for the cross-file step."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
@@ -289,13 +291,14 @@ def test_a_flow_runs_a_task_per_batch_and_commits_once(prefect_api, tmp_path):
     with get_client(sync_client=True) as client:
         for _ in range(60):  # task runs reach the database through events: wait for them
             runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=run_ids)))
-            names = sorted(r.name for r in runs if "batch" in r.name or r.name.startswith("toy-"))
-            if len(names) >= 3:
+            names = sorted(r.name.split("-")[0] if r.name.startswith("finalize") else r.name for r in runs)
+            if len(names) >= 6:
                 break
             import time
 
             time.sleep(1)
-    assert names == ["toy-batch-0", "toy-batch-1", "toy-batch-2"], names  # 40 files, batches of <= 16
+    # 40 files, batches of <= 16
+    assert names == ["finalize_task", "intake", "process-0", "toy-batch-0", "toy-batch-1", "toy-batch-2"], names
 
 
 def test_a_new_embedded_home_gets_the_migrated_database_and_an_old_one_keeps_its_own(clean_env, tmp_path):
@@ -366,11 +369,16 @@ def test_a_cli_run_on_the_embedded_api_does_not_import_prefects_server(tmp_path)
 
 
 @pytest.mark.slow
-def test_the_cli_takes_the_files_while_the_embedded_api_starts_and_the_run_commits_them(prefect_api, tmp_path,
-                                                                                        monkeypatch):
-    """Before waiting for an embedded API the CLI has taken every share's files into the raw store and
-    committed nothing; the run then commits them once, for both shares, under its own flow run (the
-    refusal of an empty file carries the campaign run's id), without taking them again."""
+@pytest.mark.parametrize("api", ["embedded", "server"])
+def test_the_cli_takes_the_files_while_prefect_is_imported_and_the_run_commits_them(prefect_api, tmp_path,
+                                                                                    monkeypatch, api):
+    """On either API, the CLI imports Prefect and the flows in another thread, started before it takes
+    the shares' files into the raw store; before the run, every share's files are stored and nothing is
+    committed; the run then commits them once, for both shares, under its own flow run (the refusal of
+    an empty file carries the campaign run's id), without taking them again. The campaign run sends
+    heartbeats on a server (which finds crashed runs by them) from a thread of ours, stopped when the
+    run returns, none on an embedded API; Prefect's own (waited for at a run's end) are off on both."""
+    import prefect.events
     from prefect.client.orchestration import get_client
     from prefect.settings import get_current_settings
 
@@ -379,6 +387,15 @@ def test_the_cli_takes_the_files_while_the_embedded_api_starts_and_the_run_commi
     from socscope.cli import main
     from tasks import intake as I
 
+    beats: list[str] = []
+    emit = prefect.events.emit_event
+
+    def seen_emit(event, resource, **kw):  # the heartbeats our thread sends, and on to the API
+        if event == "prefect.flow-run.heartbeat":
+            beats.append((resource["prefect.resource.id"], threading.current_thread().name))
+        return emit(event=event, resource=resource, **kw)
+
+    monkeypatch.setattr(prefect.events, "emit_event", seen_emit)
     cfg = toy_campaign(tmp_path, extra_share=True)
     write_csv(tmp_path / "share/S1/a.csv", [(1, 2)])
     write_csv(tmp_path / "share2/S2/b.csv", [(3, 4)])
@@ -388,6 +405,18 @@ def test_the_cli_takes_the_files_while_the_embedded_api_starts_and_the_run_commi
     store = I.store_candidate
     monkeypatch.setattr(I, "store_candidate", lambda cand, *a, **k: stored.append(cand.rel_path) or store(cand, *a, **k))
     at_wait: dict = {}
+    importing = threading.Event()
+    flow_imports, prepare = socscope.cli._flow_imports, pipeline.prepare_intake
+
+    def imports_in_a_thread():
+        at_wait["imports_off_main"] = threading.current_thread() is not threading.main_thread()
+        importing.set()
+        return flow_imports()
+
+    def prepare_on_main(*args, **kwargs):
+        at_wait["imports_began_first"] = importing.wait(60)
+        at_wait["intake_on_main"] = threading.current_thread() is threading.main_thread()
+        return prepare(*args, **kwargs)
 
     def wait_for_api() -> None:
         wh = pipeline.open_warehouse(load_campaign(cfg))
@@ -397,10 +426,15 @@ def test_the_cli_takes_the_files_while_the_embedded_api_starts_and_the_run_commi
     log_run = pipeline.log_run
     monkeypatch.setattr(pipeline, "log_run", lambda *a, **k: heartbeats.append(
         get_current_settings().flows.heartbeat_frequency) or log_run(*a, **k))
-    monkeypatch.setattr(socscope.cli, "prefect_env", lambda home: "embedded")  # the test API stands in for it
+    monkeypatch.setattr(pipeline, "prepare_intake", prepare_on_main)
+    monkeypatch.setattr(socscope.cli, "_flow_imports", imports_in_a_thread)
+    # the test API stands in for either
+    monkeypatch.setattr(socscope.cli, "prefect_env", lambda home: "embedded" if api == "embedded" else "http://test-api")
     monkeypatch.setattr(socscope.prefect_api, "wait_for_api", wait_for_api)
     assert main(["run", "--config", str(cfg)]) == 0
     assert heartbeats == [None]
+    assert not [t for t in threading.enumerate() if t.name == "heartbeat"]  # stopped with the run
+    assert at_wait["imports_off_main"] and at_wait["imports_began_first"] and at_wait["intake_on_main"]
     assert at_wait["stored"] == ["S1/a.csv", "S2/b.csv"]
     assert not {"raw_files", "sightings", "ingest_events"} & set(at_wait["committed"]), at_wait
     assert sorted(stored) == ["S1/a.csv", "S2/b.csv"]  # taken once
@@ -411,6 +445,81 @@ def test_the_cli_takes_the_files_while_the_embedded_api_starts_and_the_run_commi
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(refused.flow_run_id[0])
         assert client.read_flow(run.flow_id).name == "campaign" and run.state.is_completed()
+    expected = [(f"prefect.flow-run.{run.id}", "heartbeat")]
+    assert beats == ([] if api == "embedded" else expected)
+
+
+def test_the_modules_a_cli_run_uses_before_its_flow_do_not_import_prefect():
+    """What the CLI runs before the flow (the campaign, the warehouse with the flows' guard, the intake)
+    imports no Prefect, so that Prefect's imports (~1.5-2 s) can go on beside the intake."""
+    import os
+    import subprocess
+    import sys
+
+    script = ("import sys, socscope.cli, flows._runtime, tasks.pipeline, tasks.nothing_new\n"
+              "print('prefect imported:', sorted(m for m in sys.modules if m.split('.')[0] == 'prefect')[:3])\n")
+    done = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "prefect imported: []" in done.stdout, done.stdout
+
+
+# ------------------------------------------------------------------------------------------ per-run bookkeeping
+def test_a_progress_artifact_is_written_at_most_every_interval_and_at_the_last_step(monkeypatch):
+    """Every step reaches this process's listeners (the terminal's bars); the server gets the first step,
+    then at most one write per PROGRESS_EVERY_S, and the last step whatever the time."""
+    import prefect.artifacts
+
+    from flows import _ops
+    from foundation.progress import listening
+
+    writes: list[tuple[str, float]] = []
+    monkeypatch.setattr(prefect.artifacts, "create_progress_artifact", lambda pct, description: writes.append(("create", pct)) or "id")
+    monkeypatch.setattr(prefect.artifacts, "update_progress_artifact", lambda id_, pct, description: writes.append(("update", pct)))
+    now = [0.0]
+    heard: list[int] = []
+    reporter = _ops.ProgressReporter("toy", clock=lambda: now[0])
+    with listening(lambda label, done, total, current="": heard.append(done)):
+        for done in range(11):
+            reporter("process toy", done, 10)
+            now[0] += _ops.PROGRESS_EVERY_S / 4
+    assert heard == list(range(11))
+    assert writes == [("create", 0.0), ("update", 40.0), ("update", 80.0), ("update", 100.0)]
+
+
+def test_a_local_warehouse_commits_under_its_file_lock_and_an_object_store_under_the_prefect_slot(tmp_path, monkeypatch):
+    """A commit to a local warehouse asks Prefect for nothing (its file lock serialises committers); one
+    to a warehouse without a file lock takes the global concurrency slot, and fails without it."""
+    import prefect.concurrency.sync
+
+    from flows import _runtime
+
+    def no_slot(*args, **kwargs):
+        raise RuntimeError("asked for the write slot")
+
+    monkeypatch.setattr(prefect.concurrency.sync, "concurrency", no_slot)
+    local = _runtime.guarded_warehouse(load_campaign(toy_campaign(tmp_path)))
+    tx = local.transaction("run")
+    tx.upsert(P.SIGHTINGS, _sightings("a", 1))
+    assert tx.commit().version >= 1
+    remote = _runtime._with_guard(Warehouse(f"memory://{tmp_path.name}/wh"))
+    tx = remote.transaction("run")
+    tx.upsert(P.SIGHTINGS, _sightings("a", 1))
+    with pytest.raises(RuntimeError, match="write slot"):
+        tx.commit()
+
+
+def test_a_technique_without_a_cross_file_step_gets_no_finalize_task(monkeypatch):
+    from types import SimpleNamespace
+
+    from flows import process
+
+    tasks_run: list[str] = []
+    monkeypatch.setattr(process, "finalize_task", lambda loaded, name, run_id, force=False: tasks_run.append(name) or 7)
+    monkeypatch.setattr(process, "technique", lambda name: SimpleNamespace(finalize=None if name == "plain" else len))
+    assert process.finalize(None, "plain", "run") == 0
+    assert process.finalize(None, "crossed", "run") == 7
+    assert tasks_run == ["crossed"]
 
 
 @pytest.mark.slow
