@@ -50,7 +50,7 @@ from foundation.registry import (
 )
 from schemas import platform as P
 from tasks import intake as I
-from tasks import isolation
+from tasks import isolation, side_by_side
 from warehouse.faults import (
     DISK_ERRNOS,
     as_storage_error,
@@ -376,6 +376,8 @@ class WorkItem:
     rel_path: str | None
     #: the technique's ``process_first`` says other files need this one (a scan log): committed before them
     first: bool = False
+    #: the raw file's size (tasks/batches.py puts the largest first and balances batches by it)
+    size_bytes: int = 0
 
     def key(self, campaign: Campaign) -> AttemptKey:
         """This file's attempt key: its raw file, parameter set, code, limits and the settings it is read under."""
@@ -386,7 +388,7 @@ class WorkItem:
 def accepted_files(campaign: Campaign, wh: Warehouse, technique_name: str) -> list[WorkItem]:
     """Raw files of a technique that intake accepted (mapped to a sample or reference, not ignored by a person)."""
     df = wh.query("""
-        select r.raw_sha256, r.technique, r.sample_id, r.cell_id, r.original_name, r.store_path,
+        select r.raw_sha256, r.technique, r.sample_id, r.cell_id, r.original_name, r.store_path, r.size_bytes,
                (select first(s.share order by s.first_seen, s.share, s.path) from sightings s where s.raw_sha256 = r.raw_sha256) as share,
                (select first(s.path order by s.first_seen, s.share, s.path) from sightings s where s.raw_sha256 = r.raw_sha256) as rel_path
         from raw_files r
@@ -396,7 +398,7 @@ def accepted_files(campaign: Campaign, wh: Warehouse, technique_name: str) -> li
         order by r.sample_id nulls first, r.original_name, r.raw_sha256""",
                   {"technique": technique_name, "campaign": campaign.name})
     df = df.astype(object).where(df.notna(), None)  # a missing sample is None, never NaN
-    items = [WorkItem(**rec) for rec in df.to_dict("records")]
+    items = [WorkItem(**{**rec, "size_bytes": int(rec["size_bytes"] or 0)}) for rec in df.to_dict("records")]
     first = technique(technique_name).process_first
     if first is not None:
         shares = {sh.name: dict(sh.reader_options) for sh in campaign.shares}
@@ -735,17 +737,28 @@ def process_techniques(campaign: Campaign, wh: Warehouse, flow_run_id: str | Non
                        run_files: RunFiles, finalize: Callable[[str], int],
                        progress_for: Callable[[str, list[WorkItem]], Progress] = lambda name, todo: no_progress,
                        commit_every: int | None = None) -> ProcessSummary:
-    """Every pending file of each technique (in dependency order), then that technique's cross-file step.
+    """Every pending file of each technique, then that technique's cross-file step; a technique starts
+    once those it comes ``after`` are done, and techniques independent of each other run side by side
+    (tasks/side_by_side.py: one's commits and finalize overlap another's files).
 
     The one loop over techniques, for the pipeline and every flow. The caller says how files run
     (``run_files``: threads here, a Prefect task per batch in flows), how a technique's finalize runs
     (``finalize(name)`` returns its rows; a backfill forces it) and how progress is shown.
     """
-    summary = ProcessSummary()
-    for name in ordered_techniques(techniques):
+    def one(name: str) -> ProcessSummary:
+        part = ProcessSummary()
         todo = pending_work(campaign, wh, name)
-        process_items(wh, name, todo, flow_run_id, run_files, summary, progress_for(name, todo), commit_every)
-        summary.finalize_rows[name] = finalize(name)
+        process_items(wh, name, todo, flow_run_id, run_files, part, progress_for(name, todo), commit_every)
+        part.finalize_rows[name] = finalize(name)
+        return part
+
+    summary = ProcessSummary()
+    names = ordered_techniques(techniques)
+    for part in side_by_side.in_dependency_order(names, lambda name: technique(name).after, one).values():
+        summary.processed += part.processed
+        summary.quarantined += part.quarantined
+        summary.rows += part.rows
+        summary.finalize_rows.update(part.finalize_rows)
     return summary
 
 
