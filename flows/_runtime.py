@@ -207,8 +207,10 @@ def task_runner(campaign: Campaign):
         # worker threads, not processes: a batch task only hands its files to file worker processes
         # (tasks/isolation.py) and waits; a Dask worker process per slot (and its nanny) cost their
         # start and imports again, ~15 s of CPU on a 2-worker small demo, for no parallelism gained
+        # and no dashboard: it needs bokeh (not installed), and its server costs every run ~0.4 s of CPU
         return DaskTaskRunner(cluster_kwargs={"n_workers": campaign.execution.max_workers,
-                                              "threads_per_worker": 1, "processes": False})
+                                              "threads_per_worker": 1, "processes": False,
+                                              "dashboard_address": None})
     from prefect.task_runners import ThreadPoolTaskRunner
 
     return ThreadPoolTaskRunner(max_workers=campaign.execution.max_workers)

@@ -16,17 +16,27 @@ from tasks import pipeline
 
 def split(items: list[pipeline.WorkItem], size: int, workers: int) -> list[list[pipeline.WorkItem]]:
     """``items`` in batches of at most ``size`` files, evenly filled, and at least ``workers`` batches
-    when there are that many files (so that every task slot has a batch, however few files there are)."""
+    when there are that many files (so that every task slot has a batch, however few files there are).
+
+    Largest files first (``size_bytes``), each to the batch with the fewest bytes so far that has room:
+    the batches running side by side end together, instead of one worker finishing a batch of large
+    maps while the other has nothing left (files of equal size keep their order, batch by batch)."""
     if not items:
         return []
     count = min(len(items), max(math.ceil(len(items) / size), workers))
     per, extra = divmod(len(items), count)
-    out, start = [], 0
-    for i in range(count):
-        end = start + per + (i < extra)
-        out.append(items[start:end])
-        start = end
+    room = [per + (i < extra) for i in range(count)]
+    out: list[list[pipeline.WorkItem]] = [[] for _ in range(count)]
+    load = [0] * count
+    for item in sorted(items, key=lambda w: -_bytes(w)):  # a stable sort: ties keep their order
+        i = min((b for b in range(count) if len(out[b]) < room[b]), key=lambda b: (load[b], b))
+        out[i].append(item)
+        load[i] += _bytes(item)
     return out
+
+
+def _bytes(item: pipeline.WorkItem) -> int:
+    return getattr(item, "size_bytes", None) or 0
 
 
 def run_batch(items: list[pipeline.WorkItem], campaign: Campaign, wh_url: str,

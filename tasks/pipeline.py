@@ -50,7 +50,7 @@ from foundation.registry import (
 )
 from schemas import platform as P
 from tasks import intake as I
-from tasks import isolation
+from tasks import isolation, side_by_side
 from warehouse.faults import (
     DISK_ERRNOS,
     as_storage_error,
@@ -438,6 +438,8 @@ class WorkItem:
     rel_path: str | None
     #: the technique's ``process_first`` says other files need this one (a scan log): committed before them
     first: bool = False
+    #: the raw file's size (tasks/batches.py puts the largest first and balances batches by it)
+    size_bytes: int = 0
 
     def key(self, campaign: Campaign, technique_key: AttemptKey | None = None) -> AttemptKey:
         """This file's attempt key: its raw file, parameter set, code, limits and the settings it is read under
@@ -454,7 +456,8 @@ def accepted_files(campaign: Campaign, wh: Warehouse, technique_name: str) -> li
             select raw_sha256, first(share order by first_seen, share, path) as share,
                    first(path order by first_seen, share, path) as rel_path
             from sightings group by raw_sha256)
-        select r.raw_sha256, r.technique, r.sample_id, r.cell_id, r.original_name, r.store_path, f.share, f.rel_path
+        select r.raw_sha256, r.technique, r.sample_id, r.cell_id, r.original_name, r.store_path,
+               coalesce(r.size_bytes, 0) as size_bytes, f.share, f.rel_path
         from raw_files r left join first_sighting f on f.raw_sha256 = r.raw_sha256
         where r.technique = $technique and r.campaign = $campaign
           and r.raw_sha256 not in (select raw_sha256 from ingest_events where stage = 'intake' and status <> 'ok')
@@ -801,17 +804,28 @@ def process_techniques(campaign: Campaign, wh: Warehouse, flow_run_id: str | Non
                        run_files: RunFiles, finalize: Callable[[str], int],
                        progress_for: Callable[[str, list[WorkItem]], Progress] = lambda name, todo: no_progress,
                        commit_every: int | None = None) -> ProcessSummary:
-    """Every pending file of each technique (in dependency order), then that technique's cross-file step.
+    """Every pending file of each technique, then that technique's cross-file step; a technique starts
+    once those it comes ``after`` are done, and techniques independent of each other run side by side
+    (tasks/side_by_side.py: one's commits and finalize overlap another's files).
 
     The one loop over techniques, for the pipeline and every flow. The caller says how files run
     (``run_files``: threads here, a Prefect task per batch in flows), how a technique's finalize runs
     (``finalize(name)`` returns its rows; a backfill forces it) and how progress is shown.
     """
-    summary = ProcessSummary()
-    for name in ordered_techniques(techniques):
+    def one(name: str) -> ProcessSummary:
+        part = ProcessSummary()
         todo = pending_work(campaign, wh, name)
-        process_items(wh, name, todo, flow_run_id, run_files, summary, progress_for(name, todo), commit_every)
-        summary.finalize_rows[name] = finalize(name)
+        process_items(wh, name, todo, flow_run_id, run_files, part, progress_for(name, todo), commit_every)
+        part.finalize_rows[name] = finalize(name)
+        return part
+
+    summary = ProcessSummary()
+    names = ordered_techniques(techniques)
+    for part in side_by_side.in_dependency_order(names, lambda name: technique(name).after, one).values():
+        summary.processed += part.processed
+        summary.quarantined += part.quarantined
+        summary.rows += part.rows
+        summary.finalize_rows.update(part.finalize_rows)
     return summary
 
 
