@@ -16,7 +16,12 @@ from socscope.dashboard.warnings_view import warnings_of, warnings_section
 
 TITLE = "Quarantine, warnings & runs"
 QUARANTINE_SQL = """select technique, sample_id, original_name, stage, status, reason, error_type, reader,
-                           attempted_at from quarantine order by attempted_at desc"""
+                           params_id, attempted_at, raw_sha256 from quarantine order by attempted_at desc"""
+
+
+def techniques_received() -> list[str]:
+    """The techniques of the files on record (the choices of this page's filter)."""
+    return sorted(set(q("select distinct technique from raw_files where technique is not null").technique))
 
 
 def quarantined_of(techniques: list[str]):
@@ -41,7 +46,7 @@ def attention_line(techniques: list[str]) -> None:
 
 def page_operations() -> None:
     st.title(TITLE)
-    techs = sorted(set(q("select distinct technique from raw_files where technique is not null").technique))
+    techs = techniques_received()
     chosen = st.pills("Techniques", techs, selection_mode="multi", default=techs, key="operations_tech")
     st.subheader("Quarantine")
     quarantine = quarantined_of(chosen)

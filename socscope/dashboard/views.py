@@ -42,7 +42,11 @@ from socscope.dashboard.kit import (
 )
 from socscope.dashboard.kit import table as kit_table
 from socscope.dashboard.operations_view import TITLE as OPERATIONS_TITLE
-from socscope.dashboard.operations_view import attention_line, page_operations
+from socscope.dashboard.operations_view import (
+    attention_line,
+    page_operations,
+    techniques_received,
+)
 from socscope.dashboard.sample_view import page_lineage, page_sample
 from socscope.dashboard.warnings_view import ranked_pairs
 
@@ -363,13 +367,7 @@ def page_findings() -> None:
         with st.expander(f"{len(flags)} measurements that failed a quality check"):
             kit_table(flags, "failed_quality_checks")
     st.subheader("Quarantine")
-    quarantine = q("""select technique, sample_id, original_name, stage, reason, error_type, reader, params_id,
-                             attempted_at, raw_sha256 from quarantine order by attempted_at desc""")
-    if quarantine.empty:
-        st.success("no file quarantined")
-    else:
-        st.table(quarantine.head(200).set_index("original_name"))
-        downloads(quarantine, "quarantine", key="findings_quarantine")
+    attention_line(techniques_received())  # the files themselves: on the operations page
 
 
 #: (slug, title, draw) of the campaign-wide pages around the techniques' own

@@ -459,3 +459,16 @@ def test_pages_open_from_their_own_url(session):
         assert heading.startswith(title.split(" ")[0]), (slug, heading)
         assert info["points"] > 0
         LOAD_TIMES.setdefault(slug, {})["direct_url_s"] = round(dt, 3)
+
+
+def test_the_findings_page_counts_the_quarantine_and_links_to_its_one_table(session):
+    """The quarantined files are listed on one page (operations); the findings page counts them and links
+    there, instead of a second table of its own."""
+    session.open_root()
+    session.goto("Findings & quality")
+    session.assert_clean("findings")
+    text = session.page.get_by_test_id("stMain").inner_text()
+    assert re.search(r"\d+ quarantined file\(s\)|no file quarantined", text), text[-2000:]
+    assert "C-PRI_loc09_esm.ibw" not in text or os.environ.get("SOCSCOPE_DASHBOARD_TEST_DIR")
+    link = session.page.get_by_test_id("stPageLink").get_by_text("Quarantine, warnings and last runs")
+    assert link.count() == 1
