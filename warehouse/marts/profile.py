@@ -53,10 +53,17 @@ def scope_fingerprints(manifest: Manifest, facts: dict[str, str], decls: list[Fe
     return out
 
 
+def scope_states(wh: Warehouse, manifest: Manifest, decls: list[FeatureDecl],
+                 params_id: str) -> tuple[dict[str, str], dict[str, str]]:
+    """(fingerprint recorded in mart_state, fingerprint at ``manifest``) of each scope: the one comparison
+    that both ``build`` and the no-op check (``stale_scopes``) make, so that they cannot disagree."""
+    known = {r.scope: r.fingerprint for r in wh.rows("select scope, fingerprint from mart_state where mart = ?", [MART])}
+    return known, scope_fingerprints(manifest, sample_facts(wh), decls, params_id)
+
+
 def stale_scopes(wh: Warehouse, decls: list[FeatureDecl], params_id: str) -> list[str]:
     """Scopes of the profile that ``build`` would rebuild now (their data, facts or parameters changed)."""
-    known = {r.scope: r.fingerprint for r in wh.rows("select scope, fingerprint from mart_state where mart = ?", [MART])}
-    fingerprints = scope_fingerprints(wh.manifest(), sample_facts(wh), decls, params_id)
+    known, fingerprints = scope_states(wh, wh.manifest(), decls, params_id)
     return [scope for scope, fp in fingerprints.items() if known.get(scope) != fp]
 
 
@@ -201,8 +208,7 @@ def build(campaign, wh: Warehouse, run_id: str | None, decls: list[FeatureDecl],
           params_id: str, force: bool = False) -> dict[str, Any]:
     t0 = time.perf_counter()
     manifest = wh.manifest()
-    state = wh.query("select scope, fingerprint from mart_state where mart = ?", [MART])
-    known = dict(zip(state.scope, state.fingerprint))
+    known, fingerprints = scope_states(wh, manifest, decls, params_id)
     samples = samples_frame(wh)
     n_boot, seed = int(params["bootstrap"]["n_resamples"]), int(params["bootstrap"]["seed"])
     now = pd.Timestamp.now(tz="UTC")
@@ -210,7 +216,6 @@ def build(campaign, wh: Warehouse, run_id: str | None, decls: list[FeatureDecl],
     continuous = [d for d in decls if d.soc == "row"]
     tx = wh.transaction(run_id)
     states, rebuilt = [], []
-    fingerprints = scope_fingerprints(manifest, sample_facts(wh), decls, params_id)
     cont_fp = fingerprints.pop("continuous", None)
     changed = {sid: fp for sid, fp in fingerprints.items() if force or known.get(sid) != fp}
     con = wh.connect(manifest)
