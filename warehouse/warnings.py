@@ -9,6 +9,8 @@ marts build, keeps the time each was first seen (``since``) across builds, and r
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 
@@ -127,14 +129,21 @@ CAMPAIGN_SQL = """select code, technique, sample_id, original_name, raw_sha256, 
 def campaign_warnings(wh: Warehouse, run_ids: str | list[str] | None = None) -> pd.DataFrame:
     """The campaign's current warnings, by code, sample and file; ``new`` marks those first found by the
     run ``run_ids`` (a run id, or a run and its subflow runs: what the end of that run calls new)."""
-    try:
-        df = wh.query(CAMPAIGN_SQL)
-    except Exception as exc:
-        if not missing_view(exc):
-            raise
+    df = _stored(wh.query)
+    if df is None:
         df = pd.DataFrame(columns=SHOWN)
     df["new"] = df["flow_run_id"].isin(_ids(run_ids))
     return df
+
+
+def _stored(read: Callable[[str], Any]) -> Any:
+    """``read(CAMPAIGN_SQL)`` (a frame or rows), or None before the warnings table exists."""
+    try:
+        return read(CAMPAIGN_SQL)
+    except Exception as exc:
+        if not missing_view(exc):
+            raise
+        return None
 
 
 def _ids(run_ids: str | list[str] | None) -> list[str]:
@@ -144,12 +153,7 @@ def _ids(run_ids: str | list[str] | None) -> list[str]:
 def run_warnings(wh: Warehouse, run_ids: str | list[str] | None = None) -> list[dict]:
     """``campaign_warnings`` as plain records (text and booleans, NULL as None, ``since`` as text), for a
     run's summary and its artifacts; read as rows, without pandas (the summary of a no-op re-run)."""
-    try:
-        found = wh.rows(CAMPAIGN_SQL)
-    except Exception as exc:
-        if not missing_view(exc):
-            raise
-        found = []
+    found = _stored(wh.rows) or []
     ids = set(_ids(run_ids))
     return [{**r._asdict(), "since": None if r.since is None else str(r.since), "new": r.flow_run_id in ids}
             for r in found]
