@@ -762,6 +762,13 @@ class ProcessSummary:
     rows: int = 0
     finalize_rows: dict[str, int] = field(default_factory=dict)
 
+    def add(self, other: ProcessSummary) -> None:
+        """``other``'s counts into these (a technique's part, made in a thread of its own)."""
+        self.processed += other.processed
+        self.quarantined += other.quarantined
+        self.rows += other.rows
+        self.finalize_rows.update(other.finalize_rows)
+
 
 #: how a run's files run: given files of one technique, their results in batches as the batches finish
 #: (without Prefect: ``threaded``, one file a batch; in flows: a Prefect task per batch, flows/process.py)
@@ -822,10 +829,7 @@ def process_techniques(campaign: Campaign, wh: Warehouse, flow_run_id: str | Non
     summary = ProcessSummary()
     names = ordered_techniques(techniques)
     for part in side_by_side.in_dependency_order(names, lambda name: technique(name).after, one).values():
-        summary.processed += part.processed
-        summary.quarantined += part.quarantined
-        summary.rows += part.rows
-        summary.finalize_rows.update(part.finalize_rows)
+        summary.add(part)
     return summary
 
 
