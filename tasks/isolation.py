@@ -30,7 +30,7 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 #: how long a new worker may take to start and import the plugins (not counted in a file's limit)
 START_TIMEOUT_S = 300.0
@@ -71,7 +71,7 @@ class _Worker:
             self.conn.send(boot)
             if not self.conn.poll(START_TIMEOUT_S):
                 raise WorkerFailed(f"a file worker did not start within {START_TIMEOUT_S:g} s")
-            self.conn.recv()  # "ready": imports done, so a file's time limit counts only the file
+            _, self.environment = self.conn.recv()  # "ready": imports done, so a file's clock counts only the file
         except (EOFError, OSError) as exc:
             self.kill()
             raise WorkerFailed(f"a file worker exited while starting ({describe_exit(self.proc.returncode)}): "
@@ -101,12 +101,22 @@ def describe_exit(code: int | None) -> str:
     return f"exit code {code}"
 
 
+def relevant_environment(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """The variables of ``env`` a worker's files may depend on (not those that change from task to task)."""
+    return tuple(sorted((k, v) for k, v in env.items() if not k.startswith(VOLATILE_ENV)))
+
+
 class Pool:
     """Up to ``slots`` workers, started on demand, reused, replaced when one is stopped or dies."""
 
     def __init__(self, slots: int, boot: tuple[dict[str, str], str]):
         self.slots = slots
         self.boot = boot  # (technique registry, module to preload) for each new worker
+        #: environments its workers have: the caller's when the pool began, and each worker's as it
+        #: reported it after its imports and after any call that changed it. A caller whose environment is
+        #: one of these needs no new workers: a library it imported since (pandera sets SPARK_LOCAL_IP on
+        #: import) set the same variables in the workers when they imported it for their files
+        self.environments = {relevant_environment(os.environ)}
         self._idle: list[_Worker] = []
         self._count = 0
         self._closed = False
@@ -126,10 +136,16 @@ class Pool:
             except BaseException:
                 self._release(None)
                 raise
+            self.saw_environment(w.environment)
         try:
             yield w
         finally:
             self._release(w)
+
+    def saw_environment(self, env: tuple[tuple[str, str], ...] | None) -> None:
+        if env is not None:
+            with self._cond:
+                self.environments.add(env)
 
     def _release(self, w: _Worker | None) -> None:
         keep = w is not None and w.alive() and not self._closed
@@ -159,15 +175,15 @@ _POOL_LOCK = threading.Lock()
 
 def pool(slots: int, preload: str = "") -> Pool:
     """This process's pool, started anew when the registry, sys.path or environment changed (the
-    workers hold copies of them); it grows to the largest ``slots`` asked for. ``preload``: a module the
-    workers import before they say they are ready (the caller's), so that no file's clock pays for it."""
+    workers hold copies of them; ``Pool.environments``); it grows to the largest ``slots`` asked for.
+    ``preload``: a module the workers import before they say they are ready (the caller's), so that no
+    file's clock pays for it."""
     global _POOL, _POOL_KEY
     from foundation import registry as reg
 
-    env = tuple(sorted((k, v) for k, v in os.environ.items() if not k.startswith(VOLATILE_ENV)))
-    key = (tuple(sorted(reg.TECHNIQUE_MODULES.items())), tuple(sys.path), env, preload)
+    key = (tuple(sorted(reg.TECHNIQUE_MODULES.items())), tuple(sys.path), preload)
     with _POOL_LOCK:
-        if _POOL is None or _POOL_KEY != key:
+        if _POOL is None or _POOL_KEY != key or relevant_environment(os.environ) not in _POOL.environments:
             if _POOL is not None:
                 _POOL.close()
             _POOL, _POOL_KEY = Pool(slots, (dict(reg.TECHNIQUE_MODULES), preload)), key
@@ -191,13 +207,15 @@ atexit.register(shutdown)
 
 def run(fn: Callable[..., Any], args: tuple, *, seconds: float, memory_mb: int | None, slots: int) -> Outcome:
     """``fn(*args)`` in a worker under the limits; never raises for what happens inside the worker."""
-    with pool(slots, fn.__module__).worker() as w:
+    workers = pool(slots, fn.__module__)
+    with workers.worker() as w:
         try:
             w.conn.send((fn, args, memory_mb))
             if not w.conn.poll(seconds):
                 w.kill()
                 return Outcome(failure="time")
-            kind, payload = w.conn.recv()
+            kind, payload, env = w.conn.recv()
+            workers.saw_environment(env)
             if kind == "memory":  # the worker retires after a MemoryError: never hand it another file
                 w.kill()
         except (EOFError, OSError):
@@ -221,7 +239,8 @@ def serve(fd: int, parent_pid: int) -> None:
 
     with contextlib.suppress(Exception):  # best effort: a plugin that fails to import fails its files
         reg.ordered_techniques()
-    conn.send("ready")
+    env = relevant_environment(os.environ)
+    conn.send(("ready", env))
     while True:
         try:
             job = conn.recv_bytes()
@@ -236,10 +255,12 @@ def serve(fd: int, parent_pid: int) -> None:
             reply, retire = ("memory", traceback.format_exc()), True  # its heap may be in pieces: start afresh
         except BaseException:  # noqa: BLE001 — the caller turns it into a quarantine reason
             reply = ("error", traceback.format_exc())
+        now = relevant_environment(os.environ)  # a library imported for this file may have set variables
+        changed, env = (now if now != env else None), now
         try:
-            conn.send(reply)
+            conn.send((*reply, changed))
         except Exception:  # noqa: BLE001 — a value that cannot be pickled
-            conn.send(("error", traceback.format_exc()))
+            conn.send(("error", traceback.format_exc(), changed))
         if retire:
             return
 

@@ -12,6 +12,7 @@ import yaml
 from foundation.config import ConfigError, load_campaign
 from foundation.contract import safe_reason
 from tasks import isolation, pipeline
+from tests.support import worker_env
 from tests.support.toy_world import toy_campaign, write_csv
 
 RAW = bytes(range(256)) * 40  # every byte value, 10 kB: what a binary header looks like as text
@@ -214,3 +215,22 @@ def test_a_worker_answers_only_within_its_time_limit():
     out = isolation.run(time.sleep, (5,), seconds=0.5, memory_mb=None, slots=1)
     assert out.failure == "time"
     assert isolation.run(sum, ([1, 2, 3],), seconds=30, memory_mb=64, slots=1).value == 6
+
+
+
+def test_workers_are_kept_when_the_caller_sets_what_they_set_and_replaced_when_it_changes_a_variable(monkeypatch):
+    """A library imported by the caller after the workers started (pandera, on the first validation)
+    sets variables that it set in the workers too: the workers stay (a new pair is two more imports of
+    every plugin, mid-run). A variable the caller changes is seen by the next file's worker."""
+    name = "SOCSCOPE_TEST_IMPORT_SETS"
+    monkeypatch.delenv(name, raising=False)
+    isolation.shutdown()
+    try:
+        pid = isolation.run(worker_env.setenv_here, (name, "1"), seconds=120, memory_mb=None, slots=1).value
+        monkeypatch.setenv(name, "1")  # the caller imports the same library now
+        assert isolation.run(worker_env.getenv_here, (name,), seconds=120, memory_mb=None, slots=1).value == (pid, "1")
+        monkeypatch.setenv(name, "2")  # a change of the caller's own
+        other, seen = isolation.run(worker_env.getenv_here, (name,), seconds=120, memory_mb=None, slots=1).value
+        assert (other != pid, seen) == (True, "2")
+    finally:
+        isolation.shutdown()
