@@ -327,8 +327,12 @@ class Technique:
     process: Callable[[Measurement, ProcessContext], TableFrames]
     finalize: Callable[[FinalizeContext], FinalizeFrames] | None = None
     demo: Callable[[DemoRequest], None] | None = None
-    #: techniques whose finalize must have run first (e.g. sxpd after echem, for SOC alignment)
+    #: techniques whose files and finalize must be committed before any file of this one runs (its
+    #: ``process`` looks up their tables through ``ProcessContext.query``)
     after: tuple[str, ...] = ()
+    #: techniques whose files and finalize must be committed before this one's ``finalize`` runs (e.g.
+    #: sxpd's SOC alignment reads ``echem_series``); its files run side by side with theirs
+    finalize_after: tuple[str, ...] = ()
     #: SQL files of views over this technique's tables; a view that fails to build fails the catalog
     views: list[Path] = field(default_factory=list)
     #: measurement kinds that ``process`` accepts; any other kind is quarantined with that reason
@@ -358,3 +362,9 @@ class Technique:
     #: checks the campaign's ``settings.<technique>`` at load (settings dict, campaign folder); raises
     #: ValueError naming the defect. None: the settings are free
     check_settings: Callable[[dict[str, Any], Path], None] | None = None
+
+    @property
+    def waits_for(self) -> tuple[str, ...]:
+        """Every technique this one comes after, for its files or its finalize: what orders techniques,
+        and what its finalize's inputs are."""
+        return (*self.after, *(t for t in self.finalize_after if t not in self.after))

@@ -83,14 +83,14 @@ def available_techniques() -> list[str]:
 
 
 def ordered_techniques(names: list[str] | None = None) -> list[str]:
-    """Techniques in dependency order (``after``)."""
+    """Techniques in dependency order (``after`` and ``finalize_after``)."""
     names = names if names is not None else available_techniques()
     done: list[str] = []
     pending = list(names)
     while pending:
         progressed = False
         for n in list(pending):
-            deps = [d for d in technique(n).after if d in names]
+            deps = [d for d in technique(n).waits_for if d in names]
             if all(d in done for d in deps):
                 done.append(n)
                 pending.remove(n)

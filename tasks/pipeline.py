@@ -720,7 +720,7 @@ def finalize_technique(campaign: Campaign, wh: Warehouse, technique_name: str, f
     ps = params_for(campaign, technique_name)
     code = code_version(technique_name)
     # the cross-file step reads the technique's settings too (e.g. a configured wavelength)
-    fingerprint = finalize_fingerprint(wh, [technique_name, *tech.after], ps.id,
+    fingerprint = finalize_fingerprint(wh, [technique_name, *tech.waits_for], ps.id,
                                        code + ":" + settings_digest(campaign, technique_name))
     if not force and already_finalized(wh, fingerprint):
         return 0
@@ -812,23 +812,28 @@ def process_techniques(campaign: Campaign, wh: Warehouse, flow_run_id: str | Non
                        progress_for: Callable[[str, list[WorkItem]], Progress] = lambda name, todo: no_progress,
                        commit_every: int | None = None) -> ProcessSummary:
     """Every pending file of each technique, then that technique's cross-file step; a technique starts
-    once those it comes ``after`` are done, and techniques independent of each other run side by side
-    (tasks/side_by_side.py: one's commits and finalize overlap another's files).
+    once those it comes ``after`` are done, its cross-file step once those it comes ``finalize_after``
+    are done too, and techniques independent of each other run side by side (tasks/side_by_side.py:
+    one's commits and finalize overlap another's files).
 
     The one loop over techniques, for the pipeline and every flow. The caller says how files run
     (``run_files``: threads here, a Prefect task per batch in flows), how a technique's finalize runs
     (``finalize(name)`` returns its rows; a backfill forces it) and how progress is shown.
     """
-    def one(name: str) -> ProcessSummary:
+    def files(name: str) -> ProcessSummary:
         part = ProcessSummary()
         todo = pending_work(campaign, wh, name)
         process_items(wh, name, todo, flow_run_id, run_files, part, progress_for(name, todo), commit_every)
+        return part
+
+    def finish(name: str, part: ProcessSummary) -> ProcessSummary:
         part.finalize_rows[name] = finalize(name)
         return part
 
     summary = ProcessSummary()
     names = ordered_techniques(techniques)
-    for part in side_by_side.in_dependency_order(names, lambda name: technique(name).after, one).values():
+    for part in side_by_side.in_dependency_order(names, lambda name: technique(name).after, files, finish=finish,
+                                                 finish_after=lambda name: technique(name).finalize_after).values():
         summary.add(part)
     return summary
 

@@ -1,5 +1,6 @@
 """Techniques side by side: each technique's work (its pending files, batches, commits and finalize)
-in a thread of its own, started as soon as the techniques it comes ``after`` have finished.
+in a thread of its own, started as soon as the techniques it comes ``after`` have finished; its finalize
+waits for those it comes ``finalize_after`` too, while its files run beside theirs.
 
 One technique after another left the file workers idle through every commit, pending-work query
 and finalize (the AFM maps' pairing alone took seconds), and through the tail of each phase, when
@@ -33,31 +34,43 @@ def critical_first(names: list[str], after: Callable[[str], Iterable[str]]) -> l
     return sorted(names, key=lambda n: -len(waiting[n]))
 
 
-def in_dependency_order(names: list[str], after: Callable[[str], Iterable[str]],
-                        work: Callable[[str], T]) -> dict[str, T]:
-    """``work(name)`` for each of ``names`` (in dependency order): each in a thread once those it comes
-    ``after`` have finished, independent ones side by side. Each thread runs in a copy of the caller's
-    context (a Prefect flow run's, for its tasks). A failure lets the running ones finish and starts no
-    other; the first failure, in the order of ``names``, is raised once all have stopped."""
+def in_dependency_order(names: list[str], after: Callable[[str], Iterable[str]], work: Callable[[str], T], *,
+                        finish_after: Callable[[str], Iterable[str]] = lambda name: (),
+                        finish: Callable[[str, T], T] = lambda name, part: part) -> dict[str, T]:
+    """For each of ``names`` (in dependency order), in a thread: ``work(name)`` once the techniques it comes
+    ``after`` have finished, then ``finish(name, part)`` once those it finishes after (``finish_after``)
+    have finished too; a technique has finished when its ``finish`` has. Independent ones run side by
+    side, and a technique whose finalize alone reads another's tables (``Technique.finalize_after``)
+    runs its files beside that one's. Each thread runs in a copy of the caller's context (a Prefect flow
+    run's, for its tasks). A failure lets the running ones finish and starts no other; the first
+    failure, in the order of ``names``, is raised once all have stopped."""
     if len(names) <= 1:
-        return {name: work(name) for name in names}
+        return {name: finish(name, work(name)) for name in names}
     futures: dict[str, Future] = {}
     failed = threading.Event()
 
-    def one(name: str) -> T:
-        for dep in after(name):
+    def wait_for(deps: Iterable[str]) -> None:
+        for dep in deps:
             if dep in futures:
-                futures[dep].result()  # a failed dependency: its error, and this one never starts
+                futures[dep].result()  # a failed dependency: its error, and this one goes no further
+
+    def one(name: str) -> T:
+        wait_for(after(name))
         if failed.is_set():
             raise NotStarted(f"{name} was not started: another technique failed first")
         try:
-            return work(name)
+            part = work(name)
+            wait_for(finish_after(name))
+            return finish(name, part)
         except BaseException:
             failed.set()
             raise
 
+    def waits(name: str) -> list[str]:
+        return [*after(name), *finish_after(name)]
+
     with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="socscope-technique") as pool:
-        for name in critical_first(names, after):  # dependencies are submitted before their dependents
+        for name in critical_first(names, waits):  # dependencies are submitted before their dependents
             futures[name] = pool.submit(contextvars.copy_context().run, one, name)
     errors = [futures[n].exception() for n in names if futures[n].exception() is not None]
     first = next((e for e in errors if not isinstance(e, NotStarted)), errors[0] if errors else None)

@@ -42,6 +42,24 @@ def test_independent_techniques_run_side_by_side_and_a_dependent_one_waits():
     assert spans["sxpd"][0] >= spans["echem"][1]  # after the technique it reads
 
 
+def test_a_technique_that_finalizes_after_another_runs_its_files_beside_it():
+    """sxpd's files need nothing of echem; its finalize (the SOC alignment) reads echem's rows."""
+    spans, work, deps = _recording({})
+    finished: dict[str, tuple[float, float]] = {}
+
+    def finish(name: str, part: str) -> str:
+        t0 = time.monotonic()
+        time.sleep(0.1)
+        finished[name] = (t0, time.monotonic())
+        return part + "!"
+
+    got = side_by_side.in_dependency_order(["echem", "sxpd"], deps, work, finish=finish,
+                                           finish_after=lambda n: ("echem",) if n == "sxpd" else ())
+    assert got == {"echem": "ECHEM!", "sxpd": "SXPD!"}
+    assert spans["sxpd"][0] < spans["echem"][1]  # the files side by side
+    assert finished["sxpd"][0] >= finished["echem"][1]  # the finalize after echem's whole work
+
+
 def test_the_techniques_others_wait_for_go_first():
     after = {"sxpd": ("echem",), "maps": ("sxpd",)}
     order = side_by_side.critical_first(["afm", "echem", "nexafs", "sxpd", "maps"], lambda n: after.get(n, ()))
