@@ -25,8 +25,10 @@ start and end as the Prefect server recorded them. A worker (``prefect worker st
 started per run, so its CPU time (user + system of it, the flow-run process and its file workers) is
 counted by ``RUSAGE_CHILDREN``; the object store serves from this process (``store cpu``), the Prefect
 server's CPU is read from /proc (``api cpu``); ``*_cpu_s`` on the last line is their sum over the whole
-run. After the runs, every file is processed once more in this process, one at a time, for its CPU
-cost per technique (``<technique>_cpu_ms_per_file``, ``file_costs``: the figures
+run. Within the stage alone, ``StageCpu`` reads every process's CPU from /proc (file workers, flow run,
+Prefect worker, store, API): ``<mode>_<n>w_stage_cores`` is how many of the cores the stage kept busy
+(the per-run line gives the kinds), which says whether a second worker had a core to run on. After
+the runs, every file is processed once more in this process, one at a time, for its CPU cost per technique (``<technique>_cpu_ms_per_file``, ``file_costs``: the figures
 docs/operations/facility-year.md projects from; ``--no-costs`` leaves it out).
 
 Every run's warehouse must hold the same rows: ``rows_identical=1`` when the row digests of every
@@ -49,6 +51,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -161,6 +164,89 @@ def _cpu(who: int) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+# ------------------------------------------------------------------------------------------ stage CPU
+#: process kinds by what their command line runs (the first that matches); this process is the store
+KINDS = (("file workers", "from tasks.isolation import serve"), ("flow", "prefect.engine"), ("flow", "# plain stage"),
+         ("prefect worker", "prefect worker start"), ("prefect worker", "workspace_supervisor"))
+
+
+class StageCpu:
+    """CPU seconds of every process of the run, by kind, within a window known only afterwards (the
+    process subflow's start and end, as the server recorded them): a thread reads /proc every
+    ``interval`` s for this process (the object store answers from it), its descendants (Prefect worker,
+    flow run, file workers) and the Prefect server. A process that ends keeps its last reading."""
+
+    def __init__(self, server_pid: int | None, interval: float = 0.25):
+        self.server_pid, self.interval = server_pid, interval
+        self.samples: list[tuple[float, dict[int, float]]] = []
+        self.kinds: dict[int, str] = {os.getpid(): "store"} | ({server_pid: "api"} if server_pid else {})
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="stage-cpu")
+        self._thread.start()
+
+    def _run(self) -> None:
+        tick = os.sysconf("SC_CLK_TCK")
+        while not self._stop.wait(self.interval):
+            stats = _proc_stats()
+            family = _descendants(os.getpid(), stats) | set(self.kinds)
+            for pid in family - set(self.kinds):
+                self.kinds[pid] = _kind(pid)
+            self.samples.append((time.time(), {pid: stats[pid][1] / tick for pid in family if pid in stats}))
+
+    def window(self, t0: float, t1: float) -> dict[str, float]:
+        """CPU seconds by kind between the epoch times ``t0`` and ``t1``."""
+        def at(t: float) -> dict[int, float]:  # each process's last reading at or before t
+            out: dict[int, float] = {}
+            for when, cpu in self.samples:
+                if when > t:
+                    break
+                out.update(cpu)
+            return out
+
+        start, end = at(t0), at(t1)
+        used: dict[str, float] = {}
+        for pid, cpu in end.items():
+            used[self.kinds[pid]] = used.get(self.kinds[pid], 0.0) + cpu - start.get(pid, 0.0)
+        return used
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _proc_stats() -> dict[int, tuple[int, int]]:
+    """pid -> (parent pid, clock ticks of user + system CPU) of every process /proc shows."""
+    out = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                fields = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # ended meanwhile
+                continue
+            out[int(name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    return out
+
+
+def _descendants(root: int, stats: dict[int, tuple[int, int]]) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _) in stats.items():
+        children.setdefault(parent, []).append(pid)
+    out, todo = set(), [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.add(child)
+            todo.append(child)
+    return out
+
+
+def _kind(pid: int) -> str:
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "other"
+    return next((kind for kind, mark in KINDS if mark in cmd), "other")
+
+
 # ------------------------------------------------------------------------------------------ Prefect
 class PrefectServer:
     """`socscope server up` on a temporary home (no standing worker, schedules switched off); each run
@@ -210,23 +296,29 @@ class PrefectServer:
             run = client.read_flow_run(flow_run.id)
             if not (run.state and run.state.is_completed()):
                 raise SystemExit(f"run of {cfg.name} ended {run.state}:\n{worker.stdout[-3000:]}{worker.stderr[-3000:]}")
-            process_s = _subflow_seconds(client, run.id, "process")
-            if process_s is None:  # the flows no longer have a process subflow: the whole run, said so
+            span = _subflow_span(client, run.id, "process")
+            if span is None:  # the flows no longer have a process subflow: the whole run, said so
                 print(f"# no 'process' subflow in run {run.id}: the whole run is timed")
-                process_s = (run.end_time - run.start_time).total_seconds()
+                span = run.start_time.timestamp(), run.end_time.timestamp()
             task_s = _task_seconds(client, run.id)
-        return {"process_s": process_s, "run_s": (run.end_time - run.start_time).total_seconds(), "cpu_s": cpu,
+        return {"process_s": span[1] - span[0], "span": span,
+                "run_s": (run.end_time - run.start_time).total_seconds(), "cpu_s": cpu,
                 "store_cpu_s": store_cpu, "api_cpu_s": api_cpu,
                 "all_cpu_s": cpu + store_cpu + api_cpu, "task_s": task_s}
 
-    def server_cpu(self) -> float:
-        """CPU seconds of the Prefect server process so far (it is not our child: read from /proc)."""
+    def server_pid(self) -> int | None:
+        """The Prefect server's process (not our child: ``socscope server`` records it)."""
         from socscope.server import ServerState, is_ours
 
         info = ServerState(self.home).processes().get("server")
-        if not info or not is_ours(info):
+        return int(info["pid"]) if info and is_ours(info) else None
+
+    def server_cpu(self) -> float:
+        """CPU seconds of the Prefect server process so far (read from /proc)."""
+        pid = self.server_pid()
+        if pid is None:
             return float("nan")
-        fields = Path(f"/proc/{info['pid']}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
 
     def down(self) -> None:
@@ -234,8 +326,9 @@ class PrefectServer:
                        cwd=ROOT, env=self.env, capture_output=True, check=False)
 
 
-def _subflow_seconds(client, parent_id, name: str) -> float | None:
-    """Start to end of the subflow ``name`` of a run, as the server recorded them (None: no such subflow)."""
+def _subflow_span(client, parent_id, name: str) -> tuple[float, float] | None:
+    """Start and end (epoch s) of the subflow ``name`` of a run, as the server recorded them (None: no such
+    subflow)."""
     from prefect.client.schemas.filters import (
         FlowRunFilter,
         FlowRunFilterParentFlowRunId,
@@ -245,7 +338,7 @@ def _subflow_seconds(client, parent_id, name: str) -> float | None:
         parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent_id])))
     for child in children:
         if client.read_flow(child.flow_id).name == name and child.start_time and child.end_time:
-            return (child.end_time - child.start_time).total_seconds()
+            return child.start_time.timestamp(), child.end_time.timestamp()
     return None
 
 
@@ -300,14 +393,14 @@ def per_file_costs(url: str, storage_options: dict, task_s: dict[str, float]) ->
 
 
 #: the processing stage as plain calls (no Prefect): the reference for how far the work itself scales
-PLAIN = """
+PLAIN = """# plain stage
 import json, sys, time
 from foundation.config import load_campaign
 from tasks import pipeline
 campaign = load_campaign(sys.argv[1])
-t0 = time.perf_counter()
+t0, start = time.perf_counter(), time.time()
 pipeline.process(campaign, pipeline.open_warehouse(campaign), "plain")
-print(json.dumps({"process_s": time.perf_counter() - t0}))
+print(json.dumps({"process_s": time.perf_counter() - t0, "span": [start, time.time()]}))
 """
 
 
@@ -357,11 +450,14 @@ def file_costs(cfg: Path) -> dict[str, dict[str, float]]:
 
 
 # ------------------------------------------------------------------------------------------ main
-def measure(demo: Path, options: dict, server: PrefectServer | None, mode: str, workers: int) -> dict:
+def measure(demo: Path, options: dict, server: PrefectServer | None, sampler: StageCpu, mode: str,
+            workers: int) -> dict:
     name = f"{mode}-{workers}-{uuid.uuid4().hex[:6]}"
     cfg = bench_config(demo, name, "dask" if mode == "dask" else "threads", workers, options)
     intake_s, intake_cpu = intake(cfg)
     figures = run_plain(cfg) if mode == "plain" else server.run(cfg)
+    time.sleep(2 * sampler.interval)  # a reading after the stage's end
+    stage_cpu = sampler.window(*figures.pop("span"))
     from foundation.config import load_campaign
 
     campaign = load_campaign(cfg)
@@ -373,10 +469,13 @@ def measure(demo: Path, options: dict, server: PrefectServer | None, mode: str, 
           f"cpu {figures['cpu_s']:.1f} s, store cpu {figures['store_cpu_s']:.1f} s, "
           f"api cpu {figures['api_cpu_s']:.1f} s; intake {intake_s:.1f} s "
           f"cpu {intake_cpu:.1f} s)  {data_files} data files, {data_mib:.0f} MiB", flush=True)
+    print(f"      CPU within the stage: {sum(stage_cpu.values()):.1f} s = "
+          f"{sum(stage_cpu.values()) / figures['process_s']:.2f} cores busy; "
+          + ", ".join(f"{kind} {sec:.1f} s" for kind, sec in sorted(stage_cpu.items(), key=lambda kv: -kv[1])), flush=True)
     if workers == 1 and costs:
         print("      per file (1 worker, task time / files): " + ", ".join(
             f"{t} {n} files {1000 * s:.0f} ms" for t, (n, s) in sorted(costs.items())), flush=True)
-    return {**figures, "intake_s": intake_s, "digests": digests, "config": cfg}
+    return {**figures, "stage_cpu_s": sum(stage_cpu.values()), "intake_s": intake_s, "digests": digests, "config": cfg}
 
 
 def run_order(modes: list[str], workers: list[int], repeats: int) -> list[tuple[str, int]]:
@@ -394,7 +493,10 @@ def summary_line(results: dict[tuple[str, int], list[dict]], costs: dict[str, di
     for mode in sorted({m for m, _ in results}):
         med = {n: statistics.median(r["process_s"] for r in rs) for (m, n), rs in results.items() if m == mode}
         cpu = {n: statistics.median(r["all_cpu_s"] for r in rs) for (m, n), rs in results.items() if m == mode}
-        pairs += [f"{mode}_{n}w_s={med[n]:.2f} {mode}_{n}w_cpu_s={cpu[n]:.1f}" for n in sorted(med)]
+        cores = {n: statistics.median(r["stage_cpu_s"] / r["process_s"] for r in rs)
+                 for (m, n), rs in results.items() if m == mode}
+        pairs += [f"{mode}_{n}w_s={med[n]:.2f} {mode}_{n}w_cpu_s={cpu[n]:.1f} {mode}_{n}w_stage_cores={cores[n]:.2f}"
+                  for n in sorted(med)]
         if 1 in med and 2 in med:
             pairs.append(f"{mode}_speedup={med[1] / med[2]:.2f}")
             if mode != "plain" or all(m == "plain" for m, _ in results):  # plain: the reference, not a way we run
@@ -426,7 +528,7 @@ def main() -> None:
     profile = "small" if args.quick else "full"
     work = Path(tempfile.mkdtemp(prefix="scale-bench-"))
     store, options = start_object_store(args.s3_port)
-    server = None
+    server = sampler = None
     load = os.getloadavg()[0]
     try:
         from socscope.demo import write_demo
@@ -434,9 +536,10 @@ def main() -> None:
         write_demo(work / "demo", profile)
         if set(args.modes) - {"plain"}:
             server = PrefectServer(work / "prefect", args.port, work / "demo" / "campaign.yaml")
+        sampler = StageCpu(server.server_pid() if server else None)
         results: dict[tuple[str, int], list[dict]] = {}
         for mode, n in run_order(args.modes, args.workers, args.repeats):
-            results.setdefault((mode, n), []).append(measure(work / "demo", options, server, mode, n))
+            results.setdefault((mode, n), []).append(measure(work / "demo", options, server, sampler, mode, n))
             last_cfg = results[(mode, n)][-1]["config"]
             load = max(load, os.getloadavg()[0])
         costs = file_costs(last_cfg) if args.costs else {}
@@ -448,6 +551,8 @@ def main() -> None:
         print(f"# load average up to {load:.1f} on {os.cpu_count()} cores")
         print(summary_line(results, costs, profile, load))
     finally:
+        if sampler is not None:
+            sampler.stop()
         if server is not None:
             server.down()
         store.stop()

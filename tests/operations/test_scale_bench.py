@@ -86,7 +86,7 @@ def test_last_line_ratio_is_the_worse_orchestrated_speedup_and_flags_differing_r
     same, other = {"t": (3, "aa")}, {"t": (3, "bb")}
 
     def run(seconds, digests=same):
-        return [{"process_s": seconds, "all_cpu_s": 1.0, "intake_s": 1.0, "digests": digests}]
+        return [{"process_s": seconds, "all_cpu_s": 1.0, "stage_cpu_s": seconds, "intake_s": 1.0, "digests": digests}]
 
     results = {("pool", 1): run(10), ("pool", 2): run(5), ("dask", 1): run(12), ("dask", 2): run(8),
                ("plain", 1): run(9), ("plain", 2): run(9)}
@@ -95,5 +95,30 @@ def test_last_line_ratio_is_the_worse_orchestrated_speedup_and_flags_differing_r
     # dask's 1.5 is the worse of the orchestrated modes; plain (1.0) is the reference, not a goal
     assert pairs["ratio"] == "1.50" and pairs["plain_speedup"] == "1.00" and pairs["pool_speedup"] == "2.00"
     assert pairs["rows_identical"] == "1" and pairs["afm_cpu_ms_per_file"] == "140"
+    assert pairs["pool_2w_stage_cores"] == "1.00"
     results[("dask", 2)] = run(8, other)
     assert "rows_identical=0" in scale.summary_line(results, {}, "small", 1.0)
+
+
+def test_stage_cpu_counts_each_kind_within_the_window_and_keeps_the_last_reading_of_an_ended_process(scale):
+    sampler = scale.StageCpu(None, interval=60)
+    sampler.stop()
+    sampler.kinds = {1: "store", 2: "file workers", 3: "file workers"}
+    sampler.samples = [(10.0, {1: 5.0, 2: 1.0}), (11.0, {1: 6.0, 2: 2.0, 3: 0.5}),
+                       (12.0, {1: 6.5, 2: 3.0}), (13.0, {1: 9.0, 2: 7.0})]  # 3 ended after 11.0
+    assert sampler.window(10.5, 12.5) == {"store": 1.5, "file workers": 2.0 + 0.5}
+
+
+def test_stage_cpu_finds_a_child_process_by_its_command(scale):
+    import subprocess
+    import sys
+    import time
+
+    sampler = scale.StageCpu(None, interval=0.05)
+    t0 = time.time()
+    busy = "# plain stage\nimport time\nt = time.process_time()\nwhile time.process_time() - t < 0.4: pass"
+    subprocess.run([sys.executable, "-c", busy], check=True)
+    time.sleep(0.15)
+    used = sampler.window(t0, time.time())
+    sampler.stop()
+    assert used.get("flow", 0.0) >= 0.3, used
