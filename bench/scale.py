@@ -167,7 +167,7 @@ def _cpu(who: int) -> float:
 # ------------------------------------------------------------------------------------------ stage CPU
 #: process kinds by what their command line runs (the first that matches); this process is the store
 KINDS = (("file workers", "from tasks.isolation import serve"), ("flow", "prefect.engine"), ("flow", "# plain stage"),
-         ("prefect worker", "prefect worker start"), ("prefect worker", "workspace_supervisor"))
+         ("prefect worker", "prefect worker start"), ("flow", "workspace_supervisor"))
 
 
 class StageCpu:

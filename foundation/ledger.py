@@ -149,7 +149,9 @@ def finalize_fingerprint(wh: Any, technique_names: Iterable[str], params_id: str
 
 
 def already_finalized(wh: Any, fingerprint: str) -> bool:
-    done = wh.query("select 1 from ingest_events where stage = 'finalize' and raw_sha256 = $key",
+    """The step ran on these inputs and succeeded. A failed one is tried again at the next run, so that
+    its tables never stay behind their inputs unnoticed (it fails again, loudly, until its cause is fixed)."""
+    done = wh.query("select 1 from ingest_events where stage = 'finalize' and raw_sha256 = $key and status = 'ok'",
                     {"key": _finalize_sha(fingerprint)})
     return len(done) > 0
 

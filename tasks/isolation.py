@@ -205,8 +205,8 @@ def shutdown() -> None:
 atexit.register(shutdown)
 
 
-def run(fn: Callable[..., Any], args: tuple, *, seconds: float, memory_mb: int | None, slots: int) -> Outcome:
-    """``fn(*args)`` in a worker under the limits; never raises for what happens inside the worker."""
+def run(fn: Callable[..., Any], args: tuple, *, seconds: float | None, memory_mb: int | None, slots: int) -> Outcome:
+    """``fn(*args)`` in a worker under the limits (None: none); never raises for what happens inside the worker."""
     workers = pool(slots, fn.__module__)
     with workers.worker() as w:
         try:

@@ -571,9 +571,7 @@ def process_file(item: WorkItem, campaign: Campaign, wh_url: str, flow_run_id: s
                             seconds=limits.seconds, memory_mb=limits.memory_mb, slots=campaign.execution.max_workers)
     if outcome.failure is None:
         return outcome.value
-    storage = storage_error_in(outcome.detail) if outcome.failure == "error" else None
-    if storage is not None:  # the worker's disk is full or read-only: not the file's fault, stop the run
-        raise storage
+    stop_on_storage_error(outcome)
     key = item.key(campaign)
     reason, error_type = _failure_reason(outcome, item, limits, key)
     event = IngestEvent.process(key=key, campaign=campaign.name, technique=item.technique, sample_id=item.sample_id,
@@ -581,6 +579,14 @@ def process_file(item: WorkItem, campaign: Campaign, wh_url: str, flow_run_id: s
                                 flow_run_id=flow_run_id, original_name=item.original_name,
                                 traceback=outcome.detail or reason)
     return FileResult(unit_key(item.technique, item.raw_sha256, key.params_id), {}, event)
+
+
+def stop_on_storage_error(outcome: isolation.Outcome) -> None:
+    """Raise the ``StorageError`` a worker ended with: a full or read-only disk is not the file's (or
+    the step's) fault, and stops the run."""
+    storage = storage_error_in(outcome.detail) if outcome.failure == "error" else None
+    if storage is not None:
+        raise storage
 
 
 def _failure_reason(outcome: isolation.Outcome, item: WorkItem, limits: ResolvedLimits,
@@ -713,7 +719,12 @@ def commit_results(wh: Warehouse, results: Iterable[FileResult], flow_run_id: st
 
 def finalize_technique(campaign: Campaign, wh: Warehouse, technique_name: str, flow_run_id: str | None,
                        force: bool = False) -> int:
-    """Run the technique's cross-file step when its inputs changed; returns rows written (0 if skipped)."""
+    """Run the technique's cross-file step when its inputs changed; returns rows written (0 if skipped).
+
+    The step runs in a file worker (``finalize_in_worker``): its libraries are imported there already
+    (scikit-image for the AFM pairs), a crash in one stops the worker, not the run, and the flow process
+    stays light. With one worker, one process does every technique's heavy work. Its rows are
+    committed here, with its event."""
     tech = technique(technique_name)
     if tech.finalize is None:
         return 0
@@ -724,35 +735,72 @@ def finalize_technique(campaign: Campaign, wh: Warehouse, technique_name: str, f
                                        code + ":" + settings_digest(campaign, technique_name))
     if not force and already_finalized(wh, fingerprint):
         return 0
-    ctx = FinalizeContext(campaign=campaign, params=ps, query=wh.query)
-    when = now_utc()
-    unit = unit_key(technique_name, "finalize", ps.id)
+    result = finalize_in_worker(campaign, wh.url, technique_name, flow_run_id)
     tx = wh.transaction(flow_run_id)
-    specs = {s.name: s for s in tech.tables}
-    rows = 0
-    status, reason, err, tb = "ok", None, None, None
-    try:
-        for table, df in table_pieces(tech.finalize(ctx)):  # each piece written before the next is made
-            df = stamp_frame(df, campaign=campaign.name, technique_name=technique_name, sample_id=None, mode=None,
-                             measurement_id=f"finalize:{technique_name}", raw_sha256=None, reader=None,
-                             params_id=ps.id, flow_run_id=flow_run_id, processed_at=when)
-            tx.put(specs[table], df, unit)
-            rows += len(df)
-            del df  # not held while the finalize makes its next piece
-    except Exception as exc:
-        if is_storage_error(exc):
-            raise
-        tx = wh.transaction(flow_run_id)
-        status, reason, err, tb = "quarantined", safe_reason(f"{technique_name} finalize failed: {exc}"), type(exc).__name__, traceback.format_exc()
+    if result.failure is None:
+        tx.adopt(unit_key(technique_name, "finalize", ps.id), result.entries)
+    status, reason, err, tb = ("ok", None, None, None) if result.failure is None else ("quarantined", *result.failure)
     write_events(tx, [IngestEvent.finalize(fingerprint=fingerprint, campaign=campaign.name, technique=technique_name,
                                            params_id=ps.id, code_version=code, status=status, reason=reason,
-                                           error_type=err, flow_run_id=flow_run_id, rows_written=rows,
+                                           error_type=err, flow_run_id=flow_run_id, rows_written=result.rows,
                                            traceback=tb)])
     fault_point(f"finalize.{technique_name}.written")
     tx.commit()
     if status != "ok":
         raise RuntimeError(reason + "\n" + bounded_traceback(tb or ""))
-    return rows
+    return result.rows
+
+
+@dataclass
+class FinalizeResult:
+    """What a technique's cross-file step wrote (files not yet committed), or why it failed:
+    (reason, error type, traceback)."""
+
+    rows: int
+    entries: dict[str, list[FileEntry]]
+    failure: tuple[str, str, str] | None = None
+
+
+def finalize_in_worker(campaign: Campaign, wh_url: str, technique_name: str, flow_run_id: str | None) -> FinalizeResult:
+    """``finalize_here`` in a file worker; a worker that dies or fails is the step's failure. No time or
+    memory limit: those of ``processing:`` are a file's, and the step reads the whole campaign."""
+    outcome = isolation.run(finalize_here, (campaign, wh_url, technique_name, flow_run_id), seconds=None,
+                            memory_mb=None, slots=campaign.execution.max_workers)
+    if outcome.failure is None:
+        return outcome.value
+    stop_on_storage_error(outcome)
+    last = outcome.detail.strip().splitlines()[-1] if outcome.detail.strip() else outcome.failure
+    died = outcome.failure == "died"
+    reason = safe_reason(f"{technique_name} finalize {'died' if died else 'failed in its worker'}: {last}")
+    return FinalizeResult(0, {}, (reason, "WorkerDied" if died else "WorkerError", outcome.detail))
+
+
+def finalize_here(campaign: Campaign, wh_url: str, technique_name: str, flow_run_id: str | None) -> FinalizeResult:
+    """The technique's cross-file step in this process (a worker's job; call it directly to debug one):
+    each piece stamped, validated and written as new files before the next is made. Nothing is committed."""
+    tech = technique(technique_name)
+    ps = params_for(campaign, technique_name)
+    wh = worker_warehouse(wh_url, campaign.storage.storage_options)
+    ctx = FinalizeContext(campaign=campaign, params=ps, query=wh.query)
+    when = now_utc()
+    unit = unit_key(technique_name, "finalize", ps.id)
+    specs = {s.name: s for s in tech.tables}
+    entries: dict[str, list[FileEntry]] = {}
+    rows = 0
+    try:
+        for table, df in table_pieces(tech.finalize(ctx)):  # each piece written before the next is made
+            df = stamp_frame(df, campaign=campaign.name, technique_name=technique_name, sample_id=None, mode=None,
+                             measurement_id=f"finalize:{technique_name}", raw_sha256=None, reader=None,
+                             params_id=ps.id, flow_run_id=flow_run_id, processed_at=when)
+            entries.setdefault(table, []).extend(write_unit(wh, specs[table], df, unit))
+            rows += len(df)
+            del df  # not held while the finalize makes its next piece
+    except Exception as exc:
+        if is_storage_error(exc):
+            raise
+        return FinalizeResult(0, {}, (safe_reason(f"{technique_name} finalize failed: {exc}"), type(exc).__name__,
+                                      traceback.format_exc()))
+    return FinalizeResult(rows, entries)
 
 
 @dataclass

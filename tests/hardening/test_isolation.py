@@ -109,6 +109,23 @@ def test_a_worker_that_dies_is_replaced_and_the_file_quarantined(tmp_path):
     assert sorted(wh.query("select y_v from toy_values").y_v) == [4.0, 12.0]
 
 
+def test_a_cross_file_step_that_crashes_stops_its_worker_not_the_run_and_is_tried_again(tmp_path, monkeypatch):
+    """The finalize runs in a file worker: a crash there (here SIGKILL; in a run, a segfault in a library)
+    is the step's failure, recorded with its reason, and the next run tries it again."""
+    cfg = toy_campaign(tmp_path)
+    write_csv(tmp_path / "share/S1/good.csv", [(1, 2)])
+    monkeypatch.setenv("HOSTILE_TOY_FINALIZE", "crash")
+    with pytest.raises(RuntimeError, match="toy finalize died"):
+        pipeline.run_local(cfg)
+    wh = pipeline.open_warehouse(load_campaign(cfg))
+    ev = _events(wh, "finalize")
+    assert [(e.status, e.error_type) for e in ev.values()] == [("quarantined", "WorkerDied")]
+    assert _events(wh)["good.csv"].status == "ok"  # the files' rows were committed before the step
+    monkeypatch.delenv("HOSTILE_TOY_FINALIZE")
+    pipeline.run_local(cfg)
+    assert wh.query("select count(*) as n from toy_summary").n[0] == 1
+
+
 def test_a_zero_length_file_leaves_an_event_and_is_taken_once_it_has_content(tmp_path):
     cfg = toy_campaign(tmp_path)
     (tmp_path / "share/S1").mkdir(parents=True)

@@ -15,6 +15,7 @@ import pytest
 from foundation.config import load_campaign
 from foundation.registry import technique
 from tasks import pipeline
+from warehouse.store import unit_key
 from tests.support.toy_world import toy_campaign, use_toy_registry, write_csv
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,9 +58,13 @@ def test_finalize_pieces_are_written_one_at_a_time_and_released(tmp_path, monkey
 
     monkeypatch.setattr(pipeline, "stamp_frame", stamped)
     monkeypatch.setattr(technique("toy"), "finalize", pieces)
-    rows = pipeline.finalize_technique(campaign, wh, "toy", "local", force=True)
+    # what a worker runs (finalize_technique hands it to one), here so that the patches apply
+    result = pipeline.finalize_here(campaign, wh.url, "toy", "local")
     assert checked == [(0, False), (1, False), (2, False)]
-    assert rows == 2
+    assert result.rows == 2 and result.failure is None
+    tx = wh.transaction("local")
+    tx.adopt(unit_key("toy", "finalize", pipeline.params_for(campaign, "toy").id), result.entries)
+    tx.commit()
     got = wh.query("select sample_id, mean_y_v from toy_summary order by 1").values.tolist()
     assert got == [["S1", 4.0], ["S2", 5.0]]
 

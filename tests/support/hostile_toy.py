@@ -2,6 +2,7 @@
 
 A line in the file picks the misbehaviour: ``#hang`` loops for ever, ``#hog`` allocates far beyond any
 sane limit, ``#bytes`` fails with the file's raw bytes in its message, ``#crash`` kills its own process.
+Its cross-file step kills its own process when ``HOSTILE_TOY_FINALIZE=crash`` (file workers inherit it).
 """
 from __future__ import annotations
 
@@ -32,4 +33,11 @@ class HostileCsvReader(toy_technique.ToyCsvReader):
         return super().read(path, options)
 
 
-TECHNIQUE = replace(toy_technique.TECHNIQUE, readers=[HostileCsvReader(), toy_technique.ToyJsonReader()])
+def finalize(ctx):
+    if os.environ.get("HOSTILE_TOY_FINALIZE") == "crash":  # a crash in a library the step calls
+        os.kill(os.getpid(), signal.SIGKILL)
+    return toy_technique.finalize(ctx)
+
+
+TECHNIQUE = replace(toy_technique.TECHNIQUE, readers=[HostileCsvReader(), toy_technique.ToyJsonReader()],
+                    finalize=finalize)
