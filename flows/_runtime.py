@@ -208,6 +208,13 @@ def task_runner(campaign: Campaign):
         # (tasks/isolation.py) and waits; a Dask worker process per slot (and its nanny) cost their
         # start and imports again, ~15 s of CPU on a 2-worker small demo, for no parallelism gained
         # and no dashboard: it needs bokeh (not installed), and its server costs every run ~0.4 s of CPU
+        import dask
+
+        # the cluster lives in this process, beside the flow run's threads: its workers' statistical
+        # profiler (every 10 ms, for a dashboard that is not started) and its 20-100 ms monitoring ticks
+        # cost the flow ~2 s of CPU a run (bench/scale.py, small demo) and watch nothing a batch holds
+        dask.config.set({"distributed.worker.profile.enabled": False, "distributed.admin.tick.interval": "1s",
+                         "distributed.worker.memory.monitor-interval": "1s", "distributed.admin.system-monitor.interval": "5s"})
         return DaskTaskRunner(cluster_kwargs={"n_workers": campaign.execution.max_workers,
                                               "threads_per_worker": 1, "processes": False,
                                               "dashboard_address": None})

@@ -73,6 +73,10 @@ def test_a_local_dask_cluster_adds_no_processes_beside_the_file_workers(tmp_path
     local = task_runner(load_campaign(cfg))
     assert local.cluster_kwargs == {"n_workers": 2, "threads_per_worker": 1, "processes": False,
                                     "dashboard_address": None}
+    import dask  # the in-process cluster samples and ticks no more than a batch needs (bench/scale.py: ~2 s of CPU)
+
+    assert dask.config.get("distributed.worker.profile.enabled") is False
+    assert dask.config.get("distributed.admin.tick.interval") == "1s"
     cfg.write_text(yaml.safe_dump({**data, "execution": {"task_runner": "dask", "max_workers": 2,
                                                          "dask_address": "tcp://127.0.0.1:8786"}}))
     assert task_runner(load_campaign(cfg)).address == "tcp://127.0.0.1:8786"
