@@ -92,7 +92,8 @@ def process_tree(pid: int) -> list[int]:
     return tree
 
 
-def _cmdline(pid: int) -> str:
+def cmdline(pid: int) -> str:
+    """The process's command line, its arguments joined by spaces ("" when it is gone)."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as fh:
             return fh.read().replace(b"\0", b" ").decode(errors="replace")
@@ -127,13 +128,13 @@ class TreeSampler:
 
     def sample(self) -> None:
         for pid in process_tree(self.root):
-            cmdline, peak = _cmdline(pid), peak_rss_mib(pid)
+            command, peak = cmdline(pid), peak_rss_mib(pid)
             if peak is None:
                 continue
-            if self._cmdlines.get(pid) != cmdline:  # new, or exec'd since: a child caught between fork and
-                self._cmdlines[pid] = cmdline     # exec shows its parent's pages, not its own
+            if self._cmdlines.get(pid) != command:  # new, or exec'd since: a child caught between fork and
+                self._cmdlines[pid] = command     # exec shows its parent's pages, not its own
                 self.peaks.pop(pid, None)
-                if WORKER_MARK in cmdline:
+                if WORKER_MARK in command:
                     self.workers.add(pid)
             self.peaks[pid] = max(self.peaks.get(pid, 0.0), peak)
 

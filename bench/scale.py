@@ -58,6 +58,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))  # its sibling memory.py reads the process tree from /proc
+
+from memory import cmdline, process_tree  # noqa: E402
 
 BUCKET = "socscope-bench"
 DEPLOYMENT = "campaign/nightly"
@@ -187,11 +190,11 @@ class StageCpu:
     def _run(self) -> None:
         tick = os.sysconf("SC_CLK_TCK")
         while not self._stop.wait(self.interval):
-            stats = _proc_stats()
-            family = _descendants(os.getpid(), stats) | set(self.kinds)
+            family = set(process_tree(os.getpid())) | set(self.kinds)
             for pid in family - set(self.kinds):
                 self.kinds[pid] = _kind(pid)
-            self.samples.append((time.time(), {pid: stats[pid][1] / tick for pid in family if pid in stats}))
+            cpu = {pid: _cpu_ticks(pid) for pid in family}
+            self.samples.append((time.time(), {pid: t / tick for pid, t in cpu.items() if t is not None}))
 
     def window(self, t0: float, t1: float) -> dict[str, float]:
         """CPU seconds by kind between the epoch times ``t0`` and ``t1``."""
@@ -214,37 +217,18 @@ class StageCpu:
         self._thread.join()
 
 
-def _proc_stats() -> dict[int, tuple[int, int]]:
-    """pid -> (parent pid, clock ticks of user + system CPU) of every process /proc shows."""
-    out = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                fields = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:  # ended meanwhile
-                continue
-            out[int(name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
-    return out
-
-
-def _descendants(root: int, stats: dict[int, tuple[int, int]]) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for pid, (parent, _) in stats.items():
-        children.setdefault(parent, []).append(pid)
-    out, todo = set(), [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.add(child)
-            todo.append(child)
-    return out
+def _cpu_ticks(pid: int) -> int | None:
+    """Clock ticks of user + system CPU the process has used (None when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[11]) + int(fields[12])
 
 
 def _kind(pid: int) -> str:
-    try:
-        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return "other"
-    return next((kind for kind, mark in KINDS if mark in cmd), "other")
+    command = cmdline(pid)
+    return next((kind for kind, mark in KINDS if mark in command), "other")
 
 
 # ------------------------------------------------------------------------------------------ Prefect
