@@ -738,7 +738,7 @@ def finalize_technique(campaign: Campaign, wh: Warehouse, technique_name: str, f
     result = finalize_in_worker(campaign, wh.url, technique_name, flow_run_id)
     tx = wh.transaction(flow_run_id)
     if result.failure is None:
-        tx.adopt(unit_key(technique_name, "finalize", ps.id), result.entries)
+        tx.adopt(result.unit, result.entries)
     status, reason, err, tb = ("ok", None, None, None) if result.failure is None else ("quarantined", *result.failure)
     write_events(tx, [IngestEvent.finalize(fingerprint=fingerprint, campaign=campaign.name, technique=technique_name,
                                            params_id=ps.id, code_version=code, status=status, reason=reason,
@@ -753,9 +753,10 @@ def finalize_technique(campaign: Campaign, wh: Warehouse, technique_name: str, f
 
 @dataclass
 class FinalizeResult:
-    """What a technique's cross-file step wrote (files not yet committed), or why it failed:
+    """What a technique's cross-file step wrote (files of ``unit``, not yet committed), or why it failed:
     (reason, error type, traceback)."""
 
+    unit: str
     rows: int
     entries: dict[str, list[FileEntry]]
     failure: tuple[str, str, str] | None = None
@@ -772,7 +773,7 @@ def finalize_in_worker(campaign: Campaign, wh_url: str, technique_name: str, flo
     last = outcome.detail.strip().splitlines()[-1] if outcome.detail.strip() else outcome.failure
     died = outcome.failure == "died"
     reason = safe_reason(f"{technique_name} finalize {'died' if died else 'failed in its worker'}: {last}")
-    return FinalizeResult(0, {}, (reason, "WorkerDied" if died else "WorkerError", outcome.detail))
+    return FinalizeResult("", 0, {}, (reason, "WorkerDied" if died else "WorkerError", outcome.detail))
 
 
 def finalize_here(campaign: Campaign, wh_url: str, technique_name: str, flow_run_id: str | None) -> FinalizeResult:
@@ -798,9 +799,9 @@ def finalize_here(campaign: Campaign, wh_url: str, technique_name: str, flow_run
     except Exception as exc:
         if is_storage_error(exc):
             raise
-        return FinalizeResult(0, {}, (safe_reason(f"{technique_name} finalize failed: {exc}"), type(exc).__name__,
-                                      traceback.format_exc()))
-    return FinalizeResult(rows, entries)
+        return FinalizeResult(unit, 0, {}, (safe_reason(f"{technique_name} finalize failed: {exc}"),
+                                            type(exc).__name__, traceback.format_exc()))
+    return FinalizeResult(unit, rows, entries)
 
 
 @dataclass

@@ -63,7 +63,8 @@ def test_finalize_pieces_are_written_one_at_a_time_and_released(tmp_path, monkey
     assert checked == [(0, False), (1, False), (2, False)]
     assert result.rows == 2 and result.failure is None
     tx = wh.transaction("local")
-    tx.adopt(unit_key("toy", "finalize", pipeline.params_for(campaign, "toy").id), result.entries)
+    assert result.unit == unit_key("toy", "finalize", pipeline.params_for(campaign, "toy").id)
+    tx.adopt(result.unit, result.entries)
     tx.commit()
     got = wh.query("select sample_id, mean_y_v from toy_summary order by 1").values.tolist()
     assert got == [["S1", 4.0], ["S2", 5.0]]
