@@ -501,27 +501,60 @@ def _local_copy(item: WorkItem, share: Share | None, campaign: Campaign) -> tupl
         fs, path = LocalFileSystem(), item.store_path
     else:
         fs, path = fsspec.core.url_to_fs(raw_store_url(campaign), **campaign.storage.storage_options)[0], item.store_path
-    if in_place:
-        _check_in_place(fs, path, item, share.raw_store_mode)
     if isinstance(fs, LocalFileSystem):
+        if in_place:
+            _check_in_place(fs, path, item, share.raw_store_mode)
         return Path(path), lambda: None
-    tmp = tempfile.NamedTemporaryFile(delete=False, suffix=".raw")
-    tmp.write(fs.cat_file(path))
-    tmp.close()
-    return Path(tmp.name), lambda: Path(tmp.name).unlink(missing_ok=True)
+    local = _download(fs, path, item, share)
+    if in_place:  # hashed from the copy: the archive is read once
+        try:
+            with open(local, "rb") as fh:
+                _check_same_bytes(I.sha256_of_stream(fh), path, item, share.raw_store_mode)
+        except BaseException:
+            local.unlink(missing_ok=True)
+            raise
+    return local, lambda: local.unlink(missing_ok=True)
+
+
+def _download(fs: Any, path: str, item: WorkItem, share: Share | None) -> Path:
+    """A remote raw file streamed into a temporary file: one GET (``cat_file`` asks the store for the
+    size first, and holds the whole file in memory)."""
+    with tempfile.NamedTemporaryFile(delete=False, suffix=".raw") as tmp:
+        local = Path(tmp.name)
+    try:
+        fs.get_file(path, str(local))
+    except FileNotFoundError as exc:
+        local.unlink(missing_ok=True)
+        if share is None or share.raw_store_mode == "copy":
+            raise
+        raise UnreadableFile(_vanished(_where(path, item, share.raw_store_mode))) from exc
+    except BaseException:
+        local.unlink(missing_ok=True)
+        raise
+    return local
+
+
+def _where(path: str, item: WorkItem, mode: str) -> str:
+    return f"{I.shown(item.original_name)!r} ({I.shown(path)}; share {item.share!r}, raw_store_mode {mode})"
+
+
+def _vanished(where: str) -> str:
+    return (f"{where} has vanished since intake took it: restore it, or use raw_store_mode: copy "
+            f"for shares whose files move or are deleted")
 
 
 def _check_in_place(fs: Any, path: str, item: WorkItem, mode: str) -> None:
-    where = f"{I.shown(item.original_name)!r} ({I.shown(path)}; share {item.share!r}, raw_store_mode {mode})"
     if not fs.exists(path):
-        raise UnreadableFile(f"{where} has vanished since intake took it: restore it, or use raw_store_mode: copy "
-                             f"for shares whose files move or are deleted")
+        raise UnreadableFile(_vanished(_where(path, item, mode)))
     with fs.open(path, "rb") as fh:
-        sha = I.sha256_of_stream(fh)
+        _check_same_bytes(I.sha256_of_stream(fh), path, item, mode)
+
+
+def _check_same_bytes(sha: str, path: str, item: WorkItem, mode: str) -> None:
     if sha != item.raw_sha256:
-        raise UnreadableFile(f"{where} changed since intake hashed it (sha256 {item.raw_sha256[:12]}… → {sha[:12]}…); "
-                             f"files kept in place must not change: restore the original, or write the new version "
-                             f"under a new name (it is then taken as a new file)")
+        raise UnreadableFile(f"{_where(path, item, mode)} changed since intake hashed it (sha256 {item.raw_sha256[:12]}… → "
+                             f"{sha[:12]}…); files kept in place must not change: restore the original, or write the "
+                             f"new version under a new name (it is then taken as a new file)")
 
 
 #: key and lineage columns only the framework writes, whatever a plugin put there

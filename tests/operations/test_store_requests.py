@@ -159,3 +159,73 @@ def test_only_the_data_folder_is_taken_as_written_once():
     assert fs.size("/wh/notes.csv") == 9 and fs.cat_file("/wh/notes.csv") == b"v2 longer"
     assert inner.asked["/wh/data/t/a.parquet"] == 1 and inner.asked["/wh/notes.csv"] == 2
     assert fs.files_read == 1
+
+
+# ------------------------------------------------------------------------------------------ raw files
+def _toy_on_store(tmp_path, monkeypatch, options: dict, **share) -> tuple:
+    """The toy campaign with its warehouse and raw store (and, given ``share``, its share) on the store."""
+    import yaml
+
+    from foundation.config import load_campaign
+    from tasks import pipeline
+    from tests.support.toy_world import toy_campaign, use_toy_registry
+
+    use_toy_registry(monkeypatch)
+    monkeypatch.setenv("SOCSCOPE_TEST_S3_KEY", options["key"])
+    monkeypatch.setenv("SOCSCOPE_TEST_S3_SECRET", options["secret"])
+    named = {**options, "key": "${SOCSCOPE_TEST_S3_KEY}", "secret": "${SOCSCOPE_TEST_S3_SECRET}"}
+    prefix = f"counted/{uuid.uuid4().hex[:8]}"
+    cfg = toy_campaign(tmp_path, **share)
+    data = yaml.safe_load(cfg.read_text())
+    data["storage"] = {"warehouse": f"s3://{prefix}/wh", "raw_store": f"s3://{prefix}/raw", "storage_options": named}
+    if share:
+        data["shares"][0].update(url=f"s3://{prefix}/share", storage_options=named)
+    cfg.write_text(yaml.safe_dump(data))
+    campaign = load_campaign(cfg)
+    wh = pipeline.open_warehouse(campaign)
+    pipeline.register_campaign(campaign, wh)
+    return campaign, wh, prefix
+
+
+@pytest.mark.slow  # starts an S3-compatible server
+def test_processing_reads_each_raw_file_from_the_store_in_one_request(counted_s3, tmp_path, monkeypatch):
+    from tasks import pipeline
+    from tests.support.toy_world import write_csv
+
+    counts, options = counted_s3
+    write_csv(tmp_path / "share/S1/a.csv", [(1, 2), (3, 4)])
+    write_csv(tmp_path / "share/S2/b.csv", [(5, 6)])
+    campaign, wh, prefix = _toy_on_store(tmp_path, monkeypatch, options)
+    pipeline.intake(campaign, wh)
+    counts.clear()
+    pipeline.process(campaign, wh)
+    raw = {(method, path): n for (method, path), n in counts.items() if path.startswith(f"/{prefix}/raw/")}
+    assert len(raw) == 2, raw  # the two files
+    assert {method for method, _ in raw} == {"GET"} and set(raw.values()) == {1}, raw  # one GET: no HEAD
+    assert len(wh.query("select * from toy_values")) == 3
+
+
+@pytest.mark.slow  # starts an S3-compatible server
+def test_a_file_kept_in_place_on_the_store_is_checked_against_its_hash(counted_s3, tmp_path, monkeypatch):
+    import fsspec
+
+    from tasks import pipeline
+
+    counts, options = counted_s3
+    campaign, wh, prefix = _toy_on_store(tmp_path, monkeypatch, options, raw_store_mode="reference")
+    fs = fsspec.filesystem("s3", **options)
+    for name, text in {"S1/a.csv": "1,2\n3,4\n", "S1/c.csv": "7,8\n", "S2/b.csv": "5,6\n"}.items():
+        fs.pipe(f"{prefix}/share/{name}", b"#toy-csv\n" + text.encode())
+    pipeline.intake(campaign, wh)
+    fs.pipe(f"{prefix}/share/S1/a.csv", b"#toy-csv\n1,200\n")  # replaced behind the platform's back
+    fs.rm(f"{prefix}/share/S1/c.csv")  # and one taken away
+    counts.clear()
+    pipeline.process(campaign, wh)
+    reasons = dict(wh.query("select original_name, reason from quarantine").values.tolist())
+    reasons = {name.rsplit("/", 1)[-1]: why for name, why in reasons.items()}
+    assert "changed since intake hashed it" in reasons["a.csv"], reasons
+    assert "has vanished since intake took it" in reasons["c.csv"], reasons
+    assert wh.query("select sample_id, y_v from toy_values").values.tolist() == [["S2", 12.0]]
+    share = {(m, p): n for (m, p), n in counts.items() if p.startswith(f"/{prefix}/share/S1/a.csv")}
+    assert share == {("GET", f"/{prefix}/share/S1/a.csv"): 1}  # hashed from the one copy it read
+    assert not list(fs.find(f"{prefix}/raw"))  # nothing copied into the raw store
