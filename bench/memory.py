@@ -31,8 +31,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 GOAL_MIB = 1024
-#: how a file worker's command line starts its loop (tasks/isolation.py BOOT)
-WORKER_MARK = "from tasks.isolation import serve"
+#: how a file worker's command line starts its loop: afresh (tasks/isolation.py BOOT), or as a fork of
+#: the fork server, whose command line it keeps (tasks/forkserver.py BOOT; the fork server counts too)
+WORKER_MARKS = ("from tasks.isolation import serve", "from tasks.forkserver import serve_forks")
 
 #: runs argv[1:] and prints the largest ru_maxrss (KiB on Linux) of the processes it waited for
 WRAPPER = ("import resource, subprocess, sys; rc = subprocess.call(sys.argv[1:]); "
@@ -134,7 +135,7 @@ class TreeSampler:
             if self._cmdlines.get(pid) != command:  # new, or exec'd since: a child caught between fork and
                 self._cmdlines[pid] = command     # exec shows its parent's pages, not its own
                 self.peaks.pop(pid, None)
-                if WORKER_MARK in command:
+                if any(mark in command for mark in WORKER_MARKS):
                     self.workers.add(pid)
             self.peaks[pid] = max(self.peaks.get(pid, 0.0), peak)
 

@@ -60,7 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))  # its sibling memory.py reads the process tree from /proc
 
-from memory import cmdline, process_tree  # noqa: E402
+from memory import WORKER_MARKS, cmdline, process_tree  # noqa: E402
 
 BUCKET = "socscope-bench"
 DEPLOYMENT = "campaign/nightly"
@@ -169,7 +169,7 @@ def _cpu(who: int) -> float:
 
 # ------------------------------------------------------------------------------------------ stage CPU
 #: process kinds by what their command line runs (the first that matches); this process is the store
-KINDS = (("file workers", "from tasks.isolation import serve"), ("flow", "prefect.engine"), ("flow", "# plain stage"),
+KINDS = (*(("file workers", mark) for mark in WORKER_MARKS), ("flow", "prefect.engine"), ("flow", "# plain stage"),
          ("prefect worker", "prefect worker start"), ("flow", "workspace_supervisor"))
 
 
@@ -393,7 +393,7 @@ def run_plain(cfg: Path) -> dict[str, float]:
     c0, s0 = _cpu(resource.RUSAGE_CHILDREN), _cpu(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", PLAIN, str(cfg)], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}, check=False)
     run_s = time.perf_counter() - t0
     if done.returncode != 0:
         raise SystemExit(f"plain processing of {cfg.name} failed:\n{done.stderr[-3000:]}")

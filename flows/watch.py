@@ -26,7 +26,8 @@ from flows._runtime import LoadedCampaign, current_run_id, guarded_warehouse
 from flows.intake import intake_share
 from flows.process import process_flow
 from tasks import intake as I
-from tasks.share_watch import ShareWatch, merged, warm_file_worker, watch_loop
+from tasks import pipeline
+from tasks.share_watch import ShareWatch, merged, watch_loop
 
 #: the longest a run may watch: below the flow's timeout, with room for its last poll's processing
 MAX_WATCH_SECONDS = 3000
@@ -59,7 +60,7 @@ def watch_share_flow(config: str, share: str, max_late_minutes: float | None = 1
     before = wh.manifest()
     watch = ShareWatch.start(spec, campaign, wh)
     if process_new and seconds > 0:
-        warm_file_worker(campaign)
+        pipeline.warm_file_workers(campaign)
     intakes: list[dict] = []
     processed: list[dict] = []
 

@@ -362,6 +362,11 @@ class Technique:
     #: checks the campaign's ``settings.<technique>`` at load (settings dict, campaign folder); raises
     #: ValueError naming the defect. None: the settings are free
     check_settings: Callable[[dict[str, Any], Path], None] | None = None
+    #: modules its ``process`` and ``finalize`` import when they first run (the plugin's own work modules,
+    #: scipy, scikit-image...): the file workers' fork server imports them once for all its workers
+    #: (tasks/forkserver.py) rather than each worker on its first file. Leave out a library only some
+    #: files need (one vendor format's reader): a worker imports it when such a file comes
+    worker_imports: tuple[str, ...] = ()
 
     @property
     def waits_for(self) -> tuple[str, ...]:

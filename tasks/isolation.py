@@ -8,10 +8,12 @@ length of the file, so an allocation beyond the limit fails inside it as a Memor
 retires. Only small things cross the pipe: the work item and the campaign in, the FileResult (paths
 of the Parquet files the worker wrote itself, and an event) out.
 
-Workers are plain ``python -c`` processes, not ``multiprocessing`` children: a Dask worker is a daemon
-process, which multiprocessing forbids to have children, and nothing of the caller's ``__main__``
-is imported again. They start with the caller's ``sys.path``, environment and technique registry
-(tests register a toy technique), and die with the caller (PR_SET_PDEATHSIG on Linux).
+Workers are not ``multiprocessing`` children: a Dask worker is a daemon process, which multiprocessing
+forbids to have children, and nothing of the caller's ``__main__`` is imported again. On Linux they
+are forks of one fork server (tasks/forkserver.py), a plain ``python -c`` process that imported what
+the files need once; elsewhere (or with ``SOCSCOPE_FILE_WORKER_START=spawn``) each is such a process
+itself. They start with the caller's ``sys.path``, environment and technique registry (tests register
+a toy technique), and die with the caller (PR_SET_PDEATHSIG on Linux).
 """
 from __future__ import annotations
 
@@ -35,6 +37,11 @@ from typing import Any, Callable, Iterator, Mapping
 #: how long a new worker may take to start and import the plugins (not counted in a file's limit)
 START_TIMEOUT_S = 300.0
 
+#: how a pool starts its workers (read at each start): "fork" (the default) from a fork server that
+#: imported what they need, where the system allows (tasks/forkserver.py); "spawn": each a fresh Python
+#: that imports them itself (for a plugin library that cannot live in a forked process)
+START_METHOD_ENV = "SOCSCOPE_FILE_WORKER_START"
+
 #: variables that change from task to task (and that no reader reads): not a reason for new workers
 VOLATILE_ENV = ("PYTEST_CURRENT_TEST", "PREFECT_")
 
@@ -57,37 +64,99 @@ class WorkerFailed(RuntimeError):
 
 
 # ------------------------------------------------------------------------------------------ caller side
-class _Worker:
-    def __init__(self, boot: tuple[dict[str, str], str]):
-        mine, theirs = socket.socketpair()
-        argv = [sys.executable, "-c", BOOT, str(theirs.fileno()), str(os.getpid()), json.dumps(sys.path)]
-        # started from one long-lived thread: Linux sends the worker its parent-death signal when the
-        # *thread* that started it ends, and the callers are short-lived task threads
-        self.proc = _SPAWNER.submit(subprocess.Popen, argv, pass_fds=(theirs.fileno(),),
-                                    stdin=subprocess.DEVNULL, env=dict(os.environ)).result()
-        theirs.close()
-        self.conn = Connection(mine.detach())
-        try:
-            self.conn.send(boot)
-            if not self.conn.poll(START_TIMEOUT_S):
-                raise WorkerFailed(f"a file worker did not start within {START_TIMEOUT_S:g} s")
-            _, self.environment = self.conn.recv()  # "ready": imports done, so a file's clock counts only the file
-        except (EOFError, OSError) as exc:
-            self.kill()
-            raise WorkerFailed(f"a file worker exited while starting ({describe_exit(self.proc.returncode)}): "
+def start_python(code: str, boot: tuple, timeout_s: float, what: str
+                 ) -> tuple[subprocess.Popen, Connection, tuple[tuple[str, str], ...]]:
+    """A ``python -c code`` process with one end of a socketpair, the caller's ``sys.path`` and environment:
+    sent ``boot``, it answers ("ready", its environment) once its imports are done. Returns the process,
+    the caller's end and that environment; ``WorkerFailed`` when it exits or does not answer in time."""
+    mine, theirs = socket.socketpair()
+    argv = [sys.executable, "-c", code, str(theirs.fileno()), str(os.getpid()), json.dumps(sys.path)]
+    # started from one long-lived thread: Linux sends the process its parent-death signal when the
+    # *thread* that started it ends, and the callers are short-lived task threads
+    proc = _SPAWNER.submit(subprocess.Popen, argv, pass_fds=(theirs.fileno(),),
+                           stdin=subprocess.DEVNULL, env=dict(os.environ)).result()
+    theirs.close()
+    conn = Connection(mine.detach())
+    try:
+        conn.send(boot)
+        return proc, conn, _ready(conn, timeout_s, what)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            proc.kill()
+        proc.wait()
+        conn.close()
+        if isinstance(exc, (EOFError, OSError)):
+            raise WorkerFailed(f"a {what} exited while starting ({describe_exit(proc.returncode)}): "
                                f"see its output above") from exc
+        raise
+
+
+def _ready(conn: Connection, timeout_s: float, what: str) -> tuple[tuple[str, str], ...]:
+    if not conn.poll(timeout_s):
+        raise WorkerFailed(f"a {what} did not start within {timeout_s:g} s")
+    _, environment = conn.recv()  # "ready": imports done, so a file's clock counts only the file
+    return environment
+
+
+class _Worker:
+    """One file worker: a fresh Python (``spawned``) or a fork of the pool's fork server (``forked``)."""
+
+    def __init__(self, conn: Connection, environment: tuple, process: subprocess.Popen | None = None,
+                 pid: int | None = None, forks: Any = None):
+        self.conn, self.environment = conn, environment
+        self._process, self._pid, self._forks = process, pid, forks
+        self._code: int | None = None
+        self._ended = False
+
+    @classmethod
+    def spawned(cls, boot: tuple) -> _Worker:
+        process, conn, environment = start_python(BOOT, boot, START_TIMEOUT_S, "file worker")
+        return cls(conn, environment, process=process)
+
+    @classmethod
+    def forked(cls, forks: Any) -> _Worker:
+        pid, conn = forks.fork()
+        worker = cls(conn, (), pid=pid, forks=forks)
+        try:
+            worker.environment = _ready(conn, START_TIMEOUT_S, "forked file worker")
+        except (EOFError, OSError) as exc:
+            worker.kill()
+            raise WorkerFailed(f"a forked file worker exited while starting ({describe_exit(worker.exit_code())})"
+                               ) from exc
         except BaseException:
-            self.kill()
+            worker.kill()
             raise
+        return worker
 
     def alive(self) -> bool:
-        return self.proc.poll() is None
+        if self._process is not None:
+            return self._process.poll() is None
+        return not self._ended and not self.conn.poll(0)  # a worker that ended has closed its end: EOF
 
     def kill(self) -> None:
-        with contextlib.suppress(OSError):
-            self.proc.kill()
-        self.proc.wait()
+        if self._process is not None:
+            with contextlib.suppress(OSError):
+                self._process.kill()
+        elif not self._ended:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._pid, signal.SIGKILL)
+        self.exit_code()
         self.conn.close()
+
+    def exit_code(self) -> int | None:
+        """Wait for the worker to end; its exit code (negative: the signal that stopped it)."""
+        if self._process is not None:
+            return self._process.wait()
+        if not self._ended:
+            self._code, self._ended = self._forks.reap(self._pid), True
+        return self._code
+
+
+def forking() -> bool:
+    """Are workers forked from a fork server here (``START_METHOD_ENV``)?"""
+    from tasks import forkserver
+
+    return forkserver.AVAILABLE and os.environ.get(START_METHOD_ENV, "fork") != "spawn"
 
 
 def describe_exit(code: int | None) -> str:
@@ -109,9 +178,12 @@ def relevant_environment(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
 class Pool:
     """Up to ``slots`` workers, started on demand, reused, replaced when one is stopped or dies."""
 
-    def __init__(self, slots: int, boot: tuple[dict[str, str], str]):
+    def __init__(self, slots: int, boot: tuple[dict[str, str], str, tuple[str, ...]]):
         self.slots = slots
-        self.boot = boot  # (technique registry, module to preload) for each new worker
+        self.boot = boot  # (technique registry, module to preload, modules to import) for each new worker
+        #: the process the workers are forked from (tasks/forkserver.py), started with the first worker
+        self._forks: Any = None
+        self._forks_lock = threading.Lock()
         #: environments its workers have: the caller's when the pool began, and each worker's as it
         #: reported it after its imports and after any call that changed it. A caller whose environment is
         #: one of these needs no new workers: a library it imported since (pandera sets SPARK_LOCAL_IP on
@@ -132,7 +204,7 @@ class Pool:
                 self._count += 1
         if w is None:
             try:
-                w = _Worker(self.boot)
+                w = self._start()
             except BaseException:
                 self._release(None)
                 raise
@@ -141,6 +213,26 @@ class Pool:
             yield w
         finally:
             self._release(w)
+
+    def warm(self) -> None:
+        """Have a worker ready before the first call: the fork server (its imports), or one worker."""
+        if not forking():
+            with self.worker():
+                return
+        self._fork_server()
+
+    def _fork_server(self) -> Any:
+        from tasks import forkserver
+
+        with self._forks_lock:  # the first worker starts it; the others wait for its imports, not redo them
+            if self._forks is None or not self._forks.alive():
+                self._forks = forkserver.ForkServer(self.boot, START_TIMEOUT_S)
+            return self._forks
+
+    def _start(self) -> _Worker:
+        if not forking():
+            return _Worker.spawned(self.boot)
+        return _Worker.forked(self._fork_server())
 
     def saw_environment(self, env: tuple[tuple[str, str], ...] | None) -> None:
         if env is not None:
@@ -157,6 +249,9 @@ class Pool:
             else:
                 self._count -= 1
             self._cond.notify()
+            done = self._closed and self._count == 0
+        if done:
+            self._close_forks()
 
     def close(self) -> None:
         with self._cond:
@@ -165,6 +260,16 @@ class Pool:
             self._count -= len(idle)
         for w in idle:
             w.kill()
+        with self._cond:
+            done = self._count == 0
+        if done:  # else the last busy worker's release closes it: its workers die with it
+            self._close_forks()
+
+    def _close_forks(self) -> None:
+        with self._forks_lock:
+            forks, self._forks = self._forks, None
+        if forks is not None:
+            forks.close()
 
 
 _SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="socscope-worker-spawner")
@@ -173,11 +278,12 @@ _POOL_KEY: tuple | None = None
 _POOL_LOCK = threading.Lock()
 
 
-def pool(slots: int, preload: str = "") -> Pool:
+def pool(slots: int, preload: str = "", imports: tuple[str, ...] = ()) -> Pool:
     """This process's pool, started anew when the registry, sys.path or environment changed (the
     workers hold copies of them; ``Pool.environments``); it grows to the largest ``slots`` asked for.
     ``preload``: a module the workers import before they say they are ready (the caller's), so that no
-    file's clock pays for it."""
+    file's clock pays for it; ``imports``: more modules their files will need (the pool's first
+    caller's: a new worker lacking one imports it when a file needs it)."""
     global _POOL, _POOL_KEY
     from foundation import registry as reg
 
@@ -186,7 +292,7 @@ def pool(slots: int, preload: str = "") -> Pool:
         if _POOL is None or _POOL_KEY != key or relevant_environment(os.environ) not in _POOL.environments:
             if _POOL is not None:
                 _POOL.close()
-            _POOL, _POOL_KEY = Pool(slots, (dict(reg.TECHNIQUE_MODULES), preload)), key
+            _POOL, _POOL_KEY = Pool(slots, (dict(reg.TECHNIQUE_MODULES), preload, tuple(imports))), key
         elif slots > _POOL.slots:
             with _POOL._cond:
                 _POOL.slots = slots
@@ -205,9 +311,11 @@ def shutdown() -> None:
 atexit.register(shutdown)
 
 
-def run(fn: Callable[..., Any], args: tuple, *, seconds: float | None, memory_mb: int | None, slots: int) -> Outcome:
-    """``fn(*args)`` in a worker under the limits (None: none); never raises for what happens inside the worker."""
-    workers = pool(slots, fn.__module__)
+def run(fn: Callable[..., Any], args: tuple, *, seconds: float | None, memory_mb: int | None, slots: int,
+        imports: tuple[str, ...] = ()) -> Outcome:
+    """``fn(*args)`` in a worker under the limits (None: none); never raises for what happens inside the
+    worker. ``imports``: modules ``fn`` will import (``pool``)."""
+    workers = pool(slots, fn.__module__, imports)
     with workers.worker() as w:
         try:
             w.conn.send((fn, args, memory_mb))
@@ -219,26 +327,37 @@ def run(fn: Callable[..., Any], args: tuple, *, seconds: float | None, memory_mb
             if kind == "memory":  # the worker retires after a MemoryError: never hand it another file
                 w.kill()
         except (EOFError, OSError):
-            w.proc.wait()
-            return Outcome(failure="died", detail=describe_exit(w.proc.returncode))
+            return Outcome(failure="died", detail=describe_exit(w.exit_code()))
     return Outcome(value=payload) if kind == "ok" else Outcome(failure=kind, detail=payload)
 
 
 # ------------------------------------------------------------------------------------------ worker side
 def serve(fd: int, parent_pid: int) -> None:
-    """The worker's loop: take a call, run it under the memory limit, answer; exit with the caller."""
-    _die_with_parent(parent_pid)
+    """A worker started afresh: its imports, then ``serve_calls``; it exits with the caller."""
+    die_with_parent(parent_pid)
     conn = Connection(fd)
+    prepare_worker(conn.recv())
+    serve_calls(conn)
+
+
+def prepare_worker(boot: tuple[dict[str, str], str, tuple[str, ...]]) -> None:
+    """The caller's technique registry, and the imports a file needs, before any file's clock starts."""
     import importlib
 
     from foundation import registry as reg
 
-    reg.TECHNIQUE_MODULES, preload = conn.recv()
+    reg.TECHNIQUE_MODULES, preload, imports = boot
     if preload:
-        importlib.import_module(preload)  # the imports a file needs, before its clock starts
-
+        importlib.import_module(preload)
     with contextlib.suppress(Exception):  # best effort: a plugin that fails to import fails its files
         reg.ordered_techniques()
+    for name in imports:
+        with contextlib.suppress(Exception):  # an optional library that is not installed: its files say so
+            importlib.import_module(name)
+
+
+def serve_calls(conn: Connection) -> None:
+    """The worker's loop: say ready, then take a call, run it under the memory limit, answer."""
     env = relevant_environment(os.environ)
     conn.send(("ready", env))
     while True:
@@ -265,7 +384,7 @@ def serve(fd: int, parent_pid: int) -> None:
             return
 
 
-def _die_with_parent(parent_pid: int) -> None:
+def die_with_parent(parent_pid: int) -> None:
     if sys.platform.startswith("linux"):
         import ctypes
 

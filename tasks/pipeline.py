@@ -6,6 +6,7 @@ runner in flows) and a ``progress`` callback (a rich progress bar in the CLI).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 import threading
@@ -595,13 +596,49 @@ def _repeated(value: Any, n: int) -> Any:
     return one.repeat(n)
 
 
+#: what every file's work imports, whatever its technique: validation, Parquet, lookups in DuckDB
+FILE_WORK_IMPORTS = ("pandera.pandas", "pyarrow.parquet", "pyarrow.compute", "duckdb")
+
+
+def worker_imports(campaign: Campaign) -> tuple[str, ...]:
+    """The modules a file worker of ``campaign`` will import (tasks/forkserver.py imports them once for
+    all of them): the framework's, the filesystem of each remote store and share, and what each of its
+    techniques declares (``Technique.worker_imports``)."""
+    from fsspec.core import split_protocol
+    from fsspec.registry import known_implementations
+
+    urls = [campaign.storage.warehouse, campaign.storage.raw_store, *(s.url for s in campaign.shares)]
+    protocols = {split_protocol(str(url))[0] for url in urls} - {None, "file", "local"}
+    stores = [known_implementations[p]["class"].rsplit(".", 1)[0] for p in sorted(protocols)
+              if p in known_implementations]
+    wanted = {s.technique for s in campaign.shares}
+    names = [name for name in ordered_techniques() if name in wanted]
+    return tuple(dict.fromkeys([*FILE_WORK_IMPORTS, *stores, *(m for n in names for m in technique(n).worker_imports)]))
+
+
+def warm_file_workers(campaign: Campaign) -> threading.Thread:
+    """Start the file workers' imports in the background (the fork server, or one worker), so that the
+    run's first file does not wait for them. A run that finds no file spends their CPU for nothing, in
+    the background: it does not wait for them to end (``ForkServer.close``)."""
+    def start() -> None:
+        # a worker that cannot start is reported by the first file that needs one, with its reason
+        with contextlib.suppress(isolation.WorkerFailed):
+            isolation.pool(campaign.execution.max_workers, process_file_here.__module__,
+                           worker_imports(campaign)).warm()
+
+    thread = threading.Thread(target=start, name="socscope-warm-file-workers", daemon=True)
+    thread.start()
+    return thread
+
+
 def process_file(item: WorkItem, campaign: Campaign, wh_url: str, flow_run_id: str | None) -> FileResult:
     """``process_file_here`` in a worker process under the technique's time and memory limits
     (``processing:`` in the config). Never raises: a file beyond a limit is quarantined with the limit
     named, and the rest of the batch goes on."""
     limits = campaign.processing.limits_for(item.technique)
-    outcome = isolation.run(process_file_here, (item, campaign, wh_url, flow_run_id),
-                            seconds=limits.seconds, memory_mb=limits.memory_mb, slots=campaign.execution.max_workers)
+    outcome = isolation.run(process_file_here, (item, campaign, wh_url, flow_run_id), seconds=limits.seconds,
+                            memory_mb=limits.memory_mb, slots=campaign.execution.max_workers,
+                            imports=worker_imports(campaign))
     if outcome.failure is None:
         return outcome.value
     stop_on_storage_error(outcome)
@@ -799,7 +836,7 @@ def finalize_in_worker(campaign: Campaign, wh_url: str, technique_name: str, flo
     """``finalize_here`` in a file worker; a worker that dies or fails is the step's failure. No time or
     memory limit: those of ``processing:`` are a file's, and the step reads the whole campaign."""
     outcome = isolation.run(finalize_here, (campaign, wh_url, technique_name, flow_run_id), seconds=None,
-                            memory_mb=None, slots=campaign.execution.max_workers)
+                            memory_mb=None, slots=campaign.execution.max_workers, imports=worker_imports(campaign))
     if outcome.failure is None:
         return outcome.value
     stop_on_storage_error(outcome)
@@ -965,6 +1002,7 @@ def run_local(campaign: Campaign | str | Path, techniques: list[str] | None = No
     wh = open_warehouse(campaign)
     started = now_utc()
     register_campaign(campaign, wh, flow_run_id)
+    warm_file_workers(campaign)
     shares = [s.name for s in campaign.shares if techniques is None or s.technique in techniques]
     i = intake(campaign, wh, flow_run_id, shares=shares, progress=progress)
     p = process(campaign, wh, flow_run_id, techniques=techniques, progress=progress)

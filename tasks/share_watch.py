@@ -1,9 +1,7 @@
 """What a share watcher does between two listings, without Prefect: the files of a share it has handled,
-the polling loop, the warm file worker (flows/watch.py is the flow that runs them)."""
+the polling loop (flows/watch.py is the flow that runs them)."""
 from __future__ import annotations
 
-import contextlib
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -12,7 +10,6 @@ import pandas as pd
 
 from foundation.campaign import Campaign, Share
 from tasks import intake as I
-from tasks import isolation, pipeline
 from warehouse.store import Warehouse
 
 
@@ -63,20 +60,6 @@ class ShareWatch:
         for cand in new:
             if f"{self.share.name}:{I.shown(cand.rel_path)}" not in left:
                 self.handled[cand.rel_path] = (cand.size, cand.mtime)
-
-
-def warm_file_worker(campaign: Campaign) -> threading.Thread:
-    """Start one file worker (tasks.isolation) in the background, so that the run's first new file does
-    not wait for a worker's Python start and plugin imports; later files reuse the workers anyway."""
-    def start() -> None:
-        # a worker that cannot start is reported by the first file that needs one, with its reason
-        with contextlib.suppress(isolation.WorkerFailed), \
-                isolation.pool(campaign.execution.max_workers, pipeline.process_file_here.__module__).worker():
-            pass
-
-    thread = threading.Thread(target=start, name="socscope-warm-file-worker", daemon=True)
-    thread.start()
-    return thread
 
 
 def watch_loop(poll: Callable[[bool], None], seconds: float, every: float,

@@ -78,4 +78,5 @@ TECHNIQUE = Technique(
     features=FEATURES,
     accepts=("afm_map",),
     pages=[Page("afm_maps", "AFM maps", render_page), Page("afm_pixels", "ESM × C-AFM pixels", render_pixels)],
+    worker_imports=("tasks.afm.process", "scipy.spatial", "skimage.measure", "skimage.morphology", "skimage.util"),
 )

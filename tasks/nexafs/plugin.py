@@ -298,4 +298,5 @@ TECHNIQUE = Technique(
     accepts=("xas_scan", "xas_spectrum"),
     max_file_mb=1024,
     pages=[Page("nexafs", "NEXAFS", render_page)],
+    worker_imports=("xraydb",),
 )

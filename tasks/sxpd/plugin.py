@@ -390,5 +390,7 @@ TECHNIQUE = Technique(
     max_file_mb=4096,
     pages=[Page("diffraction", "Diffraction", render_page)],
     check_settings=check_settings,
+    worker_imports=("tasks.sxpd.analysis", "tasks.sxpd.calibration", "tasks.sxpd.pattern_rows",
+                    "tasks.sxpd.phase_analysis"),
 )
 

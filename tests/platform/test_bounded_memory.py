@@ -96,7 +96,7 @@ def test_benchmark_reads_the_peak_a_child_process_really_held():
 
 def test_benchmark_sampler_tells_file_workers_from_the_main_process():
     bench = _bench()
-    worker = subprocess.Popen([sys.executable, "-c", f"import sys  # {bench.WORKER_MARK}\n"
+    worker = subprocess.Popen([sys.executable, "-c", f"import sys  # {bench.WORKER_MARKS[0]}\n"
                                "print('ready', flush=True); sys.stdin.readline()"],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
@@ -149,7 +149,7 @@ def test_benchmark_sampler_forgets_what_a_child_showed_before_it_exec_d():
     own command, only what it holds from then on counts as the worker's peak."""
     bench = _bench()
     tree = bench.TreeSampler(bench.os.getpid())
-    worker = subprocess.Popen([sys.executable, "-c", f"import sys  # {bench.WORKER_MARK}\n"
+    worker = subprocess.Popen([sys.executable, "-c", f"import sys  # {bench.WORKER_MARKS[0]}\n"
                                "print('ready', flush=True); sys.stdin.readline()"],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
