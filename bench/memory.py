@@ -31,9 +31,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 GOAL_MIB = 1024
-#: how a file worker's command line starts its loop: afresh (tasks/isolation.py BOOT), or as a fork of
+#: how a file worker's command line starts its loop: afresh (tasks/worker_process.py BOOT), or as a fork of
 #: the fork server, whose command line it keeps (tasks/forkserver.py BOOT; the fork server counts too)
-WORKER_MARKS = ("from tasks.isolation import serve", "from tasks.forkserver import serve_forks")
+WORKER_MARKS = ("from tasks.worker_process import serve", "from tasks.forkserver import serve_forks")
 
 #: runs argv[1:] and prints the largest ru_maxrss (KiB on Linux) of the processes it waited for
 WRAPPER = ("import resource, subprocess, sys; rc = subprocess.call(sys.argv[1:]); "

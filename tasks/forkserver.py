@@ -30,6 +30,8 @@ import traceback
 from multiprocessing.connection import Connection
 from multiprocessing.reduction import recv_handle, send_handle
 
+from tasks import worker_process
+
 BOOT = ("import sys, json; sys.path[:] = json.loads(sys.argv[3]); "
         "from tasks.forkserver import serve_forks; serve_forks(int(sys.argv[1]), int(sys.argv[2]))")
 
@@ -44,9 +46,7 @@ class ForkServer:
     """The caller's handle on one fork server: ``fork()`` a worker, ``reap(pid)`` one that ended."""
 
     def __init__(self, boot: tuple, start_timeout_s: float):
-        from tasks import isolation
-
-        self.process, self._conn, self.environment = isolation.start_python(BOOT, boot, start_timeout_s, "fork server")
+        self.process, self._conn, self.environment = worker_process.start_python(BOOT, boot, start_timeout_s, "fork server")
         self._lock = threading.Lock()  # one exchange at a time: task threads fork and reap concurrently
         self._forked = 0
 
@@ -95,12 +95,10 @@ class ForkServer:
 # ------------------------------------------------------------------------------------------ fork server side
 def serve_forks(fd: int, parent_pid: int) -> None:
     """The fork server's loop: import what the workers need, then fork one at each request."""
-    from tasks import isolation
-
-    isolation.die_with_parent(parent_pid)
+    worker_process.die_with_parent(parent_pid)
     conn = Connection(fd)
-    isolation.prepare_worker(conn.recv())
-    conn.send(("ready", isolation.relevant_environment(os.environ)))
+    worker_process.prepare_worker(conn.recv())
+    conn.send(("ready", worker_process.relevant_environment(os.environ)))
     me, children = os.getpid(), set()
     while True:
         try:
@@ -128,11 +126,9 @@ def _become_worker(server_conn: Connection, fd: int, server_pid: int) -> None:
     """In the forked child: serve files on ``fd`` until the caller closes it; never return to the loop."""
     code = 0
     try:
-        from tasks import isolation
-
         server_conn.close()  # the fork server's socket is its own
-        isolation.die_with_parent(server_pid)
-        isolation.serve_calls(Connection(fd))
+        worker_process.die_with_parent(server_pid)
+        worker_process.serve_calls(Connection(fd))
     except BaseException:  # noqa: BLE001 — say why on stderr, as a worker started afresh would
         traceback.print_exc()
         code = 1

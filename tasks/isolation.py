@@ -19,20 +19,24 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import json
 import os
-import pickle  # nosec B403 — only between this process and its own workers, over a private socketpair
 import signal
-import socket
-import subprocess  # nosec B404 — starts sys.executable with fixed arguments, no shell
+import subprocess  # nosec B404 — only the type of a worker's process
 import sys
 import threading
-import time
-import traceback
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator
+
+from tasks import forkserver
+from tasks.worker_process import (
+    BOOT,
+    WorkerFailed,
+    describe_exit,
+    relevant_environment,
+    start_python,
+    wait_ready,
+)
 
 #: how long a new worker may take to start and import the plugins (not counted in a file's limit)
 START_TIMEOUT_S = 300.0
@@ -41,13 +45,6 @@ START_TIMEOUT_S = 300.0
 #: imported what they need, where the system allows (tasks/forkserver.py); "spawn": each a fresh Python
 #: that imports them itself (for a plugin library that cannot live in a forked process)
 START_METHOD_ENV = "SOCSCOPE_FILE_WORKER_START"
-
-#: variables that change from task to task (and that no reader reads): not a reason for new workers
-VOLATILE_ENV = ("PYTEST_CURRENT_TEST", "PREFECT_")
-
-BOOT = ("import sys, json; sys.path[:] = json.loads(sys.argv[3]); "
-        "from tasks.isolation import serve; serve(int(sys.argv[1]), int(sys.argv[2]))")
-
 
 @dataclass
 class Outcome:
@@ -59,45 +56,7 @@ class Outcome:
     detail: str = ""
 
 
-class WorkerFailed(RuntimeError):
-    """A worker could not be started (it exited or did not answer while importing the plugins)."""
-
-
 # ------------------------------------------------------------------------------------------ caller side
-def start_python(code: str, boot: tuple, timeout_s: float, what: str
-                 ) -> tuple[subprocess.Popen, Connection, tuple[tuple[str, str], ...]]:
-    """A ``python -c code`` process with one end of a socketpair, the caller's ``sys.path`` and environment:
-    sent ``boot``, it answers ("ready", its environment) once its imports are done. Returns the process,
-    the caller's end and that environment; ``WorkerFailed`` when it exits or does not answer in time."""
-    mine, theirs = socket.socketpair()
-    argv = [sys.executable, "-c", code, str(theirs.fileno()), str(os.getpid()), json.dumps(sys.path)]
-    # started from one long-lived thread: Linux sends the process its parent-death signal when the
-    # *thread* that started it ends, and the callers are short-lived task threads
-    proc = _SPAWNER.submit(subprocess.Popen, argv, pass_fds=(theirs.fileno(),),
-                           stdin=subprocess.DEVNULL, env=dict(os.environ)).result()
-    theirs.close()
-    conn = Connection(mine.detach())
-    try:
-        conn.send(boot)
-        return proc, conn, _ready(conn, timeout_s, what)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            proc.kill()
-        proc.wait()
-        conn.close()
-        if isinstance(exc, (EOFError, OSError)):
-            raise WorkerFailed(f"a {what} exited while starting ({describe_exit(proc.returncode)}): "
-                               f"see its output above") from exc
-        raise
-
-
-def _ready(conn: Connection, timeout_s: float, what: str) -> tuple[tuple[str, str], ...]:
-    if not conn.poll(timeout_s):
-        raise WorkerFailed(f"a {what} did not start within {timeout_s:g} s")
-    _, environment = conn.recv()  # "ready": imports done, so a file's clock counts only the file
-    return environment
-
-
 class _Worker:
     """One file worker: a fresh Python (``spawned``) or a fork of the pool's fork server (``forked``)."""
 
@@ -118,7 +77,7 @@ class _Worker:
         pid, conn = forks.fork()
         worker = cls(conn, (), pid=pid, forks=forks)
         try:
-            worker.environment = _ready(conn, START_TIMEOUT_S, "forked file worker")
+            worker.environment = wait_ready(conn, START_TIMEOUT_S, "forked file worker")
         except (EOFError, OSError) as exc:
             worker.kill()
             raise WorkerFailed(f"a forked file worker exited while starting ({describe_exit(worker.exit_code())})"
@@ -154,25 +113,7 @@ class _Worker:
 
 def forking() -> bool:
     """Are workers forked from a fork server here (``START_METHOD_ENV``)?"""
-    from tasks import forkserver
-
     return forkserver.AVAILABLE and os.environ.get(START_METHOD_ENV, "fork") != "spawn"
-
-
-def describe_exit(code: int | None) -> str:
-    if code is None:
-        return "still running"
-    if code < 0:
-        try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit code {code}"
-
-
-def relevant_environment(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    """The variables of ``env`` a worker's files may depend on (not those that change from task to task)."""
-    return tuple(sorted((k, v) for k, v in env.items() if not k.startswith(VOLATILE_ENV)))
 
 
 class Pool:
@@ -222,8 +163,6 @@ class Pool:
         self._fork_server()
 
     def _fork_server(self) -> Any:
-        from tasks import forkserver
-
         with self._forks_lock:  # the first worker starts it; the others wait for its imports, not redo them
             if self._forks is None or not self._forks.alive():
                 self._forks = forkserver.ForkServer(self.boot, START_TIMEOUT_S)
@@ -272,7 +211,6 @@ class Pool:
             forks.close()
 
 
-_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="socscope-worker-spawner")
 _POOL: Pool | None = None
 _POOL_KEY: tuple | None = None
 _POOL_LOCK = threading.Lock()
@@ -329,94 +267,3 @@ def run(fn: Callable[..., Any], args: tuple, *, seconds: float | None, memory_mb
         except (EOFError, OSError):
             return Outcome(failure="died", detail=describe_exit(w.exit_code()))
     return Outcome(value=payload) if kind == "ok" else Outcome(failure=kind, detail=payload)
-
-
-# ------------------------------------------------------------------------------------------ worker side
-def serve(fd: int, parent_pid: int) -> None:
-    """A worker started afresh: its imports, then ``serve_calls``; it exits with the caller."""
-    die_with_parent(parent_pid)
-    conn = Connection(fd)
-    prepare_worker(conn.recv())
-    serve_calls(conn)
-
-
-def prepare_worker(boot: tuple[dict[str, str], str, tuple[str, ...]]) -> None:
-    """The caller's technique registry, and the imports a file needs, before any file's clock starts."""
-    import importlib
-
-    from foundation import registry as reg
-
-    reg.TECHNIQUE_MODULES, preload, imports = boot
-    if preload:
-        importlib.import_module(preload)
-    with contextlib.suppress(Exception):  # best effort: a plugin that fails to import fails its files
-        reg.ordered_techniques()
-    for name in imports:
-        with contextlib.suppress(Exception):  # an optional library that is not installed: its files say so
-            importlib.import_module(name)
-
-
-def serve_calls(conn: Connection) -> None:
-    """The worker's loop: say ready, then take a call, run it under the memory limit, answer."""
-    env = relevant_environment(os.environ)
-    conn.send(("ready", env))
-    while True:
-        try:
-            job = conn.recv_bytes()
-        except EOFError:
-            return
-        retire = False
-        try:
-            fn, args, memory_mb = pickle.loads(job)  # nosec B301 — sent by the parent that started us
-            with address_space(memory_mb):
-                reply = ("ok", fn(*args))
-        except MemoryError:
-            reply, retire = ("memory", traceback.format_exc()), True  # its heap may be in pieces: start afresh
-        except BaseException:  # noqa: BLE001 — the caller turns it into a quarantine reason
-            reply = ("error", traceback.format_exc())
-        now = relevant_environment(os.environ)  # a library imported for this file may have set variables
-        changed, env = (now if now != env else None), now
-        try:
-            conn.send((*reply, changed))
-        except Exception:  # noqa: BLE001 — a value that cannot be pickled
-            conn.send(("error", traceback.format_exc(), changed))
-        if retire:
-            return
-
-
-def die_with_parent(parent_pid: int) -> None:
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    def watch() -> None:  # elsewhere, and should the signal fail: look every second
-        while os.getppid() == parent_pid:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
-
-
-@contextlib.contextmanager
-def address_space(memory_mb: int | None) -> Iterator[None]:
-    """Allow ``memory_mb`` more address space than the worker holds now, for the length of the block."""
-    try:
-        import resource
-
-        with open("/proc/self/statm") as fh:
-            now = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    except (ImportError, OSError, ValueError):  # no /proc (macOS, where RLIMIT_AS is not enforced anyway)
-        memory_mb = None
-    if not memory_mb:
-        yield
-        return
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    cap = now + memory_mb * 2**20
-    if hard != resource.RLIM_INFINITY:
-        cap = min(cap, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))

@@ -16,11 +16,16 @@ class FileEntry:
     #: sha256 of the file's bytes, so that `socscope verify` finds a file changed behind our back
     #: ("" in manifests written before it was recorded)
     sha256: str = ""
+    #: bytes of the file, so that a process reading it asks the store nothing about it first (0 in
+    #: manifests written before it was recorded: asked once per process, warehouse/written_once.py)
+    size: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         out = {"path": self.path, "unit": self.unit, "rows": self.rows, "schema": self.schema}
         if self.sha256:
             out["sha256"] = self.sha256
+        if self.size:
+            out["size"] = self.size
         return out
 
 

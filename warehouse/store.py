@@ -230,6 +230,8 @@ class Warehouse:
         a copied or moved warehouse reads its own files)."""
         manifest = manifest or self.manifest()
         entries = [e for e in manifest.tables.get(table, []) if e.rows > 0]
+        if self.read_fs is not None:  # DuckDB will ask what each file is: the manifest says
+            self.read_fs.remember(((self._abs(e.path), e.size) for e in entries if e.size))
         return [e.path if relative else self.file_url(e.path) for e in entries]
 
     def connect(self, manifest: Manifest | None = None):
@@ -333,8 +335,8 @@ class Warehouse:
             self._query_version = self._query_bound = None
 
     # ---------------------------------------------------------------- writing helpers
-    def write_parquet(self, table: pa.Table, rel: str) -> str:
-        """Write a new data file; returns the sha256 of its bytes (recorded in the manifest)."""
+    def write_parquet(self, table: pa.Table, rel: str) -> tuple[str, int]:
+        """Write a new data file; returns the sha256 of its bytes and their number (recorded in the manifest)."""
         # Dictionary-encode text only: keys, lineage and labels repeat; measured floats rarely do,
         # and trying to encode them costs more than it saves.
         table = redact_arrow(table)  # a secret that reached a text column is masked, not published
@@ -346,7 +348,7 @@ class Warehouse:
             fault_point("store.write." + rel.split("/")[1])  # per table: tests fail one table's writes
             if not self.is_local:
                 self.fs.pipe(self._abs(rel), data.to_pybytes())
-                return hashlib.sha256(data).hexdigest()
+                return hashlib.sha256(data).hexdigest(), data.size
             Path(self._abs(rel)).parent.mkdir(parents=True, exist_ok=True)
             tmp = self._abs(rel) + ".tmp"
             try:
@@ -357,7 +359,7 @@ class Warehouse:
             finally:
                 Path(tmp).unlink(missing_ok=True)
         fault_point("store.parquet_written")
-        return hashlib.sha256(data).hexdigest()
+        return hashlib.sha256(data).hexdigest(), data.size
 
 
 def _named_rows(cursor: Any) -> list[Any]:
@@ -385,8 +387,8 @@ def write_unit(wh: Warehouse, spec: TableSpec, df: pd.DataFrame, unit: str) -> l
         sub = table.take(pa.array(list(idx))) if len(groups) > 1 else table
         folder = "/".join(f"{c}={_safe(v)}" for c, v in zip(parts, key))
         rel = f"data/{spec.name}/{folder + '/' if folder else ''}{unit_hash}-{uuid.uuid4().hex[:12]}.parquet"
-        sha = wh.write_parquet(sub, rel)
-        entries.append(FileEntry(rel, unit, sub.num_rows, schema_digest(spec), sha))
+        sha, size = wh.write_parquet(sub, rel)
+        entries.append(FileEntry(rel, unit, sub.num_rows, schema_digest(spec), sha, size))
     return entries
 
 
@@ -501,8 +503,8 @@ class Transaction:
             if len(before) == len(old) and _same(before, merged):
                 return existing_files  # nothing changed: keep the same files, so a re-run rewrites nothing
         rel = f"data/{spec.name}/{spec.name}-{uuid.uuid4().hex[:12]}.parquet"
-        sha = self.wh.write_parquet(conform(spec, merged), rel)
-        return [FileEntry(rel, f"upsert:{spec.name}", len(merged), schema_digest(spec), sha)]
+        sha, size = self.wh.write_parquet(conform(spec, merged), rel)
+        return [FileEntry(rel, f"upsert:{spec.name}", len(merged), schema_digest(spec), sha, size)]
 
 
 _COMMITS: dict[str, threading.RLock] = {}

@@ -10,14 +10,18 @@ A data file is written once under a name of its own (``data/<table>/.../<unit>-<
 and never changed, so its details cannot go stale: they are kept after the first answer (a bounded
 number of them), and so are the bytes of small files (read whole in one request, then from memory).
 A file that does not exist is asked again every time (it is never remembered), and so is any path
-outside the warehouse's ``data/`` folder (``under``).
+outside the warehouse's ``data/`` folder (``under``). The manifest records each file's size as it is
+committed: a process binding a view to a version gives the details of its files (``remember``), and
+the store is asked nothing about them at all (a file the manifest names but the store lost fails when
+it is read, with the store's error).
 """
 from __future__ import annotations
 
 import io
 import threading
 from collections import OrderedDict
-from typing import Any
+from datetime import datetime, timezone
+from typing import Any, Iterable
 
 from fsspec import AbstractFileSystem
 
@@ -28,6 +32,8 @@ MAX_DETAILS = 200_000
 MAX_KEPT_FILE = 2 * 2**20
 #: bytes of whole files kept per process (a process of the platform stays <= 1 GiB)
 MAX_KEPT_BYTES = 64 * 2**20
+#: the time given to a file whose details the manifest gave (``remember``): any fixed time will do
+WRITTEN = datetime(2000, 1, 1, tzinfo=timezone.utc)
 #: the details kept of a file (an object store's info holds more: ETag, storage class...)
 KEPT = ("name", "size", "type", "ETag", "LastModified", "mtime", "created", "updated")
 
@@ -79,6 +85,18 @@ class WrittenOnce(AbstractFileSystem):
                 while len(self._details) > self.max_details:
                     self._details.popitem(last=False)
         return details
+
+    def remember(self, files: Iterable[tuple[str, int]]) -> None:
+        """Details of files whose size the caller knows (the manifest records it as it commits them): the
+        store is not asked. Their time is ``WRITTEN``: a file written once has one version, and DuckDB
+        uses the time only to tell versions of a file apart."""
+        with self._lock:
+            for path, size in files:
+                path = self._strip_protocol(path)
+                if self._once(path) and path not in self._details:
+                    self._details[path] = {"name": path, "size": size, "type": "file", "LastModified": WRITTEN}
+            while len(self._details) > self.max_details:
+                self._details.popitem(last=False)
 
     def exists(self, path: str, **kwargs: Any) -> bool:
         try:

@@ -228,10 +228,49 @@ def test_bounded_traceback_keeps_its_end_escaped():
     assert last.startswith("ValueError: \\x00y") and len(last) <= 500
 
 
-def test_a_worker_answers_only_within_its_time_limit():
-    out = isolation.run(time.sleep, (5,), seconds=0.5, memory_mb=None, slots=1)
-    assert out.failure == "time"
-    assert isolation.run(sum, ([1, 2, 3],), seconds=30, memory_mb=64, slots=1).value == 6
+@pytest.mark.parametrize("start", ["fork", "spawn"])
+def test_a_worker_answers_only_within_its_time_limit(monkeypatch, start):
+    monkeypatch.setenv(isolation.START_METHOD_ENV, start)
+    isolation.shutdown()
+    try:
+        out = isolation.run(time.sleep, (5,), seconds=0.5, memory_mb=None, slots=1)
+        assert out.failure == "time"
+        assert isolation.run(sum, ([1, 2, 3],), seconds=30, memory_mb=64, slots=1).value == 6
+        died = isolation.run(worker_env.end_here, (3,), seconds=30, memory_mb=None, slots=1)
+        assert (died.failure, died.detail) == ("died", "exit code 3")
+    finally:
+        isolation.shutdown()
+
+
+@pytest.mark.skipif(not isolation.forkserver.AVAILABLE, reason="workers are forked on Linux only")
+def test_workers_are_forked_from_one_process_that_imported_for_them_and_leave_nothing_behind(monkeypatch):
+    """The pool's workers are children of one fork server, which imported the modules named for them;
+    a worker stopped at its time limit or dead is reaped, and closing the pool ends them all."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.delenv(isolation.START_METHOD_ENV, raising=False)
+    isolation.shutdown()
+    wanted = "xml.dom.minidom"  # imported by nothing of the platform's
+    try:
+        def call(_):
+            return isolation.run(worker_env.family_here, (wanted,), seconds=60, memory_mb=None, slots=2,
+                                 imports=(wanted,)).value
+
+        with ThreadPoolExecutor(2) as threads:  # two at once: two workers
+            answers = list(threads.map(call, range(2)))
+        server = isolation._POOL._forks.process.pid
+        assert len({pid for pid, _, _ in answers}) == 2
+        assert {parent for _, parent, _ in answers} == {server} and server != os.getpid()
+        assert all(imported for _, _, imported in answers)  # by the fork server, before the fork
+        assert isolation.run(worker_env.sleep_here, (5,), seconds=0.3, memory_mb=None, slots=2).failure == "time"
+        assert isolation.run(worker_env.end_here, (0,), seconds=30, memory_mb=None, slots=2).failure == "died"
+        time.sleep(0.2)
+        assert worker_env.children_of(server) == []  # both workers stopped, and reaped: no zombie left
+    finally:
+        isolation.shutdown()
+    time.sleep(0.2)
+    assert worker_env.children_of(server) == [] and server not in worker_env.children_of(os.getpid())
 
 
 
