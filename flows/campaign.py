@@ -39,7 +39,7 @@ def campaign_run(config: CampaignArg, techniques: list[str] | None, build_marts:
     started = pipeline.now_utc()
     before = wh.manifest()
     pipeline.register_campaign(campaign, wh, run_id)
-    if campaign.execution.task_runner == "threads":  # file workers of this process (Dask's are its workers')
+    if not campaign.execution.dask_address:  # file workers of this process (a Dask cluster's are its own)
         pipeline.warm_file_workers(campaign)  # their imports run beside the intake, not before the first file
     shares = pipeline.run_shares(campaign, techniques)
     intake = intake_shares(loaded, shares)

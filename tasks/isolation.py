@@ -132,14 +132,21 @@ class Pool:
         self.environments = {relevant_environment(os.environ)}
         self._idle: list[_Worker] = []
         self._count = 0
+        self._waiting = {True: 0, False: 0}  # callers waiting for a worker, by ``first``
         self._closed = False
         self._cond = threading.Condition()
 
     @contextlib.contextmanager
-    def worker(self) -> Iterator[_Worker]:
+    def worker(self, first: bool = False) -> Iterator[_Worker]:
+        """A worker for one call; ``first``: before every caller waiting without it (a step that others
+        wait for: a technique's finalize, while the files of other techniques queue)."""
         with self._cond:
-            while not self._idle and self._count >= self.slots:
-                self._cond.wait()
+            self._waiting[first] += 1
+            try:
+                while (not self._idle and self._count >= self.slots) or (not first and self._waiting[True]):
+                    self._cond.wait()
+            finally:
+                self._waiting[first] -= 1
             w = self._idle.pop() if self._idle else None
             if w is None:
                 self._count += 1
@@ -187,7 +194,7 @@ class Pool:
                 self._idle.append(w)
             else:
                 self._count -= 1
-            self._cond.notify()
+            self._cond.notify_all()  # not one: the waiter woken must be a ``first`` one if there is one
             done = self._closed and self._count == 0
         if done:
             self._close_forks()
@@ -250,11 +257,12 @@ atexit.register(shutdown)
 
 
 def run(fn: Callable[..., Any], args: tuple, *, seconds: float | None, memory_mb: int | None, slots: int,
-        imports: tuple[str, ...] = ()) -> Outcome:
+        imports: tuple[str, ...] = (), first: bool = False) -> Outcome:
     """``fn(*args)`` in a worker under the limits (None: none); never raises for what happens inside the
-    worker. ``imports``: modules ``fn`` will import (``pool``)."""
+    worker. ``imports``: modules ``fn`` will import (``pool``); ``first``: ahead of the calls waiting
+    without it (``Pool.worker``)."""
     workers = pool(slots, fn.__module__, imports)
-    with workers.worker() as w:
+    with workers.worker(first) as w:
         try:
             w.conn.send((fn, args, memory_mb))
             if not w.conn.poll(seconds):

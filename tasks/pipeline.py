@@ -836,7 +836,8 @@ def finalize_in_worker(campaign: Campaign, wh_url: str, technique_name: str, flo
     """``finalize_here`` in a file worker; a worker that dies or fails is the step's failure. No time or
     memory limit: those of ``processing:`` are a file's, and the step reads the whole campaign."""
     outcome = isolation.run(finalize_here, (campaign, wh_url, technique_name, flow_run_id), seconds=None,
-                            memory_mb=None, slots=campaign.execution.max_workers, imports=worker_imports(campaign))
+                            memory_mb=None, slots=campaign.execution.max_workers, imports=worker_imports(campaign),
+                            first=True)  # other techniques' steps wait for it; their files can wait a moment
     if outcome.failure is None:
         return outcome.value
     stop_on_storage_error(outcome)
