@@ -290,3 +290,28 @@ def test_workers_are_kept_when_the_caller_sets_what_they_set_and_replaced_when_i
         assert (other != pid, seen) == (True, "2")
     finally:
         isolation.shutdown()
+
+
+def test_a_call_marked_first_gets_the_next_free_worker_before_those_waiting():
+    """A technique's finalize (``first``) does not queue behind the files of other techniques."""
+    import threading
+
+    workers = isolation.Pool(1, ({}, worker_env.__name__, ()))
+    order: list[str] = []
+    try:
+        with workers.worker():  # the only worker is busy
+            def wait(name: str, first: bool) -> None:
+                with workers.worker(first):
+                    order.append(name)
+
+            files = threading.Thread(target=wait, args=("file", False))
+            files.start()
+            time.sleep(0.3)  # the file waits first
+            step = threading.Thread(target=wait, args=("finalize", True))
+            step.start()
+            time.sleep(0.3)
+        files.join(30)
+        step.join(30)
+    finally:
+        workers.close()
+    assert order == ["finalize", "file"]
