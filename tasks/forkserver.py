@@ -6,10 +6,12 @@ cores the workers then share: with two workers on two cores, the second one's im
 of the processing stage. Here one process, the fork server, imports them once; each worker is a fork
 of it, ready in milliseconds, sharing the imported pages until it writes to them.
 
-The fork server does nothing but import and fork: it opens no file, store or connection and starts
-no thread of its own but its parent watch, so a fork copies no lock held by a thread that is not
-there (the hazard of forking a process that works). It dies with its caller (PR_SET_PDEATHSIG), and
-its workers die with it. A worker is the fork server's child, not the caller's: the caller kills it
+The fork server does nothing but import and fork: it runs none of the work (no file, store or
+connection is opened in it) and starts no thread of its own but its parent watch, so that a fork
+copies no lock a working thread held (the hazard of forking a process that works). A library that
+starts threads at import prepares for a fork itself (OpenBLAS does); one that does not can be kept
+out with ``SOCSCOPE_FILE_WORKER_START=spawn``. It dies with its caller (PR_SET_PDEATHSIG), and its
+workers die with it. A worker is the fork server's child, not the caller's: the caller kills it
 by its pid and asks the fork server for its exit status (which also reaps it).
 
 Protocol on the fork server's socket (pickled tuples): the boot ``(registry, preload, imports)`` in,

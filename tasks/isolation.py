@@ -61,7 +61,7 @@ class _Worker:
     """One file worker: a fresh Python (``spawned``) or a fork of the pool's fork server (``forked``)."""
 
     def __init__(self, conn: Connection, environment: tuple, process: subprocess.Popen | None = None,
-                 pid: int | None = None, forks: Any = None):
+                 pid: int | None = None, forks: forkserver.ForkServer | None = None):
         self.conn, self.environment = conn, environment
         self._process, self._pid, self._forks = process, pid, forks
         self._code: int | None = None
@@ -73,7 +73,7 @@ class _Worker:
         return cls(conn, environment, process=process)
 
     @classmethod
-    def forked(cls, forks: Any) -> _Worker:
+    def forked(cls, forks: forkserver.ForkServer) -> _Worker:
         pid, conn = forks.fork()
         worker = cls(conn, (), pid=pid, forks=forks)
         try:
@@ -123,7 +123,7 @@ class Pool:
         self.slots = slots
         self.boot = boot  # (technique registry, module to preload, modules to import) for each new worker
         #: the process the workers are forked from (tasks/forkserver.py), started with the first worker
-        self._forks: Any = None
+        self._forks: forkserver.ForkServer | None = None
         self._forks_lock = threading.Lock()
         #: environments its workers have: the caller's when the pool began, and each worker's as it
         #: reported it after its imports and after any call that changed it. A caller whose environment is
@@ -169,14 +169,14 @@ class Pool:
                 return
         self._fork_server()
 
-    def _fork_server(self) -> Any:
+    def _fork_server(self) -> forkserver.ForkServer:
         with self._forks_lock:  # the first worker starts it; the others wait for its imports, not redo them
             if self._forks is None or not self._forks.alive():
                 self._forks = forkserver.ForkServer(self.boot, START_TIMEOUT_S)
             return self._forks
 
     def _start(self) -> _Worker:
-        if not forking():
+        if not forking() or self._closed:  # a closed pool's fork server is ended or about to be
             return _Worker.spawned(self.boot)
         return _Worker.forked(self._fork_server())
 

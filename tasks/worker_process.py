@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import pickle  # nosec B403 — only between this process and its own workers, over a private socketpair
+import queue
 import signal
 import socket
 import subprocess  # nosec B404 — starts sys.executable with fixed arguments, no shell
@@ -20,9 +21,9 @@ import sys
 import threading
 import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from multiprocessing.connection import Connection
-from typing import Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
 #: variables that change from task to task (and that no reader reads): not a reason for new workers
 VOLATILE_ENV = ("PYTEST_CURRENT_TEST", "PREFECT_")
@@ -37,7 +38,31 @@ class WorkerFailed(RuntimeError):
 
 
 # ------------------------------------------------------------------------------------------ caller side
-_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="socscope-worker-spawner")
+class _Spawner:
+    """One daemon thread that starts every worker process. Linux sends a process its parent-death signal
+    when the *thread* that started it ends: the callers are short-lived task threads, and an executor's
+    thread ends at interpreter exit before the ``atexit`` handlers run, which would kill the workers
+    before the pool closes them in order (and their CPU time would be lost to ``RUSAGE_CHILDREN``)."""
+
+    def __init__(self):
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._run, daemon=True, name="socscope-worker-spawner").start()
+
+    def _run(self) -> None:
+        while True:
+            job, done = self._jobs.get()
+            try:
+                done.set_result(job())
+            except BaseException as exc:  # noqa: BLE001 — handed to the caller
+                done.set_exception(exc)
+
+    def start(self, *args: Any, **kwargs: Any) -> subprocess.Popen:
+        done: Future = Future()
+        self._jobs.put((lambda: subprocess.Popen(*args, **kwargs), done))
+        return done.result()
+
+
+_SPAWNER = _Spawner()
 
 
 def start_python(code: str, boot: tuple, timeout_s: float, what: str
@@ -47,10 +72,7 @@ def start_python(code: str, boot: tuple, timeout_s: float, what: str
     the caller's end and that environment; ``WorkerFailed`` when it exits or does not answer in time."""
     mine, theirs = socket.socketpair()
     argv = [sys.executable, "-c", code, str(theirs.fileno()), str(os.getpid()), json.dumps(sys.path)]
-    # started from one long-lived thread: Linux sends the process its parent-death signal when the
-    # *thread* that started it ends, and the callers are short-lived task threads
-    proc = _SPAWNER.submit(subprocess.Popen, argv, pass_fds=(theirs.fileno(),),
-                           stdin=subprocess.DEVNULL, env=dict(os.environ)).result()
+    proc = _SPAWNER.start(argv, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=dict(os.environ))
     theirs.close()
     conn = Connection(mine.detach())
     try:

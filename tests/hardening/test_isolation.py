@@ -315,3 +315,28 @@ def test_a_call_marked_first_gets_the_next_free_worker_before_those_waiting():
     finally:
         workers.close()
     assert order == ["finalize", "file"]
+
+
+@pytest.mark.skipif(not isolation.forkserver.AVAILABLE, reason="workers are forked on Linux only")
+def test_at_exit_the_fork_server_ends_its_workers_in_order_not_killed_with_a_thread():
+    """At interpreter exit the pool closes: the fork server reaps its workers and ends (exit code 0), so
+    that their CPU time is counted where the caller's children's is (the benchmarks read it). A worker
+    process is started from a thread that lives until then: Linux kills it when that thread ends."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from tasks import forkserver, isolation\n"
+        "from tests.support import worker_env\n"
+        "close = forkserver.ForkServer.close\n"
+        "def closing(self):\n"
+        "    close(self)\n"
+        "    print('fork server ended', self.process.returncode, flush=True)\n"
+        "forkserver.ForkServer.close = closing\n"
+        "isolation.run(worker_env.sleep_here, (0.1,), seconds=60, memory_mb=None, slots=1)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env={**__import__("os").environ, isolation.START_METHOD_ENV: "fork"})
+    assert done.returncode == 0, done.stderr
+    assert "fork server ended 0" in done.stdout, (done.stdout, done.stderr[-2000:])
