@@ -33,5 +33,6 @@ def test_a_campaign_on_an_object_store_has_its_workers_import_the_store_and_its_
     assert names[:len(pipeline.FILE_WORK_IMPORTS)] == pipeline.FILE_WORK_IMPORTS
     assert "s3fs" in names and "tasks.afm.process" in names
     assert "xraydb" not in names  # NEXAFS has no share in this campaign
-    local = toy_campaign(tmp_path / "local")
-    assert not any(n.startswith("s3fs") for n in pipeline.worker_imports(load_campaign(local)))
+    data["storage"] = {"warehouse": "wh", "raw_store": "raw"}
+    cfg.write_text(yaml.safe_dump(data))
+    assert not any(n.startswith("s3fs") for n in pipeline.worker_imports(load_campaign(cfg)))
