@@ -2,14 +2,30 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
+import yaml
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def put_on_store(cfg: Path, prefix: str, options: dict, monkeypatch, share: bool = False) -> None:
+    """Rewrite the campaign file ``cfg`` so that its warehouse and raw store (and with ``share``, its first
+    share) are under ``prefix`` (``s3://bucket/...``) on the store ``options`` reach; the store's key and
+    secret come from the environment, as the config loader demands."""
+    monkeypatch.setenv("SOCSCOPE_TEST_S3_KEY", options["key"])
+    monkeypatch.setenv("SOCSCOPE_TEST_S3_SECRET", options["secret"])
+    named = {**options, "key": "${SOCSCOPE_TEST_S3_KEY}", "secret": "${SOCSCOPE_TEST_S3_SECRET}"}
+    data = yaml.safe_load(cfg.read_text())
+    data["storage"] = {"warehouse": f"{prefix}/wh", "raw_store": f"{prefix}/raw", "storage_options": named}
+    if share:
+        data["shares"][0].update(url=f"{prefix}/share", storage_options=named)
+    cfg.write_text(yaml.safe_dump(data))
 
 
 @pytest.fixture(scope="session")

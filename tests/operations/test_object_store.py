@@ -4,10 +4,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
-import yaml
 
 from foundation.config import load_campaign
 from tasks import pipeline
+from tests.operations.conftest import put_on_store
 from tests.support.toy_world import toy_campaign, use_toy_registry, write_csv
 from warehouse.store import MANIFEST, Warehouse
 
@@ -24,12 +24,7 @@ def s3_campaign(tmp_path, storage_options, monkeypatch) -> tuple:
     the store's key and secret come from the environment, as the config loader demands."""
     cfg = toy_campaign(tmp_path)
     prefix = f"s3://socscope/{uuid.uuid4().hex[:8]}"
-    monkeypatch.setenv("SOCSCOPE_TEST_S3_KEY", storage_options["key"])
-    monkeypatch.setenv("SOCSCOPE_TEST_S3_SECRET", storage_options["secret"])
-    options = {**storage_options, "key": "${SOCSCOPE_TEST_S3_KEY}", "secret": "${SOCSCOPE_TEST_S3_SECRET}"}
-    data = yaml.safe_load(cfg.read_text())
-    data["storage"] = {"warehouse": f"{prefix}/wh", "raw_store": f"{prefix}/raw", "storage_options": options}
-    cfg.write_text(yaml.safe_dump(data))
+    put_on_store(cfg, prefix, storage_options, monkeypatch)
     write_csv(tmp_path / "share/S1/a.csv", [(1, 2), (3, 4)])
     write_csv(tmp_path / "share/S2/b.csv", [(5, 6)])
     (tmp_path / "share/S2/broken.csv").write_text("#toy-csv\n1,banana\n")

@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 from fsspec.implementations.memory import MemoryFileSystem
 
-from tests.operations.conftest import free_port
+from tests.operations.conftest import free_port, put_on_store
 from warehouse.store import Warehouse, unit_key
 from warehouse.written_once import WrittenOnce
+
 
 # ------------------------------------------------------------------------------------------ unit
 class CountingMemory(MemoryFileSystem):
@@ -189,23 +190,14 @@ def test_only_the_data_folder_is_taken_as_written_once():
 # ------------------------------------------------------------------------------------------ raw files
 def _toy_on_store(tmp_path, monkeypatch, options: dict, **share) -> tuple:
     """The toy campaign with its warehouse and raw store (and, given ``share``, its share) on the store."""
-    import yaml
-
     from foundation.config import load_campaign
     from tasks import pipeline
     from tests.support.toy_world import toy_campaign, use_toy_registry
 
     use_toy_registry(monkeypatch)
-    monkeypatch.setenv("SOCSCOPE_TEST_S3_KEY", options["key"])
-    monkeypatch.setenv("SOCSCOPE_TEST_S3_SECRET", options["secret"])
-    named = {**options, "key": "${SOCSCOPE_TEST_S3_KEY}", "secret": "${SOCSCOPE_TEST_S3_SECRET}"}
     prefix = f"counted/{uuid.uuid4().hex[:8]}"
     cfg = toy_campaign(tmp_path, **share)
-    data = yaml.safe_load(cfg.read_text())
-    data["storage"] = {"warehouse": f"s3://{prefix}/wh", "raw_store": f"s3://{prefix}/raw", "storage_options": named}
-    if share:
-        data["shares"][0].update(url=f"s3://{prefix}/share", storage_options=named)
-    cfg.write_text(yaml.safe_dump(data))
+    put_on_store(cfg, f"s3://{prefix}", options, monkeypatch, share=bool(share))
     campaign = load_campaign(cfg)
     wh = pipeline.open_warehouse(campaign)
     pipeline.register_campaign(campaign, wh)
