@@ -79,11 +79,8 @@ class WrittenOnce(AbstractFileSystem):
         with self._lock:
             self.fetched += 1
         if details.get("type") == "file":
-            kept = {k: details[k] for k in KEPT if k in details}
             with self._lock:
-                self._details[path] = kept
-                while len(self._details) > self.max_details:
-                    self._details.popitem(last=False)
+                self._keep(path, {k: details[k] for k in KEPT if k in details})
         return details
 
     def remember(self, files: Iterable[tuple[str, int]]) -> None:
@@ -94,9 +91,13 @@ class WrittenOnce(AbstractFileSystem):
             for path, size in files:
                 path = self._strip_protocol(path)
                 if self._once(path) and path not in self._details:
-                    self._details[path] = {"name": path, "size": size, "type": "file", "LastModified": WRITTEN}
-            while len(self._details) > self.max_details:
-                self._details.popitem(last=False)
+                    self._keep(path, {"name": path, "size": size, "type": "file", "LastModified": WRITTEN})
+
+    def _keep(self, path: str, details: dict[str, Any]) -> None:
+        """Keep a file's details, the oldest kept left out beyond ``max_details`` (under the lock)."""
+        self._details[path] = details
+        while len(self._details) > self.max_details:
+            self._details.popitem(last=False)
 
     def exists(self, path: str, **kwargs: Any) -> bool:
         try:
