@@ -11,6 +11,7 @@ import yaml
 from foundation.config import load_campaign
 from foundation.registry import ordered_techniques, technique
 from tasks import pipeline
+from tests.operations.conftest import put_on_store
 from tests.support.toy_world import toy_campaign
 
 
@@ -21,14 +22,12 @@ def test_every_module_a_technique_names_for_its_workers_exists(name):
 
 
 def test_a_campaign_on_an_object_store_has_its_workers_import_the_store_and_its_techniques_modules(tmp_path, monkeypatch):
-    monkeypatch.setenv("SOCSCOPE_TEST_S3_KEY", "k")
-    monkeypatch.setenv("SOCSCOPE_TEST_S3_SECRET", "s")
     cfg = toy_campaign(tmp_path)
     data = yaml.safe_load(cfg.read_text())
     data["shares"][0]["technique"] = "afm"
-    data["storage"] = {"warehouse": "s3://bucket/wh", "raw_store": "wh-raw",
-                       "storage_options": {"key": "${SOCSCOPE_TEST_S3_KEY}", "secret": "${SOCSCOPE_TEST_S3_SECRET}"}}
     cfg.write_text(yaml.safe_dump(data))
+    put_on_store(cfg, "s3://bucket", {"key": "k", "secret": "s"}, monkeypatch)  # no store is reached
+    data = yaml.safe_load(cfg.read_text())
     names = pipeline.worker_imports(load_campaign(cfg))
     assert names[:len(pipeline.FILE_WORK_IMPORTS)] == pipeline.FILE_WORK_IMPORTS
     assert "s3fs" in names and "tasks.afm.process" in names
