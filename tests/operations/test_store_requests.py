@@ -31,6 +31,17 @@ class CountingMemory(MemoryFileSystem):
         return super().info(path, **kwargs)
 
 
+class CountingMemoryAsS3(CountingMemory):
+    """``CountingMemory`` under s3:// URLs: DuckDB keeps what it read only of files it takes, by their
+    URL, for remote ones."""
+
+    protocol = ("s3",)
+
+    @classmethod
+    def _strip_protocol(cls, path):
+        return super()._strip_protocol(path.removeprefix("s3://"))
+
+
 def test_each_files_details_are_asked_once_and_a_missing_file_every_time():
     inner = CountingMemory()
     inner.pipe("/wh/data/a.parquet", b"abc")
@@ -169,6 +180,43 @@ def test_the_bytes_kept_are_bounded():
     assert fs._kept <= 25 and fs.files_read == 4
     assert fs.cat_file("/d/0") == bytes([0]) * 10 and fs.files_read == 5  # the oldest went first
     assert fs.cat_file("/d/3") == bytes([3]) * 10 and fs.files_read == 5
+
+
+def test_queries_over_more_small_files_than_are_kept_read_each_file_once():
+    """DuckDB opens every file of a view at every query and reads from its own cache: a file opened but
+    not read costs nothing. (Read whole at the open, the files of a table larger than the bytes kept
+    were all read again at every query, the least recently used going first: 4,799 GETs for 40
+    queries over 120 AFM pixel files.)"""
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    inner = CountingMemoryAsS3()
+    reads = collections.Counter()
+    opened = inner._open
+
+    def counting_open(path, mode="rb", **kwargs):
+        reads[inner._strip_protocol(path)] += 1
+        return opened(path, mode, **kwargs)
+
+    inner._open = counting_open
+    paths = []
+    for i in range(6):
+        with inner.open(f"/wh/data/px/{i}.parquet", "wb") as fh:
+            pq.write_table(pa.table({"measurement_id": [f"m{i}"] * 1000, "v": list(range(1000))}), fh)
+        paths.append(f"/wh/data/px/{i}.parquet")
+    size = inner.size(paths[0])
+    fs = WrittenOnce(inner, under="/wh/data", max_file=10 * size, max_bytes=2 * size)  # 2 of 6 kept
+    reads.clear()
+    con = duckdb.connect()
+    con.register_filesystem(fs)
+    listing = ", ".join(f"'s3:/{p}'" for p in paths)
+    con.execute(f"create view px as select * from read_parquet([{listing}])")
+    for _ in range(3):
+        for i in range(6):
+            assert con.execute("select sum(v) from px where measurement_id = ?", [f"m{i}"]).fetchone() == (499500,)
+    assert set(reads) == set(paths) and max(reads.values()) == 1, reads
+    assert fs.files_read == 6
 
 
 def test_only_the_data_folder_is_taken_as_written_once():
