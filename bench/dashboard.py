@@ -38,6 +38,9 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from as_a_user import keep_bytecode  # noqa: E402
 sys.path.insert(0, str(ROOT))
 CHROMIUM = os.environ.get("SOCSCOPE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -250,6 +253,7 @@ def first_visits(browser, config: Path, work: Path, rounds: int, port: int) -> d
 
 
 def main() -> None:
+    keep_bytecode()  # bench/as_a_user.py
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="3 rounds instead of 5")
     ap.add_argument("--visits", type=int, default=None, help="rounds (a new server and its first visit each)")

@@ -25,6 +25,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from as_a_user import keep_bytecode  # noqa: E402
 
 
 def socscope(args: list[str], cwd: Path) -> tuple[float, float]:
@@ -63,6 +66,7 @@ def one_mode(work: Path, profile: str, local: bool, repeats: int) -> dict[str, f
 
 
 def main() -> None:
+    keep_bytecode()  # bench/as_a_user.py
     ap = argparse.ArgumentParser()
     ap.add_argument("--profile", choices=["small", "full"], default="small")
     ap.add_argument("--repeats", type=int, default=3)

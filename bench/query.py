@@ -24,6 +24,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from as_a_user import keep_bytecode  # noqa: E402
 #: one row, from a table of the campaign (raw_files: one Parquet file after the demo)
 SQL = "select count(*) as files, sum(size_bytes) as bytes from raw_files"
 PLAIN = ("import sys, duckdb; print(duckdb.sql(sys.argv[1].replace('raw_files', "
@@ -32,8 +35,7 @@ PLAIN = ("import sys, duckdb; print(duckdb.sql(sys.argv[1].replace('raw_files', 
 
 def timed(argv: list[str], cwd: Path) -> tuple[float, float, str]:
     """Wall and CPU seconds of one whole process, and what it printed (checked by the caller)."""
-    # compiled bytecode allowed, as in an installed package (a session may set PYTHONDONTWRITEBYTECODE)
-    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     c0, t0 = _children_cpu(), time.perf_counter()
     done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     wall, cpu = time.perf_counter() - t0, _children_cpu() - c0
@@ -60,6 +62,7 @@ def raw_files_paths(config: Path) -> list[str]:
 
 
 def main() -> None:
+    keep_bytecode()  # bench/as_a_user.py
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="5 pairs instead of 15")
     ap.add_argument("--config", help="campaign.yaml of an existing demo (default: build one in a temp folder)")

@@ -60,6 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))  # its sibling memory.py reads the process tree from /proc
 
+from as_a_user import keep_bytecode  # noqa: E402
 from memory import WORKER_MARKS, cmdline, process_tree  # noqa: E402
 
 BUCKET = "socscope-bench"
@@ -498,6 +499,7 @@ def summary_line(results: dict[tuple[str, int], list[dict]], costs: dict[str, di
 
 
 def main() -> None:
+    keep_bytecode()  # bench/as_a_user.py
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="the small demo (94 files)")
     ap.add_argument("--modes", nargs="+", choices=["pool", "dask", "plain"], default=["pool", "dask"],
