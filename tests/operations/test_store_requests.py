@@ -25,10 +25,16 @@ class CountingMemory(MemoryFileSystem):
         super().__init__()
         self.store, self.pseudo_dirs = {}, [""]  # an instance of its own, not the class-wide store
         self.asked = collections.Counter()
+        self.opened = collections.Counter()  # files opened for reading: each a read from the store
 
     def info(self, path, **kwargs):
         self.asked[self._strip_protocol(path)] += 1
         return super().info(path, **kwargs)
+
+    def _open(self, path, mode="rb", **kwargs):
+        if "r" in mode:
+            self.opened[self._strip_protocol(path)] += 1
+        return super()._open(path, mode, **kwargs)
 
 
 class CountingMemoryAsS3(CountingMemory):
@@ -151,14 +157,6 @@ def test_a_small_file_is_read_once_and_a_large_one_each_time():
     inner = CountingMemory()
     inner.pipe("/d/small", b"s" * 10)
     inner.pipe("/d/large", b"L" * 100)
-    reads = collections.Counter()
-    opened = inner._open
-
-    def counting_open(path, mode="rb", **kwargs):
-        reads[inner._strip_protocol(path)] += 1
-        return opened(path, mode, **kwargs)
-
-    inner._open = counting_open
     fs = WrittenOnce(inner, max_file=50)
     for _ in range(3):
         with fs.open("/d/small", "rb") as fh:
@@ -166,7 +164,7 @@ def test_a_small_file_is_read_once_and_a_large_one_each_time():
             assert fh.read() == b"s" * 5
         with fs.open("/d/large", "rb") as fh:
             assert fh.read() == b"L" * 100
-    assert reads == {"/d/small": 1, "/d/large": 3}
+    assert inner.opened == {"/d/small": 1, "/d/large": 3}
     assert fs.files_read == 1
 
 
@@ -192,14 +190,6 @@ def test_queries_over_more_small_files_than_are_kept_read_each_file_once():
     import pyarrow.parquet as pq
 
     inner = CountingMemoryAsS3()
-    reads = collections.Counter()
-    opened = inner._open
-
-    def counting_open(path, mode="rb", **kwargs):
-        reads[inner._strip_protocol(path)] += 1
-        return opened(path, mode, **kwargs)
-
-    inner._open = counting_open
     paths = []
     for i in range(6):
         with inner.open(f"/wh/data/px/{i}.parquet", "wb") as fh:
@@ -207,7 +197,7 @@ def test_queries_over_more_small_files_than_are_kept_read_each_file_once():
         paths.append(f"/wh/data/px/{i}.parquet")
     size = inner.size(paths[0])
     fs = WrittenOnce(inner, under="/wh/data", max_file=10 * size, max_bytes=2 * size)  # 2 of 6 kept
-    reads.clear()
+    inner.opened.clear()
     con = duckdb.connect()
     con.register_filesystem(fs)
     listing = ", ".join(f"'s3:/{p}'" for p in paths)
@@ -215,7 +205,7 @@ def test_queries_over_more_small_files_than_are_kept_read_each_file_once():
     for _ in range(3):
         for i in range(6):
             assert con.execute("select sum(v) from px where measurement_id = ?", [f"m{i}"]).fetchone() == (499500,)
-    assert set(reads) == set(paths) and max(reads.values()) == 1, reads
+    assert set(inner.opened) == set(paths) and max(inner.opened.values()) == 1, inner.opened
     assert fs.files_read == 6
 
 
