@@ -177,13 +177,16 @@ KINDS = (*(("file workers", mark) for mark in WORKER_MARKS), ("flow", "prefect.e
 class StageCpu:
     """CPU seconds of every process of the run, by kind, within a window known only afterwards (the
     process subflow's start and end, as the server recorded them): a thread reads /proc every
-    ``interval`` s for this process (the object store answers from it), its descendants (Prefect worker,
-    flow run, file workers) and the Prefect server. A process that ends keeps its last reading."""
+    ``interval`` s for this process (the object store answers from it), its descendants alive then
+    (Prefect worker, flow run, file workers) and the Prefect server. A process that ends keeps its last
+    reading. A process is known by its pid and start time: a pid that ended is given again to a new
+    process or thread (reading every pid ever seen counted those, once 12 "cores" in one run)."""
 
     def __init__(self, server_pid: int | None, interval: float = 0.25):
-        self.server_pid, self.interval = server_pid, interval
-        self.samples: list[tuple[float, dict[int, float]]] = []
-        self.kinds: dict[int, str] = {os.getpid(): "store"} | ({server_pid: "api"} if server_pid else {})
+        self.interval = interval
+        self.samples: list[tuple[float, dict[tuple[int, int], float]]] = []
+        self.kinds: dict[tuple[int, int], str] = {}
+        self._fixed = {os.getpid(): "store"} | ({server_pid: "api"} if server_pid else {})
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="stage-cpu")
         self._thread.start()
@@ -191,16 +194,21 @@ class StageCpu:
     def _run(self) -> None:
         tick = os.sysconf("SC_CLK_TCK")
         while not self._stop.wait(self.interval):
-            family = set(process_tree(os.getpid())) | set(self.kinds)
-            for pid in family - set(self.kinds):
-                self.kinds[pid] = _kind(pid)
-            cpu = {pid: _cpu_ticks(pid) for pid in family}
-            self.samples.append((time.time(), {pid: t / tick for pid, t in cpu.items() if t is not None}))
+            reading: dict[tuple[int, int], float] = {}
+            for pid in set(process_tree(os.getpid())) | set(self._fixed):
+                stat = _cpu_ticks(pid)
+                if stat is None:
+                    continue
+                process = (pid, stat[0])
+                if process not in self.kinds:
+                    self.kinds[process] = self._fixed.get(pid) or _kind(pid)
+                reading[process] = stat[1] / tick
+            self.samples.append((time.time(), reading))
 
     def window(self, t0: float, t1: float) -> dict[str, float]:
         """CPU seconds by kind between the epoch times ``t0`` and ``t1``."""
-        def at(t: float) -> dict[int, float]:  # each process's last reading at or before t
-            out: dict[int, float] = {}
+        def at(t: float) -> dict[tuple[int, int], float]:  # each process's last reading at or before t
+            out: dict[tuple[int, int], float] = {}
             for when, cpu in self.samples:
                 if when > t:
                     break
@@ -209,8 +217,8 @@ class StageCpu:
 
         start, end = at(t0), at(t1)
         used: dict[str, float] = {}
-        for pid, cpu in end.items():
-            used[self.kinds[pid]] = used.get(self.kinds[pid], 0.0) + cpu - start.get(pid, 0.0)
+        for process, cpu in end.items():
+            used[self.kinds[process]] = used.get(self.kinds[process], 0.0) + cpu - start.get(process, 0.0)
         return used
 
     def stop(self) -> None:
@@ -218,13 +226,13 @@ class StageCpu:
         self._thread.join()
 
 
-def _cpu_ticks(pid: int) -> int | None:
-    """Clock ticks of user + system CPU the process has used (None when it is gone)."""
+def _cpu_ticks(pid: int) -> tuple[int, int] | None:
+    """The process's start time and the clock ticks of user + system CPU it has used (None when it is gone)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return int(fields[11]) + int(fields[12])
+    return int(fields[19]), int(fields[11]) + int(fields[12])
 
 
 def _kind(pid: int) -> str:

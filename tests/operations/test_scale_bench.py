@@ -109,6 +109,32 @@ def test_stage_cpu_counts_each_kind_within_the_window_and_keeps_the_last_reading
     assert sampler.window(10.5, 12.5) == {"store": 1.5, "file workers": 2.0 + 0.5}
 
 
+def test_stage_cpu_does_not_count_a_pid_given_again_to_another_process(scale, monkeypatch):
+    """A file worker (pid 777) ends; its pid goes to another process, not of the run, that has used
+    500 s of CPU. The window counts the worker's own 2 s, nothing of the other."""
+    import os
+    import time
+
+    tick = os.sysconf("SC_CLK_TCK")
+    phase = {"worker alive": True}
+    monkeypatch.setattr(scale, "process_tree", lambda pid: [pid, 777] if phase["worker alive"] else [pid])
+    monkeypatch.setattr(scale, "_kind", lambda pid: "file workers")
+
+    def ticks(pid):
+        if pid != 777:
+            return (1, 0)
+        return (50, 2 * tick) if phase["worker alive"] else (90, 500 * tick)
+
+    monkeypatch.setattr(scale, "_cpu_ticks", ticks)
+    sampler = scale.StageCpu(None, interval=0.02)
+    t0 = time.time() - 1
+    time.sleep(0.1)
+    phase["worker alive"] = False
+    time.sleep(0.1)
+    sampler.stop()
+    assert sampler.window(t0, time.time()) == {"store": 0.0, "file workers": 2.0}
+
+
 def test_stage_cpu_finds_a_child_process_by_its_command(scale):
     import subprocess
     import sys
