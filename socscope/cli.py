@@ -153,7 +153,7 @@ def _nothing_new(config: Path, campaign) -> dict | None:
 def _run_campaign(config: Path, techniques, local: bool, force_flow: bool = False) -> dict:
     """Run the campaign (locally or as the Prefect flow in this process) with a bar per stage; with
     nothing new (and not ``force_flow``), only the summary of the warehouse as it is."""
-    from foundation import deferred, startup
+    from foundation import deferred
     from foundation.config import load_campaign
     from foundation.progress import announce
 
@@ -165,7 +165,6 @@ def _run_campaign(config: Path, techniques, local: bool, force_flow: bool = Fals
         if unchanged is not None:
             return unchanged
     deferred.load("pandas")  # work to do: the real pandas now, in this thread, before any worker thread
-    startup.work_begins()
 
     if local:
         from tasks import pipeline
@@ -600,22 +599,13 @@ def add_optional_commands(sub) -> None:
                 raise
 
 
-#: commands that often end within a second of starting: the collector stays seldom while they start
-QUICK_COMMANDS = {"run", "demo", "query", "status"}
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     # A core command (query, run, status...) does not import the optional command groups' modules
     # (server, dashboard, operators, export: ~50 ms, a sixth of a one-row `socscope query`).
     ap, sub = core_parser()
-    command = next((a for a in argv if not a.startswith("-")), None)
-    if command not in sub.choices:
+    if next((a for a in argv if not a.startswith("-")), None) not in sub.choices:
         add_optional_commands(sub)
-    if command in QUICK_COMMANDS:
-        from foundation import startup
-
-        startup.starting()  # until a run finds work (_run_campaign): foundation/startup.py
     args = ap.parse_args(argv)
     if getattr(args, "config", "unset") is None:
         args.config = default_config()
