@@ -7,6 +7,7 @@ runner in flows) and a ``progress`` callback (a rich progress bar in the CLI).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import tempfile
 import threading
@@ -441,6 +442,9 @@ class WorkItem:
     first: bool = False
     #: the raw file's size (tasks/batches.py puts the largest first and balances batches by it)
     size_bytes: int = 0
+    #: the warehouse version current when the file was handed out (``process_items``): its lookups read
+    #: that version (``Warehouse.lookup(at=...)``), which holds all the file's technique waits for
+    manifest_key: tuple[int, str] | None = None
 
     def key(self, campaign: Campaign, technique_key: AttemptKey | None = None) -> AttemptKey:
         """This file's attempt key: its raw file, parameter set, code, limits and the settings it is read under
@@ -713,7 +717,7 @@ def compute_file(item: WorkItem, path: Path, campaign: Campaign, wh: Warehouse, 
                                  f"pipeline takes only {list(tech.accepts)}: move it off the share or route it "
                                  f"to the right technique")
         ctx = ProcessContext(campaign=campaign, sample=campaign.sample(item.sample_id), params=ps,
-                             options=options, query=wh.lookup)
+                             options=options, query=functools.partial(wh.lookup, at=item.manifest_key))
         for table, df in (tech.process(m, ctx) or {}).items():
             frames.setdefault(table, []).append(stamp_frame(
                 df, campaign=campaign.name, technique_name=item.technique, sample_id=item.sample_id,
@@ -913,7 +917,8 @@ def process_items(wh: Warehouse, name: str, todo: list[WorkItem], flow_run_id: s
         step = commit_every or len(phase)
         for i in range(0, len(phase), step):
             results: list[FileResult] = []
-            for batch in run_files(phase[i:i + step]):
+            handed_out = wh.manifest_key()  # what the earlier phases and techniques committed
+            for batch in run_files([replace(w, manifest_key=handed_out) for w in phase[i:i + step]]):
                 results += batch
                 done += len(batch)
                 progress(f"process {name}", done, len(todo), current=I.shown(batch[-1].event.original_name or ""))

@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 
 from foundation.secrecy import redact_arrow
 from schemas.core import TableSpec, conform, schema_digest
-from warehouse.faults import STORAGE_ERRNOS, RunInProgress, fault_point, storage_error
+from warehouse.faults import STORAGE_ERRNOS, RunInProgress, StorageError, fault_point, storage_error
 from warehouse.manifest import FileEntry, Manifest
 from warehouse.written_once import WrittenOnce
 
@@ -141,6 +141,28 @@ class Warehouse:
             whole = Manifest.from_json(text.decode())
             return _manifest_key(whole), lambda: whole
         return (int(head.group(1)), head.group(2).decode()), lambda: Manifest.from_json(text.decode())
+
+    def _version(self, key: tuple[int, str]) -> tuple[tuple[int, str], Callable[[], Manifest]]:
+        """``_current``'s answer for the committed version ``key``: nothing read while the query
+        connection shows it, else its own manifest file (written once, at its commit)."""
+        with self._query_lock:
+            showing = self._query_version == key and self._query_con is not None
+        try:
+            text = None if showing else self.fs.cat_file(self._abs(f"manifests/{key[0]:08d}.json"), start=0)
+        except FileNotFoundError:
+            return self._current()
+        if text is None:
+            return key, lambda: self._manifest_of(key)
+        head = _MANIFEST_HEAD.match(text)
+        if head is None or (int(head.group(1)), head.group(2).decode()) != key:
+            return self._current()  # not the version the work was handed out under
+        return key, lambda: Manifest.from_json(text.decode())
+
+    def _manifest_of(self, key: tuple[int, str]) -> Manifest:
+        manifest = Manifest.from_json(self.fs.cat_file(self._abs(f"manifests/{key[0]:08d}.json"), start=0).decode())
+        if _manifest_key(manifest) != key:
+            raise StorageError(f"manifest version {key[0]} of {self.url} was replaced while it was read; run again")
+        return manifest
 
     def _replace_manifest(self, manifest: Manifest) -> None:
         text = manifest.to_json().encode()
@@ -257,13 +279,22 @@ class Warehouse:
         questions of a no-op re-run, which must not import it (tasks/nothing_new.py)."""
         return self._execute(sql, params, *self._current(), fetch=_named_rows)
 
-    def lookup(self, sql: str, params: Params = None) -> pd.DataFrame:
+    def manifest_key(self) -> tuple[int, str]:
+        """The current manifest's key (version, commit time), as ``lookup(at=...)`` takes it."""
+        return self._current()[0]
+
+    def lookup(self, sql: str, params: Params = None, at: tuple[int, str] | None = None) -> pd.DataFrame:
         """``query`` for the lookups of per-file work (calibration rows, reference spectra, earlier
         cycles), answered once per manifest version: the files of a version never change, and the
         files of one commit chunk all ask the same question (NEXAFS joins every committed point for
         its end members). Each caller gets its own copy. Not for SQL whose answer changes without a
-        commit (``now()``, ``random()``)."""
-        key, manifest = self._current()
+        commit (``now()``, ``random()``).
+
+        ``at``: the manifest key current when the file's work was handed out (``WorkItem.manifest_key``):
+        the lookup reads that version, which holds everything the file's technique waits for, and asks
+        the store nothing once this process shows it (without it: a GET of the manifest per file, 519 on
+        the full demo). A key the store no longer has (a warehouse built again) reads the current one."""
+        key, manifest = self._current() if at is None else self._version(tuple(at))
         question = (sql, json.dumps(params, sort_keys=True, default=str))
         with self._query_lock:
             if self._lookup_key != key:

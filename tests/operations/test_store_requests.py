@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import threading
 import uuid
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -125,6 +126,72 @@ def test_queries_on_new_versions_ask_the_store_nothing_about_files_already_seen(
     assert len(data) >= 4 and not heads, heads  # the files were there; what each is, the manifest said
     manifest = {method for (method, p), n in counts.items() if p.endswith("/MANIFEST.json")}
     assert manifest == {"GET", "PUT"}  # read in one request each time, no HEAD before it
+
+
+def _commit_runs(wh: Warehouse, names: list[str]) -> list[tuple[int, str]]:
+    """One commit per name (a flow_runs row each); the manifest key after each."""
+    from schemas.platform import FLOW_RUNS
+
+    row = {c.name: None for c in FLOW_RUNS.all_columns}
+    keys = []
+    for i, name in enumerate(names):
+        tx = wh.transaction("t")
+        tx.put(FLOW_RUNS, pd.DataFrame([{**row, "flow_run_id": name, "campaign": "c", "step": "s"}]), unit_key(name, i))
+        tx.commit()
+        keys.append(wh.manifest_key())
+    return keys
+
+
+def test_a_lookup_reads_the_version_it_names_and_the_current_one_when_that_version_is_gone(tmp_path):
+    wh = Warehouse(str(tmp_path / "wh"))
+    first, second = _commit_runs(wh, ["r0", "r1"])
+    sql = "select flow_run_id from flow_runs order by 1"
+    assert list(wh.lookup(sql, at=first).flow_run_id) == ["r0"]
+    assert list(Warehouse(str(tmp_path / "wh")).lookup(sql, at=first).flow_run_id) == ["r0"]  # a fresh process
+    assert list(wh.lookup(sql, at=second).flow_run_id) == ["r0", "r1"]
+    assert list(wh.lookup(sql).flow_run_id) == ["r0", "r1"]
+    rebuilt = (first[0], "2000-01-01T00:00:00+00:00")  # that version number, of a warehouse since built again
+    assert list(wh.lookup(sql + " -- again", at=rebuilt).flow_run_id) == ["r0", "r1"]
+    assert list(wh.lookup(sql + " -- gone", at=(99, first[1])).flow_run_id) == ["r0", "r1"]
+
+
+def test_files_are_handed_out_with_the_version_the_earlier_phases_committed(tmp_path):
+    """process_items names, on each file it hands out, the version current at that moment: the first
+    phase's files under the version before, the next phase's under the one the first phase committed."""
+    from tasks import pipeline
+
+    wh = Warehouse(str(tmp_path / "wh"))
+    before, = _commit_runs(wh, ["r0"])
+    handed: list[tuple] = []
+    committed = []
+
+    def run_files(items):
+        handed.extend((w.first, w.manifest_key) for w in items)
+        if items[0].first:  # the first phase commits something the next one may look up
+            committed.extend(_commit_runs(wh, ["first phase"]))
+        return []
+
+    item = pipeline.WorkItem(raw_sha256="a" * 64, technique="toy", sample_id="S1", cell_id=None, original_name="a",
+                             store_path="p", share=None, rel_path=None)
+    todo = [replace(item, first=True), item, replace(item, raw_sha256="b" * 64)]
+    pipeline.process_items(wh, "toy", todo, None, run_files, pipeline.ProcessSummary())
+    assert handed == [(True, before), (False, committed[0]), (False, committed[0])]
+
+
+@pytest.mark.slow  # starts an S3-compatible server
+def test_lookups_at_the_version_work_was_handed_out_under_do_not_read_the_manifest_again(counted_s3):
+    """A file worker's lookups name the version its batch was handed out under (WorkItem.manifest_key):
+    its own manifest file is read once per process, the current one never (one GET per file before)."""
+    counts, options = counted_s3
+    url = f"s3://counted/{uuid.uuid4().hex[:8]}/wh"
+    first, _ = _commit_runs(Warehouse(url, options), ["r0", "r1"])
+    worker = Warehouse(url, options)  # another process
+    counts.clear()
+    for i in range(4):  # distinct questions: none answered from the lookup cache
+        assert list(worker.lookup(f"select flow_run_id, {i} as q from flow_runs", at=first).flow_run_id) == ["r0"]
+    manifests = {(method, p.rsplit("/", 2)[-2] + "/" + p.rsplit("/", 1)[-1]): n for (method, p), n in counts.items()
+                 if p.endswith(".json")}
+    assert manifests == {("GET", f"manifests/{first[0]:08d}.json"): 1}, manifests
 
 
 @pytest.mark.slow  # starts an S3-compatible server

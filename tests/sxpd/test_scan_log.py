@@ -160,6 +160,7 @@ def test_scan_logs_are_committed_before_references_and_patterns(monkeypatch) -> 
                                  first)
 
     todo = [item("p1.xye", "L-1"), item("si.xye", None), item("i11_scanlog.csv", "L-1", first=True)]
-    pipeline.process_items(None, "sxpd", todo, None, run_files, pipeline.ProcessSummary())
+    warehouse = SimpleNamespace(manifest_key=lambda: (1, "t"))  # commits are recorded above, not made
+    pipeline.process_items(warehouse, "sxpd", todo, None, run_files, pipeline.ProcessSummary())
     assert commits == [["i11_scanlog.csv"], ["si.xye"], ["p1.xye"]]
     assert PLUGIN.process_first("L-1/i11_scanlog.csv", {}) and not PLUGIN.process_first("L-1/p1.xye", {})
