@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
 from as_a_user import keep_bytecode  # noqa: E402
+
 #: one row, from a table of the campaign (raw_files: one Parquet file after the demo)
 SQL = "select count(*) as files, sum(size_bytes) as bytes from raw_files"
 PLAIN = ("import sys, duckdb; print(duckdb.sql(sys.argv[1].replace('raw_files', "

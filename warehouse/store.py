@@ -148,7 +148,7 @@ class Warehouse:
         with self._query_lock:
             showing = self._query_version == key and self._query_con is not None
         try:
-            text = None if showing else self.fs.cat_file(self._abs(f"manifests/{key[0]:08d}.json"), start=0)
+            text = None if showing else self.fs.cat_file(self._version_path(key[0]), start=0)
         except FileNotFoundError:
             return self._current()
         if text is None:
@@ -159,16 +159,20 @@ class Warehouse:
         return key, lambda: Manifest.from_json(text.decode())
 
     def _manifest_of(self, key: tuple[int, str]) -> Manifest:
-        manifest = Manifest.from_json(self.fs.cat_file(self._abs(f"manifests/{key[0]:08d}.json"), start=0).decode())
+        manifest = Manifest.from_json(self.fs.cat_file(self._version_path(key[0]), start=0).decode())
         if _manifest_key(manifest) != key:
             raise StorageError(f"manifest version {key[0]} of {self.url} was replaced while it was read; run again")
         return manifest
+
+    def _version_path(self, version: int) -> str:
+        """Where a committed version's own manifest file is (written once, at its commit)."""
+        return self._abs(f"manifests/{version:08d}.json")
 
     def _replace_manifest(self, manifest: Manifest) -> None:
         text = manifest.to_json().encode()
         with self.writing(f"manifest version {manifest.version}"):
             self.fs.makedirs(self._abs("manifests"), exist_ok=True)
-            self.fs.pipe(self._abs(f"manifests/{manifest.version:08d}.json"), text)
+            self.fs.pipe(self._version_path(manifest.version), text)
             fault_point("commit.version_file_written")
             if not self.is_local:  # an object store has no rename, but a single put is atomic
                 self.fs.pipe(self._abs(MANIFEST), text)
