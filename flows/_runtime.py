@@ -200,10 +200,10 @@ def _write_slot():
 def task_runner(campaign: Campaign):
     """Threads by default; a Dask cluster (existing address or a local one) when the config says so."""
     if campaign.execution.task_runner == "dask":
-        from prefect_dask import DaskTaskRunner
+        from flows._dask import SocscopeDaskTaskRunner
 
         if campaign.execution.dask_address:
-            return DaskTaskRunner(address=campaign.execution.dask_address)
+            return SocscopeDaskTaskRunner(address=campaign.execution.dask_address)
         # worker threads, not processes: a batch task only hands its files to file worker processes
         # (tasks/isolation.py) and waits; a Dask worker process per slot (and its nanny) cost their
         # start and imports again, ~15 s of CPU on a 2-worker small demo, for no parallelism gained
@@ -215,9 +215,9 @@ def task_runner(campaign: Campaign):
         # cost the flow ~2 s of CPU a run (bench/scale.py, small demo) and watch nothing a batch holds
         dask.config.set({"distributed.worker.profile.enabled": False, "distributed.admin.tick.interval": "1s",
                          "distributed.worker.memory.monitor-interval": "1s", "distributed.admin.system-monitor.interval": "5s"})
-        return DaskTaskRunner(cluster_kwargs={"n_workers": campaign.execution.max_workers,
-                                              "threads_per_worker": 1, "processes": False,
-                                              "dashboard_address": None})
+        return SocscopeDaskTaskRunner(cluster_kwargs={"n_workers": campaign.execution.max_workers,
+                                                      "threads_per_worker": 1, "processes": False,
+                                                      "dashboard_address": None}, same_process=True)
     from prefect.task_runners import ThreadPoolTaskRunner
 
     return ThreadPoolTaskRunner(max_workers=campaign.execution.max_workers)

@@ -1,6 +1,8 @@
 """The Dask task runner (a local dask.distributed cluster) gives the same warehouse as the threads."""
 from __future__ import annotations
 
+import threading
+
 import pandas as pd
 import pytest
 import yaml
@@ -80,3 +82,69 @@ def test_a_local_dask_cluster_adds_no_processes_beside_the_file_workers(tmp_path
     cfg.write_text(yaml.safe_dump({**data, "execution": {"task_runner": "dask", "max_workers": 2,
                                                          "dask_address": "tcp://127.0.0.1:8786"}}))
     assert task_runner(load_campaign(cfg)).address == "tcp://127.0.0.1:8786"
+
+
+def _settings_and_tags() -> tuple[int, set[str]]:
+    from prefect.context import TagsContext
+    from prefect.settings import get_current_settings
+
+    return get_current_settings().tasks.default_retries, set(TagsContext.get().current_tags)
+
+
+def test_the_dask_runner_serialises_a_run_context_once_and_hashes_no_task(prefect_api, monkeypatch):
+    """prefect-dask serialised the run's settings for every task (~45 ms) and Dask hashed every task's
+    function and arguments for its name (~25 ms); a flow of 40 batches paid it 40 times. The context is
+    serialised again only when it changed (other settings, other tags), and a task reaching a worker
+    sees the settings and tags of where it was submitted."""
+    import prefect.context
+    import prefect_dask.client
+    from prefect import flow, tags, task
+    from prefect.settings import PREFECT_TASK_DEFAULT_RETRIES, temporary_settings
+
+    from flows._dask import SocscopeDaskTaskRunner
+
+    serialised = []
+    real = prefect.context.serialize_context
+    for module in (prefect.context, prefect_dask.client):  # prefect-dask's client imported it by name
+        monkeypatch.setattr(module, "serialize_context", lambda **kw: serialised.append(1) or real(**kw))
+    seen = task(persist_result=False)(_settings_and_tags)
+
+    @flow(persist_result=False)
+    def submit_batches():
+        runner = SocscopeDaskTaskRunner(cluster_kwargs={"n_workers": 2, "threads_per_worker": 1,
+                                                        "processes": False, "dashboard_address": None},
+                                        same_process=True)
+        with runner:
+            plain = [runner.submit(seen, {}) for _ in range(5)]
+            with temporary_settings(updates={PREFECT_TASK_DEFAULT_RETRIES: 7}), tags("beamtime-11"):
+                tagged = [runner.submit(seen, {}) for _ in range(3)]
+            return ([f.result() for f in plain], [f.result() for f in tagged],
+                    [f.wrapped_future.key for f in plain + tagged])
+
+    plain, tagged, keys = submit_batches()
+    assert len(serialised) == 2  # once for the first five, once for the three under other settings and tags
+    assert all(r == (0, set()) for r in plain)
+    assert all(r[0] == 7 and "beamtime-11" in r[1] for r in tagged)
+    assert len(set(keys)) == 8 and all(k.startswith("_settings_and_tags-") for k in keys)
+
+
+def test_a_worker_thread_of_this_process_gets_no_copy_of_the_global_settings():
+    """The local cluster's workers are threads of the flow's process: with the process's own settings,
+    the context they get carries none (their ``SettingsContext.get()`` gives those already); a cluster
+    elsewhere, or a run under other settings, gets them."""
+    from prefect.context import SettingsContext
+
+    from flows._dask import SocscopeDaskTaskRunner
+
+    def context_of(runner) -> dict:
+        out = {}
+        # a new thread: no settings context of its own, as in the flow-run process
+        thread = threading.Thread(target=lambda: out.update(ctx=runner._run_context(), mine=SettingsContext.get()))
+        thread.start()
+        thread.join()
+        return out
+
+    local = context_of(SocscopeDaskTaskRunner(same_process=True))
+    assert local["ctx"]["settings_context"] == {}
+    elsewhere = context_of(SocscopeDaskTaskRunner(address="tcp://127.0.0.1:8786"))
+    assert elsewhere["ctx"]["settings_context"] == elsewhere["mine"].serialize()
