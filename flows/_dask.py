@@ -1,17 +1,17 @@
 """The Dask task runner, with what a task's submission costs paid once per flow run instead of per task.
 
-prefect-dask's runner spends ~100 ms of the flow process's CPU on every task it submits (bench/scale.py,
-full demo, 2 workers: ~4 s of the stage's CPU on the two cores the file workers need):
+prefect-dask's runner spent 75-95 ms of the flow process's CPU on every task (bench/dask_submit.py), where
+Prefect's thread runner spends ~10: ~4 s of a full demo's stage, on the two cores the file workers need.
 
 - Dask names a "pure" task by hashing its function and arguments (``tokenize``: a closure made for the
   task, cloudpickled, and every work item): ~25 ms. A Prefect task run is never a duplicate of
   another (each has its own run id), so the name here is the task's and its run id: nothing to hash.
-- The run's context is serialised for every task, its settings (several hundred fields) each time:
+- The run's context was serialised for every task, its settings (several hundred fields) each time:
   ~45 ms. Settings, flow run and tags do not change within a run: serialised once, per context.
-- The worker thread rebuilds the settings from that dump (pydantic-settings reads the environment,
-  ``.env`` and ``pyproject.toml`` again): ~30 ms. A worker of a cluster that lives in this process (the
-  local one, ``processes=False``) sees this process's global settings already; when those are the run's,
-  they are not sent. A cluster elsewhere (``execution.dask_address``) gets them as before.
+- The worker rebuilt the settings from that dump (pydantic-settings reads the environment, ``.env`` and
+  ``pyproject.toml`` again): ~25 ms. A cluster in this process (the local one, ``processes=False``)
+  gets the run's settings objects themselves (pickled by Dask, not validated again); a cluster
+  elsewhere (``execution.dask_address``, perhaps another platform) gets prefect's own dump.
 
 The task itself runs as prefect-dask runs it (``run_task_sync`` in the worker, with the context).
 """
@@ -23,12 +23,17 @@ from uuid import uuid4
 
 import distributed
 import prefect.context as prefect_context
-from prefect.context import AssetContext, EngineContext, SettingsContext, TagsContext, TaskRunContext
+from prefect.context import (
+    AssetContext,
+    EngineContext,
+    SettingsContext,
+    TagsContext,
+    TaskRunContext,
+)
 from prefect.task_engine import run_task_async, run_task_sync
 from prefect.utilities.engine import collect_task_run_inputs_sync
 from prefect_dask import DaskTaskRunner
 from prefect_dask.task_runners import PrefectDaskFuture
-
 
 def run_task(task, **run_kwargs):
     """What a Dask worker runs for a Prefect task (a module function: pickled by name, not by value)."""
@@ -41,7 +46,7 @@ class SocscopeDaskTaskRunner(DaskTaskRunner):
     """``DaskTaskRunner`` whose submission serialises the run's context once and hashes nothing.
 
     ``same_process``: the cluster's workers are threads of this process (a local ``processes=False``
-    cluster), so they already see this process's global settings."""
+    cluster)."""
 
     def __init__(self, *args: Any, same_process: bool = False, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -68,8 +73,8 @@ class SocscopeDaskTaskRunner(DaskTaskRunner):
         context = {**self._run_context(), "asset_context": assets.serialize()}
         future = distributed.Client.submit(
             self.client, run_task, task, key=f"{task.name}-{task_run_id.hex}", pure=False,
-            task_run_id=task_run_id, parameters=parameters, wait_for=wait_for, dependencies=inputs,
-            return_type="state", context=context)
+            task_run_id=task_run_id, parameters=parameters, wait_for=wait_for,
+            dependencies=inputs, return_type="state", context=context)
         return PrefectDaskFuture(wrapped_future=future, task_run_id=task_run_id)
 
     def _run_context(self) -> dict[str, Any]:
@@ -82,7 +87,7 @@ class SocscopeDaskTaskRunner(DaskTaskRunner):
         cached = self._context_of
         if cached is None or cached[1] != tags or any(a is not b for a, b in zip(cached[0], contexts)):
             context = prefect_context.serialize_context()
-            if self.same_process and settings is prefect_context.GLOBAL_SETTINGS_CONTEXT:
-                context["settings_context"] = {}  # what the worker thread's SettingsContext.get() gives
+            if self.same_process:  # the objects, not their dump: a worker here has the same classes
+                context["settings_context"] = {"profile": settings.profile, "settings": settings.settings}
             self._context_of = cached = (contexts, tags, context)
         return cached[2]
