@@ -857,7 +857,9 @@ def finalize_here(campaign: Campaign, wh_url: str, technique_name: str, flow_run
     tech = technique(technique_name)
     ps = params_for(campaign, technique_name)
     wh = worker_warehouse(wh_url, campaign.storage.storage_options)
-    ctx = FinalizeContext(campaign=campaign, params=ps, query=wh.query)
+    # every question of the step reads the version current at its start: one consistent campaign (another
+    # technique may commit meanwhile), and one read of the manifest, not one per question (AFM: per pair)
+    ctx = FinalizeContext(campaign=campaign, params=ps, query=functools.partial(wh.query, at=wh.manifest_key()))
     when = now_utc()
     unit = unit_key(technique_name, "finalize", ps.id)
     specs = {s.name: s for s in tech.tables}

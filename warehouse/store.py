@@ -158,6 +158,9 @@ class Warehouse:
             return self._current()  # not the version the work was handed out under
         return key, lambda: Manifest.from_json(text.decode())
 
+    def _current_or(self, at: tuple[int, str] | None) -> tuple[tuple[int, str], Callable[[], Manifest]]:
+        return self._current() if at is None else self._version(tuple(at))
+
     def _manifest_of(self, key: tuple[int, str]) -> Manifest:
         manifest = Manifest.from_json(self.fs.cat_file(self._version_path(key[0]), start=0).decode())
         if _manifest_key(manifest) != key:
@@ -272,11 +275,13 @@ class Warehouse:
         attach_views(con, self, manifest or self.manifest())
         return con
 
-    def query(self, sql: str, params: Params = None) -> pd.DataFrame:
+    def query(self, sql: str, params: Params = None, at: tuple[int, str] | None = None) -> pd.DataFrame:
         """Read-only SQL on the current manifest; the views are built once per manifest version.
         Values go in ``params`` (``?`` / ``$1`` with a sequence, ``$name`` with a mapping), never into
-        the SQL text (tests/hardening/test_sql_assembly.py)."""
-        return self._execute(sql, params, *self._current())
+        the SQL text (tests/hardening/test_sql_assembly.py). ``at``: a manifest key (``manifest_key``)
+        to read instead, as ``lookup`` reads it: the questions of one step see one version, and ask the
+        store nothing while this process shows it."""
+        return self._execute(sql, params, *self._current_or(at))
 
     def rows(self, sql: str, params: Params = None) -> list[Any]:
         """``query``'s answer as named tuples (``row.column``; NULL is None), built without pandas: the
@@ -298,7 +303,7 @@ class Warehouse:
         the lookup reads that version, which holds everything the file's technique waits for, and asks
         the store nothing once this process shows it (without it: a GET of the manifest per file, 519 on
         the full demo). A key the store no longer has (a warehouse built again) reads the current one."""
-        key, manifest = self._current() if at is None else self._version(tuple(at))
+        key, manifest = self._current_or(at)
         question = (sql, json.dumps(params, sort_keys=True, default=str))
         with self._query_lock:
             if self._lookup_key != key:

@@ -178,6 +178,35 @@ def test_files_are_handed_out_with_the_version_the_earlier_phases_committed(tmp_
     assert handed == [(True, before), (False, committed[0]), (False, committed[0])]
 
 
+def test_a_finalize_reads_the_version_current_at_its_start_throughout(tmp_path, monkeypatch):
+    """A technique's cross-file step asks several questions (AFM: one per pair of maps); all read the
+    version current when it started, so another technique committing meanwhile does not change its
+    campaign halfway (and the step reads the manifest once, not once per question)."""
+    from dataclasses import replace as replaced
+
+    from foundation.config import load_campaign
+    from tasks import pipeline
+    from tests.support.toy_world import toy_campaign, use_toy_registry
+
+    use_toy_registry(monkeypatch)
+    campaign = load_campaign(toy_campaign(tmp_path))
+    wh = pipeline.open_warehouse(campaign)
+    _commit_runs(wh, ["r0"])
+    seen = []
+
+    def finalize(ctx):
+        seen.append(sorted(ctx.query("select flow_run_id from flow_runs").flow_run_id))
+        _commit_runs(Warehouse(wh.url), ["meanwhile"])  # another technique's commit
+        seen.append(sorted(ctx.query("select flow_run_id from flow_runs").flow_run_id))
+        return {}
+
+    toy = pipeline.technique("toy")
+    monkeypatch.setattr(pipeline, "technique", lambda name: replaced(toy, finalize=finalize))
+    pipeline.finalize_here(campaign, wh.url, "toy", None)
+    assert seen == [["r0"], ["r0"]]
+    assert sorted(wh.query("select flow_run_id from flow_runs").flow_run_id) == ["meanwhile", "r0"]
+
+
 @pytest.mark.slow  # starts an S3-compatible server
 def test_lookups_at_the_version_work_was_handed_out_under_do_not_read_the_manifest_again(counted_s3):
     """A file worker's lookups name the version its batch was handed out under (WorkItem.manifest_key):
