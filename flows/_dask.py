@@ -1,7 +1,7 @@
 """The Dask task runner, with what a task's submission costs paid once per flow run instead of per task.
 
 prefect-dask's runner spent 75-95 ms of the flow process's CPU on every task (bench/dask_submit.py), where
-Prefect's thread runner spends ~10: ~4 s of a full demo's stage, on the two cores the file workers need.
+Prefect's thread runner spends 5-10: ~4 s of a full demo's stage, on the two cores the file workers need.
 
 - Dask names a "pure" task by hashing its function and arguments (``tokenize``: a closure made for the
   task, cloudpickled, and every work item): ~25 ms. A Prefect task run is never a duplicate of
@@ -34,6 +34,7 @@ from prefect.task_engine import run_task_async, run_task_sync
 from prefect.utilities.engine import collect_task_run_inputs_sync
 from prefect_dask import DaskTaskRunner
 from prefect_dask.task_runners import PrefectDaskFuture
+
 
 def run_task(task, **run_kwargs):
     """What a Dask worker runs for a Prefect task (a module function: pickled by name, not by value)."""
