@@ -75,6 +75,12 @@ def duckdb_config() -> dict[str, str]:
 _MANIFEST_HEAD = re.compile(rb'\A\{\s*"version":\s*(\d+),\s*"created_at":\s*"([^"\\]*)"')
 
 
+def _key_in_head(text: bytes) -> tuple[int, str] | None:
+    """A manifest's key read from its head, without parsing the rest; None if not written by ``to_json``."""
+    head = _MANIFEST_HEAD.match(text)
+    return None if head is None else (int(head.group(1)), head.group(2).decode())
+
+
 def _manifest_key(manifest: Manifest) -> tuple[int, str]:
     # (version, commit time): a warehouse deleted and built again at the same URL restarts its
     # versions, and its files are not the ones the old views point to
@@ -136,11 +142,11 @@ class Warehouse:
         if text is None:
             empty = Manifest()
             return _manifest_key(empty), lambda: empty
-        head = _MANIFEST_HEAD.match(text)
-        if head is None:  # not written by ``to_json`` (hand-edited): parse it whole
+        key = _key_in_head(text)
+        if key is None:  # not written by ``to_json`` (hand-edited): parse it whole
             whole = Manifest.from_json(text.decode())
             return _manifest_key(whole), lambda: whole
-        return (int(head.group(1)), head.group(2).decode()), lambda: Manifest.from_json(text.decode())
+        return key, lambda: Manifest.from_json(text.decode())
 
     def _version(self, key: tuple[int, str]) -> tuple[tuple[int, str], Callable[[], Manifest]]:
         """``_current``'s answer for the committed version ``key``: nothing read while the query
@@ -153,8 +159,7 @@ class Warehouse:
             return self._current()
         if text is None:
             return key, lambda: self._manifest_of(key)
-        head = _MANIFEST_HEAD.match(text)
-        if head is None or (int(head.group(1)), head.group(2).decode()) != key:
+        if _key_in_head(text) != key:
             return self._current()  # not the version the work was handed out under
         return key, lambda: Manifest.from_json(text.decode())
 
