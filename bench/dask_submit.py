@@ -32,8 +32,6 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 #: the temporary server's services and the closing cluster report their shutdown at length; not the bench's
 os.environ.setdefault("PREFECT_LOGGING_SERVER_LEVEL", "CRITICAL")
 
-#: what flows/_runtime.task_runner sets for the local cluster
-CLUSTER = {"n_workers": 2, "threads_per_worker": 1, "processes": False, "dashboard_address": None}
 ITEMS = [{"path": f"share/S{i % 14 + 1}/pattern_{i:04d}.nxs", "sha256": f"{i:064x}", "size_bytes": 1_000_000 + i}
          for i in range(16)]
 
@@ -48,11 +46,12 @@ def make_runner(kind: str):
     from prefect_dask import DaskTaskRunner
 
     from flows._dask import SocscopeDaskTaskRunner
+    from flows._runtime import local_cluster
 
-    if kind == "ours":
-        return SocscopeDaskTaskRunner(cluster_kwargs=CLUSTER, same_process=True)
+    if kind == "ours":  # what flows/_runtime.task_runner makes for a local cluster of 2
+        return SocscopeDaskTaskRunner(cluster_kwargs=local_cluster(2))
     if kind == "prefect_dask":
-        return DaskTaskRunner(cluster_kwargs=CLUSTER)
+        return DaskTaskRunner(cluster_kwargs=local_cluster(2))
     return ThreadPoolTaskRunner(max_workers=2)
 
 
@@ -71,10 +70,10 @@ def main() -> None:
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
     from prefect.testing.utilities import prefect_test_harness
 
+    from flows._runtime import LOCAL_DASK_CONFIG
+
     logging.getLogger("distributed").setLevel(logging.CRITICAL)
-    dask.config.set({"distributed.worker.profile.enabled": False, "distributed.admin.tick.interval": "1s",
-                     "distributed.worker.memory.monitor-interval": "1s",
-                     "distributed.admin.system-monitor.interval": "5s"})
+    dask.config.set(LOCAL_DASK_CONFIG)
 
     @task(persist_result=False)
     def batch(items: list[dict], index: int) -> int:

@@ -44,20 +44,17 @@ def run_task(task, **run_kwargs):
 
 
 class SocscopeDaskTaskRunner(DaskTaskRunner):
-    """``DaskTaskRunner`` whose submission serialises the run's context once and hashes nothing.
+    """``DaskTaskRunner`` whose submission serialises the run's context once and hashes nothing."""
 
-    ``same_process``: the cluster's workers are threads of this process (a local ``processes=False``
-    cluster)."""
-
-    def __init__(self, *args: Any, same_process: bool = False, **kwargs: Any):
+    def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.same_process = same_process
         self._context_of: tuple[tuple[Any, ...], frozenset[str], dict[str, Any]] | None = None
 
-    def duplicate(self) -> SocscopeDaskTaskRunner:
-        copy = super().duplicate()
-        copy.same_process = self.same_process
-        return copy
+    @property
+    def same_process(self) -> bool:
+        """The cluster's workers are threads of this process: a cluster it starts with ``processes=False``
+        (flows/_runtime.local_cluster), not one at an address."""
+        return not self.address and self.cluster_kwargs.get("processes") is False
 
     def submit(self, task, parameters: dict[str, Any], wait_for=None, dependencies=None) -> PrefectDaskFuture:
         if not self._started:

@@ -197,6 +197,22 @@ def _write_slot():
     return concurrency(WRITE_LIMIT, occupy=1, strict=True, lease_duration=60)
 
 
+#: the local Dask cluster lives in the run's process, beside the flow run's threads: its workers'
+#: statistical profiler (every 10 ms, for a dashboard that is not started) and its 20-100 ms monitoring
+#: ticks cost the flow ~2 s of CPU a run (bench/scale.py, small demo) and watch nothing a batch holds
+LOCAL_DASK_CONFIG = {"distributed.worker.profile.enabled": False, "distributed.admin.tick.interval": "1s",
+                     "distributed.worker.memory.monitor-interval": "1s",
+                     "distributed.admin.system-monitor.interval": "5s"}
+
+
+def local_cluster(workers: int) -> dict[str, Any]:
+    """The local Dask cluster's arguments: worker threads, not processes. A batch task only hands its files
+    to file worker processes (tasks/isolation.py) and waits; a Dask worker process per slot (and its
+    nanny) cost their start and imports again, ~15 s of CPU on a 2-worker small demo, for no parallelism
+    gained; and no dashboard: it needs bokeh (not installed), and its server costs every run ~0.4 s of CPU."""
+    return {"n_workers": workers, "threads_per_worker": 1, "processes": False, "dashboard_address": None}
+
+
 def task_runner(campaign: Campaign):
     """Threads by default; a Dask cluster (existing address or a local one) when the config says so."""
     if campaign.execution.task_runner == "dask":
@@ -204,20 +220,10 @@ def task_runner(campaign: Campaign):
 
         if campaign.execution.dask_address:
             return SocscopeDaskTaskRunner(address=campaign.execution.dask_address)
-        # worker threads, not processes: a batch task only hands its files to file worker processes
-        # (tasks/isolation.py) and waits; a Dask worker process per slot (and its nanny) cost their
-        # start and imports again, ~15 s of CPU on a 2-worker small demo, for no parallelism gained
-        # and no dashboard: it needs bokeh (not installed), and its server costs every run ~0.4 s of CPU
         import dask
 
-        # the cluster lives in this process, beside the flow run's threads: its workers' statistical
-        # profiler (every 10 ms, for a dashboard that is not started) and its 20-100 ms monitoring ticks
-        # cost the flow ~2 s of CPU a run (bench/scale.py, small demo) and watch nothing a batch holds
-        dask.config.set({"distributed.worker.profile.enabled": False, "distributed.admin.tick.interval": "1s",
-                         "distributed.worker.memory.monitor-interval": "1s", "distributed.admin.system-monitor.interval": "5s"})
-        return SocscopeDaskTaskRunner(cluster_kwargs={"n_workers": campaign.execution.max_workers,
-                                                      "threads_per_worker": 1, "processes": False,
-                                                      "dashboard_address": None}, same_process=True)
+        dask.config.set(LOCAL_DASK_CONFIG)
+        return SocscopeDaskTaskRunner(cluster_kwargs=local_cluster(campaign.execution.max_workers))
     from prefect.task_runners import ThreadPoolTaskRunner
 
     return ThreadPoolTaskRunner(max_workers=campaign.execution.max_workers)

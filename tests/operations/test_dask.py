@@ -100,6 +100,7 @@ def test_the_dask_runner_serialises_a_run_context_once_and_hashes_no_task(prefec
     from prefect.settings import PREFECT_TASK_DEFAULT_RETRIES, temporary_settings
 
     from flows._dask import SocscopeDaskTaskRunner
+    from flows._runtime import local_cluster
 
     serialised = []
     real = prefect.context.serialize_context
@@ -109,9 +110,7 @@ def test_the_dask_runner_serialises_a_run_context_once_and_hashes_no_task(prefec
 
     @flow(persist_result=False)
     def submit_batches():
-        runner = SocscopeDaskTaskRunner(cluster_kwargs={"n_workers": 2, "threads_per_worker": 1,
-                                                        "processes": False, "dashboard_address": None},
-                                        same_process=True)
+        runner = SocscopeDaskTaskRunner(cluster_kwargs=local_cluster(2))
         with runner:
             plain = [runner.submit(seen, {}) for _ in range(5)]
             with temporary_settings(updates={PREFECT_TASK_DEFAULT_RETRIES: 7}), tags("beamtime-11"):
@@ -132,8 +131,9 @@ def test_a_cluster_elsewhere_gets_the_settings_as_prefect_serialises_them():
     from prefect.context import SettingsContext
 
     from flows._dask import SocscopeDaskTaskRunner
+    from flows._runtime import local_cluster
 
-    local = SocscopeDaskTaskRunner(same_process=True)._run_context()["settings_context"]
+    local = SocscopeDaskTaskRunner(cluster_kwargs=local_cluster(2))._run_context()["settings_context"]
     assert local["settings"] is SettingsContext.get().settings
     elsewhere = SocscopeDaskTaskRunner(address="tcp://127.0.0.1:8786")._run_context()["settings_context"]
     assert elsewhere == SettingsContext.get().serialize()
