@@ -12,8 +12,8 @@ Workers are not ``multiprocessing`` children: a Dask worker is a daemon process,
 forbids to have children, and nothing of the caller's ``__main__`` is imported again. On Linux they
 are forks of one fork server (tasks/forkserver.py), a plain ``python -c`` process that imported what
 the files need once; elsewhere (or with ``SOCSCOPE_FILE_WORKER_START=spawn``) each is such a process
-itself. They start with the caller's ``sys.path``, environment and technique registry (tests register
-a toy technique), and die with the caller (PR_SET_PDEATHSIG on Linux).
+itself. They start with the caller's environment and technique registry (tests register a toy
+technique), take its ``sys.path`` with each call, and die with the caller (PR_SET_PDEATHSIG on Linux).
 """
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ import contextlib
 import os
 import signal
 import subprocess  # nosec B404 — only the type of a worker's process
-import sys
 import threading
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -32,6 +31,7 @@ from tasks import forkserver
 from tasks.worker_process import (
     BOOT,
     WorkerFailed,
+    call_message,
     describe_exit,
     relevant_environment,
     start_python,
@@ -224,15 +224,16 @@ _POOL_LOCK = threading.Lock()
 
 
 def pool(slots: int, preload: str = "", imports: tuple[str, ...] = ()) -> Pool:
-    """This process's pool, started anew when the registry, sys.path or environment changed (the
-    workers hold copies of them; ``Pool.environments``); it grows to the largest ``slots`` asked for.
+    """This process's pool, started anew when the registry or environment changed (the workers hold
+    copies of them; ``Pool.environments``; ``sys.path`` goes with each call instead: ``call_message``,
+    not a restart, when a library adds a folder to it); it grows to the largest ``slots`` asked for.
     ``preload``: a module the workers import before they say they are ready (the caller's), so that no
     file's clock pays for it; ``imports``: more modules their files will need (the pool's first
     caller's: a new worker lacking one imports it when a file needs it)."""
     global _POOL, _POOL_KEY
     from foundation import registry as reg
 
-    key = (tuple(sorted(reg.TECHNIQUE_MODULES.items())), tuple(sys.path), preload)
+    key = (tuple(sorted(reg.TECHNIQUE_MODULES.items())), preload)
     with _POOL_LOCK:
         if _POOL is None or _POOL_KEY != key or relevant_environment(os.environ) not in _POOL.environments:
             if _POOL is not None:
@@ -264,7 +265,7 @@ def run(fn: Callable[..., Any], args: tuple, *, seconds: float | None, memory_mb
     workers = pool(slots, fn.__module__, imports)
     with workers.worker(first) as w:
         try:
-            w.conn.send((fn, args, memory_mb))
+            w.conn.send_bytes(call_message(fn, args, memory_mb))
             if not w.conn.poll(seconds):
                 w.kill()
                 return Outcome(failure="time")

@@ -23,6 +23,7 @@ import time
 import traceback
 from concurrent.futures import Future
 from multiprocessing.connection import Connection
+from multiprocessing.reduction import ForkingPickler
 from typing import Any, Iterator, Mapping
 
 #: variables that change from task to task (and that no reader reads): not a reason for new workers
@@ -137,6 +138,20 @@ def prepare_worker(boot: tuple[dict[str, str], str, tuple[str, ...]]) -> None:
             importlib.import_module(name)
 
 
+def call_message(fn: Any, args: tuple, memory_mb: int | None) -> bytes:
+    """A call as ``serve_calls`` takes it: the caller's ``sys.path``, then the call pickled apart, so that the
+    worker takes the path on before it unpickles the function and its arguments (whose modules may be
+    found only there). A folder put on the path after the workers started (a Dask cluster's scratch
+    folders) reaches them with the next call, instead of a new pool and its imports."""
+    return pickle.dumps((list(sys.path), bytes(ForkingPickler.dumps((fn, args, memory_mb)))))
+
+
+def follow_path(path: list[str]) -> None:
+    """This worker's ``sys.path`` made the caller's (modules imported already stay, as in the caller)."""
+    if sys.path != path:
+        sys.path[:] = path
+
+
 def serve_calls(conn: Connection) -> None:
     """The worker's loop: say ready, then take a call, run it under the memory limit, answer."""
     env = relevant_environment(os.environ)
@@ -148,7 +163,9 @@ def serve_calls(conn: Connection) -> None:
             return
         retire = False
         try:
-            fn, args, memory_mb = pickle.loads(job)  # nosec B301 — sent by the parent that started us
+            path, call = pickle.loads(job)  # nosec B301 — sent by the parent that started us
+            follow_path(path)
+            fn, args, memory_mb = pickle.loads(call)  # nosec B301 — likewise
             with address_space(memory_mb):
                 reply = ("ok", fn(*args))
         except MemoryError:

@@ -292,6 +292,24 @@ def test_workers_are_kept_when_the_caller_sets_what_they_set_and_replaced_when_i
         isolation.shutdown()
 
 
+def test_a_folder_the_caller_puts_on_its_path_later_reaches_the_same_workers(tmp_path, monkeypatch):
+    """A library that adds a folder to ``sys.path`` once the workers run (a local Dask cluster adds its
+    scratch folders as it starts, inside the processing stage) neither restarts them (a new fork server
+    and its imports: ~2 s of every Dask run's stage, the warm one thrown away) nor leaves them without
+    it: a module found only in that folder imports in the worker that was already there."""
+    isolation.shutdown()
+    try:
+        pid, _ = isolation.run(worker_env.getenv_here, ("HOME",), seconds=120, memory_mb=None, slots=1).value
+        (tmp_path / "socscope_probe_on_new_path.py").write_text("")
+        monkeypatch.syspath_prepend(str(tmp_path))
+        outcome = isolation.run(worker_env.import_here, ("socscope_probe_on_new_path",), seconds=120,
+                                memory_mb=None, slots=1)
+        assert outcome.failure is None, outcome.detail
+        assert outcome.value == (pid, str(tmp_path / "socscope_probe_on_new_path.py"))
+    finally:
+        isolation.shutdown()
+
+
 def test_a_call_marked_first_gets_the_next_free_worker_before_those_waiting():
     """A technique's finalize (``first``) does not queue behind the files of other techniques."""
     import threading

@@ -44,3 +44,10 @@ def sleep_here(seconds: float) -> None:
     import time
 
     time.sleep(seconds)
+
+
+def import_here(module: str) -> tuple[int, str]:
+    """(this worker's pid, the file ``module`` was imported from here)."""
+    import importlib
+
+    return os.getpid(), importlib.import_module(module).__file__
