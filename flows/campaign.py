@@ -34,13 +34,16 @@ def campaign_run(config: CampaignArg, techniques: list[str] | None, build_marts:
     """The campaign flow run's work."""
     loaded = LoadedCampaign.load(config)
     campaign = loaded.campaign
+    if not campaign.execution.dask_address:  # file workers of this process (a Dask cluster's are its own)
+        # their imports (~1.5 s) run beside the registration and intake, not before the first file: first
+        # thing, as the warehouse's requests before them took ~1 s on an object store, which then fell
+        # into the processing stage when there was little to take in
+        pipeline.warm_file_workers(campaign)
     wh = guarded_warehouse(campaign)
     run_id = current_run_id()
     started = pipeline.now_utc()
     before = wh.manifest()
     pipeline.register_campaign(campaign, wh, run_id)
-    if not campaign.execution.dask_address:  # file workers of this process (a Dask cluster's are its own)
-        pipeline.warm_file_workers(campaign)  # their imports run beside the intake, not before the first file
     shares = pipeline.run_shares(campaign, techniques)
     intake = intake_shares(loaded, shares)
     say_intake("shares " + ", ".join(shares), intake)
