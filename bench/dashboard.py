@@ -40,7 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from as_a_user import keep_bytecode  # noqa: E402
+from as_a_user import free_port, keep_bytecode  # noqa: E402
 sys.path.insert(0, str(ROOT))
 CHROMIUM = os.environ.get("SOCSCOPE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -53,15 +53,6 @@ DRAWN_JS = """() => {
   if (!cap || document.querySelector('[data-testid="stSkeleton"]')) return false;
   return [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')].every(c => c.querySelector('canvas, svg.marks'));
 }"""
-
-
-def free_port(preferred: int) -> int:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", preferred))
-        except OSError:
-            s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def demo_config(work: Path) -> Path:

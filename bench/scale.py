@@ -60,7 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))  # its sibling memory.py reads the process tree from /proc
 
-from as_a_user import keep_bytecode  # noqa: E402
+from as_a_user import free_port, keep_bytecode  # noqa: E402
 from memory import WORKER_MARKS, cmdline, process_tree  # noqa: E402
 
 BUCKET = "socscope-bench"
@@ -516,12 +516,12 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--no-costs", dest="costs", action="store_false",
                     help="leave out the per-file costs (every file once more, in this process, after the runs)")
-    ap.add_argument("--port", type=int, default=4312, help="Prefect server port")
-    ap.add_argument("--s3-port", type=int, default=4322, help="moto S3 server port")
+    ap.add_argument("--port", type=int, default=4312, help="Prefect server port (another if it is taken)")
+    ap.add_argument("--s3-port", type=int, default=4322, help="moto S3 server port (another if it is taken)")
     args = ap.parse_args()
     profile = "small" if args.quick else "full"
     work = Path(tempfile.mkdtemp(prefix="scale-bench-"))
-    store, options = start_object_store(args.s3_port)
+    store, options = start_object_store(free_port(args.s3_port))
     server = sampler = None
     load = os.getloadavg()[0]
     try:
@@ -529,7 +529,7 @@ def main() -> None:
 
         write_demo(work / "demo", profile)
         if set(args.modes) - {"plain"}:
-            server = PrefectServer(work / "prefect", args.port, work / "demo" / "campaign.yaml")
+            server = PrefectServer(work / "prefect", free_port(args.port), work / "demo" / "campaign.yaml")
         sampler = StageCpu(server.server_pid() if server else None)
         results: dict[tuple[str, int], list[dict]] = {}
         for mode, n in run_order(args.modes, args.workers, args.repeats):

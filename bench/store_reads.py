@@ -15,7 +15,6 @@ Last line: key=value pairs; ``ratio=`` ours / pyarrow on wall time (medians of a
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,15 +24,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from as_a_user import free_port  # noqa: E402
 
 BUCKET = "socscope-reads"
 COLUMNS = ["flow_run_id", "campaign", "step"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 #: moto's S3 server in a process of its own (as a store is: its CPU beside the reader's, not in its

@@ -148,3 +148,17 @@ def test_stage_cpu_finds_a_child_process_by_its_command(scale):
     used = sampler.window(t0, time.time())
     sampler.stop()
     assert used.get("flow", 0.0) >= 0.3, used
+
+
+def test_a_port_still_held_by_an_earlier_server_is_not_given_again(scale):
+    """moto's server, started on a port an earlier run's server still held, waited for ever to start."""
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        taken = held.getsockname()[1]
+        port = scale.free_port(taken)
+        assert port != taken
+        with socket.socket() as mine:
+            mine.bind(("127.0.0.1", port))  # free indeed
