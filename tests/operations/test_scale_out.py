@@ -158,3 +158,29 @@ def test_every_technique_commits_while_another_works(monkeypatch, tmp_path):
     pipeline.process_techniques(SimpleNamespace(), None, "r", names, run_files=run_files, finalize=lambda n: 0)
     assert log[-2:] == [("files", "afm"), ("commit", "afm")]  # the slow one last, the others not held
     assert log.index(("commit", "echem")) < log.index(("files", "sxpd"))  # sxpd reads echem's rows
+
+
+def test_the_file_workers_start_their_imports_before_the_run_asks_the_warehouse_anything(tmp_path, monkeypatch):
+    """The fork server's imports (~1.5 s) run beside the run's registration and intake: started after the
+    warehouse's first requests (~1 s on an object store), they fell into the processing stage whenever
+    there was little to take in (bench/scale.py: the first file ~2.5 s into the stage)."""
+    from flows import campaign as campaign_flow
+    from flows._runtime import LoadedCampaign
+    from foundation.config import load_campaign
+    from tests.support.fault_world import register_toy
+    from tests.support.toy_world import toy_campaign
+
+    calls = []
+
+    def warehouse(campaign):
+        calls.append("warehouse")
+        raise RuntimeError("the run goes no further in this test")
+
+    register_toy(monkeypatch)
+    monkeypatch.setattr(pipeline, "warm_file_workers", lambda campaign: calls.append("warm"))
+    monkeypatch.setattr(campaign_flow, "guarded_warehouse", warehouse)
+    config = toy_campaign(tmp_path)
+    loaded = LoadedCampaign.of(load_campaign(config), str(config))
+    with pytest.raises(RuntimeError, match="goes no further"):
+        campaign_flow.campaign_run(loaded, None, build_marts=False)
+    assert calls == ["warm", "warehouse"]
