@@ -13,7 +13,9 @@ Prefect's thread runner spends 5-10: ~4 s of a full demo's stage, on the two cor
   gets the run's settings objects themselves (pickled by Dask, not validated again); a cluster
   elsewhere (``execution.dask_address``, perhaps another platform) gets prefect's own dump.
 
-The task itself runs as prefect-dask runs it (``run_task_sync`` in the worker, with the context).
+The task itself runs as prefect-dask runs it (``run_task_sync`` in the worker, with the context). The
+client and a local cluster are made when the runner is entered, not at the first submission (which
+several threads make at once in a campaign run: one cluster each).
 """
 from __future__ import annotations
 
@@ -49,6 +51,15 @@ class SocscopeDaskTaskRunner(DaskTaskRunner):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._context_of: tuple[tuple[Any, ...], frozenset[str], dict[str, Any]] | None = None
+
+    def __enter__(self) -> SocscopeDaskTaskRunner:
+        """Started with its client (and a local cluster) made here, once. prefect-dask makes them at the
+        first ``submit``, unguarded: techniques submitting side by side, each from its thread, each made
+        a cluster of its own (4 clusters, 8 Dask workers, 8 batches at once for 2 file-worker slots; the
+        files of ~7 batches interleaved on the workers, and 4 schedulers ran in the flow's process)."""
+        super().__enter__()
+        self.client  # noqa: B018 — made now, before any thread submits
+        return self
 
     @property
     def same_process(self) -> bool:

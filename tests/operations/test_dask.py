@@ -137,3 +137,54 @@ def test_a_cluster_elsewhere_gets_the_settings_as_prefect_serialises_them():
     assert local["settings"] is SettingsContext.get().settings
     elsewhere = SocscopeDaskTaskRunner(address="tcp://127.0.0.1:8786")._run_context()["settings_context"]
     assert elsewhere == SettingsContext.get().serialize()
+
+
+def test_batches_submitted_side_by_side_go_to_one_cluster(prefect_api, monkeypatch):
+    """Each technique submits its batches from a thread of its own. prefect-dask made its client (and a
+    local cluster) at the first submission, unguarded: four threads made four clusters, and 2 task slots
+    ran 8 batches at once. One cluster now, and no more batches at once than its workers' threads."""
+    import contextvars
+    import threading
+
+    import distributed
+    from prefect import flow, task
+
+    from flows._dask import SocscopeDaskTaskRunner
+    from flows._runtime import local_cluster
+
+    clusters = []
+    real = distributed.LocalCluster.__init__
+    monkeypatch.setattr(distributed.LocalCluster, "__init__",
+                        lambda self, *a, **kw: clusters.append(1) or real(self, *a, **kw))
+    spans = task(persist_result=False)(_span)
+
+    @flow(persist_result=False)
+    def side_by_side():
+        with SocscopeDaskTaskRunner(cluster_kwargs=local_cluster(2)) as runner:
+            out: list = []
+
+            def technique() -> None:
+                futures = [runner.submit(spans, {}) for _ in range(3)]
+                out.extend(f.result() for f in futures)
+
+            threads = [threading.Thread(target=contextvars.copy_context().run, args=(technique,)) for _ in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            return out
+
+    spans_run = side_by_side()
+    edges = sorted([(start, 1) for start, _ in spans_run] + [(end, -1) for _, end in spans_run])
+    at_once = max(sum(step for _, step in edges[:i + 1]) for i in range(len(edges)))
+    assert len(spans_run) == 12 and len(clusters) == 1 and at_once <= 2, (len(clusters), at_once)
+
+
+def _span() -> tuple[float, float]:
+    """A batch's stand-in: its start and end (a module function: Dask pickles it by name)."""
+    import time
+
+    start = time.time()
+    time.sleep(0.3)
+    return start, time.time()
+
