@@ -14,12 +14,13 @@ Prefect's thread runner spends 5-10: ~4 s of a full demo's stage, on the two cor
   elsewhere (``execution.dask_address``, perhaps another platform) gets prefect's own dump.
 
 The task itself runs as prefect-dask runs it (``run_task_sync`` in the worker, with the context). The
-client and a local cluster are made when the runner is entered, not at the first submission (which
-several threads make at once in a campaign run: one cluster each).
+client and a local cluster are made once, under a lock (a campaign run submits from several threads at
+once: one cluster each, before).
 """
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 from uuid import uuid4
 
@@ -38,6 +39,10 @@ from prefect_dask import DaskTaskRunner
 from prefect_dask.task_runners import PrefectDaskFuture
 
 
+#: held while a runner makes its client (rarely: once per run), by every runner of the process
+_CLIENT_MADE = threading.Lock()
+
+
 def run_task(task, **run_kwargs):
     """What a Dask worker runs for a Prefect task (a module function: pickled by name, not by value)."""
     if task.isasync:
@@ -52,14 +57,15 @@ class SocscopeDaskTaskRunner(DaskTaskRunner):
         super().__init__(*args, **kwargs)
         self._context_of: tuple[tuple[Any, ...], frozenset[str], dict[str, Any]] | None = None
 
-    def __enter__(self) -> SocscopeDaskTaskRunner:
-        """Started with its client (and a local cluster) made here, once. prefect-dask makes them at the
-        first ``submit``, unguarded: techniques submitting side by side, each from its thread, each made
-        a cluster of its own (4 clusters, 8 Dask workers, 8 batches at once for 2 file-worker slots; the
-        files of ~7 batches interleaved on the workers, and 4 schedulers ran in the flow's process)."""
-        super().__enter__()
-        self.client  # noqa: B018 — made now, before any thread submits
-        return self
+    @property
+    def client(self):
+        """prefect-dask's client (and a local cluster), made at the first submission as there, but once:
+        its own check is unguarded, and techniques submitting side by side, each from its thread, each
+        made a cluster of their own (4 clusters, 8 Dask workers, 8 batches at once for 2 file-worker
+        slots; the files of ~7 batches interleaved on the workers, 4 schedulers in the flow's process).
+        Still made at the first submission, not at entry: a run with nothing to process starts none."""
+        with _CLIENT_MADE:
+            return DaskTaskRunner.client.fget(self)
 
     @property
     def same_process(self) -> bool:

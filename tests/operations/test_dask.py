@@ -142,7 +142,8 @@ def test_a_cluster_elsewhere_gets_the_settings_as_prefect_serialises_them():
 def test_batches_submitted_side_by_side_go_to_one_cluster(prefect_api, monkeypatch):
     """Each technique submits its batches from a thread of its own. prefect-dask made its client (and a
     local cluster) at the first submission, unguarded: four threads made four clusters, and 2 task slots
-    ran 8 batches at once. One cluster now, and no more batches at once than its workers' threads."""
+    ran 8 batches at once. One cluster now, and no more batches at once than its workers' threads; still
+    none until the first submission."""
     import contextvars
     import threading
 
@@ -174,6 +175,9 @@ def test_batches_submitted_side_by_side_go_to_one_cluster(prefect_api, monkeypat
                 t.join()
             return out
 
+    with SocscopeDaskTaskRunner(cluster_kwargs=local_cluster(2)):
+        pass  # a run with nothing to submit starts no cluster
+    assert clusters == []
     spans_run = side_by_side()
     edges = sorted([(start, 1) for start, _ in spans_run] + [(end, -1) for _, end in spans_run])
     at_once = max(sum(step for _, step in edges[:i + 1]) for i in range(len(edges)))
