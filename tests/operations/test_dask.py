@@ -191,4 +191,3 @@ def _span() -> tuple[float, float]:
     start = time.time()
     time.sleep(0.3)
     return start, time.time()
-
